@@ -1,0 +1,94 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#ifndef MODVMM_DEVICE_H
+#define MODVMM_DEVICE_H
+
+/*
+ * Device types: what a module provides. The host allocates each instance's
+ * state (instance_size bytes, zeroed), writes property values into it at
+ * the declared offsets, then calls realize().
+ */
+
+#include <modvmm/host.h>
+
+_MODVMM_BEGIN_DECLARATIONS
+
+enum {
+	MODVMM_SPACE_PIO = 1,
+	MODVMM_SPACE_MMIO = 2,
+};
+
+/* Accesses are 1, 2, 4 or 8 bytes wide; offset is from the region base. */
+typedef uint64_t (*modvmm_read_fn)(void *opaque, uint64_t offset,
+				   uint32_t width);
+typedef void (*modvmm_write_fn)(void *opaque, uint64_t offset, uint64_t value,
+				uint32_t width);
+
+struct modvmm_region {
+	uint32_t size;
+	uint32_t space; /* MODVMM_SPACE_* */
+	uint64_t base;
+	uint64_t length;
+	const char *name;
+	modvmm_read_fn read;   /* NULL: reads return all-ones */
+	modvmm_write_fn write; /* NULL: writes are ignored */
+};
+
+enum {
+	MODVMM_PROP_U8 = 1,
+	MODVMM_PROP_U16 = 2,
+	MODVMM_PROP_U32 = 3,
+	MODVMM_PROP_U64 = 4,
+	MODVMM_PROP_BOOL = 5, /* stored as uint8_t, 0 or 1 */
+	MODVMM_PROP_STR = 6,  /* stored as const char *, owned by the host */
+};
+
+struct modvmm_property {
+	uint32_t size;
+	uint32_t type;   /* MODVMM_PROP_* */
+	uint32_t offset; /* where the value goes in the instance state */
+	uint32_t reserved;
+	const char *name;
+	const char *description;
+	uint64_t default_u64; /* integer and bool types */
+	const char *default_str;
+};
+
+struct modvmm_device_type {
+	uint32_t size;
+	uint32_t instance_size;
+	const char *name;
+	const char *description;
+
+	const struct modvmm_property *properties; /* n_properties entries */
+	uint32_t n_properties;
+	uint32_t reserved;
+
+	/* 0 or a negative errno; on failure nothing else is called. */
+	int32_t (*realize)(struct modvmm_device *dev, void *state);
+	void (*unrealize)(struct modvmm_device *dev, void *state);
+	void (*reset)(struct modvmm_device *dev, void *state);
+};
+
+#define _MODVMM_PROP(ptype, pname, stype, member, def_u, def_s, desc)         \
+	{                                                                      \
+		.size = sizeof(struct modvmm_property), .type = (ptype),      \
+		.offset = offsetof(stype, member), .name = (pname),            \
+		.description = (desc), .default_u64 = (def_u),                 \
+		.default_str = (def_s),                                        \
+	}
+#define MODVMM_PROP_U8_DEFINE(n, s, m, d, desc)                                \
+	_MODVMM_PROP(MODVMM_PROP_U8, n, s, m, d, NULL, desc)
+#define MODVMM_PROP_U16_DEFINE(n, s, m, d, desc)                               \
+	_MODVMM_PROP(MODVMM_PROP_U16, n, s, m, d, NULL, desc)
+#define MODVMM_PROP_U32_DEFINE(n, s, m, d, desc)                               \
+	_MODVMM_PROP(MODVMM_PROP_U32, n, s, m, d, NULL, desc)
+#define MODVMM_PROP_U64_DEFINE(n, s, m, d, desc)                               \
+	_MODVMM_PROP(MODVMM_PROP_U64, n, s, m, d, NULL, desc)
+#define MODVMM_PROP_BOOL_DEFINE(n, s, m, d, desc)                              \
+	_MODVMM_PROP(MODVMM_PROP_BOOL, n, s, m, d, NULL, desc)
+#define MODVMM_PROP_STR_DEFINE(n, s, m, d, desc)                               \
+	_MODVMM_PROP(MODVMM_PROP_STR, n, s, m, 0, d, desc)
+
+_MODVMM_END_DECLARATIONS
+
+#endif

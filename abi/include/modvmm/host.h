@@ -1,0 +1,92 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#ifndef MODVMM_HOST_H
+#define MODVMM_HOST_H
+
+/*
+ * Services the host hands to a module. The table is filled in by the host
+ * and passed to modvmm_module_init(); a module keeps the pointer for its
+ * lifetime. A module built for an older minor simply does not look at the
+ * members appended since; one that wants a newer member checks for it with
+ * MODVMM_HAS_MEMBER(host, struct modvmm_host, member).
+ *
+ * Threading: the host serialises every call into a module (realize, reset,
+ * region handlers, timer callbacks, unrealize), so device code needs no
+ * locks of its own. Host services may be called from any of those calls.
+ */
+
+#include <modvmm/abi.h>
+
+_MODVMM_BEGIN_DECLARATIONS
+
+struct modvmm_device; /* a device instance, owned by the host */
+struct modvmm_timer;  /* a timer, owned by the host */
+struct modvmm_region;
+
+enum {
+	MODVMM_LOG_ERROR = 3,
+	MODVMM_LOG_WARNING = 4,
+	MODVMM_LOG_INFO = 6,
+	MODVMM_LOG_DEBUG = 7,
+};
+
+/* What a device may ask of the VM (request()). */
+enum {
+	MODVMM_REQUEST_RESET = 1,    /* reset the machine (i8042 0xfe) */
+	MODVMM_REQUEST_SHUTDOWN = 2, /* power off; arg is unused */
+	MODVMM_REQUEST_EXIT = 3,     /* stop the VM, arg is the exit status */
+	MODVMM_REQUEST_PANIC = 4,    /* the guest reported a panic */
+};
+
+typedef void (*modvmm_timer_cb)(void *opaque);
+
+struct modvmm_host {
+	uint32_t size;
+	uint16_t abi_major;
+	uint16_t abi_minor;
+
+	/* printf-style; the host prefixes the device id. */
+	void (*log)(struct modvmm_device *dev, uint32_t level, const char *fmt,
+		    ...) __attribute__((format(printf, 3, 4)));
+
+	/* Drive interrupt line `line` (a GSI) to level 0 or 1. */
+	int32_t (*irq_set)(struct modvmm_device *dev, uint32_t line,
+			   uint32_t level);
+
+	/*
+	 * Copy to or from guest physical memory. -EFAULT when any byte of the
+	 * range is not guest RAM; nothing is copied then.
+	 */
+	int32_t (*mem_read)(struct modvmm_device *dev, uint64_t gpa, void *buf,
+			    uint64_t len);
+	int32_t (*mem_write)(struct modvmm_device *dev, uint64_t gpa,
+			     const void *buf, uint64_t len);
+
+	/*
+	 * Claim a PIO or MMIO range; handlers get `opaque`. The host copies
+	 * *region. Regions are released when the device is unrealized.
+	 * -EBUSY when the range overlaps one already claimed.
+	 */
+	int32_t (*region_add)(struct modvmm_device *dev,
+			      const struct modvmm_region *region, void *opaque);
+
+	/* Guest time in nanoseconds; stops while the VM is stopped. */
+	uint64_t (*clock_ns)(struct modvmm_device *dev);
+
+	struct modvmm_timer *(*timer_new)(struct modvmm_device *dev,
+					  modvmm_timer_cb cb, void *opaque);
+	/* Arm (or re-arm) to fire once at clock_ns() >= expire_ns. */
+	void (*timer_mod)(struct modvmm_timer *timer, uint64_t expire_ns);
+	void (*timer_del)(struct modvmm_timer *timer);
+	/* Disarms and frees; NULL is accepted. */
+	void (*timer_free)(struct modvmm_timer *timer);
+
+	/* The instance id ("serial0"); valid while the device exists. */
+	const char *(*device_id)(struct modvmm_device *dev);
+
+	/* One of MODVMM_REQUEST_*; handled after the current call returns. */
+	void (*request)(struct modvmm_device *dev, uint32_t what, uint32_t arg);
+};
+
+_MODVMM_END_DECLARATIONS
+
+#endif

@@ -1,0 +1,181 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
+/*
+ * core/bus.c - PIO and MMIO address spaces and their dispatch.
+ *
+ * One bus per space. Regions never overlap (refused at bus_add), are kept
+ * sorted by base, and are found by binary search. The bus takes no lock:
+ * the VM serialises all dispatch with device set-up and teardown.
+ */
+#include <errno.h>
+
+#include "bus.h"
+#include "error.h"
+
+struct bus_region {
+	uint64_t base;
+	uint64_t length;
+	char *name;
+	modvmm_read_fn read;
+	modvmm_write_fn write;
+	void *opaque;
+	const void *owner;
+	char *owner_id;
+};
+
+struct bus {
+	char *name;
+	GArray *regions;     /* struct bus_region, sorted by base */
+	GHashTable *unclaimed; /* addresses already reported */
+};
+
+static void region_clear(gpointer p)
+{
+	struct bus_region *r = p;
+
+	g_free(r->name);
+	g_free(r->owner_id);
+}
+
+struct bus *bus_new(const char *name)
+{
+	struct bus *bus = g_new0(struct bus, 1);
+
+	bus->name = g_strdup(name);
+	bus->regions = g_array_new(FALSE, FALSE, sizeof(struct bus_region));
+	g_array_set_clear_func(bus->regions, region_clear);
+	bus->unclaimed = g_hash_table_new_full(g_int64_hash, g_int64_equal,
+					       g_free, NULL);
+	return bus;
+}
+
+void bus_free(struct bus *bus)
+{
+	if (!bus)
+		return;
+	g_array_unref(bus->regions);
+	g_hash_table_unref(bus->unclaimed);
+	g_free(bus->name);
+	g_free(bus);
+}
+
+/* Index of the first region whose end lies above addr. */
+static guint lower_bound(struct bus *bus, uint64_t addr)
+{
+	guint lo = 0, hi = bus->regions->len;
+
+	while (lo < hi) {
+		guint mid = lo + (hi - lo) / 2;
+		struct bus_region *r =
+			&g_array_index(bus->regions, struct bus_region, mid);
+
+		if (r->base + r->length <= addr)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo;
+}
+
+int bus_add(struct bus *bus, const struct modvmm_region *region, void *opaque,
+	    const void *owner, const char *owner_id, GError **error)
+{
+	struct bus_region nr = { 0 };
+	const char *name = region->name ? region->name : "region";
+	guint i;
+
+	if (!region->length || region->base + region->length < region->base)
+		return error_setf(error, EINVAL,
+				  "%s region %s at 0x%" G_GINT64_MODIFIER
+				  "x has invalid length 0x%" G_GINT64_MODIFIER
+				  "x",
+				  bus->name, name, region->base,
+				  region->length);
+	i = lower_bound(bus, region->base);
+	if (i < bus->regions->len) {
+		struct bus_region *o =
+			&g_array_index(bus->regions, struct bus_region, i);
+
+		if (o->base < region->base + region->length)
+			return error_setf(error, EBUSY,
+					  "%s region %s 0x%" G_GINT64_MODIFIER
+					  "x-0x%" G_GINT64_MODIFIER
+					  "x overlaps %s of %s at 0x%" G_GINT64_MODIFIER
+					  "x-0x%" G_GINT64_MODIFIER "x",
+					  bus->name, name, region->base,
+					  region->base + region->length - 1,
+					  o->name, o->owner_id, o->base,
+					  o->base + o->length - 1);
+	}
+	nr.base = region->base;
+	nr.length = region->length;
+	nr.name = g_strdup(name);
+	nr.read = region->read;
+	nr.write = region->write;
+	nr.opaque = opaque;
+	nr.owner = owner;
+	nr.owner_id = g_strdup(owner_id);
+	g_array_insert_val(bus->regions, i, nr);
+	return 0;
+}
+
+void bus_remove_owner(struct bus *bus, const void *owner)
+{
+	for (guint i = bus->regions->len; i-- > 0;)
+		if (g_array_index(bus->regions, struct bus_region, i).owner ==
+		    owner)
+			g_array_remove_index(bus->regions, i);
+}
+
+static struct bus_region *find(struct bus *bus, uint64_t addr, uint32_t width)
+{
+	struct bus_region *r;
+	guint i;
+
+	if (width != 1 && width != 2 && width != 4 && width != 8)
+		return NULL;
+	i = lower_bound(bus, addr);
+	if (i >= bus->regions->len)
+		return NULL;
+	r = &g_array_index(bus->regions, struct bus_region, i);
+	/* The whole access must fall inside one region. */
+	if (addr < r->base || addr - r->base + width > r->length)
+		return NULL;
+	return r;
+}
+
+int bus_read(struct bus *bus, uint64_t addr, uint32_t width, uint64_t *ret)
+{
+	struct bus_region *r = find(bus, addr, width);
+	uint64_t mask = width >= 8 ? UINT64_MAX : (UINT64_C(1) << (width * 8)) - 1;
+
+	if (!r) {
+		*ret = mask;
+		return -ENOENT;
+	}
+	*ret = (r->read ? r->read(r->opaque, addr - r->base, width) : mask) &
+	       mask;
+	return 0;
+}
+
+int bus_write(struct bus *bus, uint64_t addr, uint32_t width, uint64_t value)
+{
+	struct bus_region *r = find(bus, addr, width);
+
+	if (!r)
+		return -ENOENT;
+	if (r->write)
+		r->write(r->opaque, addr - r->base, value, width);
+	return 0;
+}
+
+int bus_unclaimed_first(struct bus *bus, uint64_t addr)
+{
+	gint64 *key;
+
+	if (g_hash_table_contains(bus->unclaimed, &addr))
+		return 0;
+	key = g_new(gint64, 1);
+	*key = (gint64)addr;
+	g_hash_table_add(bus->unclaimed, key);
+	return 1;
+}

@@ -1,0 +1,34 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#ifndef CORE_BUS_H
+#define CORE_BUS_H
+
+#include <glib.h>
+
+#include <modvmm/device.h>
+
+struct bus;
+
+struct bus *bus_new(const char *name);
+void bus_free(struct bus *bus);
+
+/*
+ * Claims [base, base + length) for `owner` (a device handle, only compared;
+ * owner_id names it to others). -EBUSY when it overlaps an existing region;
+ * the message names both regions and the other owner.
+ */
+int bus_add(struct bus *bus, const struct modvmm_region *region, void *opaque,
+	    const void *owner, const char *owner_id, GError **error);
+void bus_remove_owner(struct bus *bus, const void *owner);
+
+/*
+ * Dispatch one access of 1, 2, 4 or 8 bytes. Returns 0 when a region claims
+ * all of it, -ENOENT otherwise (a read then yields all-ones). The caller
+ * serialises dispatch with every other call into device code.
+ */
+int bus_read(struct bus *bus, uint64_t addr, uint32_t width, uint64_t *ret);
+int bus_write(struct bus *bus, uint64_t addr, uint32_t width, uint64_t value);
+
+/* True only the first time `addr` is reported: log unclaimed access once. */
+int bus_unclaimed_first(struct bus *bus, uint64_t addr);
+
+#endif

@@ -1,0 +1,311 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
+/*
+ * core/device.c - device instances: creation from a --device spec, property
+ * values, realize/unrealize, reset.
+ *
+ * A device's type (and so its module) cannot go away while the device
+ * exists: the loader refuses to unload a module with instances.
+ */
+#include <errno.h>
+#include <string.h>
+
+#include "device.h"
+#include "error.h"
+
+static int id_valid(const char *s)
+{
+	if (!*s || strlen(s) > 63 || !g_ascii_isalpha(*s))
+		return 0;
+	for (; *s; s++)
+		if (!g_ascii_isalnum(*s) && *s != '-' && *s != '_' && *s != '.')
+			return 0;
+	return 1;
+}
+
+static const char *type_name(uint32_t type)
+{
+	switch (type) {
+	case MODVMM_PROP_U8:
+		return "u8";
+	case MODVMM_PROP_U16:
+		return "u16";
+	case MODVMM_PROP_U32:
+		return "u32";
+	case MODVMM_PROP_U64:
+		return "u64";
+	case MODVMM_PROP_BOOL:
+		return "bool";
+	}
+	return "string";
+}
+
+static int parse_bool(const char *s, uint64_t *ret)
+{
+	static const char *const yes[] = { "on", "yes", "true", "1" };
+	static const char *const no[] = { "off", "no", "false", "0" };
+
+	for (size_t i = 0; i < G_N_ELEMENTS(yes); i++) {
+		if (!strcmp(s, yes[i]))
+			return *ret = 1, 0;
+		if (!strcmp(s, no[i]))
+			return *ret = 0, 0;
+	}
+	return -EINVAL;
+}
+
+/* Decimal, 0x hex or 0 octal; the whole string, within max. */
+static int parse_uint(const char *s, uint64_t max, uint64_t *ret)
+{
+	char *end;
+	guint64 v;
+
+	if (!g_ascii_isdigit(*s))
+		return -EINVAL;
+	errno = 0;
+	v = g_ascii_strtoull(s, &end, 0);
+	if (errno || *end || v > max)
+		return -ERANGE;
+	*ret = v;
+	return 0;
+}
+
+static void prop_store(struct modvmm_device *dev,
+		       const struct modvmm_property *p, uint64_t v,
+		       const char *s)
+{
+	char *at = (char *)dev->state + p->offset;
+	uint8_t u8 = (uint8_t)v;
+	uint16_t u16 = (uint16_t)v;
+	uint32_t u32 = (uint32_t)v;
+
+	/* Offsets come from offsetof() but are not trusted to be aligned. */
+	switch (p->type) {
+	case MODVMM_PROP_U8:
+	case MODVMM_PROP_BOOL:
+		memcpy(at, &u8, 1);
+		break;
+	case MODVMM_PROP_U16:
+		memcpy(at, &u16, 2);
+		break;
+	case MODVMM_PROP_U32:
+		memcpy(at, &u32, 4);
+		break;
+	case MODVMM_PROP_U64:
+		memcpy(at, &v, 8);
+		break;
+	case MODVMM_PROP_STR:
+		if (s) {
+			char *copy = g_strdup(s);
+
+			g_ptr_array_add(dev->strings, copy);
+			memcpy(at, &copy, sizeof(copy));
+		}
+		break;
+	}
+}
+
+static int prop_set(struct modvmm_device *dev, const struct modvmm_property *p,
+		    const char *value, GError **error)
+{
+	static const uint64_t max[] = {
+		[MODVMM_PROP_U8] = UINT8_MAX,
+		[MODVMM_PROP_U16] = UINT16_MAX,
+		[MODVMM_PROP_U32] = UINT32_MAX,
+		[MODVMM_PROP_U64] = UINT64_MAX,
+	};
+	uint64_t v = 0;
+	int r = 0;
+
+	if (p->type == MODVMM_PROP_BOOL)
+		r = parse_bool(value, &v);
+	else if (p->type != MODVMM_PROP_STR)
+		r = parse_uint(value, max[p->type], &v);
+	if (r < 0) {
+		if (p->type == MODVMM_PROP_BOOL)
+			return error_setf(error, EINVAL,
+					  "%s: property %s: '%s' is not on or off",
+					  dev->id, p->name, value);
+		return error_setf(error, ERANGE,
+				  "%s: property %s: '%s' is not a %s (0..%" G_GUINT64_FORMAT
+				  ")",
+				  dev->id, p->name, value, type_name(p->type),
+				  (guint64)max[p->type]);
+	}
+	prop_store(dev, p, v, value);
+	return 0;
+}
+
+static char *prop_names(const struct device_type *dt)
+{
+	GString *s = g_string_new(NULL);
+
+	for (uint32_t i = 0; i < dt->t.n_properties; i++)
+		g_string_append_printf(s, "%s%s", i ? ", " : "",
+				       dt->props[i].name);
+	if (!s->len)
+		g_string_append(s, "none");
+	return g_string_free(s, FALSE);
+}
+
+/*
+ * Timers and regions go under the device lock: timer callbacks and bus
+ * dispatch run under it too.
+ */
+static void device_release(struct modvmm_device *dev)
+{
+	g_mutex_lock(&dev->vmm->lock);
+	host_timer_free_all(dev);
+	bus_remove_owner(dev->vmm->pio, dev);
+	bus_remove_owner(dev->vmm->mmio, dev);
+	g_mutex_unlock(&dev->vmm->lock);
+	g_ptr_array_unref(dev->timers);
+	g_ptr_array_unref(dev->strings);
+	g_clear_error(&dev->error);
+	g_free(dev->state);
+	g_free(dev->id);
+	g_free(dev);
+}
+
+struct modvmm_device *device_find(struct vmm *vmm, const char *id)
+{
+	for (guint i = 0; i < vmm->devices->len; i++) {
+		struct modvmm_device *dev = vmm->devices->pdata[i];
+
+		if (!strcmp(dev->id, id))
+			return dev;
+	}
+	return NULL;
+}
+
+static char *id_default(struct vmm *vmm, const char *type)
+{
+	for (unsigned int n = 0;; n++) {
+		char *id = g_strdup_printf("%s%u", type, n);
+
+		if (!device_find(vmm, id))
+			return id;
+		g_free(id);
+	}
+}
+
+int device_create(struct vmm *vmm, const char *spec,
+		  struct modvmm_device **ret, GError **error)
+{
+	g_auto(GStrv) parts = g_strsplit(spec, ",", -1);
+	struct modvmm_device *dev = NULL;
+	struct device_type *dt;
+	const char *id = NULL;
+	int32_t rr;
+	int r;
+
+	dt = parts[0] ? loader_find_type(vmm->loader, parts[0]) : NULL;
+	if (!dt)
+		return error_setf(error, ENOENT,
+				  "unknown device type '%s' (no loaded module "
+				  "provides it)",
+				  parts[0] ? parts[0] : "");
+	for (char **p = parts + 1; *p; p++)
+		if (g_str_has_prefix(*p, "id="))
+			id = *p + 3;
+	if (id && !id_valid(id))
+		return error_setf(error, EINVAL,
+				  "%s: invalid device id '%s' (a letter, then up "
+				  "to 62 of a-z A-Z 0-9 - _ .)",
+				  dt->t.name, id);
+	if (id && device_find(vmm, id))
+		return error_setf(error, EEXIST, "device id '%s' is in use",
+				  id);
+
+	dev = g_new0(struct modvmm_device, 1);
+	dev->vmm = vmm;
+	dev->type = dt;
+	dev->id = id ? g_strdup(id) : id_default(vmm, dt->t.name);
+	dev->state = g_malloc0(dt->t.instance_size);
+	dev->strings = g_ptr_array_new_with_free_func(g_free);
+	dev->timers = g_ptr_array_new();
+
+	for (uint32_t i = 0; i < dt->t.n_properties; i++)
+		prop_store(dev, &dt->props[i], dt->props[i].default_u64,
+			   dt->props[i].default_str);
+	for (char **p = parts + 1; *p; p++) {
+		char *eq = strchr(*p, '=');
+		const struct modvmm_property *prop = NULL;
+
+		if (!eq) {
+			r = error_setf(error, EINVAL,
+				       "%s: '%s' is not property=value", dev->id,
+				       *p);
+			goto fail;
+		}
+		*eq = '\0';
+		if (!strcmp(*p, "id"))
+			continue;
+		for (uint32_t i = 0; i < dt->t.n_properties && !prop; i++)
+			if (!strcmp(dt->props[i].name, *p))
+				prop = &dt->props[i];
+		if (!prop) {
+			g_autofree char *known = prop_names(dt);
+
+			r = error_setf(error, EINVAL,
+				       "%s: device type %s has no property '%s' "
+				       "(known: %s)",
+				       dev->id, dt->t.name, *p, known);
+			goto fail;
+		}
+		r = prop_set(dev, prop, eq + 1, error);
+		if (r < 0)
+			goto fail;
+	}
+
+	g_mutex_lock(&vmm->lock);
+	rr = dt->t.realize ? dt->t.realize(dev, dev->state) : 0;
+	g_mutex_unlock(&vmm->lock);
+	if (rr < 0) {
+		r = error_setf(error, -rr, "%s: realize of %s failed: %s",
+			       dev->id, dt->t.name,
+			       dev->error ? dev->error->message :
+					    g_strerror(-rr));
+		goto fail;
+	}
+	/* A module that ignored a failed service call still hears of it. */
+	if (dev->error)
+		host_services()->log(dev, MODVMM_LOG_WARNING, "%s",
+				     dev->error->message);
+	g_clear_error(&dev->error);
+	dt->instances++;
+	g_ptr_array_add(vmm->devices, dev);
+	if (ret)
+		*ret = dev;
+	return 0;
+fail:
+	device_release(dev);
+	return r;
+}
+
+void device_destroy(struct modvmm_device *dev)
+{
+	struct vmm *vmm;
+
+	if (!dev)
+		return;
+	vmm = dev->vmm;
+	g_mutex_lock(&vmm->lock);
+	if (dev->type->t.unrealize)
+		dev->type->t.unrealize(dev, dev->state);
+	g_mutex_unlock(&vmm->lock);
+	dev->type->instances--;
+	g_ptr_array_remove(vmm->devices, dev);
+	device_release(dev);
+}
+
+void device_reset_all(struct vmm *vmm)
+{
+	g_mutex_lock(&vmm->lock);
+	for (guint i = 0; i < vmm->devices->len; i++) {
+		struct modvmm_device *dev = vmm->devices->pdata[i];
+
+		if (dev->type->t.reset)
+			dev->type->t.reset(dev, dev->state);
+	}
+	g_mutex_unlock(&vmm->lock);
+}

@@ -1,0 +1,573 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
+/*
+ * core/loader.c - finding, checking, loading and unloading device modules.
+ *
+ * Order of checks, so that nothing of a bad module ever runs:
+ *   1. file and directory trust (owner, not group/world-writable);
+ *   2. metadata (.modvmm_modinfo) read from the file: ABI version, name,
+ *      device types, the entry symbol, duplicates against what is loaded;
+ *   3. only then dlopen(), the entry point, and the descriptor, which must
+ *      agree with the metadata and follow the struct-size rule;
+ *   4. init(), then the device types are registered.
+ * Any failure undoes everything before it. Every message starts with the
+ * module's file name and names both values that disagree.
+ */
+#include <dlfcn.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "error.h"
+#include "loader.h"
+#include "../compat/abi.h"
+
+struct loader {
+	const struct modvmm_host *host;
+	GPtrArray *dirs;    /* char * */
+	GPtrArray *modules; /* struct module *, load order */
+	GHashTable *types;  /* name -> struct device_type *, not owned */
+	int tainted;
+};
+
+static void module_free(struct module *m)
+{
+	if (!m)
+		return;
+	if (m->handle)
+		dlclose(m->handle);
+	if (m->types)
+		g_ptr_array_unref(m->types);
+	modinfo_free(m->info);
+	g_free(m->path);
+	g_free(m);
+}
+
+static void device_type_free(gpointer p)
+{
+	struct device_type *dt = p;
+
+	g_free(dt->props);
+	g_free(dt);
+}
+
+struct loader *loader_new(const struct modvmm_host *host)
+{
+	struct loader *l = g_new0(struct loader, 1);
+
+	l->host = host;
+	l->dirs = g_ptr_array_new_with_free_func(g_free);
+	l->modules = g_ptr_array_new();
+	l->types = g_hash_table_new(g_str_hash, g_str_equal);
+	return l;
+}
+
+static void module_remove(struct loader *l, struct module *m)
+{
+	for (guint i = 0; i < m->types->len; i++) {
+		struct device_type *dt = m->types->pdata[i];
+
+		g_hash_table_remove(l->types, dt->t.name);
+	}
+	if (m->initialized && m->desc.exit)
+		m->desc.exit();
+	g_ptr_array_remove(l->modules, m);
+	module_free(m);
+}
+
+void loader_free(struct loader *l)
+{
+	if (!l)
+		return;
+	while (l->modules->len)
+		module_remove(l, l->modules->pdata[l->modules->len - 1]);
+	g_ptr_array_unref(l->modules);
+	g_ptr_array_unref(l->dirs);
+	g_hash_table_unref(l->types);
+	g_free(l);
+}
+
+void loader_add_dir(struct loader *l, const char *dir)
+{
+	g_ptr_array_add(l->dirs, g_strdup(dir));
+}
+
+const GPtrArray *loader_dirs(struct loader *l)
+{
+	return l->dirs;
+}
+
+const GPtrArray *loader_modules(struct loader *l)
+{
+	return l->modules;
+}
+
+int loader_tainted(struct loader *l)
+{
+	return l->tainted;
+}
+
+struct module *loader_find_module(struct loader *l, const char *name)
+{
+	for (guint i = 0; i < l->modules->len; i++) {
+		struct module *m = l->modules->pdata[i];
+
+		if (!strcmp(m->info->name, name))
+			return m;
+	}
+	return NULL;
+}
+
+struct device_type *loader_find_type(struct loader *l, const char *name)
+{
+	return g_hash_table_lookup(l->types, name);
+}
+
+/* Who may have written this file or directory besides us and root? */
+static int trust_check(const char *file, const char *what, const char *path,
+		       const struct stat *st, GError **error)
+{
+	if (st->st_uid != 0 && st->st_uid != geteuid())
+		return error_setf(error, EPERM,
+				  "%s: refusing module: %s %s is owned by uid %u, "
+				  "expected root or uid %u",
+				  file, what, path, st->st_uid, geteuid());
+	if (st->st_mode & (S_IWGRP | S_IWOTH))
+		return error_setf(error, EPERM,
+				  "%s: refusing module: %s %s is %s-writable "
+				  "(mode %04o)",
+				  file, what, path,
+				  (st->st_mode & S_IWOTH) ? "world" : "group",
+				  st->st_mode & 07777);
+	return 0;
+}
+
+static int metadata_check(struct loader *l, const struct modinfo *mi,
+			  GError **error)
+{
+	struct module *other;
+	int r;
+
+	r = abi_version_check(MODVMM_ABI_MAJOR, MODVMM_ABI_MINOR, mi->abi_major,
+			      mi->abi_minor);
+	if (r < 0)
+		return error_setf(error, -r,
+				  "%s: built for ABI %u.%u, this host provides ABI "
+				  "%s%s",
+				  mi->file, mi->abi_major, mi->abi_minor,
+				  MODVMM_ABI_STRING,
+				  r == -EPROTONOSUPPORT ?
+					  " (a different major version)" :
+					  "");
+	if (!mi->has_entry)
+		return error_setf(error, ENOEXEC,
+				  "%s: does not export " MODVMM_MODULE_ENTRY "()",
+				  mi->file);
+	other = loader_find_module(l, mi->name);
+	if (other)
+		return error_setf(error, EEXIST,
+				  "%s: module %s is already loaded from %s",
+				  mi->file, mi->name, other->path);
+	for (guint i = 0; i < mi->devices->len; i++) {
+		const char *name = mi->devices->pdata[i];
+		struct device_type *dt = loader_find_type(l, name);
+
+		if (dt)
+			return error_setf(error, EEXIST,
+					  "%s: device type %s is already provided "
+					  "by module %s (%s)",
+					  mi->file, name, dt->module->info->name,
+					  dt->module->path);
+	}
+	return 0;
+}
+
+/*
+ * Imports one size-prefixed struct from module memory; `size` is what the
+ * module declared, `min` covers the members every version has.
+ */
+static int struct_import(const char *file, const char *what, void *dst,
+			 size_t dst_size, const void *src, uint32_t size,
+			 size_t min, GError **error)
+{
+	size_t off;
+
+	if (size < min || size > LOADER_STRUCT_MAX)
+		return error_setf(error, EPROTO,
+				  "%s: %s declares size %u, outside %zu..%d", file,
+				  what, size, min, LOADER_STRUCT_MAX);
+	if (abi_struct_import(dst, dst_size, src, size, &off) < 0)
+		return error_setf(error, EPROTO,
+				  "%s: %s is %u bytes with a non-zero byte at offset "
+				  "%zu; this host knows %zu bytes (ABI %s)",
+				  file, what, size, off, dst_size,
+				  MODVMM_ABI_STRING);
+	return 0;
+}
+
+static int prop_width(uint32_t type)
+{
+	switch (type) {
+	case MODVMM_PROP_U8:
+	case MODVMM_PROP_BOOL:
+		return 1;
+	case MODVMM_PROP_U16:
+		return 2;
+	case MODVMM_PROP_U32:
+		return 4;
+	case MODVMM_PROP_U64:
+		return 8;
+	case MODVMM_PROP_STR:
+		return sizeof(const char *);
+	}
+	return -1;
+}
+
+static int type_import(struct module *m, const struct modvmm_device_type *src,
+		       struct device_type **ret, GError **error)
+{
+	const char *file = m->info->file;
+	struct device_type *dt = g_new0(struct device_type, 1);
+	const char *p;
+	int r;
+
+	dt->module = m;
+	r = struct_import(file, "struct modvmm_device_type", &dt->t,
+			  sizeof(dt->t), src, src->size, sizeof(uint32_t),
+			  error);
+	if (r < 0)
+		goto fail;
+	if (!dt->t.name || !*dt->t.name) {
+		r = error_setf(error, EINVAL, "%s: a device type has no name",
+			       file);
+		goto fail;
+	}
+	if (!dt->t.instance_size ||
+	    dt->t.instance_size > LOADER_MAX_INSTANCE_SIZE) {
+		r = error_setf(error, EINVAL,
+			       "%s: device type %s: instance_size %u is outside "
+			       "1..%u",
+			       file, dt->t.name, dt->t.instance_size,
+			       LOADER_MAX_INSTANCE_SIZE);
+		goto fail;
+	}
+	if (dt->t.n_properties > LOADER_MAX_PROPERTIES ||
+	    (dt->t.n_properties && !dt->t.properties)) {
+		r = error_setf(error, EINVAL,
+			       "%s: device type %s: %u properties declared, "
+			       "at most %d with a non-NULL array",
+			       file, dt->t.name, dt->t.n_properties,
+			       LOADER_MAX_PROPERTIES);
+		goto fail;
+	}
+	dt->props = g_new0(struct modvmm_property, dt->t.n_properties);
+	/* Elements are laid out at the module's struct size, not ours. */
+	p = (const char *)dt->t.properties;
+	for (uint32_t i = 0; i < dt->t.n_properties; i++) {
+		struct modvmm_property *prop = &dt->props[i];
+		uint32_t stride = *(const uint32_t *)dt->t.properties;
+		int width;
+
+		r = struct_import(file, "struct modvmm_property", prop,
+				  sizeof(*prop), p, *(const uint32_t *)p,
+				  sizeof(uint32_t), error);
+		if (r < 0)
+			goto fail;
+		if (prop->size != stride) {
+			r = error_setf(error, EPROTO,
+				       "%s: device type %s: property %u has size "
+				       "%u, property 0 has %u",
+				       file, dt->t.name, i, prop->size, stride);
+			goto fail;
+		}
+		p += stride;
+		width = prop_width(prop->type);
+		if (!prop->name || !*prop->name || width < 0 ||
+		    (uint64_t)prop->offset + (uint64_t)width >
+			    dt->t.instance_size) {
+			r = error_setf(error, EINVAL,
+				       "%s: device type %s: property %u (%s) has "
+				       "type %u at offset %u; instance_size is %u",
+				       file, dt->t.name, i,
+				       prop->name ? prop->name : "no name",
+				       prop->type, prop->offset,
+				       dt->t.instance_size);
+			goto fail;
+		}
+		for (uint32_t j = 0; j < i; j++) {
+			if (!strcmp(dt->props[j].name, prop->name)) {
+				r = error_setf(error, EINVAL,
+					       "%s: device type %s: property %s "
+					       "is declared twice",
+					       file, dt->t.name, prop->name);
+				goto fail;
+			}
+		}
+	}
+	*ret = dt;
+	return 0;
+fail:
+	device_type_free(dt);
+	return r;
+}
+
+static int strv_has(const GPtrArray *a, const char *s)
+{
+	for (guint i = 0; i < a->len; i++)
+		if (!strcmp(a->pdata[i], s))
+			return 1;
+	return 0;
+}
+
+/* The descriptor the module returned, against the metadata we read. */
+static int descriptor_check(struct module *m, const struct modvmm_module *src,
+			    GError **error)
+{
+	const struct modinfo *mi = m->info;
+	const char *file = mi->file;
+	struct modvmm_module *d = &m->desc;
+	int r;
+
+	if (src->magic != MODVMM_MODULE_MAGIC)
+		return error_setf(error, EPROTO,
+				  "%s: module descriptor has magic 0x%08x, "
+				  "expected 0x%08x",
+				  file, src->magic, MODVMM_MODULE_MAGIC);
+	r = struct_import(file, "module descriptor", d, sizeof(*d), src,
+			  src->size, offsetof(struct modvmm_module, size) +
+					     sizeof(src->size),
+			  error);
+	if (r < 0)
+		return r;
+	if (d->abi_major != mi->abi_major || d->abi_minor != mi->abi_minor)
+		return error_setf(error, EPROTO,
+				  "%s: metadata says abi=%u.%u, descriptor says "
+				  "ABI %u.%u",
+				  file, mi->abi_major, mi->abi_minor,
+				  d->abi_major, d->abi_minor);
+	if (!d->name || strcmp(d->name, mi->name))
+		return error_setf(error, EPROTO,
+				  "%s: metadata says name=%s, descriptor says "
+				  "name=%s",
+				  file, mi->name, d->name ? d->name : "(none)");
+	if (!d->version || strcmp(d->version, mi->version))
+		return error_setf(error, EPROTO,
+				  "%s: metadata says version=%s, descriptor says "
+				  "version=%s",
+				  file, mi->version,
+				  d->version ? d->version : "(none)");
+	if (d->n_device_types > LOADER_MAX_TYPES ||
+	    (d->n_device_types && !d->device_types))
+		return error_setf(error, EPROTO,
+				  "%s: descriptor declares %u device types, at "
+				  "most %d with a non-NULL array",
+				  file, d->n_device_types, LOADER_MAX_TYPES);
+
+	for (uint32_t i = 0; i < d->n_device_types; i++) {
+		struct device_type *dt = NULL;
+
+		if (!d->device_types[i])
+			return error_setf(error, EPROTO,
+					  "%s: device type %u is NULL", file, i);
+		r = type_import(m, d->device_types[i], &dt, error);
+		if (r < 0)
+			return r;
+		g_ptr_array_add(m->types, dt);
+		if (!strv_has(mi->devices, dt->t.name))
+			return error_setf(error, EPROTO,
+					  "%s: descriptor has device type %s, "
+					  "metadata has no device=%s",
+					  file, dt->t.name, dt->t.name);
+		for (guint j = 0; j + 1 < m->types->len; j++) {
+			struct device_type *o = m->types->pdata[j];
+
+			if (!strcmp(o->t.name, dt->t.name))
+				return error_setf(error, EPROTO,
+						  "%s: device type %s is declared "
+						  "twice",
+						  file, dt->t.name);
+		}
+	}
+	for (guint i = 0; i < mi->devices->len; i++) {
+		const char *name = mi->devices->pdata[i];
+		int found = 0;
+
+		for (guint j = 0; j < m->types->len && !found; j++)
+			found = !strcmp(((struct device_type *)m->types->pdata[j])
+						->t.name,
+					name);
+		if (!found)
+			return error_setf(error, EPROTO,
+					  "%s: metadata says device=%s, descriptor "
+					  "has no such device type",
+					  file, name);
+	}
+	return 0;
+}
+
+int loader_load(struct loader *l, const char *path, struct module **ret,
+		GError **error)
+{
+	g_autofree char *file = g_path_get_basename(path);
+	g_autofree char *real = NULL, *dir = NULL;
+	const struct modvmm_module *src;
+	modvmm_module_init_fn entry;
+	struct stat st, dst, st2;
+	struct module *m = NULL;
+	int fd = -1, r;
+
+	real = realpath(path, NULL);
+	if (!real) {
+		r = errno;
+		return error_setf(error, r, "%s: %s", path, g_strerror(r));
+	}
+	fd = open(real, O_RDONLY | O_CLOEXEC);
+	if (fd < 0 || fstat(fd, &st) < 0) {
+		r = errno;
+		r = error_setf(error, r, "%s: %s", path, g_strerror(r));
+		goto fail;
+	}
+	if (!S_ISREG(st.st_mode)) {
+		r = error_setf(error, EINVAL, "%s: not a regular file", file);
+		goto fail;
+	}
+	dir = g_path_get_dirname(real);
+	if (stat(dir, &dst) < 0) {
+		r = errno;
+		r = error_setf(error, r, "%s: %s", dir, g_strerror(r));
+		goto fail;
+	}
+	r = trust_check(file, "file", real, &st, error);
+	if (r < 0)
+		goto fail;
+	r = trust_check(file, "directory", dir, &dst, error);
+	if (r < 0)
+		goto fail;
+
+	m = g_new0(struct module, 1);
+	m->types = g_ptr_array_new_with_free_func(device_type_free);
+	m->path = g_steal_pointer(&real);
+	r = modinfo_read_fd(fd, m->path, &m->info, error);
+	if (r < 0)
+		goto fail;
+	r = metadata_check(l, m->info, error);
+	if (r < 0)
+		goto fail;
+
+	/* The file we checked must be the file we map. */
+	if (stat(m->path, &st2) < 0 || st2.st_dev != st.st_dev ||
+	    st2.st_ino != st.st_ino) {
+		r = error_setf(error, ESTALE,
+			       "%s: file was replaced while being loaded", file);
+		goto fail;
+	}
+	m->handle = dlopen(m->path, RTLD_NOW | RTLD_LOCAL);
+	if (!m->handle) {
+		r = error_setf(error, ENOEXEC, "%s: dlopen failed: %s", file,
+			       dlerror());
+		goto fail;
+	}
+	entry = (modvmm_module_init_fn)dlsym(m->handle, MODVMM_MODULE_ENTRY);
+	if (!entry) {
+		r = error_setf(error, ENOEXEC,
+			       "%s: does not export " MODVMM_MODULE_ENTRY "()",
+			       file);
+		goto fail;
+	}
+	src = entry(l->host);
+	if (!src) {
+		r = error_setf(error, EPROTO,
+			       "%s: " MODVMM_MODULE_ENTRY "() returned NULL",
+			       file);
+		goto fail;
+	}
+	r = descriptor_check(m, src, error);
+	if (r < 0)
+		goto fail;
+
+	if (m->desc.init) {
+		int32_t ir = m->desc.init();
+
+		if (ir < 0) {
+			r = error_setf(error, -ir, "%s: module init failed: %s",
+				       file, g_strerror(-ir));
+			goto fail;
+		}
+	}
+	m->initialized = 1;
+	for (guint i = 0; i < m->types->len; i++) {
+		struct device_type *dt = m->types->pdata[i];
+
+		g_hash_table_insert(l->types, (gpointer)dt->t.name, dt);
+	}
+	g_ptr_array_add(l->modules, m);
+	if (!m->info->intree)
+		l->tainted = 1;
+	close(fd);
+	if (ret)
+		*ret = m;
+	return 0;
+fail:
+	if (fd >= 0)
+		close(fd);
+	module_free(m);
+	return r;
+}
+
+static gint path_cmp(gconstpointer a, gconstpointer b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+int loader_load_all(struct loader *l, GPtrArray *errors)
+{
+	int loaded = 0;
+
+	for (guint i = 0; i < l->dirs->len; i++) {
+		const char *dirname = l->dirs->pdata[i];
+		g_autoptr(GPtrArray) files = g_ptr_array_new_with_free_func(g_free);
+		GError *err = NULL;
+		const char *name;
+		GDir *dir;
+
+		dir = g_dir_open(dirname, 0, &err);
+		if (!dir) {
+			g_ptr_array_add(errors, err);
+			continue;
+		}
+		while ((name = g_dir_read_name(dir)))
+			if (g_str_has_suffix(name, ".so"))
+				g_ptr_array_add(files,
+						g_build_filename(dirname, name,
+								 NULL));
+		g_dir_close(dir);
+		g_ptr_array_sort(files, path_cmp);
+		for (guint j = 0; j < files->len; j++) {
+			if (loader_load(l, files->pdata[j], NULL, &err) < 0)
+				g_ptr_array_add(errors, err);
+			else
+				loaded++;
+			err = NULL;
+		}
+	}
+	return loaded;
+}
+
+int loader_unload(struct loader *l, struct module *m, GError **error)
+{
+	for (guint i = 0; i < m->types->len; i++) {
+		struct device_type *dt = m->types->pdata[i];
+
+		if (dt->instances)
+			return error_setf(error, EBUSY,
+					  "cannot unload module %s: %u instance%s "
+					  "of device type %s exist%s",
+					  m->info->name, dt->instances,
+					  dt->instances == 1 ? "" : "s",
+					  dt->t.name,
+					  dt->instances == 1 ? "s" : "");
+	}
+	module_remove(l, m);
+	return 0;
+}

@@ -1,0 +1,69 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#ifndef CORE_LOADER_H
+#define CORE_LOADER_H
+
+#include <glib.h>
+
+#include <modvmm/module.h>
+
+#include "modinfo.h"
+
+/* Bounds on what a module may declare; larger is refused as implausible. */
+#define LOADER_STRUCT_MAX 4096
+#define LOADER_MAX_TYPES 256
+#define LOADER_MAX_PROPERTIES 256
+#define LOADER_MAX_INSTANCE_SIZE (16u << 20)
+
+struct module;
+
+/* A device type as this host knows it: imported copies of the module's. */
+struct device_type {
+	struct modvmm_device_type t;
+	struct modvmm_property *props; /* t.n_properties entries */
+	struct module *module;
+	unsigned int instances;
+};
+
+struct module {
+	struct modinfo *info;
+	char *path; /* resolved */
+	void *handle;
+	struct modvmm_module desc;
+	GPtrArray *types; /* struct device_type *, owned */
+	int initialized;
+};
+
+struct loader;
+
+struct loader *loader_new(const struct modvmm_host *host);
+/* Unloads every module, instances or not: only for host teardown. */
+void loader_free(struct loader *l);
+
+void loader_add_dir(struct loader *l, const char *dir);
+const GPtrArray *loader_dirs(struct loader *l);
+
+/*
+ * Checks and loads one module file. Nothing of the module runs unless its
+ * file, directory and metadata pass. On failure nothing stays loaded.
+ */
+int loader_load(struct loader *l, const char *path, struct module **ret,
+		GError **error);
+
+/*
+ * Loads every *.so in the configured directories, in name order. Every
+ * failure is appended to `errors` (GError *) and the rest still load.
+ * Returns the number loaded.
+ */
+int loader_load_all(struct loader *l, GPtrArray *errors);
+
+/* -EBUSY while any device instance of the module exists. */
+int loader_unload(struct loader *l, struct module *m, GError **error);
+
+struct module *loader_find_module(struct loader *l, const char *name);
+struct device_type *loader_find_type(struct loader *l, const char *name);
+const GPtrArray *loader_modules(struct loader *l);
+
+/* True once any out-of-tree module has been loaded (like kernel taint). */
+int loader_tainted(struct loader *l);
+
+#endif

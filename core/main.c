@@ -1,0 +1,199 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
+/*
+ * core/main.c - the modvmm command line: a thin front end over the core
+ * library. This is the only place in core/ that prints or exits.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <glib.h>
+#include <json-glib/json-glib.h>
+
+#include "device.h"
+#include "vmm.h"
+
+static char **opt_module_dirs;
+static char **opt_devices;
+static gboolean opt_json;
+
+static const GOptionEntry module_options[] = {
+	{ "module-dir", 'M', 0, G_OPTION_ARG_FILENAME_ARRAY, &opt_module_dirs,
+	  "Load modules from DIR (repeatable; default " MODVMM_MODULE_DIR ")",
+	  "DIR" },
+	{ "device", 'd', 0, G_OPTION_ARG_STRING_ARRAY, &opt_devices,
+	  "Create a device: TYPE[,id=ID][,PROP=VALUE...] (repeatable)",
+	  "SPEC" },
+	{ "json", 'j', 0, G_OPTION_ARG_NONE, &opt_json,
+	  "Print JSON instead of text", NULL },
+	{ NULL },
+};
+
+static void print_error(const GError *err)
+{
+	fprintf(stderr, "modvmm: %s\n", err->message);
+}
+
+static void add_module_dirs(struct vmm *vmm)
+{
+	if (!opt_module_dirs || !*opt_module_dirs) {
+		loader_add_dir(vmm->loader, MODVMM_MODULE_DIR);
+		return;
+	}
+	for (char **d = opt_module_dirs; *d; d++)
+		loader_add_dir(vmm->loader, *d);
+}
+
+static void print_modules_text(struct vmm *vmm)
+{
+	const GPtrArray *mods = loader_modules(vmm->loader);
+
+	printf("host ABI %s, %u module%s loaded%s\n", MODVMM_ABI_STRING,
+	       mods->len, mods->len == 1 ? "" : "s",
+	       loader_tainted(vmm->loader) ? " (tainted: out-of-tree module)" :
+					     "");
+	for (guint i = 0; i < mods->len; i++) {
+		const struct module *m = mods->pdata[i];
+		GString *types = g_string_new(NULL);
+
+		for (guint j = 0; j < m->types->len; j++)
+			g_string_append_printf(
+				types, "%s%s", j ? ", " : "",
+				((struct device_type *)m->types->pdata[j])
+					->t.name);
+		printf("  %-16s %-10s ABI %-5s %-11s devices: %s\n  %16s %s\n",
+		       m->info->name, m->info->version, m->info->abi,
+		       m->info->intree ? "in-tree" : "out-of-tree",
+		       types->len ? types->str : "none", "", m->path);
+		g_string_free(types, TRUE);
+	}
+	for (guint i = 0; i < vmm->devices->len; i++) {
+		const struct modvmm_device *dev = vmm->devices->pdata[i];
+
+		printf("device %s: %s (module %s)\n", dev->id,
+		       dev->type->t.name, dev->type->module->info->name);
+	}
+}
+
+static void print_modules_json(struct vmm *vmm)
+{
+	const GPtrArray *mods = loader_modules(vmm->loader);
+	g_autoptr(JsonBuilder) b = json_builder_new();
+	g_autoptr(JsonGenerator) gen = json_generator_new();
+	g_autoptr(JsonNode) root = NULL;
+	g_autofree char *text = NULL;
+
+	json_builder_begin_object(b);
+	json_builder_set_member_name(b, "abi");
+	json_builder_add_string_value(b, MODVMM_ABI_STRING);
+	json_builder_set_member_name(b, "tainted");
+	json_builder_add_boolean_value(b, loader_tainted(vmm->loader));
+	json_builder_set_member_name(b, "modules");
+	json_builder_begin_array(b);
+	for (guint i = 0; i < mods->len; i++) {
+		const struct module *m = mods->pdata[i];
+		JsonNode *n = modinfo_to_json(m->info);
+
+		json_object_set_string_member(json_node_get_object(n), "path",
+					      m->path);
+		json_builder_add_value(b, n);
+	}
+	json_builder_end_array(b);
+	json_builder_set_member_name(b, "devices");
+	json_builder_begin_array(b);
+	for (guint i = 0; i < vmm->devices->len; i++) {
+		const struct modvmm_device *dev = vmm->devices->pdata[i];
+
+		json_builder_begin_object(b);
+		json_builder_set_member_name(b, "id");
+		json_builder_add_string_value(b, dev->id);
+		json_builder_set_member_name(b, "type");
+		json_builder_add_string_value(b, dev->type->t.name);
+		json_builder_set_member_name(b, "module");
+		json_builder_add_string_value(b,
+					      dev->type->module->info->name);
+		json_builder_end_object(b);
+	}
+	json_builder_end_array(b);
+	json_builder_end_object(b);
+	root = json_builder_get_root(b);
+	json_generator_set_pretty(gen, TRUE);
+	json_generator_set_root(gen, root);
+	text = json_generator_to_data(gen, NULL);
+	printf("%s\n", text);
+}
+
+/* modvmm modules: load every module in the module directories and list. */
+static int cmd_modules(int argc, char **argv)
+{
+	g_autoptr(GOptionContext) ctx =
+		g_option_context_new("- load device modules and list them");
+	g_autoptr(GPtrArray) errors =
+		g_ptr_array_new_with_free_func((GDestroyNotify)g_error_free);
+	g_autoptr(GError) err = NULL;
+	struct vmm *vmm;
+	int status = 0;
+
+	g_option_context_add_main_entries(ctx, module_options, NULL);
+	if (!g_option_context_parse(ctx, &argc, &argv, &err)) {
+		print_error(err);
+		return 2;
+	}
+	if (argc > 1) {
+		fprintf(stderr, "modvmm: modules: unexpected argument '%s'\n",
+			argv[1]);
+		return 2;
+	}
+	vmm = vmm_new();
+	add_module_dirs(vmm);
+	loader_load_all(vmm->loader, errors);
+	for (guint i = 0; i < errors->len; i++)
+		print_error(errors->pdata[i]);
+	if (errors->len)
+		status = 1;
+	for (char **d = opt_devices; d && *d; d++) {
+		g_autoptr(GError) derr = NULL;
+
+		if (device_create(vmm, *d, NULL, &derr) < 0) {
+			print_error(derr);
+			status = 1;
+		}
+	}
+	if (opt_json)
+		print_modules_json(vmm);
+	else
+		print_modules_text(vmm);
+	vmm_free(vmm);
+	return status;
+}
+
+static void usage(FILE *f)
+{
+	fprintf(f, "Usage: modvmm COMMAND [OPTIONS]\n\n"
+		   "Commands:\n"
+		   "  modules   load device modules and list them\n"
+		   "  version   print the version and the module ABI\n\n"
+		   "'modvmm COMMAND --help' describes a command's options.\n");
+}
+
+int main(int argc, char **argv)
+{
+	if (argc < 2) {
+		usage(stderr);
+		return 2;
+	}
+	if (!strcmp(argv[1], "modules"))
+		return cmd_modules(argc - 1, argv + 1);
+	if (!strcmp(argv[1], "version")) {
+		printf("modvmm %s, module ABI %s\n", MODVMM_VERSION,
+		       MODVMM_ABI_STRING);
+		return 0;
+	}
+	if (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) {
+		usage(stdout);
+		return 0;
+	}
+	fprintf(stderr, "modvmm: unknown command '%s'\n", argv[1]);
+	usage(stderr);
+	return 2;
+}

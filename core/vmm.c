@@ -1,0 +1,83 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
+/*
+ * core/vmm.c - one VM's device world: loader, buses, guest memory map,
+ * timers and devices, and dispatch of guest accesses into them.
+ */
+#include "device.h"
+#include "vmm.h"
+
+struct vmm *vmm_new(void)
+{
+	struct vmm *vmm = g_new0(struct vmm, 1);
+
+	g_mutex_init(&vmm->lock);
+	vmm->loader = loader_new(host_services());
+	vmm->pio = bus_new("pio");
+	vmm->mmio = bus_new("mmio");
+	vmm->mem = memory_new();
+	vmm->timers = timers_new(&vmm->lock);
+	vmm->devices = g_ptr_array_new();
+	return vmm;
+}
+
+void vmm_free(struct vmm *vmm)
+{
+	if (!vmm)
+		return;
+	while (vmm->devices->len)
+		device_destroy(vmm->devices->pdata[vmm->devices->len - 1]);
+	g_ptr_array_unref(vmm->devices);
+	timers_free(vmm->timers);
+	loader_free(vmm->loader);
+	memory_free(vmm->mem);
+	bus_free(vmm->mmio);
+	bus_free(vmm->pio);
+	g_mutex_clear(&vmm->lock);
+	g_free(vmm);
+}
+
+static int dispatch_read(struct vmm *vmm, struct bus *bus, uint64_t addr,
+			 uint32_t width, uint64_t *ret)
+{
+	int r;
+
+	g_mutex_lock(&vmm->lock);
+	r = bus_read(bus, addr, width, ret);
+	g_mutex_unlock(&vmm->lock);
+	return r;
+}
+
+static int dispatch_write(struct vmm *vmm, struct bus *bus, uint64_t addr,
+			  uint32_t width, uint64_t value)
+{
+	int r;
+
+	g_mutex_lock(&vmm->lock);
+	r = bus_write(bus, addr, width, value);
+	g_mutex_unlock(&vmm->lock);
+	return r;
+}
+
+int vmm_pio_read(struct vmm *vmm, uint64_t port, uint32_t width,
+		 uint64_t *ret)
+{
+	return dispatch_read(vmm, vmm->pio, port, width, ret);
+}
+
+int vmm_pio_write(struct vmm *vmm, uint64_t port, uint32_t width,
+		  uint64_t value)
+{
+	return dispatch_write(vmm, vmm->pio, port, width, value);
+}
+
+int vmm_mmio_read(struct vmm *vmm, uint64_t addr, uint32_t width,
+		  uint64_t *ret)
+{
+	return dispatch_read(vmm, vmm->mmio, addr, width, ret);
+}
+
+int vmm_mmio_write(struct vmm *vmm, uint64_t addr, uint32_t width,
+		   uint64_t value)
+{
+	return dispatch_write(vmm, vmm->mmio, addr, width, value);
+}

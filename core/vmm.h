@@ -1,0 +1,61 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#ifndef CORE_VMM_H
+#define CORE_VMM_H
+
+#include <glib.h>
+
+#include <modvmm/module.h>
+
+#include "bus.h"
+#include "loader.h"
+#include "memory.h"
+#include "timer.h"
+
+#define VMM_IRQ_LINES 24 /* IOAPIC pins */
+
+/*
+ * What the rest of the host hears from devices. Whoever runs the VM sets
+ * these; when unset, the VM only records what it was told.
+ */
+struct vmm_sinks {
+	void (*irq)(void *opaque, uint32_t line, uint32_t level);
+	void (*request)(void *opaque, uint32_t what, uint32_t arg);
+	void (*log)(void *opaque, const char *id, uint32_t level,
+		    const char *msg);
+	void *opaque;
+};
+
+/* One virtual machine's devices and the host resources they use. */
+struct vmm {
+	/* Held across every call into module code (device "big lock"). */
+	GMutex lock;
+	struct loader *loader;
+	struct bus *pio;
+	struct bus *mmio;
+	struct memory *mem;
+	struct timers *timers;
+	GPtrArray *devices; /* struct modvmm_device *, creation order */
+	struct vmm_sinks sinks;
+	uint32_t irq_level[VMM_IRQ_LINES];
+	uint32_t last_request; /* MODVMM_REQUEST_*, 0 for none */
+	uint32_t last_request_arg;
+};
+
+struct vmm *vmm_new(void);
+/* Destroys every device, then unloads every module. */
+void vmm_free(struct vmm *vmm);
+
+/* The table every module gets; one for the whole process. */
+const struct modvmm_host *host_services(void);
+
+/* Dispatch a guest access to a device, under the device lock. */
+int vmm_pio_read(struct vmm *vmm, uint64_t port, uint32_t width,
+		 uint64_t *ret);
+int vmm_pio_write(struct vmm *vmm, uint64_t port, uint32_t width,
+		  uint64_t value);
+int vmm_mmio_read(struct vmm *vmm, uint64_t addr, uint32_t width,
+		  uint64_t *ret);
+int vmm_mmio_write(struct vmm *vmm, uint64_t addr, uint32_t width,
+		   uint64_t value);
+
+#endif

@@ -1,0 +1,210 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
+/* The front ends as a user runs them: output, messages and exit status. */
+#include <sys/wait.h>
+
+#include <json-glib/json-glib.h>
+
+#include "check-tap.h"
+
+struct run {
+	char *out;
+	char *err;
+	int status;
+};
+
+static struct run run(const char *env, ...)
+{
+	g_autoptr(GPtrArray) argv = g_ptr_array_new();
+	struct run r = { 0 };
+	GError *error = NULL;
+	const char *arg;
+	va_list ap;
+	int wait;
+
+	g_ptr_array_add(argv, (gpointer)g_getenv(env));
+	va_start(ap, env);
+	while ((arg = va_arg(ap, const char *)))
+		g_ptr_array_add(argv, (gpointer)arg);
+	va_end(ap);
+	g_ptr_array_add(argv, NULL);
+	ck_assert_msg(argv->pdata[0], "%s is not set", env);
+	if (!g_spawn_sync(NULL, (char **)argv->pdata, NULL, G_SPAWN_DEFAULT,
+			  NULL, NULL, &r.out, &r.err, &wait, &error))
+		ck_abort_msg("spawn: %s", error->message);
+	ck_assert(WIFEXITED(wait));
+	r.status = WEXITSTATUS(wait);
+	return r;
+}
+
+static void run_clear(struct run *r)
+{
+	g_free(r->out);
+	g_free(r->err);
+}
+
+START_TEST(test_cli_modinfo_text)
+{
+	g_autofree char *path =
+		g_build_filename(g_getenv("MODULE_DIR"), "debug-exit.so", NULL);
+	struct run r = run("MODVMM_MODINFO", path, NULL);
+
+	ck_assert_int_eq(r.status, 0);
+	ck_assert_str_eq(r.err, "");
+	ck_assert_ptr_nonnull(strstr(r.out, "\nname:        debug-exit\n"));
+	ck_assert_ptr_nonnull(strstr(r.out, "\ndevice:      debug-exit\n"));
+	ck_assert_ptr_nonnull(strstr(r.out, "abi:         " MODVMM_ABI_STRING
+					    " (this host provides " MODVMM_ABI_STRING
+					    ": loadable)\n"));
+	run_clear(&r);
+}
+END_TEST
+
+START_TEST(test_cli_modinfo_json)
+{
+	g_autofree char *path = fixture_path("fx-abi-major.so");
+	g_autoptr(JsonParser) p = json_parser_new();
+	struct run r = run("MODVMM_MODINFO", "--json", path, NULL);
+	JsonObject *o;
+
+	ck_assert_int_eq(r.status, 0);
+	ck_assert(json_parser_load_from_data(p, r.out, -1, NULL));
+	o = json_node_get_object(json_parser_get_root(p));
+	ck_assert_str_eq(json_object_get_string_member(o, "name"),
+			 "fx-abi-major");
+	ck_assert_str_eq(json_object_get_string_member(o, "abi"), "2.0");
+	ck_assert_str_eq(json_object_get_string_member(o, "abi_verdict"),
+			 "different major version, not loadable");
+	ck_assert(!json_object_get_boolean_member(o, "intree"));
+	run_clear(&r);
+}
+END_TEST
+
+static const struct {
+	const char *file;
+	const char *stderr_text;
+} modinfo_errors[] = {
+	{ "fx-not-elf.so", "modvmm-modinfo: fx-not-elf.so: not an ELF file\n" },
+	{ "fx-no-modinfo.so", "modvmm-modinfo: fx-no-modinfo.so: not a modvmm "
+			      "module: no .modvmm_modinfo section\n" },
+	{ "fx-modinfo-nonul.so",
+	  "modvmm-modinfo: fx-modinfo-nonul.so: corrupt .modvmm_modinfo: entry "
+	  "at offset 0 is not NUL-terminated\n" },
+};
+
+START_TEST(test_cli_modinfo_bad_file_one_line_error)
+{
+	g_autofree char *path = fixture_path(modinfo_errors[_i].file);
+	struct run r = run("MODVMM_MODINFO", path, NULL);
+
+	ck_assert_int_eq(r.status, 1);
+	ck_assert_str_eq(r.out, "");
+	ck_assert_str_eq(r.err, modinfo_errors[_i].stderr_text);
+	run_clear(&r);
+}
+END_TEST
+
+START_TEST(test_cli_modinfo_truncated_one_line_error)
+{
+	g_autofree char *path = fixture_path("fx-truncated.so");
+	struct run r = run("MODVMM_MODINFO", path, NULL);
+
+	ck_assert_int_eq(r.status, 1);
+	ck_assert(g_str_has_prefix(
+		r.err, "modvmm-modinfo: fx-truncated.so: corrupt ELF file: "));
+	ck_assert_ptr_eq(strchr(r.err, '\n'), r.err + strlen(r.err) - 1);
+	run_clear(&r);
+}
+END_TEST
+
+START_TEST(test_cli_modinfo_usage)
+{
+	struct run r = run("MODVMM_MODINFO", NULL);
+
+	ck_assert_int_eq(r.status, 2);
+	ck_assert_str_eq(r.err, "modvmm-modinfo: expected one MODULE.so (--help "
+				"for usage)\n");
+	run_clear(&r);
+}
+END_TEST
+
+START_TEST(test_cli_modules_lists_intree_and_device)
+{
+	struct run r = run("MODVMM", "modules", "--module-dir",
+			   g_getenv("MODULE_DIR"), "--device",
+			   "debug-exit,id=exit0", NULL);
+
+	ck_assert_int_eq(r.status, 0);
+	ck_assert_str_eq(r.err, "");
+	ck_assert(g_str_has_prefix(r.out, "host ABI " MODVMM_ABI_STRING
+					  ", 1 module loaded\n"));
+	ck_assert_ptr_nonnull(strstr(r.out, "  debug-exit       1.0.0      ABI "
+					    MODVMM_ABI_STRING "   in-tree     "
+					    "devices: debug-exit\n"));
+	ck_assert_ptr_nonnull(
+		strstr(r.out, "device exit0: debug-exit (module debug-exit)\n"));
+	run_clear(&r);
+}
+END_TEST
+
+START_TEST(test_cli_modules_bad_device_fails)
+{
+	struct run r = run("MODVMM", "modules", "--module-dir",
+			   g_getenv("MODULE_DIR"), "--device",
+			   "debug-exit,iobase=0x10000", NULL);
+
+	ck_assert_int_eq(r.status, 1);
+	ck_assert_str_eq(r.err, "modvmm: debug-exit0: property iobase: "
+				"'0x10000' is not a u16 (0..65535)\n");
+	run_clear(&r);
+}
+END_TEST
+
+START_TEST(test_cli_modules_json)
+{
+	g_autoptr(JsonParser) p = json_parser_new();
+	struct run r = run("MODVMM", "modules", "--json", "--module-dir",
+			   g_getenv("MODULE_DIR"), NULL);
+	JsonObject *o, *m;
+
+	ck_assert_int_eq(r.status, 0);
+	ck_assert(json_parser_load_from_data(p, r.out, -1, NULL));
+	o = json_node_get_object(json_parser_get_root(p));
+	ck_assert_str_eq(json_object_get_string_member(o, "abi"),
+			 MODVMM_ABI_STRING);
+	ck_assert(!json_object_get_boolean_member(o, "tainted"));
+	m = json_array_get_object_element(
+		json_object_get_array_member(o, "modules"), 0);
+	ck_assert_str_eq(json_object_get_string_member(m, "name"), "debug-exit");
+	run_clear(&r);
+}
+END_TEST
+
+START_TEST(test_cli_unknown_command)
+{
+	struct run r = run("MODVMM", "frobnicate", NULL);
+
+	ck_assert_int_eq(r.status, 2);
+	ck_assert(g_str_has_prefix(r.err, "modvmm: unknown command "
+					  "'frobnicate'\n"));
+	run_clear(&r);
+}
+END_TEST
+
+int main(void)
+{
+	Suite *s = suite_create("cli");
+	TCase *tc = tcase_create("cli");
+
+	tcase_add_test(tc, test_cli_modinfo_text);
+	tcase_add_test(tc, test_cli_modinfo_json);
+	tcase_add_loop_test(tc, test_cli_modinfo_bad_file_one_line_error, 0,
+			    G_N_ELEMENTS(modinfo_errors));
+	tcase_add_test(tc, test_cli_modinfo_truncated_one_line_error);
+	tcase_add_test(tc, test_cli_modinfo_usage);
+	tcase_add_test(tc, test_cli_modules_lists_intree_and_device);
+	tcase_add_test(tc, test_cli_modules_bad_device_fails);
+	tcase_add_test(tc, test_cli_modules_json);
+	tcase_add_test(tc, test_cli_unknown_command);
+	suite_add_tcase(s, tc);
+	return check_run(s);
+}

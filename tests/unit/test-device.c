@@ -1,0 +1,341 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
+/*
+ * Device instances through the host services a module sees: properties,
+ * PIO/MMIO dispatch and overlap, timers, interrupts, guest memory, reset.
+ */
+#include <errno.h>
+
+#include "check-tap.h"
+#include "fixture.h"
+#include "../../core/device.h"
+#include "../../core/vmm.h"
+
+static struct vmm *vmm;
+static GPtrArray *logs;
+static uint32_t irq_calls[VMM_IRQ_LINES];
+
+static void sink_log(void *opaque, const char *id, uint32_t level,
+		     const char *msg)
+{
+	(void)opaque;
+	(void)level;
+	g_ptr_array_add(logs, g_strdup_printf("%s: %s", id, msg));
+}
+
+static void sink_irq(void *opaque, uint32_t line, uint32_t level)
+{
+	(void)opaque;
+	(void)level;
+	irq_calls[line]++;
+}
+
+static void setup(void)
+{
+	g_autofree char *path = fixture_path("fx-ok.so");
+
+	vmm = vmm_new();
+	logs = g_ptr_array_new_with_free_func(g_free);
+	memset(irq_calls, 0, sizeof(irq_calls));
+	vmm->sinks.log = sink_log;
+	vmm->sinks.irq = sink_irq;
+	ck_assert_int_eq(loader_load(vmm->loader, path, NULL, NULL), 0);
+}
+
+static void teardown(void)
+{
+	vmm_free(vmm);
+	g_ptr_array_unref(logs);
+}
+
+static struct fixture_state *create(const char *spec)
+{
+	struct modvmm_device *dev = NULL;
+	GError *err = NULL;
+
+	if (device_create(vmm, spec, &dev, &err) < 0)
+		ck_abort_msg("%s: %s", spec, err->message);
+	return dev->state;
+}
+
+START_TEST(test_device_property_defaults)
+{
+	struct fixture_state *s = create("fx-ok-dev");
+
+	ck_assert_uint_eq(s->p_u8, 8);
+	ck_assert_uint_eq(s->p_u16, 16);
+	ck_assert_uint_eq(s->p_u32, 32);
+	ck_assert_uint_eq(s->p_u64, 64);
+	ck_assert_uint_eq(s->p_bool, 1);
+	ck_assert_str_eq(s->p_str, "dflt");
+	ck_assert_uint_eq(s->port, 0x700);
+	ck_assert_uint_eq(s->realized, 1);
+	ck_assert_ptr_nonnull(device_find(vmm, "fx-ok-dev0"));
+	ck_assert_uint_eq(logs->len, 1);
+	ck_assert_str_eq(logs->pdata[0], "fx-ok-dev0: realized at port 0x700");
+}
+END_TEST
+
+START_TEST(test_device_property_values_at_limits)
+{
+	struct fixture_state *s = create(
+		"fx-ok-dev,id=d0,u8=255,u16=0xffff,u32=4294967295,"
+		"u64=18446744073709551615,flag=off,label=hello,port=0x10");
+
+	ck_assert_uint_eq(s->p_u8, 255);
+	ck_assert_uint_eq(s->p_u16, 0xffff);
+	ck_assert_uint_eq(s->p_u32, UINT32_MAX);
+	ck_assert_uint_eq(s->p_u64, UINT64_MAX);
+	ck_assert_uint_eq(s->p_bool, 0);
+	ck_assert_str_eq(s->p_str, "hello");
+	ck_assert_uint_eq(s->port, 0x10);
+}
+END_TEST
+
+static const struct {
+	const char *spec;
+	const char *error;
+} bad_specs[] = {
+	{ "nosuch", "unknown device type 'nosuch' (no loaded module provides "
+		    "it)" },
+	{ "", "unknown device type '' (no loaded module provides it)" },
+	{ "fx-ok-dev,id=d0,u8=256", "d0: property u8: '256' is not a u8 (0..255)" },
+	{ "fx-ok-dev,id=d0,u16=-1",
+	  "d0: property u16: '-1' is not a u16 (0..65535)" },
+	{ "fx-ok-dev,id=d0,u32=12abc",
+	  "d0: property u32: '12abc' is not a u32 (0..4294967295)" },
+	{ "fx-ok-dev,id=d0,u64=18446744073709551616",
+	  "d0: property u64: '18446744073709551616' is not a u64 "
+	  "(0..18446744073709551615)" },
+	{ "fx-ok-dev,id=d0,flag=maybe",
+	  "d0: property flag: 'maybe' is not on or off" },
+	{ "fx-ok-dev,id=d0,nosuch=1",
+	  "d0: device type fx-ok-dev has no property 'nosuch' (known: u8, u16, "
+	  "u32, u64, flag, label, port, mmio, timer_ns, irq)" },
+	{ "fx-ok-dev,id=d0,port", "d0: 'port' is not property=value" },
+	{ "fx-ok-dev,id=9x", "fx-ok-dev: invalid device id '9x' (a letter, then "
+			     "up to 62 of a-z A-Z 0-9 - _ .)" },
+};
+
+START_TEST(test_device_bad_spec_table)
+{
+	GError *err = NULL;
+
+	ck_assert_int_lt(device_create(vmm, bad_specs[_i].spec, NULL, &err), 0);
+	ck_assert_error(err, bad_specs[_i].error);
+	ck_assert_uint_eq(vmm->devices->len, 0);
+	g_error_free(err);
+}
+END_TEST
+
+START_TEST(test_device_duplicate_id_refused)
+{
+	GError *err = NULL;
+
+	create("fx-ok-dev,id=d0");
+	ck_assert_int_eq(device_create(vmm, "fx-ok-dev,id=d0,port=0x10", NULL,
+				       &err),
+			 -EEXIST);
+	ck_assert_error(err, "device id 'd0' is in use");
+	g_error_free(err);
+}
+END_TEST
+
+START_TEST(test_device_pio_dispatch)
+{
+	struct fixture_state *s = create("fx-ok-dev,id=d0");
+	uint64_t v;
+
+	ck_assert_int_eq(vmm_pio_write(vmm, 0x701, 2, 0x1234), 0);
+	ck_assert_uint_eq(s->last_write, 0x1234);
+	ck_assert_uint_eq(s->last_width, 2);
+	/* The fixture reads back last_write + offset + width. */
+	ck_assert_int_eq(vmm_pio_read(vmm, 0x702, 1, &v), 0);
+	ck_assert_uint_eq(v, (0x1234 + 2 + 1) & 0xff);
+	ck_assert_int_eq(vmm_pio_read(vmm, 0x700, 4, &v), 0);
+	ck_assert_uint_eq(v, 0x1234 + 0 + 4);
+}
+END_TEST
+
+START_TEST(test_device_unclaimed_reads_all_ones)
+{
+	uint64_t v = 0;
+
+	create("fx-ok-dev,id=d0");
+	ck_assert_int_eq(vmm_pio_read(vmm, 0x800, 1, &v), -ENOENT);
+	ck_assert_uint_eq(v, 0xff);
+	ck_assert_int_eq(vmm_pio_read(vmm, 0x800, 4, &v), -ENOENT);
+	ck_assert_uint_eq(v, 0xffffffff);
+	/* Straddling the region's end is not the region's. */
+	ck_assert_int_eq(vmm_pio_read(vmm, 0x703, 2, &v), -ENOENT);
+	ck_assert_int_eq(vmm_pio_write(vmm, 0x800, 1, 1), -ENOENT);
+	ck_assert_int_eq(bus_unclaimed_first(vmm->pio, 0x800), 1);
+	ck_assert_int_eq(bus_unclaimed_first(vmm->pio, 0x800), 0);
+	ck_assert_int_eq(bus_unclaimed_first(vmm->pio, 0x801), 1);
+}
+END_TEST
+
+START_TEST(test_device_overlap_refused_and_undone)
+{
+	struct fixture_state *s = create("fx-ok-dev,id=d0,mmio=0xd0000000");
+	GError *err = NULL;
+	uint64_t v;
+
+	/* d1's PIO is free and claimed first; its MMIO overlaps d0's, so
+	 * realize fails and the PIO claim must be undone. */
+	ck_assert_int_eq(device_create(vmm, "fx-ok-dev,id=d1,port=0x10,"
+					    "mmio=0xd0000080",
+				       NULL, &err),
+			 -EBUSY);
+	ck_assert_error(err, "d1: realize of fx-ok-dev failed: mmio region "
+			     "fx-mmio 0xd0000080-0xd000017f overlaps fx-mmio of "
+			     "d0 at 0xd0000000-0xd00000ff");
+	g_error_free(err);
+	ck_assert_int_eq(vmm_pio_read(vmm, 0x10, 1, &v), -ENOENT);
+	ck_assert_int_eq(vmm_pio_write(vmm, 0x702, 1, 7), 0);
+	ck_assert_uint_eq(s->last_write, 7);
+	ck_assert_uint_eq(vmm->devices->len, 1);
+}
+END_TEST
+
+START_TEST(test_device_mmio_dispatch_and_release)
+{
+	struct modvmm_device *dev = NULL;
+	struct fixture_state *s;
+	uint64_t v;
+
+	ck_assert_int_eq(device_create(vmm, "fx-ok-dev,id=d0,mmio=0xd0000000",
+				       &dev, NULL),
+			 0);
+	s = dev->state;
+	ck_assert_int_eq(vmm_mmio_write(vmm, 0xd00000f8, 8, 0x1122334455667788),
+			 0);
+	ck_assert_uint_eq(s->last_write, 0x1122334455667788);
+	ck_assert_int_eq(vmm_mmio_read(vmm, 0xd0000010, 8, &v), 0);
+	ck_assert_uint_eq(v, 0x1122334455667788 + 0x10 + 8);
+	ck_assert_int_eq(vmm_mmio_read(vmm, 0xd00000fc, 8, &v), -ENOENT);
+	ck_assert_int_eq(vmm_mmio_read(vmm, 0xd0000000, 3, &v), -ENOENT);
+	device_destroy(dev);
+	ck_assert_int_eq(vmm_mmio_read(vmm, 0xd0000010, 8, &v), -ENOENT);
+	ck_assert_int_eq(vmm_pio_read(vmm, 0x700, 1, &v), -ENOENT);
+}
+END_TEST
+
+START_TEST(test_device_timer_fires_and_raises_irq)
+{
+	struct fixture_state *s = create("fx-ok-dev,id=d0,timer_ns=1000000,irq=7");
+	uint32_t fired = 0;
+
+	/* Functional, not a timing assertion: wait up to 10 s for 1 ms. */
+	for (int i = 0; i < 1000 && !fired; i++) {
+		g_usleep(10000);
+		g_mutex_lock(&vmm->lock);
+		fired = s->timer_fired;
+		g_mutex_unlock(&vmm->lock);
+	}
+	ck_assert_uint_eq(fired, 1);
+	ck_assert_uint_eq(vmm->irq_level[7], 1);
+	ck_assert_uint_eq(irq_calls[7], 1);
+}
+END_TEST
+
+START_TEST(test_device_clock_frozen_while_paused)
+{
+	uint64_t a, b;
+
+	timers_pause(vmm->timers);
+	a = timers_clock_ns(vmm->timers);
+	g_usleep(2000);
+	b = timers_clock_ns(vmm->timers);
+	ck_assert_uint_eq(a, b);
+	timers_resume(vmm->timers);
+	g_usleep(2000);
+	ck_assert_uint_gt(timers_clock_ns(vmm->timers), b);
+}
+END_TEST
+
+START_TEST(test_device_destroy_with_armed_timer)
+{
+	struct modvmm_device *dev = NULL;
+
+	/* An hour away: destroy must free it without waiting or firing. */
+	ck_assert_int_eq(device_create(vmm, "fx-ok-dev,id=d0,timer_ns=3600000000000",
+				       &dev, NULL),
+			 0);
+	ck_assert_uint_eq(dev->timers->len, 1);
+	device_destroy(dev);
+	ck_assert_uint_eq(vmm->devices->len, 0);
+}
+END_TEST
+
+START_TEST(test_device_reset_all)
+{
+	struct fixture_state *a = create("fx-ok-dev,id=d0");
+	struct fixture_state *b = create("fx-ok-dev,id=d1,port=0x10");
+
+	device_reset_all(vmm);
+	device_reset_all(vmm);
+	ck_assert_uint_eq(a->resets, 2);
+	ck_assert_uint_eq(b->resets, 2);
+}
+END_TEST
+
+START_TEST(test_memory_bounds)
+{
+	uint8_t lo[4096], hi[4096], buf[8];
+	struct memory *mem = vmm->mem;
+
+	memset(lo, 0x11, sizeof(lo));
+	memset(hi, 0x22, sizeof(hi));
+	ck_assert_int_eq(memory_add(mem, 0x1000, sizeof(lo), lo), 0);
+	ck_assert_int_eq(memory_add(mem, 0x2000, sizeof(hi), hi), 0);
+	ck_assert_int_eq(memory_add(mem, 0x2800, 0x1000, hi), -EBUSY);
+	/* Across the two adjacent ranges. */
+	ck_assert_int_eq(memory_read(mem, 0x1ffc, buf, 8), 0);
+	ck_assert_uint_eq(buf[3], 0x11);
+	ck_assert_uint_eq(buf[4], 0x22);
+	/* Partly outside: -EFAULT and nothing written. */
+	memset(buf, 0x33, sizeof(buf));
+	ck_assert_int_eq(memory_write(mem, 0x2ffc, buf, 8), -EFAULT);
+	ck_assert_uint_eq(hi[4095], 0x22);
+	ck_assert_int_eq(memory_read(mem, 0x0, buf, 1), -EFAULT);
+	ck_assert_int_eq(memory_read(mem, UINT64_MAX - 2, buf, 8), -EFAULT);
+	ck_assert_ptr_eq(memory_hva(mem, 0x1010, 16), lo + 0x10);
+	ck_assert_ptr_null(memory_hva(mem, 0x1ff0, 32));
+}
+END_TEST
+
+START_TEST(test_host_table_header)
+{
+	const struct modvmm_host *h = host_services();
+
+	ck_assert_uint_eq(h->size, sizeof(struct modvmm_host));
+	ck_assert_uint_eq(h->abi_major, MODVMM_ABI_MAJOR);
+	ck_assert_uint_eq(h->abi_minor, MODVMM_ABI_MINOR);
+	ck_assert(MODVMM_HAS_MEMBER(h, struct modvmm_host, request));
+}
+END_TEST
+
+int main(void)
+{
+	Suite *s = suite_create("device");
+	TCase *tc = tcase_create("device");
+
+	tcase_add_checked_fixture(tc, setup, teardown);
+	tcase_add_test(tc, test_device_property_defaults);
+	tcase_add_test(tc, test_device_property_values_at_limits);
+	tcase_add_loop_test(tc, test_device_bad_spec_table, 0,
+			    G_N_ELEMENTS(bad_specs));
+	tcase_add_test(tc, test_device_duplicate_id_refused);
+	tcase_add_test(tc, test_device_pio_dispatch);
+	tcase_add_test(tc, test_device_unclaimed_reads_all_ones);
+	tcase_add_test(tc, test_device_overlap_refused_and_undone);
+	tcase_add_test(tc, test_device_mmio_dispatch_and_release);
+	tcase_add_test(tc, test_device_timer_fires_and_raises_irq);
+	tcase_add_test(tc, test_device_clock_frozen_while_paused);
+	tcase_add_test(tc, test_device_destroy_with_armed_timer);
+	tcase_add_test(tc, test_device_reset_all);
+	tcase_add_test(tc, test_memory_bounds);
+	tcase_add_test(tc, test_host_table_header);
+	suite_add_tcase(s, tc);
+	return check_run(s);
+}

@@ -1,0 +1,347 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
+/*
+ * core/loader.c against the fixture modules: every refusal with the exact
+ * message a user reads, and the cases that must load.
+ */
+#include <errno.h>
+#include <signal.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "check-tap.h"
+#include "../../core/device.h"
+#include "../../core/error.h"
+#include "../../core/vmm.h"
+
+static struct vmm *vmm;
+
+static void setup(void)
+{
+	vmm = vmm_new();
+}
+
+static void teardown(void)
+{
+	vmm_free(vmm);
+}
+
+/* Loads a fixture; returns the error (or NULL) for the caller to check. */
+static GError *load(const char *file, struct module **ret)
+{
+	g_autofree char *path = fixture_path(file);
+	GError *err = NULL;
+	int r = loader_load(vmm->loader, path, ret, &err);
+
+	ck_assert_msg((r < 0) == (err != NULL), "%s: r=%d but error %s", file,
+		      r, err ? "set" : "not set");
+	return err;
+}
+
+static const struct {
+	const char *file;
+	const char *message; /* printf format; %s is the host ABI string */
+} refusals[] = {
+	{ "fx-not-elf.so", "fx-not-elf.so: not an ELF file" },
+	{ "fx-no-modinfo.so",
+	  "fx-no-modinfo.so: not a modvmm module: no .modvmm_modinfo section" },
+	{ "fx-modinfo-nonul.so",
+	  "fx-modinfo-nonul.so: corrupt .modvmm_modinfo: entry at offset 0 is "
+	  "not NUL-terminated" },
+	{ "fx-modinfo-noname.so",
+	  "fx-modinfo-noname.so: .modvmm_modinfo has no name= entry" },
+	{ "fx-bad-magic.so",
+	  "fx-bad-magic.so: module descriptor has magic 0xdeadbeef, expected "
+	  "0x314d564d" },
+	{ "fx-abi-major.so",
+	  "fx-abi-major.so: built for ABI 2.0, this host provides ABI %s (a "
+	  "different major version)" },
+	{ "fx-abi-minor.so",
+	  "fx-abi-minor.so: built for ABI 1.1, this host provides ABI %s" },
+	{ "fx-no-entry.so",
+	  "fx-no-entry.so: does not export modvmm_module_init()" },
+	{ "fx-name-mismatch.so",
+	  "fx-name-mismatch.so: metadata says name=fx-name-mismatch, "
+	  "descriptor says name=fx-other" },
+	{ "fx-device-mismatch.so",
+	  "fx-device-mismatch.so: descriptor has device type fx-undeclared, "
+	  "metadata has no device=fx-undeclared" },
+	{ "fx-init-fail.so",
+	  "fx-init-fail.so: module init failed: No such device" },
+	/* Its constructor calls abort(): reaching the assertion proves that
+	 * nothing of it ran. */
+	{ "fx-abort-ctor.so",
+	  "fx-abort-ctor.so: built for ABI 2.0, this host provides ABI %s (a "
+	  "different major version)" },
+};
+
+START_TEST(test_loader_refusal_table)
+{
+	g_autofree char *expected = NULL;
+	GError *err;
+
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wformat-nonliteral"
+	expected = g_strdup_printf(refusals[_i].message, MODVMM_ABI_STRING);
+#pragma GCC diagnostic pop
+	err = load(refusals[_i].file, NULL);
+	ck_assert_error(err, expected);
+	ck_assert_uint_eq(loader_modules(vmm->loader)->len, 0);
+	g_error_free(err);
+}
+END_TEST
+
+START_TEST(test_loader_truncated_elf_refused)
+{
+	GError *err = load("fx-truncated.so", NULL);
+
+	ck_assert_ptr_nonnull(err);
+	ck_assert_msg(g_str_has_prefix(err->message,
+				       "fx-truncated.so: corrupt ELF file: "),
+		      "got: %s", err->message);
+	g_error_free(err);
+}
+END_TEST
+
+START_TEST(test_loader_descriptor_longer_nonzero_tail_refused)
+{
+	g_autofree char *expected = g_strdup_printf(
+		"fx-desc-long-nonzero.so: module descriptor is %zu bytes with a "
+		"non-zero byte at offset %zu; this host knows %zu bytes (ABI %s)",
+		sizeof(struct modvmm_module) + 8, sizeof(struct modvmm_module),
+		sizeof(struct modvmm_module), MODVMM_ABI_STRING);
+	GError *err = load("fx-desc-long-nonzero.so", NULL);
+
+	ck_assert_error(err, expected);
+	g_error_free(err);
+}
+END_TEST
+
+START_TEST(test_loader_descriptor_longer_zero_tail_accepted)
+{
+	struct module *m = NULL;
+
+	ck_assert_ptr_null(load("fx-desc-long-zero.so", &m));
+	ck_assert_str_eq(m->desc.name, "fx-desc-long-zero");
+}
+END_TEST
+
+START_TEST(test_loader_descriptor_shorter_zero_filled)
+{
+	struct module *m = NULL;
+
+	ck_assert_ptr_null(load("fx-desc-short.so", &m));
+	/* init was beyond the declared size: zero-filled, so never called. */
+	ck_assert_ptr_null(m->desc.init);
+	ck_assert_ptr_null(m->desc.exit);
+	ck_assert_ptr_nonnull(loader_find_type(vmm->loader, "fx-desc-short-dev"));
+}
+END_TEST
+
+START_TEST(test_loader_ok_registers_types)
+{
+	struct module *m = NULL;
+	struct device_type *dt;
+
+	ck_assert_ptr_null(load("fx-ok.so", &m));
+	ck_assert_str_eq(m->info->name, "fx-ok");
+	ck_assert_int_eq(m->info->intree, 1);
+	ck_assert_int_eq(loader_tainted(vmm->loader), 0);
+	dt = loader_find_type(vmm->loader, "fx-ok-dev");
+	ck_assert_ptr_nonnull(dt);
+	ck_assert_ptr_eq(dt->module, m);
+	ck_assert_uint_eq(dt->t.n_properties, 10);
+}
+END_TEST
+
+START_TEST(test_loader_out_of_tree_taints)
+{
+	ck_assert_ptr_null(load("fx-ok.so", NULL));
+	ck_assert_int_eq(loader_tainted(vmm->loader), 0);
+	ck_assert_ptr_null(load("fx-ok2.so", NULL));
+	ck_assert_int_eq(loader_tainted(vmm->loader), 1);
+}
+END_TEST
+
+START_TEST(test_loader_duplicate_module_refused)
+{
+	g_autofree char *path = fixture_path("fx-ok.so");
+	g_autofree char *real = realpath(path, NULL);
+	g_autofree char *expected = g_strdup_printf(
+		"fx-ok.so: module fx-ok is already loaded from %s", real);
+	GError *err;
+
+	ck_assert_ptr_null(load("fx-ok.so", NULL));
+	err = load("fx-ok.so", NULL);
+	ck_assert_error(err, expected);
+	g_error_free(err);
+}
+END_TEST
+
+START_TEST(test_loader_duplicate_device_type_refused)
+{
+	g_autofree char *path = fixture_path("fx-dup-a.so");
+	g_autofree char *real = realpath(path, NULL);
+	g_autofree char *expected = g_strdup_printf(
+		"fx-dup-b.so: device type fx-dup-dev is already provided by "
+		"module fx-dup-a (%s)",
+		real);
+	GError *err;
+
+	ck_assert_ptr_null(load("fx-dup-a.so", NULL));
+	err = load("fx-dup-b.so", NULL);
+	ck_assert_error(err, expected);
+	ck_assert_uint_eq(loader_modules(vmm->loader)->len, 1);
+	g_error_free(err);
+}
+END_TEST
+
+/* The fixture that aborts in its constructor really does, once loaded. */
+START_TEST(test_loader_abort_ctor_really_aborts)
+{
+	g_autofree char *path = fixture_path("fx-abort-ctor-good.so");
+
+	loader_load(vmm->loader, path, NULL, NULL);
+}
+END_TEST
+
+/* Copies fx-ok.so into a fresh private directory; returns its path. */
+static char *copy_to_tmp(char **ret_dir)
+{
+	g_autofree char *src = fixture_path("fx-ok.so");
+	g_autofree char *data = NULL;
+	char *dir = g_dir_make_tmp("modvmm-test-XXXXXX", NULL);
+	char *dst;
+	gsize len;
+
+	ck_assert_ptr_nonnull(dir);
+	ck_assert(g_file_get_contents(src, &data, &len, NULL));
+	dst = g_build_filename(dir, "fx-ok.so", NULL);
+	ck_assert(g_file_set_contents(dst, data, (gssize)len, NULL));
+	ck_assert_int_eq(chmod(dst, 0644), 0);
+	*ret_dir = dir;
+	return dst;
+}
+
+static void remove_tmp(char *dir, char *file)
+{
+	unlink(file);
+	rmdir(dir);
+	g_free(file);
+	g_free(dir);
+}
+
+START_TEST(test_loader_group_writable_file_refused)
+{
+	char *dir, *file = copy_to_tmp(&dir);
+	g_autofree char *expected = g_strdup_printf(
+		"fx-ok.so: refusing module: file %s is group-writable (mode 0664)",
+		file);
+	GError *err = NULL;
+
+	ck_assert_int_eq(chmod(file, 0664), 0);
+	ck_assert_int_lt(loader_load(vmm->loader, file, NULL, &err), 0);
+	ck_assert_error(err, expected);
+	g_error_free(err);
+	remove_tmp(dir, file);
+}
+END_TEST
+
+START_TEST(test_loader_world_writable_dir_refused)
+{
+	char *dir, *file = copy_to_tmp(&dir);
+	g_autofree char *expected = g_strdup_printf(
+		"fx-ok.so: refusing module: directory %s is world-writable "
+		"(mode 0777)",
+		dir);
+	GError *err = NULL;
+
+	ck_assert_int_eq(chmod(dir, 0777), 0);
+	ck_assert_int_lt(loader_load(vmm->loader, file, NULL, &err), 0);
+	ck_assert_error(err, expected);
+	g_error_free(err);
+	/* The same file in a private directory loads. */
+	ck_assert_int_eq(chmod(dir, 0700), 0);
+	ck_assert_int_eq(loader_load(vmm->loader, file, NULL, NULL), 0);
+	remove_tmp(dir, file);
+}
+END_TEST
+
+START_TEST(test_loader_missing_file)
+{
+	GError *err = NULL;
+
+	ck_assert_int_eq(loader_load(vmm->loader, "/nonexistent/x.so", NULL,
+				     &err),
+			 -ENOENT);
+	ck_assert_error(err, "/nonexistent/x.so: No such file or directory");
+	g_error_free(err);
+}
+END_TEST
+
+START_TEST(test_loader_unload_refused_with_instances)
+{
+	struct modvmm_device *dev = NULL;
+	struct module *m = NULL;
+	GError *err = NULL;
+
+	ck_assert_ptr_null(load("fx-ok.so", &m));
+	ck_assert_int_eq(device_create(vmm, "fx-ok-dev,id=d0", &dev, NULL), 0);
+	ck_assert_int_eq(loader_unload(vmm->loader, m, &err), -EBUSY);
+	ck_assert_error(err, "cannot unload module fx-ok: 1 instance of device "
+			     "type fx-ok-dev exists");
+	g_clear_error(&err);
+	device_destroy(dev);
+	ck_assert_int_eq(loader_unload(vmm->loader, m, &err), 0);
+	ck_assert_ptr_null(loader_find_type(vmm->loader, "fx-ok-dev"));
+	ck_assert_ptr_null(loader_find_module(vmm->loader, "fx-ok"));
+	/* And it loads again after unloading. */
+	ck_assert_ptr_null(load("fx-ok.so", NULL));
+}
+END_TEST
+
+START_TEST(test_loader_load_all_reports_each_and_loads_rest)
+{
+	g_autoptr(GPtrArray) errors =
+		g_ptr_array_new_with_free_func((GDestroyNotify)g_error_free);
+	char *dir, *file = copy_to_tmp(&dir);
+	g_autofree char *bad = g_build_filename(dir, "bad.so", NULL);
+
+	ck_assert(g_file_set_contents(bad, "junk", -1, NULL));
+	ck_assert_int_eq(chmod(bad, 0644), 0);
+	loader_add_dir(vmm->loader, dir);
+	ck_assert_int_eq(loader_load_all(vmm->loader, errors), 1);
+	ck_assert_uint_eq(errors->len, 1);
+	ck_assert_str_eq(((GError *)errors->pdata[0])->message,
+			 "bad.so: not an ELF file");
+	ck_assert_ptr_nonnull(loader_find_module(vmm->loader, "fx-ok"));
+	unlink(bad);
+	remove_tmp(dir, file);
+}
+END_TEST
+
+int main(void)
+{
+	Suite *s = suite_create("loader");
+	TCase *tc = tcase_create("loader");
+
+	tcase_add_checked_fixture(tc, setup, teardown);
+	tcase_add_loop_test(tc, test_loader_refusal_table, 0,
+			    G_N_ELEMENTS(refusals));
+	tcase_add_test(tc, test_loader_truncated_elf_refused);
+	tcase_add_test(tc, test_loader_descriptor_longer_nonzero_tail_refused);
+	tcase_add_test(tc, test_loader_descriptor_longer_zero_tail_accepted);
+	tcase_add_test(tc, test_loader_descriptor_shorter_zero_filled);
+	tcase_add_test(tc, test_loader_ok_registers_types);
+	tcase_add_test(tc, test_loader_out_of_tree_taints);
+	tcase_add_test(tc, test_loader_duplicate_module_refused);
+	tcase_add_test(tc, test_loader_duplicate_device_type_refused);
+	tcase_add_test_raise_signal(tc, test_loader_abort_ctor_really_aborts,
+				    SIGABRT);
+	tcase_add_test(tc, test_loader_group_writable_file_refused);
+	tcase_add_test(tc, test_loader_world_writable_dir_refused);
+	tcase_add_test(tc, test_loader_missing_file);
+	tcase_add_test(tc, test_loader_unload_refused_with_instances);
+	tcase_add_test(tc, test_loader_load_all_reports_each_and_loads_rest);
+	suite_add_tcase(s, tc);
+	return check_run(s);
+}
