@@ -24,7 +24,7 @@ struct bus_region {
 
 struct bus {
 	char *name;
-	GArray *regions;     /* struct bus_region, sorted by base */
+	GArray *regions;       /* struct bus_region, sorted by base */
 	GHashTable *unclaimed; /* addresses already reported */
 };
 
@@ -79,32 +79,31 @@ static guint lower_bound(struct bus *bus, uint64_t addr)
 int bus_add(struct bus *bus, const struct modvmm_region *region, void *opaque,
 	    const void *owner, const char *owner_id, GError **error)
 {
-	struct bus_region nr = { 0 };
+	struct bus_region nr = {0};
 	const char *name = region->name ? region->name : "region";
 	guint i;
 
 	if (!region->length || region->base + region->length < region->base)
-		return error_setf(error, EINVAL,
-				  "%s region %s at 0x%" G_GINT64_MODIFIER
-				  "x has invalid length 0x%" G_GINT64_MODIFIER
-				  "x",
-				  bus->name, name, region->base,
-				  region->length);
+		return error_setf(
+			error, EINVAL,
+			"%s region %s at 0x%" G_GINT64_MODIFIER
+			"x has invalid length 0x%" G_GINT64_MODIFIER "x",
+			bus->name, name, region->base, region->length);
 	i = lower_bound(bus, region->base);
 	if (i < bus->regions->len) {
 		struct bus_region *o =
 			&g_array_index(bus->regions, struct bus_region, i);
 
 		if (o->base < region->base + region->length)
-			return error_setf(error, EBUSY,
-					  "%s region %s 0x%" G_GINT64_MODIFIER
-					  "x-0x%" G_GINT64_MODIFIER
-					  "x overlaps %s of %s at 0x%" G_GINT64_MODIFIER
-					  "x-0x%" G_GINT64_MODIFIER "x",
-					  bus->name, name, region->base,
-					  region->base + region->length - 1,
-					  o->name, o->owner_id, o->base,
-					  o->base + o->length - 1);
+			return error_setf(
+				error, EBUSY,
+				"%s region %s 0x%" G_GINT64_MODIFIER
+				"x-0x%" G_GINT64_MODIFIER
+				"x overlaps %s of %s at 0x%" G_GINT64_MODIFIER
+				"x-0x%" G_GINT64_MODIFIER "x",
+				bus->name, name, region->base,
+				region->base + region->length - 1, o->name,
+				o->owner_id, o->base, o->base + o->length - 1);
 	}
 	nr.base = region->base;
 	nr.length = region->length;
@@ -146,7 +145,8 @@ static struct bus_region *find(struct bus *bus, uint64_t addr, uint32_t width)
 int bus_read(struct bus *bus, uint64_t addr, uint32_t width, uint64_t *ret)
 {
 	struct bus_region *r = find(bus, addr, width);
-	uint64_t mask = width >= 8 ? UINT64_MAX : (UINT64_C(1) << (width * 8)) - 1;
+	uint64_t mask =
+		width >= 8 ? UINT64_MAX : (UINT64_C(1) << (width * 8)) - 1;
 
 	if (!r) {
 		*ret = mask;

@@ -41,8 +41,8 @@ static const char *type_name(uint32_t type)
 
 static int parse_bool(const char *s, uint64_t *ret)
 {
-	static const char *const yes[] = { "on", "yes", "true", "1" };
-	static const char *const no[] = { "off", "no", "false", "0" };
+	static const char *const yes[] = {"on", "yes", "true", "1"};
+	static const char *const no[] = {"off", "no", "false", "0"};
 
 	for (size_t i = 0; i < G_N_ELEMENTS(yes); i++) {
 		if (!strcmp(s, yes[i]))
@@ -122,12 +122,13 @@ static int prop_set(struct modvmm_device *dev, const struct modvmm_property *p,
 		r = parse_uint(value, max[p->type], &v);
 	if (r < 0) {
 		if (p->type == MODVMM_PROP_BOOL)
-			return error_setf(error, EINVAL,
-					  "%s: property %s: '%s' is not on or off",
-					  dev->id, p->name, value);
+			return error_setf(
+				error, EINVAL,
+				"%s: property %s: '%s' is not on or off",
+				dev->id, p->name, value);
 		return error_setf(error, ERANGE,
-				  "%s: property %s: '%s' is not a %s (0..%" G_GUINT64_FORMAT
-				  ")",
+				  "%s: property %s: '%s' is not a %s "
+				  "(0..%" G_GUINT64_FORMAT ")",
 				  dev->id, p->name, value, type_name(p->type),
 				  (guint64)max[p->type]);
 	}
@@ -188,8 +189,8 @@ static char *id_default(struct vmm *vmm, const char *type)
 	}
 }
 
-int device_create(struct vmm *vmm, const char *spec,
-		  struct modvmm_device **ret, GError **error)
+int device_create(struct vmm *vmm, const char *spec, struct modvmm_device **ret,
+		  GError **error)
 {
 	g_auto(GStrv) parts = g_strsplit(spec, ",", -1);
 	struct modvmm_device *dev = NULL;
@@ -208,10 +209,11 @@ int device_create(struct vmm *vmm, const char *spec,
 		if (g_str_has_prefix(*p, "id="))
 			id = *p + 3;
 	if (id && !id_valid(id))
-		return error_setf(error, EINVAL,
-				  "%s: invalid device id '%s' (a letter, then up "
-				  "to 62 of a-z A-Z 0-9 - _ .)",
-				  dt->t.name, id);
+		return error_setf(
+			error, EINVAL,
+			"%s: invalid device id '%s' (a letter, then up "
+			"to 62 of a-z A-Z 0-9 - _ .)",
+			dt->t.name, id);
 	if (id && device_find(vmm, id))
 		return error_setf(error, EEXIST, "device id '%s' is in use",
 				  id);
@@ -233,8 +235,8 @@ int device_create(struct vmm *vmm, const char *spec,
 
 		if (!eq) {
 			r = error_setf(error, EINVAL,
-				       "%s: '%s' is not property=value", dev->id,
-				       *p);
+				       "%s: '%s' is not property=value",
+				       dev->id, *p);
 			goto fail;
 		}
 		*eq = '\0';
@@ -246,10 +248,11 @@ int device_create(struct vmm *vmm, const char *spec,
 		if (!prop) {
 			g_autofree char *known = prop_names(dt);
 
-			r = error_setf(error, EINVAL,
-				       "%s: device type %s has no property '%s' "
-				       "(known: %s)",
-				       dev->id, dt->t.name, *p, known);
+			r = error_setf(
+				error, EINVAL,
+				"%s: device type %s has no property '%s' "
+				"(known: %s)",
+				dev->id, dt->t.name, *p, known);
 			goto fail;
 		}
 		r = prop_set(dev, prop, eq + 1, error);
@@ -263,8 +266,8 @@ int device_create(struct vmm *vmm, const char *spec,
 	if (rr < 0) {
 		r = error_setf(error, -rr, "%s: realize of %s failed: %s",
 			       dev->id, dt->t.name,
-			       dev->error ? dev->error->message :
-					    g_strerror(-rr));
+			       dev->error ? dev->error->message
+					  : g_strerror(-rr));
 		goto fail;
 	}
 	/* A module that ignored a failed service call still hears of it. */

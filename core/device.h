@@ -21,8 +21,8 @@ struct modvmm_device {
  * Creates and realizes a device from "TYPE[,id=ID][,PROP=VALUE...]", the
  * form of --device. Properties not given take the type's defaults.
  */
-int device_create(struct vmm *vmm, const char *spec,
-		  struct modvmm_device **ret, GError **error);
+int device_create(struct vmm *vmm, const char *spec, struct modvmm_device **ret,
+		  GError **error);
 
 /* Unrealizes, releases its regions and timers, and frees. NULL is fine. */
 void device_destroy(struct modvmm_device *dev);

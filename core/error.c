@@ -3,7 +3,7 @@
 
 #include "error.h"
 
-G_DEFINE_QUARK(modvmm-error-quark, modvmm_error)
+G_DEFINE_QUARK(modvmm - error - quark, modvmm_error)
 
 int error_setf(GError **error, int errnum, const char *fmt, ...)
 {

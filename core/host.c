@@ -13,8 +13,11 @@
 #include "error.h"
 #include "../compat/abi.h"
 
-static void host_log(struct modvmm_device *dev, uint32_t level,
-		     const char *fmt, ...)
+static void host_log(struct modvmm_device *dev, uint32_t level, const char *fmt,
+		     ...) G_GNUC_PRINTF(3, 4);
+
+static void host_log(struct modvmm_device *dev, uint32_t level, const char *fmt,
+		     ...)
 {
 	struct vmm_sinks *s = &dev->vmm->sinks;
 	g_autofree char *msg = NULL;
@@ -26,9 +29,10 @@ static void host_log(struct modvmm_device *dev, uint32_t level,
 	if (s->log)
 		s->log(s->opaque, dev->id, level, msg);
 	else
-		g_log("modvmm", level <= MODVMM_LOG_ERROR ? G_LOG_LEVEL_WARNING :
-			       level <= MODVMM_LOG_INFO ? G_LOG_LEVEL_INFO :
-							      G_LOG_LEVEL_DEBUG,
+		g_log("modvmm",
+		      level <= MODVMM_LOG_ERROR	 ? G_LOG_LEVEL_WARNING
+		      : level <= MODVMM_LOG_INFO ? G_LOG_LEVEL_INFO
+						 : G_LOG_LEVEL_DEBUG,
 		      "%s: %s", dev->id, msg);
 }
 
@@ -45,8 +49,8 @@ static int32_t host_irq_set(struct modvmm_device *dev, uint32_t line,
 	return 0;
 }
 
-static int32_t host_mem_read(struct modvmm_device *dev, uint64_t gpa,
-			     void *buf, uint64_t len)
+static int32_t host_mem_read(struct modvmm_device *dev, uint64_t gpa, void *buf,
+			     uint64_t len)
 {
 	return memory_read(dev->vmm->mem, gpa, buf, len);
 }
@@ -58,8 +62,7 @@ static int32_t host_mem_write(struct modvmm_device *dev, uint64_t gpa,
 }
 
 static int32_t host_region_add(struct modvmm_device *dev,
-			       const struct modvmm_region *region,
-			       void *opaque)
+			       const struct modvmm_region *region, void *opaque)
 {
 	struct modvmm_region r;
 	GError *err = NULL;
@@ -141,8 +144,7 @@ static const char *host_device_id(struct modvmm_device *dev)
 	return dev->id;
 }
 
-static void host_request(struct modvmm_device *dev, uint32_t what,
-			 uint32_t arg)
+static void host_request(struct modvmm_device *dev, uint32_t what, uint32_t arg)
 {
 	struct vmm *vmm = dev->vmm;
 

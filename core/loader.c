@@ -129,10 +129,11 @@ static int trust_check(const char *file, const char *what, const char *path,
 		       const struct stat *st, GError **error)
 {
 	if (st->st_uid != 0 && st->st_uid != geteuid())
-		return error_setf(error, EPERM,
-				  "%s: refusing module: %s %s is owned by uid %u, "
-				  "expected root or uid %u",
-				  file, what, path, st->st_uid, geteuid());
+		return error_setf(
+			error, EPERM,
+			"%s: refusing module: %s %s is owned by uid %u, "
+			"expected root or uid %u",
+			file, what, path, st->st_uid, geteuid());
 	if (st->st_mode & (S_IWGRP | S_IWOTH))
 		return error_setf(error, EPERM,
 				  "%s: refusing module: %s %s is %s-writable "
@@ -152,17 +153,18 @@ static int metadata_check(struct loader *l, const struct modinfo *mi,
 	r = abi_version_check(MODVMM_ABI_MAJOR, MODVMM_ABI_MINOR, mi->abi_major,
 			      mi->abi_minor);
 	if (r < 0)
-		return error_setf(error, -r,
-				  "%s: built for ABI %u.%u, this host provides ABI "
-				  "%s%s",
-				  mi->file, mi->abi_major, mi->abi_minor,
-				  MODVMM_ABI_STRING,
-				  r == -EPROTONOSUPPORT ?
-					  " (a different major version)" :
-					  "");
+		return error_setf(
+			error, -r,
+			"%s: built for ABI %u.%u, this host provides ABI "
+			"%s%s",
+			mi->file, mi->abi_major, mi->abi_minor,
+			MODVMM_ABI_STRING,
+			r == -EPROTONOSUPPORT ? " (a different major version)"
+					      : "");
 	if (!mi->has_entry)
 		return error_setf(error, ENOEXEC,
-				  "%s: does not export " MODVMM_MODULE_ENTRY "()",
+				  "%s: does not export " MODVMM_MODULE_ENTRY
+				  "()",
 				  mi->file);
 	other = loader_find_module(l, mi->name);
 	if (other)
@@ -174,11 +176,12 @@ static int metadata_check(struct loader *l, const struct modinfo *mi,
 		struct device_type *dt = loader_find_type(l, name);
 
 		if (dt)
-			return error_setf(error, EEXIST,
-					  "%s: device type %s is already provided "
-					  "by module %s (%s)",
-					  mi->file, name, dt->module->info->name,
-					  dt->module->path);
+			return error_setf(
+				error, EEXIST,
+				"%s: device type %s is already provided "
+				"by module %s (%s)",
+				mi->file, name, dt->module->info->name,
+				dt->module->path);
 	}
 	return 0;
 }
@@ -195,14 +198,14 @@ static int struct_import(const char *file, const char *what, void *dst,
 
 	if (size < min || size > LOADER_STRUCT_MAX)
 		return error_setf(error, EPROTO,
-				  "%s: %s declares size %u, outside %zu..%d", file,
-				  what, size, min, LOADER_STRUCT_MAX);
+				  "%s: %s declares size %u, outside %zu..%d",
+				  file, what, size, min, LOADER_STRUCT_MAX);
 	if (abi_struct_import(dst, dst_size, src, size, &off) < 0)
-		return error_setf(error, EPROTO,
-				  "%s: %s is %u bytes with a non-zero byte at offset "
-				  "%zu; this host knows %zu bytes (ABI %s)",
-				  file, what, size, off, dst_size,
-				  MODVMM_ABI_STRING);
+		return error_setf(
+			error, EPROTO,
+			"%s: %s is %u bytes with a non-zero byte at offset "
+			"%zu; this host knows %zu bytes (ABI %s)",
+			file, what, size, off, dst_size, MODVMM_ABI_STRING);
 	return 0;
 }
 
@@ -245,11 +248,12 @@ static int type_import(struct module *m, const struct modvmm_device_type *src,
 	}
 	if (!dt->t.instance_size ||
 	    dt->t.instance_size > LOADER_MAX_INSTANCE_SIZE) {
-		r = error_setf(error, EINVAL,
-			       "%s: device type %s: instance_size %u is outside "
-			       "1..%u",
-			       file, dt->t.name, dt->t.instance_size,
-			       LOADER_MAX_INSTANCE_SIZE);
+		r = error_setf(
+			error, EINVAL,
+			"%s: device type %s: instance_size %u is outside "
+			"1..%u",
+			file, dt->t.name, dt->t.instance_size,
+			LOADER_MAX_INSTANCE_SIZE);
 		goto fail;
 	}
 	if (dt->t.n_properties > LOADER_MAX_PROPERTIES ||
@@ -275,10 +279,11 @@ static int type_import(struct module *m, const struct modvmm_device_type *src,
 		if (r < 0)
 			goto fail;
 		if (prop->size != stride) {
-			r = error_setf(error, EPROTO,
-				       "%s: device type %s: property %u has size "
-				       "%u, property 0 has %u",
-				       file, dt->t.name, i, prop->size, stride);
+			r = error_setf(
+				error, EPROTO,
+				"%s: device type %s: property %u has size "
+				"%u, property 0 has %u",
+				file, dt->t.name, i, prop->size, stride);
 			goto fail;
 		}
 		p += stride;
@@ -286,21 +291,22 @@ static int type_import(struct module *m, const struct modvmm_device_type *src,
 		if (!prop->name || !*prop->name || width < 0 ||
 		    (uint64_t)prop->offset + (uint64_t)width >
 			    dt->t.instance_size) {
-			r = error_setf(error, EINVAL,
-				       "%s: device type %s: property %u (%s) has "
-				       "type %u at offset %u; instance_size is %u",
-				       file, dt->t.name, i,
-				       prop->name ? prop->name : "no name",
-				       prop->type, prop->offset,
-				       dt->t.instance_size);
+			r = error_setf(
+				error, EINVAL,
+				"%s: device type %s: property %u (%s) has "
+				"type %u at offset %u; instance_size is %u",
+				file, dt->t.name, i,
+				prop->name ? prop->name : "no name", prop->type,
+				prop->offset, dt->t.instance_size);
 			goto fail;
 		}
 		for (uint32_t j = 0; j < i; j++) {
 			if (!strcmp(dt->props[j].name, prop->name)) {
-				r = error_setf(error, EINVAL,
-					       "%s: device type %s: property %s "
-					       "is declared twice",
-					       file, dt->t.name, prop->name);
+				r = error_setf(
+					error, EINVAL,
+					"%s: device type %s: property %s "
+					"is declared twice",
+					file, dt->t.name, prop->name);
 				goto fail;
 			}
 		}
@@ -334,29 +340,30 @@ static int descriptor_check(struct module *m, const struct modvmm_module *src,
 				  "%s: module descriptor has magic 0x%08x, "
 				  "expected 0x%08x",
 				  file, src->magic, MODVMM_MODULE_MAGIC);
-	r = struct_import(file, "module descriptor", d, sizeof(*d), src,
-			  src->size, offsetof(struct modvmm_module, size) +
-					     sizeof(src->size),
-			  error);
+	r = struct_import(
+		file, "module descriptor", d, sizeof(*d), src, src->size,
+		offsetof(struct modvmm_module, size) + sizeof(src->size),
+		error);
 	if (r < 0)
 		return r;
 	if (d->abi_major != mi->abi_major || d->abi_minor != mi->abi_minor)
-		return error_setf(error, EPROTO,
-				  "%s: metadata says abi=%u.%u, descriptor says "
-				  "ABI %u.%u",
-				  file, mi->abi_major, mi->abi_minor,
-				  d->abi_major, d->abi_minor);
+		return error_setf(
+			error, EPROTO,
+			"%s: metadata says abi=%u.%u, descriptor says "
+			"ABI %u.%u",
+			file, mi->abi_major, mi->abi_minor, d->abi_major,
+			d->abi_minor);
 	if (!d->name || strcmp(d->name, mi->name))
 		return error_setf(error, EPROTO,
 				  "%s: metadata says name=%s, descriptor says "
 				  "name=%s",
 				  file, mi->name, d->name ? d->name : "(none)");
 	if (!d->version || strcmp(d->version, mi->version))
-		return error_setf(error, EPROTO,
-				  "%s: metadata says version=%s, descriptor says "
-				  "version=%s",
-				  file, mi->version,
-				  d->version ? d->version : "(none)");
+		return error_setf(
+			error, EPROTO,
+			"%s: metadata says version=%s, descriptor says "
+			"version=%s",
+			file, mi->version, d->version ? d->version : "(none)");
 	if (d->n_device_types > LOADER_MAX_TYPES ||
 	    (d->n_device_types && !d->device_types))
 		return error_setf(error, EPROTO,
@@ -369,7 +376,8 @@ static int descriptor_check(struct module *m, const struct modvmm_module *src,
 
 		if (!d->device_types[i])
 			return error_setf(error, EPROTO,
-					  "%s: device type %u is NULL", file, i);
+					  "%s: device type %u is NULL", file,
+					  i);
 		r = type_import(m, d->device_types[i], &dt, error);
 		if (r < 0)
 			return r;
@@ -383,10 +391,11 @@ static int descriptor_check(struct module *m, const struct modvmm_module *src,
 			struct device_type *o = m->types->pdata[j];
 
 			if (!strcmp(o->t.name, dt->t.name))
-				return error_setf(error, EPROTO,
-						  "%s: device type %s is declared "
-						  "twice",
-						  file, dt->t.name);
+				return error_setf(
+					error, EPROTO,
+					"%s: device type %s is declared "
+					"twice",
+					file, dt->t.name);
 		}
 	}
 	for (guint i = 0; i < mi->devices->len; i++) {
@@ -394,14 +403,16 @@ static int descriptor_check(struct module *m, const struct modvmm_module *src,
 		int found = 0;
 
 		for (guint j = 0; j < m->types->len && !found; j++)
-			found = !strcmp(((struct device_type *)m->types->pdata[j])
-						->t.name,
-					name);
+			found = !strcmp(
+				((struct device_type *)m->types->pdata[j])
+					->t.name,
+				name);
 		if (!found)
-			return error_setf(error, EPROTO,
-					  "%s: metadata says device=%s, descriptor "
-					  "has no such device type",
-					  file, name);
+			return error_setf(
+				error, EPROTO,
+				"%s: metadata says device=%s, descriptor "
+				"has no such device type",
+				file, name);
 	}
 	return 0;
 }
@@ -459,7 +470,8 @@ int loader_load(struct loader *l, const char *path, struct module **ret,
 	if (stat(m->path, &st2) < 0 || st2.st_dev != st.st_dev ||
 	    st2.st_ino != st.st_ino) {
 		r = error_setf(error, ESTALE,
-			       "%s: file was replaced while being loaded", file);
+			       "%s: file was replaced while being loaded",
+			       file);
 		goto fail;
 	}
 	m->handle = dlopen(m->path, RTLD_NOW | RTLD_LOCAL);
@@ -526,7 +538,8 @@ int loader_load_all(struct loader *l, GPtrArray *errors)
 
 	for (guint i = 0; i < l->dirs->len; i++) {
 		const char *dirname = l->dirs->pdata[i];
-		g_autoptr(GPtrArray) files = g_ptr_array_new_with_free_func(g_free);
+		g_autoptr(GPtrArray) files =
+			g_ptr_array_new_with_free_func(g_free);
 		GError *err = NULL;
 		const char *name;
 		GDir *dir;
@@ -538,9 +551,9 @@ int loader_load_all(struct loader *l, GPtrArray *errors)
 		}
 		while ((name = g_dir_read_name(dir)))
 			if (g_str_has_suffix(name, ".so"))
-				g_ptr_array_add(files,
-						g_build_filename(dirname, name,
-								 NULL));
+				g_ptr_array_add(
+					files,
+					g_build_filename(dirname, name, NULL));
 		g_dir_close(dir);
 		g_ptr_array_sort(files, path_cmp);
 		for (guint j = 0; j < files->len; j++) {
@@ -560,13 +573,13 @@ int loader_unload(struct loader *l, struct module *m, GError **error)
 		struct device_type *dt = m->types->pdata[i];
 
 		if (dt->instances)
-			return error_setf(error, EBUSY,
-					  "cannot unload module %s: %u instance%s "
-					  "of device type %s exist%s",
-					  m->info->name, dt->instances,
-					  dt->instances == 1 ? "" : "s",
-					  dt->t.name,
-					  dt->instances == 1 ? "s" : "");
+			return error_setf(
+				error, EBUSY,
+				"cannot unload module %s: %u instance%s "
+				"of device type %s exist%s",
+				m->info->name, dt->instances,
+				dt->instances == 1 ? "" : "s", dt->t.name,
+				dt->instances == 1 ? "s" : "");
 	}
 	module_remove(l, m);
 	return 0;

@@ -18,15 +18,14 @@ static char **opt_devices;
 static gboolean opt_json;
 
 static const GOptionEntry module_options[] = {
-	{ "module-dir", 'M', 0, G_OPTION_ARG_FILENAME_ARRAY, &opt_module_dirs,
-	  "Load modules from DIR (repeatable; default " MODVMM_MODULE_DIR ")",
-	  "DIR" },
-	{ "device", 'd', 0, G_OPTION_ARG_STRING_ARRAY, &opt_devices,
-	  "Create a device: TYPE[,id=ID][,PROP=VALUE...] (repeatable)",
-	  "SPEC" },
-	{ "json", 'j', 0, G_OPTION_ARG_NONE, &opt_json,
-	  "Print JSON instead of text", NULL },
-	{ NULL },
+	{"module-dir", 'M', 0, G_OPTION_ARG_FILENAME_ARRAY, &opt_module_dirs,
+	 "Load modules from DIR (repeatable; default " MODVMM_MODULE_DIR ")",
+	 "DIR"},
+	{"device", 'd', 0, G_OPTION_ARG_STRING_ARRAY, &opt_devices,
+	 "Create a device: TYPE[,id=ID][,PROP=VALUE...] (repeatable)", "SPEC"},
+	{"json", 'j', 0, G_OPTION_ARG_NONE, &opt_json,
+	 "Print JSON instead of text", NULL},
+	{NULL},
 };
 
 static void print_error(const GError *err)
@@ -50,8 +49,8 @@ static void print_modules_text(struct vmm *vmm)
 
 	printf("host ABI %s, %u module%s loaded%s\n", MODVMM_ABI_STRING,
 	       mods->len, mods->len == 1 ? "" : "s",
-	       loader_tainted(vmm->loader) ? " (tainted: out-of-tree module)" :
-					     "");
+	       loader_tainted(vmm->loader) ? " (tainted: out-of-tree module)"
+					   : "");
 	for (guint i = 0; i < mods->len; i++) {
 		const struct module *m = mods->pdata[i];
 		GString *types = g_string_new(NULL);
@@ -110,8 +109,7 @@ static void print_modules_json(struct vmm *vmm)
 		json_builder_set_member_name(b, "type");
 		json_builder_add_string_value(b, dev->type->t.name);
 		json_builder_set_member_name(b, "module");
-		json_builder_add_string_value(b,
-					      dev->type->module->info->name);
+		json_builder_add_string_value(b, dev->type->module->info->name);
 		json_builder_end_object(b);
 	}
 	json_builder_end_array(b);

@@ -81,12 +81,12 @@ static char **single_slot(struct modinfo *mi, const char *key)
 		const char *key;
 		size_t off;
 	} slots[] = {
-		{ "name", offsetof(struct modinfo, name) },
-		{ "version", offsetof(struct modinfo, version) },
-		{ "abi", offsetof(struct modinfo, abi) },
-		{ "license", offsetof(struct modinfo, license) },
-		{ "author", offsetof(struct modinfo, author) },
-		{ "description", offsetof(struct modinfo, description) },
+		{"name", offsetof(struct modinfo, name)},
+		{"version", offsetof(struct modinfo, version)},
+		{"abi", offsetof(struct modinfo, abi)},
+		{"license", offsetof(struct modinfo, license)},
+		{"author", offsetof(struct modinfo, author)},
+		{"description", offsetof(struct modinfo, description)},
 	};
 
 	for (size_t i = 0; i < G_N_ELEMENTS(slots); i++)
@@ -105,10 +105,11 @@ static int parse_entry(struct modinfo *mi, const char *entry, size_t off,
 
 	if (!eq || !key_valid(entry, (size_t)(eq - entry)) ||
 	    !value_valid(eq + 1))
-		return error_setf(error, EINVAL,
-				  "%s: " MODINFO_SECTION
-				  " entry at offset %zu is not key=value: \"%.40s\"",
-				  mi->file, off, entry);
+		return error_setf(
+			error, EINVAL,
+			"%s: " MODINFO_SECTION
+			" entry at offset %zu is not key=value: \"%.40s\"",
+			mi->file, off, entry);
 	key = g_strndup(entry, (gsize)(eq - entry));
 	value = eq + 1;
 	g_ptr_array_add(mi->keys, g_strdup(key));
@@ -116,15 +117,17 @@ static int parse_entry(struct modinfo *mi, const char *entry, size_t off,
 
 	if (!strcmp(key, "device")) {
 		if (!name_valid(value))
-			return error_setf(error, EINVAL,
-					  "%s: device=%s is not a valid device type name "
-					  "(1-63 of a-z 0-9 - _)",
-					  mi->file, value);
+			return error_setf(
+				error, EINVAL,
+				"%s: device=%s is not a valid device type name "
+				"(1-63 of a-z 0-9 - _)",
+				mi->file, value);
 		for (guint i = 0; i < mi->devices->len; i++)
 			if (!strcmp(mi->devices->pdata[i], value))
-				return error_setf(error, EINVAL,
-						  "%s: device=%s is listed twice",
-						  mi->file, value);
+				return error_setf(
+					error, EINVAL,
+					"%s: device=%s is listed twice",
+					mi->file, value);
 		g_ptr_array_add(mi->devices, g_strdup(value));
 		return 0;
 	}
@@ -172,10 +175,11 @@ int modinfo_parse(const char *file, const char *data, size_t len,
 		const char *nul = memchr(data + off, '\0', len - off);
 
 		if (!nul) {
-			r = error_setf(error, EINVAL,
-				       "%s: corrupt " MODINFO_SECTION
-				       ": entry at offset %zu is not NUL-terminated",
-				       mi->file, off);
+			r = error_setf(
+				error, EINVAL,
+				"%s: corrupt " MODINFO_SECTION
+				": entry at offset %zu is not NUL-terminated",
+				mi->file, off);
 			goto fail;
 		}
 		/* Empty strings are padding a linker may insert. */
@@ -213,9 +217,8 @@ int modinfo_parse(const char *file, const char *data, size_t len,
 		goto fail;
 	}
 	if (abi_version_parse(mi->abi, &mi->abi_major, &mi->abi_minor) < 0) {
-		r = error_setf(error, EINVAL,
-			       "%s: abi=%s is not MAJOR.MINOR", mi->file,
-			       mi->abi);
+		r = error_setf(error, EINVAL, "%s: abi=%s is not MAJOR.MINOR",
+			       mi->file, mi->abi);
 		goto fail;
 	}
 	*ret = mi;
@@ -262,7 +265,7 @@ int modinfo_read_fd(int fd, const char *path, struct modinfo **ret,
 {
 	g_autofree char *file = g_path_get_basename(path);
 	Elf_Scn *scn = NULL, *info = NULL, *dynsym = NULL;
-	GElf_Shdr info_sh = { 0 }, dynsym_sh = { 0 };
+	GElf_Shdr info_sh = {0}, dynsym_sh = {0};
 	struct modinfo *mi = NULL;
 	size_t shstrndx;
 	struct stat st;
@@ -296,12 +299,13 @@ int modinfo_read_fd(int fd, const char *path, struct modinfo **ret,
 	if (fstat(fd, &st) < 0 ||
 	    eh.e_shoff + (uint64_t)eh.e_shnum * eh.e_shentsize >
 		    (uint64_t)st.st_size) {
-		r = error_setf(error, EINVAL,
-			       "%s: corrupt ELF file: %u section headers at offset "
-			       "%" G_GUINT64_FORMAT " extend past its end (%" G_GUINT64_FORMAT
-			       " bytes)",
-			       file, eh.e_shnum, (guint64)eh.e_shoff,
-			       (guint64)st.st_size);
+		r = error_setf(
+			error, EINVAL,
+			"%s: corrupt ELF file: %u section headers at offset "
+			"%" G_GUINT64_FORMAT
+			" extend past its end (%" G_GUINT64_FORMAT " bytes)",
+			file, eh.e_shnum, (guint64)eh.e_shoff,
+			(guint64)st.st_size);
 		goto out;
 	}
 	if (elf_getshdrstrndx(elf, &shstrndx) < 0) {
@@ -343,10 +347,10 @@ int modinfo_read_fd(int fd, const char *path, struct modinfo **ret,
 	}
 	if (info_sh.sh_size > MODINFO_MAX_SIZE) {
 		r = error_setf(error, EFBIG,
-			       "%s: " MODINFO_SECTION
-			       " is %" G_GUINT64_FORMAT
+			       "%s: " MODINFO_SECTION " is %" G_GUINT64_FORMAT
 			       " bytes, more than the limit of %d",
-			       file, (guint64)info_sh.sh_size, MODINFO_MAX_SIZE);
+			       file, (guint64)info_sh.sh_size,
+			       MODINFO_MAX_SIZE);
 		goto out;
 	}
 	d = elf_getdata(info, NULL);
@@ -385,9 +389,9 @@ JsonNode *modinfo_to_json(const struct modinfo *mi)
 		const char *key;
 		const char *value;
 	} strs[] = {
-		{ "name", mi->name },	    { "version", mi->version },
-		{ "abi", mi->abi },	    { "license", mi->license },
-		{ "author", mi->author }, { "description", mi->description },
+		{"name", mi->name},	{"version", mi->version},
+		{"abi", mi->abi},	{"license", mi->license},
+		{"author", mi->author}, {"description", mi->description},
 	};
 
 	json_builder_begin_object(b);

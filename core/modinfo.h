@@ -25,7 +25,7 @@ struct modinfo {
 	GPtrArray *devices; /* char *, one per device= */
 	GPtrArray *keys;    /* char *, every entry in section order ... */
 	GPtrArray *values;  /* ... and its value */
-	int has_entry;      /* .dynsym defines modvmm_module_init */
+	int has_entry;	    /* .dynsym defines modvmm_module_init */
 };
 
 /*

@@ -58,8 +58,7 @@ static int dispatch_write(struct vmm *vmm, struct bus *bus, uint64_t addr,
 	return r;
 }
 
-int vmm_pio_read(struct vmm *vmm, uint64_t port, uint32_t width,
-		 uint64_t *ret)
+int vmm_pio_read(struct vmm *vmm, uint64_t port, uint32_t width, uint64_t *ret)
 {
 	return dispatch_read(vmm, vmm->pio, port, width, ret);
 }
@@ -70,8 +69,7 @@ int vmm_pio_write(struct vmm *vmm, uint64_t port, uint32_t width,
 	return dispatch_write(vmm, vmm->pio, port, width, value);
 }
 
-int vmm_mmio_read(struct vmm *vmm, uint64_t addr, uint32_t width,
-		  uint64_t *ret)
+int vmm_mmio_read(struct vmm *vmm, uint64_t addr, uint32_t width, uint64_t *ret)
 {
 	return dispatch_read(vmm, vmm->mmio, addr, width, ret);
 }

@@ -49,8 +49,7 @@ void vmm_free(struct vmm *vmm);
 const struct modvmm_host *host_services(void);
 
 /* Dispatch a guest access to a device, under the device lock. */
-int vmm_pio_read(struct vmm *vmm, uint64_t port, uint32_t width,
-		 uint64_t *ret);
+int vmm_pio_read(struct vmm *vmm, uint64_t port, uint32_t width, uint64_t *ret);
 int vmm_pio_write(struct vmm *vmm, uint64_t port, uint32_t width,
 		  uint64_t value);
 int vmm_mmio_read(struct vmm *vmm, uint64_t addr, uint32_t width,

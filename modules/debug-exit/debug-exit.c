@@ -55,6 +55,8 @@ static const struct modvmm_property debug_exit_properties[] = {
 			       "I/O port the guest writes its exit status to"),
 };
 
+/* Descriptor tables are aligned by hand: one member per line. */
+/* clang-format off */
 static const struct modvmm_device_type debug_exit_type = {
 	.size          = sizeof(struct modvmm_device_type), /* ABI struct size */
 	.instance_size = sizeof(struct debug_exit),         /* host allocates */
@@ -80,6 +82,8 @@ static const struct modvmm_module debug_exit_module = {
 	.init           = NULL,                   /* no module-wide state */
 	.exit           = NULL,
 };
+
+/* clang-format on */
 
 const struct modvmm_module *modvmm_module_init(const struct modvmm_host *h)
 {

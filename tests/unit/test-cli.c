@@ -15,7 +15,7 @@ struct run {
 static struct run run(const char *env, ...)
 {
 	g_autoptr(GPtrArray) argv = g_ptr_array_new();
-	struct run r = { 0 };
+	struct run r = {0};
 	GError *error = NULL;
 	const char *arg;
 	va_list ap;
@@ -52,9 +52,10 @@ START_TEST(test_cli_modinfo_text)
 	ck_assert_str_eq(r.err, "");
 	ck_assert_ptr_nonnull(strstr(r.out, "\nname:        debug-exit\n"));
 	ck_assert_ptr_nonnull(strstr(r.out, "\ndevice:      debug-exit\n"));
-	ck_assert_ptr_nonnull(strstr(r.out, "abi:         " MODVMM_ABI_STRING
-					    " (this host provides " MODVMM_ABI_STRING
-					    ": loadable)\n"));
+	ck_assert_ptr_nonnull(strstr(r.out,
+				     "abi:         " MODVMM_ABI_STRING
+				     " (this host provides " MODVMM_ABI_STRING
+				     ": loadable)\n"));
 	run_clear(&r);
 }
 END_TEST
@@ -83,12 +84,12 @@ static const struct {
 	const char *file;
 	const char *stderr_text;
 } modinfo_errors[] = {
-	{ "fx-not-elf.so", "modvmm-modinfo: fx-not-elf.so: not an ELF file\n" },
-	{ "fx-no-modinfo.so", "modvmm-modinfo: fx-no-modinfo.so: not a modvmm "
-			      "module: no .modvmm_modinfo section\n" },
-	{ "fx-modinfo-nonul.so",
-	  "modvmm-modinfo: fx-modinfo-nonul.so: corrupt .modvmm_modinfo: entry "
-	  "at offset 0 is not NUL-terminated\n" },
+	{"fx-not-elf.so", "modvmm-modinfo: fx-not-elf.so: not an ELF file\n"},
+	{"fx-no-modinfo.so", "modvmm-modinfo: fx-no-modinfo.so: not a modvmm "
+			     "module: no .modvmm_modinfo section\n"},
+	{"fx-modinfo-nonul.so",
+	 "modvmm-modinfo: fx-modinfo-nonul.so: corrupt .modvmm_modinfo: entry "
+	 "at offset 0 is not NUL-terminated\n"},
 };
 
 START_TEST(test_cli_modinfo_bad_file_one_line_error)
@@ -121,36 +122,38 @@ START_TEST(test_cli_modinfo_usage)
 	struct run r = run("MODVMM_MODINFO", NULL);
 
 	ck_assert_int_eq(r.status, 2);
-	ck_assert_str_eq(r.err, "modvmm-modinfo: expected one MODULE.so (--help "
-				"for usage)\n");
+	ck_assert_str_eq(r.err,
+			 "modvmm-modinfo: expected one MODULE.so (--help "
+			 "for usage)\n");
 	run_clear(&r);
 }
 END_TEST
 
 START_TEST(test_cli_modules_lists_intree_and_device)
 {
-	struct run r = run("MODVMM", "modules", "--module-dir",
-			   g_getenv("MODULE_DIR"), "--device",
-			   "debug-exit,id=exit0", NULL);
+	struct run r =
+		run("MODVMM", "modules", "--module-dir", g_getenv("MODULE_DIR"),
+		    "--device", "debug-exit,id=exit0", NULL);
 
 	ck_assert_int_eq(r.status, 0);
 	ck_assert_str_eq(r.err, "");
 	ck_assert(g_str_has_prefix(r.out, "host ABI " MODVMM_ABI_STRING
 					  ", 1 module loaded\n"));
-	ck_assert_ptr_nonnull(strstr(r.out, "  debug-exit       1.0.0      ABI "
-					    MODVMM_ABI_STRING "   in-tree     "
-					    "devices: debug-exit\n"));
-	ck_assert_ptr_nonnull(
-		strstr(r.out, "device exit0: debug-exit (module debug-exit)\n"));
+	ck_assert_ptr_nonnull(strstr(
+		r.out, "  debug-exit       1.0.0      ABI " MODVMM_ABI_STRING
+		       "   in-tree     "
+		       "devices: debug-exit\n"));
+	ck_assert_ptr_nonnull(strstr(
+		r.out, "device exit0: debug-exit (module debug-exit)\n"));
 	run_clear(&r);
 }
 END_TEST
 
 START_TEST(test_cli_modules_bad_device_fails)
 {
-	struct run r = run("MODVMM", "modules", "--module-dir",
-			   g_getenv("MODULE_DIR"), "--device",
-			   "debug-exit,iobase=0x10000", NULL);
+	struct run r =
+		run("MODVMM", "modules", "--module-dir", g_getenv("MODULE_DIR"),
+		    "--device", "debug-exit,iobase=0x10000", NULL);
 
 	ck_assert_int_eq(r.status, 1);
 	ck_assert_str_eq(r.err, "modvmm: debug-exit0: property iobase: "
@@ -174,7 +177,8 @@ START_TEST(test_cli_modules_json)
 	ck_assert(!json_object_get_boolean_member(o, "tainted"));
 	m = json_array_get_object_element(
 		json_object_get_array_member(o, "modules"), 0);
-	ck_assert_str_eq(json_object_get_string_member(m, "name"), "debug-exit");
+	ck_assert_str_eq(json_object_get_string_member(m, "name"),
+			 "debug-exit");
 	run_clear(&r);
 }
 END_TEST

@@ -95,25 +95,26 @@ static const struct {
 	const char *spec;
 	const char *error;
 } bad_specs[] = {
-	{ "nosuch", "unknown device type 'nosuch' (no loaded module provides "
-		    "it)" },
-	{ "", "unknown device type '' (no loaded module provides it)" },
-	{ "fx-ok-dev,id=d0,u8=256", "d0: property u8: '256' is not a u8 (0..255)" },
-	{ "fx-ok-dev,id=d0,u16=-1",
-	  "d0: property u16: '-1' is not a u16 (0..65535)" },
-	{ "fx-ok-dev,id=d0,u32=12abc",
-	  "d0: property u32: '12abc' is not a u32 (0..4294967295)" },
-	{ "fx-ok-dev,id=d0,u64=18446744073709551616",
-	  "d0: property u64: '18446744073709551616' is not a u64 "
-	  "(0..18446744073709551615)" },
-	{ "fx-ok-dev,id=d0,flag=maybe",
-	  "d0: property flag: 'maybe' is not on or off" },
-	{ "fx-ok-dev,id=d0,nosuch=1",
-	  "d0: device type fx-ok-dev has no property 'nosuch' (known: u8, u16, "
-	  "u32, u64, flag, label, port, mmio, timer_ns, irq)" },
-	{ "fx-ok-dev,id=d0,port", "d0: 'port' is not property=value" },
-	{ "fx-ok-dev,id=9x", "fx-ok-dev: invalid device id '9x' (a letter, then "
-			     "up to 62 of a-z A-Z 0-9 - _ .)" },
+	{"nosuch", "unknown device type 'nosuch' (no loaded module provides "
+		   "it)"},
+	{"", "unknown device type '' (no loaded module provides it)"},
+	{"fx-ok-dev,id=d0,u8=256",
+	 "d0: property u8: '256' is not a u8 (0..255)"},
+	{"fx-ok-dev,id=d0,u16=-1",
+	 "d0: property u16: '-1' is not a u16 (0..65535)"},
+	{"fx-ok-dev,id=d0,u32=12abc",
+	 "d0: property u32: '12abc' is not a u32 (0..4294967295)"},
+	{"fx-ok-dev,id=d0,u64=18446744073709551616",
+	 "d0: property u64: '18446744073709551616' is not a u64 "
+	 "(0..18446744073709551615)"},
+	{"fx-ok-dev,id=d0,flag=maybe",
+	 "d0: property flag: 'maybe' is not on or off"},
+	{"fx-ok-dev,id=d0,nosuch=1",
+	 "d0: device type fx-ok-dev has no property 'nosuch' (known: u8, u16, "
+	 "u32, u64, flag, label, port, mmio, timer_ns, irq)"},
+	{"fx-ok-dev,id=d0,port", "d0: 'port' is not property=value"},
+	{"fx-ok-dev,id=9x", "fx-ok-dev: invalid device id '9x' (a letter, then "
+			    "up to 62 of a-z A-Z 0-9 - _ .)"},
 };
 
 START_TEST(test_device_bad_spec_table)
@@ -132,9 +133,9 @@ START_TEST(test_device_duplicate_id_refused)
 	GError *err = NULL;
 
 	create("fx-ok-dev,id=d0");
-	ck_assert_int_eq(device_create(vmm, "fx-ok-dev,id=d0,port=0x10", NULL,
-				       &err),
-			 -EEXIST);
+	ck_assert_int_eq(
+		device_create(vmm, "fx-ok-dev,id=d0,port=0x10", NULL, &err),
+		-EEXIST);
 	ck_assert_error(err, "device id 'd0' is in use");
 	g_error_free(err);
 }
@@ -182,13 +183,15 @@ START_TEST(test_device_overlap_refused_and_undone)
 
 	/* d1's PIO is free and claimed first; its MMIO overlaps d0's, so
 	 * realize fails and the PIO claim must be undone. */
-	ck_assert_int_eq(device_create(vmm, "fx-ok-dev,id=d1,port=0x10,"
-					    "mmio=0xd0000080",
+	ck_assert_int_eq(device_create(vmm,
+				       "fx-ok-dev,id=d1,port=0x10,"
+				       "mmio=0xd0000080",
 				       NULL, &err),
 			 -EBUSY);
-	ck_assert_error(err, "d1: realize of fx-ok-dev failed: mmio region "
-			     "fx-mmio 0xd0000080-0xd000017f overlaps fx-mmio of "
-			     "d0 at 0xd0000000-0xd00000ff");
+	ck_assert_error(err,
+			"d1: realize of fx-ok-dev failed: mmio region "
+			"fx-mmio 0xd0000080-0xd000017f overlaps fx-mmio of "
+			"d0 at 0xd0000000-0xd00000ff");
 	g_error_free(err);
 	ck_assert_int_eq(vmm_pio_read(vmm, 0x10, 1, &v), -ENOENT);
 	ck_assert_int_eq(vmm_pio_write(vmm, 0x702, 1, 7), 0);
@@ -222,7 +225,8 @@ END_TEST
 
 START_TEST(test_device_timer_fires_and_raises_irq)
 {
-	struct fixture_state *s = create("fx-ok-dev,id=d0,timer_ns=1000000,irq=7");
+	struct fixture_state *s =
+		create("fx-ok-dev,id=d0,timer_ns=1000000,irq=7");
 	uint32_t fired = 0;
 
 	/* Functional, not a timing assertion: wait up to 10 s for 1 ms. */
@@ -258,7 +262,8 @@ START_TEST(test_device_destroy_with_armed_timer)
 	struct modvmm_device *dev = NULL;
 
 	/* An hour away: destroy must free it without waiting or firing. */
-	ck_assert_int_eq(device_create(vmm, "fx-ok-dev,id=d0,timer_ns=3600000000000",
+	ck_assert_int_eq(device_create(vmm,
+				       "fx-ok-dev,id=d0,timer_ns=3600000000000",
 				       &dev, NULL),
 			 0);
 	ck_assert_uint_eq(dev->timers->len, 1);

@@ -41,37 +41,37 @@ static const struct {
 	const char *file;
 	const char *message; /* printf format; %s is the host ABI string */
 } refusals[] = {
-	{ "fx-not-elf.so", "fx-not-elf.so: not an ELF file" },
-	{ "fx-no-modinfo.so",
-	  "fx-no-modinfo.so: not a modvmm module: no .modvmm_modinfo section" },
-	{ "fx-modinfo-nonul.so",
-	  "fx-modinfo-nonul.so: corrupt .modvmm_modinfo: entry at offset 0 is "
-	  "not NUL-terminated" },
-	{ "fx-modinfo-noname.so",
-	  "fx-modinfo-noname.so: .modvmm_modinfo has no name= entry" },
-	{ "fx-bad-magic.so",
-	  "fx-bad-magic.so: module descriptor has magic 0xdeadbeef, expected "
-	  "0x314d564d" },
-	{ "fx-abi-major.so",
-	  "fx-abi-major.so: built for ABI 2.0, this host provides ABI %s (a "
-	  "different major version)" },
-	{ "fx-abi-minor.so",
-	  "fx-abi-minor.so: built for ABI 1.1, this host provides ABI %s" },
-	{ "fx-no-entry.so",
-	  "fx-no-entry.so: does not export modvmm_module_init()" },
-	{ "fx-name-mismatch.so",
-	  "fx-name-mismatch.so: metadata says name=fx-name-mismatch, "
-	  "descriptor says name=fx-other" },
-	{ "fx-device-mismatch.so",
-	  "fx-device-mismatch.so: descriptor has device type fx-undeclared, "
-	  "metadata has no device=fx-undeclared" },
-	{ "fx-init-fail.so",
-	  "fx-init-fail.so: module init failed: No such device" },
+	{"fx-not-elf.so", "fx-not-elf.so: not an ELF file"},
+	{"fx-no-modinfo.so",
+	 "fx-no-modinfo.so: not a modvmm module: no .modvmm_modinfo section"},
+	{"fx-modinfo-nonul.so",
+	 "fx-modinfo-nonul.so: corrupt .modvmm_modinfo: entry at offset 0 is "
+	 "not NUL-terminated"},
+	{"fx-modinfo-noname.so",
+	 "fx-modinfo-noname.so: .modvmm_modinfo has no name= entry"},
+	{"fx-bad-magic.so",
+	 "fx-bad-magic.so: module descriptor has magic 0xdeadbeef, expected "
+	 "0x314d564d"},
+	{"fx-abi-major.so",
+	 "fx-abi-major.so: built for ABI 2.0, this host provides ABI %s (a "
+	 "different major version)"},
+	{"fx-abi-minor.so",
+	 "fx-abi-minor.so: built for ABI 1.1, this host provides ABI %s"},
+	{"fx-no-entry.so",
+	 "fx-no-entry.so: does not export modvmm_module_init()"},
+	{"fx-name-mismatch.so",
+	 "fx-name-mismatch.so: metadata says name=fx-name-mismatch, "
+	 "descriptor says name=fx-other"},
+	{"fx-device-mismatch.so",
+	 "fx-device-mismatch.so: descriptor has device type fx-undeclared, "
+	 "metadata has no device=fx-undeclared"},
+	{"fx-init-fail.so",
+	 "fx-init-fail.so: module init failed: No such device"},
 	/* Its constructor calls abort(): reaching the assertion proves that
 	 * nothing of it ran. */
-	{ "fx-abort-ctor.so",
-	  "fx-abort-ctor.so: built for ABI 2.0, this host provides ABI %s (a "
-	  "different major version)" },
+	{"fx-abort-ctor.so",
+	 "fx-abort-ctor.so: built for ABI 2.0, this host provides ABI %s (a "
+	 "different major version)"},
 };
 
 START_TEST(test_loader_refusal_table)
@@ -105,8 +105,10 @@ END_TEST
 START_TEST(test_loader_descriptor_longer_nonzero_tail_refused)
 {
 	g_autofree char *expected = g_strdup_printf(
-		"fx-desc-long-nonzero.so: module descriptor is %zu bytes with a "
-		"non-zero byte at offset %zu; this host knows %zu bytes (ABI %s)",
+		"fx-desc-long-nonzero.so: module descriptor is %zu bytes with "
+		"a "
+		"non-zero byte at offset %zu; this host knows %zu bytes (ABI "
+		"%s)",
 		sizeof(struct modvmm_module) + 8, sizeof(struct modvmm_module),
 		sizeof(struct modvmm_module), MODVMM_ABI_STRING);
 	GError *err = load("fx-desc-long-nonzero.so", NULL);
@@ -133,7 +135,8 @@ START_TEST(test_loader_descriptor_shorter_zero_filled)
 	/* init was beyond the declared size: zero-filled, so never called. */
 	ck_assert_ptr_null(m->desc.init);
 	ck_assert_ptr_null(m->desc.exit);
-	ck_assert_ptr_nonnull(loader_find_type(vmm->loader, "fx-desc-short-dev"));
+	ck_assert_ptr_nonnull(
+		loader_find_type(vmm->loader, "fx-desc-short-dev"));
 }
 END_TEST
 
@@ -233,9 +236,10 @@ static void remove_tmp(char *dir, char *file)
 START_TEST(test_loader_group_writable_file_refused)
 {
 	char *dir, *file = copy_to_tmp(&dir);
-	g_autofree char *expected = g_strdup_printf(
-		"fx-ok.so: refusing module: file %s is group-writable (mode 0664)",
-		file);
+	g_autofree char *expected =
+		g_strdup_printf("fx-ok.so: refusing module: file %s is "
+				"group-writable (mode 0664)",
+				file);
 	GError *err = NULL;
 
 	ck_assert_int_eq(chmod(file, 0664), 0);
@@ -270,9 +274,9 @@ START_TEST(test_loader_missing_file)
 {
 	GError *err = NULL;
 
-	ck_assert_int_eq(loader_load(vmm->loader, "/nonexistent/x.so", NULL,
-				     &err),
-			 -ENOENT);
+	ck_assert_int_eq(
+		loader_load(vmm->loader, "/nonexistent/x.so", NULL, &err),
+		-ENOENT);
 	ck_assert_error(err, "/nonexistent/x.so: No such file or directory");
 	g_error_free(err);
 }

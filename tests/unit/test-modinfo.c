@@ -13,7 +13,10 @@ static const struct {
 	size_t len;
 	const char *error; /* NULL: accepted */
 } cases[] = {
-#define ROW(n, d, e) { n, d, sizeof(d) - 1, e }
+#define ROW(n, d, e)                                                           \
+	{                                                                      \
+		n, d, sizeof(d) - 1, e                                         \
+	}
 	ROW("minimal", OK, NULL),
 	ROW("padding between entries", "\0\0name=m\0\0version=1\0\0abi=1.0\0\0",
 	    NULL),
@@ -31,8 +34,9 @@ static const struct {
 	ROW("no equals", "name=m\0garbage\0",
 	    "x.so: .modvmm_modinfo entry at offset 7 is not key=value: "
 	    "\"garbage\""),
-	ROW("empty key", "=v\0", "x.so: .modvmm_modinfo entry at offset 0 is "
-				 "not key=value: \"=v\""),
+	ROW("empty key", "=v\0",
+	    "x.so: .modvmm_modinfo entry at offset 0 is "
+	    "not key=value: \"=v\""),
 	ROW("upper-case key", "Name=m\0",
 	    "x.so: .modvmm_modinfo entry at offset 0 is not key=value: "
 	    "\"Name=m\""),
@@ -45,7 +49,8 @@ static const struct {
 	    "x.so: name=Bad is not a valid module name (1-63 of a-z 0-9 - _)"),
 	ROW("bad abi", "name=m\0version=1\0abi=1\0",
 	    "x.so: abi=1 is not MAJOR.MINOR"),
-	ROW("bad intree", OK "intree=N\0", "x.so: intree=N: the only value is Y"),
+	ROW("bad intree", OK "intree=N\0",
+	    "x.so: intree=N: the only value is Y"),
 	ROW("device twice", OK "device=d\0device=d\0",
 	    "x.so: device=d is listed twice"),
 	ROW("bad device name", OK "device=a b\0",
@@ -78,13 +83,13 @@ END_TEST
 
 START_TEST(test_modinfo_fields_and_devices)
 {
-	static const char data[] = "name=uart\0version=2.1\0abi=1.3\0license=MIT\0"
-				   "device=a\0device=b\0intree=Y\0";
+	static const char data[] =
+		"name=uart\0version=2.1\0abi=1.3\0license=MIT\0"
+		"device=a\0device=b\0intree=Y\0";
 	struct modinfo *mi = NULL;
 
-	ck_assert_int_eq(modinfo_parse("uart.so", data, sizeof(data) - 1, &mi,
-				       NULL),
-			 0);
+	ck_assert_int_eq(
+		modinfo_parse("uart.so", data, sizeof(data) - 1, &mi, NULL), 0);
 	ck_assert_str_eq(mi->version, "2.1");
 	ck_assert_uint_eq(mi->abi_major, 1);
 	ck_assert_uint_eq(mi->abi_minor, 3);
@@ -124,11 +129,13 @@ START_TEST(test_modinfo_every_truncation_clean)
 		GError *err = NULL;
 		int r = modinfo_parse("x.so", copy, n, &mi, &err);
 
-		ck_assert_msg((r == 0) == (mi != NULL) && (r < 0) == (err != NULL),
+		ck_assert_msg((r == 0) == (mi != NULL) &&
+				      (r < 0) == (err != NULL),
 			      "prefix %zu: inconsistent result", n);
 		/* Accepted only where every entry is whole and the three
 		 * required ones are present. */
-		ck_assert_msg((r == 0) == (n == required || n == sizeof(data) - 1),
+		ck_assert_msg((r == 0) ==
+				      (n == required || n == sizeof(data) - 1),
 			      "prefix %zu: r=%d", n, r);
 		modinfo_free(mi);
 		g_clear_error(&err);

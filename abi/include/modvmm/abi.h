@@ -41,7 +41,8 @@
 #define _MODVMM_STR(x) #x
 #define MODVMM_STRINGIFY(x) _MODVMM_STR(x)
 #define MODVMM_ABI_STRING                                                      \
-	MODVMM_STRINGIFY(MODVMM_ABI_MAJOR) "." MODVMM_STRINGIFY(MODVMM_ABI_MINOR)
+	MODVMM_STRINGIFY(MODVMM_ABI_MAJOR)                                     \
+	"." MODVMM_STRINGIFY(MODVMM_ABI_MINOR)
 
 /* "MVM1" read as a little-endian word: a descriptor's first four bytes. */
 #define MODVMM_MODULE_MAGIC UINT32_C(0x314d564d)

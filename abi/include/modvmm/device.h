@@ -44,7 +44,7 @@ enum {
 
 struct modvmm_property {
 	uint32_t size;
-	uint32_t type;   /* MODVMM_PROP_* */
+	uint32_t type;	 /* MODVMM_PROP_* */
 	uint32_t offset; /* where the value goes in the instance state */
 	uint32_t reserved;
 	const char *name;
@@ -69,9 +69,9 @@ struct modvmm_device_type {
 	void (*reset)(struct modvmm_device *dev, void *state);
 };
 
-#define _MODVMM_PROP(ptype, pname, stype, member, def_u, def_s, desc)         \
+#define _MODVMM_PROP(ptype, pname, stype, member, def_u, def_s, desc)          \
 	{                                                                      \
-		.size = sizeof(struct modvmm_property), .type = (ptype),      \
+		.size = sizeof(struct modvmm_property), .type = (ptype),       \
 		.offset = offsetof(stype, member), .name = (pname),            \
 		.description = (desc), .default_u64 = (def_u),                 \
 		.default_str = (def_s),                                        \

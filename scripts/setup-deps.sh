@@ -1,0 +1,21 @@
+#!/bin/sh
+# SPDX-License-Identifier: LGPL-2.1-or-later
+# Installs what modvmm needs to build and test, from Debian's archive.
+# Idempotent: does nothing when everything is installed already.
+set -eu
+
+packages="meson ninja-build pkg-config gcc clang libclang-rt-14-dev
+	libglib2.0-dev libjson-glib-dev libelf-dev check abigail-tools python3"
+
+missing=
+for p in $packages; do
+	dpkg-query -W -f='${Status}\n' "$p" 2>/dev/null | grep -q '^install ok installed$' ||
+		missing="$missing $p"
+done
+[ -z "$missing" ] && exit 0
+
+sudo=
+[ "$(id -u)" -eq 0 ] || sudo=sudo
+echo "setup: installing$missing"
+$sudo apt-get update -q
+DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -q --no-install-recommends $missing

@@ -1,0 +1,34 @@
+#!/bin/sh
+# SPDX-License-Identifier: LGPL-2.1-or-later
+# Every test: set up, then the whole suite in a normal build and in an
+# ASan+UBSan build, then the fuzz targets for FUZZ_SECONDS (default 60)
+# each. Ends with one line "tests: N passed, N failed".
+set -u
+cd "$(dirname "$0")/.."
+scripts/setup-deps.sh || exit 1
+
+status=0
+step() {
+	echo "== $*"
+	"$@" || status=1
+}
+
+configure() {
+	dir=$1
+	shift
+	[ -f "$dir/build.ninja" ] || meson setup "$dir" "$@" >/dev/null || return 1
+	meson compile -C "$dir" >/dev/null
+}
+
+step configure build
+step meson test -C build --print-errorlogs
+step configure build-asan -Dbuildtype=debug -Db_sanitize=address,undefined \
+	-Dc_args=-fno-sanitize-recover=all
+step meson test -C build-asan --print-errorlogs
+CC=clang step configure build-fuzz -Dfuzz=true -Dtests=false \
+	-Db_sanitize=address,undefined -Db_lundef=false \
+	-Dc_args=-fno-sanitize-recover=all
+step tests/fuzz/run-fuzzers.sh build-fuzz "${FUZZ_SECONDS:-60}" build
+
+python3 scripts/test-summary.py build build-asan || status=1
+exit $status

@@ -1,0 +1,43 @@
+#!/bin/sh
+# SPDX-License-Identifier: LGPL-2.1-or-later
+# Runs every fuzz target for SECONDS each, from the committed seeds plus the
+# module files of a normal build (in-tree modules and test fixtures). Fails
+# on any crash, leak or sanitizer report and leaves the reproducer in
+# ARTIFACTS (default: BUILD/fuzz-artifacts).
+#   run-fuzzers.sh FUZZ_BUILD SECONDS [MODULE_BUILD] [ARTIFACTS]
+set -eu
+fuzz_build=$1
+seconds=$2
+module_build=${3:-}
+artifacts=${4:-$fuzz_build/fuzz-artifacts}
+src=$(cd "$(dirname "$0")/../.." && pwd)
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+mkdir -p "$artifacts"
+
+status=0
+for target in modinfo module-file; do
+	exe="$fuzz_build/tests/fuzz/fuzz-$target"
+	[ -x "$exe" ] || { echo "fuzz-$target: FAIL: $exe not built"; exit 1; }
+	corpus="$work/$target"
+	mkdir -p "$corpus"
+	if [ -d "$src/tests/fuzz/corpus/$target" ]; then
+		cp "$src/tests/fuzz/corpus/$target"/* "$corpus/"
+	fi
+	if [ "$target" = module-file ] && [ -n "$module_build" ]; then
+		find "$module_build/modules" "$module_build/tests/fixtures" \
+			-name '*.so' -exec cp {} "$corpus/" \;
+	fi
+	echo "fuzz-$target: $(ls "$corpus" | wc -l) seeds, ${seconds}s"
+	if "$exe" "$corpus" \
+		-max_total_time="$seconds" -print_final_stats=1 \
+		-artifact_prefix="$artifacts/$target-" >"$work/$target.log" 2>&1; then
+		execs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$work/$target.log")
+		echo "fuzz-$target: OK, $execs executions, no findings"
+	else
+		tail -n 60 "$work/$target.log"
+		echo "fuzz-$target: FAIL: reproducer in $artifacts"
+		status=1
+	fi
+done
+exit $status
