@@ -15,6 +15,8 @@
 #include <stdlib.h>
 #include <time.h>
 
+#include "../core/device.h"
+#include "../core/host.h"
 #include "../core/loader.h"
 #include "../core/vmm.h"
 
@@ -87,7 +89,7 @@ static struct result bench_modinfo(const char *path, int n)
 
 static struct result bench_loader(const char *path, int n)
 {
-	struct vmm *vmm = vmm_new();
+	struct vmm *vmm = vmm_new(host_services());
 	double v[REPS];
 
 	for (int r = 0; r < REPS; r++) {
@@ -106,6 +108,7 @@ static struct result bench_loader(const char *path, int n)
 		}
 		v[r] = (now_us() - t0) / n;
 	}
+	device_destroy_all(vmm);
 	vmm_free(vmm);
 	return summarize(v);
 }

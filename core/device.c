@@ -155,7 +155,8 @@ static char *prop_names(const struct device_type *dt)
 static void device_release(struct modvmm_device *dev)
 {
 	g_mutex_lock(&dev->vmm->lock);
-	host_timer_free_all(dev);
+	while (dev->timers->len)
+		device_timer_free(dev->timers->pdata[dev->timers->len - 1]);
 	bus_remove_owner(dev->vmm->pio, dev);
 	bus_remove_owner(dev->vmm->mmio, dev);
 	g_mutex_unlock(&dev->vmm->lock);
@@ -272,8 +273,7 @@ int device_create(struct vmm *vmm, const char *spec, struct modvmm_device **ret,
 	}
 	/* A module that ignored a failed service call still hears of it. */
 	if (dev->error)
-		host_services()->log(dev, MODVMM_LOG_WARNING, "%s",
-				     dev->error->message);
+		device_log(dev, MODVMM_LOG_WARNING, "%s", dev->error->message);
 	g_clear_error(&dev->error);
 	dt->instances++;
 	g_ptr_array_add(vmm->devices, dev);
@@ -311,4 +311,55 @@ void device_reset_all(struct vmm *vmm)
 			dev->type->t.reset(dev, dev->state);
 	}
 	g_mutex_unlock(&vmm->lock);
+}
+
+void device_destroy_all(struct vmm *vmm)
+{
+	while (vmm->devices->len)
+		device_destroy(vmm->devices->pdata[vmm->devices->len - 1]);
+}
+
+struct modvmm_timer *device_timer_new(struct modvmm_device *dev,
+				      modvmm_timer_cb cb, void *opaque)
+{
+	struct modvmm_timer *mt = g_new0(struct modvmm_timer, 1);
+
+	mt->dev = dev;
+	mt->t = timer_new(dev->vmm->timers, cb, opaque);
+	g_ptr_array_add(dev->timers, mt);
+	return mt;
+}
+
+void device_timer_free(struct modvmm_timer *mt)
+{
+	if (!mt)
+		return;
+	g_ptr_array_remove_fast(mt->dev->timers, mt);
+	timer_free(mt->t);
+	g_free(mt);
+}
+
+void device_logv(struct modvmm_device *dev, uint32_t level, const char *fmt,
+		 va_list ap)
+{
+	struct vmm_sinks *s = &dev->vmm->sinks;
+	g_autofree char *msg = g_strdup_vprintf(fmt, ap);
+
+	if (s->log)
+		s->log(s->opaque, dev->id, level, msg);
+	else
+		g_log("modvmm",
+		      level <= MODVMM_LOG_ERROR	 ? G_LOG_LEVEL_WARNING
+		      : level <= MODVMM_LOG_INFO ? G_LOG_LEVEL_INFO
+						 : G_LOG_LEVEL_DEBUG,
+		      "%s: %s", dev->id, msg);
+}
+
+void device_log(struct modvmm_device *dev, uint32_t level, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	device_logv(dev, level, fmt, ap);
+	va_end(ap);
 }

@@ -2,6 +2,8 @@
 #ifndef CORE_DEVICE_H
 #define CORE_DEVICE_H
 
+#include <stdarg.h>
+
 #include <glib.h>
 
 #include "vmm.h"
@@ -29,8 +31,27 @@ void device_destroy(struct modvmm_device *dev);
 
 struct modvmm_device *device_find(struct vmm *vmm, const char *id);
 
-/* Frees the timers a device still has (core/host.c owns them). */
-void host_timer_free_all(struct modvmm_device *dev);
+/*
+ * A device's timer: the handle a module holds. The device owns it, so its
+ * timers go when it does.
+ */
+struct modvmm_timer {
+	struct timer *t;
+	struct modvmm_device *dev;
+};
+
+struct modvmm_timer *device_timer_new(struct modvmm_device *dev,
+				      modvmm_timer_cb cb, void *opaque);
+void device_timer_free(struct modvmm_timer *mt);
+
+/* Logs through the VM's log sink, prefixed by the device id. */
+void device_logv(struct modvmm_device *dev, uint32_t level, const char *fmt,
+		 va_list ap) G_GNUC_PRINTF(3, 0);
+void device_log(struct modvmm_device *dev, uint32_t level, const char *fmt, ...)
+	G_GNUC_PRINTF(3, 4);
+
+/* Destroys every device, newest first. */
+void device_destroy_all(struct vmm *vmm);
 
 /* Resets every device, in creation order. */
 void device_reset_all(struct vmm *vmm);

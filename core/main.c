@@ -11,6 +11,7 @@
 #include <json-glib/json-glib.h>
 
 #include "device.h"
+#include "host.h"
 #include "vmm.h"
 
 static char **opt_module_dirs;
@@ -142,7 +143,7 @@ static int cmd_modules(int argc, char **argv)
 			argv[1]);
 		return 2;
 	}
-	vmm = vmm_new();
+	vmm = vmm_new(host_services());
 	add_module_dirs(vmm);
 	loader_load_all(vmm->loader, errors);
 	for (guint i = 0; i < errors->len; i++)
@@ -161,6 +162,7 @@ static int cmd_modules(int argc, char **argv)
 		print_modules_json(vmm);
 	else
 		print_modules_text(vmm);
+	device_destroy_all(vmm);
 	vmm_free(vmm);
 	return status;
 }

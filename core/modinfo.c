@@ -296,9 +296,9 @@ int modinfo_read_fd(int fd, const char *path, struct modinfo **ret,
 		goto out;
 	}
 	/* libelf quietly yields no sections when their headers are cut off. */
-	if (fstat(fd, &st) < 0 ||
-	    eh.e_shoff + (uint64_t)eh.e_shnum * eh.e_shentsize >
-		    (uint64_t)st.st_size) {
+	if (fstat(fd, &st) < 0 || eh.e_shoff > (uint64_t)st.st_size ||
+	    (uint64_t)eh.e_shnum * eh.e_shentsize >
+		    (uint64_t)st.st_size - eh.e_shoff) {
 		r = error_setf(
 			error, EINVAL,
 			"%s: corrupt ELF file: %u section headers at offset "

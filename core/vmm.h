@@ -41,12 +41,10 @@ struct vmm {
 	uint32_t last_request_arg;
 };
 
-struct vmm *vmm_new(void);
-/* Destroys every device, then unloads every module. */
+/* `host` is the services table handed to every module this VM loads. */
+struct vmm *vmm_new(const struct modvmm_host *host);
+/* Unloads every module; the devices must be gone (device_destroy_all()). */
 void vmm_free(struct vmm *vmm);
-
-/* The table every module gets; one for the whole process. */
-const struct modvmm_host *host_services(void);
 
 /* Dispatch a guest access to a device, under the device lock. */
 int vmm_pio_read(struct vmm *vmm, uint64_t port, uint32_t width, uint64_t *ret);

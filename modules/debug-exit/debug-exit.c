@@ -16,7 +16,8 @@
 MODVMM_MODULE_INFO("debug-exit", "1.0.0");
 MODVMM_MODULE_LICENSE("LGPL-2.1-or-later");
 MODVMM_MODULE_AUTHOR("modvmm developers");
-MODVMM_MODULE_DESCRIPTION("port through which a guest ends the VM with a status");
+MODVMM_MODULE_DESCRIPTION(
+	"port through which a guest ends the VM with a status");
 MODVMM_MODULE_DEVICE("debug-exit");
 
 static const struct modvmm_host *host;
@@ -39,12 +40,12 @@ static int32_t debug_exit_realize(struct modvmm_device *dev, void *state)
 {
 	struct debug_exit *s = state;
 	const struct modvmm_region region = {
-		.size   = sizeof(region),
-		.space  = MODVMM_SPACE_PIO,
-		.base   = s->iobase,
+		.size = sizeof(region),
+		.space = MODVMM_SPACE_PIO,
+		.base = s->iobase,
 		.length = 1,
-		.name   = "debug-exit",
-		.write  = debug_exit_write,
+		.name = "debug-exit",
+		.write = debug_exit_write,
 	};
 
 	return host->region_add(dev, &region, dev);

@@ -8,6 +8,7 @@
 #include "check-tap.h"
 #include "fixture.h"
 #include "../../core/device.h"
+#include "../../core/host.h"
 #include "../../core/vmm.h"
 
 static struct vmm *vmm;
@@ -33,7 +34,7 @@ static void setup(void)
 {
 	g_autofree char *path = fixture_path("fx-ok.so");
 
-	vmm = vmm_new();
+	vmm = vmm_new(host_services());
 	logs = g_ptr_array_new_with_free_func(g_free);
 	memset(irq_calls, 0, sizeof(irq_calls));
 	vmm->sinks.log = sink_log;
@@ -43,6 +44,7 @@ static void setup(void)
 
 static void teardown(void)
 {
+	device_destroy_all(vmm);
 	vmm_free(vmm);
 	g_ptr_array_unref(logs);
 }
@@ -309,6 +311,27 @@ START_TEST(test_memory_bounds)
 }
 END_TEST
 
+/* The in-tree module: a byte written to its port ends the VM with it. */
+START_TEST(test_debug_exit_write_requests_exit)
+{
+	g_autofree char *path =
+		g_build_filename(g_getenv("MODULE_DIR"), "debug-exit.so", NULL);
+	uint64_t v;
+
+	ck_assert_int_eq(loader_load(vmm->loader, path, NULL, NULL), 0);
+	ck_assert_int_eq(
+		device_create(vmm, "debug-exit,iobase=0x604", NULL, NULL), 0);
+	ck_assert_uint_eq(vmm->last_request, 0);
+	ck_assert_int_eq(vmm_pio_write(vmm, 0x604, 1, 0x2a), 0);
+	ck_assert_uint_eq(vmm->last_request, MODVMM_REQUEST_EXIT);
+	ck_assert_uint_eq(vmm->last_request_arg, 0x2a);
+	/* Write-only: reads are all-ones, and the next port is not claimed. */
+	ck_assert_int_eq(vmm_pio_read(vmm, 0x604, 1, &v), 0);
+	ck_assert_uint_eq(v, 0xff);
+	ck_assert_int_eq(vmm_pio_read(vmm, 0x605, 1, &v), -ENOENT);
+}
+END_TEST
+
 START_TEST(test_host_table_header)
 {
 	const struct modvmm_host *h = host_services();
@@ -340,6 +363,7 @@ int main(void)
 	tcase_add_test(tc, test_device_destroy_with_armed_timer);
 	tcase_add_test(tc, test_device_reset_all);
 	tcase_add_test(tc, test_memory_bounds);
+	tcase_add_test(tc, test_debug_exit_write_requests_exit);
 	tcase_add_test(tc, test_host_table_header);
 	suite_add_tcase(s, tc);
 	return check_run(s);

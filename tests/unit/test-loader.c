@@ -10,6 +10,7 @@
 
 #include "check-tap.h"
 #include "../../core/device.h"
+#include "../../core/host.h"
 #include "../../core/error.h"
 #include "../../core/vmm.h"
 
@@ -17,11 +18,12 @@ static struct vmm *vmm;
 
 static void setup(void)
 {
-	vmm = vmm_new();
+	vmm = vmm_new(host_services());
 }
 
 static void teardown(void)
 {
+	device_destroy_all(vmm);
 	vmm_free(vmm);
 }
 

@@ -32,16 +32,15 @@ static int32_t hello_realize(struct modvmm_device *dev, void *state)
 {
 	struct hello *s = state;
 	const struct modvmm_region region = {
-		.size   = sizeof(region),
-		.space  = MODVMM_SPACE_PIO,
-		.base   = s->port,
+		.size = sizeof(region),
+		.space = MODVMM_SPACE_PIO,
+		.base = s->port,
 		.length = 1,
-		.name   = "hello",
-		.read   = hello_read,
+		.name = "hello",
+		.read = hello_read,
 	};
 
-	host->log(dev, MODVMM_LOG_INFO, "counting reads of port 0x%x",
-		  s->port);
+	host->log(dev, MODVMM_LOG_INFO, "counting reads of port 0x%x", s->port);
 	return host->region_add(dev, &region, s);
 }
 
