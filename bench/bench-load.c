@@ -44,7 +44,7 @@ struct result {
 static struct result summarize(double *v)
 {
 	qsort(v, REPS, sizeof(*v), cmp_double);
-	return (struct result){v[REPS / 2], v[0], v[REPS - 1]};
+	return (struct result){ v[REPS / 2], v[0], v[REPS - 1] };
 }
 
 static struct result bench_dlopen(const char *path, int n)

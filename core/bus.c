@@ -79,7 +79,7 @@ static guint lower_bound(struct bus *bus, uint64_t addr)
 int bus_add(struct bus *bus, const struct modvmm_region *region, void *opaque,
 	    const void *owner, const char *owner_id, GError **error)
 {
-	struct bus_region nr = {0};
+	struct bus_region nr = { 0 };
 	const char *name = region->name ? region->name : "region";
 	guint i;
 

@@ -41,8 +41,8 @@ static const char *type_name(uint32_t type)
 
 static int parse_bool(const char *s, uint64_t *ret)
 {
-	static const char *const yes[] = {"on", "yes", "true", "1"};
-	static const char *const no[] = {"off", "no", "false", "0"};
+	static const char *const yes[] = { "on", "yes", "true", "1" };
+	static const char *const no[] = { "off", "no", "false", "0" };
 
 	for (size_t i = 0; i < G_N_ELEMENTS(yes); i++) {
 		if (!strcmp(s, yes[i]))

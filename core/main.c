@@ -17,21 +17,34 @@
 static char **opt_module_dirs;
 static char **opt_devices;
 static gboolean opt_json;
+static gboolean opt_verbose;
 
 static const GOptionEntry module_options[] = {
-	{"module-dir", 'M', 0, G_OPTION_ARG_FILENAME_ARRAY, &opt_module_dirs,
-	 "Load modules from DIR (repeatable; default " MODVMM_MODULE_DIR ")",
-	 "DIR"},
-	{"device", 'd', 0, G_OPTION_ARG_STRING_ARRAY, &opt_devices,
-	 "Create a device: TYPE[,id=ID][,PROP=VALUE...] (repeatable)", "SPEC"},
-	{"json", 'j', 0, G_OPTION_ARG_NONE, &opt_json,
-	 "Print JSON instead of text", NULL},
-	{NULL},
+	{ "module-dir", 'M', 0, G_OPTION_ARG_FILENAME_ARRAY, &opt_module_dirs,
+	  "Load modules from DIR (repeatable; default " MODVMM_MODULE_DIR ")",
+	  "DIR" },
+	{ "device", 'd', 0, G_OPTION_ARG_STRING_ARRAY, &opt_devices,
+	  "Create a device: TYPE[,id=ID][,PROP=VALUE...] (repeatable)",
+	  "SPEC" },
+	{ "json", 'j', 0, G_OPTION_ARG_NONE, &opt_json,
+	  "Print JSON instead of text", NULL },
+	{ "verbose", 'v', 0, G_OPTION_ARG_NONE, &opt_verbose,
+	  "Also print devices' informational messages", NULL },
+	{ NULL },
 };
 
 static void print_error(const GError *err)
 {
 	fprintf(stderr, "modvmm: %s\n", err->message);
+}
+
+/* Device messages: warnings and errors always, the rest with --verbose. */
+static void print_device_log(void *opaque, const char *id, uint32_t level,
+			     const char *msg)
+{
+	(void)opaque;
+	if (level <= MODVMM_LOG_WARNING || opt_verbose)
+		fprintf(stderr, "modvmm: %s: %s\n", id, msg);
 }
 
 static void add_module_dirs(struct vmm *vmm)
@@ -144,6 +157,7 @@ static int cmd_modules(int argc, char **argv)
 		return 2;
 	}
 	vmm = vmm_new(host_services());
+	vmm->sinks.log = print_device_log;
 	add_module_dirs(vmm);
 	loader_load_all(vmm->loader, errors);
 	for (guint i = 0; i < errors->len; i++)

@@ -39,7 +39,7 @@ void memory_free(struct memory *mem)
 
 int memory_add(struct memory *mem, uint64_t gpa, uint64_t size, void *hva)
 {
-	struct mem_range nr = {gpa, size, hva};
+	struct mem_range nr = { gpa, size, hva };
 	guint i;
 
 	if (!size || gpa + size < gpa)

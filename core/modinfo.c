@@ -81,12 +81,12 @@ static char **single_slot(struct modinfo *mi, const char *key)
 		const char *key;
 		size_t off;
 	} slots[] = {
-		{"name", offsetof(struct modinfo, name)},
-		{"version", offsetof(struct modinfo, version)},
-		{"abi", offsetof(struct modinfo, abi)},
-		{"license", offsetof(struct modinfo, license)},
-		{"author", offsetof(struct modinfo, author)},
-		{"description", offsetof(struct modinfo, description)},
+		{ "name", offsetof(struct modinfo, name) },
+		{ "version", offsetof(struct modinfo, version) },
+		{ "abi", offsetof(struct modinfo, abi) },
+		{ "license", offsetof(struct modinfo, license) },
+		{ "author", offsetof(struct modinfo, author) },
+		{ "description", offsetof(struct modinfo, description) },
 	};
 
 	for (size_t i = 0; i < G_N_ELEMENTS(slots); i++)
@@ -265,7 +265,7 @@ int modinfo_read_fd(int fd, const char *path, struct modinfo **ret,
 {
 	g_autofree char *file = g_path_get_basename(path);
 	Elf_Scn *scn = NULL, *info = NULL, *dynsym = NULL;
-	GElf_Shdr info_sh = {0}, dynsym_sh = {0};
+	GElf_Shdr info_sh = { 0 }, dynsym_sh = { 0 };
 	struct modinfo *mi = NULL;
 	size_t shstrndx;
 	struct stat st;
@@ -389,9 +389,9 @@ JsonNode *modinfo_to_json(const struct modinfo *mi)
 		const char *key;
 		const char *value;
 	} strs[] = {
-		{"name", mi->name},	{"version", mi->version},
-		{"abi", mi->abi},	{"license", mi->license},
-		{"author", mi->author}, {"description", mi->description},
+		{ "name", mi->name },	  { "version", mi->version },
+		{ "abi", mi->abi },	  { "license", mi->license },
+		{ "author", mi->author }, { "description", mi->description },
 	};
 
 	json_builder_begin_object(b);

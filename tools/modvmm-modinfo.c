@@ -21,9 +21,9 @@
 static gboolean opt_json;
 
 static const GOptionEntry options[] = {
-	{"json", 'j', 0, G_OPTION_ARG_NONE, &opt_json,
-	 "Print JSON instead of text", NULL},
-	{NULL},
+	{ "json", 'j', 0, G_OPTION_ARG_NONE, &opt_json,
+	  "Print JSON instead of text", NULL },
+	{ NULL },
 };
 
 static const char *abi_verdict(const struct modinfo *mi)
@@ -48,9 +48,10 @@ static void print_line(const char *key, const char *value)
 /* Known keys in a fixed order, then any others in section order. */
 static void print_text(const char *path, const struct modinfo *mi)
 {
-	static const char *const order[] = {"name",    "version", "abi",
-					    "license", "author",  "description",
-					    "device",  "intree"};
+	static const char *const order[] = { "name",   "version",
+					     "abi",    "license",
+					     "author", "description",
+					     "device", "intree" };
 
 	print_line("file", path);
 	for (size_t k = 0; k < G_N_ELEMENTS(order); k++) {

@@ -9,13 +9,13 @@ static const struct {
 	uint32_t host_major, host_minor, mod_major, mod_minor;
 	int expected;
 } version_cases[] = {
-	{1, 0, 1, 0, 0},
-	{1, 4, 1, 0, 0}, /* older module, newer host: loads */
-	{1, 4, 1, 4, 0},
-	{1, 2, 1, 4, -ENOTSUP}, /* module needs what this host lacks */
-	{1, 0, 2, 0, -EPROTONOSUPPORT},
-	{2, 0, 1, 0, -EPROTONOSUPPORT},
-	{1, 9, 0, 9, -EPROTONOSUPPORT},
+	{ 1, 0, 1, 0, 0 },
+	{ 1, 4, 1, 0, 0 }, /* older module, newer host: loads */
+	{ 1, 4, 1, 4, 0 },
+	{ 1, 2, 1, 4, -ENOTSUP }, /* module needs what this host lacks */
+	{ 1, 0, 2, 0, -EPROTONOSUPPORT },
+	{ 2, 0, 1, 0, -EPROTONOSUPPORT },
+	{ 1, 9, 0, 9, -EPROTONOSUPPORT },
 };
 
 START_TEST(test_abi_version_rule_table)
@@ -35,7 +35,7 @@ END_TEST
 
 START_TEST(test_abi_struct_shorter_zero_filled)
 {
-	uint8_t src[8] = {1, 2, 3, 4, 5, 6, 7, 8};
+	uint8_t src[8] = { 1, 2, 3, 4, 5, 6, 7, 8 };
 	uint8_t dst[16];
 
 	memset(dst, 0xaa, sizeof(dst));
@@ -48,7 +48,7 @@ END_TEST
 
 START_TEST(test_abi_struct_longer_zero_tail_accepted)
 {
-	uint8_t src[24] = {9, 8, 7};
+	uint8_t src[24] = { 9, 8, 7 };
 	uint8_t dst[16];
 
 	ck_assert_int_eq(abi_struct_import(dst, sizeof(dst), src, 24, NULL), 0);
@@ -58,7 +58,7 @@ END_TEST
 
 START_TEST(test_abi_struct_longer_nonzero_tail_refused)
 {
-	uint8_t src[24] = {0};
+	uint8_t src[24] = { 0 };
 	uint8_t dst[16];
 	size_t off = 0;
 
@@ -74,11 +74,11 @@ static const struct {
 	int ok;
 	uint32_t major, minor;
 } parse_cases[] = {
-	{"1.0", 1, 1, 0},   {"1.12", 1, 1, 12},	  {"10.3", 1, 10, 3},
-	{"1", 0, 0, 0},	    {"1.", 0, 0, 0},	  {".1", 0, 0, 0},
-	{"1.0.0", 0, 0, 0}, {"01.0", 0, 0, 0},	  {"-1.0", 0, 0, 0},
-	{"1.0 ", 0, 0, 0},  {"99999.0", 0, 0, 0}, {"", 0, 0, 0},
-	{"a.b", 0, 0, 0},
+	{ "1.0", 1, 1, 0 },   { "1.12", 1, 1, 12 },   { "10.3", 1, 10, 3 },
+	{ "1", 0, 0, 0 },     { "1.", 0, 0, 0 },      { ".1", 0, 0, 0 },
+	{ "1.0.0", 0, 0, 0 }, { "01.0", 0, 0, 0 },    { "-1.0", 0, 0, 0 },
+	{ "1.0 ", 0, 0, 0 },  { "99999.0", 0, 0, 0 }, { "", 0, 0, 0 },
+	{ "a.b", 0, 0, 0 },
 };
 
 START_TEST(test_abi_version_parse_table)

@@ -15,7 +15,7 @@ struct run {
 static struct run run(const char *env, ...)
 {
 	g_autoptr(GPtrArray) argv = g_ptr_array_new();
-	struct run r = {0};
+	struct run r = { 0 };
 	GError *error = NULL;
 	const char *arg;
 	va_list ap;
@@ -84,12 +84,12 @@ static const struct {
 	const char *file;
 	const char *stderr_text;
 } modinfo_errors[] = {
-	{"fx-not-elf.so", "modvmm-modinfo: fx-not-elf.so: not an ELF file\n"},
-	{"fx-no-modinfo.so", "modvmm-modinfo: fx-no-modinfo.so: not a modvmm "
-			     "module: no .modvmm_modinfo section\n"},
-	{"fx-modinfo-nonul.so",
-	 "modvmm-modinfo: fx-modinfo-nonul.so: corrupt .modvmm_modinfo: entry "
-	 "at offset 0 is not NUL-terminated\n"},
+	{ "fx-not-elf.so", "modvmm-modinfo: fx-not-elf.so: not an ELF file\n" },
+	{ "fx-no-modinfo.so", "modvmm-modinfo: fx-no-modinfo.so: not a modvmm "
+			      "module: no .modvmm_modinfo section\n" },
+	{ "fx-modinfo-nonul.so",
+	  "modvmm-modinfo: fx-modinfo-nonul.so: corrupt .modvmm_modinfo: entry "
+	  "at offset 0 is not NUL-terminated\n" },
 };
 
 START_TEST(test_cli_modinfo_bad_file_one_line_error)

@@ -97,26 +97,27 @@ static const struct {
 	const char *spec;
 	const char *error;
 } bad_specs[] = {
-	{"nosuch", "unknown device type 'nosuch' (no loaded module provides "
-		   "it)"},
-	{"", "unknown device type '' (no loaded module provides it)"},
-	{"fx-ok-dev,id=d0,u8=256",
-	 "d0: property u8: '256' is not a u8 (0..255)"},
-	{"fx-ok-dev,id=d0,u16=-1",
-	 "d0: property u16: '-1' is not a u16 (0..65535)"},
-	{"fx-ok-dev,id=d0,u32=12abc",
-	 "d0: property u32: '12abc' is not a u32 (0..4294967295)"},
-	{"fx-ok-dev,id=d0,u64=18446744073709551616",
-	 "d0: property u64: '18446744073709551616' is not a u64 "
-	 "(0..18446744073709551615)"},
-	{"fx-ok-dev,id=d0,flag=maybe",
-	 "d0: property flag: 'maybe' is not on or off"},
-	{"fx-ok-dev,id=d0,nosuch=1",
-	 "d0: device type fx-ok-dev has no property 'nosuch' (known: u8, u16, "
-	 "u32, u64, flag, label, port, mmio, timer_ns, irq)"},
-	{"fx-ok-dev,id=d0,port", "d0: 'port' is not property=value"},
-	{"fx-ok-dev,id=9x", "fx-ok-dev: invalid device id '9x' (a letter, then "
-			    "up to 62 of a-z A-Z 0-9 - _ .)"},
+	{ "nosuch", "unknown device type 'nosuch' (no loaded module provides "
+		    "it)" },
+	{ "", "unknown device type '' (no loaded module provides it)" },
+	{ "fx-ok-dev,id=d0,u8=256",
+	  "d0: property u8: '256' is not a u8 (0..255)" },
+	{ "fx-ok-dev,id=d0,u16=-1",
+	  "d0: property u16: '-1' is not a u16 (0..65535)" },
+	{ "fx-ok-dev,id=d0,u32=12abc",
+	  "d0: property u32: '12abc' is not a u32 (0..4294967295)" },
+	{ "fx-ok-dev,id=d0,u64=18446744073709551616",
+	  "d0: property u64: '18446744073709551616' is not a u64 "
+	  "(0..18446744073709551615)" },
+	{ "fx-ok-dev,id=d0,flag=maybe",
+	  "d0: property flag: 'maybe' is not on or off" },
+	{ "fx-ok-dev,id=d0,nosuch=1",
+	  "d0: device type fx-ok-dev has no property 'nosuch' (known: u8, u16, "
+	  "u32, u64, flag, label, port, mmio, timer_ns, irq)" },
+	{ "fx-ok-dev,id=d0,port", "d0: 'port' is not property=value" },
+	{ "fx-ok-dev,id=9x",
+	  "fx-ok-dev: invalid device id '9x' (a letter, then "
+	  "up to 62 of a-z A-Z 0-9 - _ .)" },
 };
 
 START_TEST(test_device_bad_spec_table)

@@ -43,37 +43,37 @@ static const struct {
 	const char *file;
 	const char *message; /* printf format; %s is the host ABI string */
 } refusals[] = {
-	{"fx-not-elf.so", "fx-not-elf.so: not an ELF file"},
-	{"fx-no-modinfo.so",
-	 "fx-no-modinfo.so: not a modvmm module: no .modvmm_modinfo section"},
-	{"fx-modinfo-nonul.so",
-	 "fx-modinfo-nonul.so: corrupt .modvmm_modinfo: entry at offset 0 is "
-	 "not NUL-terminated"},
-	{"fx-modinfo-noname.so",
-	 "fx-modinfo-noname.so: .modvmm_modinfo has no name= entry"},
-	{"fx-bad-magic.so",
-	 "fx-bad-magic.so: module descriptor has magic 0xdeadbeef, expected "
-	 "0x314d564d"},
-	{"fx-abi-major.so",
-	 "fx-abi-major.so: built for ABI 2.0, this host provides ABI %s (a "
-	 "different major version)"},
-	{"fx-abi-minor.so",
-	 "fx-abi-minor.so: built for ABI 1.1, this host provides ABI %s"},
-	{"fx-no-entry.so",
-	 "fx-no-entry.so: does not export modvmm_module_init()"},
-	{"fx-name-mismatch.so",
-	 "fx-name-mismatch.so: metadata says name=fx-name-mismatch, "
-	 "descriptor says name=fx-other"},
-	{"fx-device-mismatch.so",
-	 "fx-device-mismatch.so: descriptor has device type fx-undeclared, "
-	 "metadata has no device=fx-undeclared"},
-	{"fx-init-fail.so",
-	 "fx-init-fail.so: module init failed: No such device"},
+	{ "fx-not-elf.so", "fx-not-elf.so: not an ELF file" },
+	{ "fx-no-modinfo.so",
+	  "fx-no-modinfo.so: not a modvmm module: no .modvmm_modinfo section" },
+	{ "fx-modinfo-nonul.so",
+	  "fx-modinfo-nonul.so: corrupt .modvmm_modinfo: entry at offset 0 is "
+	  "not NUL-terminated" },
+	{ "fx-modinfo-noname.so",
+	  "fx-modinfo-noname.so: .modvmm_modinfo has no name= entry" },
+	{ "fx-bad-magic.so",
+	  "fx-bad-magic.so: module descriptor has magic 0xdeadbeef, expected "
+	  "0x314d564d" },
+	{ "fx-abi-major.so",
+	  "fx-abi-major.so: built for ABI 2.0, this host provides ABI %s (a "
+	  "different major version)" },
+	{ "fx-abi-minor.so",
+	  "fx-abi-minor.so: built for ABI 1.1, this host provides ABI %s" },
+	{ "fx-no-entry.so",
+	  "fx-no-entry.so: does not export modvmm_module_init()" },
+	{ "fx-name-mismatch.so",
+	  "fx-name-mismatch.so: metadata says name=fx-name-mismatch, "
+	  "descriptor says name=fx-other" },
+	{ "fx-device-mismatch.so",
+	  "fx-device-mismatch.so: descriptor has device type fx-undeclared, "
+	  "metadata has no device=fx-undeclared" },
+	{ "fx-init-fail.so",
+	  "fx-init-fail.so: module init failed: No such device" },
 	/* Its constructor calls abort(): reaching the assertion proves that
 	 * nothing of it ran. */
-	{"fx-abort-ctor.so",
-	 "fx-abort-ctor.so: built for ABI 2.0, this host provides ABI %s (a "
-	 "different major version)"},
+	{ "fx-abort-ctor.so",
+	  "fx-abort-ctor.so: built for ABI 2.0, this host provides ABI %s (a "
+	  "different major version)" },
 };
 
 START_TEST(test_loader_refusal_table)
