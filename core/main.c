@@ -3,6 +3,8 @@
  * core/main.c - the modvmm command line: a thin front end over the core
  * library. This is the only place in core/ that prints or exits.
  */
+#include <pthread.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -12,6 +14,7 @@
 
 #include "device.h"
 #include "host.h"
+#include "machine.h"
 #include "vmm.h"
 
 static char **opt_module_dirs;
@@ -181,10 +184,156 @@ static int cmd_modules(int argc, char **argv)
 	return status;
 }
 
+/* modvmm run ------------------------------------------------------------ */
+
+static char *opt_memory;
+static int opt_cpus = 1;
+static char *opt_machine;
+static char *opt_kernel;
+static char *opt_initrd;
+static char *opt_append;
+static gboolean opt_no_defaults;
+
+static const GOptionEntry run_options[] = {
+	{ "machine", 0, 0, G_OPTION_ARG_STRING, &opt_machine,
+	  "Machine type (default microvm)", "TYPE" },
+	{ "memory", 'm', 0, G_OPTION_ARG_STRING, &opt_memory,
+	  "Guest RAM, e.g. 256M or 1G (default 256M)", "SIZE" },
+	{ "cpus", 'c', 0, G_OPTION_ARG_INT, &opt_cpus, "vCPUs (default 1)",
+	  "N" },
+	{ "kernel", 'k', 0, G_OPTION_ARG_FILENAME, &opt_kernel,
+	  "Boot this bzImage instead of the built-in guest", "FILE" },
+	{ "initrd", 'i', 0, G_OPTION_ARG_FILENAME, &opt_initrd,
+	  "Initial ramdisk for --kernel", "FILE" },
+	{ "append", 'a', 0, G_OPTION_ARG_STRING, &opt_append,
+	  "Kernel (or built-in guest) command line", "CMDLINE" },
+	{ "no-defaults", 0, 0, G_OPTION_ARG_NONE, &opt_no_defaults,
+	  "Do not add the machine's default devices", NULL },
+	{ NULL },
+};
+
+/* Exit statuses of modvmm run, as documented in the README. */
+#define STATUS_SETUP 125
+#define STATUS_GUEST_ERROR 126
+#define STATUS_PANIC 124
+
+struct watcher {
+	pthread_t tid;
+	sigset_t set;
+	struct machine *m;
+};
+
+/* Turns SIGINT, SIGTERM and SIGHUP into a clean stop; SIGUSR2 ends it. */
+static void *watch_signals(void *data)
+{
+	struct watcher *w = data;
+	int sig;
+
+	while (!sigwait(&w->set, &sig) && sig != SIGUSR2)
+		machine_stop(w->m, sig);
+	return NULL;
+}
+
+static int end_status(const struct kvm_result *res)
+{
+	switch (res->end) {
+	case KVM_END_EXIT:
+		return (int)(res->arg & 0xff);
+	case KVM_END_POWEROFF:
+	case KVM_END_RESET:
+		return 0;
+	case KVM_END_PANIC:
+		return STATUS_PANIC;
+	case KVM_END_STOPPED:
+		return 128 + (int)res->arg;
+	default:
+		return STATUS_GUEST_ERROR;
+	}
+}
+
+static int cmd_run(int argc, char **argv)
+{
+	g_autoptr(GOptionContext) ctx = g_option_context_new(
+		"- boot the built-in guest or a Linux kernel");
+	g_autoptr(GError) err = NULL;
+	struct machine_config cfg = { 0 };
+	struct kvm_result res = { 0 };
+	struct watcher w = { 0 };
+	struct machine *m = NULL;
+	int status;
+
+	g_option_context_add_main_entries(ctx, module_options, NULL);
+	g_option_context_add_main_entries(ctx, run_options, NULL);
+	if (!g_option_context_parse(ctx, &argc, &argv, &err)) {
+		print_error(err);
+		return 2;
+	}
+	if (argc > 1) {
+		fprintf(stderr, "modvmm: run: unexpected argument '%s'\n",
+			argv[1]);
+		return 2;
+	}
+	if (opt_initrd && !opt_kernel) {
+		fprintf(stderr, "modvmm: --initrd needs --kernel\n");
+		return 2;
+	}
+	cfg.memory = 256u << 20;
+	if (opt_memory &&
+	    machine_parse_size(opt_memory, &cfg.memory, &err) < 0) {
+		print_error(err);
+		return 2;
+	}
+	if (opt_cpus < 1) {
+		fprintf(stderr, "modvmm: --cpus %d: at least 1\n", opt_cpus);
+		return 2;
+	}
+	cfg.cpus = (unsigned int)opt_cpus;
+	cfg.machine = opt_machine;
+	cfg.module_dirs = opt_module_dirs;
+	cfg.devices = opt_devices;
+	cfg.no_defaults = opt_no_defaults;
+	cfg.kernel = opt_kernel;
+	cfg.initrd = opt_initrd;
+	cfg.append = opt_append;
+	cfg.sinks.log = print_device_log;
+	if (!opt_module_dirs || !*opt_module_dirs) {
+		static char *default_dirs[] = { (char *)MODVMM_MODULE_DIR,
+						NULL };
+
+		cfg.module_dirs = default_dirs;
+	}
+
+	/* Before any thread exists, so that every thread inherits it. */
+	sigemptyset(&w.set);
+	sigaddset(&w.set, SIGINT);
+	sigaddset(&w.set, SIGTERM);
+	sigaddset(&w.set, SIGHUP);
+	sigaddset(&w.set, SIGUSR2);
+	pthread_sigmask(SIG_BLOCK, &w.set, NULL);
+
+	if (machine_create(&cfg, &m, &err) < 0) {
+		print_error(err);
+		return STATUS_SETUP;
+	}
+	w.m = m;
+	pthread_create(&w.tid, NULL, watch_signals, &w);
+	machine_run(m, &res);
+	pthread_kill(w.tid, SIGUSR2);
+	pthread_join(w.tid, NULL);
+	machine_free(m);
+
+	status = end_status(&res);
+	fprintf(stderr, "modvmm: %s (exit status %d)\n",
+		res.message ? res.message : "guest stopped", status);
+	kvm_result_clear(&res);
+	return status;
+}
+
 static void usage(FILE *f)
 {
 	fprintf(f, "Usage: modvmm COMMAND [OPTIONS]\n\n"
 		   "Commands:\n"
+		   "  run       boot the built-in guest or a Linux kernel\n"
 		   "  modules   load device modules and list them\n"
 		   "  version   print the version and the module ABI\n\n"
 		   "'modvmm COMMAND --help' describes a command's options.\n");
@@ -196,6 +345,8 @@ int main(int argc, char **argv)
 		usage(stderr);
 		return 2;
 	}
+	if (!strcmp(argv[1], "run"))
+		return cmd_run(argc - 1, argv + 1);
 	if (!strcmp(argv[1], "modules"))
 		return cmd_modules(argc - 1, argv + 1);
 	if (!strcmp(argv[1], "version")) {

@@ -37,6 +37,11 @@ void memory_free(struct memory *mem)
 	g_free(mem);
 }
 
+void memory_clear(struct memory *mem)
+{
+	g_array_set_size(mem->ranges, 0);
+}
+
 int memory_add(struct memory *mem, uint64_t gpa, uint64_t size, void *hva)
 {
 	struct mem_range nr = { gpa, size, hva };

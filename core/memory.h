@@ -13,6 +13,9 @@ struct memory;
 struct memory *memory_new(void);
 void memory_free(struct memory *mem);
 
+/* Forgets every range (their mappings are about to go away). */
+void memory_clear(struct memory *mem);
+
 /* -EBUSY if [gpa, gpa + size) overlaps a range already added. */
 int memory_add(struct memory *mem, uint64_t gpa, uint64_t size, void *hva);
 

@@ -4,8 +4,11 @@
 # Idempotent: does nothing when everything is installed already.
 set -eu
 
-packages="meson ninja-build pkg-config gcc clang libclang-rt-14-dev
-	libglib2.0-dev libjson-glib-dev libelf-dev check abigail-tools python3"
+# qemu-system-x86, linux-image-amd64, busybox-static and cpio: the KVM
+# suite runs real guests, nested under QEMU where /dev/kvm is unusable.
+packages="meson ninja-build pkg-config gcc clang libclang-rt-14-dev binutils
+	libglib2.0-dev libjson-glib-dev libelf-dev check abigail-tools python3
+	qemu-system-x86 linux-image-amd64 busybox-static cpio"
 
 missing=
 for p in $packages; do

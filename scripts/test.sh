@@ -30,5 +30,11 @@ CC=clang step configure build-fuzz -Dfuzz=true -Dtests=false \
 	-Dc_args=-fno-sanitize-recover=all
 step tests/fuzz/run-fuzzers.sh build-fuzz "${FUZZ_SECONDS:-60}" build
 
+# CI's rule: the KVM suite must have run (it never skips: see tests/kvm).
+for b in build build-asan; do
+	grep -q '"name": "modvmm:kvm / kvm"' "$b/meson-logs/testlog.json" 2>/dev/null ||
+		{ echo "== $b: the KVM suite did not run"; status=1; }
+done
+
 python3 scripts/test-summary.py build build-asan || status=1
 exit $status

@@ -138,11 +138,15 @@ START_TEST(test_cli_modules_lists_intree_and_device)
 	ck_assert_int_eq(r.status, 0);
 	ck_assert_str_eq(r.err, "");
 	ck_assert(g_str_has_prefix(r.out, "host ABI " MODVMM_ABI_STRING
-					  ", 1 module loaded\n"));
+					  ", 3 modules loaded\n"));
 	ck_assert_ptr_nonnull(strstr(
 		r.out, "  debug-exit       1.0.0      ABI " MODVMM_ABI_STRING
 		       "   in-tree     "
 		       "devices: debug-exit\n"));
+	ck_assert_ptr_nonnull(
+		strstr(r.out, "  uart16550        1.0.0      ABI "));
+	ck_assert_ptr_nonnull(
+		strstr(r.out, "  i8042            1.0.0      ABI "));
 	ck_assert_ptr_nonnull(strstr(
 		r.out, "device exit0: debug-exit (module debug-exit)\n"));
 	run_clear(&r);

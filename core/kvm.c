@@ -1,0 +1,225 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
+/*
+ * core/kvm.c - the VM file descriptor: capabilities, guest RAM, in-kernel
+ * irqchip and PIT.
+ *
+ * Everything the host relies on is checked up front, so that a host
+ * lacking something fails at start with the capability named, not later
+ * with a guest that hangs.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/kvm.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include "error.h"
+#include "kvm.h"
+
+static const struct {
+	int cap;
+	const char *name;
+	const char *why;
+} required_caps[] = {
+	{ KVM_CAP_USER_MEMORY, "KVM_CAP_USER_MEMORY", "guest RAM" },
+	{ KVM_CAP_SET_TSS_ADDR, "KVM_CAP_SET_TSS_ADDR", "x86 TSS placement" },
+	{ KVM_CAP_SET_IDENTITY_MAP_ADDR, "KVM_CAP_SET_IDENTITY_MAP_ADDR",
+	  "x86 identity map placement" },
+	{ KVM_CAP_IRQCHIP, "KVM_CAP_IRQCHIP", "in-kernel PIC, IOAPIC, LAPIC" },
+	{ KVM_CAP_PIT2, "KVM_CAP_PIT2", "in-kernel PIT" },
+	{ KVM_CAP_IRQ_INJECT_STATUS, "KVM_CAP_IRQ_INJECT_STATUS",
+	  "interrupt lines" },
+	{ KVM_CAP_EXT_CPUID, "KVM_CAP_EXT_CPUID", "CPUID set-up" },
+	{ KVM_CAP_IMMEDIATE_EXIT, "KVM_CAP_IMMEDIATE_EXIT",
+	  "stopping vCPUs cleanly" },
+};
+
+static int ioctl_fail(GError **error, const char *what)
+{
+	int e = errno;
+
+	return error_setf(error, e, "kvm: %s failed: %s", what, g_strerror(e));
+}
+
+static int cpuid_fetch(struct kvm *kvm, GError **error)
+{
+	for (int n = 64; n <= 4096; n *= 2) {
+		struct kvm_cpuid2 *c = g_malloc0(
+			sizeof(*c) + n * sizeof(struct kvm_cpuid_entry2));
+
+		c->nent = n;
+		if (!ioctl(kvm->sys_fd, KVM_GET_SUPPORTED_CPUID, c)) {
+			kvm->cpuid = c;
+			return 0;
+		}
+		g_free(c);
+		if (errno != E2BIG)
+			return ioctl_fail(error, "KVM_GET_SUPPORTED_CPUID");
+	}
+	return error_setf(error, E2BIG,
+			  "kvm: KVM_GET_SUPPORTED_CPUID returns "
+			  "more than 4096 entries");
+}
+
+static int map_ram(struct kvm *kvm, uint32_t slot, uint64_t gpa, uint64_t size,
+		   uint8_t *hva, GError **error)
+{
+	struct kvm_userspace_memory_region r = {
+		.slot = slot,
+		.guest_phys_addr = gpa,
+		.memory_size = size,
+		.userspace_addr = (uintptr_t)hva,
+	};
+
+	if (ioctl(kvm->vm_fd, KVM_SET_USER_MEMORY_REGION, &r) < 0)
+		return ioctl_fail(error, "KVM_SET_USER_MEMORY_REGION");
+	if (memory_add(kvm->vmm->mem, gpa, size, hva) < 0)
+		return error_setf(error, EBUSY,
+				  "kvm: guest RAM 0x%" G_GINT64_MODIFIER
+				  "x+0x%" G_GINT64_MODIFIER "x overlaps",
+				  gpa, size);
+	return 0;
+}
+
+int kvm_open(struct vmm *vmm, const char *dev, uint64_t ram_size,
+	     unsigned int ncpus, struct kvm **ret, GError **error)
+{
+	struct kvm_pit_config pit = { .flags = KVM_PIT_SPEAKER_DUMMY };
+	uint64_t idmap = KVM_IDMAP_ADDR, low;
+	struct kvm *kvm;
+	int r, v;
+
+	if (!dev)
+		dev = "/dev/kvm";
+	if (ram_size < (2u << 20) || ram_size % 4096)
+		return error_setf(error, EINVAL,
+				  "guest memory of %" G_GUINT64_FORMAT
+				  " bytes: at least 2 MiB, in whole pages",
+				  (guint64)ram_size);
+	if (!ncpus || ncpus > KVM_MAX_CPUS)
+		return error_setf(error, EINVAL,
+				  "%u vCPUs: between 1 and %d are supported",
+				  ncpus, KVM_MAX_CPUS);
+
+	kvm = g_new0(struct kvm, 1);
+	kvm->vmm = vmm;
+	kvm->vm_fd = -1;
+	kvm->ncpus = ncpus;
+	g_mutex_init(&kvm->stop_lock);
+	g_cond_init(&kvm->stop_cond);
+	kvm->sys_fd = open(dev, O_RDWR | O_CLOEXEC);
+	if (kvm->sys_fd < 0) {
+		r = errno;
+		r = error_setf(error, r, "%s: %s%s", dev, g_strerror(r),
+			       r == ENOENT   ? " (is the kvm module loaded and "
+					       "is this host allowed to "
+					       "virtualise?)"
+			       : r == EACCES ? " (is this user in group kvm?)"
+					     : "");
+		goto fail;
+	}
+	v = ioctl(kvm->sys_fd, KVM_GET_API_VERSION, 0);
+	if (v != KVM_API_VERSION) {
+		r = error_setf(error, ENOTSUP,
+			       "%s: KVM API version %d, modvmm needs %d", dev,
+			       v, KVM_API_VERSION);
+		goto fail;
+	}
+	for (size_t i = 0; i < G_N_ELEMENTS(required_caps); i++) {
+		if (ioctl(kvm->sys_fd, KVM_CHECK_EXTENSION,
+			  required_caps[i].cap) <= 0) {
+			r = error_setf(error, ENOTSUP,
+				       "%s: missing %s (needed for %s)", dev,
+				       required_caps[i].name,
+				       required_caps[i].why);
+			goto fail;
+		}
+	}
+	kvm->run_size = ioctl(kvm->sys_fd, KVM_GET_VCPU_MMAP_SIZE, 0);
+	if (kvm->run_size < (int)sizeof(struct kvm_run)) {
+		r = ioctl_fail(error, "KVM_GET_VCPU_MMAP_SIZE");
+		goto fail;
+	}
+	r = cpuid_fetch(kvm, error);
+	if (r < 0)
+		goto fail;
+
+	kvm->vm_fd = ioctl(kvm->sys_fd, KVM_CREATE_VM, 0);
+	if (kvm->vm_fd < 0) {
+		r = ioctl_fail(error, "KVM_CREATE_VM");
+		goto fail;
+	}
+	if (ioctl(kvm->vm_fd, KVM_SET_TSS_ADDR, KVM_TSS_ADDR) < 0) {
+		r = ioctl_fail(error, "KVM_SET_TSS_ADDR");
+		goto fail;
+	}
+	if (ioctl(kvm->vm_fd, KVM_SET_IDENTITY_MAP_ADDR, &idmap) < 0) {
+		r = ioctl_fail(error, "KVM_SET_IDENTITY_MAP_ADDR");
+		goto fail;
+	}
+	if (ioctl(kvm->vm_fd, KVM_CREATE_IRQCHIP, 0) < 0) {
+		r = ioctl_fail(error, "KVM_CREATE_IRQCHIP");
+		goto fail;
+	}
+	if (ioctl(kvm->vm_fd, KVM_CREATE_PIT2, &pit) < 0) {
+		r = ioctl_fail(error, "KVM_CREATE_PIT2");
+		goto fail;
+	}
+
+	/* NORESERVE: untouched guest pages cost the host nothing. */
+	kvm->ram_size = ram_size;
+	kvm->ram = mmap(NULL, ram_size, PROT_READ | PROT_WRITE,
+			MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	if (kvm->ram == MAP_FAILED) {
+		kvm->ram = NULL;
+		r = errno;
+		r = error_setf(error, r,
+			       "guest memory of %" G_GUINT64_FORMAT " MiB: %s",
+			       (guint64)(ram_size >> 20), g_strerror(r));
+		goto fail;
+	}
+	madvise(kvm->ram, ram_size, MADV_MERGEABLE);
+	low = MIN(ram_size, KVM_RAM_LOW_MAX);
+	r = map_ram(kvm, 0, 0, low, kvm->ram, error);
+	if (r < 0)
+		goto fail;
+	if (ram_size > low) {
+		r = map_ram(kvm, 1, KVM_HOLE_END, ram_size - low,
+			    kvm->ram + low, error);
+		if (r < 0)
+			goto fail;
+	}
+	*ret = kvm;
+	return 0;
+fail:
+	kvm_close(kvm);
+	return r;
+}
+
+void kvm_close(struct kvm *kvm)
+{
+	if (!kvm)
+		return;
+	if (kvm->ram) {
+		memory_clear(kvm->vmm->mem);
+		munmap(kvm->ram, kvm->ram_size);
+	}
+	if (kvm->vm_fd >= 0)
+		close(kvm->vm_fd);
+	if (kvm->sys_fd >= 0)
+		close(kvm->sys_fd);
+	g_free(kvm->cpuid);
+	g_free(kvm->end_message);
+	g_mutex_clear(&kvm->stop_lock);
+	g_cond_clear(&kvm->stop_cond);
+	g_free(kvm);
+}
+
+int kvm_irq_line(struct kvm *kvm, uint32_t gsi, uint32_t level)
+{
+	struct kvm_irq_level irq = { .irq = gsi, .level = level };
+
+	return ioctl(kvm->vm_fd, KVM_IRQ_LINE, &irq) < 0 ? -errno : 0;
+}

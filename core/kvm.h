@@ -1,0 +1,55 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#ifndef CORE_KVM_H
+#define CORE_KVM_H
+
+#include <stdint.h>
+
+#include <glib.h>
+
+#include "vmm.h"
+
+/* Guest RAM below the 32-bit PCI/MMIO hole; the rest goes above 4 GiB. */
+#define KVM_RAM_LOW_MAX (3ull << 30)
+#define KVM_HOLE_END (4ull << 30)
+/* Where KVM's real-mode TSS and identity map live (top of 4 GiB). */
+#define KVM_TSS_ADDR 0xfffbd000ull
+#define KVM_IDMAP_ADDR 0xfffbc000ull
+
+#define KVM_MAX_CPUS 64
+
+struct kvm_cpu;
+
+/* One VM: the KVM file descriptors, guest RAM and the vCPUs. */
+struct kvm {
+	struct vmm *vmm;
+	int sys_fd;
+	int vm_fd;
+	int run_size; /* of each vCPU's mmapped struct kvm_run */
+	uint8_t *ram;
+	uint64_t ram_size;
+	unsigned int ncpus;
+	struct kvm_cpu *cpus[KVM_MAX_CPUS];
+	struct kvm_cpuid2 *cpuid; /* what vCPUs are given */
+
+	/* How the run ends: set once, by whoever stops it first. */
+	GMutex stop_lock;
+	GCond stop_cond;
+	int stopping;
+	int end; /* enum kvm_end */
+	uint32_t end_arg;
+	char *end_message;
+};
+
+/*
+ * Opens /dev/kvm (or `dev`), checks every capability modvmm needs (each
+ * missing one named), creates the VM with in-kernel irqchip and PIT, and
+ * maps `ram_size` bytes of guest RAM into it and into vmm->mem.
+ */
+int kvm_open(struct vmm *vmm, const char *dev, uint64_t ram_size,
+	     unsigned int ncpus, struct kvm **ret, GError **error);
+void kvm_close(struct kvm *kvm);
+
+/* Drives a GSI of the in-kernel irqchip. */
+int kvm_irq_line(struct kvm *kvm, uint32_t gsi, uint32_t level);
+
+#endif

@@ -1,0 +1,277 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
+/*
+ * core/machine.c - putting a machine together: modules, devices, KVM, the
+ * guest image, vCPUs; and turning device requests into the end of a run.
+ *
+ * The "microvm" machine has a serial port at 0x3f8 (IRQ 4), the i8042
+ * for reset, and the debug-exit port at 0x501, each from its module.
+ */
+#define _GNU_SOURCE /* sigabbrev_np */
+#include <errno.h>
+#include <string.h>
+
+#include "boot.h"
+#include "bzimage.h"
+#include "device.h"
+#include "error.h"
+#include "host.h"
+#include "machine.h"
+
+extern const uint8_t guest_image[];
+extern const size_t guest_image_size;
+
+static const char *const default_devices[] = {
+	"uart16550",
+	"i8042",
+	"debug-exit",
+};
+
+static void sink_irq(void *opaque, uint32_t line, uint32_t level)
+{
+	struct machine *m = opaque;
+
+	if (m->kvm)
+		kvm_irq_line(m->kvm, line, level);
+}
+
+static void sink_request(void *opaque, uint32_t what, uint32_t arg)
+{
+	struct machine *m = opaque;
+	g_autofree char *msg = NULL;
+
+	if (!m->kvm)
+		return;
+	switch (what) {
+	case MODVMM_REQUEST_EXIT:
+		msg = g_strdup_printf("guest exited with status %u", arg);
+		kvm_cpus_stop(m->kvm, KVM_END_EXIT, arg, msg);
+		break;
+	case MODVMM_REQUEST_RESET:
+		kvm_cpus_stop(m->kvm, KVM_END_RESET, 0, "guest reset");
+		break;
+	case MODVMM_REQUEST_SHUTDOWN:
+		kvm_cpus_stop(m->kvm, KVM_END_POWEROFF, 0, "guest powered off");
+		break;
+	case MODVMM_REQUEST_PANIC:
+		kvm_cpus_stop(m->kvm, KVM_END_PANIC, arg, "guest panicked");
+		break;
+	}
+}
+
+static int spec_has_type(char **specs, const char *type)
+{
+	size_t n = strlen(type);
+
+	for (char **s = specs; s && *s; s++)
+		if (!strncmp(*s, type, n) && ((*s)[n] == ',' || !(*s)[n]))
+			return 1;
+	return 0;
+}
+
+static int create_devices(struct machine *m, const struct machine_config *cfg,
+			  GError **error)
+{
+	for (size_t i = 0;
+	     !cfg->no_defaults && i < G_N_ELEMENTS(default_devices); i++) {
+		const char *type = default_devices[i];
+		int r;
+
+		if (spec_has_type(cfg->devices, type))
+			continue;
+		if (!loader_find_type(m->vmm->loader, type))
+			return error_setf(
+				error, ENOENT,
+				"machine microvm needs device type %s: "
+				"no module in the module directories "
+				"provides it (or use --no-defaults)",
+				type);
+		r = device_create(m->vmm, type, NULL, error);
+		if (r < 0)
+			return r;
+	}
+	for (char **s = cfg->devices; s && *s; s++) {
+		int r = device_create(m->vmm, *s, NULL, error);
+
+		if (r < 0)
+			return r;
+	}
+	return 0;
+}
+
+static int read_file(const char *what, const char *path, char **ret,
+		     gsize *ret_len, GError **error)
+{
+	GError *err = NULL;
+
+	if (!g_file_get_contents(path, ret, ret_len, &err)) {
+		int r = error_setf(error, ENOENT, "%s %s", what, err->message);
+
+		g_error_free(err);
+		return r;
+	}
+	return 0;
+}
+
+static int load_guest(struct machine *m, const struct machine_config *cfg,
+		      struct kvm_boot *boot, GError **error)
+{
+	g_autofree char *kernel = NULL, *initrd = NULL;
+	gsize kernel_len = 0, initrd_len = 0;
+	const char *append = cfg->append ? cfg->append : "";
+	int r;
+
+	r = boot_write_tables(m->vmm->mem, error);
+	if (r < 0)
+		return r;
+	boot->rsp = BOOT_STACK;
+	if (!cfg->kernel) {
+		if (strlen(append) >= BOOT_CMDLINE_MAX)
+			return error_setf(error, E2BIG,
+					  "guest command line is %zu bytes, at "
+					  "most %u",
+					  strlen(append), BOOT_CMDLINE_MAX - 1);
+		r = boot_load_flat(m->vmm->mem, guest_image, guest_image_size,
+				   error);
+		if (r < 0)
+			return r;
+		memory_write(m->vmm->mem, BOOT_CMDLINE, append,
+			     strlen(append) + 1);
+		boot->rip = BOOT_KERNEL;
+		boot->rsi = BOOT_CMDLINE;
+		return 0;
+	}
+	r = read_file("kernel", cfg->kernel, &kernel, &kernel_len, error);
+	if (r < 0)
+		return r;
+	if (cfg->initrd) {
+		r = read_file("initrd", cfg->initrd, &initrd, &initrd_len,
+			      error);
+		if (r < 0)
+			return r;
+	}
+	r = bzimage_load(m->vmm->mem, m->kvm->ram_size, (uint8_t *)kernel,
+			 kernel_len, (uint8_t *)initrd, initrd_len, append,
+			 &boot->rip, error);
+	if (r < 0) {
+		g_prefix_error(error, "%s: ", cfg->kernel);
+		return r;
+	}
+	boot->rsi = BOOT_ZERO_PAGE;
+	return 0;
+}
+
+int machine_create(const struct machine_config *cfg, struct machine **ret,
+		   GError **error)
+{
+	g_autoptr(GPtrArray) errors =
+		g_ptr_array_new_with_free_func((GDestroyNotify)g_error_free);
+	struct kvm_boot boot = { 0 };
+	struct machine *m;
+	int r;
+
+	if (cfg->machine && strcmp(cfg->machine, "microvm"))
+		return error_setf(error, ENOENT,
+				  "unknown machine type '%s' (known: microvm)",
+				  cfg->machine);
+	m = g_new0(struct machine, 1);
+	m->vmm = vmm_new(host_services());
+	m->vmm->sinks = cfg->sinks;
+	m->vmm->sinks.irq = sink_irq;
+	m->vmm->sinks.request = sink_request;
+	m->vmm->sinks.opaque = m;
+	for (char **d = cfg->module_dirs; d && *d; d++)
+		loader_add_dir(m->vmm->loader, *d);
+	loader_load_all(m->vmm->loader, errors);
+	if (errors->len) {
+		GError *first = errors->pdata[0];
+
+		r = error_setf(error, first->code, "%s%s", first->message,
+			       errors->len > 1 ? " (and more module errors)"
+					       : "");
+		goto fail;
+	}
+	/* RAM first: devices may look at guest memory when realized. */
+	r = kvm_open(m->vmm, cfg->kvm_device, cfg->memory, cfg->cpus, &m->kvm,
+		     error);
+	if (r < 0)
+		goto fail;
+	r = create_devices(m, cfg, error);
+	if (r < 0)
+		goto fail;
+	r = load_guest(m, cfg, &boot, error);
+	if (r < 0)
+		goto fail;
+	r = kvm_cpus_create(m->kvm, &boot, error);
+	if (r < 0)
+		goto fail;
+	*ret = m;
+	return 0;
+fail:
+	machine_free(m);
+	return r;
+}
+
+void machine_run(struct machine *m, struct kvm_result *ret)
+{
+	kvm_cpus_run(m->kvm, ret);
+}
+
+void machine_stop(struct machine *m, int signo)
+{
+	const char *name = sigabbrev_np(signo);
+	g_autofree char *msg =
+		g_strdup_printf("stopped by SIG%s", name ? name : "?");
+
+	kvm_cpus_stop(m->kvm, KVM_END_STOPPED, (uint32_t)signo, msg);
+}
+
+void machine_free(struct machine *m)
+{
+	if (!m)
+		return;
+	device_destroy_all(m->vmm);
+	if (m->kvm) {
+		kvm_cpus_destroy(m->kvm);
+		kvm_close(m->kvm);
+	}
+	vmm_free(m->vmm);
+	g_free(m);
+}
+
+int machine_parse_size(const char *s, uint64_t *ret, GError **error)
+{
+	char *end;
+	guint64 v;
+	unsigned int shift = 20;
+
+	errno = 0;
+	v = g_ascii_strtoull(s, &end, 10);
+	if (end == s || errno)
+		goto bad;
+	switch (g_ascii_toupper(*end)) {
+	case '\0':
+		break;
+	case 'K':
+		shift = 10;
+		end++;
+		break;
+	case 'M':
+		end++;
+		break;
+	case 'G':
+		shift = 30;
+		end++;
+		break;
+	default:
+		goto bad;
+	}
+	if (*end || v > (UINT64_MAX >> shift))
+		goto bad;
+	*ret = v << shift;
+	return 0;
+bad:
+	return error_setf(error, EINVAL,
+			  "memory size '%s': expected a number with K, M or G "
+			  "(M when none)",
+			  s);
+}

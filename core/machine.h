@@ -1,0 +1,51 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#ifndef CORE_MACHINE_H
+#define CORE_MACHINE_H
+
+#include <stdint.h>
+
+#include <glib.h>
+
+#include "kvm-cpu.h"
+#include "vmm.h"
+
+struct machine_config {
+	const char *machine; /* NULL or "microvm" */
+	uint64_t memory;     /* bytes */
+	unsigned int cpus;
+	char **module_dirs; /* NULL-terminated */
+	char **devices;	    /* --device specs, NULL-terminated */
+	int no_defaults;    /* no default devices */
+	const char *kernel; /* bzImage; NULL: the built-in guest */
+	const char *initrd;
+	const char *append;	/* kernel or built-in guest command line */
+	const char *kvm_device; /* NULL: /dev/kvm */
+	struct vmm_sinks sinks; /* log (irq and request are the machine's) */
+};
+
+struct machine {
+	struct vmm *vmm;
+	struct kvm *kvm;
+};
+
+/*
+ * Loads the modules, creates the devices (the machine's defaults unless a
+ * device of that type is given or no_defaults is set), opens KVM, loads
+ * the guest and creates the vCPUs. Module load failures are errors here:
+ * a machine does not start with a module missing.
+ */
+int machine_create(const struct machine_config *cfg, struct machine **ret,
+		   GError **error);
+
+/* Runs until the guest ends or machine_stop(); see enum kvm_end. */
+void machine_run(struct machine *m, struct kvm_result *ret);
+
+/* Ends the run from any thread (a signal watcher, say). */
+void machine_stop(struct machine *m, int signo);
+
+void machine_free(struct machine *m);
+
+/* "256M", "2G", "1048576K", a plain number of MiB. */
+int machine_parse_size(const char *s, uint64_t *ret, GError **error);
+
+#endif

@@ -1,0 +1,287 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: LGPL-2.1-or-later
+"""The KVM suite: modvmm running real guests. TAP output.
+
+    kvm-suite.py BUILD_DIR [--direct | --nested] [--cases NAME,...]
+    kvm-suite.py BUILD_DIR [--direct | --nested] --run 'SHELL COMMAND'
+
+--run runs one command the same way ($MODVMM and $MODDIR set) and passes
+its output and exit status through; scripts/demo.sh uses it.
+
+Where /dev/kvm works, the cases run directly. Where it does not (these
+hosts' kvm_pvm does not bind inside a guest), they run inside an L1 VM:
+QEMU with software emulation of an AMD CPU with SVM (-accel tcg -cpu max),
+Debian's kernel, and Debian's kvm_amd loaded in it, so /dev/kvm there is
+hardware-style KVM. One L1 boot runs every case; the TAP lines come back
+on its serial console.
+"""
+import glob
+import gzip
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+
+BUILD = os.path.abspath(sys.argv[1])
+MODE = "--nested" if "--nested" in sys.argv else (
+    "--direct" if "--direct" in sys.argv else "auto")
+ONLY = None
+RUN = sys.argv[sys.argv.index("--run") + 1] if "--run" in sys.argv else None
+if "--cases" in sys.argv:
+    ONLY = set(sys.argv[sys.argv.index("--cases") + 1].split(","))
+
+L2_APPEND = ("console=ttyS0 earlyprintk=serial,ttyS0,115200 reboot=k "
+             "panic=-1 pci=off i8042.noaux i8042.nokbd nokaslr quiet")
+
+# name, shell snippet (run by busybox sh; $MODVMM, $MODDIR, $OUT set),
+# timeout in seconds. A case passes when its snippet exits 0.
+CASES = [
+    ("builtin_guest_passes_self_checks", r'''
+$MODVMM run --module-dir $MODDIR >$OUT 2>&1; st=$?
+grep -q "modvmm guest: PASS" $OUT && grep -q "^count 3 ticks" $OUT &&
+grep -q "guest exited with status 0 (exit status 0)" $OUT && [ $st = 0 ]
+''', 90),
+    ("timer_interrupts_delivered", r'''
+$MODVMM run --module-dir $MODDIR --append "ticks=20 count=1" >$OUT 2>&1
+ticks=$(sed -n 's/^count 1 ticks \([0-9]*\) .*/\1/p' $OUT)
+[ -n "$ticks" ] && [ "$ticks" -ge 20 ]
+''', 90),
+    ("two_vcpus_boot", r'''
+$MODVMM run --module-dir $MODDIR --cpus 2 >$OUT 2>&1 &&
+grep -q "modvmm guest: PASS" $OUT
+''', 90),
+    ("missing_device_reads_all_ones_and_fails_check", r'''
+$MODVMM run --module-dir $MODDIR --no-defaults --device uart16550 \
+	--device debug-exit >$OUT 2>&1; st=$?
+[ $st = 2 ] && grep -q "FAIL check 2: i8042 status" $OUT &&
+grep -q "guest exited with status 2 (exit status 2)" $OUT
+''', 90),
+    ("i8042_reset_ends_run", r'''
+$MODVMM run --module-dir $MODDIR --append reset >$OUT 2>&1; st=$?
+[ $st = 0 ] && grep -q "modvmm guest: PASS" $OUT &&
+grep -q "modvmm: guest reset (exit status 0)" $OUT
+''', 90),
+    ("sigint_stops_guest_cleanly", r'''
+$MODVMM run --module-dir $MODDIR --append forever >$OUT 2>&1 &
+pid=$!
+i=0; while ! grep -q "^count 2 " $OUT && [ $i -lt 600 ]; do sleep 0.1; i=$((i+1)); done
+kill -INT $pid; wait $pid; st=$?
+[ $st = 130 ] && grep -q "stopped by SIGINT (exit status 130)" $OUT
+''', 90),
+    ("serial_console_to_file", r'''
+$MODVMM run --module-dir $MODDIR --device uart16550,console=file:/tmp/con \
+	>$OUT 2>&1 && grep -q "modvmm guest: PASS" /tmp/con &&
+! grep -q "modvmm guest: PASS" $OUT
+''', 90),
+    ("linux_boots_to_shell", r'''
+$MODVMM run --module-dir $MODDIR --memory 256M --kernel /l2/vmlinuz \
+	--initrd /l2/initrd.gz --append "$L2_APPEND" >$OUT 2>&1; st=$?
+grep -q "L2-SHELL-OK" $OUT && grep -q "modvmm: guest reset" $OUT && [ $st = 0 ]
+''', 300),
+]
+
+
+def kvm_usable():
+    try:
+        fd = os.open("/dev/kvm", os.O_RDWR)
+    except OSError:
+        return False
+    os.close(fd)
+    return True
+
+
+def suite_script(cases, moddir, modvmm):
+    lines = [
+        f"MODVMM={modvmm}", f"MODDIR={moddir}",
+        f"L2_APPEND='{L2_APPEND}'", "export L2_APPEND",
+        f"echo 1..{len(cases)}",
+    ]
+    for n, (name, body, timeout) in enumerate(cases, 1):
+        fn = f"case_{n}"
+        lines += [
+            f"{fn}() {{", body.strip(), "}",
+            f"OUT=/tmp/out.{n}",
+            f"start=$(date +%s)",
+            f"( {fn} ) & cpid=$!",
+            f"( sleep {timeout}; kill -9 $cpid 2>/dev/null; "
+            f"pkill -9 -f modvmm 2>/dev/null ) & wpid=$!",
+            f"if wait $cpid; then r=ok; else r='not ok'; fi",
+            "kill $wpid 2>/dev/null",
+            f"echo \"$r {n} - {name} ($(( $(date +%s) - start )) s)\"",
+            f"if [ \"$r\" != ok ]; then tail -n 25 $OUT | sed 's/^/#   /'; fi",
+        ]
+    return "\n".join(lines) + "\n"
+
+
+def run_direct(cases):
+    moddir = os.path.join(BUILD, "modules")
+    script = suite_script(cases, moddir, os.path.join(BUILD, "modvmm"))
+    with tempfile.TemporaryDirectory() as tmp:
+        if any(c[0] == "linux_boots_to_shell" for c in cases):
+            os.makedirs(f"{tmp}/l2")
+            script = script.replace("/l2/", f"{tmp}/l2/")
+            build_l2(f"{tmp}/l2")
+        r = subprocess.run(["sh", "-c", script], cwd=tmp)
+    return r.returncode
+
+
+def copy_with_libs(binary, root):
+    """Copies binary into root/bin with the shared libraries it needs."""
+    shutil.copy(binary, f"{root}/bin/")
+    out = subprocess.run(["ldd", binary], capture_output=True, text=True,
+                         check=True).stdout
+    for line in out.splitlines():
+        parts = line.split()
+        path = parts[2] if "=>" in parts and len(parts) > 2 else parts[0]
+        if path.startswith("/"):
+            dst = root + path
+            os.makedirs(os.path.dirname(dst), exist_ok=True)
+            shutil.copy(path, dst)
+
+
+def cpio(root, out):
+    files = subprocess.run(["find", "."], cwd=root, capture_output=True,
+                           check=True).stdout
+    data = subprocess.run(["cpio", "-o", "-H", "newc", "--quiet"], cwd=root,
+                          input=files, capture_output=True, check=True).stdout
+    with gzip.open(out, "wb", compresslevel=1) as f:
+        f.write(data)
+
+
+def kernel():
+    ks = sorted(glob.glob("/boot/vmlinuz-*"))
+    if not ks:
+        sys.exit("kvm-suite: no /boot/vmlinuz-*: install linux-image-amd64")
+    return ks[-1]
+
+
+def build_l2(dst):
+    """Debian's kernel and a busybox initramfs that reports and reboots."""
+    with tempfile.TemporaryDirectory() as root:
+        for d in ("bin", "proc", "sys", "dev"):
+            os.makedirs(f"{root}/{d}")
+        shutil.copy("/bin/busybox", f"{root}/bin/")
+        with open(f"{root}/init", "w") as f:
+            f.write("#!/bin/busybox sh\n/bin/busybox --install -s /bin\n"
+                    "mount -t proc proc /proc\n"
+                    "echo L2-SHELL-OK $(uname -r) $(cat /proc/cmdline | wc -c)\n"
+                    "reboot -f\n")
+        os.chmod(f"{root}/init", 0o755)
+        cpio(root, f"{dst}/initrd.gz")
+    shutil.copy(kernel(), f"{dst}/vmlinuz")
+
+
+def l1_boot(body, need_l2, timeout):
+    """Boots L1 with kvm_amd, runs `body` (shell) there, and returns the
+    console lines it printed, or None with the console tail printed."""
+    kver = os.path.basename(kernel())[len("vmlinuz-"):]
+    kmods = [f"/lib/modules/{kver}/kernel/{m}" for m in (
+        "virt/lib/irqbypass.ko", "drivers/crypto/ccp/ccp.ko",
+        "arch/x86/kvm/kvm.ko", "arch/x86/kvm/kvm-amd.ko")]
+    with tempfile.TemporaryDirectory() as tmp:
+        root = f"{tmp}/root"
+        for d in ("bin", "proc", "sys", "dev", "tmp", "mod", "l2", "modules"):
+            os.makedirs(f"{root}/{d}")
+        shutil.copy("/bin/busybox", f"{root}/bin/")
+        copy_with_libs(os.path.join(BUILD, "modvmm"), root)
+        for so in glob.glob(os.path.join(BUILD, "modules", "*.so")):
+            shutil.copy(so, f"{root}/modules/")
+        for k in kmods:
+            shutil.copy(k, f"{root}/mod/")
+        if need_l2:
+            build_l2(f"{root}/l2")
+        with open(f"{root}/init", "w") as f:
+            f.write("#!/bin/busybox sh\n/bin/busybox --install -s /bin\n"
+                    "mount -t proc proc /proc; mount -t sysfs sys /sys\n"
+                    "mount -t devtmpfs dev /dev; mount -t tmpfs tmp /tmp\n"
+                    "for m in irqbypass ccp kvm kvm-amd; do "
+                    "insmod /mod/$m.ko || echo \"# insmod $m failed\"; done\n"
+                    "[ -c /dev/kvm ] || echo '# L1: no /dev/kvm'\n"
+                    "echo KVM-SUITE-BEGIN\n" + body +
+                    "echo KVM-SUITE-END\npoweroff -f\n")
+        os.chmod(f"{root}/init", 0o755)
+        cpio(root, f"{tmp}/l1.gz")
+        cmd = ["qemu-system-x86_64", "-accel", "tcg", "-cpu", "max", "-m", "2G",
+               "-smp", "1", "-nographic", "-no-reboot", "-nodefaults",
+               "-serial", "stdio", "-kernel", kernel(), "-initrd",
+               f"{tmp}/l1.gz", "-append",
+               "console=ttyS0 panic=-1 nokaslr quiet loglevel=1"]
+        try:
+            p = subprocess.run(cmd, capture_output=True, text=True,
+                               errors="replace", timeout=timeout + 60)
+            out = p.stdout
+        except subprocess.TimeoutExpired as e:
+            out = (e.stdout or b"").decode(errors="replace") + \
+                "\n# L1 timed out\n"
+    # Firmware escape codes may share the marker's line.
+    lines = ["KVM-SUITE-BEGIN" if l.endswith("KVM-SUITE-BEGIN") else l
+             for l in out.replace("\r", "").splitlines()]
+    if "KVM-SUITE-BEGIN" not in lines:
+        print("# the L1 VM never reached the suite; its console said:")
+        for line in lines[-30:]:
+            print(f"#   {line}")
+        return None
+    body_lines = lines[lines.index("KVM-SUITE-BEGIN") + 1:]
+    if "KVM-SUITE-END" not in body_lines:
+        body_lines.append("# the L1 VM stopped before the suite ended")
+    return body_lines
+
+
+def run_nested(cases):
+    t0 = time.time()
+    script = suite_script(cases, "/modules", "/bin/modvmm")
+    lines = l1_boot(script, any(c[0] == "linux_boots_to_shell" for c in cases),
+                    sum(c[2] for c in cases))
+    if lines is None:
+        print(f"1..{len(cases)}")
+        return 1
+    failed = "KVM-SUITE-END" not in lines
+    for line in lines:
+        if line == "KVM-SUITE-END":
+            break
+        if line.startswith(("ok ", "not ok ", "#", "1..")):
+            print(line)
+            failed |= line.startswith("not ok")
+    print(f"# nested run took {time.time() - t0:.1f} s")
+    return 1 if failed else 0
+
+
+def run_command(cmd, direct):
+    if direct:
+        env = dict(os.environ, MODVMM=os.path.join(BUILD, "modvmm"),
+                   MODDIR=os.path.join(BUILD, "modules"))
+        return subprocess.run(["sh", "-c", cmd], env=env).returncode
+    # A quoted here-document keeps the command exactly as given.
+    body = ("MODVMM=/bin/modvmm MODDIR=/modules\nexport MODVMM MODDIR\n"
+            "cat >/tmp/cmd.sh <<'MODVMM_CMD_EOF'\n" + cmd +
+            "\nMODVMM_CMD_EOF\n"
+            "sh /tmp/cmd.sh >/tmp/run.out 2>&1; st=$?\n"
+            "tr -d '\\r' </tmp/run.out\necho KVM-RUN-STATUS $st\n")
+    lines = l1_boot(body, False, 300)
+    status = 1
+    for line in lines or []:
+        if line == "KVM-SUITE-END":
+            break
+        if line.startswith("KVM-RUN-STATUS "):
+            status = int(line.split()[1])
+        else:
+            print(line)
+    return status
+
+
+def main():
+    cases = [c for c in CASES if ONLY is None or c[0] in ONLY]
+    direct = MODE == "--direct" or (MODE == "auto" and kvm_usable())
+    where = ("directly on /dev/kvm" if direct else
+             "nested: QEMU TCG with SVM, kvm_amd in L1 (no usable /dev/kvm here)")
+    if RUN:
+        print(f"# running {where}", flush=True)
+        sys.exit(run_command(RUN, direct))
+    print(f"# KVM suite: {where}", flush=True)
+    sys.exit(run_direct(cases) if direct else run_nested(cases))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,254 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
+/* modules/uart16550 register semantics, through the bus, without KVM. */
+#include <errno.h>
+#include <unistd.h>
+
+#include "check-tap.h"
+#include "../../core/device.h"
+#include "../../core/host.h"
+#include "../../core/vmm.h"
+
+#define BASE 0x3f8
+#define IRQ 4
+
+static struct vmm *vmm;
+static char *console;
+static GPtrArray *logs;
+
+static void sink_log(void *opaque, const char *id, uint32_t level,
+		     const char *msg)
+{
+	(void)opaque;
+	(void)level;
+	g_ptr_array_add(logs, g_strdup_printf("%s: %s", id, msg));
+}
+
+static void setup(void)
+{
+	g_autofree char *path =
+		g_build_filename(g_getenv("MODULE_DIR"), "uart16550.so", NULL);
+	g_autofree char *spec = NULL;
+	int fd;
+
+	logs = g_ptr_array_new_with_free_func(g_free);
+	vmm = vmm_new(host_services());
+	vmm->sinks.log = sink_log;
+	ck_assert_int_eq(loader_load(vmm->loader, path, NULL, NULL), 0);
+	fd = g_file_open_tmp("modvmm-uart-XXXXXX", &console, NULL);
+	ck_assert_int_ge(fd, 0);
+	close(fd);
+	spec = g_strdup_printf("uart16550,id=serial0,console=file:%s", console);
+	ck_assert_int_eq(device_create(vmm, spec, NULL, NULL), 0);
+}
+
+static void teardown(void)
+{
+	device_destroy_all(vmm);
+	vmm_free(vmm);
+	unlink(console);
+	g_free(console);
+	g_ptr_array_unref(logs);
+}
+
+static uint8_t in(unsigned int reg)
+{
+	uint64_t v;
+
+	ck_assert_int_eq(vmm_pio_read(vmm, BASE + reg, 1, &v), 0);
+	return (uint8_t)v;
+}
+
+static void out(unsigned int reg, uint8_t v)
+{
+	ck_assert_int_eq(vmm_pio_write(vmm, BASE + reg, 1, v), 0);
+}
+
+START_TEST(test_uart_reset_state)
+{
+	ck_assert_uint_eq(in(5), 0x60); /* LSR: THRE | TEMT */
+	ck_assert_uint_eq(in(2), 0x01); /* IIR: none pending, no FIFO */
+	ck_assert_uint_eq(in(6), 0xb0); /* MSR: DCD DSR CTS */
+	ck_assert_uint_eq(in(1), 0x00);
+	ck_assert_uint_eq(vmm->irq_level[IRQ], 0);
+}
+END_TEST
+
+START_TEST(test_uart_thr_writes_console)
+{
+	g_autofree char *text = NULL;
+
+	for (const char *p = "hi\n"; *p; p++)
+		out(0, (uint8_t)*p);
+	ck_assert(g_file_get_contents(console, &text, NULL, NULL));
+	ck_assert_str_eq(text, "hi\n");
+	ck_assert_uint_eq(in(5) & 0x60, 0x60);
+}
+END_TEST
+
+START_TEST(test_uart_scratch_and_divisor_latch)
+{
+	g_autofree char *text = NULL;
+
+	out(7, 0x5a);
+	ck_assert_uint_eq(in(7), 0x5a);
+	out(3, 0x83); /* DLAB, 8N1 */
+	out(0, 0x01);
+	out(1, 0x02);
+	ck_assert_uint_eq(in(0), 0x01);
+	ck_assert_uint_eq(in(1), 0x02);
+	out(3, 0x03);
+	ck_assert_uint_eq(in(3), 0x03);
+	/* With DLAB clear, offset 0 is THR again and 1 is IER. */
+	ck_assert_uint_eq(in(1), 0x00);
+	out(0, 'x');
+	ck_assert(g_file_get_contents(console, &text, NULL, NULL));
+	ck_assert_str_eq(text, "x");
+}
+END_TEST
+
+START_TEST(test_uart_loopback_receives)
+{
+	g_autofree char *text = NULL;
+
+	out(4, 0x10); /* LOOP */
+	out(0, 'A');
+	ck_assert_uint_eq(in(5) & 0x01, 0x01); /* DR */
+	ck_assert_uint_eq(in(0), 'A');
+	ck_assert_uint_eq(in(5) & 0x01, 0x00);
+	ck_assert(g_file_get_contents(console, &text, NULL, NULL));
+	ck_assert_str_eq(text, "");
+}
+END_TEST
+
+START_TEST(test_uart_fifo_overrun_sets_and_clears_oe)
+{
+	out(4, 0x10);
+	for (int i = 0; i < 17; i++)
+		out(0, (uint8_t)('a' + i));
+	ck_assert_uint_eq(in(5) & 0x03, 0x03); /* DR, OE */
+	ck_assert_uint_eq(in(5) & 0x02, 0x00); /* OE cleared by the read */
+	for (int i = 0; i < 16; i++)
+		ck_assert_uint_eq(in(0), 'a' + i);
+	ck_assert_uint_eq(in(5) & 0x01, 0x00);
+}
+END_TEST
+
+START_TEST(test_uart_rx_interrupt_raised_and_cleared)
+{
+	out(4, 0x18); /* LOOP | OUT2 */
+	out(1, 0x01); /* RDI */
+	ck_assert_uint_eq(vmm->irq_level[IRQ], 0);
+	out(0, 'z');
+	ck_assert_uint_eq(in(2), 0x04);
+	ck_assert_uint_eq(vmm->irq_level[IRQ], 1);
+	ck_assert_uint_eq(in(0), 'z');
+	ck_assert_uint_eq(in(2), 0x01);
+	ck_assert_uint_eq(vmm->irq_level[IRQ], 0);
+}
+END_TEST
+
+START_TEST(test_uart_thr_empty_interrupt)
+{
+	out(4, 0x08); /* OUT2 */
+	out(1, 0x02); /* THRI: THR is empty, so it is pending at once */
+	ck_assert_uint_eq(vmm->irq_level[IRQ], 1);
+	ck_assert_uint_eq(in(2), 0x02);
+	/* Reading IIR acknowledged it. */
+	ck_assert_uint_eq(vmm->irq_level[IRQ], 0);
+	ck_assert_uint_eq(in(2), 0x01);
+	out(0, 'q');
+	ck_assert_uint_eq(vmm->irq_level[IRQ], 1);
+}
+END_TEST
+
+START_TEST(test_uart_out2_gates_irq_line)
+{
+	out(1, 0x02);
+	ck_assert_uint_eq(vmm->irq_level[IRQ], 0);
+	ck_assert_uint_eq(in(2) & 0x0f, 0x02); /* pending all the same */
+}
+END_TEST
+
+START_TEST(test_uart_fifo_mode_iir_and_trigger)
+{
+	out(2, 0xc1); /* FIFO on, trigger 14 */
+	out(4, 0x18);
+	out(1, 0x01);
+	out(0, '1');
+	/* One byte is below the trigger: the timeout indication. */
+	ck_assert_uint_eq(in(2), 0xcc);
+	for (int i = 0; i < 13; i++)
+		out(0, '2');
+	ck_assert_uint_eq(in(2), 0xc4);
+	out(2, 0xc3); /* clear RX */
+	ck_assert_uint_eq(in(5) & 0x01, 0);
+	ck_assert_uint_eq(in(2), 0xc1);
+}
+END_TEST
+
+START_TEST(test_uart_loopback_modem_status)
+{
+	/* Entering loopback drops CTS, DSR and DCD (nothing drives them). */
+	out(4, 0x10);
+	ck_assert_uint_eq(in(6), 0x0b); /* delta CTS, DSR, DCD */
+	ck_assert_uint_eq(in(6), 0x00); /* deltas cleared by the read */
+	out(4, 0x12);			/* RTS loops back to CTS */
+	ck_assert_uint_eq(in(6), 0x11); /* CTS, delta CTS */
+	ck_assert_uint_eq(in(6), 0x10);
+}
+END_TEST
+
+START_TEST(test_uart_bad_console_refused)
+{
+	GError *err = NULL;
+
+	ck_assert_int_eq(device_create(vmm,
+				       "uart16550,id=s1,iobase=0x2f8,"
+				       "console=telnet",
+				       NULL, &err),
+			 -EINVAL);
+	ck_assert_error(err,
+			"s1: realize of uart16550 failed: Invalid argument");
+	g_error_free(err);
+	ck_assert_str_eq(
+		g_ptr_array_index(logs, logs->len - 1),
+		"s1: console=telnet: expected stdio, file:PATH, pty or "
+		"none");
+}
+END_TEST
+
+START_TEST(test_uart_reset_restores_power_on_state)
+{
+	out(4, 0x1b);
+	out(1, 0x0f);
+	out(7, 0x42);
+	device_reset_all(vmm);
+	ck_assert_uint_eq(in(4), 0);
+	ck_assert_uint_eq(in(1), 0);
+	ck_assert_uint_eq(in(7), 0);
+	ck_assert_uint_eq(in(5), 0x60);
+	ck_assert_uint_eq(vmm->irq_level[IRQ], 0);
+}
+END_TEST
+
+int main(void)
+{
+	Suite *s = suite_create("uart16550");
+	TCase *tc = tcase_create("uart16550");
+
+	tcase_add_checked_fixture(tc, setup, teardown);
+	tcase_add_test(tc, test_uart_reset_state);
+	tcase_add_test(tc, test_uart_thr_writes_console);
+	tcase_add_test(tc, test_uart_scratch_and_divisor_latch);
+	tcase_add_test(tc, test_uart_loopback_receives);
+	tcase_add_test(tc, test_uart_fifo_overrun_sets_and_clears_oe);
+	tcase_add_test(tc, test_uart_rx_interrupt_raised_and_cleared);
+	tcase_add_test(tc, test_uart_thr_empty_interrupt);
+	tcase_add_test(tc, test_uart_out2_gates_irq_line);
+	tcase_add_test(tc, test_uart_fifo_mode_iir_and_trigger);
+	tcase_add_test(tc, test_uart_loopback_modem_status);
+	tcase_add_test(tc, test_uart_bad_console_refused);
+	tcase_add_test(tc, test_uart_reset_restores_power_on_state);
+	suite_add_tcase(s, tc);
+	return check_run(s);
+}
