@@ -121,6 +121,13 @@ int kvm_open(struct vmm *vmm, const char *dev, uint64_t ram_size,
 		goto fail;
 	}
 	v = ioctl(kvm->sys_fd, KVM_GET_API_VERSION, 0);
+	if (v < 0) {
+		r = errno;
+		r = error_setf(error, ENOTTY,
+			       "%s: not a KVM device (KVM_GET_API_VERSION: %s)",
+			       dev, g_strerror(r));
+		goto fail;
+	}
 	if (v != KVM_API_VERSION) {
 		r = error_setf(error, ENOTSUP,
 			       "%s: KVM API version %d, modvmm needs %d", dev,

@@ -68,6 +68,32 @@ static int spec_has_type(char **specs, const char *type)
 	return 0;
 }
 
+/* Every device type the machine will need, before anything is opened. */
+static int check_device_types(struct machine *m,
+			      const struct machine_config *cfg, GError **error)
+{
+	for (size_t i = 0;
+	     !cfg->no_defaults && i < G_N_ELEMENTS(default_devices); i++)
+		if (!spec_has_type(cfg->devices, default_devices[i]) &&
+		    !loader_find_type(m->vmm->loader, default_devices[i]))
+			return error_setf(
+				error, ENOENT,
+				"machine microvm needs device type %s: "
+				"no module in the module directories "
+				"provides it (or use --no-defaults)",
+				default_devices[i]);
+	for (char **s = cfg->devices; s && *s; s++) {
+		g_autofree char *type = g_strndup(*s, strcspn(*s, ","));
+
+		if (!loader_find_type(m->vmm->loader, type))
+			return error_setf(error, ENOENT,
+					  "unknown device type '%s' (no loaded "
+					  "module provides it)",
+					  type);
+	}
+	return 0;
+}
+
 static int create_devices(struct machine *m, const struct machine_config *cfg,
 			  GError **error)
 {
@@ -78,13 +104,6 @@ static int create_devices(struct machine *m, const struct machine_config *cfg,
 
 		if (spec_has_type(cfg->devices, type))
 			continue;
-		if (!loader_find_type(m->vmm->loader, type))
-			return error_setf(
-				error, ENOENT,
-				"machine microvm needs device type %s: "
-				"no module in the module directories "
-				"provides it (or use --no-defaults)",
-				type);
 		r = device_create(m->vmm, type, NULL, error);
 		if (r < 0)
 			return r;
@@ -112,11 +131,32 @@ static int read_file(const char *what, const char *path, char **ret,
 	return 0;
 }
 
+/* Reads the kernel and initrd and checks the kernel, before KVM opens. */
+static int read_guest(struct machine *m, const struct machine_config *cfg,
+		      GError **error)
+{
+	struct bzimage bz;
+	int r;
+
+	if (!cfg->kernel)
+		return 0;
+	r = read_file("kernel", cfg->kernel, &m->kernel, &m->kernel_len, error);
+	if (r < 0)
+		return r;
+	r = bzimage_parse((uint8_t *)m->kernel, m->kernel_len, &bz, error);
+	if (r < 0) {
+		g_prefix_error(error, "%s: ", cfg->kernel);
+		return r;
+	}
+	if (cfg->initrd)
+		return read_file("initrd", cfg->initrd, &m->initrd,
+				 &m->initrd_len, error);
+	return 0;
+}
+
 static int load_guest(struct machine *m, const struct machine_config *cfg,
 		      struct kvm_boot *boot, GError **error)
 {
-	g_autofree char *kernel = NULL, *initrd = NULL;
-	gsize kernel_len = 0, initrd_len = 0;
 	const char *append = cfg->append ? cfg->append : "";
 	int r;
 
@@ -140,18 +180,9 @@ static int load_guest(struct machine *m, const struct machine_config *cfg,
 		boot->rsi = BOOT_CMDLINE;
 		return 0;
 	}
-	r = read_file("kernel", cfg->kernel, &kernel, &kernel_len, error);
-	if (r < 0)
-		return r;
-	if (cfg->initrd) {
-		r = read_file("initrd", cfg->initrd, &initrd, &initrd_len,
-			      error);
-		if (r < 0)
-			return r;
-	}
-	r = bzimage_load(m->vmm->mem, m->kvm->ram_size, (uint8_t *)kernel,
-			 kernel_len, (uint8_t *)initrd, initrd_len, append,
-			 &boot->rip, error);
+	r = bzimage_load(m->vmm->mem, m->kvm->ram_size, (uint8_t *)m->kernel,
+			 m->kernel_len, (uint8_t *)m->initrd, m->initrd_len,
+			 append, &boot->rip, error);
 	if (r < 0) {
 		g_prefix_error(error, "%s: ", cfg->kernel);
 		return r;
@@ -190,6 +221,13 @@ int machine_create(const struct machine_config *cfg, struct machine **ret,
 					       : "");
 		goto fail;
 	}
+	/* What the user can get wrong is checked before KVM is opened. */
+	r = check_device_types(m, cfg, error);
+	if (r < 0)
+		goto fail;
+	r = read_guest(m, cfg, error);
+	if (r < 0)
+		goto fail;
 	/* RAM first: devices may look at guest memory when realized. */
 	r = kvm_open(m->vmm, cfg->kvm_device, cfg->memory, cfg->cpus, &m->kvm,
 		     error);
@@ -235,6 +273,8 @@ void machine_free(struct machine *m)
 		kvm_close(m->kvm);
 	}
 	vmm_free(m->vmm);
+	g_free(m->kernel);
+	g_free(m->initrd);
 	g_free(m);
 }
 

@@ -26,6 +26,10 @@ struct machine_config {
 struct machine {
 	struct vmm *vmm;
 	struct kvm *kvm;
+	char *kernel; /* file contents, read before KVM is opened */
+	gsize kernel_len;
+	char *initrd;
+	gsize initrd_len;
 };
 
 /*

@@ -193,6 +193,7 @@ static char *opt_kernel;
 static char *opt_initrd;
 static char *opt_append;
 static gboolean opt_no_defaults;
+static char *opt_kvm_device;
 
 static const GOptionEntry run_options[] = {
 	{ "machine", 0, 0, G_OPTION_ARG_STRING, &opt_machine,
@@ -209,6 +210,8 @@ static const GOptionEntry run_options[] = {
 	  "Kernel (or built-in guest) command line", "CMDLINE" },
 	{ "no-defaults", 0, 0, G_OPTION_ARG_NONE, &opt_no_defaults,
 	  "Do not add the machine's default devices", NULL },
+	{ "kvm-device", 0, 0, G_OPTION_ARG_FILENAME, &opt_kvm_device,
+	  "KVM device node (default /dev/kvm)", "PATH" },
 	{ NULL },
 };
 
@@ -295,6 +298,7 @@ static int cmd_run(int argc, char **argv)
 	cfg.kernel = opt_kernel;
 	cfg.initrd = opt_initrd;
 	cfg.append = opt_append;
+	cfg.kvm_device = opt_kvm_device;
 	cfg.sinks.log = print_device_log;
 	if (!opt_module_dirs || !*opt_module_dirs) {
 		static char *default_dirs[] = { (char *)MODVMM_MODULE_DIR,

@@ -2,7 +2,7 @@
 # SPDX-License-Identifier: LGPL-2.1-or-later
 """The KVM suite: modvmm running real guests. TAP output.
 
-    kvm-suite.py BUILD_DIR [--direct | --nested] [--cases NAME,...]
+    kvm-suite.py BUILD_DIR [--direct | --nested] [--cases NAME,... | --linux]
     kvm-suite.py BUILD_DIR [--direct | --nested] --run 'SHELL COMMAND'
 
 --run runs one command the same way ($MODVMM and $MODDIR set) and passes
@@ -27,6 +27,7 @@ import time
 BUILD = os.path.abspath(sys.argv[1])
 MODE = "--nested" if "--nested" in sys.argv else (
     "--direct" if "--direct" in sys.argv else "auto")
+LINUX_CASE = "linux_boots_to_shell"
 ONLY = None
 RUN = sys.argv[sys.argv.index("--run") + 1] if "--run" in sys.argv else None
 if "--cases" in sys.argv:
@@ -119,7 +120,7 @@ def run_direct(cases):
     moddir = os.path.join(BUILD, "modules")
     script = suite_script(cases, moddir, os.path.join(BUILD, "modvmm"))
     with tempfile.TemporaryDirectory() as tmp:
-        if any(c[0] == "linux_boots_to_shell" for c in cases):
+        if any(c[0] == LINUX_CASE for c in cases):
             os.makedirs(f"{tmp}/l2")
             script = script.replace("/l2/", f"{tmp}/l2/")
             build_l2(f"{tmp}/l2")
@@ -232,7 +233,7 @@ def l1_boot(body, need_l2, timeout):
 def run_nested(cases):
     t0 = time.time()
     script = suite_script(cases, "/modules", "/bin/modvmm")
-    lines = l1_boot(script, any(c[0] == "linux_boots_to_shell" for c in cases),
+    lines = l1_boot(script, any(c[0] == LINUX_CASE for c in cases),
                     sum(c[2] for c in cases))
     if lines is None:
         print(f"1..{len(cases)}")
@@ -272,7 +273,14 @@ def run_command(cmd, direct):
 
 
 def main():
-    cases = [c for c in CASES if ONLY is None or c[0] in ONLY]
+    # --linux: only the Linux guest (its own meson suite); by default,
+    # everything else.
+    if "--linux" in sys.argv:
+        cases = [c for c in CASES if c[0] == LINUX_CASE]
+    elif ONLY is not None:
+        cases = [c for c in CASES if c[0] in ONLY]
+    else:
+        cases = [c for c in CASES if c[0] != LINUX_CASE]
     direct = MODE == "--direct" or (MODE == "auto" and kvm_usable())
     where = ("directly on /dev/kvm" if direct else
              "nested: QEMU TCG with SVM, kvm_amd in L1 (no usable /dev/kvm here)")

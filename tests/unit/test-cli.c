@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: LGPL-2.1-or-later
 /* The front ends as a user runs them: output, messages and exit status. */
 #include <sys/wait.h>
+#include <unistd.h>
 
 #include <json-glib/json-glib.h>
 
@@ -187,6 +188,95 @@ START_TEST(test_cli_modules_json)
 }
 END_TEST
 
+/* modvmm run refusals that need no KVM: status 125, one line each. */
+static const struct {
+	const char *args[6];
+	const char *stderr_text;
+} run_refusals[] = {
+	{ { "--kvm-device", "/nonexistent/kvm" },
+	  "modvmm: /nonexistent/kvm: No such file or directory (is the kvm "
+	  "module loaded and is this host allowed to virtualise?)\n" },
+	{ { "--kvm-device", "/dev/null" },
+	  "modvmm: /dev/null: not a KVM device (KVM_GET_API_VERSION: "
+	  "Inappropriate ioctl for device)\n" },
+	{ { "--machine", "pc" },
+	  "modvmm: unknown machine type 'pc' (known: microvm)\n" },
+	{ { "--device", "nope,id=x" },
+	  "modvmm: unknown device type 'nope' (no loaded module provides "
+	  "it)\n" },
+	{ { "--kernel", "/nonexistent/bzImage" },
+	  "modvmm: kernel Failed to open file “/nonexistent/bzImage”: No such "
+	  "file or directory\n" },
+};
+
+START_TEST(test_cli_run_refusals)
+{
+	const char *const *a = run_refusals[_i].args;
+	struct run r =
+		run("MODVMM", "run", "--module-dir", g_getenv("MODULE_DIR"),
+		    a[0], a[1], a[2], a[3], NULL);
+
+	ck_assert_int_eq(r.status, 125);
+	ck_assert_str_eq(r.err, run_refusals[_i].stderr_text);
+	run_clear(&r);
+}
+END_TEST
+
+START_TEST(test_cli_run_missing_default_device_module)
+{
+	g_autofree char *dir = g_dir_make_tmp("modvmm-empty-XXXXXX", NULL);
+	struct run r = run("MODVMM", "run", "--module-dir", dir, NULL);
+
+	ck_assert_int_eq(r.status, 125);
+	ck_assert_str_eq(r.err,
+			 "modvmm: machine microvm needs device type "
+			 "uart16550: no module in the module directories "
+			 "provides it (or use --no-defaults)\n");
+	rmdir(dir);
+	run_clear(&r);
+}
+END_TEST
+
+/* The kernel is checked before KVM is opened, so this says what is wrong. */
+START_TEST(test_cli_run_not_a_kernel_before_kvm)
+{
+	g_autofree char *path = fixture_path("not-a-kernel");
+	g_autofree char *expected = g_strdup_printf(
+		"modvmm: %s: not a bzImage: boot flag at 0x1fe is 0x0000, "
+		"expected 0xaa55\n",
+		path);
+	struct run r =
+		run("MODVMM", "run", "--module-dir", g_getenv("MODULE_DIR"),
+		    "--kernel", path, "--kvm-device", "/nonexistent", NULL);
+
+	ck_assert_int_eq(r.status, 125);
+	ck_assert_str_eq(r.err, expected);
+	run_clear(&r);
+}
+END_TEST
+
+static const struct {
+	const char *args[3];
+	const char *stderr_text;
+} run_usage_errors[] = {
+	{ { "--initrd", "x" }, "modvmm: --initrd needs --kernel\n" },
+	{ { "--memory", "12Q" },
+	  "modvmm: memory size '12Q': expected a number with K, M or G (M when "
+	  "none)\n" },
+	{ { "--cpus", "0" }, "modvmm: --cpus 0: at least 1\n" },
+};
+
+START_TEST(test_cli_run_usage_errors)
+{
+	const char *const *a = run_usage_errors[_i].args;
+	struct run r = run("MODVMM", "run", a[0], a[1], NULL);
+
+	ck_assert_int_eq(r.status, 2);
+	ck_assert_str_eq(r.err, run_usage_errors[_i].stderr_text);
+	run_clear(&r);
+}
+END_TEST
+
 START_TEST(test_cli_unknown_command)
 {
 	struct run r = run("MODVMM", "frobnicate", NULL);
@@ -213,6 +303,12 @@ int main(void)
 	tcase_add_test(tc, test_cli_modules_bad_device_fails);
 	tcase_add_test(tc, test_cli_modules_json);
 	tcase_add_test(tc, test_cli_unknown_command);
+	tcase_add_loop_test(tc, test_cli_run_refusals, 0,
+			    G_N_ELEMENTS(run_refusals));
+	tcase_add_test(tc, test_cli_run_missing_default_device_module);
+	tcase_add_test(tc, test_cli_run_not_a_kernel_before_kvm);
+	tcase_add_loop_test(tc, test_cli_run_usage_errors, 0,
+			    G_N_ELEMENTS(run_usage_errors));
 	suite_add_tcase(s, tc);
 	return check_run(s);
 }

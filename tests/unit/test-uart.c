@@ -217,6 +217,21 @@ START_TEST(test_uart_bad_console_refused)
 }
 END_TEST
 
+START_TEST(test_uart_console_on_pty)
+{
+	const char *msg;
+
+	ck_assert_int_eq(device_create(vmm,
+				       "uart16550,id=s1,iobase=0x2f8,"
+				       "console=pty",
+				       NULL, NULL),
+			 0);
+	msg = g_ptr_array_index(logs, logs->len - 1);
+	ck_assert_msg(g_str_has_prefix(msg, "s1: console on /dev/pts/"), "%s",
+		      msg);
+}
+END_TEST
+
 START_TEST(test_uart_reset_restores_power_on_state)
 {
 	out(4, 0x1b);
@@ -248,6 +263,7 @@ int main(void)
 	tcase_add_test(tc, test_uart_fifo_mode_iir_and_trigger);
 	tcase_add_test(tc, test_uart_loopback_modem_status);
 	tcase_add_test(tc, test_uart_bad_console_refused);
+	tcase_add_test(tc, test_uart_console_on_pty);
 	tcase_add_test(tc, test_uart_reset_restores_power_on_state);
 	suite_add_tcase(s, tc);
 	return check_run(s);
