@@ -3,7 +3,7 @@
 """The KVM suite: modvmm running real guests. TAP output.
 
     kvm-suite.py BUILD_DIR [--direct | --nested] [--cases NAME,... | --linux]
-    kvm-suite.py BUILD_DIR [--direct | --nested] --run 'SHELL COMMAND'
+    kvm-suite.py BUILD_DIR [--direct | --nested] [--with FILE...] --run 'CMD'
 
 --run runs one command the same way ($MODVMM and $MODDIR set) and passes
 its output and exit status through; scripts/demo.sh uses it.
@@ -30,6 +30,8 @@ MODE = "--nested" if "--nested" in sys.argv else (
 LINUX_CASE = "linux_boots_to_shell"
 ONLY = None
 RUN = sys.argv[sys.argv.index("--run") + 1] if "--run" in sys.argv else None
+# Extra programs for --run, put in /bin beside modvmm in the nested VM.
+WITH = [sys.argv[i + 1] for i, a in enumerate(sys.argv) if a == "--with"]
 if "--cases" in sys.argv:
     ONLY = set(sys.argv[sys.argv.index("--cases") + 1].split(","))
 
@@ -187,6 +189,8 @@ def l1_boot(body, need_l2, timeout):
             os.makedirs(f"{root}/{d}")
         shutil.copy("/bin/busybox", f"{root}/bin/")
         copy_with_libs(os.path.join(BUILD, "modvmm"), root)
+        for extra in WITH:
+            copy_with_libs(extra, root)
         for so in glob.glob(os.path.join(BUILD, "modules", "*.so")):
             shutil.copy(so, f"{root}/modules/")
         for k in kmods:
@@ -252,7 +256,9 @@ def run_nested(cases):
 def run_command(cmd, direct):
     if direct:
         env = dict(os.environ, MODVMM=os.path.join(BUILD, "modvmm"),
-                   MODDIR=os.path.join(BUILD, "modules"))
+                   MODDIR=os.path.join(BUILD, "modules"),
+                   PATH=os.pathsep.join([os.path.dirname(os.path.abspath(w))
+                                         for w in WITH] + [os.environ["PATH"]]))
         return subprocess.run(["sh", "-c", cmd], env=env).returncode
     # A quoted here-document keeps the command exactly as given.
     body = ("MODVMM=/bin/modvmm MODDIR=/modules\nexport MODVMM MODDIR\n"
