@@ -13,11 +13,19 @@ step() {
 	"$@" || status=1
 }
 
+# Quiet when it works, the whole output when it does not.
 configure() {
 	dir=$1
 	shift
-	[ -f "$dir/build.ninja" ] || meson setup "$dir" "$@" >/dev/null || return 1
-	meson compile -C "$dir" >/dev/null
+	log=$(mktemp)
+	if { [ -f "$dir/build.ninja" ] || meson setup "$dir" "$@"; } >"$log" 2>&1 &&
+		meson compile -C "$dir" >"$log" 2>&1; then
+		rm -f "$log"
+		return 0
+	fi
+	cat "$log"
+	rm -f "$log"
+	return 1
 }
 
 step configure build
