@@ -56,10 +56,11 @@ $MODVMM run --module-dir $MODDIR --cpus 2 >$OUT 2>&1 &&
 grep -q "modvmm guest: PASS" $OUT
 ''', 90),
     ("missing_device_reads_all_ones_and_fails_check", r'''
-$MODVMM run --module-dir $MODDIR --no-defaults --device uart16550 \
+$MODVMM run -v --module-dir $MODDIR --no-defaults --device uart16550 \
 	--device debug-exit >$OUT 2>&1; st=$?
 [ $st = 2 ] && grep -q "FAIL check 2: i8042 status" $OUT &&
-grep -q "guest exited with status 2 (exit status 2)" $OUT
+grep -q "guest exited with status 2 (exit status 2)" $OUT &&
+[ "$(grep -c "vcpu0: unclaimed port read at 0x64 (1 bytes); logged once" $OUT)" = 1 ]
 ''', 90),
     ("i8042_reset_ends_run", r'''
 $MODVMM run --module-dir $MODDIR --append reset >$OUT 2>&1; st=$?
