@@ -6,6 +6,7 @@ builds the ABI probe against it, and runs the gate. TAP output.
     test-abi-gate.py SOURCE_ROOT CC
 """
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -16,6 +17,12 @@ gate = os.path.join(src, "tests", "abi", "abi-gate.py")
 probe_c = os.path.join(src, "abi", "abi-probe.c")
 n = 0
 failed = 0
+# Cases are relative to the version the headers claim now.
+_abi = open(os.path.join(src, "abi", "include", "modvmm", "abi.h")).read()
+MAJOR = int(re.search(r"#define MODVMM_ABI_MAJOR (\d+)", _abi).group(1))
+MINOR = int(re.search(r"#define MODVMM_ABI_MINOR (\d+)", _abi).group(1))
+CUR = f"{MAJOR}.{MINOR}"
+NEXT = f"{MAJOR}.{MINOR + 1}"
 
 
 def edit(root, header, old, new):
@@ -26,17 +33,17 @@ def edit(root, header, old, new):
 
 
 def bump(root):
-    edit(root, "abi.h", "#define MODVMM_ABI_MINOR 0", "#define MODVMM_ABI_MINOR 1")
+    edit(root, "abi.h", f"#define MODVMM_ABI_MINOR {MINOR}",
+         f"#define MODVMM_ABI_MINOR {MINOR + 1}")
 
 
 def changelog(root):
-    edit(root, "abi.h", " *   1.0  ", " *   1.1  test: appended member\n *   1.0  ")
+    edit(root, "abi.h", f" *   {CUR}  ", f" *   {NEXT}  test: appended member\n *   {CUR}  ")
 
 
 def append(root):
-    edit(root, "device.h", "\tvoid (*reset)(struct modvmm_device *dev, void *state);\n};",
-         "\tvoid (*reset)(struct modvmm_device *dev, void *state);\n"
-         "\tuint64_t appended;\n};")
+    edit(root, "module.h", "\tvoid (*exit)(void);\n};",
+         "\tvoid (*exit)(void);\n\tuint64_t appended;\n};")
 
 
 def reorder(root):
@@ -50,28 +57,29 @@ def resize(root):
 
 def new_baseline(root):
     subprocess.run(["abidw", "--no-corpus-path", "--out-file",
-                    os.path.join(root, "baseline", "modvmm-abi-1.1.xml"),
+                    os.path.join(root, "baseline", f"modvmm-abi-{NEXT}.xml"),
                     os.path.join(root, "probe.so")], check=True)
 
 
 # name, edits before build, edits after build, expected status, texts that
 # must all be in the output (the gate's verdict and abidiff's reason)
 cases = [
-    ("unchanged headers pass", [], [], 0, "OK: ABI 1.0 matches"),
+    ("unchanged headers pass", [], [], 0, f"OK: ABI {CUR} matches"),
     ("reordered struct member fails", [reorder], [], 1,
-     ("the ABI differs from modvmm-abi-1.0.xml", "'uint32_t instance_size'",
+     (f"the ABI differs from modvmm-abi-{CUR}.xml", "'uint32_t instance_size'",
       "offset changed")),
     ("resized struct member fails", [resize], [], 1,
-     ("the ABI differs from modvmm-abi-1.0.xml", "'uint32_t offset'",
+     (f"the ABI differs from modvmm-abi-{CUR}.xml", "'uint32_t offset'",
       "uint64_t")),
     ("appended member without a bump fails", [append], [], 1,
-     ("but still claims 1.0", "'uint64_t appended'")),
+     (f"but still claims {CUR}", "'uint64_t appended'")),
     ("bump without a changelog line fails", [append, bump], [new_baseline], 1,
-     "ABI 1.1 has no changelog line"),
+     f"ABI {NEXT} has no changelog line"),
     ("bump without a baseline fails", [append, bump, changelog], [], 1,
-     "ABI 1.1 has no baseline"),
+     f"ABI {NEXT} has no baseline"),
     ("append with bump, changelog and baseline passes",
-     [append, bump, changelog], [new_baseline], 0, "1.1 only appends to 1.0"),
+     [append, bump, changelog], [new_baseline], 0,
+     (f"{NEXT} only appends to {CUR}", f"{NEXT} only appends to {MAJOR}.0")),
     ("reorder with bump, changelog and baseline fails",
      [reorder, bump, changelog], [new_baseline], 1,
      ("struct modvmm_device_type: member instance_size",

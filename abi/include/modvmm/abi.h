@@ -13,6 +13,8 @@
  *   1.0  module descriptor, device types, typed properties, PIO/MMIO
  *        regions, host services (log, irq, guest memory, clock, timers,
  *        VM requests), .modvmm_modinfo metadata
+ *   1.1  device state descriptions (modvmm/vmstate.h), appended to
+ *        struct modvmm_device_type as `vmstate`; vmstate= metadata
  *
  * Rules for every struct in this SDK:
  *  - its first member is uint32_t size, set by the side that fills it in
@@ -36,7 +38,7 @@
 #endif
 
 #define MODVMM_ABI_MAJOR 1
-#define MODVMM_ABI_MINOR 0
+#define MODVMM_ABI_MINOR 1
 
 #define _MODVMM_STR(x) #x
 #define MODVMM_STRINGIFY(x) _MODVMM_STR(x)

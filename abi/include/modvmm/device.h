@@ -9,6 +9,7 @@
  */
 
 #include <modvmm/host.h>
+#include <modvmm/vmstate.h>
 
 _MODVMM_BEGIN_DECLARATIONS
 
@@ -67,6 +68,10 @@ struct modvmm_device_type {
 	int32_t (*realize)(struct modvmm_device *dev, void *state);
 	void (*unrealize)(struct modvmm_device *dev, void *state);
 	void (*reset)(struct modvmm_device *dev, void *state);
+
+	/* Since 1.1. NULL: the device has no state description, and a
+	 * machine with it cannot migrate (the reason is given up front). */
+	const struct modvmm_vmstate *vmstate;
 };
 
 #define _MODVMM_PROP(ptype, pname, stype, member, def_u, def_s, desc)          \

@@ -73,6 +73,9 @@ modvmm_module_init(const struct modvmm_host *host);
 #define MODVMM_MODULE_DESCRIPTION(s) MODVMM_MODINFO("description", s)
 /* One per device type the module provides. */
 #define MODVMM_MODULE_DEVICE(s) MODVMM_MODINFO("device", s)
+/* One per state description: "NAME@VERSION" (since 1.1). */
+#define MODVMM_MODULE_VMSTATE(name, version)                                   \
+	MODVMM_MODINFO("vmstate", name "@" MODVMM_STRINGIFY(version))
 
 #define MODVMM_ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
 
