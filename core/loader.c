@@ -48,6 +48,7 @@ static void device_type_free(gpointer p)
 {
 	struct device_type *dt = p;
 
+	vmstate_free(dt->vms);
 	g_free(dt->props);
 	g_free(dt);
 }
@@ -311,6 +312,16 @@ static int type_import(struct module *m, const struct modvmm_device_type *src,
 			}
 		}
 	}
+	if (dt->t.vmstate) {
+		g_autofree char *where =
+			g_strdup_printf("%s: module %s: device type %s", file,
+					m->info->name, dt->t.name);
+
+		r = vmstate_import(where, dt->t.vmstate, dt->t.instance_size,
+				   &dt->vms, error);
+		if (r < 0)
+			goto fail;
+	}
 	*ret = dt;
 	return 0;
 fail:
@@ -323,6 +334,92 @@ static int strv_has(const GPtrArray *a, const char *s)
 	for (guint i = 0; i < a->len; i++)
 		if (!strcmp(a->pdata[i], s))
 			return 1;
+	return 0;
+}
+
+/*
+ * Every state description is announced as vmstate=NAME@VERSION, and every
+ * such entry has its description: tools read the metadata alone.
+ */
+static int vmstate_metadata_check(struct module *m, GError **error)
+{
+	const struct modinfo *mi = m->info;
+
+	for (guint i = 0; i < m->types->len; i++) {
+		struct device_type *dt = m->types->pdata[i];
+		g_autofree char *want = NULL;
+
+		if (!dt->vms)
+			continue;
+		want = g_strdup_printf("%s@%u", dt->vms->name,
+				       dt->vms->d.version);
+		if (!strv_has(mi->vmstates, want))
+			return error_setf(error, EPROTO,
+					  "%s: device type %s has state %s, "
+					  "metadata has no vmstate=%s",
+					  mi->file, dt->t.name, want, want);
+	}
+	for (guint i = 0; i < mi->vmstates->len; i++) {
+		const char *entry = mi->vmstates->pdata[i];
+		int found = 0;
+
+		for (guint j = 0; j < m->types->len && !found; j++) {
+			struct device_type *dt = m->types->pdata[j];
+			g_autofree char *have =
+				dt->vms ? g_strdup_printf("%s@%u",
+							  dt->vms->name,
+							  dt->vms->d.version)
+					: NULL;
+
+			found = have && !strcmp(have, entry);
+		}
+		if (!found)
+			return error_setf(
+				error, EPROTO,
+				"%s: metadata says vmstate=%s, no device "
+				"type has that state",
+				mi->file, entry);
+	}
+	return 0;
+}
+
+/* A state name identifies its device type in every stream: one owner. */
+static int vmstate_unique_check(struct loader *l, struct module *m,
+				GError **error)
+{
+	for (guint i = 0; i < m->types->len; i++) {
+		struct device_type *dt = m->types->pdata[i];
+		GHashTableIter it;
+		gpointer value;
+
+		if (!dt->vms)
+			continue;
+		for (guint j = 0; j < i; j++) {
+			struct device_type *o = m->types->pdata[j];
+
+			if (o->vms && !strcmp(o->vms->name, dt->vms->name))
+				return error_setf(
+					error, EEXIST,
+					"%s: device types %s and %s both "
+					"have state %s",
+					m->info->file, o->t.name, dt->t.name,
+					dt->vms->name);
+		}
+		g_hash_table_iter_init(&it, l->types);
+		while (g_hash_table_iter_next(&it, NULL, &value)) {
+			struct device_type *o = value;
+
+			if (o->vms && !strcmp(o->vms->name, dt->vms->name))
+				return error_setf(
+					error, EEXIST,
+					"%s: state %s of device type %s "
+					"is already the state of %s "
+					"(module %s)",
+					m->info->file, dt->vms->name,
+					dt->t.name, o->t.name,
+					o->module->info->name);
+		}
+	}
 	return 0;
 }
 
@@ -414,7 +511,7 @@ static int descriptor_check(struct module *m, const struct modvmm_module *src,
 				"has no such device type",
 				file, name);
 	}
-	return 0;
+	return vmstate_metadata_check(m, error);
 }
 
 int loader_load(struct loader *l, const char *path, struct module **ret,
@@ -495,6 +592,9 @@ int loader_load(struct loader *l, const char *path, struct module **ret,
 		goto fail;
 	}
 	r = descriptor_check(m, src, error);
+	if (r < 0)
+		goto fail;
+	r = vmstate_unique_check(l, m, error);
 	if (r < 0)
 		goto fail;
 

@@ -7,6 +7,7 @@
 #include <modvmm/module.h>
 
 #include "modinfo.h"
+#include "vmstate.h"
 
 /* Bounds on what a module may declare; larger is refused as implausible. */
 #define LOADER_STRUCT_MAX 4096
@@ -22,6 +23,7 @@ struct device_type {
 	struct modvmm_property *props; /* t.n_properties entries */
 	struct module *module;
 	unsigned int instances;
+	struct vms *vms; /* imported t.vmstate, or NULL */
 };
 
 struct module {

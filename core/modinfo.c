@@ -36,6 +36,8 @@ void modinfo_free(struct modinfo *mi)
 	g_free(mi->description);
 	if (mi->devices)
 		g_ptr_array_unref(mi->devices);
+	if (mi->vmstates)
+		g_ptr_array_unref(mi->vmstates);
 	if (mi->keys)
 		g_ptr_array_unref(mi->keys);
 	if (mi->values)
@@ -131,6 +133,18 @@ static int parse_entry(struct modinfo *mi, const char *entry, size_t off,
 		g_ptr_array_add(mi->devices, g_strdup(value));
 		return 0;
 	}
+	if (!strcmp(key, "vmstate")) {
+		const char *at = strrchr(value, '@');
+
+		if (!at || at == value || !at[1] ||
+		    strspn(at + 1, "0123456789") != strlen(at + 1) ||
+		    strlen(at + 1) > 9)
+			return error_setf(error, EINVAL,
+					  "%s: vmstate=%s is not NAME@VERSION",
+					  mi->file, value);
+		g_ptr_array_add(mi->vmstates, g_strdup(value));
+		return 0;
+	}
 	if (!strcmp(key, "intree")) {
 		if (strcmp(value, "Y"))
 			return error_setf(error, EINVAL,
@@ -161,6 +175,7 @@ int modinfo_parse(const char *file, const char *data, size_t len,
 	mi = g_new0(struct modinfo, 1);
 	mi->file = g_path_get_basename(file);
 	mi->devices = g_ptr_array_new_with_free_func(g_free);
+	mi->vmstates = g_ptr_array_new_with_free_func(g_free);
 	mi->keys = g_ptr_array_new_with_free_func(g_free);
 	mi->values = g_ptr_array_new_with_free_func(g_free);
 
@@ -410,6 +425,11 @@ JsonNode *modinfo_to_json(const struct modinfo *mi)
 	json_builder_begin_array(b);
 	for (guint i = 0; i < mi->devices->len; i++)
 		json_builder_add_string_value(b, mi->devices->pdata[i]);
+	json_builder_end_array(b);
+	json_builder_set_member_name(b, "vmstates");
+	json_builder_begin_array(b);
+	for (guint i = 0; i < mi->vmstates->len; i++)
+		json_builder_add_string_value(b, mi->vmstates->pdata[i]);
 	json_builder_end_array(b);
 	/* Every entry, in section order, keys from newer SDKs included. */
 	json_builder_set_member_name(b, "entries");

@@ -22,10 +22,11 @@ struct modinfo {
 	char *author;
 	char *description;
 	int intree;
-	GPtrArray *devices; /* char *, one per device= */
-	GPtrArray *keys;    /* char *, every entry in section order ... */
-	GPtrArray *values;  /* ... and its value */
-	int has_entry;	    /* .dynsym defines modvmm_module_init */
+	GPtrArray *devices;  /* char *, one per device= */
+	GPtrArray *vmstates; /* char *, one per vmstate= ("NAME@VERSION") */
+	GPtrArray *keys;     /* char *, every entry in section order ... */
+	GPtrArray *values;   /* ... and its value */
+	int has_entry;	     /* .dynsym defines modvmm_module_init */
 };
 
 /*

@@ -1,0 +1,855 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
+/*
+ * core/vmstate.c - device state: description checks, framed save, and a
+ * bounded load that commits only on success.
+ *
+ * Descriptions come from modules and are imported (append-only struct
+ * rule) and checked once, at registration; a bad one is refused with the
+ * module, device type, description and field named. Streams are hostile:
+ * every read is checked against the end of the section it belongs to, and
+ * a load goes into a copy of the state that replaces it only at the end.
+ */
+#include <errno.h>
+#include <string.h>
+
+#include "error.h"
+#include "vmstate.h"
+#include "../compat/abi.h"
+
+static int kind_width(uint32_t kind)
+{
+	switch (kind) {
+	case MODVMM_VMS_U8:
+	case MODVMM_VMS_I8:
+	case MODVMM_VMS_BOOL:
+		return 1;
+	case MODVMM_VMS_U16:
+	case MODVMM_VMS_I16:
+		return 2;
+	case MODVMM_VMS_U32:
+	case MODVMM_VMS_I32:
+		return 4;
+	case MODVMM_VMS_U64:
+	case MODVMM_VMS_I64:
+		return 8;
+	}
+	return 0;
+}
+
+void vmstate_free(struct vms *v)
+{
+	if (!v)
+		return;
+	for (uint32_t i = 0; v->fields && i < v->d.n_fields; i++)
+		vmstate_free(v->fields[i].nested);
+	for (uint32_t i = 0; v->subs && i < v->d.n_subsections; i++)
+		vmstate_free(v->subs[i].vms);
+	g_free(v->fields);
+	g_free(v->subs);
+	g_free(v->name);
+	g_free(v);
+}
+
+uint32_t vmstate_min_save(const struct vms *v)
+{
+	return v->d.min_save_version ? v->d.min_save_version : v->d.version;
+}
+
+/* Bytes of state a field covers, or 0 if it covers none. */
+static uint64_t field_state_size(const struct vms_field *vf)
+{
+	const struct modvmm_vmstate_field *f = &vf->f;
+	uint64_t elem = f->elem_kind == MODVMM_VMS_STRUCT
+				? f->stride
+				: (uint64_t)kind_width(f->elem_kind);
+
+	switch (f->kind) {
+	case MODVMM_VMS_BUFFER:
+	case MODVMM_VMS_UNUSED:
+		return f->count;
+	case MODVMM_VMS_ARRAY:
+	case MODVMM_VMS_VARRAY:
+		return (uint64_t)f->count * elem;
+	case MODVMM_VMS_STRUCT:
+		return f->stride;
+	case MODVMM_VMS_VALIDATE:
+		return 0;
+	}
+	return (uint64_t)kind_width(f->kind);
+}
+
+static int import(const char *where, const struct modvmm_vmstate *src,
+		  uint32_t state_size, int depth, struct vms **ret,
+		  GError **error);
+
+static int field_check(const char *where, struct vms *v, uint32_t i, int depth,
+		       GError **error)
+{
+	struct vms_field *vf = &v->fields[i];
+	const struct modvmm_vmstate_field *f = &vf->f;
+	const char *n = f->name;
+	uint64_t size;
+
+#define FAIL(...)                                                              \
+	do {                                                                   \
+		g_autofree char *why_ = g_strdup_printf(__VA_ARGS__);          \
+		return error_setf(error, EINVAL,                               \
+				  "%s: vmstate %s: field %s: %s", where,       \
+				  v->name, n, why_);                           \
+	} while (0)
+
+	if (f->kind < MODVMM_VMS_U8 || f->kind > MODVMM_VMS_VALIDATE)
+		FAIL("unknown kind %u", f->kind);
+	if (!f->since || f->since > v->d.version)
+		FAIL("since %u is outside the description's versions 1..%u",
+		     f->since, v->d.version);
+	for (uint32_t j = 0; j < i; j++)
+		if (!strcmp(v->fields[j].f.name, n))
+			FAIL("declared twice");
+	switch (f->kind) {
+	case MODVMM_VMS_ARRAY:
+	case MODVMM_VMS_VARRAY:
+		if (f->elem_kind != MODVMM_VMS_STRUCT &&
+		    !kind_width(f->elem_kind))
+			FAIL("element kind %u is neither an integer nor a "
+			     "struct",
+			     f->elem_kind);
+		if (!f->count || f->count > VMS_MAX_COUNT)
+			FAIL("%s has no bound (count %u)",
+			     f->kind == MODVMM_VMS_ARRAY ? "array"
+							 : "variable array",
+			     f->count);
+		break;
+	case MODVMM_VMS_BUFFER:
+		if (!f->count || f->count > VMS_MAX_COUNT)
+			FAIL("buffer of %u bytes", f->count);
+		break;
+	case MODVMM_VMS_UNUSED:
+		if (!f->retired_in || !*f->retired_in)
+			FAIL("unused slot without the machine type it was "
+			     "retired in");
+		if (!f->count || f->count > VMS_MAX_COUNT)
+			FAIL("unused slot of %u bytes", f->count);
+		break;
+	case MODVMM_VMS_VALIDATE:
+		if (!f->validate)
+			FAIL("validate field without a validate function");
+		break;
+	}
+	if (f->kind == MODVMM_VMS_VARRAY) {
+		int found = -1;
+
+		for (uint32_t j = 0; j < v->d.n_fields; j++)
+			if (f->length_field &&
+			    !strcmp(v->fields[j].f.name, f->length_field))
+				found = (int)j;
+		if (found < 0)
+			FAIL("length field %s does not exist",
+			     f->length_field ? f->length_field : "(none)");
+		if ((uint32_t)found > i)
+			FAIL("length field %s comes after it", f->length_field);
+		if (!kind_width(v->fields[found].f.kind) ||
+		    v->fields[found].f.kind == MODVMM_VMS_BOOL)
+			FAIL("length field %s is not an integer",
+			     f->length_field);
+		if (v->fields[found].f.since > f->since)
+			FAIL("length field %s is newer (since %u) than it",
+			     f->length_field, v->fields[found].f.since);
+		vf->length_index = found;
+	}
+	if (f->kind == MODVMM_VMS_STRUCT ||
+	    ((f->kind == MODVMM_VMS_ARRAY || f->kind == MODVMM_VMS_VARRAY) &&
+	     f->elem_kind == MODVMM_VMS_STRUCT)) {
+		g_autofree char *inner = NULL;
+		int r;
+
+		if (!f->vms || !f->stride)
+			FAIL("struct without a description or a stride");
+		inner = g_strdup_printf("%s: vmstate %s: field %s", where,
+					v->name, n);
+		r = import(inner, f->vms, f->stride, depth + 1, &vf->nested,
+			   error);
+		if (r < 0)
+			return r;
+	}
+	size = field_state_size(vf);
+	if ((uint64_t)f->offset + size > v->state_size)
+		FAIL("%" G_GUINT64_FORMAT " bytes at offset %u lie outside the "
+		     "%u bytes of state",
+		     size, f->offset, v->state_size);
+#undef FAIL
+	return 0;
+}
+
+static int import(const char *where, const struct modvmm_vmstate *src,
+		  uint32_t state_size, int depth, struct vms **ret,
+		  GError **error)
+{
+	struct vms *v = g_new0(struct vms, 1);
+	const char *p;
+	int r;
+
+	if (depth > VMS_MAX_DEPTH) {
+		r = error_setf(error, EINVAL,
+			       "%s: vmstate nested more than %d deep", where,
+			       VMS_MAX_DEPTH);
+		goto fail;
+	}
+	if (src->size < sizeof(uint32_t) || src->size > 4096 ||
+	    abi_struct_import(&v->d, sizeof(v->d), src, src->size, NULL) < 0) {
+		r = error_setf(
+			error, EPROTO,
+			"%s: struct modvmm_vmstate of size %u is not one "
+			"this host reads",
+			where, src->size);
+		goto fail;
+	}
+	v->state_size = state_size;
+	v->name = g_strdup(v->d.name ? v->d.name : "");
+	if (!*v->name) {
+		r = error_setf(error, EINVAL, "%s: a vmstate has no name",
+			       where);
+		goto fail;
+	}
+	if (!v->d.version || v->d.min_version > v->d.version ||
+	    !v->d.min_version || v->d.min_save_version > v->d.version) {
+		r = error_setf(
+			error, EINVAL,
+			"%s: vmstate %s: versions make no sense: version "
+			"%u, min_version %u, min_save_version %u",
+			where, v->name, v->d.version, v->d.min_version,
+			v->d.min_save_version);
+		goto fail;
+	}
+	if (v->d.n_fields > VMS_MAX_FIELDS || (v->d.n_fields && !v->d.fields) ||
+	    v->d.n_subsections > VMS_MAX_SUBSECTIONS ||
+	    (v->d.n_subsections && !v->d.subsections)) {
+		r = error_setf(error, EINVAL,
+			       "%s: vmstate %s: %u fields and %u subsections, "
+			       "at most %d and %d",
+			       where, v->name, v->d.n_fields,
+			       v->d.n_subsections, VMS_MAX_FIELDS,
+			       VMS_MAX_SUBSECTIONS);
+		goto fail;
+	}
+	/* Fields first, all of them, so that length fields can be found. */
+	v->fields = g_new0(struct vms_field, v->d.n_fields);
+	p = (const char *)v->d.fields;
+	for (uint32_t i = 0; i < v->d.n_fields; i++) {
+		const struct modvmm_vmstate_field *mf = (const void *)p;
+
+		if (mf->size < sizeof(uint32_t) || mf->size > 4096 ||
+		    abi_struct_import(&v->fields[i].f, sizeof(v->fields[i].f),
+				      mf, mf->size, NULL) < 0) {
+			r = error_setf(
+				error, EPROTO,
+				"%s: vmstate %s: field %u: struct of size "
+				"%u is not one this host reads",
+				where, v->name, i, mf->size);
+			goto fail;
+		}
+		if (!v->fields[i].f.name || !*v->fields[i].f.name) {
+			r = error_setf(error, EINVAL,
+				       "%s: vmstate %s: field %u has no name",
+				       where, v->name, i);
+			goto fail;
+		}
+		p += mf->size;
+	}
+	for (uint32_t i = 0; i < v->d.n_fields; i++) {
+		r = field_check(where, v, i, depth, error);
+		if (r < 0)
+			goto fail;
+	}
+
+	v->subs = g_new0(struct vms_sub, v->d.n_subsections);
+	p = (const char *)v->d.subsections;
+	for (uint32_t i = 0; i < v->d.n_subsections; i++) {
+		const struct modvmm_vmstate_subsection *ms = (const void *)p;
+		struct modvmm_vmstate_subsection s;
+		struct vms_sub *sub = &v->subs[i];
+		size_t plen = strlen(v->name);
+
+		if (ms->size < sizeof(uint32_t) || ms->size > 4096 ||
+		    abi_struct_import(&s, sizeof(s), ms, ms->size, NULL) < 0 ||
+		    !s.vms) {
+			r = error_setf(
+				error, EPROTO,
+				"%s: vmstate %s: subsection %u is not one "
+				"this host reads",
+				where, v->name, i);
+			goto fail;
+		}
+		p += ms->size;
+		sub->flags = s.flags;
+		sub->needed = s.needed;
+		r = import(where, s.vms, state_size, depth + 1, &sub->vms,
+			   error);
+		if (r < 0)
+			goto fail;
+		if (!(s.flags & MODVMM_VMS_LEGACY_NAME) &&
+		    (strncmp(sub->vms->name, v->name, plen) ||
+		     sub->vms->name[plen] != '/' || !sub->vms->name[plen + 1] ||
+		     strchr(sub->vms->name + plen + 1, '/'))) {
+			r = error_setf(
+				error, EINVAL,
+				"%s: vmstate %s: subsection %s is not named "
+				"%s/CHILD (flag it MODVMM_VMS_LEGACY_NAME "
+				"if that name is on the wire already)",
+				where, v->name, sub->vms->name, v->name);
+			goto fail;
+		}
+		for (uint32_t j = 0; j < i; j++)
+			if (!strcmp(v->subs[j].vms->name, sub->vms->name)) {
+				r = error_setf(
+					error, EINVAL,
+					"%s: vmstate %s: subsection %s is "
+					"declared twice",
+					where, v->name, sub->vms->name);
+				goto fail;
+			}
+	}
+	*ret = v;
+	return 0;
+fail:
+	vmstate_free(v);
+	return r;
+}
+
+int vmstate_import(const char *where, const struct modvmm_vmstate *src,
+		   uint32_t state_size, struct vms **ret, GError **error)
+{
+	return import(where, src, state_size, 0, ret, error);
+}
+
+/* ---- save ------------------------------------------------------------ */
+
+static void put_le(GByteArray *out, uint64_t v, int n)
+{
+	uint8_t b[8];
+
+	for (int i = 0; i < n; i++, v >>= 8)
+		b[i] = (uint8_t)v;
+	g_byte_array_append(out, b, (guint)n);
+}
+
+static uint64_t get_state(const uint8_t *at, int n)
+{
+	uint8_t u8;
+	uint16_t u16;
+	uint32_t u32;
+	uint64_t u64;
+
+	switch (n) {
+	case 1:
+		memcpy(&u8, at, 1);
+		return u8;
+	case 2:
+		memcpy(&u16, at, 2);
+		return u16;
+	case 4:
+		memcpy(&u32, at, 4);
+		return u32;
+	}
+	memcpy(&u64, at, 8);
+	return u64;
+}
+
+static void set_state(uint8_t *at, int n, uint64_t v)
+{
+	uint8_t u8 = (uint8_t)v;
+	uint16_t u16 = (uint16_t)v;
+	uint32_t u32 = (uint32_t)v;
+
+	switch (n) {
+	case 1:
+		memcpy(at, &u8, 1);
+		return;
+	case 2:
+		memcpy(at, &u16, 2);
+		return;
+	case 4:
+		memcpy(at, &u32, 4);
+		return;
+	}
+	memcpy(at, &v, 8);
+}
+
+static int save_section(const struct vms *v, uint8_t *state, uint32_t version,
+			uint8_t flags, GByteArray *out, GError **error);
+
+static int save_elems(const struct vms_field *vf, uint8_t *at, uint32_t n,
+		      GByteArray *out, GError **error)
+{
+	int w = kind_width(vf->f.elem_kind);
+
+	for (uint32_t k = 0; k < n; k++) {
+		if (vf->f.elem_kind == MODVMM_VMS_STRUCT) {
+			int r = save_section(
+				vf->nested, at + (size_t)k * vf->f.stride,
+				vf->nested->d.version, 0, out, error);
+			if (r < 0)
+				return r;
+		} else {
+			put_le(out, get_state(at + (size_t)k * (size_t)w, w),
+			       w);
+		}
+	}
+	return 0;
+}
+
+static int save_section(const struct vms *v, uint8_t *state, uint32_t version,
+			uint8_t flags, GByteArray *out, GError **error)
+{
+	size_t nlen = strlen(v->name), len_at;
+	uint32_t len;
+	int r;
+
+	if (nlen > 255)
+		return error_setf(error, ENAMETOOLONG,
+				  "vmstate %s: name longer than 255 bytes",
+				  v->name);
+	if (version < vmstate_min_save(v) || version > v->d.version)
+		return error_setf(
+			error, ERANGE,
+			"vmstate %s: cannot save version %u: it saves "
+			"%u..%u",
+			v->name, version, vmstate_min_save(v), v->d.version);
+	if (v->d.pre_save && (r = v->d.pre_save(state)) < 0)
+		return error_setf(error, -r, "vmstate %s: pre_save failed: %s",
+				  v->name, g_strerror(-r));
+	put_le(out, VMS_TAG_START, 1);
+	put_le(out, flags, 1);
+	put_le(out, nlen, 1);
+	g_byte_array_append(out, (const guint8 *)v->name, (guint)nlen);
+	put_le(out, version, 4);
+	len_at = out->len;
+	put_le(out, 0, 4);
+
+	for (uint32_t i = 0; i < v->d.n_fields; i++) {
+		const struct vms_field *vf = &v->fields[i];
+		const struct modvmm_vmstate_field *f = &vf->f;
+		uint8_t *at = state + f->offset;
+		uint64_t n;
+
+		if (f->since > version)
+			continue;
+		switch (f->kind) {
+		case MODVMM_VMS_VALIDATE:
+			break;
+		case MODVMM_VMS_BUFFER:
+			g_byte_array_append(out, at, f->count);
+			break;
+		case MODVMM_VMS_UNUSED:
+			for (uint32_t k = 0; k < f->count; k++)
+				put_le(out, 0, 1);
+			break;
+		case MODVMM_VMS_STRUCT:
+			r = save_section(vf->nested, at, vf->nested->d.version,
+					 0, out, error);
+			if (r < 0)
+				return r;
+			break;
+		case MODVMM_VMS_ARRAY:
+			r = save_elems(vf, at, f->count, out, error);
+			if (r < 0)
+				return r;
+			break;
+		case MODVMM_VMS_VARRAY:
+			n = get_state(
+				state + v->fields[vf->length_index].f.offset,
+				kind_width(v->fields[vf->length_index].f.kind));
+			if (n > f->count)
+				return error_setf(
+					error, ERANGE,
+					"vmstate %s: field "
+					"%s=%" G_GUINT64_FORMAT
+					" exceeds bound %u of %s: the "
+					"device's state is inconsistent",
+					v->name, f->length_field, (guint64)n,
+					f->count, f->name);
+			r = save_elems(vf, at, (uint32_t)n, out, error);
+			if (r < 0)
+				return r;
+			break;
+		case MODVMM_VMS_BOOL:
+			put_le(out, *at ? 1 : 0, 1);
+			break;
+		default:
+			put_le(out, get_state(at, kind_width(f->kind)),
+			       kind_width(f->kind));
+			break;
+		}
+	}
+	for (uint32_t i = 0; i < v->d.n_subsections; i++) {
+		const struct vms_sub *s = &v->subs[i];
+
+		if (s->needed && !s->needed(state))
+			continue;
+		r = save_section(s->vms, state, s->vms->d.version,
+				 (s->flags & MODVMM_VMS_OPTIONAL)
+					 ? VMS_FLAG_OPTIONAL
+					 : 0,
+				 out, error);
+		if (r < 0)
+			return r;
+	}
+	len = (uint32_t)(out->len - len_at - 4);
+	for (int i = 0; i < 4; i++)
+		out->data[len_at + (size_t)i] = (uint8_t)(len >> (8 * i));
+	put_le(out, VMS_TAG_END, 1);
+	return 0;
+}
+
+int vmstate_save(const struct vms *v, void *state, uint32_t version,
+		 GByteArray *out, GError **error)
+{
+	guint start = out->len;
+	int r = save_section(v, state, version, 0, out, error);
+
+	if (r < 0)
+		g_byte_array_set_size(out, start);
+	return r;
+}
+
+/* ---- load ------------------------------------------------------------ */
+
+struct reader {
+	const uint8_t *buf;
+	size_t pos;  /* next byte, relative to buf */
+	size_t base; /* buf's offset in the whole stream */
+	const char *id;
+};
+
+static uint64_t get_le(const uint8_t *p, int n)
+{
+	uint64_t v = 0;
+
+	for (int i = n - 1; i >= 0; i--)
+		v = (v << 8) | p[i];
+	return v;
+}
+
+/* Checks that n bytes remain before `end`; names what needed them. */
+static int need(struct reader *rd, size_t end, size_t n, const char *sec,
+		const char *what, GError **error)
+{
+	if (n > end - rd->pos)
+		return error_setf(
+			error, EPROTO,
+			"%s: %s: truncated: %s needs %zu bytes at offset "
+			"0x%zx, the section ends at 0x%zx",
+			rd->id, sec, what, n, rd->base + rd->pos,
+			rd->base + end);
+	return 0;
+}
+
+/* A section header: where its payload starts and ends. */
+struct header {
+	uint8_t flags;
+	char name[256];
+	uint32_t version;
+	size_t payload, end; /* relative to buf; end is where END sits */
+};
+
+static int read_header(struct reader *rd, size_t end, const char *within,
+		       struct header *h, GError **error)
+{
+	size_t at = rd->pos, nlen;
+	uint32_t len;
+	int r;
+
+	r = need(rd, end, 3, within, "a section header", error);
+	if (r < 0)
+		return r;
+	if (rd->buf[rd->pos] != VMS_TAG_START)
+		return error_setf(
+			error, EPROTO,
+			"%s: %s: expected a section start (0x%02x) at "
+			"offset 0x%zx, found 0x%02x",
+			rd->id, within, VMS_TAG_START, rd->base + at,
+			rd->buf[rd->pos]);
+	h->flags = rd->buf[rd->pos + 1];
+	nlen = rd->buf[rd->pos + 2];
+	rd->pos += 3;
+	r = need(rd, end, nlen + 8, within, "a section header", error);
+	if (r < 0)
+		return r;
+	memcpy(h->name, rd->buf + rd->pos, nlen);
+	h->name[nlen] = '\0';
+	if (strlen(h->name) != nlen)
+		return error_setf(
+			error, EPROTO,
+			"%s: %s: section name at offset 0x%zx holds a "
+			"NUL byte",
+			rd->id, within, rd->base + rd->pos);
+	rd->pos += nlen;
+	h->version = (uint32_t)get_le(rd->buf + rd->pos, 4);
+	len = (uint32_t)get_le(rd->buf + rd->pos + 4, 4);
+	rd->pos += 8;
+	/* The payload and its END byte must fit in what encloses them. */
+	if ((size_t)len + 1 > end - rd->pos)
+		return error_setf(
+			error, EPROTO,
+			"%s: %s: section %s at offset 0x%zx claims %u "
+			"bytes, only %zu remain",
+			rd->id, within, h->name, rd->base + at, len,
+			end - rd->pos > 0 ? end - rd->pos - 1 : 0);
+	h->payload = rd->pos;
+	h->end = rd->pos + len;
+	return 0;
+}
+
+static int load_section(const struct vms *v, uint8_t *state, struct reader *rd,
+			const struct header *h, GError **error);
+
+/* A section that must be `v` (a nested struct): header, then the body. */
+static int load_nested(const struct vms *v, uint8_t *state, struct reader *rd,
+		       size_t end, const char *within, GError **error)
+{
+	struct header h;
+	int r = read_header(rd, end, within, &h, error);
+
+	if (r < 0)
+		return r;
+	if (strcmp(h.name, v->name))
+		return error_setf(
+			error, EPROTO,
+			"%s: %s: expected section %s at offset 0x%zx, "
+			"found %s",
+			rd->id, within, v->name,
+			rd->base + h.payload - 11 - strlen(h.name), h.name);
+	return load_section(v, state, rd, &h, error);
+}
+
+static int load_elems(const struct vms *v, const struct vms_field *vf,
+		      uint8_t *at, uint32_t n, struct reader *rd, size_t end,
+		      GError **error)
+{
+	int w = kind_width(vf->f.elem_kind);
+
+	for (uint32_t k = 0; k < n; k++) {
+		int r;
+
+		if (vf->f.elem_kind == MODVMM_VMS_STRUCT) {
+			r = load_nested(vf->nested,
+					at + (size_t)k * vf->f.stride, rd, end,
+					v->name, error);
+		} else {
+			r = need(rd, end, (size_t)w, v->name, vf->f.name,
+				 error);
+			if (!r) {
+				set_state(at + (size_t)k * (size_t)w, w,
+					  get_le(rd->buf + rd->pos, w));
+				rd->pos += (size_t)w;
+			}
+		}
+		if (r < 0)
+			return r;
+	}
+	return 0;
+}
+
+static int load_fields(const struct vms *v, uint8_t *state, uint32_t version,
+		       struct reader *rd, size_t end, GError **error)
+{
+	for (uint32_t i = 0; i < v->d.n_fields; i++) {
+		const struct vms_field *vf = &v->fields[i];
+		const struct modvmm_vmstate_field *f = &vf->f;
+		uint8_t *at = state + f->offset;
+		const char *msg = NULL;
+		size_t here = rd->pos;
+		uint64_t n;
+		int w = kind_width(f->kind), r = 0;
+
+		if (f->since > version)
+			continue;
+		switch (f->kind) {
+		case MODVMM_VMS_VALIDATE:
+			r = f->validate(state, version, &msg);
+			if (r < 0)
+				return error_setf(
+					error, EINVAL,
+					"%s: %s: %s refused the state: %s "
+					"(offset 0x%zx)",
+					rd->id, v->name, f->name,
+					msg ? msg : g_strerror(-r),
+					rd->base + here);
+			break;
+		case MODVMM_VMS_BUFFER:
+		case MODVMM_VMS_UNUSED:
+			r = need(rd, end, f->count, v->name, f->name, error);
+			if (r < 0)
+				return r;
+			if (f->kind == MODVMM_VMS_BUFFER)
+				memcpy(at, rd->buf + rd->pos, f->count);
+			rd->pos += f->count;
+			break;
+		case MODVMM_VMS_STRUCT:
+			r = load_nested(vf->nested, at, rd, end, v->name,
+					error);
+			break;
+		case MODVMM_VMS_ARRAY:
+			r = load_elems(v, vf, at, f->count, rd, end, error);
+			break;
+		case MODVMM_VMS_VARRAY:
+			/* Its length field came earlier and is loaded. */
+			n = get_state(
+				state + v->fields[vf->length_index].f.offset,
+				kind_width(v->fields[vf->length_index].f.kind));
+			if (n > f->count)
+				return error_setf(
+					error, ERANGE,
+					"%s: %s: field %s=%" G_GUINT64_FORMAT
+					" exceeds bound %u of %s (offset "
+					"0x%zx)",
+					rd->id, v->name, f->length_field,
+					(guint64)n, f->count, f->name,
+					rd->base + here);
+			r = load_elems(v, vf, at, (uint32_t)n, rd, end, error);
+			break;
+		default:
+			r = need(rd, end, (size_t)w, v->name, f->name, error);
+			if (r < 0)
+				return r;
+			n = get_le(rd->buf + rd->pos, w);
+			if (f->kind == MODVMM_VMS_BOOL && n > 1)
+				return error_setf(error, EPROTO,
+						  "%s: %s: field %s: bool "
+						  "value %" G_GUINT64_FORMAT
+						  " at offset 0x%zx",
+						  rd->id, v->name, f->name,
+						  (guint64)n, rd->base + here);
+			set_state(at, w, n);
+			rd->pos += (size_t)w;
+			break;
+		}
+		if (r < 0)
+			return r;
+	}
+	return 0;
+}
+
+static int load_subsections(const struct vms *v, uint8_t *state,
+			    struct reader *rd, size_t end, GError **error)
+{
+	g_autofree uint8_t *seen = g_malloc0(v->d.n_subsections + 1u);
+
+	while (rd->pos < end) {
+		const struct vms_sub *sub = NULL;
+		size_t at = rd->pos;
+		struct header h;
+		uint32_t i;
+		int r;
+
+		r = read_header(rd, end, v->name, &h, error);
+		if (r < 0)
+			return r;
+		for (i = 0; i < v->d.n_subsections && !sub; i++)
+			if (!strcmp(v->subs[i].vms->name, h.name))
+				sub = &v->subs[i];
+		if (!sub) {
+			if (!(h.flags & VMS_FLAG_OPTIONAL))
+				return error_setf(
+					error, ENOENT,
+					"%s: unknown subsection %s (not "
+					"optional) at offset 0x%zx",
+					rd->id, h.name, rd->base + at);
+			/* Optional and unknown here: skip it whole. */
+			rd->pos = h.end;
+			if (rd->buf[rd->pos] != VMS_TAG_END)
+				return error_setf(
+					error, EPROTO,
+					"%s: %s: expected a section end "
+					"at offset 0x%zx",
+					rd->id, h.name, rd->base + rd->pos);
+			rd->pos++;
+			continue;
+		}
+		if (seen[i - 1]++)
+			return error_setf(
+				error, EPROTO,
+				"%s: subsection %s appears twice (offset "
+				"0x%zx)",
+				rd->id, h.name, rd->base + at);
+		r = load_section(sub->vms, state, rd, &h, error);
+		if (r < 0)
+			return r;
+	}
+	return 0;
+}
+
+static int load_section(const struct vms *v, uint8_t *state, struct reader *rd,
+			const struct header *h, GError **error)
+{
+	int r;
+
+	if (h->version > v->d.version)
+		return error_setf(
+			error, ERANGE,
+			"%s: %s version %u is too new: this host loads "
+			"%u..%u",
+			rd->id, v->name, h->version, v->d.min_version,
+			v->d.version);
+	if (h->version < v->d.min_version)
+		return error_setf(
+			error, ERANGE,
+			"%s: %s version %u is too old: this host loads "
+			"%u..%u",
+			rd->id, v->name, h->version, v->d.min_version,
+			v->d.version);
+	if (v->d.pre_load && (r = v->d.pre_load(state)) < 0)
+		return error_setf(error, -r, "%s: %s: pre_load failed: %s",
+				  rd->id, v->name, g_strerror(-r));
+	r = load_fields(v, state, h->version, rd, h->end, error);
+	if (r < 0)
+		return r;
+	r = load_subsections(v, state, rd, h->end, error);
+	if (r < 0)
+		return r;
+	if (rd->pos != h->end)
+		return error_setf(error, EPROTO,
+				  "%s: %s: %zu bytes of unknown data at offset "
+				  "0x%zx",
+				  rd->id, v->name, h->end - rd->pos,
+				  rd->base + rd->pos);
+	if (rd->buf[rd->pos] != VMS_TAG_END)
+		return error_setf(error, EPROTO,
+				  "%s: %s: expected a section end (0x%02x) at "
+				  "offset 0x%zx, found 0x%02x",
+				  rd->id, v->name, VMS_TAG_END,
+				  rd->base + rd->pos, rd->buf[rd->pos]);
+	rd->pos++;
+	if (v->d.post_load && (r = v->d.post_load(state, h->version)) < 0)
+		return error_setf(error, -r,
+				  "%s: %s: post_load refused version "
+				  "%u: %s",
+				  rd->id, v->name, h->version, g_strerror(-r));
+	return 0;
+}
+
+int vmstate_load(const struct vms *v, void *state, const uint8_t *buf,
+		 size_t len, size_t base, const char *id, size_t *ret_used,
+		 GError **error)
+{
+	struct reader rd = { .buf = buf, .base = base, .id = id };
+	g_autofree uint8_t *scratch = g_memdup2(state, v->state_size);
+	struct header h;
+	int r;
+
+	r = read_header(&rd, len, v->name, &h, error);
+	if (r < 0)
+		return r;
+	if (strcmp(h.name, v->name))
+		return error_setf(
+			error, ENOENT,
+			"%s: expected state %s at offset 0x%zx, found %s", id,
+			v->name, base, h.name);
+	r = load_section(v, scratch, &rd, &h, error);
+	if (r < 0)
+		return r;
+	memcpy(state, scratch, v->state_size);
+	if (ret_used)
+		*ret_used = rd.pos;
+	return 0;
+}

@@ -1,0 +1,72 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#ifndef CORE_VMSTATE_H
+#define CORE_VMSTATE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <glib.h>
+
+#include <modvmm/vmstate.h>
+
+/* Bounds on what a description may declare. */
+#define VMS_MAX_FIELDS 1024
+#define VMS_MAX_SUBSECTIONS 64
+#define VMS_MAX_DEPTH 8
+#define VMS_MAX_COUNT (16u << 20)
+
+/* Section framing on the wire (docs/stream-format.md). */
+#define VMS_TAG_START 0x53 /* 'S' */
+#define VMS_TAG_END 0x45   /* 'E' */
+#define VMS_FLAG_OPTIONAL 0x01
+
+struct vms;
+
+/* A field as this host knows it: an imported copy. */
+struct vms_field {
+	struct modvmm_vmstate_field f;
+	struct vms *nested; /* STRUCT, arrays of STRUCT */
+	int length_index;   /* VARRAY: index of its length field */
+};
+
+struct vms_sub {
+	uint32_t flags;
+	struct vms *vms;
+	int32_t (*needed)(const void *state);
+};
+
+/* A description as this host knows it, checked once at registration. */
+struct vms {
+	struct modvmm_vmstate d;
+	char *name;
+	uint32_t state_size; /* bytes of state it describes */
+	struct vms_field *fields;
+	struct vms_sub *subs;
+};
+
+/*
+ * Imports and checks a module's description of `state_size` bytes of
+ * state. `where` names its owner in messages ("module M: device type D").
+ */
+int vmstate_import(const char *where, const struct modvmm_vmstate *src,
+		   uint32_t state_size, struct vms **ret, GError **error);
+void vmstate_free(struct vms *v);
+
+/* Oldest version this description can save. */
+uint32_t vmstate_min_save(const struct vms *v);
+
+/* Appends one framed section for `state` at `version` to `out`. */
+int vmstate_save(const struct vms *v, void *state, uint32_t version,
+		 GByteArray *out, GError **error);
+
+/*
+ * Loads one framed section from buf[0..len). The state changes only if
+ * the whole section loads: it is loaded into a copy first. `id` names the
+ * device in messages; `base` is the section's offset in the whole stream,
+ * for messages. *ret_used is the section's length on the wire.
+ */
+int vmstate_load(const struct vms *v, void *state, const uint8_t *buf,
+		 size_t len, size_t base, const char *id, size_t *ret_used,
+		 GError **error);
+
+#endif
