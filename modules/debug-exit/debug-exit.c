@@ -19,6 +19,7 @@ MODVMM_MODULE_AUTHOR("modvmm developers");
 MODVMM_MODULE_DESCRIPTION(
 	"port through which a guest ends the VM with a status");
 MODVMM_MODULE_DEVICE("debug-exit");
+MODVMM_MODULE_VMSTATE("debug-exit", 1);
 
 static const struct modvmm_host *host;
 
@@ -58,6 +59,18 @@ static const struct modvmm_property debug_exit_properties[] = {
 
 /* Descriptor tables are aligned by hand: one member per line. */
 /* clang-format off */
+
+/* No state changes at run time (iobase is a property): an empty
+ * description says so, and lets a machine with this device migrate. */
+static const struct modvmm_vmstate debug_exit_vmstate = {
+	.size          = sizeof(struct modvmm_vmstate), /* ABI struct size */
+	.version       = 1,                             /* saved now */
+	.min_version   = 1,                             /* oldest loaded */
+	.name          = "debug-exit",                  /* = modinfo vmstate= */
+	.fields        = NULL,                          /* nothing to save */
+	.n_fields      = 0,
+};
+
 static const struct modvmm_device_type debug_exit_type = {
 	.size          = sizeof(struct modvmm_device_type), /* ABI struct size */
 	.instance_size = sizeof(struct debug_exit),         /* host allocates */
@@ -68,6 +81,7 @@ static const struct modvmm_device_type debug_exit_type = {
 	.realize       = debug_exit_realize,                /* claim the port */
 	.unrealize     = NULL,                              /* host releases it */
 	.reset         = NULL,                              /* no state to reset */
+	.vmstate       = &debug_exit_vmstate,               /* nothing, declared */
 };
 
 static const struct modvmm_device_type *const debug_exit_types[] = {

@@ -13,6 +13,7 @@ MODVMM_MODULE_LICENSE("LGPL-2.1-or-later");
 MODVMM_MODULE_AUTHOR("modvmm developers");
 MODVMM_MODULE_DESCRIPTION("PC keyboard controller: probing and reset");
 MODVMM_MODULE_DEVICE("i8042");
+MODVMM_MODULE_VMSTATE("i8042", 1);
 
 #define PORT_DATA 0x60
 #define PORT_CMD 0x64
@@ -194,6 +195,23 @@ static int32_t i8042_realize(struct modvmm_device *dev, void *state)
 
 /* Descriptor tables are aligned by hand: one member per line. */
 /* clang-format off */
+static const struct modvmm_vmstate_field i8042_fields[] = {
+	MODVMM_VMS_FIELD(U8, struct i8042, status, 1),
+	MODVMM_VMS_FIELD(U8, struct i8042, cb, 1),
+	MODVMM_VMS_FIELD(U8, struct i8042, out, 1),
+	MODVMM_VMS_FIELD(U8, struct i8042, pending, 1),
+	MODVMM_VMS_FIELD(U8, struct i8042, outport, 1),
+};
+
+static const struct modvmm_vmstate i8042_vmstate = {
+	.size          = sizeof(struct modvmm_vmstate), /* ABI struct size */
+	.version       = 1,                             /* saved now */
+	.min_version   = 1,                             /* oldest loaded */
+	.name          = "i8042",                       /* = modinfo vmstate= */
+	.fields        = i8042_fields,
+	.n_fields      = MODVMM_ARRAY_SIZE(i8042_fields),
+};
+
 static const struct modvmm_device_type i8042_type = {
 	.size          = sizeof(struct modvmm_device_type), /* ABI struct size */
 	.instance_size = sizeof(struct i8042),              /* host allocates */
@@ -204,6 +222,7 @@ static const struct modvmm_device_type i8042_type = {
 	.realize       = i8042_realize,                     /* claim ports */
 	.unrealize     = NULL,                              /* host releases */
 	.reset         = i8042_reset,                       /* power-on state */
+	.vmstate       = &i8042_vmstate,                    /* migratable state */
 };
 
 static const struct modvmm_device_type *const i8042_types[] = {

@@ -26,6 +26,7 @@ MODVMM_MODULE_LICENSE("LGPL-2.1-or-later");
 MODVMM_MODULE_AUTHOR("modvmm developers");
 MODVMM_MODULE_DESCRIPTION("8250/16550A-compatible serial port");
 MODVMM_MODULE_DEVICE("uart16550");
+MODVMM_MODULE_VMSTATE("uart16550", 1);
 
 #define FIFO_SIZE 16
 #define POLL_NS 10000000ull
@@ -399,8 +400,59 @@ static void uart_unrealize(struct modvmm_device *dev, void *state)
 		close(s->out_fd);
 }
 
+/* A saved FIFO must be one this code can have produced. */
+static int32_t uart_fifo_valid(const void *state, uint32_t version,
+			       const char **ret_message)
+{
+	const struct uart *s = state;
+
+	(void)version;
+	if (s->rx_head >= FIFO_SIZE || s->rx_count > FIFO_SIZE) {
+		*ret_message = "receive FIFO head or count beyond 16";
+		return -EINVAL;
+	}
+	return 0;
+}
+
+/* The interrupt line follows from the registers; drive it as they say. */
+static int32_t uart_post_load(void *state, uint32_t version)
+{
+	struct uart *s = state;
+
+	(void)version;
+	s->irq_level = !s->irq_level; /* force update_irq() to drive it */
+	update_irq(s);
+	return 0;
+}
+
 /* Descriptor tables are aligned by hand: one member per line. */
 /* clang-format off */
+static const struct modvmm_vmstate_field uart_fields[] = {
+	MODVMM_VMS_FIELD(U8, struct uart, ier, 1),
+	MODVMM_VMS_FIELD(U8, struct uart, lcr, 1),
+	MODVMM_VMS_FIELD(U8, struct uart, mcr, 1),
+	MODVMM_VMS_FIELD(U8, struct uart, lsr, 1),
+	MODVMM_VMS_FIELD(U8, struct uart, msr, 1),
+	MODVMM_VMS_FIELD(U8, struct uart, scr, 1),
+	MODVMM_VMS_FIELD(U8, struct uart, fcr, 1),
+	MODVMM_VMS_FIELD(U16, struct uart, divisor, 1),
+	MODVMM_VMS_ARRAY_FIELD(U8, struct uart, fifo, 1),
+	MODVMM_VMS_FIELD(U8, struct uart, rx_head, 1),
+	MODVMM_VMS_FIELD(U8, struct uart, rx_count, 1),
+	MODVMM_VMS_FIELD(U8, struct uart, thr_pending, 1),
+	MODVMM_VMS_VALIDATE_FIELD("fifo_valid", uart_fifo_valid, 1),
+};
+
+static const struct modvmm_vmstate uart_vmstate = {
+	.size          = sizeof(struct modvmm_vmstate), /* ABI struct size */
+	.version       = 1,                             /* saved now */
+	.min_version   = 1,                             /* oldest loaded */
+	.name          = "uart16550",                   /* = modinfo vmstate= */
+	.fields        = uart_fields,
+	.n_fields      = MODVMM_ARRAY_SIZE(uart_fields),
+	.post_load     = uart_post_load,                /* drive the irq line */
+};
+
 static const struct modvmm_property uart_properties[] = {
 	MODVMM_PROP_U16_DEFINE("iobase", struct uart, iobase, 0x3f8,
 			       "first of the 8 I/O ports"),
@@ -420,6 +472,7 @@ static const struct modvmm_device_type uart_type = {
 	.realize       = uart_realize,                      /* console, ports */
 	.unrealize     = uart_unrealize,                    /* close console */
 	.reset         = uart_reset,                        /* power-on state */
+	.vmstate       = &uart_vmstate,                     /* migratable state */
 };
 
 static const struct modvmm_device_type *const uart_types[] = {

@@ -7,6 +7,7 @@
 #include "../../core/device.h"
 #include "../../core/host.h"
 #include "../../core/vmm.h"
+#include "../../core/vmstate.h"
 
 #define BASE 0x3f8
 #define IRQ 4
@@ -232,6 +233,92 @@ START_TEST(test_uart_console_on_pty)
 }
 END_TEST
 
+static void out2(unsigned int reg, uint8_t v)
+{
+	ck_assert_int_eq(vmm_pio_write(vmm, 0x2f8 + reg, 1, v), 0);
+}
+
+static uint8_t in2(unsigned int reg);
+
+/* The divisor latch came along too. */
+static void out2_dlab_check(uint8_t divisor)
+{
+	out2(3, 0x83);
+	ck_assert_uint_eq(in2(0), divisor);
+	out2(3, 0x03);
+}
+
+static uint8_t in2(unsigned int reg)
+{
+	uint64_t v;
+
+	ck_assert_int_eq(vmm_pio_read(vmm, 0x2f8 + reg, 1, &v), 0);
+	return (uint8_t)v;
+}
+
+/* The module's state description: registers and FIFO move whole. */
+START_TEST(test_uart_state_saves_and_loads)
+{
+	struct modvmm_device *src = device_find(vmm, "serial0"), *dst = NULL;
+	g_autoptr(GByteArray) saved = g_byte_array_new();
+	GError *err = NULL;
+
+	ck_assert_ptr_nonnull(src->type->vms);
+	out(3, 0x83);
+	out(0, 0x30); /* divisor 0x30 */
+	out(3, 0x03);
+	out(7, 0x77);
+	out(4, 0x18); /* LOOP | OUT2 */
+	out(1, 0x01);
+	out(0, 'x');
+	out(0, 'y');
+	ck_assert_int_eq(device_create(vmm,
+				       "uart16550,id=s1,iobase=0x2f8,"
+				       "console=none",
+				       &dst, NULL),
+			 0);
+	ck_assert_int_eq(
+		vmstate_save(src->type->vms, src->state, 1, saved, &err), 0);
+	ck_assert_int_eq(vmstate_load(dst->type->vms, dst->state, saved->data,
+				      saved->len, 0, "s1", NULL, &err),
+			 0);
+	ck_assert_uint_eq(in2(7), 0x77);
+	ck_assert_uint_eq(in2(4), 0x18);
+	ck_assert_uint_eq(in2(2), 0x04); /* data waiting */
+	ck_assert_uint_eq(in2(0), 'x');
+	ck_assert_uint_eq(in2(0), 'y');
+	ck_assert_uint_eq(in2(5) & 0x01, 0);
+	out2_dlab_check(0x30);
+}
+END_TEST
+
+START_TEST(test_uart_corrupt_fifo_state_refused)
+{
+	struct modvmm_device *src = device_find(vmm, "serial0");
+	g_autoptr(GByteArray) saved = g_byte_array_new();
+	g_autofree uint8_t *before = NULL;
+	GError *err = NULL;
+	size_t head;
+
+	ck_assert_int_eq(
+		vmstate_save(src->type->vms, src->state, 1, saved, NULL), 0);
+	/* Header (3 + 9 + 8), seven registers, divisor, 16 FIFO bytes. */
+	head = 3 + strlen("uart16550") + 8 + 7 + 2 + 16;
+	saved->data[head] = 200;
+	before = g_memdup2(src->state, src->type->t.instance_size);
+	ck_assert_int_lt(vmstate_load(src->type->vms, src->state, saved->data,
+				      saved->len, 0, "serial0", NULL, &err),
+			 0);
+	ck_assert_msg(g_str_has_prefix(err->message,
+				       "serial0: uart16550: fifo_valid refused "
+				       "the state: receive FIFO head or count "
+				       "beyond 16 (offset 0x"),
+		      "%s", err->message);
+	ck_assert_mem_eq(before, src->state, src->type->t.instance_size);
+	g_error_free(err);
+}
+END_TEST
+
 START_TEST(test_uart_reset_restores_power_on_state)
 {
 	out(4, 0x1b);
@@ -264,6 +351,8 @@ int main(void)
 	tcase_add_test(tc, test_uart_loopback_modem_status);
 	tcase_add_test(tc, test_uart_bad_console_refused);
 	tcase_add_test(tc, test_uart_console_on_pty);
+	tcase_add_test(tc, test_uart_state_saves_and_loads);
+	tcase_add_test(tc, test_uart_corrupt_fifo_state_refused);
 	tcase_add_test(tc, test_uart_reset_restores_power_on_state);
 	suite_add_tcase(s, tc);
 	return check_run(s);
