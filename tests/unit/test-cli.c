@@ -277,6 +277,55 @@ START_TEST(test_cli_run_usage_errors)
 }
 END_TEST
 
+/* The shape of QEMU's -dump-vmstate, plus keys of our own. */
+START_TEST(test_cli_vmstate_dump)
+{
+	g_autoptr(JsonParser) p = json_parser_new();
+	struct run r = run("MODVMM_VMSTATE", "dump", "--module-dir",
+			   g_getenv("MODULE_DIR"), NULL);
+	JsonObject *o, *uart, *desc, *fifo = NULL;
+	JsonArray *fields;
+
+	ck_assert_int_eq(r.status, 0);
+	ck_assert_str_eq(r.err, "");
+	ck_assert(json_parser_load_from_data(p, r.out, -1, NULL));
+	o = json_node_get_object(json_parser_get_root(p));
+	ck_assert_str_eq(
+		json_object_get_string_member(
+			json_object_get_object_member(o, "vmschkmachine"),
+			"Name"),
+		"microvm");
+	uart = json_object_get_object_member(o, "uart16550");
+	ck_assert_str_eq(json_object_get_string_member(uart, "Name"),
+			 "uart16550");
+	ck_assert_int_eq(json_object_get_int_member(uart, "version_id"), 1);
+	ck_assert_int_eq(json_object_get_int_member(uart, "minimum_version_id"),
+			 1);
+	desc = json_object_get_object_member(uart, "Description");
+	ck_assert_str_eq(json_object_get_string_member(desc, "name"),
+			 "uart16550");
+	ck_assert_uint_eq(json_array_get_length(json_object_get_array_member(
+				  desc, "Subsections")),
+			  0);
+	fields = json_object_get_array_member(desc, "Fields");
+	for (guint i = 0; i < json_array_get_length(fields); i++) {
+		JsonObject *f = json_array_get_object_element(fields, i);
+
+		if (!strcmp(json_object_get_string_member(f, "field"), "fifo"))
+			fifo = f;
+	}
+	ck_assert_ptr_nonnull(fifo);
+	ck_assert_int_eq(json_object_get_int_member(fifo, "size"), 1);
+	ck_assert_int_eq(json_object_get_int_member(fifo, "count"), 16);
+	ck_assert_int_eq(json_object_get_int_member(fifo, "version_id"), 1);
+	ck_assert(!json_object_get_boolean_member(fifo, "field_exists"));
+	ck_assert_str_eq(json_object_get_string_member(fifo, "kind"), "array");
+	ck_assert(json_object_get_boolean_member(
+		json_object_get_object_member(uart, "modvmm"), "migratable"));
+	run_clear(&r);
+}
+END_TEST
+
 START_TEST(test_cli_unknown_command)
 {
 	struct run r = run("MODVMM", "frobnicate", NULL);
@@ -303,6 +352,7 @@ int main(void)
 	tcase_add_test(tc, test_cli_modules_bad_device_fails);
 	tcase_add_test(tc, test_cli_modules_json);
 	tcase_add_test(tc, test_cli_unknown_command);
+	tcase_add_test(tc, test_cli_vmstate_dump);
 	tcase_add_loop_test(tc, test_cli_run_refusals, 0,
 			    G_N_ELEMENTS(run_refusals));
 	tcase_add_test(tc, test_cli_run_missing_default_device_module);
