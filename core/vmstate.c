@@ -383,6 +383,14 @@ static int save_elems(const struct vms_field *vf, uint8_t *at, uint32_t n,
 {
 	int w = kind_width(vf->f.elem_kind);
 
+	/* The wire is little-endian: on such a host, integers move whole. */
+	if (G_BYTE_ORDER == G_LITTLE_ENDIAN &&
+	    vf->f.elem_kind != MODVMM_VMS_STRUCT &&
+	    vf->f.elem_kind != MODVMM_VMS_BOOL) {
+		g_byte_array_append(out, at, n * (guint)w);
+		return 0;
+	}
+
 	for (uint32_t k = 0; k < n; k++) {
 		if (vf->f.elem_kind == MODVMM_VMS_STRUCT) {
 			int r = save_section(
@@ -628,6 +636,19 @@ static int load_elems(const struct vms *v, const struct vms_field *vf,
 {
 	int w = kind_width(vf->f.elem_kind);
 
+	if (G_BYTE_ORDER == G_LITTLE_ENDIAN &&
+	    vf->f.elem_kind != MODVMM_VMS_STRUCT &&
+	    vf->f.elem_kind != MODVMM_VMS_BOOL) {
+		int r = need(rd, end, (size_t)n * (size_t)w, v->name,
+			     vf->f.name, error);
+
+		if (r < 0)
+			return r;
+		memcpy(at, rd->buf + rd->pos, (size_t)n * (size_t)w);
+		rd->pos += (size_t)n * (size_t)w;
+		return 0;
+	}
+
 	for (uint32_t k = 0; k < n; k++) {
 		int r;
 
@@ -638,6 +659,14 @@ static int load_elems(const struct vms *v, const struct vms_field *vf,
 		} else {
 			r = need(rd, end, (size_t)w, v->name, vf->f.name,
 				 error);
+			if (!r && vf->f.elem_kind == MODVMM_VMS_BOOL &&
+			    rd->buf[rd->pos] > 1)
+				r = error_setf(
+					error, EPROTO,
+					"%s: %s: field %s[%u]: bool value "
+					"%u at offset 0x%zx",
+					rd->id, v->name, vf->f.name, k,
+					rd->buf[rd->pos], rd->base + rd->pos);
 			if (!r) {
 				set_state(at + (size_t)k * (size_t)w, w,
 					  get_le(rd->buf + rd->pos, w));
