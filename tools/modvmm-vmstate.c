@@ -3,6 +3,8 @@
  * modvmm-vmstate - the state descriptions of loaded modules.
  *
  *   modvmm-vmstate dump [--module-dir DIR...] [--machine M]
+ *   modvmm-vmstate diff OLD.json NEW.json
+ *   modvmm-vmstate matrix A.json B.json ...
  *
  * dump writes JSON in the shape of QEMU's -dump-vmstate output: a
  * "vmschkmachine" entry, then one entry per device type with "Name",
@@ -11,10 +13,21 @@
  * What QEMU has no words for is added under keys of our own: "since",
  * "kind", "optional", "legacy_name", "retired_in", "minimum_save_version",
  * and a "modvmm" object per device naming its module.
+ *
+ * diff checks both directions between two dumps: forward (a source with
+ * OLD's modules migrating to a destination with NEW's) and backward. A
+ * direction works for a device when the source can save a version the
+ * destination loads (the agreed version is the lower of the two newest),
+ * and at that version both describe the same fields in the same order with
+ * the same kinds and sizes; every subsection the source may send is known
+ * to the destination unless it is optional. One line per finding; exit 1
+ * when any direction breaks. matrix prints which pairs of dumps can
+ * migrate each way.
  */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <glib.h>
 #include <json-glib/json-glib.h>
@@ -261,11 +274,393 @@ static int cmd_dump(int argc, char **argv)
 	return status;
 }
 
+/* ---- diff and matrix -------------------------------------------------- */
+
+static JsonObject *load_dump(const char *path, JsonParser **ret_parser)
+{
+	g_autoptr(GError) err = NULL;
+	JsonParser *p = json_parser_new();
+	JsonNode *root;
+
+	if (!json_parser_load_from_file(p, path, &err)) {
+		fprintf(stderr, "modvmm-vmstate: %s: %s\n", path, err->message);
+		g_object_unref(p);
+		return NULL;
+	}
+	root = json_parser_get_root(p);
+	if (!root || !JSON_NODE_HOLDS_OBJECT(root) ||
+	    !json_object_has_member(json_node_get_object(root),
+				    "vmschkmachine")) {
+		fprintf(stderr,
+			"modvmm-vmstate: %s: not a state dump (no "
+			"\"vmschkmachine\"; make one with modvmm-vmstate "
+			"dump)\n",
+			path);
+		g_object_unref(p);
+		return NULL;
+	}
+	*ret_parser = p;
+	return json_node_get_object(root);
+}
+
+static gint64 int_of(JsonObject *o, const char *key, gint64 dflt)
+{
+	JsonNode *n = json_object_get_member(o, key);
+
+	return n && JSON_NODE_HOLDS_VALUE(n) ? json_node_get_int(n) : dflt;
+}
+
+static const char *str_of(JsonObject *o, const char *key)
+{
+	JsonNode *n = json_object_get_member(o, key);
+
+	return n && JSON_NODE_HOLDS_VALUE(n) ? json_node_get_string(n) : NULL;
+}
+
+static JsonArray *arr_of(JsonObject *o, const char *key)
+{
+	JsonNode *n = json_object_get_member(o, key);
+
+	return n && JSON_NODE_HOLDS_ARRAY(n) ? json_node_get_array(n) : NULL;
+}
+
+/* A field's wire shape, for comparing two descriptions at one version. */
+static char *shape(JsonObject *f)
+{
+	JsonNode *d = json_object_get_member(f, "Description");
+	const char *nested = d && JSON_NODE_HOLDS_OBJECT(d)
+				     ? str_of(json_node_get_object(d), "name")
+				     : NULL;
+
+	return g_strdup_printf("%s size %" G_GINT64_FORMAT
+			       " count %" G_GINT64_FORMAT "%s%s",
+			       str_of(f, "kind") ? str_of(f, "kind") : "?",
+			       int_of(f, "size", -1),
+			       int_of(f, "count", int_of(f, "bound", 1)),
+			       nested ? " of " : "", nested ? nested : "");
+}
+
+struct diff {
+	const char *dir; /* "forward" or "backward" */
+	int findings;
+};
+
+static void finding(struct diff *d, const char *fmt, ...) G_GNUC_PRINTF(2, 3);
+
+static void finding(struct diff *d, const char *fmt, ...)
+{
+	va_list ap;
+
+	printf("%s: ", d->dir);
+	va_start(ap, fmt);
+	vprintf(fmt, ap);
+	va_end(ap);
+	printf("\n");
+	d->findings++;
+}
+
+static void check_desc(struct diff *d, const char *where, JsonObject *src,
+		       JsonObject *dst);
+
+/* Fields present at `version`, in order, in one description. */
+static GPtrArray *fields_at(JsonObject *desc, gint64 version)
+{
+	JsonArray *a = arr_of(desc, "Fields");
+	GPtrArray *out = g_ptr_array_new();
+
+	for (guint i = 0; a && i < json_array_get_length(a); i++) {
+		JsonObject *f = json_array_get_object_element(a, i);
+
+		if (f && int_of(f, "version_id", 1) <= version &&
+		    g_strcmp0(str_of(f, "kind"), "validate"))
+			g_ptr_array_add(out, f);
+	}
+	return out;
+}
+
+static void check_fields(struct diff *d, const char *where, JsonObject *src,
+			 JsonObject *dst, gint64 v)
+{
+	g_autoptr(GPtrArray) a = fields_at(src, v), b = fields_at(dst, v);
+	guint n = MAX(a->len, b->len);
+
+	for (guint i = 0; i < n; i++) {
+		JsonObject *fa = i < a->len ? a->pdata[i] : NULL;
+		JsonObject *fb = i < b->len ? b->pdata[i] : NULL;
+		g_autofree char *sa = fa ? shape(fa) : NULL;
+		g_autofree char *sb = fb ? shape(fb) : NULL;
+		const char *na = fa ? str_of(fa, "field") : NULL;
+		const char *nb = fb ? str_of(fb, "field") : NULL;
+
+		if (!fb) {
+			finding(d,
+				"%s: field %s is sent at version "
+				"%" G_GINT64_FORMAT
+				" but the destination does not have it "
+				"(removed without a version bump)",
+				where, na, v);
+		} else if (!fa) {
+			finding(d,
+				"%s: field %s is expected at version "
+				"%" G_GINT64_FORMAT
+				" but the source does not send it (added "
+				"without a version bump)",
+				where, nb, v);
+		} else if (g_strcmp0(na, nb)) {
+			finding(d,
+				"%s: field %u at version %" G_GINT64_FORMAT
+				" is %s in the source, %s in the destination "
+				"(reordered or renamed without a version "
+				"bump)",
+				where, i, v, na, nb);
+		} else if (g_strcmp0(sa, sb)) {
+			/* An unused slot turned into a field is a reuse. */
+			if (!g_strcmp0(str_of(fa, "kind"), "unused") ||
+			    !g_strcmp0(str_of(fb, "kind"), "unused"))
+				finding(d,
+					"%s: unused slot %s changed (%s, now "
+					"%s): a slot retired in %s may be "
+					"reused or resized only once that "
+					"machine type is removed",
+					where, na, sa, sb,
+					str_of(fa, "retired_in")
+						? str_of(fa, "retired_in")
+						: str_of(fb, "retired_in"));
+			else
+				finding(d,
+					"%s: field %s is %s in the source, %s "
+					"in the destination (resized or "
+					"retyped without a version bump)",
+					where, na, sa, sb);
+		} else {
+			JsonNode *nda =
+				json_object_get_member(fa, "Description");
+			JsonNode *ndb =
+				json_object_get_member(fb, "Description");
+
+			if (nda && ndb && JSON_NODE_HOLDS_OBJECT(nda) &&
+			    JSON_NODE_HOLDS_OBJECT(ndb)) {
+				g_autofree char *inner =
+					g_strdup_printf("%s.%s", where, na);
+
+				check_desc(d, inner, json_node_get_object(nda),
+					   json_node_get_object(ndb));
+			}
+		}
+	}
+}
+
+static JsonObject *find_sub(JsonObject *desc, const char *name)
+{
+	JsonArray *a = arr_of(desc, "Subsections");
+
+	for (guint i = 0; a && i < json_array_get_length(a); i++) {
+		JsonObject *s = json_array_get_object_element(a, i);
+
+		if (s && !g_strcmp0(str_of(s, "name"), name))
+			return s;
+	}
+	return NULL;
+}
+
+/* src saves, dst loads: one direction for one description. */
+static void check_desc(struct diff *d, const char *where, JsonObject *src,
+		       JsonObject *dst)
+{
+	gint64 s_max = int_of(src, "version_id", 0);
+	gint64 s_min = int_of(src, "minimum_save_version", s_max);
+	gint64 d_max = int_of(dst, "version_id", 0);
+	gint64 d_min = int_of(dst, "minimum_version_id", d_max);
+	gint64 v = MIN(s_max, d_max);
+	JsonArray *subs = arr_of(src, "Subsections");
+
+	if (g_strcmp0(str_of(src, "name"), str_of(dst, "name"))) {
+		finding(d,
+			"%s: state is named %s in the source, %s in the "
+			"destination (renamed)",
+			where, str_of(src, "name"), str_of(dst, "name"));
+		return;
+	}
+	if (v < s_min || v < d_min) {
+		finding(d,
+			"%s: versions no longer meet: the source saves "
+			"%" G_GINT64_FORMAT "..%" G_GINT64_FORMAT
+			", the destination loads %" G_GINT64_FORMAT
+			"..%" G_GINT64_FORMAT,
+			where, s_min, s_max, d_min, d_max);
+		return;
+	}
+	check_fields(d, where, src, dst, v);
+	for (guint i = 0; subs && i < json_array_get_length(subs); i++) {
+		JsonObject *ss = json_array_get_object_element(subs, i);
+		const char *name = ss ? str_of(ss, "name") : NULL;
+		JsonObject *ds = name ? find_sub(dst, name) : NULL;
+
+		if (!ss || !name)
+			continue;
+		if (!ds) {
+			if (!json_object_get_boolean_member_with_default(
+				    ss, "optional", FALSE))
+				finding(d,
+					"%s: subsection %s is unknown to the "
+					"destination and not optional: "
+					"refused whenever the source sends "
+					"it",
+					where, name);
+			continue;
+		}
+		check_desc(d, name, ss, ds);
+	}
+}
+
+/* Every device of src against dst, in src's order. */
+static int check_dumps(const char *dir, JsonObject *src, JsonObject *dst)
+{
+	struct diff d = { .dir = dir };
+	g_autoptr(GList) members = json_object_get_members(src);
+
+	for (GList *m = members; m; m = m->next) {
+		const char *dev = m->data;
+		JsonObject *so, *dobj;
+		JsonNode *sd, *dd;
+
+		if (!strcmp(dev, "vmschkmachine"))
+			continue;
+		so = json_object_get_object_member(src, dev);
+		if (!json_object_has_member(dst, dev)) {
+			finding(&d,
+				"%s: device type removed (no module at the "
+				"destination provides it)",
+				dev);
+			continue;
+		}
+		dobj = json_object_get_object_member(dst, dev);
+		sd = json_object_get_member(so, "Description");
+		dd = json_object_get_member(dobj, "Description");
+		if (!sd || !JSON_NODE_HOLDS_OBJECT(sd)) {
+			finding(&d,
+				"%s: no state description at the source: "
+				"this device blocks migration",
+				dev);
+			continue;
+		}
+		if (!dd || !JSON_NODE_HOLDS_OBJECT(dd)) {
+			finding(&d,
+				"%s: no state description at the "
+				"destination",
+				dev);
+			continue;
+		}
+		check_desc(&d, dev, json_node_get_object(sd),
+			   json_node_get_object(dd));
+	}
+	return d.findings;
+}
+
+static int cmd_diff(int argc, char **argv)
+{
+	JsonParser *po = NULL, *pn = NULL;
+	JsonObject *old, *new;
+	int f, b;
+
+	if (argc != 3) {
+		fprintf(stderr,
+			"Usage: modvmm-vmstate diff OLD.json NEW.json\n");
+		return 2;
+	}
+	old = load_dump(argv[1], &po);
+	new = old ? load_dump(argv[2], &pn) : NULL;
+	if (!new) {
+		if (po)
+			g_object_unref(po);
+		return 2;
+	}
+	f = check_dumps("forward", old, new);
+	b = check_dumps("backward", new, old);
+	printf("forward (%s -> %s): %s; backward: %s\n", argv[1], argv[2],
+	       f ? "breaks" : "works", b ? "breaks" : "works");
+	g_object_unref(po);
+	g_object_unref(pn);
+	return f || b ? 1 : 0;
+}
+
+static int cmd_matrix(int argc, char **argv)
+{
+	g_autoptr(GPtrArray) parsers =
+		g_ptr_array_new_with_free_func(g_object_unref);
+	g_autoptr(GPtrArray) dumps = g_ptr_array_new();
+	int status = 0, out;
+
+	if (argc < 3) {
+		fprintf(stderr,
+			"Usage: modvmm-vmstate matrix A.json B.json ...\n");
+		return 2;
+	}
+	for (int i = 1; i < argc; i++) {
+		JsonParser *p = NULL;
+		JsonObject *o = load_dump(argv[i], &p);
+
+		if (!o)
+			return 2;
+		g_ptr_array_add(parsers, p);
+		g_ptr_array_add(dumps, o);
+	}
+	/* Findings go to a scratch stream: the matrix is the output. */
+	fflush(stdout);
+	out = dup(STDOUT_FILENO);
+	if (!freopen("/dev/null", "w", stdout))
+		return 2;
+	g_autoptr(GArray) cells = g_array_new(FALSE, FALSE, sizeof(int));
+	for (guint r = 0; r < dumps->len; r++)
+		for (guint c = 0; c < dumps->len; c++) {
+			int n = r == c ? 0
+				       : check_dumps("", dumps->pdata[r],
+						     dumps->pdata[c]);
+
+			g_array_append_val(cells, n);
+		}
+	fflush(stdout);
+	dup2(out, STDOUT_FILENO);
+	close(out);
+	printf("source \\ destination (ok: every device migrates; N: N "
+	       "findings, see diff)\n");
+	printf("%-28s", "");
+	for (int c = 1; c < argc; c++) {
+		g_autofree char *name = g_path_get_basename(argv[c]);
+
+		printf(" %-10.10s", name);
+	}
+	printf("\n");
+	for (guint r = 0; r < dumps->len; r++) {
+		g_autofree char *name = g_path_get_basename(argv[r + 1]);
+
+		printf("%-28.28s", name);
+		for (guint c = 0; c < dumps->len; c++) {
+			int n = g_array_index(cells, int, r * dumps->len + c);
+
+			if (n)
+				status = 1;
+			if (n)
+				printf(" %-10d", n);
+			else
+				printf(" %-10s", r == c ? "-" : "ok");
+		}
+		printf("\n");
+	}
+	return status;
+}
+
 int main(int argc, char **argv)
 {
+	if (argc >= 2 && !strcmp(argv[1], "diff"))
+		return cmd_diff(argc - 1, argv + 1);
+	if (argc >= 2 && !strcmp(argv[1], "matrix"))
+		return cmd_matrix(argc - 1, argv + 1);
 	if (argc >= 2 && !strcmp(argv[1], "dump"))
 		return cmd_dump(argc - 1, argv + 1);
 	fprintf(stderr, "Usage: modvmm-vmstate dump [--module-dir DIR...] "
-			"[--machine TYPE]\n");
+			"[--machine TYPE]\n"
+			"       modvmm-vmstate diff OLD.json NEW.json\n"
+			"       modvmm-vmstate matrix A.json B.json ...\n");
 	return 2;
 }
