@@ -30,6 +30,7 @@ static char *dump(const char *name, int ver, int minv, int minsave,
 		name, ver, minv, minsave, fields, subs);
 }
 
+/* Writes `text` to a new temporary file; returns its path. */
 static char *tmp_json(const char *text)
 {
 	char *path = NULL;
@@ -38,6 +39,15 @@ static char *tmp_json(const char *text)
 	ck_assert_int_ge(fd, 0);
 	close(fd);
 	ck_assert(g_file_set_contents(path, text, -1, NULL));
+	return path;
+}
+
+/* The same for a dump() result, which it frees. */
+static char *tmp_dump(char *text)
+{
+	char *path = tmp_json(text);
+
+	g_free(text);
 	return path;
 }
 
@@ -138,7 +148,7 @@ END_TEST
 
 START_TEST(test_vmstate_diff_device_removed)
 {
-	g_autofree char *po = tmp_json(dump("dev", 1, 1, 1, A, ""));
+	g_autofree char *po = tmp_dump(dump("dev", 1, 1, 1, A, ""));
 	g_autofree char *pn = tmp_json("{\"vmschkmachine\":{\"Name\":\"m\"}}");
 	g_autofree char *out = NULL;
 
@@ -163,9 +173,9 @@ END_TEST
 
 START_TEST(test_vmstate_matrix)
 {
-	g_autofree char *p1 = tmp_json(dump("dev", 1, 1, 1, A, ""));
-	g_autofree char *p2 = tmp_json(dump("dev", 2, 1, 1, A "," C2, ""));
-	g_autofree char *p3 = tmp_json(dump("dev", 3, 3, 3, A, ""));
+	g_autofree char *p1 = tmp_dump(dump("dev", 1, 1, 1, A, ""));
+	g_autofree char *p2 = tmp_dump(dump("dev", 2, 1, 1, A "," C2, ""));
+	g_autofree char *p3 = tmp_dump(dump("dev", 3, 3, 3, A, ""));
 	g_autofree char *out = NULL;
 	g_auto(GStrv) lines = NULL;
 
