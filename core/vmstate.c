@@ -438,7 +438,7 @@ static int save_section(const struct vms *v, uint8_t *state, uint32_t version,
 		const struct vms_field *vf = &v->fields[i];
 		const struct modvmm_vmstate_field *f = &vf->f;
 		uint8_t *at = state + f->offset;
-		uint64_t n;
+		uint64_t n = 0;
 
 		if (f->since > version)
 			continue;
@@ -523,6 +523,9 @@ int vmstate_save(const struct vms *v, void *state, uint32_t version,
 /* ---- load ------------------------------------------------------------ */
 
 struct reader {
+	unsigned int flags; /* VMSTATE_* */
+	const struct vmstate_trace *trace;
+	int depth;
 	const uint8_t *buf;
 	size_t pos;  /* next byte, relative to buf */
 	size_t base; /* buf's offset in the whole stream */
@@ -688,7 +691,7 @@ static int load_fields(const struct vms *v, uint8_t *state, uint32_t version,
 		uint8_t *at = state + f->offset;
 		const char *msg = NULL;
 		size_t here = rd->pos;
-		uint64_t n;
+		uint64_t n = 0;
 		int w = kind_width(f->kind), r = 0;
 
 		if (f->since > version)
@@ -755,6 +758,13 @@ static int load_fields(const struct vms *v, uint8_t *state, uint32_t version,
 		}
 		if (r < 0)
 			return r;
+		if (rd->trace && rd->trace->field &&
+		    f->kind != MODVMM_VMS_STRUCT)
+			rd->trace->field(rd->trace->opaque, f, at,
+					 f->kind == MODVMM_VMS_VARRAY
+						 ? (uint32_t)n
+						 : f->count,
+					 rd->base + here, rd->depth);
 	}
 	return 0;
 }
@@ -827,13 +837,18 @@ static int load_section(const struct vms *v, uint8_t *state, struct reader *rd,
 			"%u..%u",
 			rd->id, v->name, h->version, v->d.min_version,
 			v->d.version);
-	if (v->d.pre_load && (r = v->d.pre_load(state)) < 0)
+	if (rd->trace && rd->trace->section)
+		rd->trace->section(rd->trace->opaque, v->name, h->version,
+				   rd->base + h->payload, rd->depth, 0);
+	if (!(rd->flags & VMSTATE_NO_HOOKS) && v->d.pre_load &&
+	    (r = v->d.pre_load(state)) < 0)
 		return error_setf(error, -r, "%s: %s: pre_load failed: %s",
 				  rd->id, v->name, g_strerror(-r));
+	rd->depth++;
 	r = load_fields(v, state, h->version, rd, h->end, error);
-	if (r < 0)
-		return r;
-	r = load_subsections(v, state, rd, h->end, error);
+	if (r >= 0)
+		r = load_subsections(v, state, rd, h->end, error);
+	rd->depth--;
 	if (r < 0)
 		return r;
 	if (rd->pos != h->end)
@@ -849,7 +864,11 @@ static int load_section(const struct vms *v, uint8_t *state, struct reader *rd,
 				  rd->id, v->name, VMS_TAG_END,
 				  rd->base + rd->pos, rd->buf[rd->pos]);
 	rd->pos++;
-	if (v->d.post_load && (r = v->d.post_load(state, h->version)) < 0)
+	if (rd->trace && rd->trace->section)
+		rd->trace->section(rd->trace->opaque, v->name, h->version,
+				   rd->base + rd->pos, rd->depth, 1);
+	if (!(rd->flags & VMSTATE_NO_HOOKS) && v->d.post_load &&
+	    (r = v->d.post_load(state, h->version)) < 0)
 		return error_setf(error, -r,
 				  "%s: %s: post_load refused version "
 				  "%u: %s",
@@ -857,11 +876,18 @@ static int load_section(const struct vms *v, uint8_t *state, struct reader *rd,
 	return 0;
 }
 
-int vmstate_load(const struct vms *v, void *state, const uint8_t *buf,
-		 size_t len, size_t base, const char *id, size_t *ret_used,
-		 GError **error)
+int vmstate_load_flags(const struct vms *v, void *state, const uint8_t *buf,
+		       size_t len, size_t base, const char *id,
+		       unsigned int flags, const struct vmstate_trace *trace,
+		       size_t *ret_used, GError **error)
 {
-	struct reader rd = { .buf = buf, .base = base, .id = id };
+	struct reader rd = {
+		.flags = flags,
+		.trace = trace,
+		.buf = buf,
+		.base = base,
+		.id = id,
+	};
 	g_autofree uint8_t *scratch = g_memdup2(state, v->state_size);
 	struct header h;
 	int r;

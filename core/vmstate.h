@@ -59,14 +59,40 @@ uint32_t vmstate_min_save(const struct vms *v);
 int vmstate_save(const struct vms *v, void *state, uint32_t version,
 		 GByteArray *out, GError **error);
 
+/* vmstate_load() flags. */
+#define VMSTATE_NO_HOOKS 0x1u /* decode only: run no pre_/post_load */
+
+/*
+ * What a load saw, as it saw it: for tools that show a stream. `at` is
+ * the field in the state being loaded; `count` its elements (arrays) or
+ * bytes (buffers); offsets are in the whole stream.
+ */
+struct vmstate_trace {
+	void (*section)(void *opaque, const char *name, uint32_t version,
+			size_t offset, int depth, int end);
+	void (*field)(void *opaque, const struct modvmm_vmstate_field *f,
+		      const uint8_t *at, uint32_t count, size_t offset,
+		      int depth);
+	void *opaque;
+};
+
 /*
  * Loads one framed section from buf[0..len). The state changes only if
  * the whole section loads: it is loaded into a copy first. `id` names the
  * device in messages; `base` is the section's offset in the whole stream,
  * for messages. *ret_used is the section's length on the wire.
  */
-int vmstate_load(const struct vms *v, void *state, const uint8_t *buf,
-		 size_t len, size_t base, const char *id, size_t *ret_used,
-		 GError **error);
+int vmstate_load_flags(const struct vms *v, void *state, const uint8_t *buf,
+		       size_t len, size_t base, const char *id,
+		       unsigned int flags, const struct vmstate_trace *trace,
+		       size_t *ret_used, GError **error);
+
+static inline int vmstate_load(const struct vms *v, void *state,
+			       const uint8_t *buf, size_t len, size_t base,
+			       const char *id, size_t *ret_used, GError **error)
+{
+	return vmstate_load_flags(v, state, buf, len, base, id, 0, NULL,
+				  ret_used, error);
+}
 
 #endif

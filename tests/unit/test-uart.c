@@ -1,7 +1,10 @@
 // SPDX-License-Identifier: LGPL-2.1-or-later
 /* modules/uart16550 register semantics, through the bus, without KVM. */
 #include <errno.h>
+#include <sys/wait.h>
 #include <unistd.h>
+
+#include <json-glib/json-glib.h>
 
 #include "check-tap.h"
 #include "../../core/device.h"
@@ -319,6 +322,74 @@ START_TEST(test_uart_corrupt_fifo_state_refused)
 }
 END_TEST
 
+static int stream_tool(const char *a, const char *b, const char *c,
+		       char **ret_out, char **ret_err)
+{
+	const char *argv[] = { g_getenv("MODVMM_STREAM"), a, b, c, NULL };
+	int wait;
+
+	ck_assert(g_spawn_sync(NULL, (char **)argv, NULL, G_SPAWN_DEFAULT, NULL,
+			       NULL, ret_out, ret_err, &wait, NULL));
+	return WEXITSTATUS(wait);
+}
+
+/* modvmm-stream shows a real device's saved state, and a cut one fails. */
+START_TEST(test_uart_state_decoded_by_modvmm_stream)
+{
+	struct modvmm_device *src = device_find(vmm, "serial0");
+	g_autoptr(GByteArray) saved = g_byte_array_new();
+	g_autofree char *path = NULL, *text = NULL, *err = NULL;
+	g_autofree char *dir =
+		g_strdup_printf("--module-dir=%s", g_getenv("MODULE_DIR"));
+	g_autoptr(JsonParser) p = json_parser_new();
+	JsonObject *sec;
+	int fd;
+
+	out(7, 0x77);
+	out(4, 0x10);
+	out(0, 'x');
+	out(0, 'y');
+	ck_assert_int_eq(
+		vmstate_save(src->type->vms, src->state, 1, saved, NULL), 0);
+	fd = g_file_open_tmp("modvmm-state-XXXXXX", &path, NULL);
+	ck_assert_int_ge(fd, 0);
+	close(fd);
+	ck_assert(g_file_set_contents(path, (char *)saved->data,
+				      (gssize)saved->len, NULL));
+
+	ck_assert_int_eq(stream_tool(dir, path, NULL, &text, &err), 0);
+	ck_assert_str_eq(err, "");
+	ck_assert(
+		g_str_has_prefix(text, "uart16550 version 1 (offset 0x14)\n"));
+	ck_assert_ptr_nonnull(strstr(text, "\n  scr = 0x77 (u8)\n"));
+	ck_assert_ptr_nonnull(strstr(text, "\n  rx_count = 0x2 (u8)\n"));
+	ck_assert_ptr_nonnull(strstr(text, "\n  fifo = [0x78, 0x79, 0x0"));
+	ck_assert_ptr_nonnull(
+		strstr(text, "\n  fifo_valid = (checked) (validate)\n"));
+	g_clear_pointer(&text, g_free);
+	g_clear_pointer(&err, g_free);
+
+	ck_assert_int_eq(stream_tool(dir, "--json", path, &text, &err), 0);
+	ck_assert(json_parser_load_from_data(p, text, -1, NULL));
+	sec = json_array_get_object_element(
+		json_node_get_array(json_parser_get_root(p)), 0);
+	ck_assert_str_eq(json_object_get_string_member(sec, "section"),
+			 "uart16550");
+	ck_assert_int_eq(json_object_get_int_member(sec, "version"), 1);
+	g_clear_pointer(&text, g_free);
+	g_clear_pointer(&err, g_free);
+
+	/* Cut inside the FIFO. */
+	ck_assert(g_file_set_contents(path, (char *)saved->data, 30, NULL));
+	ck_assert_int_eq(stream_tool(dir, path, NULL, &text, &err), 1);
+	ck_assert_msg(g_str_has_prefix(err, "modvmm-stream: "), "%s", err);
+	ck_assert_msg(strstr(err, ": uart16550: section uart16550 at offset "
+				  "0x0 claims "),
+		      "%s", err);
+	unlink(path);
+}
+END_TEST
+
 START_TEST(test_uart_reset_restores_power_on_state)
 {
 	out(4, 0x1b);
@@ -353,6 +424,7 @@ int main(void)
 	tcase_add_test(tc, test_uart_console_on_pty);
 	tcase_add_test(tc, test_uart_state_saves_and_loads);
 	tcase_add_test(tc, test_uart_corrupt_fifo_state_refused);
+	tcase_add_test(tc, test_uart_state_decoded_by_modvmm_stream);
 	tcase_add_test(tc, test_uart_reset_restores_power_on_state);
 	suite_add_tcase(s, tc);
 	return check_run(s);
