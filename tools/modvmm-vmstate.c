@@ -406,6 +406,26 @@ static void check_fields(struct diff *d, const char *where, JsonObject *src,
 				" but the source does not send it (added "
 				"without a version bump)",
 				where, nb, v);
+		} else if (g_strcmp0(na, nb) &&
+			   (!g_strcmp0(str_of(fa, "kind"), "unused") ||
+			    !g_strcmp0(str_of(fb, "kind"), "unused"))) {
+			const char *retired =
+				str_of(fa, "retired_in")
+					? str_of(fa, "retired_in")
+					: str_of(fb, "retired_in");
+
+			finding(d,
+				"%s: unused slot %s retired in %s is reused "
+				"as %s at version %" G_GINT64_FORMAT
+				": allowed only once machine type %s is "
+				"removed",
+				where,
+				!g_strcmp0(str_of(fa, "kind"), "unused") ? na
+									 : nb,
+				retired,
+				!g_strcmp0(str_of(fa, "kind"), "unused") ? nb
+									 : na,
+				v, retired);
 		} else if (g_strcmp0(na, nb)) {
 			finding(d,
 				"%s: field %u at version %" G_GINT64_FORMAT

@@ -13,6 +13,10 @@
 #define B32 "{\"field\":\"b\",\"version_id\":1,\"kind\":\"u32\",\"size\":4}"
 #define C1 "{\"field\":\"c\",\"version_id\":1,\"kind\":\"u8\",\"size\":1}"
 #define C2 "{\"field\":\"c\",\"version_id\":2,\"kind\":\"u8\",\"size\":1}"
+#define U                                                                      \
+	"{\"field\":\"old\",\"version_id\":1,\"kind\":\"unused\",\"size\":2,"  \
+	"\"retired_in\":\"microvm-1.0\"}"
+#define D "{\"field\":\"d\",\"version_id\":1,\"kind\":\"u16\",\"size\":2}"
 #define SUB(flag)                                                              \
 	"{\"name\":\"dev/x\",\"version_id\":1,\"minimum_version_id\":1,"       \
 	"\"optional\":" flag ",\"Fields\":[" C1 "],\"Subsections\":[]}"
@@ -113,6 +117,15 @@ static const struct {
 	  "not optional: refused whenever the source sends it\n" },
 	{ "optional subsection only in the new", "dev", "dev", 1, 1, 1, A, "",
 	  1, 1, 1, A, SUB("true"), 0, "" },
+	{ "unused slot reused", "dev", "dev", 1, 1, 1, A "," U, "", 1, 1, 1,
+	  A "," D, "", 1,
+	  "forward: dev: unused slot old retired in microvm-1.0 is reused as d "
+	  "at version 1: allowed only once machine type microvm-1.0 is "
+	  "removed\n"
+	  "backward: dev: unused slot old retired in microvm-1.0 is reused as "
+	  "d "
+	  "at version 1: allowed only once machine type microvm-1.0 is "
+	  "removed\n" },
 	{ "description renamed", "dev", "dev2", 1, 1, 1, A, "", 1, 1, 1, A, "",
 	  1,
 	  "forward: dev: state is named dev in the source, dev2 in the "
