@@ -16,7 +16,7 @@
 #include "vmstate.h"
 #include "../compat/abi.h"
 
-static int kind_width(uint32_t kind)
+int vmstate_kind_width(uint32_t kind)
 {
 	switch (kind) {
 	case MODVMM_VMS_U8:
@@ -34,6 +34,29 @@ static int kind_width(uint32_t kind)
 		return 8;
 	}
 	return 0;
+}
+
+const char *vmstate_kind_name(uint32_t kind)
+{
+	static const char *const names[] = {
+		[MODVMM_VMS_U8] = "u8",
+		[MODVMM_VMS_U16] = "u16",
+		[MODVMM_VMS_U32] = "u32",
+		[MODVMM_VMS_U64] = "u64",
+		[MODVMM_VMS_I8] = "i8",
+		[MODVMM_VMS_I16] = "i16",
+		[MODVMM_VMS_I32] = "i32",
+		[MODVMM_VMS_I64] = "i64",
+		[MODVMM_VMS_BOOL] = "bool",
+		[MODVMM_VMS_BUFFER] = "buffer",
+		[MODVMM_VMS_ARRAY] = "array",
+		[MODVMM_VMS_VARRAY] = "varray",
+		[MODVMM_VMS_STRUCT] = "struct",
+		[MODVMM_VMS_UNUSED] = "unused",
+		[MODVMM_VMS_VALIDATE] = "validate",
+	};
+
+	return kind < G_N_ELEMENTS(names) && names[kind] ? names[kind] : "?";
 }
 
 void vmstate_free(struct vms *v)
@@ -61,7 +84,7 @@ static uint64_t field_state_size(const struct vms_field *vf)
 	const struct modvmm_vmstate_field *f = &vf->f;
 	uint64_t elem = f->elem_kind == MODVMM_VMS_STRUCT
 				? f->stride
-				: (uint64_t)kind_width(f->elem_kind);
+				: (uint64_t)vmstate_kind_width(f->elem_kind);
 
 	switch (f->kind) {
 	case MODVMM_VMS_BUFFER:
@@ -75,7 +98,7 @@ static uint64_t field_state_size(const struct vms_field *vf)
 	case MODVMM_VMS_VALIDATE:
 		return 0;
 	}
-	return (uint64_t)kind_width(f->kind);
+	return (uint64_t)vmstate_kind_width(f->kind);
 }
 
 static int import(const char *where, const struct modvmm_vmstate *src,
@@ -110,7 +133,7 @@ static int field_check(const char *where, struct vms *v, uint32_t i, int depth,
 	case MODVMM_VMS_ARRAY:
 	case MODVMM_VMS_VARRAY:
 		if (f->elem_kind != MODVMM_VMS_STRUCT &&
-		    !kind_width(f->elem_kind))
+		    !vmstate_kind_width(f->elem_kind))
 			FAIL("element kind %u is neither an integer nor a "
 			     "struct",
 			     f->elem_kind);
@@ -148,7 +171,7 @@ static int field_check(const char *where, struct vms *v, uint32_t i, int depth,
 			     f->length_field ? f->length_field : "(none)");
 		if ((uint32_t)found > i)
 			FAIL("length field %s comes after it", f->length_field);
-		if (!kind_width(v->fields[found].f.kind) ||
+		if (!vmstate_kind_width(v->fields[found].f.kind) ||
 		    v->fields[found].f.kind == MODVMM_VMS_BOOL)
 			FAIL("length field %s is not an integer",
 			     f->length_field);
@@ -381,7 +404,7 @@ static int save_section(const struct vms *v, uint8_t *state, uint32_t version,
 static int save_elems(const struct vms_field *vf, uint8_t *at, uint32_t n,
 		      GByteArray *out, GError **error)
 {
-	int w = kind_width(vf->f.elem_kind);
+	int w = vmstate_kind_width(vf->f.elem_kind);
 
 	/* The wire is little-endian: on such a host, integers move whole. */
 	if (G_BYTE_ORDER == G_LITTLE_ENDIAN &&
@@ -466,7 +489,8 @@ static int save_section(const struct vms *v, uint8_t *state, uint32_t version,
 		case MODVMM_VMS_VARRAY:
 			n = get_state(
 				state + v->fields[vf->length_index].f.offset,
-				kind_width(v->fields[vf->length_index].f.kind));
+				vmstate_kind_width(
+					v->fields[vf->length_index].f.kind));
 			if (n > f->count)
 				return error_setf(
 					error, ERANGE,
@@ -484,8 +508,8 @@ static int save_section(const struct vms *v, uint8_t *state, uint32_t version,
 			put_le(out, *at ? 1 : 0, 1);
 			break;
 		default:
-			put_le(out, get_state(at, kind_width(f->kind)),
-			       kind_width(f->kind));
+			put_le(out, get_state(at, vmstate_kind_width(f->kind)),
+			       vmstate_kind_width(f->kind));
 			break;
 		}
 	}
@@ -637,7 +661,7 @@ static int load_elems(const struct vms *v, const struct vms_field *vf,
 		      uint8_t *at, uint32_t n, struct reader *rd, size_t end,
 		      GError **error)
 {
-	int w = kind_width(vf->f.elem_kind);
+	int w = vmstate_kind_width(vf->f.elem_kind);
 
 	if (G_BYTE_ORDER == G_LITTLE_ENDIAN &&
 	    vf->f.elem_kind != MODVMM_VMS_STRUCT &&
@@ -692,7 +716,7 @@ static int load_fields(const struct vms *v, uint8_t *state, uint32_t version,
 		const char *msg = NULL;
 		size_t here = rd->pos;
 		uint64_t n = 0;
-		int w = kind_width(f->kind), r = 0;
+		int w = vmstate_kind_width(f->kind), r = 0;
 
 		if (f->since > version)
 			continue;
@@ -728,7 +752,8 @@ static int load_fields(const struct vms *v, uint8_t *state, uint32_t version,
 			/* Its length field came earlier and is loaded. */
 			n = get_state(
 				state + v->fields[vf->length_index].f.offset,
-				kind_width(v->fields[vf->length_index].f.kind));
+				vmstate_kind_width(
+					v->fields[vf->length_index].f.kind));
 			if (n > f->count)
 				return error_setf(
 					error, ERANGE,

@@ -52,6 +52,10 @@ int vmstate_import(const char *where, const struct modvmm_vmstate *src,
 		   uint32_t state_size, struct vms **ret, GError **error);
 void vmstate_free(struct vms *v);
 
+/* "u8", "varray", ...; and bytes of an integer kind (0 for others). */
+const char *vmstate_kind_name(uint32_t kind);
+int vmstate_kind_width(uint32_t kind);
+
 /* Oldest version this description can save. */
 uint32_t vmstate_min_save(const struct vms *v);
 

@@ -33,45 +33,11 @@ static const GOptionEntry options[] = {
 	{ NULL },
 };
 
-static const char *const kind_names[] = {
-	[MODVMM_VMS_U8] = "u8",
-	[MODVMM_VMS_U16] = "u16",
-	[MODVMM_VMS_U32] = "u32",
-	[MODVMM_VMS_U64] = "u64",
-	[MODVMM_VMS_I8] = "i8",
-	[MODVMM_VMS_I16] = "i16",
-	[MODVMM_VMS_I32] = "i32",
-	[MODVMM_VMS_I64] = "i64",
-	[MODVMM_VMS_BOOL] = "bool",
-	[MODVMM_VMS_BUFFER] = "buffer",
-	[MODVMM_VMS_ARRAY] = "array",
-	[MODVMM_VMS_VARRAY] = "varray",
-	[MODVMM_VMS_STRUCT] = "struct",
-	[MODVMM_VMS_UNUSED] = "unused",
-	[MODVMM_VMS_VALIDATE] = "validate",
-};
-
-static int width(uint32_t kind)
-{
-	switch (kind) {
-	case MODVMM_VMS_U16:
-	case MODVMM_VMS_I16:
-		return 2;
-	case MODVMM_VMS_U32:
-	case MODVMM_VMS_I32:
-		return 4;
-	case MODVMM_VMS_U64:
-	case MODVMM_VMS_I64:
-		return 8;
-	}
-	return 1;
-}
-
 /* One integer of `kind` from the (host-order) state. */
 static char *int_text(uint32_t kind, const uint8_t *at)
 {
 	uint64_t u = 0;
-	int w = width(kind);
+	int w = vmstate_kind_width(kind);
 
 	memcpy(&u, at, (size_t)w);
 	switch (kind) {
@@ -111,7 +77,8 @@ static char *value_text(const struct modvmm_vmstate_field *f, const uint8_t *at,
 		for (uint32_t i = 0; i < count; i++) {
 			g_autofree char *v = int_text(
 				f->elem_kind,
-				at + (size_t)i * (size_t)width(f->elem_kind));
+				at + (size_t)i * (size_t)vmstate_kind_width(
+							 f->elem_kind));
 
 			g_string_append_printf(s, "%s%s", i ? ", " : "", v);
 		}
@@ -141,7 +108,7 @@ static void text_field(void *opaque, const struct modvmm_vmstate_field *f,
 	(void)opaque;
 	(void)offset;
 	printf("%*s%s = %s (%s)\n", depth * 2, "", f->name, v,
-	       kind_names[f->kind]);
+	       vmstate_kind_name(f->kind));
 }
 
 /* JSON output ----------------------------------------------------------- */
@@ -180,7 +147,7 @@ static void json_field(void *opaque, const struct modvmm_vmstate_field *f,
 	json_builder_set_member_name(b, "field");
 	json_builder_add_string_value(b, f->name);
 	json_builder_set_member_name(b, "kind");
-	json_builder_add_string_value(b, kind_names[f->kind]);
+	json_builder_add_string_value(b, vmstate_kind_name(f->kind));
 	json_builder_set_member_name(b, "offset");
 	json_builder_add_int_value(b, (gint64)offset);
 	json_builder_set_member_name(b, "value");

@@ -48,24 +48,6 @@ static const GOptionEntry options[] = {
 	{ NULL },
 };
 
-static const char *const kind_names[] = {
-	[MODVMM_VMS_U8] = "u8",
-	[MODVMM_VMS_U16] = "u16",
-	[MODVMM_VMS_U32] = "u32",
-	[MODVMM_VMS_U64] = "u64",
-	[MODVMM_VMS_I8] = "i8",
-	[MODVMM_VMS_I16] = "i16",
-	[MODVMM_VMS_I32] = "i32",
-	[MODVMM_VMS_I64] = "i64",
-	[MODVMM_VMS_BOOL] = "bool",
-	[MODVMM_VMS_BUFFER] = "buffer",
-	[MODVMM_VMS_ARRAY] = "array",
-	[MODVMM_VMS_VARRAY] = "varray",
-	[MODVMM_VMS_STRUCT] = "struct",
-	[MODVMM_VMS_UNUSED] = "unused",
-	[MODVMM_VMS_VALIDATE] = "validate",
-};
-
 static void add_int(JsonBuilder *b, const char *key, gint64 v)
 {
 	json_builder_set_member_name(b, key);
@@ -86,22 +68,9 @@ static void add_bool(JsonBuilder *b, const char *key, gboolean v)
 
 static int elem_size(const struct vms_field *vf)
 {
-	switch (vf->f.elem_kind) {
-	case MODVMM_VMS_U8:
-	case MODVMM_VMS_I8:
-	case MODVMM_VMS_BOOL:
-		return 1;
-	case MODVMM_VMS_U16:
-	case MODVMM_VMS_I16:
-		return 2;
-	case MODVMM_VMS_U32:
-	case MODVMM_VMS_I32:
-		return 4;
-	case MODVMM_VMS_U64:
-	case MODVMM_VMS_I64:
-		return 8;
-	}
-	return (int)vf->f.stride;
+	int w = vmstate_kind_width(vf->f.elem_kind);
+
+	return w ? w : (int)vf->f.stride;
 }
 
 static void describe(JsonBuilder *b, const struct vms *v,
@@ -133,21 +102,14 @@ static void field(JsonBuilder *b, const struct vms_field *vf)
 		size = 0;
 		break;
 	default:
-		size = f->kind == MODVMM_VMS_BOOL ? 1
-		       : f->kind == MODVMM_VMS_U16 || f->kind == MODVMM_VMS_I16
-			       ? 2
-		       : f->kind == MODVMM_VMS_U32 || f->kind == MODVMM_VMS_I32
-			       ? 4
-		       : f->kind == MODVMM_VMS_U64 || f->kind == MODVMM_VMS_I64
-			       ? 8
-			       : 1;
+		size = vmstate_kind_width(f->kind);
 	}
 	add_int(b, "size", size);
 	/* Ours from here on. */
 	add_int(b, "since", f->since);
-	add_str(b, "kind", kind_names[f->kind]);
+	add_str(b, "kind", vmstate_kind_name(f->kind));
 	if (f->kind == MODVMM_VMS_ARRAY || f->kind == MODVMM_VMS_VARRAY) {
-		add_str(b, "element_kind", kind_names[f->elem_kind]);
+		add_str(b, "element_kind", vmstate_kind_name(f->elem_kind));
 		add_int(b, f->kind == MODVMM_VMS_ARRAY ? "count" : "bound",
 			f->count);
 	}
