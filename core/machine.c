@@ -68,6 +68,83 @@ static int spec_has_type(char **specs, const char *type)
 	return 0;
 }
 
+static void date_text(uint32_t d, char buf[11])
+{
+	g_snprintf(buf, 11, "%04u-%02u-%02u", d / 10000, d / 100 % 100,
+		   d % 100);
+}
+
+int machine_resolve(const struct machine_registry *r, const char *name,
+		    const struct machine_type **ret, char **ret_warning,
+		    GError **error)
+{
+	const struct machine_type *t =
+		machine_lookup(r, name ? name : r->alias);
+	const struct machine_type *repl = machine_replacement(r);
+	uint32_t dep, rem;
+	char d1[11], d2[11];
+
+	*ret_warning = NULL;
+	if (!t) {
+		GString *known = g_string_new(r->alias);
+
+		for (size_t i = 0; i < r->n_types; i++)
+			if (machine_status(r, &r->types[i], NULL, NULL) !=
+			    MACHINE_REMOVED)
+				g_string_append_printf(known, ", %s",
+						       r->types[i].name);
+		error_setf(error, ENOENT,
+			   "unknown machine type '%s' (known: %s)", name,
+			   known->str);
+		g_string_free(known, TRUE);
+		return -ENOENT;
+	}
+	switch (machine_status(r, t, &dep, &rem)) {
+	case MACHINE_REMOVED:
+		date_text(rem, d1);
+		return error_setf(error, ENOENT,
+				  "machine type %s was removed on %s; use %s",
+				  t->name, d1, repl ? repl->name : r->alias);
+	case MACHINE_DEPRECATED:
+		date_text(dep, d1);
+		date_text(rem, d2);
+		*ret_warning = g_strdup_printf(
+			"machine type %s is deprecated since %s and will be "
+			"removed on %s; use %s",
+			t->name, d1, d2, repl ? repl->name : r->alias);
+		break;
+	case MACHINE_SUPPORTED:
+		break;
+	}
+	*ret = t;
+	return 0;
+}
+
+struct spec_build {
+	GString *s;
+	const char *type;
+};
+
+static void add_compat(void *opaque, const struct compat_prop *p)
+{
+	struct spec_build *b = opaque;
+
+	if (!strcmp(p->device, b->type))
+		g_string_append_printf(b->s, ",%s=%s", p->property, p->value);
+}
+
+char *machine_device_spec(const struct machine_registry *r,
+			  const struct machine_type *t, const char *spec)
+{
+	size_t n = strcspn(spec, ",");
+	g_autofree char *type = g_strndup(spec, n);
+	struct spec_build b = { g_string_new(type), type };
+
+	machine_compat_props(r, t, add_compat, &b);
+	g_string_append(b.s, spec + n);
+	return g_string_free(b.s, FALSE);
+}
+
 /* Every device type the machine will need, before anything is opened. */
 static int check_device_types(struct machine *m,
 			      const struct machine_config *cfg, GError **error)
@@ -82,6 +159,33 @@ static int check_device_types(struct machine *m,
 				"no module in the module directories "
 				"provides it (or use --no-defaults)",
 				default_devices[i]);
+	for (size_t i = 0; i < machine_registry()->n_types; i++) {
+		const struct machine_type *t = &machine_registry()->types[i];
+
+		for (size_t j = 0; j < t->n_props; j++) {
+			const struct compat_prop *p = &t->props[j];
+			struct device_type *dt =
+				loader_find_type(m->vmm->loader, p->device);
+			int found = 0;
+
+			for (uint32_t k = 0; dt && k < dt->t.n_properties; k++)
+				found |=
+					!strcmp(dt->props[k].name, p->property);
+			if (!found)
+				return error_setf(
+					error, ENOENT,
+					"machine type %s: compat property "
+					"%s.%s=%s names %s",
+					t->name, p->device, p->property,
+					p->value,
+					dt ? "a property the device type does "
+					     "not have"
+					   : "a device type no loaded module "
+					     "provides");
+		}
+		if (t == m->type)
+			break;
+	}
 	for (char **s = cfg->devices; s && *s; s++) {
 		g_autofree char *type = g_strndup(*s, strcspn(*s, ","));
 
@@ -102,14 +206,19 @@ static int create_devices(struct machine *m, const struct machine_config *cfg,
 		const char *type = default_devices[i];
 		int r;
 
+		g_autofree char *spec = NULL;
+
 		if (spec_has_type(cfg->devices, type))
 			continue;
-		r = device_create(m->vmm, type, NULL, error);
+		spec = machine_device_spec(machine_registry(), m->type, type);
+		r = device_create(m->vmm, spec, NULL, error);
 		if (r < 0)
 			return r;
 	}
 	for (char **s = cfg->devices; s && *s; s++) {
-		int r = device_create(m->vmm, *s, NULL, error);
+		g_autofree char *spec =
+			machine_device_spec(machine_registry(), m->type, *s);
+		int r = device_create(m->vmm, spec, NULL, error);
 
 		if (r < 0)
 			return r;
@@ -200,11 +309,16 @@ int machine_create(const struct machine_config *cfg, struct machine **ret,
 	struct machine *m;
 	int r;
 
-	if (cfg->machine && strcmp(cfg->machine, "microvm"))
-		return error_setf(error, ENOENT,
-				  "unknown machine type '%s' (known: microvm)",
-				  cfg->machine);
+	const struct machine_type *type;
+	char *warning = NULL;
+
+	r = machine_resolve(machine_registry(), cfg->machine, &type, &warning,
+			    error);
+	if (r < 0)
+		return r;
 	m = g_new0(struct machine, 1);
+	m->type = type;
+	m->warning = warning;
 	m->vmm = vmm_new(host_services());
 	m->vmm->sinks = cfg->sinks;
 	m->vmm->sinks.irq = sink_irq;
@@ -275,6 +389,7 @@ void machine_free(struct machine *m)
 	vmm_free(m->vmm);
 	g_free(m->kernel);
 	g_free(m->initrd);
+	g_free(m->warning);
 	g_free(m);
 }
 

@@ -7,6 +7,7 @@
 #include <glib.h>
 
 #include "kvm-cpu.h"
+#include "../compat/machine.h"
 #include "vmm.h"
 
 struct machine_config {
@@ -30,7 +31,25 @@ struct machine {
 	gsize kernel_len;
 	char *initrd;
 	gsize initrd_len;
+	const struct machine_type *type;
+	char *warning; /* for the front end to print, e.g. deprecation */
 };
+
+/*
+ * Resolves a machine type name against `r`: NULL means the alias. Refuses
+ * unknown and removed types (naming what to use instead); a deprecated
+ * one is returned with *ret_warning set.
+ */
+int machine_resolve(const struct machine_registry *r, const char *name,
+		    const struct machine_type **ret, char **ret_warning,
+		    GError **error);
+
+/*
+ * The --device spec with the machine type's compat properties for its
+ * device type put in front of the given ones, which therefore win.
+ */
+char *machine_device_spec(const struct machine_registry *r,
+			  const struct machine_type *t, const char *spec);
 
 /*
  * Loads the modules, creates the devices (the machine's defaults unless a

@@ -319,6 +319,8 @@ static int cmd_run(int argc, char **argv)
 		print_error(err);
 		return STATUS_SETUP;
 	}
+	if (m->warning)
+		fprintf(stderr, "modvmm: warning: %s\n", m->warning);
 	w.m = m;
 	pthread_create(&w.tid, NULL, watch_signals, &w);
 	machine_run(m, &res);
@@ -333,12 +335,43 @@ static int cmd_run(int argc, char **argv)
 	return status;
 }
 
+/* modvmm machines: the machine types of this build and their status. */
+static int cmd_machines(void)
+{
+	const struct machine_registry *r = machine_registry();
+	static const char *const status[] = {
+		[MACHINE_SUPPORTED] = "supported",
+		[MACHINE_DEPRECATED] = "deprecated",
+		[MACHINE_REMOVED] = "removed",
+	};
+
+	printf("%-16s %-10s %-11s %-11s %-11s %s\n", "machine type", "released",
+	       "status", "deprecated", "removed", "compat props");
+	for (size_t i = 0; i < r->n_types; i++) {
+		const struct machine_type *t = &r->types[i];
+		uint32_t dep, rem;
+		enum machine_status st = machine_status(r, t, &dep, &rem);
+
+		printf("%-16s %04u-%02u-%02u %-11s %04u-%02u-%02u  "
+		       "%04u-%02u-%02u  "
+		       "%zu\n",
+		       t->name, t->released / 10000, t->released / 100 % 100,
+		       t->released % 100, status[st], dep / 10000,
+		       dep / 100 % 100, dep % 100, rem / 10000, rem / 100 % 100,
+		       rem % 100, t->n_props);
+	}
+	printf("%-16s alias of %s (no migration guarantee across releases)\n",
+	       r->alias, machine_lookup(r, r->alias)->name);
+	return 0;
+}
+
 static void usage(FILE *f)
 {
 	fprintf(f, "Usage: modvmm COMMAND [OPTIONS]\n\n"
 		   "Commands:\n"
 		   "  run       boot the built-in guest or a Linux kernel\n"
 		   "  modules   load device modules and list them\n"
+		   "  machines  list machine types and their status\n"
 		   "  version   print the version and the module ABI\n\n"
 		   "'modvmm COMMAND --help' describes a command's options.\n");
 }
@@ -351,6 +384,8 @@ int main(int argc, char **argv)
 	}
 	if (!strcmp(argv[1], "run"))
 		return cmd_run(argc - 1, argv + 1);
+	if (!strcmp(argv[1], "machines"))
+		return cmd_machines();
 	if (!strcmp(argv[1], "modules"))
 		return cmd_modules(argc - 1, argv + 1);
 	if (!strcmp(argv[1], "version")) {

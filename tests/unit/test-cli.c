@@ -200,7 +200,7 @@ static const struct {
 	  "modvmm: /dev/null: not a KVM device (KVM_GET_API_VERSION: "
 	  "Inappropriate ioctl for device)\n" },
 	{ { "--machine", "pc" },
-	  "modvmm: unknown machine type 'pc' (known: microvm)\n" },
+	  "modvmm: unknown machine type 'pc' (known: microvm, microvm-1.0)\n" },
 	{ { "--device", "nope,id=x" },
 	  "modvmm: unknown device type 'nope' (no loaded module provides "
 	  "it)\n" },
@@ -326,6 +326,22 @@ START_TEST(test_cli_vmstate_dump)
 }
 END_TEST
 
+START_TEST(test_cli_machines)
+{
+	struct run r = run("MODVMM", "machines", NULL);
+
+	ck_assert_int_eq(r.status, 0);
+	ck_assert_str_eq(r.out,
+			 "machine type     released   status      deprecated  "
+			 "removed     compat props\n"
+			 "microvm-1.0      2026-11-22 supported   2029-11-22  "
+			 "2032-11-22  0\n"
+			 "microvm          alias of microvm-1.0 (no migration "
+			 "guarantee across releases)\n");
+	run_clear(&r);
+}
+END_TEST
+
 START_TEST(test_cli_unknown_command)
 {
 	struct run r = run("MODVMM", "frobnicate", NULL);
@@ -352,6 +368,7 @@ int main(void)
 	tcase_add_test(tc, test_cli_modules_bad_device_fails);
 	tcase_add_test(tc, test_cli_modules_json);
 	tcase_add_test(tc, test_cli_unknown_command);
+	tcase_add_test(tc, test_cli_machines);
 	tcase_add_test(tc, test_cli_vmstate_dump);
 	tcase_add_loop_test(tc, test_cli_run_refusals, 0,
 			    G_N_ELEMENTS(run_refusals));
