@@ -94,6 +94,14 @@ void loader_add_dir(struct loader *l, const char *dir)
 	g_ptr_array_add(l->dirs, g_strdup(dir));
 }
 
+void loader_add_dirs(struct loader *l, char **dirs, const char *fallback)
+{
+	if ((!dirs || !*dirs) && fallback)
+		loader_add_dir(l, fallback);
+	for (char **d = dirs; d && *d; d++)
+		loader_add_dir(l, *d);
+}
+
 const GPtrArray *loader_dirs(struct loader *l)
 {
 	return l->dirs;

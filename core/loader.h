@@ -42,6 +42,8 @@ struct loader *loader_new(const struct modvmm_host *host);
 void loader_free(struct loader *l);
 
 void loader_add_dir(struct loader *l, const char *dir);
+/* Each of the NULL-terminated `dirs`, or `fallback` when there are none. */
+void loader_add_dirs(struct loader *l, char **dirs, const char *fallback);
 const GPtrArray *loader_dirs(struct loader *l);
 
 /*

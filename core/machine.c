@@ -324,8 +324,7 @@ int machine_create(const struct machine_config *cfg, struct machine **ret,
 	m->vmm->sinks.irq = sink_irq;
 	m->vmm->sinks.request = sink_request;
 	m->vmm->sinks.opaque = m;
-	for (char **d = cfg->module_dirs; d && *d; d++)
-		loader_add_dir(m->vmm->loader, *d);
+	loader_add_dirs(m->vmm->loader, cfg->module_dirs, NULL);
 	loader_load_all(m->vmm->loader, errors);
 	if (errors->len) {
 		GError *first = errors->pdata[0];

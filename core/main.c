@@ -50,16 +50,6 @@ static void print_device_log(void *opaque, const char *id, uint32_t level,
 		fprintf(stderr, "modvmm: %s: %s\n", id, msg);
 }
 
-static void add_module_dirs(struct vmm *vmm)
-{
-	if (!opt_module_dirs || !*opt_module_dirs) {
-		loader_add_dir(vmm->loader, MODVMM_MODULE_DIR);
-		return;
-	}
-	for (char **d = opt_module_dirs; *d; d++)
-		loader_add_dir(vmm->loader, *d);
-}
-
 static void print_modules_text(struct vmm *vmm)
 {
 	const GPtrArray *mods = loader_modules(vmm->loader);
@@ -161,7 +151,7 @@ static int cmd_modules(int argc, char **argv)
 	}
 	vmm = vmm_new(host_services());
 	vmm->sinks.log = print_device_log;
-	add_module_dirs(vmm);
+	loader_add_dirs(vmm->loader, opt_module_dirs, MODVMM_MODULE_DIR);
 	loader_load_all(vmm->loader, errors);
 	for (guint i = 0; i < errors->len; i++)
 		print_error(errors->pdata[i]);

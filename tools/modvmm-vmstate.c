@@ -180,10 +180,7 @@ static int cmd_dump(int argc, char **argv)
 		return 2;
 	}
 	vmm = vmm_new(host_services());
-	if (!opt_module_dirs || !*opt_module_dirs)
-		loader_add_dir(vmm->loader, MODVMM_MODULE_DIR);
-	for (char **d = opt_module_dirs; d && *d; d++)
-		loader_add_dir(vmm->loader, *d);
+	loader_add_dirs(vmm->loader, opt_module_dirs, MODVMM_MODULE_DIR);
 	loader_load_all(vmm->loader, errors);
 	for (guint i = 0; i < errors->len; i++) {
 		fprintf(stderr, "modvmm-vmstate: %s\n",

@@ -399,30 +399,10 @@ END_TEST
 /* ---- load outcomes ---------------------------------------------------- */
 
 /* What a newer or different source would send, as the destination sees. */
-static const struct modvmm_vmstate test_v3 = {
-	.size = sizeof(struct modvmm_vmstate),
-	.version = 3,
-	.min_version = 1,
-	.name = "test",
-	.fields = all_fields,
-	.n_fields = G_N_ELEMENTS(all_fields),
-};
-static const struct modvmm_vmstate test_min2 = {
-	.size = sizeof(struct modvmm_vmstate),
-	.version = 2,
-	.min_version = 2,
-	.name = "test",
-	.fields = all_fields,
-	.n_fields = G_N_ELEMENTS(all_fields),
-};
-static const struct modvmm_vmstate new_sub_vms = {
-	.size = sizeof(struct modvmm_vmstate),
-	.version = 1,
-	.min_version = 1,
-	.name = "test/new",
-	.fields = sub_fields,
-	.n_fields = 1,
-};
+static const struct modvmm_vmstate test_v3 = DESC("test", 3, 1, all_fields);
+static const struct modvmm_vmstate test_min2 = DESC("test", 2, 2, all_fields);
+static const struct modvmm_vmstate new_sub_vms =
+	DESC("test/new", 1, 1, sub_fields);
 static const struct modvmm_vmstate_subsection new_subs[] = {
 	{ .size = sizeof(struct modvmm_vmstate_subsection),
 	  .vms = &new_sub_vms },
@@ -432,56 +412,20 @@ static const struct modvmm_vmstate_subsection new_opt_subs[] = {
 	  .flags = MODVMM_VMS_OPTIONAL,
 	  .vms = &new_sub_vms },
 };
-static const struct modvmm_vmstate test_newsub = {
-	.size = sizeof(struct modvmm_vmstate),
-	.version = 2,
-	.min_version = 1,
-	.name = "test",
-	.fields = all_fields,
-	.n_fields = G_N_ELEMENTS(all_fields),
-	.subsections = new_subs,
-	.n_subsections = 1,
-};
-static const struct modvmm_vmstate test_newoptsub = {
-	.size = sizeof(struct modvmm_vmstate),
-	.version = 2,
-	.min_version = 1,
-	.name = "test",
-	.fields = all_fields,
-	.n_fields = G_N_ELEMENTS(all_fields),
-	.subsections = new_opt_subs,
-	.n_subsections = 1,
-};
-static const struct modvmm_vmstate inner_v2 = {
-	.size = sizeof(struct modvmm_vmstate),
-	.version = 2,
-	.min_version = 1,
-	.name = "inner",
-	.fields = inner_fields,
-	.n_fields = G_N_ELEMENTS(inner_fields),
-};
+static const struct modvmm_vmstate test_newsub = DESC(
+	"test", 2, 1, all_fields, .subsections = new_subs, .n_subsections = 1);
+static const struct modvmm_vmstate test_newoptsub =
+	DESC("test", 2, 1, all_fields, .subsections = new_opt_subs,
+	     .n_subsections = 1);
+static const struct modvmm_vmstate inner_v2 = DESC("inner", 2, 1, inner_fields);
 static const struct modvmm_vmstate_field inner2_fields[] = {
 	MODVMM_VMS_STRUCT_FIELD(struct st, in, &inner_v2, 1),
 };
 static const struct modvmm_vmstate_field inner1_fields[] = {
 	MODVMM_VMS_STRUCT_FIELD(struct st, in, &inner_vms, 1),
 };
-static const struct modvmm_vmstate nest_src = {
-	.size = sizeof(struct modvmm_vmstate),
-	.version = 1,
-	.min_version = 1,
-	.name = "nest",
-	.fields = inner2_fields,
-	.n_fields = 1,
-};
-static const struct modvmm_vmstate nest_dst = {
-	.size = sizeof(struct modvmm_vmstate),
-	.version = 1,
-	.min_version = 1,
-	.name = "nest",
-	.fields = inner1_fields,
-	.n_fields = 1,
-};
+static const struct modvmm_vmstate nest_src = DESC("nest", 1, 1, inner2_fields);
+static const struct modvmm_vmstate nest_dst = DESC("nest", 1, 1, inner1_fields);
 
 /* Saves `src` with `a`, loads into `dst`; returns the error or NULL. */
 static GError *transfer(const struct modvmm_vmstate *src,
