@@ -8,7 +8,7 @@
 #include <string.h>
 
 #include "boot.h"
-#include "error.h"
+#include "../compat/error.h"
 
 #define PTE_P 0x1ull
 #define PTE_RW 0x2ull

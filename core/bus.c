@@ -9,7 +9,7 @@
 #include <errno.h>
 
 #include "bus.h"
-#include "error.h"
+#include "../compat/error.h"
 
 struct bus_region {
 	uint64_t base;

@@ -10,7 +10,7 @@
 #include <string.h>
 
 #include "device.h"
-#include "error.h"
+#include "../compat/error.h"
 
 static int id_valid(const char *s)
 {

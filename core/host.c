@@ -11,7 +11,7 @@
 #include <stdarg.h>
 
 #include "device.h"
-#include "error.h"
+#include "../compat/error.h"
 #include "host.h"
 #include "../compat/abi.h"
 

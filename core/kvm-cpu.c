@@ -19,7 +19,7 @@
 #include <unistd.h>
 
 #include "boot.h"
-#include "error.h"
+#include "../compat/error.h"
 #include "kvm-cpu.h"
 
 #define KICK_SIGNAL SIGUSR1

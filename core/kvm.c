@@ -15,7 +15,7 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
-#include "error.h"
+#include "../compat/error.h"
 #include "kvm.h"
 
 static const struct {

@@ -19,7 +19,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "error.h"
+#include "../compat/error.h"
 #include "loader.h"
 #include "../compat/abi.h"
 
@@ -327,6 +327,10 @@ static int type_import(struct module *m, const struct modvmm_device_type *src,
 
 		r = vmstate_import(where, dt->t.vmstate, dt->t.instance_size,
 				   &dt->vms, error);
+		if (r < 0)
+			goto fail;
+		r = vmstate_check_retired(dt->vms, machine_registry(), where,
+					  error);
 		if (r < 0)
 			goto fail;
 	}

@@ -13,7 +13,7 @@
 #include "boot.h"
 #include "bzimage.h"
 #include "device.h"
-#include "error.h"
+#include "../compat/error.h"
 #include "host.h"
 #include "machine.h"
 
@@ -318,6 +318,8 @@ int machine_create(const struct machine_config *cfg, struct machine **ret,
 		return r;
 	m = g_new0(struct machine, 1);
 	m->type = type;
+	m->alias = !cfg->machine ||
+		   !strcmp(cfg->machine, machine_registry()->alias);
 	m->warning = warning;
 	m->vmm = vmm_new(host_services());
 	m->vmm->sinks = cfg->sinks;
@@ -338,6 +340,13 @@ int machine_create(const struct machine_config *cfg, struct machine **ret,
 	r = check_device_types(m, cfg, error);
 	if (r < 0)
 		goto fail;
+	if (cfg->offline) {
+		r = create_devices(m, cfg, error);
+		if (r < 0)
+			goto fail;
+		*ret = m;
+		return 0;
+	}
 	r = read_guest(m, cfg, error);
 	if (r < 0)
 		goto fail;

@@ -21,6 +21,7 @@ struct machine_config {
 	const char *initrd;
 	const char *append;	/* kernel or built-in guest command line */
 	const char *kvm_device; /* NULL: /dev/kvm */
+	int offline; /* modules and devices only: no KVM, no guest RAM */
 	struct vmm_sinks sinks; /* log (irq and request are the machine's) */
 };
 
@@ -32,6 +33,7 @@ struct machine {
 	char *initrd;
 	gsize initrd_len;
 	const struct machine_type *type;
+	int alias; /* the type was asked for by the unversioned alias */
 	char *warning; /* for the front end to print, e.g. deprecation */
 };
 
@@ -55,7 +57,9 @@ char *machine_device_spec(const struct machine_registry *r,
  * Loads the modules, creates the devices (the machine's defaults unless a
  * device of that type is given or no_defaults is set), opens KVM, loads
  * the guest and creates the vCPUs. Module load failures are errors here:
- * a machine does not start with a module missing.
+ * a machine does not start with a module missing. Offline (cfg->offline)
+ * it stops after the devices, which then see no guest RAM: enough to
+ * describe the machine in a manifest.
  */
 int machine_create(const struct machine_config *cfg, struct machine **ret,
 		   GError **error);

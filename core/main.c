@@ -12,6 +12,7 @@
 #include <glib.h>
 #include <json-glib/json-glib.h>
 
+#include "compat-cli.h"
 #include "device.h"
 #include "host.h"
 #include "machine.h"
@@ -362,6 +363,7 @@ static void usage(FILE *f)
 		   "  run       boot the built-in guest or a Linux kernel\n"
 		   "  modules   load device modules and list them\n"
 		   "  machines  list machine types and their status\n"
+		   "  compat    manifests, inventories and migration verdicts\n"
 		   "  version   print the version and the module ABI\n\n"
 		   "'modvmm COMMAND --help' describes a command's options.\n");
 }
@@ -376,6 +378,8 @@ int main(int argc, char **argv)
 		return cmd_run(argc - 1, argv + 1);
 	if (!strcmp(argv[1], "machines"))
 		return cmd_machines();
+	if (!strcmp(argv[1], "compat"))
+		return cmd_compat(argc - 1, argv + 1);
 	if (!strcmp(argv[1], "modules"))
 		return cmd_modules(argc - 1, argv + 1);
 	if (!strcmp(argv[1], "version")) {

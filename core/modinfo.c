@@ -17,7 +17,7 @@
 
 #include <modvmm/abi.h>
 
-#include "error.h"
+#include "../compat/error.h"
 #include "modinfo.h"
 #include "../compat/abi.h"
 
@@ -38,6 +38,8 @@ void modinfo_free(struct modinfo *mi)
 		g_ptr_array_unref(mi->devices);
 	if (mi->vmstates)
 		g_ptr_array_unref(mi->vmstates);
+	if (mi->known_bad)
+		g_ptr_array_unref(mi->known_bad);
 	if (mi->keys)
 		g_ptr_array_unref(mi->keys);
 	if (mi->values)
@@ -145,6 +147,18 @@ static int parse_entry(struct modinfo *mi, const char *entry, size_t off,
 		g_ptr_array_add(mi->vmstates, g_strdup(value));
 		return 0;
 	}
+	if (!strcmp(key, "known_bad")) {
+		const char *colon = strstr(value, ": ");
+
+		if (!colon || colon == value || !colon[2] ||
+		    memchr(value, ' ', (size_t)(colon - value)))
+			return error_setf(error, EINVAL,
+					  "%s: known_bad=%s is not "
+					  "\"VERSION: reason\"",
+					  mi->file, value);
+		g_ptr_array_add(mi->known_bad, g_strdup(value));
+		return 0;
+	}
 	if (!strcmp(key, "intree")) {
 		if (strcmp(value, "Y"))
 			return error_setf(error, EINVAL,
@@ -176,6 +190,7 @@ int modinfo_parse(const char *file, const char *data, size_t len,
 	mi->file = g_path_get_basename(file);
 	mi->devices = g_ptr_array_new_with_free_func(g_free);
 	mi->vmstates = g_ptr_array_new_with_free_func(g_free);
+	mi->known_bad = g_ptr_array_new_with_free_func(g_free);
 	mi->keys = g_ptr_array_new_with_free_func(g_free);
 	mi->values = g_ptr_array_new_with_free_func(g_free);
 

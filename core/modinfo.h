@@ -24,6 +24,9 @@ struct modinfo {
 	int intree;
 	GPtrArray *devices;  /* char *, one per device= */
 	GPtrArray *vmstates; /* char *, one per vmstate= ("NAME@VERSION") */
+	/* One per known_bad= ("VERSION: reason"): versions of this module
+	 * whose saved state is corrupt; migration from them is refused. */
+	GPtrArray *known_bad;
 	GPtrArray *keys;     /* char *, every entry in section order ... */
 	GPtrArray *values;   /* ... and its value */
 	int has_entry;	     /* .dynsym defines modvmm_module_init */

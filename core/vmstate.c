@@ -12,7 +12,7 @@
 #include <errno.h>
 #include <string.h>
 
-#include "error.h"
+#include "../compat/error.h"
 #include "vmstate.h"
 #include "../compat/abi.h"
 
@@ -931,5 +931,96 @@ int vmstate_load_flags(const struct vms *v, void *state, const uint8_t *buf,
 	memcpy(state, scratch, v->state_size);
 	if (ret_used)
 		*ret_used = rd.pos;
+	return 0;
+}
+
+/* ---- compatibility --------------------------------------------------- */
+
+/*
+ * The wire layout at `version` as text. A retired slot and a field that
+ * reuses it are the same bytes on the wire, so both read "slot"; other
+ * fields are named, so that two swapped fields of one kind differ.
+ */
+static void layout_text(const struct vms *v, uint32_t version, GString *s)
+{
+	g_string_append_printf(s, "%s@%u(", v->name, version);
+	for (uint32_t i = 0; i < v->d.n_fields; i++) {
+		const struct vms_field *vf = &v->fields[i];
+		const struct modvmm_vmstate_field *f = &vf->f;
+
+		if (f->since > version || f->kind == MODVMM_VMS_VALIDATE)
+			continue;
+		if (f->kind == MODVMM_VMS_UNUSED || f->retired_in) {
+			g_string_append_printf(s, "slot:%" G_GUINT64_FORMAT
+						  ";",
+					       field_state_size(vf));
+			continue;
+		}
+		g_string_append_printf(s, "%s:%s:%s:%u:%u", f->name,
+				       vmstate_kind_name(f->kind),
+				       f->elem_kind ? vmstate_kind_name(
+							      f->elem_kind)
+						    : "",
+				       f->count, f->stride);
+		if (vf->nested)
+			layout_text(vf->nested, vf->nested->d.version, s);
+		g_string_append_c(s, ';');
+	}
+	g_string_append_c(s, ')');
+}
+
+void vmstate_fingerprint(const struct vms *v, uint32_t version,
+			 char out[VMS_FP_LEN + 1])
+{
+	g_autoptr(GString) s = g_string_new(NULL);
+	g_autofree char *sum = NULL;
+
+	layout_text(v, version, s);
+	sum = g_compute_checksum_for_string(G_CHECKSUM_SHA256, s->str,
+					    (gssize)s->len);
+	g_strlcpy(out, sum, VMS_FP_LEN + 1);
+}
+
+int vmstate_check_retired(const struct vms *v,
+			  const struct machine_registry *r, const char *where,
+			  GError **error)
+{
+	for (uint32_t i = 0; i < v->d.n_fields; i++) {
+		const struct vms_field *vf = &v->fields[i];
+		const struct machine_type *t;
+		uint32_t removed;
+		int ret;
+
+		if (vf->nested &&
+		    (ret = vmstate_check_retired(vf->nested, r, where,
+						 error)) < 0)
+			return ret;
+		if (vf->f.kind == MODVMM_VMS_UNUSED || !vf->f.retired_in)
+			continue;
+		t = machine_lookup(r, vf->f.retired_in);
+		if (!t)
+			return error_setf(
+				error, EINVAL,
+				"%s: vmstate %s: field %s reuses a slot "
+				"retired in machine type %s, which this host "
+				"does not know: it cannot tell whether the "
+				"type is removed",
+				where, v->name, vf->f.name, vf->f.retired_in);
+		if (machine_status(r, t, NULL, &removed) != MACHINE_REMOVED)
+			return error_setf(
+				error, EINVAL,
+				"%s: vmstate %s: field %s reuses a slot "
+				"retired in machine type %s, which is not "
+				"removed until %u: a retired slot may be "
+				"reused only once its machine type is removed",
+				where, v->name, vf->f.name, t->name, removed);
+	}
+	for (uint32_t i = 0; i < v->d.n_subsections; i++) {
+		int ret = vmstate_check_retired(v->subs[i].vms, r, where,
+						error);
+
+		if (ret < 0)
+			return ret;
+	}
 	return 0;
 }

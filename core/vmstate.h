@@ -9,6 +9,8 @@
 
 #include <modvmm/vmstate.h>
 
+#include "../compat/machine.h"
+
 /* Bounds on what a description may declare. */
 #define VMS_MAX_FIELDS 1024
 #define VMS_MAX_SUBSECTIONS 64
@@ -98,5 +100,25 @@ static inline int vmstate_load(const struct vms *v, void *state,
 	return vmstate_load_flags(v, state, buf, len, base, id, 0, NULL,
 				  ret_used, error);
 }
+
+/* Hex digits of a layout fingerprint (manifests, docs/compat.md). */
+#define VMS_FP_LEN 16
+
+/*
+ * A digest of what goes on the wire for `v` at `version`: field names,
+ * kinds and sizes in order, nested structs at their own version. Two hosts
+ * with equal fingerprints for a version read each other's sections.
+ */
+void vmstate_fingerprint(const struct vms *v, uint32_t version,
+			 char out[VMS_FP_LEN + 1]);
+
+/*
+ * The retired-slot rule: a field that reuses a slot (a non-unused field
+ * with `retired_in`) is refused unless that machine type is removed in
+ * `r`. `where` names the owner, as for vmstate_import().
+ */
+int vmstate_check_retired(const struct vms *v,
+			  const struct machine_registry *r, const char *where,
+			  GError **error);
 
 #endif

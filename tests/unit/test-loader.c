@@ -11,7 +11,7 @@
 #include "check-tap.h"
 #include "../../core/device.h"
 #include "../../core/host.h"
-#include "../../core/error.h"
+#include "../../compat/error.h"
 #include "../../core/vmm.h"
 
 static struct vmm *vmm;

@@ -77,6 +77,14 @@ modvmm_module_init(const struct modvmm_host *host);
 #define MODVMM_MODULE_VMSTATE(name, version)                                   \
 	MODVMM_MODINFO("vmstate", name "@" MODVMM_STRINGIFY(version))
 
+/*
+ * State saved by version `version` of this module is corrupt (a broken
+ * release): hosts with this module refuse migrations from it, giving
+ * `reason`. One per such version (since 1.1).
+ */
+#define MODVMM_MODULE_KNOWN_BAD(version, reason)                               \
+	MODVMM_MODINFO("known_bad", version ": " reason)
+
 #define MODVMM_ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
 
 _MODVMM_END_DECLARATIONS

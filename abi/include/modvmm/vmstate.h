@@ -55,7 +55,9 @@ struct modvmm_vmstate_field {
 	uint32_t reserved;
 	const char *length_field;	  /* VARRAY: an earlier integer field */
 	const struct modvmm_vmstate *vms; /* STRUCT and arrays of STRUCT */
-	const char *retired_in;		  /* UNUSED: machine type */
+	/* UNUSED: the machine type it was retired in. Another kind: the
+	 * retired slot it reuses, allowed once that type is removed. */
+	const char *retired_in;
 	/* VALIDATE: 0, or a negative errno with *ret_message set. */
 	int32_t (*validate)(const void *state, uint32_t version,
 			    const char **ret_message);
@@ -111,6 +113,10 @@ struct modvmm_vmstate {
 #define MODVMM_VMS_UNUSED_FIELD(s, m, retired, v)                              \
 	_MODVMM_VMS(MODVMM_VMS_UNUSED, #m, s, m, .since = (v),                 \
 		    .count = sizeof(((s *)0)->m), .retired_in = (retired))
+/* A field in the bytes of a slot retired in machine type `retired`. */
+#define MODVMM_VMS_REUSING_FIELD(kind, s, m, retired, v)                       \
+	_MODVMM_VMS(MODVMM_VMS_##kind, #m, s, m, .since = (v),                 \
+		    .retired_in = (retired))
 #define MODVMM_VMS_VALIDATE_FIELD(n, fn, v)                                    \
 	{                                                                      \
 		.size = sizeof(struct modvmm_vmstate_field),                   \

@@ -1,0 +1,56 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#ifndef COMPAT_NEGOTIATE_H
+#define COMPAT_NEGOTIATE_H
+
+#include <glib.h>
+#include <json-glib/json-glib.h>
+
+#include "manifest.h"
+
+/*
+ * The negotiation of ARCHITECTURE.md, per device: a guest's manifest (what
+ * the source would send) against a host's inventory (what the destination
+ * loads). The verdict lists every device, accepted or not, with every
+ * reason; nothing stops at the first failure.
+ */
+
+enum compat_tier {
+	COMPAT_TIER_VERSIONED = 1,   /* forward migration guaranteed */
+	COMPAT_TIER_UNVERSIONED = 2, /* works or is refused up front */
+};
+
+struct compat_device_verdict {
+	const char *id;
+	const char *type;
+	int accepted;
+	uint32_t version;  /* agreed state version, when accepted */
+	GPtrArray *known;  /* char *: the source's subsections known here */
+	GPtrArray *dropped; /* char *: optional ones the source drops */
+	GPtrArray *reasons; /* char *: every reason it cannot load */
+};
+
+struct compat_verdict {
+	int accepted; /* every device, and the machine type */
+	const char *machine;
+	enum compat_tier tier;
+	GPtrArray *reasons;  /* char *: refusals not tied to one device */
+	GPtrArray *warnings; /* char *: e.g. a deprecated machine type */
+	GPtrArray *devices;  /* struct compat_device_verdict * */
+	unsigned int n_refused;
+};
+
+/*
+ * `dst_machine`, when set, is the machine type the destination was asked
+ * to run (a name or the alias); it must be the source's.
+ */
+struct compat_verdict *compat_negotiate(const struct manifest *src,
+					const struct manifest *dst,
+					const char *dst_machine);
+void compat_verdict_free(struct compat_verdict *v);
+
+/* One line per device, then a summary line. */
+char *compat_verdict_text(const struct compat_verdict *v);
+char *compat_verdict_json(const struct compat_verdict *v);
+JsonNode *compat_verdict_node(const struct compat_verdict *v);
+
+#endif

@@ -1,0 +1,378 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
+/*
+ * core/compat-cli.c - modvmm compat: manifests, inventories and verdicts
+ * from the command line.
+ *
+ *   modvmm compat manifest  [-M DIR...] [--machine M] [-d SPEC...] [-o FILE]
+ *   modvmm compat inventory [-M DIR...] [-o FILE]
+ *   modvmm compat check --source MANIFEST [-M DIR...] [--machine M] [--json]
+ *   modvmm compat hosts GUEST_MANIFEST INVENTORY.json... [--json]
+ *
+ * check and hosts exit 0 when accepted (by at least one host), 1 when
+ * refused, 2 on bad usage or input.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <glib.h>
+
+#include "../compat/error.h"
+#include "../compat/negotiate.h"
+#include "compat-cli.h"
+#include "host.h"
+#include "inventory.h"
+#include "machine.h"
+
+static char **opt_module_dirs;
+static char **opt_devices;
+static char *opt_machine;
+static char *opt_output;
+static char *opt_source;
+static gboolean opt_no_defaults;
+static gboolean opt_json;
+
+static const GOptionEntry dir_options[] = {
+	{ "module-dir", 'M', 0, G_OPTION_ARG_FILENAME_ARRAY, &opt_module_dirs,
+	  "Load modules from DIR (repeatable; default " MODVMM_MODULE_DIR ")",
+	  "DIR" },
+	{ NULL },
+};
+
+static const GOptionEntry manifest_options[] = {
+	{ "machine", 0, 0, G_OPTION_ARG_STRING, &opt_machine,
+	  "Machine type (default microvm)", "TYPE" },
+	{ "device", 'd', 0, G_OPTION_ARG_STRING_ARRAY, &opt_devices,
+	  "A device as for modvmm run (repeatable)", "SPEC" },
+	{ "no-defaults", 0, 0, G_OPTION_ARG_NONE, &opt_no_defaults,
+	  "Do not add the machine's default devices", NULL },
+	{ NULL },
+};
+
+static const GOptionEntry output_options[] = {
+	{ "output", 'o', 0, G_OPTION_ARG_FILENAME, &opt_output,
+	  "Write to FILE instead of standard output", "FILE" },
+	{ NULL },
+};
+
+static const GOptionEntry check_options[] = {
+	{ "source", 's', 0, G_OPTION_ARG_FILENAME, &opt_source,
+	  "The guest's manifest (from modvmm compat manifest)", "MANIFEST" },
+	{ "machine", 0, 0, G_OPTION_ARG_STRING, &opt_machine,
+	  "Machine type this host would run (must be the guest's)", "TYPE" },
+	{ NULL },
+};
+
+static const GOptionEntry json_options[] = {
+	{ "json", 'j', 0, G_OPTION_ARG_NONE, &opt_json,
+	  "Print the verdict as JSON", NULL },
+	{ NULL },
+};
+
+static void print_error(const GError *err)
+{
+	fprintf(stderr, "modvmm: %s\n", err->message);
+}
+
+static int parse(int *argc, char ***argv, const char *what,
+		 const GOptionEntry *const *groups, int max_args)
+{
+	g_autoptr(GOptionContext) ctx = g_option_context_new(what);
+	g_autoptr(GError) err = NULL;
+
+	for (; *groups; groups++)
+		g_option_context_add_main_entries(ctx, *groups, NULL);
+	if (!g_option_context_parse(ctx, argc, argv, &err)) {
+		print_error(err);
+		return -1;
+	}
+	if (*argc - 1 > max_args) {
+		fprintf(stderr, "modvmm: compat: unexpected argument '%s'\n",
+			(*argv)[max_args + 1]);
+		return -1;
+	}
+	return 0;
+}
+
+/* Reads a whole file, refusing it above `max` bytes before reading. */
+static int read_bounded(const char *path, size_t max, char **ret,
+			size_t *ret_len, GError **error)
+{
+	g_autofree char *buf = NULL;
+	struct stat st;
+	size_t len = 0;
+	int fd, r = 0;
+
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return error_setf(error, errno, "%s: %s", path,
+				  g_strerror(errno));
+	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
+		r = error_setf(error, EINVAL, "%s: not a regular file", path);
+		goto out;
+	}
+	if ((uint64_t)st.st_size > max) {
+		r = error_setf(error, EFBIG,
+			       "%s: %jd bytes, more than the %zu allowed",
+			       path, (intmax_t)st.st_size, max);
+		goto out;
+	}
+	buf = g_malloc((size_t)st.st_size + 1);
+	while (len < (size_t)st.st_size) {
+		ssize_t n = read(fd, buf + len, (size_t)st.st_size - len);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0) {
+			r = error_setf(error, n ? errno : EIO, "%s: %s", path,
+				       n ? g_strerror(errno)
+					 : "shorter than its size");
+			goto out;
+		}
+		len += (size_t)n;
+	}
+	buf[len] = 0;
+	*ret = g_steal_pointer(&buf);
+	*ret_len = len;
+out:
+	close(fd);
+	return r;
+}
+
+static int read_doc(const char *path, enum manifest_kind kind,
+		    struct manifest **ret)
+{
+	g_autoptr(GError) err = NULL;
+	g_autofree char *data = NULL;
+	size_t len = 0;
+
+	if (read_bounded(path, MANIFEST_MAX_BYTES, &data, &len, &err) < 0 ||
+	    manifest_parse(path, data, len, kind, ret, &err) < 0) {
+		print_error(err);
+		return -1;
+	}
+	return 0;
+}
+
+/* Writes text to opt_output (through a temporary name) or stdout. */
+static int emit(const char *text)
+{
+	g_autoptr(GError) err = NULL;
+
+	if (!opt_output) {
+		printf("%s\n", text);
+		return 0;
+	}
+	if (!g_file_set_contents(opt_output, text, -1, &err)) {
+		print_error(err);
+		return 1;
+	}
+	return 0;
+}
+
+static char **module_dirs(void)
+{
+	static char *default_dirs[] = { (char *)MODVMM_MODULE_DIR, NULL };
+
+	return opt_module_dirs && *opt_module_dirs ? opt_module_dirs
+						    : default_dirs;
+}
+
+/* This host's modules, loaded; failures are reported and left out. */
+static struct vmm *load_host(void)
+{
+	g_autoptr(GPtrArray) errors =
+		g_ptr_array_new_with_free_func((GDestroyNotify)g_error_free);
+	struct vmm *vmm = vmm_new(host_services());
+
+	loader_add_dirs(vmm->loader, module_dirs(), NULL);
+	loader_load_all(vmm->loader, errors);
+	for (guint i = 0; i < errors->len; i++)
+		fprintf(stderr, "modvmm: warning: %s (left out)\n",
+			((GError *)errors->pdata[i])->message);
+	return vmm;
+}
+
+static int cmd_manifest(int argc, char **argv)
+{
+	static const GOptionEntry *const groups[] = {
+		dir_options, manifest_options, output_options, NULL
+	};
+	g_autoptr(GError) err = NULL;
+	g_autofree char *text = NULL;
+	struct machine_config cfg = { 0 };
+	struct manifest *man;
+	struct machine *m;
+
+	if (parse(&argc, &argv,
+		  "manifest - describe a guest's devices for migration",
+		  groups, 0) < 0)
+		return 2;
+	cfg.machine = opt_machine;
+	cfg.module_dirs = module_dirs();
+	cfg.devices = opt_devices;
+	cfg.no_defaults = opt_no_defaults;
+	cfg.offline = 1;
+	if (machine_create(&cfg, &m, &err) < 0) {
+		print_error(err);
+		return 1;
+	}
+	if (m->warning)
+		fprintf(stderr, "modvmm: warning: %s\n", m->warning);
+	man = inventory_guest(m->vmm, machine_registry(), m->type, m->alias);
+	text = manifest_to_json(man);
+	manifest_free(man);
+	machine_free(m);
+	return emit(text);
+}
+
+static int cmd_inventory(int argc, char **argv)
+{
+	static const GOptionEntry *const groups[] = { dir_options,
+						       output_options, NULL };
+	g_autofree char *text = NULL;
+	struct manifest *inv;
+	struct vmm *vmm;
+
+	if (parse(&argc, &argv,
+		  "inventory - describe this host's modules and machine types",
+		  groups, 0) < 0)
+		return 2;
+	vmm = load_host();
+	inv = inventory_host(vmm->loader, machine_registry());
+	text = manifest_to_json(inv);
+	manifest_free(inv);
+	vmm_free(vmm);
+	return emit(text);
+}
+
+static void print_verdict(const struct compat_verdict *v)
+{
+	g_autofree char *text =
+		opt_json ? compat_verdict_json(v) : compat_verdict_text(v);
+
+	printf(opt_json ? "%s\n" : "%s", text);
+}
+
+static int cmd_check(int argc, char **argv)
+{
+	static const GOptionEntry *const groups[] = { dir_options, check_options,
+						       json_options, NULL };
+	struct manifest *src = NULL, *inv;
+	struct compat_verdict *v;
+	struct vmm *vmm;
+	int status;
+
+	if (parse(&argc, &argv,
+		  "check - would this host accept the guest's state?", groups,
+		  0) < 0)
+		return 2;
+	if (!opt_source) {
+		fprintf(stderr, "modvmm: compat check: --source MANIFEST is "
+				"required\n");
+		return 2;
+	}
+	if (read_doc(opt_source, MANIFEST_GUEST, &src) < 0)
+		return 2;
+	vmm = load_host();
+	inv = inventory_host(vmm->loader, machine_registry());
+	v = compat_negotiate(src, inv, opt_machine);
+	print_verdict(v);
+	status = v->accepted ? 0 : 1;
+	compat_verdict_free(v);
+	manifest_free(inv);
+	manifest_free(src);
+	vmm_free(vmm);
+	return status;
+}
+
+static int cmd_hosts(int argc, char **argv)
+{
+	static const GOptionEntry *const groups[] = { json_options, NULL };
+	g_autoptr(JsonBuilder) b = json_builder_new();
+	struct manifest *src = NULL;
+	int accepted = 0;
+
+	if (parse(&argc, &argv,
+		  "hosts GUEST_MANIFEST INVENTORY... - which hosts can take "
+		  "the guest",
+		  groups, G_MAXINT) < 0)
+		return 2;
+	if (argc < 3) {
+		fprintf(stderr, "Usage: modvmm compat hosts GUEST_MANIFEST "
+				"INVENTORY.json...\n");
+		return 2;
+	}
+	if (read_doc(argv[1], MANIFEST_GUEST, &src) < 0)
+		return 2;
+	json_builder_begin_array(b);
+	for (int i = 2; i < argc; i++) {
+		struct manifest *inv = NULL;
+		struct compat_verdict *v;
+
+		if (read_doc(argv[i], MANIFEST_INVENTORY, &inv) < 0) {
+			manifest_free(src);
+			return 2;
+		}
+		v = compat_negotiate(src, inv, NULL);
+		accepted += v->accepted;
+		if (opt_json) {
+			json_builder_begin_object(b);
+			json_builder_set_member_name(b, "host");
+			json_builder_add_string_value(b, argv[i]);
+			json_builder_set_member_name(b, "verdict");
+			json_builder_add_value(b, compat_verdict_node(v));
+			json_builder_end_object(b);
+		} else {
+			g_autofree char *t = compat_verdict_text(v);
+			g_auto(GStrv) lines = g_strsplit(t, "\n", -1);
+
+			printf("%s: %s\n", argv[i],
+			       v->accepted ? "can take the guest"
+					   : "cannot take the guest");
+			for (char **l = lines; *l && **l; l++)
+				printf("  %s\n", *l);
+		}
+		compat_verdict_free(v);
+		manifest_free(inv);
+	}
+	json_builder_end_array(b);
+	if (opt_json) {
+		g_autoptr(JsonGenerator) gen = json_generator_new();
+		g_autoptr(JsonNode) root = json_builder_get_root(b);
+		g_autofree char *text = NULL;
+
+		json_generator_set_pretty(gen, TRUE);
+		json_generator_set_root(gen, root);
+		text = json_generator_to_data(gen, NULL);
+		printf("%s\n", text);
+	} else
+		printf("%d of %d hosts can take the guest\n", accepted,
+		       argc - 2);
+	manifest_free(src);
+	return accepted ? 0 : 1;
+}
+
+int cmd_compat(int argc, char **argv)
+{
+	if (argc >= 2 && !strcmp(argv[1], "manifest"))
+		return cmd_manifest(argc - 1, argv + 1);
+	if (argc >= 2 && !strcmp(argv[1], "inventory"))
+		return cmd_inventory(argc - 1, argv + 1);
+	if (argc >= 2 && !strcmp(argv[1], "check"))
+		return cmd_check(argc - 1, argv + 1);
+	if (argc >= 2 && !strcmp(argv[1], "hosts"))
+		return cmd_hosts(argc - 1, argv + 1);
+	fprintf(argc >= 2 && strcmp(argv[1], "--help") ? stderr : stdout,
+		"Usage: modvmm compat manifest [-M DIR...] [--machine M] "
+		"[-d SPEC...] [-o FILE]\n"
+		"       modvmm compat inventory [-M DIR...] [-o FILE]\n"
+		"       modvmm compat check --source MANIFEST [-M DIR...] "
+		"[--machine M] [--json]\n"
+		"       modvmm compat hosts GUEST_MANIFEST INVENTORY.json... "
+		"[--json]\n");
+	return argc >= 2 && !strcmp(argv[1], "--help") ? 0 : 2;
+}
