@@ -3,7 +3,7 @@
  * modvmm-vmstate - the state descriptions of loaded modules.
  *
  *   modvmm-vmstate dump [--module-dir DIR...] [--machine M]
- *   modvmm-vmstate diff OLD.json NEW.json
+ *   modvmm-vmstate diff [--stable] OLD.json NEW.json
  *   modvmm-vmstate matrix A.json B.json ...
  *
  * dump writes JSON in the shape of QEMU's -dump-vmstate output: a
@@ -23,6 +23,17 @@
  * to the destination unless it is optional. One line per finding; exit 1
  * when any direction breaks. matrix prints which pairs of dumps can
  * migrate each way.
+ *
+ * An unused slot reused as a field is a finding unless the machine type it
+ * was retired in is removed: by the machine types a dump lists (the
+ * "machine_types" of its "vmschkmachine"), or by this build's for dumps
+ * without them.
+ *
+ * diff --stable treats OLD and NEW as two releases of one stable series:
+ * any change to what goes on the wire is a finding, except a subsection
+ * that is optional or that a bugfix machine type gates (NEW sends it on
+ * some machine type, and on none that OLD has: its "sent_on" key, which
+ * dump fills in from a freshly created device of each machine type).
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -32,8 +43,10 @@
 #include <glib.h>
 #include <json-glib/json-glib.h>
 
+#include "../compat/machine.h"
 #include "../core/device.h"
 #include "../core/host.h"
+#include "../core/machine.h"
 #include "../core/vmm.h"
 
 static char **opt_module_dirs;
@@ -74,7 +87,7 @@ static int elem_size(const struct vms_field *vf)
 }
 
 static void describe(JsonBuilder *b, const struct vms *v,
-		     const struct vms_sub *sub);
+		     const struct vms_sub *sub, GHashTable *sent_on);
 
 /* QEMU's "size" is the size of one element; arrays add a count. */
 static void field(JsonBuilder *b, const struct vms_field *vf)
@@ -119,14 +132,18 @@ static void field(JsonBuilder *b, const struct vms_field *vf)
 		add_str(b, "retired_in", f->retired_in);
 	if (vf->nested) {
 		json_builder_set_member_name(b, "Description");
-		describe(b, vf->nested, NULL);
+		describe(b, vf->nested, NULL, NULL);
 	}
 	json_builder_end_object(b);
 }
 
-/* `sub` is set when v is a subsection: its flags are ours to add. */
+/*
+ * `sub` is set when v is a subsection: its flags are ours to add, with the
+ * machine types on which a new device sends it (`sent_on`: name to
+ * GPtrArray of machine type names).
+ */
 static void describe(JsonBuilder *b, const struct vms *v,
-		     const struct vms_sub *sub)
+		     const struct vms_sub *sub, GHashTable *sent_on)
 {
 	json_builder_begin_object(b);
 	add_str(b, "name", v->name);
@@ -137,6 +154,13 @@ static void describe(JsonBuilder *b, const struct vms *v,
 		add_bool(b, "optional", !!(sub->flags & MODVMM_VMS_OPTIONAL));
 		add_bool(b, "legacy_name",
 			 !!(sub->flags & MODVMM_VMS_LEGACY_NAME));
+		GPtrArray *on = g_hash_table_lookup(sent_on, v->name);
+
+		json_builder_set_member_name(b, "sent_on");
+		json_builder_begin_array(b);
+		for (guint i = 0; on && i < on->len; i++)
+			json_builder_add_string_value(b, on->pdata[i]);
+		json_builder_end_array(b);
 	}
 	json_builder_set_member_name(b, "Fields");
 	json_builder_begin_array(b);
@@ -146,9 +170,55 @@ static void describe(JsonBuilder *b, const struct vms *v,
 	json_builder_set_member_name(b, "Subsections");
 	json_builder_begin_array(b);
 	for (uint32_t i = 0; i < v->d.n_subsections; i++)
-		describe(b, v->subs[i].vms, &v->subs[i]);
+		describe(b, v->subs[i].vms, &v->subs[i], sent_on);
 	json_builder_end_array(b);
 	json_builder_end_object(b);
+}
+
+static void mark_sent(GHashTable *on, const struct vms *v, void *state,
+		      const char *machine, int parent_sent)
+{
+	for (uint32_t i = 0; i < v->d.n_subsections; i++) {
+		const struct vms_sub *sub = &v->subs[i];
+		int sent = parent_sent && (!sub->needed || sub->needed(state));
+		GPtrArray *names = g_hash_table_lookup(on, sub->vms->name);
+
+		if (!names) {
+			names = g_ptr_array_new_with_free_func(g_free);
+			g_hash_table_insert(on, g_strdup(sub->vms->name), names);
+		}
+		if (sent)
+			g_ptr_array_add(names, g_strdup(machine));
+		mark_sent(on, sub->vms, state, machine, sent);
+	}
+}
+
+/*
+ * The machine types on which a newly created device of type `dt` sends
+ * each of its subsections: what a bugfix type gates shows here.
+ */
+static GHashTable *subsections_sent_on(struct vmm *vmm,
+				       const struct device_type *dt)
+{
+	const struct machine_registry *r = machine_registry();
+	GHashTable *on = g_hash_table_new_full(
+		g_str_hash, g_str_equal, g_free,
+		(GDestroyNotify)g_ptr_array_unref);
+
+	for (size_t i = 0; dt->vms && i < r->n_types; i++) {
+		const struct machine_type *t = &r->types[i];
+		g_autofree char *spec = machine_device_spec(r, t, dt->t.name);
+		struct modvmm_device *dev;
+
+		if (machine_status(r, t, NULL, NULL) == MACHINE_REMOVED ||
+		    device_create(vmm, spec, &dev, NULL) < 0)
+			continue;
+		g_mutex_lock(&vmm->lock);
+		mark_sent(on, dt->vms, dev->state, t->name, 1);
+		g_mutex_unlock(&vmm->lock);
+		device_destroy(dev);
+	}
+	return on;
 }
 
 static gint type_cmp(gconstpointer a, gconstpointer b)
@@ -199,6 +269,22 @@ static int cmd_dump(int argc, char **argv)
 	json_builder_set_member_name(b, "vmschkmachine");
 	json_builder_begin_object(b);
 	add_str(b, "Name", opt_machine ? opt_machine : "microvm");
+	json_builder_set_member_name(b, "machine_types");
+	json_builder_begin_array(b);
+	for (size_t i = 0; i < machine_registry()->n_types; i++) {
+		const struct machine_registry *r = machine_registry();
+		enum machine_status st =
+			machine_status(r, &r->types[i], NULL, NULL);
+
+		json_builder_begin_object(b);
+		add_str(b, "name", r->types[i].name);
+		add_str(b, "status", st == MACHINE_REMOVED ? "removed"
+				     : st == MACHINE_DEPRECATED
+					     ? "deprecated"
+					     : "supported");
+		json_builder_end_object(b);
+	}
+	json_builder_end_array(b);
 	json_builder_end_object(b);
 	for (guint i = 0; i < types->len; i++) {
 		const struct device_type *dt = types->pdata[i];
@@ -207,11 +293,14 @@ static int cmd_dump(int argc, char **argv)
 		json_builder_begin_object(b);
 		add_str(b, "Name", dt->t.name);
 		if (dt->vms) {
+			GHashTable *on = subsections_sent_on(vmm, dt);
+
 			add_int(b, "version_id", dt->vms->d.version);
 			add_int(b, "minimum_version_id",
 				dt->vms->d.min_version);
 			json_builder_set_member_name(b, "Description");
-			describe(b, dt->vms, NULL);
+			describe(b, dt->vms, NULL, on);
+			g_hash_table_unref(on);
 		}
 		json_builder_set_member_name(b, "modvmm");
 		json_builder_begin_object(b);
@@ -300,9 +389,53 @@ static char *shape(JsonObject *f)
 }
 
 struct diff {
-	const char *dir; /* "forward" or "backward" */
+	const char *dir; /* "forward", "backward" or "stable" */
 	int findings;
+	JsonObject *src, *dst; /* the two dumps */
 };
+
+/* A dump's "machine_types", or NULL for a dump without them. */
+static JsonArray *machine_types(JsonObject *dump)
+{
+	JsonNode *n = json_object_get_member(dump, "vmschkmachine");
+
+	return n && JSON_NODE_HOLDS_OBJECT(n)
+		       ? arr_of(json_node_get_object(n), "machine_types")
+		       : NULL;
+}
+
+/* The status a dump gives a machine type, or NULL. */
+static const char *dump_status(JsonObject *dump, const char *name)
+{
+	JsonArray *a = machine_types(dump);
+
+	for (guint i = 0; a && i < json_array_get_length(a); i++) {
+		JsonObject *t = json_array_get_object_element(a, i);
+
+		if (t && !g_strcmp0(str_of(t, "name"), name))
+			return str_of(t, "status");
+	}
+	return NULL;
+}
+
+/*
+ * Whether a retired slot's machine type is removed: the release that has
+ * reused the slot lists it as removed; dumps that list no machine types
+ * are judged by this build's registry.
+ */
+static int type_removed(const struct diff *d, const char *name)
+{
+	const struct machine_registry *r = machine_registry();
+	const struct machine_type *t;
+
+	if (!name)
+		return 0;
+	if (machine_types(d->src) || machine_types(d->dst))
+		return !g_strcmp0(dump_status(d->src, name), "removed") ||
+		       !g_strcmp0(dump_status(d->dst, name), "removed");
+	t = machine_lookup(r, name);
+	return t && machine_status(r, t, NULL, NULL) == MACHINE_REMOVED;
+}
 
 static void finding(struct diff *d, const char *fmt, ...) G_GNUC_PRINTF(2, 3);
 
@@ -320,6 +453,12 @@ static void finding(struct diff *d, const char *fmt, ...)
 
 static void check_desc(struct diff *d, const char *where, JsonObject *src,
 		       JsonObject *dst);
+
+/* Bytes a field of a dump takes on the wire (fixed-size kinds). */
+static gint64 wire_bytes(JsonObject *f)
+{
+	return int_of(f, "size", -1) * int_of(f, "count", 1);
+}
 
 /* Fields present at `version`, in order, in one description. */
 static GPtrArray *fields_at(JsonObject *desc, gint64 version)
@@ -373,6 +512,9 @@ static void check_fields(struct diff *d, const char *where, JsonObject *src,
 					? str_of(fa, "retired_in")
 					: str_of(fb, "retired_in");
 
+			if (type_removed(d, retired) &&
+			    wire_bytes(fa) == wire_bytes(fb))
+				continue;
 			finding(d,
 				"%s: unused slot %s retired in %s is reused "
 				"as %s at version %" G_GINT64_FORMAT
@@ -393,7 +535,17 @@ static void check_fields(struct diff *d, const char *where, JsonObject *src,
 				"bump)",
 				where, i, v, na, nb);
 		} else if (g_strcmp0(sa, sb)) {
+			const char *retired =
+				str_of(fa, "retired_in")
+					? str_of(fa, "retired_in")
+					: str_of(fb, "retired_in");
+
 			/* An unused slot turned into a field is a reuse. */
+			if ((!g_strcmp0(str_of(fa, "kind"), "unused") ||
+			     !g_strcmp0(str_of(fb, "kind"), "unused")) &&
+			    type_removed(d, retired) &&
+			    wire_bytes(fa) == wire_bytes(fb))
+				continue;
 			if (!g_strcmp0(str_of(fa, "kind"), "unused") ||
 			    !g_strcmp0(str_of(fb, "kind"), "unused"))
 				finding(d,
@@ -401,10 +553,7 @@ static void check_fields(struct diff *d, const char *where, JsonObject *src,
 					"%s): a slot retired in %s may be "
 					"reused or resized only once that "
 					"machine type is removed",
-					where, na, sa, sb,
-					str_of(fa, "retired_in")
-						? str_of(fa, "retired_in")
-						: str_of(fb, "retired_in"));
+					where, na, sa, sb, retired);
 			else
 				finding(d,
 					"%s: field %s is %s in the source, %s "
@@ -495,7 +644,7 @@ static void check_desc(struct diff *d, const char *where, JsonObject *src,
 /* Every device of src against dst, in src's order. */
 static int check_dumps(const char *dir, JsonObject *src, JsonObject *dst)
 {
-	struct diff d = { .dir = dir };
+	struct diff d = { .dir = dir, .src = src, .dst = dst };
 	g_autoptr(GList) members = json_object_get_members(src);
 
 	for (GList *m = members; m; m = m->next) {
@@ -536,17 +685,140 @@ static int check_dumps(const char *dir, JsonObject *src, JsonObject *dst)
 	return d.findings;
 }
 
+/* ---- stable series ------------------------------------------------- */
+
+/*
+ * A subsection NEW adds is gated by a bugfix machine type when NEW sends
+ * it on some machine type and on none that OLD has. A subsection sent on
+ * no type at all depends on run-time state, so nothing gates it.
+ */
+static int gated(const struct diff *d, JsonObject *sub)
+{
+	JsonArray *on = arr_of(sub, "sent_on");
+	JsonArray *old_types = machine_types(d->src);
+
+	if (!on || !json_array_get_length(on) || !old_types)
+		return 0;
+	for (guint i = 0; i < json_array_get_length(on); i++)
+		if (dump_status(d->src, json_array_get_string_element(on, i)))
+			return 0;
+	return 1;
+}
+
+static char *field_text(JsonObject *f)
+{
+	g_autofree char *sh = shape(f);
+
+	return g_strdup_printf("%s since %" G_GINT64_FORMAT " %s",
+			       str_of(f, "field"), int_of(f, "version_id", 1),
+			       sh);
+}
+
+/* OLD's description against NEW's: on a stable series, nothing moves. */
+static void stable_desc(struct diff *d, const char *where, JsonObject *o,
+			JsonObject *n)
+{
+	JsonArray *fo = arr_of(o, "Fields"), *fn = arr_of(n, "Fields");
+	JsonArray *so = arr_of(o, "Subsections"), *sn = arr_of(n, "Subsections");
+	guint lo = fo ? json_array_get_length(fo) : 0;
+	guint ln = fn ? json_array_get_length(fn) : 0;
+	static const char *const keys[] = { "version_id", "minimum_version_id",
+					    "minimum_save_version" };
+
+	for (size_t i = 0; i < G_N_ELEMENTS(keys); i++)
+		if (int_of(o, keys[i], 0) != int_of(n, keys[i], 0))
+			finding(d,
+				"%s: %s changed from %" G_GINT64_FORMAT
+				" to %" G_GINT64_FORMAT,
+				where, keys[i], int_of(o, keys[i], 0),
+				int_of(n, keys[i], 0));
+	for (guint i = 0; i < MAX(lo, ln); i++) {
+		JsonObject *a = i < lo ? json_array_get_object_element(fo, i)
+				       : NULL;
+		JsonObject *b = i < ln ? json_array_get_object_element(fn, i)
+				       : NULL;
+		g_autofree char *ta = a ? field_text(a) : NULL;
+		g_autofree char *tb = b ? field_text(b) : NULL;
+
+		if (!a)
+			finding(d, "%s: field %s added", where, tb);
+		else if (!b)
+			finding(d, "%s: field %s removed", where, ta);
+		else if (g_strcmp0(ta, tb))
+			finding(d, "%s: field %s changed to %s", where, ta, tb);
+	}
+	for (guint i = 0; so && i < json_array_get_length(so); i++) {
+		JsonObject *s = json_array_get_object_element(so, i);
+		JsonObject *t = s ? find_sub(n, str_of(s, "name")) : NULL;
+
+		if (s && !t)
+			finding(d, "%s: subsection %s removed", where,
+				str_of(s, "name"));
+		else if (s)
+			stable_desc(d, str_of(s, "name"), s, t);
+	}
+	for (guint i = 0; sn && i < json_array_get_length(sn); i++) {
+		JsonObject *t = json_array_get_object_element(sn, i);
+		const char *name = t ? str_of(t, "name") : NULL;
+
+		if (!name || find_sub(o, name) ||
+		    json_object_get_boolean_member_with_default(t, "optional",
+								FALSE) ||
+		    gated(d, t))
+			continue;
+		finding(d,
+			"%s: subsection %s added: neither optional nor gated "
+			"by a bugfix machine type",
+			where, name);
+	}
+}
+
+static int check_stable(JsonObject *old, JsonObject *new)
+{
+	struct diff d = { .dir = "stable", .src = old, .dst = new };
+	g_autoptr(GList) members = json_object_get_members(old);
+
+	for (GList *m = members; m; m = m->next) {
+		const char *dev = m->data;
+		JsonObject *o, *n;
+		JsonNode *od, *nd;
+
+		if (!strcmp(dev, "vmschkmachine"))
+			continue;
+		if (!json_object_has_member(new, dev)) {
+			finding(&d, "%s: device type removed", dev);
+			continue;
+		}
+		o = json_object_get_object_member(old, dev);
+		n = json_object_get_object_member(new, dev);
+		od = json_object_get_member(o, "Description");
+		nd = json_object_get_member(n, "Description");
+		if (!od || !nd || !JSON_NODE_HOLDS_OBJECT(od) ||
+		    !JSON_NODE_HOLDS_OBJECT(nd)) {
+			if (!od != !nd)
+				finding(&d, "%s: state description %s", dev,
+					od ? "removed" : "added");
+			continue;
+		}
+		stable_desc(&d, dev, json_node_get_object(od),
+			    json_node_get_object(nd));
+	}
+	return d.findings;
+}
+
 static int cmd_diff(int argc, char **argv)
 {
 	JsonParser *po = NULL, *pn = NULL;
 	JsonObject *old, *new;
+	int stable = argc == 4 && !strcmp(argv[1], "--stable");
 	int f, b;
 
-	if (argc != 3) {
-		fprintf(stderr,
-			"Usage: modvmm-vmstate diff OLD.json NEW.json\n");
+	if (argc != 3 + stable) {
+		fprintf(stderr, "Usage: modvmm-vmstate diff [--stable] "
+				"OLD.json NEW.json\n");
 		return 2;
 	}
+	argv += stable;
 	old = load_dump(argv[1], &po);
 	new = old ? load_dump(argv[2], &pn) : NULL;
 	if (!new) {
@@ -554,10 +826,18 @@ static int cmd_diff(int argc, char **argv)
 			g_object_unref(po);
 		return 2;
 	}
-	f = check_dumps("forward", old, new);
-	b = check_dumps("backward", new, old);
-	printf("forward (%s -> %s): %s; backward: %s\n", argv[1], argv[2],
-	       f ? "breaks" : "works", b ? "breaks" : "works");
+	if (stable) {
+		f = check_stable(old, new);
+		printf("stable (%s -> %s): %s\n", argv[1], argv[2],
+		       f ? "the wire changed" : "no change on the wire");
+		b = 0;
+	} else {
+		f = check_dumps("forward", old, new);
+		b = check_dumps("backward", new, old);
+		printf("forward (%s -> %s): %s; backward: %s\n", argv[1],
+		       argv[2], f ? "breaks" : "works",
+		       b ? "breaks" : "works");
+	}
 	g_object_unref(po);
 	g_object_unref(pn);
 	return f || b ? 1 : 0;
@@ -639,7 +919,8 @@ int main(int argc, char **argv)
 		return cmd_dump(argc - 1, argv + 1);
 	fprintf(stderr, "Usage: modvmm-vmstate dump [--module-dir DIR...] "
 			"[--machine TYPE]\n"
-			"       modvmm-vmstate diff OLD.json NEW.json\n"
+			"       modvmm-vmstate diff [--stable] OLD.json "
+			"NEW.json\n"
 			"       modvmm-vmstate matrix A.json B.json ...\n");
 	return 2;
 }

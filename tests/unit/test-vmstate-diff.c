@@ -227,6 +227,126 @@ START_TEST(test_vmstate_diff_real_dump_with_itself)
 }
 END_TEST
 
+/* ---- retired slots once their machine type is removed --------------- */
+
+#define D32 "{\"field\":\"d\",\"version_id\":1,\"kind\":\"u32\",\"size\":4}"
+
+/* A dump of device "dev" at version 1 with the given machine types. */
+static char *dump_with(const char *machines, const char *fields,
+		       const char *subs)
+{
+	return g_strdup_printf(
+		"{\"vmschkmachine\":%s,\"dev\":{\"Name\":\"dev\","
+		"\"Description\":{\"name\":\"dev\",\"version_id\":1,"
+		"\"minimum_version_id\":1,\"minimum_save_version\":1,"
+		"\"Fields\":[%s],\"Subsections\":[%s]}}}",
+		machines, fields, subs);
+}
+
+static const struct {
+	const char *name;
+	const char *status; /* of microvm-1.0 in the new dump */
+	const char *new_fields;
+	int exit;
+} reuse_cases[] = {
+	{ "type still supported", "supported", A "," D, 1 },
+	{ "type deprecated", "deprecated", A "," D, 1 },
+	{ "type removed", "removed", A "," D, 0 },
+	{ "type removed, but the field is wider than the slot", "removed",
+	  A "," D32, 1 },
+};
+
+/* Machine types microvm-2.0 and microvm-1.0, the latter with `status`. */
+static char *types_with(const char *status)
+{
+	return g_strdup_printf(
+		"{\"Name\":\"microvm\",\"machine_types\":[{\"name\":"
+		"\"microvm-2.0\",\"status\":\"supported\"},{\"name\":"
+		"\"microvm-1.0\",\"status\":\"%s\"}]}",
+		status);
+}
+
+START_TEST(test_vmstate_diff_reuse_after_removal)
+{
+	g_autofree char *old_types = types_with("supported");
+	g_autofree char *new_types = types_with(reuse_cases[_i].status);
+	g_autofree char *po = tmp_dump(dump_with(old_types, A "," U, ""));
+	g_autofree char *pn = tmp_dump(
+		dump_with(new_types, reuse_cases[_i].new_fields, ""));
+	g_autofree char *out = NULL;
+
+	ck_assert_msg(tool(&out, "diff", po, pn, NULL) == reuse_cases[_i].exit,
+		      "%s: %s", reuse_cases[_i].name, out);
+	unlink(po);
+	unlink(pn);
+}
+END_TEST
+
+/* ---- diff --stable --------------------------------------------------- */
+
+#define OLD_TYPES                                                              \
+	"{\"Name\":\"microvm\",\"machine_types\":[{\"name\":"              \
+	"\"microvm-1.0\",\"status\":\"supported\"}]}"
+#define NEW_TYPES                                                              \
+	"{\"Name\":\"microvm\",\"machine_types\":[{\"name\":"              \
+	"\"microvm-1.0.1\",\"status\":\"supported\"},{\"name\":"           \
+	"\"microvm-1.0\",\"status\":\"supported\"}]}"
+/* Subsection dev/fix holding field c, sent on the given machine types. */
+#define FIX(opt, on)                                                           \
+	"{\"name\":\"dev/fix\",\"version_id\":1,\"minimum_version_id\":1,"   \
+	"\"minimum_save_version\":1,\"optional\":" opt ",\"sent_on\":[" on   \
+	"],\"Fields\":[" C1 "],\"Subsections\":[]}"
+
+static const struct {
+	const char *name;
+	const char *new_fields, *new_subs;
+	const char *findings;
+} stable_cases[] = {
+	{ "nothing changed", A, "", "" },
+	{ "a field added to the description", A "," C1, "",
+	  "stable: dev: field c since 1 u8 size 1 count 1 added\n" },
+	{ "a field replaced by another", B32, "",
+	  "stable: dev: field a since 1 u32 size 4 count 1 changed to b since "
+	  "1 u32 size 4 count 1\n" },
+	{ "the field in a subsection sent on every type", A,
+	  FIX("false", "\"microvm-1.0.1\",\"microvm-1.0\""),
+	  "stable: dev: subsection dev/fix added: neither optional nor gated "
+	  "by a bugfix machine type\n" },
+	{ "the field in a subsection sent on no type (run-time state)", A,
+	  FIX("false", ""),
+	  "stable: dev: subsection dev/fix added: neither optional nor gated "
+	  "by a bugfix machine type\n" },
+	{ "the field in a subsection the bugfix type gates", A,
+	  FIX("false", "\"microvm-1.0.1\""), "" },
+	{ "the field in an optional subsection", A, FIX("true", ""), "" },
+};
+
+START_TEST(test_vmstate_diff_stable)
+{
+	g_autofree char *po = tmp_dump(dump_with(OLD_TYPES, A, ""));
+	g_autofree char *pn = tmp_dump(dump_with(
+		NEW_TYPES, stable_cases[_i].new_fields,
+		stable_cases[_i].new_subs));
+	const char *argv[] = { g_getenv("MODVMM_VMSTATE"), "diff", "--stable",
+			       po, pn, NULL };
+	g_autofree char *out = NULL, *expected = NULL;
+	int wait;
+
+	ck_assert(g_spawn_sync(NULL, (char **)argv, NULL, G_SPAWN_DEFAULT, NULL,
+			       NULL, &out, NULL, &wait, NULL));
+	expected = g_strdup_printf("%sstable (%s -> %s): %s\n",
+				   stable_cases[_i].findings, po, pn,
+				   *stable_cases[_i].findings
+					   ? "the wire changed"
+					   : "no change on the wire");
+	ck_assert_msg(!strcmp(out, expected), "%s:\n%s", stable_cases[_i].name,
+		      out);
+	ck_assert_int_eq(WEXITSTATUS(wait), *stable_cases[_i].findings ? 1 : 0);
+	unlink(po);
+	unlink(pn);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("vmstate-diff");
@@ -238,6 +358,10 @@ int main(void)
 	tcase_add_test(tc, test_vmstate_diff_not_a_dump);
 	tcase_add_test(tc, test_vmstate_matrix);
 	tcase_add_test(tc, test_vmstate_diff_real_dump_with_itself);
+	tcase_add_loop_test(tc, test_vmstate_diff_reuse_after_removal, 0,
+			    G_N_ELEMENTS(reuse_cases));
+	tcase_add_loop_test(tc, test_vmstate_diff_stable, 0,
+			    G_N_ELEMENTS(stable_cases));
 	suite_add_tcase(s, tc);
 	return check_run(s);
 }
