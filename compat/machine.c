@@ -66,6 +66,17 @@ enum machine_status machine_status(const struct machine_registry *r,
 	return MACHINE_SUPPORTED;
 }
 
+const char *machine_status_name(enum machine_status s)
+{
+	static const char *const names[] = {
+		[MACHINE_SUPPORTED] = "supported",
+		[MACHINE_DEPRECATED] = "deprecated",
+		[MACHINE_REMOVED] = "removed",
+	};
+
+	return names[s];
+}
+
 const struct machine_type *machine_replacement(const struct machine_registry *r)
 {
 	for (size_t i = 0; i < r->n_types; i++)

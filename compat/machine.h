@@ -56,6 +56,9 @@ enum machine_status machine_status(const struct machine_registry *r,
 				   uint32_t *ret_deprecated,
 				   uint32_t *ret_removed);
 
+/* "supported", "deprecated", "removed". */
+const char *machine_status_name(enum machine_status s);
+
 /* Newest type that is not removed: what to use instead. */
 const struct machine_type *machine_replacement(const struct machine_registry *r);
 

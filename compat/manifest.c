@@ -730,13 +730,6 @@ static void w_device(JsonBuilder *b, const struct manifest *m,
 	json_builder_end_object(b);
 }
 
-static const char *status_name(enum machine_status s)
-{
-	return s == MACHINE_REMOVED	 ? "removed"
-	       : s == MACHINE_DEPRECATED ? "deprecated"
-					 : "supported";
-}
-
 static void w_machines(JsonBuilder *b, const struct manifest *m)
 {
 	w_str(b, "alias", m->registry.alias);
@@ -751,7 +744,8 @@ static void w_machines(JsonBuilder *b, const struct manifest *m)
 		w_int(b, "released", t->released);
 		/* Derived from the dates; readers recompute it. */
 		w_str(b, "status",
-		      status_name(machine_status(&m->registry, t, NULL, NULL)));
+		      machine_status_name(
+			      machine_status(&m->registry, t, NULL, NULL)));
 		json_builder_set_member_name(b, "properties");
 		json_builder_begin_array(b);
 		for (size_t j = 0; j < t->n_props; j++) {

@@ -330,11 +330,6 @@ static int cmd_run(int argc, char **argv)
 static int cmd_machines(void)
 {
 	const struct machine_registry *r = machine_registry();
-	static const char *const status[] = {
-		[MACHINE_SUPPORTED] = "supported",
-		[MACHINE_DEPRECATED] = "deprecated",
-		[MACHINE_REMOVED] = "removed",
-	};
 
 	printf("%-16s %-10s %-11s %-11s %-11s %s\n", "machine type", "released",
 	       "status", "deprecated", "removed", "compat props");
@@ -347,7 +342,7 @@ static int cmd_machines(void)
 		       "%04u-%02u-%02u  "
 		       "%zu\n",
 		       t->name, t->released / 10000, t->released / 100 % 100,
-		       t->released % 100, status[st], dep / 10000,
+		       t->released % 100, machine_status_name(st), dep / 10000,
 		       dep / 100 % 100, dep % 100, rem / 10000, rem / 100 % 100,
 		       rem % 100, t->n_props);
 	}

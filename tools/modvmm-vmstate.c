@@ -43,7 +43,6 @@
 #include <glib.h>
 #include <json-glib/json-glib.h>
 
-#include "../compat/machine.h"
 #include "../core/device.h"
 #include "../core/host.h"
 #include "../core/machine.h"
@@ -128,7 +127,8 @@ static void field(JsonBuilder *b, const struct vms_field *vf)
 	}
 	if (f->kind == MODVMM_VMS_VARRAY)
 		add_str(b, "length_field", f->length_field);
-	if (f->kind == MODVMM_VMS_UNUSED)
+	/* A slot, or the field reusing one. */
+	if (f->retired_in)
 		add_str(b, "retired_in", f->retired_in);
 	if (vf->nested) {
 		json_builder_set_member_name(b, "Description");
@@ -145,6 +145,8 @@ static void field(JsonBuilder *b, const struct vms_field *vf)
 static void describe(JsonBuilder *b, const struct vms *v,
 		     const struct vms_sub *sub, GHashTable *sent_on)
 {
+	GPtrArray *on = sub ? g_hash_table_lookup(sent_on, v->name) : NULL;
+
 	json_builder_begin_object(b);
 	add_str(b, "name", v->name);
 	add_int(b, "version_id", v->d.version);
@@ -154,8 +156,6 @@ static void describe(JsonBuilder *b, const struct vms *v,
 		add_bool(b, "optional", !!(sub->flags & MODVMM_VMS_OPTIONAL));
 		add_bool(b, "legacy_name",
 			 !!(sub->flags & MODVMM_VMS_LEGACY_NAME));
-		GPtrArray *on = g_hash_table_lookup(sent_on, v->name);
-
 		json_builder_set_member_name(b, "sent_on");
 		json_builder_begin_array(b);
 		for (guint i = 0; on && i < on->len; i++)
@@ -273,15 +273,12 @@ static int cmd_dump(int argc, char **argv)
 	json_builder_begin_array(b);
 	for (size_t i = 0; i < machine_registry()->n_types; i++) {
 		const struct machine_registry *r = machine_registry();
-		enum machine_status st =
-			machine_status(r, &r->types[i], NULL, NULL);
 
 		json_builder_begin_object(b);
 		add_str(b, "name", r->types[i].name);
-		add_str(b, "status", st == MACHINE_REMOVED ? "removed"
-				     : st == MACHINE_DEPRECATED
-					     ? "deprecated"
-					     : "supported");
+		add_str(b, "status",
+			machine_status_name(
+				machine_status(r, &r->types[i], NULL, NULL)));
 		json_builder_end_object(b);
 	}
 	json_builder_end_array(b);

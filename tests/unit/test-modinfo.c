@@ -56,6 +56,16 @@ static const struct {
 	ROW("bad device name", OK "device=a b\0",
 	    "x.so: device=a b is not a valid device type name (1-63 of a-z 0-9 "
 	    "- _)"),
+	ROW("known bad version", OK "known_bad=0.9: counters saved twice\0",
+	    NULL),
+	ROW("known bad without a reason", OK "known_bad=0.9\0",
+	    "x.so: known_bad=0.9 is not \"VERSION: reason\""),
+	ROW("known bad without a version", OK "known_bad=: reason\0",
+	    "x.so: known_bad=: reason is not \"VERSION: reason\""),
+	ROW("known bad with an empty reason", OK "known_bad=0.9: \0",
+	    "x.so: known_bad=0.9:  is not \"VERSION: reason\""),
+	ROW("known bad version with a space", OK "known_bad=0 9: r\0",
+	    "x.so: known_bad=0 9: r is not \"VERSION: reason\""),
 #undef ROW
 };
 
@@ -98,6 +108,7 @@ START_TEST(test_modinfo_fields_and_devices)
 	ck_assert_str_eq(mi->devices->pdata[1], "b");
 	ck_assert_int_eq(mi->intree, 1);
 	ck_assert_uint_eq(mi->keys->len, 7);
+	ck_assert_uint_eq(mi->known_bad->len, 0);
 	modinfo_free(mi);
 }
 END_TEST
