@@ -142,18 +142,6 @@ void manifest_add_machine(struct manifest *m, const struct machine_type *t)
 	m->registry.n_types = m->machines->len;
 }
 
-struct manifest_device *manifest_find_type(const struct manifest *m,
-					   const char *type)
-{
-	for (guint i = 0; i < m->devices->len; i++) {
-		struct manifest_device *d = m->devices->pdata[i];
-
-		if (!strcmp(d->type, type))
-			return d;
-	}
-	return NULL;
-}
-
 /* ---- reading --------------------------------------------------------- */
 
 struct rd {
@@ -349,6 +337,12 @@ static int rd_vms(struct rd *rd, JsonObject *o, const char *path,
 				l.since);
 			goto fail;
 		}
+		if (l.since > v->version) {
+			r = bad(rd, p, "since",
+				"%u: after the newest version, %u", l.since,
+				v->version);
+			goto fail;
+		}
 		memcpy(l.fp, fp, sizeof(l.fp));
 		g_array_append_val(v->layouts, l);
 	}
@@ -506,9 +500,15 @@ static int rd_machines(struct rd *rd, JsonObject *root)
 
 /*
  * Deepest nesting of arrays and objects, counted without parsing: the
- * parser recurses, so a deep document must be refused before it.
+ * parser recurses, so a deep document must be refused before it. The
+ * count is only right if strings start and end where the parser's do,
+ * and json-glib also reads comments and single-quoted strings, in which
+ * a '"' would hide any nesting after it from the count: so outside
+ * strings only what JSON allows is let through, and -1 is returned with
+ * the offset of anything else in *ret_at; -2 for a \u0000 escape, which
+ * json-glib would turn into a shorter string than the one sent.
  */
-static int json_depth(const char *s, size_t len)
+static int json_depth(const char *s, size_t len, size_t *ret_at)
 {
 	int depth = 0, max = 0, in_str = 0;
 
@@ -516,6 +516,12 @@ static int json_depth(const char *s, size_t len)
 		char c = s[i];
 
 		if (in_str) {
+			/* A NUL would cut the string short unseen. */
+			if (c == '\\' && i + 5 < len &&
+			    !memcmp(s + i + 1, "u0000", 5)) {
+				*ret_at = i;
+				return -2;
+			}
 			if (c == '\\')
 				i++;
 			else if (c == '"')
@@ -523,9 +529,15 @@ static int json_depth(const char *s, size_t len)
 		} else if (c == '"') {
 			in_str = 1;
 		} else if (c == '[' || c == '{') {
-			max = MAX(max, ++depth);
+			/* Not in MAX(): it evaluates its arguments twice. */
+			depth++;
+			max = MAX(max, depth);
 		} else if (c == ']' || c == '}') {
 			depth--;
+		} else if (!c ||
+			   !strchr(" \t\n\r,:-+.0123456789eEtrufalsn", c)) {
+			*ret_at = i;
+			return -1;
 		}
 	}
 	return max;
@@ -542,16 +554,27 @@ int manifest_parse(const char *what, const char *data, size_t len,
 	JsonArray *a;
 	uint32_t format;
 	JsonNode *n;
-	int r;
+	size_t at;
+	int depth, r;
 
 	if (len > MANIFEST_MAX_BYTES)
 		return error_setf(error, EFBIG,
-				  "%s: %zu bytes, more than the %u a %s may "
+				  "%s: %zu bytes, more than the %u %s may "
 				  "have",
 				  what, len, MANIFEST_MAX_BYTES,
-				  kind == MANIFEST_GUEST ? "manifest"
-							 : "inventory");
-	if (json_depth(data, len) > MAX_DEPTH)
+				  kind == MANIFEST_GUEST ? "a manifest"
+							 : "an inventory");
+	depth = json_depth(data, len, &at);
+	if (depth == -2)
+		return error_setf(error, EINVAL,
+				  "%s: a string holds \\u0000 at offset %zu",
+				  what, at);
+	if (depth < 0)
+		return error_setf(error, EINVAL,
+				  "%s: not JSON: unexpected byte 0x%02x at "
+				  "offset %zu",
+				  what, (unsigned char)data[at], at);
+	if (depth > MAX_DEPTH)
 		return error_setf(error, EINVAL,
 				  "%s: nested deeper than %d levels", what,
 				  MAX_DEPTH);
@@ -565,8 +588,9 @@ int manifest_parse(const char *what, const char *data, size_t len,
 	root = json_node_get_object(n);
 	if (!member(root, kind_key[kind]))
 		return error_setf(
-			error, EINVAL, "%s: not a %s (no \"%s\" member%s)",
-			what, kind == MANIFEST_GUEST ? "manifest" : "inventory",
+			error, EINVAL, "%s: not %s (no \"%s\" member%s)",
+			what,
+			kind == MANIFEST_GUEST ? "a manifest" : "an inventory",
 			kind_key[kind],
 			member(root, kind_key[!kind])
 				? kind == MANIFEST_GUEST

@@ -104,9 +104,6 @@ const char *manifest_vms_layout(const struct manifest_vms *v,
 /* An inventory's machine types (copied, newest first). */
 void manifest_add_machine(struct manifest *m, const struct machine_type *t);
 
-struct manifest_device *manifest_find_type(const struct manifest *m,
-					   const char *type);
-
 /*
  * Parses `len` bytes of JSON that must be a document of `kind`. `what`
  * names the input in messages (a file name). Refuses anything over

@@ -109,46 +109,76 @@ static void check_subsections(struct compat_device_verdict *dv,
 	}
 }
 
-struct props_find {
-	const char *type, *property;
-	const struct compat_prop *found;
+/*
+ * What the destination looks up once per guest device, indexed once per
+ * verdict so that a verdict costs linear time in the number of devices.
+ */
+struct dest {
+	const struct machine_type *t;
+	GHashTable *types; /* device type -> its manifest_device */
+	GHashTable *props; /* "type\nproperty" -> compat_prop in effect */
 };
 
-static void prop_find(void *opaque, const struct compat_prop *p)
+static void dest_add_prop(void *opaque, const struct compat_prop *p)
 {
-	struct props_find *f = opaque;
-
 	/* Older types come last and win, as when devices are created. */
-	if (!strcmp(p->device, f->type) && !strcmp(p->property, f->property))
-		f->found = p;
+	g_hash_table_insert(opaque, g_strconcat(p->device, "\n", p->property,
+						NULL),
+			    (void *)p);
+}
+
+static void dest_init(struct dest *ds, const struct manifest *dst,
+		      const struct machine_type *t)
+{
+	ds->t = t;
+	ds->types = g_hash_table_new(g_str_hash, g_str_equal);
+	ds->props = g_hash_table_new_full(g_str_hash, g_str_equal, g_free,
+					  NULL);
+	for (guint i = 0; i < dst->devices->len; i++) {
+		struct manifest_device *d = dst->devices->pdata[i];
+
+		/* The first provider of a type wins, as in the loader. */
+		if (!g_hash_table_contains(ds->types, d->type))
+			g_hash_table_insert(ds->types, (char *)d->type, d);
+	}
+	if (t)
+		machine_compat_props(&dst->registry, t, dest_add_prop,
+				     ds->props);
+}
+
+static void dest_clear(struct dest *ds)
+{
+	g_hash_table_unref(ds->types);
+	g_hash_table_unref(ds->props);
 }
 
 /* The source's compat values against what this host's type sets. */
 static void check_props(struct compat_device_verdict *dv,
 			const struct manifest_device *src,
-			const struct manifest *dst,
-			const struct machine_type *t)
+			const struct dest *ds)
 {
-	for (guint i = 0; t && i < src->props->len; i++) {
+	for (guint i = 0; ds->t && i < src->props->len; i++) {
 		const struct compat_prop *p = src->props->pdata[i];
-		struct props_find f = { src->type, p->property, NULL };
+		g_autofree char *key =
+			g_strconcat(src->type, "\n", p->property, NULL);
+		const struct compat_prop *here =
+			g_hash_table_lookup(ds->props, key);
 
-		machine_compat_props(&dst->registry, t, prop_find, &f);
-		if (f.found && strcmp(f.found->value, p->value))
+		if (here && strcmp(here->value, p->value))
 			reason(dv->reasons,
 			       "compat property %s.%s is %s at the source "
 			       "but %s here for machine type %s",
-			       src->type, p->property, p->value,
-			       f.found->value, t->name);
+			       src->type, p->property, p->value, here->value,
+			       ds->t->name);
 	}
 }
 
 static struct compat_device_verdict *
-negotiate_device(const struct manifest_device *src, const struct manifest *dst,
-		 const struct machine_type *t)
+negotiate_device(const struct manifest_device *src, const struct dest *ds)
 {
 	struct compat_device_verdict *dv = g_new0(struct compat_device_verdict, 1);
-	const struct manifest_device *d = manifest_find_type(dst, src->type);
+	const struct manifest_device *d = g_hash_table_lookup(ds->types,
+							      src->type);
 	uint32_t v;
 
 	dv->id = g_strdup(src->id);
@@ -208,7 +238,7 @@ negotiate_device(const struct manifest_device *src, const struct manifest *dst,
 		check_layout(dv->reasons, src->vms, d->vms, v);
 	dv->version = v;
 	check_subsections(dv, src, d);
-	check_props(dv, src, dst, t);
+	check_props(dv, src, ds);
 out:
 	dv->accepted = !dv->reasons->len;
 	if (!dv->accepted)
@@ -248,16 +278,26 @@ static const struct machine_type *check_machine(struct compat_verdict *v,
 		       repl ? repl->name : "");
 		break;
 	}
-	case MACHINE_DEPRECATED:
+	case MACHINE_DEPRECATED: {
+		const struct machine_type *repl = machine_replacement(r);
+
 		reason(v->warnings,
 		       "machine type %s is deprecated here since %u and "
-		       "will be removed on %u",
-		       t->name, dep, rem);
+		       "will be removed on %u%s%s",
+		       t->name, dep, rem,
+		       repl != t ? "; new guests should use " : "",
+		       repl != t ? repl->name : "");
 		break;
+	}
 	case MACHINE_SUPPORTED:
 		break;
 	}
-	if (dst_machine && machine_lookup(r, dst_machine) != t)
+	if (dst_machine && !machine_lookup(r, dst_machine))
+		reason(v->reasons,
+		       "the destination was asked for machine type %s, "
+		       "which is unknown here",
+		       dst_machine);
+	else if (dst_machine && machine_lookup(r, dst_machine) != t)
 		reason(v->reasons,
 		       "the destination was asked for machine type %s but "
 		       "the guest runs %s",
@@ -270,7 +310,7 @@ struct compat_verdict *compat_negotiate(const struct manifest *src,
 					const char *dst_machine)
 {
 	struct compat_verdict *v = g_new0(struct compat_verdict, 1);
-	const struct machine_type *t;
+	struct dest ds;
 
 	v->machine = g_strdup(src->machine);
 	v->tier = src->machine_alias ? COMPAT_TIER_UNVERSIONED
@@ -280,14 +320,15 @@ struct compat_verdict *compat_negotiate(const struct manifest *src,
 	v->devices = g_ptr_array_new_with_free_func(
 		(GDestroyNotify)device_verdict_free);
 
-	t = check_machine(v, src, dst, dst_machine);
+	dest_init(&ds, dst, check_machine(v, src, dst, dst_machine));
 	for (guint i = 0; i < src->devices->len; i++) {
 		struct compat_device_verdict *dv =
-			negotiate_device(src->devices->pdata[i], dst, t);
+			negotiate_device(src->devices->pdata[i], &ds);
 
 		v->n_refused += !dv->accepted;
 		g_ptr_array_add(v->devices, dv);
 	}
+	dest_clear(&ds);
 	v->accepted = !v->n_refused && !v->reasons->len;
 	return v;
 }

@@ -3,13 +3,15 @@
  * core/compat-cli.c - modvmm compat: manifests, inventories and verdicts
  * from the command line.
  *
- *   modvmm compat manifest  [-M DIR...] [--machine M] [-d SPEC...] [-o FILE]
+ *   modvmm compat manifest  [-M DIR...] [--machine M] [-d SPEC...]
+ *                           [--no-defaults] [-o FILE]
  *   modvmm compat inventory [-M DIR...] [-o FILE]
  *   modvmm compat check --source MANIFEST [-M DIR...] [--machine M] [--json]
  *   modvmm compat hosts GUEST_MANIFEST INVENTORY.json... [--json]
  *
  * check and hosts exit 0 when accepted (by at least one host), 1 when
- * refused, 2 on bad usage or input.
+ * refused, 2 on bad usage or input (hosts: also when any inventory could
+ * not be read; the others are still answered).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -142,15 +144,23 @@ out:
 	return r;
 }
 
+static int read_doc_error(const char *path, enum manifest_kind kind,
+			  struct manifest **ret, GError **error)
+{
+	g_autofree char *data = NULL;
+	size_t len = 0;
+
+	if (read_bounded(path, MANIFEST_MAX_BYTES, &data, &len, error) < 0)
+		return -1;
+	return manifest_parse(path, data, len, kind, ret, error);
+}
+
 static int read_doc(const char *path, enum manifest_kind kind,
 		    struct manifest **ret)
 {
 	g_autoptr(GError) err = NULL;
-	g_autofree char *data = NULL;
-	size_t len = 0;
 
-	if (read_bounded(path, MANIFEST_MAX_BYTES, &data, &len, &err) < 0 ||
-	    manifest_parse(path, data, len, kind, ret, &err) < 0) {
+	if (read_doc_error(path, kind, ret, &err) < 0) {
 		print_error(err);
 		return -1;
 	}
@@ -294,7 +304,7 @@ static int cmd_hosts(int argc, char **argv)
 	static const GOptionEntry *const groups[] = { json_options, NULL };
 	g_autoptr(JsonBuilder) b = json_builder_new();
 	struct manifest *src = NULL;
-	int accepted = 0;
+	int accepted = 0, unreadable = 0;
 
 	if (parse(&argc, &argv,
 		  "hosts GUEST_MANIFEST INVENTORY... - which hosts can take "
@@ -310,12 +320,25 @@ static int cmd_hosts(int argc, char **argv)
 		return 2;
 	json_builder_begin_array(b);
 	for (int i = 2; i < argc; i++) {
+		g_autoptr(GError) err = NULL;
 		struct manifest *inv = NULL;
 		struct compat_verdict *v;
 
-		if (read_doc(argv[i], MANIFEST_INVENTORY, &inv) < 0) {
-			manifest_free(src);
-			return 2;
+		/* One unreadable host does not hide the answer for others. */
+		if (read_doc_error(argv[i], MANIFEST_INVENTORY, &inv, &err) < 0) {
+			unreadable++;
+			if (opt_json) {
+				json_builder_begin_object(b);
+				json_builder_set_member_name(b, "host");
+				json_builder_add_string_value(b, argv[i]);
+				json_builder_set_member_name(b, "error");
+				json_builder_add_string_value(b, err->message);
+				json_builder_end_object(b);
+			} else {
+				printf("%s: cannot be read\n  %s\n", argv[i],
+				       err->message);
+			}
+			continue;
 		}
 		v = compat_negotiate(src, inv, NULL);
 		accepted += v->accepted;
@@ -349,10 +372,16 @@ static int cmd_hosts(int argc, char **argv)
 		json_generator_set_root(gen, root);
 		text = json_generator_to_data(gen, NULL);
 		printf("%s\n", text);
-	} else
-		printf("%d of %d hosts can take the guest\n", accepted,
+	} else {
+		printf("%d of %d hosts can take the guest", accepted,
 		       argc - 2);
+		if (unreadable)
+			printf(" (%d could not be read)", unreadable);
+		printf("\n");
+	}
 	manifest_free(src);
+	if (unreadable)
+		return 2;
 	return accepted ? 0 : 1;
 }
 
@@ -366,9 +395,12 @@ int cmd_compat(int argc, char **argv)
 		return cmd_check(argc - 1, argv + 1);
 	if (argc >= 2 && !strcmp(argv[1], "hosts"))
 		return cmd_hosts(argc - 1, argv + 1);
-	fprintf(argc >= 2 && strcmp(argv[1], "--help") ? stderr : stdout,
+	if (argc >= 2 && strcmp(argv[1], "--help"))
+		fprintf(stderr, "modvmm compat: unknown command '%s'\n",
+			argv[1]);
+	fprintf(argc >= 2 && !strcmp(argv[1], "--help") ? stdout : stderr,
 		"Usage: modvmm compat manifest [-M DIR...] [--machine M] "
-		"[-d SPEC...] [-o FILE]\n"
+		"[-d SPEC...] [--no-defaults] [-o FILE]\n"
 		"       modvmm compat inventory [-M DIR...] [-o FILE]\n"
 		"       modvmm compat check --source MANIFEST [-M DIR...] "
 		"[--machine M] [--json]\n"

@@ -34,7 +34,7 @@ enum reg {
 	R10,   /* release 1.0: microvm-1.0 */
 	R101,  /* release 1.0.1: adds the bugfix type microvm-1.0.1 */
 	R11,   /* release 1.1: microvm-1.1, microvm-1.0.1, microvm-1.0 */
-	R2030, /* release 1.0, built in 2030: microvm-1.0 deprecated */
+	R2030, /* release 1.1, built in 2030: microvm-1.0 deprecated */
 	R2033, /* release 2.0 in 2033: microvm-1.0 removed */
 	RPROP, /* release 1.0 where microvm-1.0 sets fx.extra=off */
 };
@@ -46,7 +46,7 @@ static const struct {
 	[R10] = { 20261122, { &t10 } },
 	[R101] = { 20270301, { &t101, &t10 } },
 	[R11] = { 20270601, { &t11, &t101, &t10 } },
-	[R2030] = { 20300101, { &t10 } },
+	[R2030] = { 20300101, { &t11, &t10 } },
 	[R2033] = { 20330101, { &t20, &t10 } },
 	[RPROP] = { 20261122, { &t10_props } },
 };
@@ -150,6 +150,23 @@ static struct manifest *guest(const char *machine, int alias)
 	m->machine = manifest_str(m, machine);
 	m->machine_alias = alias;
 	return m;
+}
+
+/*
+ * What the other host reads: the document written out as JSON and parsed
+ * back, so every verdict below also passes through the format.
+ */
+static struct manifest *wire(struct manifest *m)
+{
+	g_autofree char *json = manifest_to_json(m);
+	struct manifest *back = NULL;
+	GError *err = NULL;
+
+	ck_assert_msg(manifest_parse("wire", json, strlen(json), m->kind,
+				     &back, &err) == 0,
+		      "%s\n%s", err ? err->message : "?", json);
+	manifest_free(m);
+	return back;
 }
 
 /* ---- the scenario table --------------------------------------------- */
@@ -265,7 +282,8 @@ static const struct row {
 	{ "machine type deprecated here: a warning", NULL, 0, R2030, NULL,
 	  FX(), FX(),
 	  T1 "warning: machine type microvm-1.0 is deprecated here since "
-	     "20291122 and will be removed on 20321122\n"
+	     "20291122 and will be removed on 20321122; new guests should "
+	     "use microvm-1.1\n"
 	     "d0 (fx): accepted at version 1\n" OK1 },
 	{ "bugfix type, older release without it", "microvm-1.0.1", 0, R10,
 	  NULL, FX(), FX(),
@@ -295,6 +313,12 @@ static const struct row {
 	     "but the guest runs microvm-1.0\n"
 	     "d0 (fx): accepted at version 1\n"
 	     "verdict: refused, 0 of 1 device refused, and the machine type\n" },
+	{ "destination asked for a machine type it does not have", NULL, 0,
+	  R11, "microvm-9.9", FX(), FX(),
+	  T1 "refused: the destination was asked for machine type microvm-9.9, "
+	     "which is unknown here\n"
+	     "d0 (fx): accepted at version 1\n"
+	     "verdict: refused, 0 of 1 device refused, and the machine type\n" },
 	{ "compat property value differs here", NULL, 0, RPROP, NULL,
 	  FX(.prop = "extra", .value = "on"), FX(),
 	  T1 "d0 (fx): refused: compat property fx.extra is on at the source "
@@ -315,6 +339,8 @@ START_TEST(test_compat_scenario)
 
 	add_dev(src, &r->src, "d0");
 	add_dev(dst, &r->dst, NULL);
+	src = wire(src);
+	dst = wire(dst);
 	v = compat_negotiate(src, dst, r->dst_machine);
 	text = compat_verdict_text(v);
 	ck_assert_msg(!strcmp(text, r->text), "%s:\n%s\nexpected:\n%s",
@@ -613,6 +639,8 @@ START_TEST(test_compat_generated_pairs_match_reference)
 		s.present = 1;
 		gen_add(src, &s, "g0");
 		gen_add(dst, &d, NULL);
+		src = wire(src);
+		dst = wire(dst);
 		v = compat_negotiate(src, dst, NULL);
 		dv = v->devices->pdata[0];
 		ok = reference(&s, &d, &version, &dropped);
