@@ -16,7 +16,7 @@ trap 'rm -rf "$work"' EXIT
 mkdir -p "$artifacts"
 
 status=0
-for target in modinfo module-file bzimage vmstate; do
+for target in modinfo module-file bzimage vmstate manifest; do
 	exe="$fuzz_build/tests/fuzz/fuzz-$target"
 	[ -x "$exe" ] || { echo "fuzz-$target: FAIL: $exe not built"; exit 1; }
 	corpus="$work/$target"
@@ -47,8 +47,13 @@ open(sys.argv[2], "wb").write(d)' "$k" "$corpus/$(basename "$k").fits"
 	# long as the others.
 	time=$seconds
 	[ "$target" = vmstate ] && time=$((seconds * 2))
+	# A target whose input is text gets its format's words.
+	dict=
+	if [ -f "$src/tests/fuzz/$target.dict" ]; then
+		dict="-dict=$src/tests/fuzz/$target.dict"
+	fi
 	echo "fuzz-$target: $(ls "$corpus" | wc -l) seeds, ${time}s"
-	if "$exe" "$corpus" \
+	if "$exe" "$corpus" ${dict:+"$dict"} \
 		-max_total_time="$time" -print_final_stats=1 -max_len=$max_len \
 		-artifact_prefix="$artifacts/$target-" >"$work/$target.log" 2>&1; then
 		execs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$work/$target.log")
