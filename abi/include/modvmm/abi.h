@@ -14,7 +14,9 @@
  *        regions, host services (log, irq, guest memory, clock, timers,
  *        VM requests), .modvmm_modinfo metadata
  *   1.1  device state descriptions (modvmm/vmstate.h), appended to
- *        struct modvmm_device_type as `vmstate`; vmstate= metadata
+ *        struct modvmm_device_type as `vmstate`; vmstate= metadata;
+ *        retired_in on a live field (MODVMM_VMS_REUSING_FIELD) and
+ *        known_bad= metadata (MODVMM_MODULE_KNOWN_BAD), no struct change
  *
  * Rules for every struct in this SDK:
  *  - its first member is uint32_t size, set by the side that fills it in
