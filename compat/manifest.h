@@ -23,7 +23,7 @@
 #define MANIFEST_MAX_BYTES (8u << 20)
 #define MANIFEST_MAX_DEVICES 4096
 #define MANIFEST_MAX_SUBSECTIONS 256 /* per device, at every depth */
-#define MANIFEST_MAX_LAYOUTS 1024    /* per description */
+#define MANIFEST_MAX_LAYOUTS 2048    /* per description */
 #define MANIFEST_MAX_PROPS 256	     /* per device or machine type */
 #define MANIFEST_MAX_MACHINES 256
 #define MANIFEST_MAX_KNOWN_BAD 64

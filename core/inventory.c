@@ -10,6 +10,13 @@
 #include "inventory.h"
 
 /* Layouts of v from `min` to its version: one entry per change. */
+/* What this host writes, any other host must read. */
+G_STATIC_ASSERT(VMS_MAX_ALL_SUBSECTIONS <= MANIFEST_MAX_SUBSECTIONS);
+G_STATIC_ASSERT(VMS_MAX_NAME <= MANIFEST_MAX_STRING);
+G_STATIC_ASSERT(VMS_MAX_FIELDS + 1 <= MANIFEST_MAX_LAYOUTS);
+G_STATIC_ASSERT(MODINFO_MAX_KNOWN_BAD <= MANIFEST_MAX_KNOWN_BAD);
+G_STATIC_ASSERT(MODINFO_MAX_VALUE <= MANIFEST_MAX_STRING);
+
 static struct manifest_vms *describe(struct manifest *m, const struct vms *v,
 				     uint32_t min)
 {

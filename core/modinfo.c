@@ -156,6 +156,16 @@ static int parse_entry(struct modinfo *mi, const char *entry, size_t off,
 					  "%s: known_bad=%s is not "
 					  "\"VERSION: reason\"",
 					  mi->file, value);
+		if (colon - value > MODINFO_MAX_VALUE ||
+		    strlen(colon + 2) > MODINFO_MAX_VALUE)
+			return error_setf(error, EINVAL,
+					  "%s: known_bad=%.40s...: version and "
+					  "reason may have %d bytes each",
+					  mi->file, value, MODINFO_MAX_VALUE);
+		if (mi->known_bad->len == MODINFO_MAX_KNOWN_BAD)
+			return error_setf(error, EINVAL,
+					  "%s: more than %d known_bad= entries",
+					  mi->file, MODINFO_MAX_KNOWN_BAD);
 		g_ptr_array_add(mi->known_bad, g_strdup(value));
 		return 0;
 	}
@@ -238,6 +248,12 @@ int modinfo_parse(const char *file, const char *data, size_t len,
 		r = error_setf(error, EINVAL,
 			       "%s: " MODINFO_SECTION " has no version= entry",
 			       mi->file);
+		goto fail;
+	}
+	if (strlen(mi->version) > MODINFO_MAX_VALUE) {
+		r = error_setf(error, EINVAL,
+			       "%s: version=%.40s... is longer than %d bytes",
+			       mi->file, mi->version, MODINFO_MAX_VALUE);
 		goto fail;
 	}
 	if (!mi->abi) {

@@ -10,6 +10,9 @@
 
 /* The .modvmm_modinfo section is refused above this size. */
 #define MODINFO_MAX_SIZE (64 * 1024)
+/* What goes into migration manifests is bounded as their readers are. */
+#define MODINFO_MAX_VALUE 256 /* bytes of version=, of a known_bad reason */
+#define MODINFO_MAX_KNOWN_BAD 64
 
 struct modinfo {
 	char *file; /* base name of the module file, used in every message */

@@ -234,6 +234,14 @@ static int import(const char *where, const struct modvmm_vmstate *src,
 			       where);
 		goto fail;
 	}
+	/* Names go on the wire with a one-byte length. */
+	if (strlen(v->name) > VMS_MAX_NAME) {
+		r = error_setf(error, ENAMETOOLONG,
+			       "%s: vmstate name %.40s... is longer than %d "
+			       "bytes",
+			       where, v->name, VMS_MAX_NAME);
+		goto fail;
+	}
 	if (!v->d.version || v->d.min_version > v->d.version ||
 	    !v->d.min_version || v->d.min_save_version > v->d.version) {
 		r = error_setf(
@@ -339,10 +347,36 @@ fail:
 	return r;
 }
 
+static uint32_t count_subsections(const struct vms *v)
+{
+	uint32_t n = v->d.n_subsections;
+
+	for (uint32_t i = 0; i < v->d.n_subsections; i++)
+		n += count_subsections(v->subs[i].vms);
+	return n;
+}
+
 int vmstate_import(const char *where, const struct modvmm_vmstate *src,
 		   uint32_t state_size, struct vms **ret, GError **error)
 {
-	return import(where, src, state_size, 0, ret, error);
+	uint32_t n;
+	int r;
+
+	r = import(where, src, state_size, 0, ret, error);
+	if (r < 0)
+		return r;
+	/* Every device's subsections, at every depth, are listed in its
+	 * migration manifest, which another host reads within bounds. */
+	n = count_subsections(*ret);
+	if (n > VMS_MAX_ALL_SUBSECTIONS) {
+		r = error_setf(error, EINVAL,
+			       "%s: vmstate %s: %u subsections at all depths, "
+			       "at most %d",
+			       where, (*ret)->name, n, VMS_MAX_ALL_SUBSECTIONS);
+		vmstate_free(*ret);
+		*ret = NULL;
+	}
+	return r;
 }
 
 /* ---- save ------------------------------------------------------------ */
@@ -436,10 +470,10 @@ static int save_section(const struct vms *v, uint8_t *state, uint32_t version,
 	uint32_t len;
 	int r;
 
-	if (nlen > 255)
+	if (nlen > VMS_MAX_NAME)
 		return error_setf(error, ENAMETOOLONG,
-				  "vmstate %s: name longer than 255 bytes",
-				  v->name);
+				  "vmstate %s: name longer than %d bytes",
+				  v->name, VMS_MAX_NAME);
 	if (version < vmstate_min_save(v) || version > v->d.version)
 		return error_setf(
 			error, ERANGE,

@@ -13,7 +13,9 @@
 
 /* Bounds on what a description may declare. */
 #define VMS_MAX_FIELDS 1024
-#define VMS_MAX_SUBSECTIONS 64
+#define VMS_MAX_SUBSECTIONS 64	       /* per description */
+#define VMS_MAX_ALL_SUBSECTIONS 256    /* per device, at every depth */
+#define VMS_MAX_NAME 255	       /* bytes in a description's name */
 #define VMS_MAX_DEPTH 8
 #define VMS_MAX_COUNT (16u << 20)
 

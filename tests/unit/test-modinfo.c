@@ -127,6 +127,49 @@ START_TEST(test_modinfo_oversized_refused)
 }
 END_TEST
 
+/* What goes into a migration manifest stays within what hosts read. */
+START_TEST(test_modinfo_manifest_bounds)
+{
+	static const struct {
+		const char *entry; /* %s: MODINFO_MAX_VALUE + 1 bytes */
+		int repeat;
+		const char *error;
+	} rows[] = {
+		{ "version=%s", 1,
+		  "x.so: version=vvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvv... is "
+		  "longer than 256 bytes" },
+		{ "known_bad=1.0: %s", 1,
+		  "x.so: known_bad=1.0: vvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvv...: "
+		  "version and reason may have 256 bytes each" },
+		{ "known_bad=%s: reason", 1,
+		  "x.so: known_bad=vvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvv...: "
+		  "version and reason may have 256 bytes each" },
+		{ "known_bad=1.0: reason", MODINFO_MAX_KNOWN_BAD + 1,
+		  "x.so: more than 64 known_bad= entries" },
+	};
+	g_autofree char *longer = g_strnfill(MODINFO_MAX_VALUE + 1, 'v');
+
+	for (size_t i = 0; i < G_N_ELEMENTS(rows); i++) {
+		g_autoptr(GString) data = g_string_new(NULL);
+		g_auto(GStrv) parts = g_strsplit(rows[i].entry, "%s", 2);
+		g_autofree char *entry = g_strjoinv(longer, parts);
+		struct modinfo *mi = NULL;
+		GError *err = NULL;
+
+		g_string_append_len(data, "name=m\0abi=1.0\0", 15);
+		if (strncmp(entry, "version=", 8))
+			g_string_append_len(data, "version=1\0", 10);
+		for (int k = 0; k < rows[i].repeat; k++)
+			g_string_append_len(data, entry, strlen(entry) + 1);
+		ck_assert_int_eq(modinfo_parse("x.so", data->str, data->len,
+					       &mi, &err),
+				 -EINVAL);
+		ck_assert_error(err, rows[i].error);
+		g_error_free(err);
+	}
+}
+END_TEST
+
 /* Every prefix of a valid section: a clean answer, never a crash. */
 START_TEST(test_modinfo_every_truncation_clean)
 {
@@ -190,6 +233,7 @@ int main(void)
 			    G_N_ELEMENTS(cases));
 	tcase_add_test(tc, test_modinfo_fields_and_devices);
 	tcase_add_test(tc, test_modinfo_oversized_refused);
+	tcase_add_test(tc, test_modinfo_manifest_bounds);
 	tcase_add_test(tc, test_modinfo_every_truncation_clean);
 	tcase_add_test(tc, test_modinfo_read_real_module);
 	tcase_add_test(tc, test_modinfo_read_no_entry_detected);

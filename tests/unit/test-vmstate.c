@@ -329,6 +329,9 @@ static const struct modvmm_vmstate_subsection twice_subs[] = {
 	{ .size = sizeof(struct modvmm_vmstate_subsection), .vms = &child_ok },
 };
 
+#define N16 "nnnnnnnnnnnnnnnn"
+#define N256 N16 N16 N16 N16 N16 N16 N16 N16 N16 N16 N16 N16 N16 N16 N16 N16
+
 #define W "module m: device type t: vmstate s: "
 static const struct {
 	const char *name;
@@ -369,6 +372,10 @@ static const struct {
 	  DESC("s", 1, 1, ok_fields, .subsections = legacy_subs,
 	       .n_subsections = 1),
 	  NULL },
+	{ "name longer than the wire's one-byte length",
+	  DESC(N256, 1, 1, ok_fields),
+	  "module m: device type t: vmstate name " N16 N16 "nnnnnnnn... is "
+	  "longer than 255 bytes" },
 	{ "duplicate sibling subsections",
 	  DESC("s", 1, 1, ok_fields, .subsections = twice_subs,
 	       .n_subsections = 2),
@@ -393,6 +400,67 @@ START_TEST(test_vmstate_registration_table)
 	ck_assert_msg(r < 0, "%s: accepted", registrations[_i].name);
 	ck_assert_error(err, registrations[_i].error);
 	g_error_free(err);
+}
+END_TEST
+
+/*
+ * 64 subsections (the most one description may have) each with 3 of
+ * their own: 256 at all depths is what a device's manifest may list; one
+ * more grandchild is refused when the module registers.
+ */
+START_TEST(test_vmstate_subsections_bounded_per_device)
+{
+	enum { CHILDREN = VMS_MAX_SUBSECTIONS, GRAND = 3 };
+	struct modvmm_vmstate child[CHILDREN], grand[CHILDREN][GRAND + 1];
+	struct modvmm_vmstate_subsection csub[CHILDREN];
+	struct modvmm_vmstate_subsection gsub[CHILDREN][GRAND + 1];
+	g_autoptr(GPtrArray) names = g_ptr_array_new_with_free_func(g_free);
+	struct modvmm_vmstate top = DESC("s", 1, 1, ok_fields,
+					 .subsections = csub,
+					 .n_subsections = CHILDREN);
+
+	for (int i = 0; i < CHILDREN; i++) {
+		char *cname = g_strdup_printf("s/c%d", i);
+
+		g_ptr_array_add(names, cname);
+		for (int j = 0; j <= GRAND; j++) {
+			char *gname = g_strdup_printf("%s/g%d", cname, j);
+
+			g_ptr_array_add(names, gname);
+			grand[i][j] = (struct modvmm_vmstate)DESC(gname, 1, 1,
+								  ok_fields);
+			gsub[i][j] = (struct modvmm_vmstate_subsection){
+				.size = sizeof(gsub[i][j]), .vms = &grand[i][j]
+			};
+		}
+		child[i] = (struct modvmm_vmstate)DESC(
+			cname, 1, 1, ok_fields, .subsections = gsub[i],
+			.n_subsections = GRAND);
+		csub[i] = (struct modvmm_vmstate_subsection){
+			.size = sizeof(csub[i]), .vms = &child[i]
+		};
+	}
+	for (int extra = 0; extra <= 1; extra++) {
+		struct vms *v = NULL;
+		GError *err = NULL;
+
+		child[0].n_subsections = GRAND + extra;
+		if (!extra) {
+			ck_assert_int_eq(vmstate_import("m", &top,
+							sizeof(struct small),
+							&v, &err),
+					 0);
+			vmstate_free(v);
+			continue;
+		}
+		ck_assert_int_eq(vmstate_import("m", &top, sizeof(struct small),
+						&v, &err),
+				 -EINVAL);
+		ck_assert_ptr_null(v);
+		ck_assert_error(err, "m: vmstate s: 257 subsections at all "
+				     "depths, at most 256");
+		g_error_free(err);
+	}
 }
 END_TEST
 
@@ -661,6 +729,7 @@ int main(void)
 	tcase_add_test(tc, test_vmstate_round_trip_every_version);
 	tcase_add_test(tc, test_vmstate_subsection_absent_keeps_value);
 	tcase_add_test(tc, test_vmstate_save_outside_range_refused);
+	tcase_add_test(tc, test_vmstate_subsections_bounded_per_device);
 	tcase_add_loop_test(tc, test_vmstate_registration_table, 0,
 			    G_N_ELEMENTS(registrations));
 	tcase_add_test(tc, test_vmstate_load_too_new);
