@@ -990,12 +990,14 @@ static void layout_text(const struct vms *v, uint32_t version, GString *s)
 					       field_state_size(vf));
 			continue;
 		}
-		g_string_append_printf(s, "%s:%s:%s:%u:%u", f->name,
+		/* Not the stride: it is the element's size in memory, and
+		 * the wire carries only the nested fields. */
+		g_string_append_printf(s, "%s:%s:%s:%u", f->name,
 				       vmstate_kind_name(f->kind),
 				       f->elem_kind ? vmstate_kind_name(
 							      f->elem_kind)
 						    : "",
-				       f->count, f->stride);
+				       f->count);
 		if (vf->nested)
 			layout_text(vf->nested, vf->nested->d.version, s);
 		g_string_append_c(s, ';');

@@ -499,6 +499,92 @@ START_TEST(test_compat_slot_reuse_keeps_the_layout)
 }
 END_TEST
 
+/*
+ * A fingerprint follows the wire, not memory: a nested struct that grows
+ * in memory (its stride) keeps it; a nested field of another kind, or a
+ * field renamed, changes it.
+ */
+struct pt16 {
+	uint16_t x, y;
+};
+struct pt32 {
+	uint16_t x, y;
+	uint32_t private_to_the_module;
+};
+struct pts {
+	struct pt16 a[2];
+	struct pt32 b[2];
+};
+
+static const struct modvmm_vmstate_field pt_fields[] = {
+	MODVMM_VMS_FIELD(U16, struct pt16, x, 1),
+	MODVMM_VMS_FIELD(U16, struct pt16, y, 1),
+};
+static const struct modvmm_vmstate_field pt_u32_fields[] = {
+	_MODVMM_VMS(MODVMM_VMS_U32, "x", struct pt32, private_to_the_module,
+		    .since = 1),
+	MODVMM_VMS_FIELD(U16, struct pt16, y, 1),
+};
+static const struct modvmm_vmstate_field pt_renamed_fields[] = {
+	_MODVMM_VMS(MODVMM_VMS_U16, "z", struct pt16, x, .since = 1),
+	MODVMM_VMS_FIELD(U16, struct pt16, y, 1),
+};
+#define PT_DESC(f)                                                             \
+	{                                                                      \
+		.size = sizeof(struct modvmm_vmstate), .version = 1,           \
+		.min_version = 1, .name = "pt", .fields = (f),                 \
+		.n_fields = G_N_ELEMENTS(f)                                    \
+	}
+static const struct modvmm_vmstate pt_desc = PT_DESC(pt_fields);
+static const struct modvmm_vmstate pt_u32_desc = PT_DESC(pt_u32_fields);
+static const struct modvmm_vmstate pt_renamed_desc =
+	PT_DESC(pt_renamed_fields);
+#define PTS_DESC(m, inner)                                                     \
+	{                                                                      \
+		.size = sizeof(struct modvmm_vmstate), .version = 1,           \
+		.min_version = 1, .name = "pts",                               \
+		.fields = (const struct modvmm_vmstate_field[]){               \
+			_MODVMM_VMS(MODVMM_VMS_ARRAY, "pts", struct pts, m,    \
+				    .since = 1, .elem_kind = MODVMM_VMS_STRUCT,\
+				    .count = 2,                                \
+				    .stride = sizeof(((struct pts *)0)->m[0]), \
+				    .vms = (inner)) },                         \
+		.n_fields = 1                                                  \
+	}
+
+static void fingerprint_of(const struct modvmm_vmstate *d,
+			   char out[VMS_FP_LEN + 1])
+{
+	struct vms *v = NULL;
+	GError *err = NULL;
+
+	ck_assert_msg(vmstate_import("m", d, sizeof(struct pts), &v, &err) ==
+			      0,
+		      "%s", err ? err->message : "");
+	vmstate_fingerprint(v, 1, out);
+	vmstate_free(v);
+}
+
+START_TEST(test_compat_fingerprint_follows_the_wire)
+{
+	const struct modvmm_vmstate narrow = PTS_DESC(a, &pt_desc);
+	const struct modvmm_vmstate wide = PTS_DESC(b, &pt_desc);
+	const struct modvmm_vmstate kind = PTS_DESC(b, &pt_u32_desc);
+	const struct modvmm_vmstate renamed =
+		PTS_DESC(a, &pt_renamed_desc);
+	char f_narrow[VMS_FP_LEN + 1], f_wide[VMS_FP_LEN + 1];
+	char f_kind[VMS_FP_LEN + 1], f_renamed[VMS_FP_LEN + 1];
+
+	fingerprint_of(&narrow, f_narrow);
+	fingerprint_of(&wide, f_wide);
+	fingerprint_of(&kind, f_kind);
+	fingerprint_of(&renamed, f_renamed);
+	ck_assert_str_eq(f_narrow, f_wide);
+	ck_assert_str_ne(f_narrow, f_kind);
+	ck_assert_str_ne(f_narrow, f_renamed);
+}
+END_TEST
+
 /* ---- generated pairs against a plain reference ----------------------- */
 
 #define GEN_SUBS 3
@@ -677,6 +763,7 @@ int main(void)
 	tcase_add_test(tc, test_compat_slot_reuse_refused_while_type_exists);
 	tcase_add_test(tc, test_compat_slot_reuse_accepted_after_removal);
 	tcase_add_test(tc, test_compat_slot_reuse_keeps_the_layout);
+	tcase_add_test(tc, test_compat_fingerprint_follows_the_wire);
 	tcase_add_test(tc, test_compat_generated_pairs_match_reference);
 	suite_add_tcase(s, tc);
 	return check_run(s);
