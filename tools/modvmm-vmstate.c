@@ -504,26 +504,32 @@ static void check_fields(struct diff *d, const char *where, JsonObject *src,
 		} else if (g_strcmp0(na, nb) &&
 			   (!g_strcmp0(str_of(fa, "kind"), "unused") ||
 			    !g_strcmp0(str_of(fb, "kind"), "unused"))) {
-			const char *retired =
-				str_of(fa, "retired_in")
-					? str_of(fa, "retired_in")
-					: str_of(fb, "retired_in");
+			int a_is_slot = !g_strcmp0(str_of(fa, "kind"), "unused");
+			JsonObject *slot = a_is_slot ? fa : fb;
+			JsonObject *field = a_is_slot ? fb : fa;
+			const char *retired = str_of(fa, "retired_in")
+						      ? str_of(fa, "retired_in")
+						      : str_of(fb, "retired_in");
 
-			if (type_removed(d, retired) &&
-			    wire_bytes(fa) == wire_bytes(fb))
-				continue;
-			finding(d,
-				"%s: unused slot %s retired in %s is reused "
-				"as %s at version %" G_GINT64_FORMAT
-				": allowed only once machine type %s is "
-				"removed",
-				where,
-				!g_strcmp0(str_of(fa, "kind"), "unused") ? na
-									 : nb,
-				retired,
-				!g_strcmp0(str_of(fa, "kind"), "unused") ? nb
-									 : na,
-				v, retired);
+			if (!type_removed(d, retired))
+				finding(d,
+					"%s: unused slot %s retired in %s is "
+					"reused as %s at version "
+					"%" G_GINT64_FORMAT
+					": allowed only once machine type %s "
+					"is removed",
+					where, str_of(slot, "field"), retired,
+					str_of(field, "field"), v, retired);
+			else if (wire_bytes(slot) != wire_bytes(field))
+				finding(d,
+					"%s: unused slot %s retired in %s is "
+					"reused as %s of %" G_GINT64_FORMAT
+					" bytes, but the slot has "
+					"%" G_GINT64_FORMAT
+					": a reuse must keep the slot's size",
+					where, str_of(slot, "field"), retired,
+					str_of(field, "field"),
+					wire_bytes(field), wire_bytes(slot));
 		} else if (g_strcmp0(na, nb)) {
 			finding(d,
 				"%s: field %u at version %" G_GINT64_FORMAT
@@ -540,9 +546,19 @@ static void check_fields(struct diff *d, const char *where, JsonObject *src,
 			/* An unused slot turned into a field is a reuse. */
 			if ((!g_strcmp0(str_of(fa, "kind"), "unused") ||
 			     !g_strcmp0(str_of(fb, "kind"), "unused")) &&
-			    type_removed(d, retired) &&
-			    wire_bytes(fa) == wire_bytes(fb))
+			    type_removed(d, retired)) {
+				if (wire_bytes(fa) != wire_bytes(fb))
+					finding(d,
+						"%s: unused slot %s retired in "
+						"%s is %" G_GINT64_FORMAT
+						" bytes in the source, "
+						"%" G_GINT64_FORMAT
+						" in the destination: a reuse "
+						"must keep the slot's size",
+						where, na, retired,
+						wire_bytes(fa), wire_bytes(fb));
 				continue;
+			}
 			if (!g_strcmp0(str_of(fa, "kind"), "unused") ||
 			    !g_strcmp0(str_of(fb, "kind"), "unused"))
 				finding(d,

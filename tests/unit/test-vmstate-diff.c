@@ -248,12 +248,17 @@ static const struct {
 	const char *status; /* of microvm-1.0 in the new dump */
 	const char *new_fields;
 	int exit;
+	const char *says; /* in the output */
 } reuse_cases[] = {
-	{ "type still supported", "supported", A "," D, 1 },
-	{ "type deprecated", "deprecated", A "," D, 1 },
-	{ "type removed", "removed", A "," D, 0 },
+	{ "type still supported", "supported", A "," D, 1,
+	  "allowed only once machine type microvm-1.0 is removed" },
+	{ "type deprecated", "deprecated", A "," D, 1,
+	  "allowed only once machine type microvm-1.0 is removed" },
+	{ "type removed", "removed", A "," D, 0, "" },
 	{ "type removed, but the field is wider than the slot", "removed",
-	  A "," D32, 1 },
+	  A "," D32, 1,
+	  "dev: unused slot old retired in microvm-1.0 is reused as d of 4 "
+	  "bytes, but the slot has 2: a reuse must keep the slot's size" },
 };
 
 /* Machine types microvm-2.0 and microvm-1.0, the latter with `status`. */
@@ -277,6 +282,8 @@ START_TEST(test_vmstate_diff_reuse_after_removal)
 
 	ck_assert_msg(tool(&out, "diff", po, pn, NULL) == reuse_cases[_i].exit,
 		      "%s: %s", reuse_cases[_i].name, out);
+	ck_assert_msg(strstr(out, reuse_cases[_i].says), "%s: %s",
+		      reuse_cases[_i].name, out);
 	unlink(po);
 	unlink(pn);
 }
