@@ -6,6 +6,7 @@
  * is computed from the build's release date so that the same build always
  * answers the same.
  */
+#include <stdio.h>
 #include <string.h>
 
 #include "machine.h"
@@ -44,6 +45,13 @@ const struct machine_type *machine_lookup(const struct machine_registry *r,
 uint32_t machine_date_add_years(uint32_t date, unsigned int years)
 {
 	return date + years * 10000u;
+}
+
+const char *machine_date_text(uint32_t date, char buf[MACHINE_DATE_LEN])
+{
+	snprintf(buf, MACHINE_DATE_LEN, "%04u-%02u-%02u", date / 10000 % 10000,
+		 date / 100 % 100, date % 100);
+	return buf;
 }
 
 enum machine_status machine_status(const struct machine_registry *r,

@@ -74,4 +74,8 @@ void machine_compat_props(const struct machine_registry *r,
 /* YYYYMMDD plus whole years; days past the end of February move on. */
 uint32_t machine_date_add_years(uint32_t date, unsigned int years);
 
+/* YYYYMMDD as YYYY-MM-DD, in buf; returns buf. */
+#define MACHINE_DATE_LEN 11
+const char *machine_date_text(uint32_t date, char buf[MACHINE_DATE_LEN]);
+
 #endif

@@ -254,6 +254,7 @@ static const struct machine_type *check_machine(struct compat_verdict *v,
 {
 	const struct machine_registry *r = &dst->registry;
 	const struct machine_type *t = machine_lookup(r, src->machine);
+	char d1[MACHINE_DATE_LEN], d2[MACHINE_DATE_LEN];
 	uint32_t dep, rem;
 
 	if (!t) {
@@ -272,19 +273,20 @@ static const struct machine_type *check_machine(struct compat_verdict *v,
 		const struct machine_type *repl = machine_replacement(r);
 
 		reason(v->reasons,
-		       "machine type %s was removed here on %u (6 years "
+		       "machine type %s was removed here on %s (6 years "
 		       "after its release)%s%s",
-		       t->name, rem, repl ? "; use " : "",
-		       repl ? repl->name : "");
+		       t->name, machine_date_text(rem, d1),
+		       repl ? "; use " : "", repl ? repl->name : "");
 		break;
 	}
 	case MACHINE_DEPRECATED: {
 		const struct machine_type *repl = machine_replacement(r);
 
 		reason(v->warnings,
-		       "machine type %s is deprecated here since %u and "
-		       "will be removed on %u%s%s",
-		       t->name, dep, rem,
+		       "machine type %s is deprecated here since %s and "
+		       "will be removed on %s%s%s",
+		       t->name, machine_date_text(dep, d1),
+		       machine_date_text(rem, d2),
 		       repl != t ? "; new guests should use " : "",
 		       repl != t ? repl->name : "");
 		break;

@@ -68,12 +68,6 @@ static int spec_has_type(char **specs, const char *type)
 	return 0;
 }
 
-static void date_text(uint32_t d, char buf[11])
-{
-	g_snprintf(buf, 11, "%04u-%02u-%02u", d / 10000, d / 100 % 100,
-		   d % 100);
-}
-
 int machine_resolve(const struct machine_registry *r, const char *name,
 		    const struct machine_type **ret, char **ret_warning,
 		    GError **error)
@@ -82,7 +76,7 @@ int machine_resolve(const struct machine_registry *r, const char *name,
 		machine_lookup(r, name ? name : r->alias);
 	const struct machine_type *repl = machine_replacement(r);
 	uint32_t dep, rem;
-	char d1[11], d2[11];
+	char d1[MACHINE_DATE_LEN], d2[MACHINE_DATE_LEN];
 
 	*ret_warning = NULL;
 	if (!t) {
@@ -101,17 +95,17 @@ int machine_resolve(const struct machine_registry *r, const char *name,
 	}
 	switch (machine_status(r, t, &dep, &rem)) {
 	case MACHINE_REMOVED:
-		date_text(rem, d1);
 		return error_setf(error, ENOENT,
 				  "machine type %s was removed on %s; use %s",
-				  t->name, d1, repl ? repl->name : r->alias);
+				  t->name, machine_date_text(rem, d1),
+				  repl ? repl->name : r->alias);
 	case MACHINE_DEPRECATED:
-		date_text(dep, d1);
-		date_text(rem, d2);
 		*ret_warning = g_strdup_printf(
 			"machine type %s is deprecated since %s and will be "
 			"removed on %s; use %s",
-			t->name, d1, d2, repl ? repl->name : r->alias);
+			t->name, machine_date_text(dep, d1),
+			machine_date_text(rem, d2),
+			repl ? repl->name : r->alias);
 		break;
 	case MACHINE_SUPPORTED:
 		break;

@@ -335,16 +335,15 @@ static int cmd_machines(void)
 	       "status", "deprecated", "removed", "compat props");
 	for (size_t i = 0; i < r->n_types; i++) {
 		const struct machine_type *t = &r->types[i];
+		char d0[MACHINE_DATE_LEN], d1[MACHINE_DATE_LEN];
+		char d2[MACHINE_DATE_LEN];
 		uint32_t dep, rem;
 		enum machine_status st = machine_status(r, t, &dep, &rem);
 
-		printf("%-16s %04u-%02u-%02u %-11s %04u-%02u-%02u  "
-		       "%04u-%02u-%02u  "
-		       "%zu\n",
-		       t->name, t->released / 10000, t->released / 100 % 100,
-		       t->released % 100, machine_status_name(st), dep / 10000,
-		       dep / 100 % 100, dep % 100, rem / 10000, rem / 100 % 100,
-		       rem % 100, t->n_props);
+		printf("%-16s %s %-11s %s  %s  %zu\n", t->name,
+		       machine_date_text(t->released, d0),
+		       machine_status_name(st), machine_date_text(dep, d1),
+		       machine_date_text(rem, d2), t->n_props);
 	}
 	printf("%-16s alias of %s (no migration guarantee across releases)\n",
 	       r->alias, machine_lookup(r, r->alias)->name);

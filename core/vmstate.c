@@ -1024,6 +1024,7 @@ int vmstate_check_retired(const struct vms *v,
 	for (uint32_t i = 0; i < v->d.n_fields; i++) {
 		const struct vms_field *vf = &v->fields[i];
 		const struct machine_type *t;
+		char date[MACHINE_DATE_LEN];
 		uint32_t removed;
 		int ret;
 
@@ -1047,9 +1048,10 @@ int vmstate_check_retired(const struct vms *v,
 				error, EINVAL,
 				"%s: vmstate %s: field %s reuses a slot "
 				"retired in machine type %s, which is not "
-				"removed until %u: a retired slot may be "
+				"removed until %s: a retired slot may be "
 				"reused only once its machine type is removed",
-				where, v->name, vf->f.name, t->name, removed);
+				where, v->name, vf->f.name, t->name,
+				machine_date_text(removed, date));
 	}
 	for (uint32_t i = 0; i < v->d.n_subsections; i++) {
 		int ret = vmstate_check_retired(v->subs[i].vms, r, where,

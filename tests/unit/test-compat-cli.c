@@ -311,7 +311,7 @@ START_TEST(test_compat_cli_reused_slot_refused)
 			 "modvmm: warning: fx-counter.so: module fx-counter: "
 			 "device type fx-counter: vmstate fx-counter: field "
 			 "old reuses a slot retired in machine type "
-			 "microvm-1.0, which is not removed until 20321122: a "
+			 "microvm-1.0, which is not removed until 2032-11-22: a "
 			 "retired slot may be reused only once its machine "
 			 "type is removed (left out)\n");
 	ck_assert_ptr_nonnull(strstr(r.out, "\"types\" : []"));

@@ -275,14 +275,14 @@ static const struct row {
 	     "2..2, this host loads 1..1; subsection fx/extra would be sent "
 	     "and is unknown here (not optional)\n" NO1 },
 	{ "machine type removed here", NULL, 0, R2033, NULL, FX(), FX(),
-	  T1 "refused: machine type microvm-1.0 was removed here on 20321122 "
+	  T1 "refused: machine type microvm-1.0 was removed here on 2032-11-22 "
 	     "(6 years after its release); use microvm-2.0\n"
 	     "d0 (fx): accepted at version 1\n"
 	     "verdict: refused, 0 of 1 device refused, and the machine type\n" },
 	{ "machine type deprecated here: a warning", NULL, 0, R2030, NULL,
 	  FX(), FX(),
 	  T1 "warning: machine type microvm-1.0 is deprecated here since "
-	     "20291122 and will be removed on 20321122; new guests should "
+	     "2029-11-22 and will be removed on 2032-11-22; new guests should "
 	     "use microvm-1.1\n"
 	     "d0 (fx): accepted at version 1\n" OK1 },
 	{ "bugfix type, older release without it", "microvm-1.0.1", 0, R10,
@@ -455,7 +455,7 @@ START_TEST(test_compat_slot_reuse_refused_while_type_exists)
 	ck_assert_error(err, "module m: device type d: vmstate slot: field "
 			     "reused reuses a slot retired in machine type "
 			     "microvm-1.0, which is not removed until "
-			     "20321122: a retired slot may be reused only "
+			     "2032-11-22: a retired slot may be reused only "
 			     "once its machine type is removed");
 	g_clear_error(&err);
 	/* Deprecated is not removed. */
