@@ -377,12 +377,18 @@ static char *shape(JsonObject *f)
 				     ? str_of(json_node_get_object(d), "name")
 				     : NULL;
 
+	/* A struct's size is its stride in memory; the wire carries only
+	 * its description's fields, compared on their own. */
+	if (nested)
+		return g_strdup_printf(
+			"%s count %" G_GINT64_FORMAT " of %s",
+			str_of(f, "kind") ? str_of(f, "kind") : "?",
+			int_of(f, "count", int_of(f, "bound", 1)), nested);
 	return g_strdup_printf("%s size %" G_GINT64_FORMAT
-			       " count %" G_GINT64_FORMAT "%s%s",
+			       " count %" G_GINT64_FORMAT,
 			       str_of(f, "kind") ? str_of(f, "kind") : "?",
 			       int_of(f, "size", -1),
-			       int_of(f, "count", int_of(f, "bound", 1)),
-			       nested ? " of " : "", nested ? nested : "");
+			       int_of(f, "count", int_of(f, "bound", 1)));
 }
 
 struct diff {
@@ -727,6 +733,25 @@ static char *field_text(JsonObject *f)
 			       sh);
 }
 
+static void stable_desc(struct diff *d, const char *where, JsonObject *o,
+			JsonObject *n);
+
+/* A struct field's own description, compared the same way. */
+static void stable_nested(struct diff *d, const char *where, JsonObject *a,
+			  JsonObject *b)
+{
+	JsonNode *da = json_object_get_member(a, "Description");
+	JsonNode *db = json_object_get_member(b, "Description");
+	g_autofree char *inner = NULL;
+
+	if (!da || !db || !JSON_NODE_HOLDS_OBJECT(da) ||
+	    !JSON_NODE_HOLDS_OBJECT(db))
+		return;
+	inner = g_strdup_printf("%s.%s", where, str_of(a, "field"));
+	stable_desc(d, inner, json_node_get_object(da),
+		    json_node_get_object(db));
+}
+
 /* OLD's description against NEW's: on a stable series, nothing moves. */
 static void stable_desc(struct diff *d, const char *where, JsonObject *o,
 			JsonObject *n)
@@ -759,6 +784,8 @@ static void stable_desc(struct diff *d, const char *where, JsonObject *o,
 			finding(d, "%s: field %s removed", where, ta);
 		else if (g_strcmp0(ta, tb))
 			finding(d, "%s: field %s changed to %s", where, ta, tb);
+		else
+			stable_nested(d, where, a, b);
 	}
 	for (guint i = 0; so && i < json_array_get_length(so); i++) {
 		JsonObject *s = json_array_get_object_element(so, i);

@@ -17,6 +17,13 @@
 	"{\"field\":\"old\",\"version_id\":1,\"kind\":\"unused\",\"size\":2,"  \
 	"\"retired_in\":\"microvm-1.0\"}"
 #define D "{\"field\":\"d\",\"version_id\":1,\"kind\":\"u16\",\"size\":2}"
+/* A struct field s of `size` bytes in memory, whose description "in"
+ * holds `fields`. */
+#define S(size, fields)                                                        \
+	"{\"field\":\"s\",\"version_id\":1,\"kind\":\"struct\",\"size\":" size  \
+	",\"Description\":{\"name\":\"in\",\"version_id\":1,"                  \
+	"\"minimum_version_id\":1,\"minimum_save_version\":1,\"Fields\":["     \
+	fields "],\"Subsections\":[]}}"
 #define SUB(flag)                                                              \
 	"{\"name\":\"dev/x\",\"version_id\":1,\"minimum_version_id\":1,"       \
 	"\"optional\":" flag ",\"Fields\":[" C1 "],\"Subsections\":[]}"
@@ -126,6 +133,14 @@ static const struct {
 	  "d "
 	  "at version 1: allowed only once machine type microvm-1.0 is "
 	  "removed\n" },
+	{ "struct grown in memory only", "dev", "dev", 1, 1, 1, S("4", A), "",
+	  1, 1, 1, S("8", A), "", 0, "" },
+	{ "field added inside a struct", "dev", "dev", 1, 1, 1, S("4", A), "",
+	  1, 1, 1, S("5", A "," C1), "", 1,
+	  "forward: dev.s: field c is expected at version 1 but the source "
+	  "does not send it (added without a version bump)\n"
+	  "backward: dev.s: field c is sent at version 1 but the destination "
+	  "does not have it (removed without a version bump)\n" },
 	{ "description renamed", "dev", "dev2", 1, 1, 1, A, "", 1, 1, 1, A, "",
 	  1,
 	  "forward: dev: state is named dev in the source, dev2 in the "
@@ -354,6 +369,37 @@ START_TEST(test_vmstate_diff_stable)
 }
 END_TEST
 
+/* --stable looks inside structs as well: their fields are on the wire. */
+START_TEST(test_vmstate_diff_stable_nested)
+{
+	g_autofree char *po = tmp_dump(dump_with(OLD_TYPES, S("4", A), ""));
+	g_autofree char *same = tmp_dump(dump_with(NEW_TYPES, S("8", A), ""));
+	g_autofree char *grown =
+		tmp_dump(dump_with(NEW_TYPES, S("5", A "," C1), ""));
+	g_autofree char *out = NULL, *expected = NULL;
+	const char *argv[] = { g_getenv("MODVMM_VMSTATE"), "diff", "--stable",
+			       po, same, NULL };
+	int wait;
+
+	ck_assert(g_spawn_sync(NULL, (char **)argv, NULL, G_SPAWN_DEFAULT, NULL,
+			       NULL, &out, NULL, &wait, NULL));
+	ck_assert_int_eq(WEXITSTATUS(wait), 0);
+	g_free(out);
+	argv[4] = grown;
+	ck_assert(g_spawn_sync(NULL, (char **)argv, NULL, G_SPAWN_DEFAULT, NULL,
+			       NULL, &out, NULL, &wait, NULL));
+	expected = g_strdup_printf("stable: dev.s: field c since 1 u8 size 1 "
+				   "count 1 added\n"
+				   "stable (%s -> %s): the wire changed\n",
+				   po, grown);
+	ck_assert_str_eq(out, expected);
+	ck_assert_int_eq(WEXITSTATUS(wait), 1);
+	unlink(po);
+	unlink(same);
+	unlink(grown);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("vmstate-diff");
@@ -367,6 +413,7 @@ int main(void)
 	tcase_add_test(tc, test_vmstate_diff_real_dump_with_itself);
 	tcase_add_loop_test(tc, test_vmstate_diff_reuse_after_removal, 0,
 			    G_N_ELEMENTS(reuse_cases));
+	tcase_add_test(tc, test_vmstate_diff_stable_nested);
 	tcase_add_loop_test(tc, test_vmstate_diff_stable, 0,
 			    G_N_ELEMENTS(stable_cases));
 	suite_add_tcase(s, tc);
