@@ -75,6 +75,19 @@ static void check_layout(GPtrArray *reasons, const struct manifest_vms *src,
 		       src->name, version, a ? a : "none", b ? b : "none");
 }
 
+/* One subsection at the version the source sends, against this host's. */
+static void check_sub(GPtrArray *reasons, const struct manifest_vms *s,
+		      const struct manifest_vms *d)
+{
+	if (s->version < d->min || s->version > d->version)
+		reason(reasons,
+		       "subsection %s is sent at version %u; this host loads "
+		       "%u..%u",
+		       s->name, s->version, d->min, d->version);
+	else
+		check_layout(reasons, s, d, s->version);
+}
+
 static void check_subsections(struct compat_device_verdict *dv,
 			      const struct manifest_device *src,
 			      const struct manifest_device *dst)
@@ -96,16 +109,20 @@ static void check_subsections(struct compat_device_verdict *dv,
 				       s->name);
 			continue;
 		}
-		g_ptr_array_add(dv->known, g_strdup(s->name));
-		if (!s->send)
+		if (!s->send) {
+			g_autoptr(GPtrArray) would =
+				g_ptr_array_new_with_free_func(g_free);
+
+			/* Listed as known only if it would load should it
+			 * become needed: the stop-time re-check relies on
+			 * the list. */
+			check_sub(would, s, d);
+			if (!would->len)
+				g_ptr_array_add(dv->known, g_strdup(s->name));
 			continue;
-		if (s->version < d->min || s->version > d->version)
-			reason(dv->reasons,
-			       "subsection %s is sent at version %u; this "
-			       "host loads %u..%u",
-			       s->name, s->version, d->min, d->version);
-		else
-			check_layout(dv->reasons, s, d, s->version);
+		}
+		g_ptr_array_add(dv->known, g_strdup(s->name));
+		check_sub(dv->reasons, s, d);
 	}
 }
 

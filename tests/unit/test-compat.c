@@ -208,6 +208,12 @@ static const struct row {
 	{ "subsection known here", NULL, 0, R10, NULL, FX(EXTRA(0, 1, FB)),
 	  FX(EXTRA(0, 0, FB)),
 	  T1 "d0 (fx): accepted at version 1; knows fx/extra\n" OK1 },
+	{ "subsection not sent, known here at another layout: not known",
+	  NULL, 0, R10, NULL, FX(EXTRA(0, 0, FB)), FX(EXTRA(0, 0, FC)),
+	  T1 "d0 (fx): accepted at version 1\n" OK1 },
+	{ "subsection not sent, known here at its layout: known", NULL, 0,
+	  R10, NULL, FX(EXTRA(0, 0, FB)), FX(EXTRA(0, 0, FB)),
+	  T1 "d0 (fx): accepted at version 1; knows fx/extra\n" OK1 },
 	{ "downstream-only subsection, not optional", NULL, 0, R10, NULL,
 	  FX(.subs = { { "fx/downstream", 1, 1, 0, 1, FB } }), FX(),
 	  T1 "d0 (fx): refused: subsection fx/downstream would be sent and "
