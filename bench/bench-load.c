@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <time.h>
 
+#include "bench.h"
 #include "../core/device.h"
 #include "../core/host.h"
 #include "../core/loader.h"
@@ -22,37 +23,12 @@
 
 #define REPS 7
 
-static double now_us(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec * 1e6 + ts.tv_nsec / 1e3;
-}
-
-static int cmp_double(const void *a, const void *b)
-{
-	double x = *(const double *)a, y = *(const double *)b;
-
-	return (x > y) - (x < y);
-}
-
-struct result {
-	double median, min, max;
-};
-
-static struct result summarize(double *v)
-{
-	qsort(v, REPS, sizeof(*v), cmp_double);
-	return (struct result){ v[REPS / 2], v[0], v[REPS - 1] };
-}
-
-static struct result bench_dlopen(const char *path, int n)
+static struct bench_sample bench_dlopen(const char *path, int n)
 {
 	double v[REPS];
 
 	for (int r = 0; r < REPS; r++) {
-		double t0 = now_us();
+		double t0 = bench_now_us();
 
 		for (int i = 0; i < n; i++) {
 			void *h = dlopen(path, RTLD_NOW | RTLD_LOCAL);
@@ -63,17 +39,17 @@ static struct result bench_dlopen(const char *path, int n)
 			}
 			dlclose(h);
 		}
-		v[r] = (now_us() - t0) / n;
+		v[r] = (bench_now_us() - t0) / n;
 	}
-	return summarize(v);
+	return bench_summarise(v, REPS);
 }
 
-static struct result bench_modinfo(const char *path, int n)
+static struct bench_sample bench_modinfo(const char *path, int n)
 {
 	double v[REPS];
 
 	for (int r = 0; r < REPS; r++) {
-		double t0 = now_us();
+		double t0 = bench_now_us();
 
 		for (int i = 0; i < n; i++) {
 			struct modinfo *mi = NULL;
@@ -82,18 +58,18 @@ static struct result bench_modinfo(const char *path, int n)
 				exit(1);
 			modinfo_free(mi);
 		}
-		v[r] = (now_us() - t0) / n;
+		v[r] = (bench_now_us() - t0) / n;
 	}
-	return summarize(v);
+	return bench_summarise(v, REPS);
 }
 
-static struct result bench_loader(const char *path, int n)
+static struct bench_sample bench_loader(const char *path, int n)
 {
 	struct vmm *vmm = vmm_new(host_services());
 	double v[REPS];
 
 	for (int r = 0; r < REPS; r++) {
-		double t0 = now_us();
+		double t0 = bench_now_us();
 
 		for (int i = 0; i < n; i++) {
 			struct module *m = NULL;
@@ -106,14 +82,14 @@ static struct result bench_loader(const char *path, int n)
 				exit(1);
 			}
 		}
-		v[r] = (now_us() - t0) / n;
+		v[r] = (bench_now_us() - t0) / n;
 	}
 	device_destroy_all(vmm);
 	vmm_free(vmm);
-	return summarize(v);
+	return bench_summarise(v, REPS);
 }
 
-static void row(const char *name, struct result r, double base)
+static void row(const char *name, struct bench_sample r, double base)
 {
 	printf("| %-34s | %8.1f | %8.1f-%-8.1f | %6.2fx |\n", name, r.median,
 	       r.min, r.max, r.median / base);
@@ -121,7 +97,7 @@ static void row(const char *name, struct result r, double base)
 
 int main(int argc, char **argv)
 {
-	struct result d, mi, ld;
+	struct bench_sample d, mi, ld;
 	int n;
 
 	if (argc != 4) {

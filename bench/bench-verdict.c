@@ -19,6 +19,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "bench.h"
 #include "../compat/negotiate.h"
 
 #define REPS 11
@@ -26,31 +27,6 @@
 #define PROP_TYPES 100 /* device types the old machine type names */
 
 static const unsigned int sizes[] = { 10, 100, 1000 };
-
-static double now_us(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec * 1e6 + ts.tv_nsec / 1e3;
-}
-
-static int cmp(const void *a, const void *b)
-{
-	double x = *(const double *)a, y = *(const double *)b;
-
-	return (x > y) - (x < y);
-}
-
-struct sample {
-	double median, lo, hi;
-};
-
-static struct sample summarise(double *v)
-{
-	qsort(v, REPS, sizeof(*v), cmp);
-	return (struct sample){ v[REPS / 2], v[0], v[REPS - 1] };
-}
 
 /* A fingerprint that differs per type, description and version. */
 static void fp(char *buf, unsigned int type, unsigned int what,
@@ -206,24 +182,24 @@ static int once(const struct run *r, enum what w)
 }
 
 /* Median and range, in microseconds per run. */
-static int measure(const struct run *r, enum what w, struct sample *ret)
+static int measure(const struct run *r, enum what w, struct bench_sample *ret)
 {
 	double t[REPS], t0, one;
 	unsigned int iters;
 
-	t0 = now_us();
+	t0 = bench_now_us();
 	if (once(r, w) < 0)
 		return -1;
-	one = now_us() - t0;
+	one = bench_now_us() - t0;
 	iters = (unsigned int)MAX(1.0, SAMPLE_US / MAX(one, 0.01));
 	for (int s = 0; s < REPS; s++) {
-		t0 = now_us();
+		t0 = bench_now_us();
 		for (unsigned int i = 0; i < iters; i++)
 			if (once(r, w) < 0)
 				return -1;
-		t[s] = (now_us() - t0) / iters;
+		t[s] = (bench_now_us() - t0) / iters;
 	}
-	*ret = summarise(t);
+	*ret = bench_summarise(t, REPS);
 	return 0;
 }
 
@@ -243,11 +219,11 @@ static int check(const struct manifest *src, const struct manifest *dst)
 	return ok ? 0 : -1;
 }
 
-static void cell(const struct sample *s)
+static void cell(const struct bench_sample *s)
 {
 	char range[32];
 
-	snprintf(range, sizeof(range), "%.1f-%.1f", s->lo, s->hi);
+	snprintf(range, sizeof(range), "%.1f-%.1f", s->min, s->max);
 	printf(" %9.1f | %-17s |", s->median, range);
 }
 
@@ -264,7 +240,7 @@ int main(void)
 		struct manifest *dst = inventory(sizes[k]);
 		char *text = manifest_to_json(src);
 		struct run r = { src, dst, text, strlen(text) };
-		struct sample a, b, c;
+		struct bench_sample a, b, c;
 
 		if (check(src, dst) < 0 || measure(&r, NEGOTIATE, &a) < 0 ||
 		    measure(&r, DESTINATION, &b) < 0 ||

@@ -13,6 +13,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "bench.h"
 #include "../core/vmstate.h"
 
 #define REPS 7
@@ -72,27 +73,13 @@ static const struct modvmm_vmstate small_vms = {
 	.n_fields = sizeof(small_fields) / sizeof(small_fields[0]),
 };
 
-static double now_us(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec * 1e6 + ts.tv_nsec / 1e3;
-}
-
-static int cmp(const void *a, const void *b)
-{
-	double x = *(const double *)a, y = *(const double *)b;
-
-	return (x > y) - (x < y);
-}
-
 static double median(double *v, double *lo, double *hi)
 {
-	qsort(v, REPS, sizeof(*v), cmp);
-	*lo = v[0];
-	*hi = v[REPS - 1];
-	return v[REPS / 2];
+	struct bench_sample s = bench_summarise(v, REPS);
+
+	*lo = s.min;
+	*hi = s.max;
+	return s.median;
 }
 
 int main(void)
@@ -114,25 +101,25 @@ int main(void)
 		a->arr[i] = (uint32_t)i * 2654435761u;
 	for (int r = 0; r < REPS; r++) {
 		GByteArray *out = g_byte_array_sized_new((guint)bytes + 64);
-		double t0 = now_us();
+		double t0 = bench_now_us();
 
 		memcpy(bounce, a, bytes);
 		memcpy(b, bounce, bytes);
-		t_mem[r] = now_us() - t0;
+		t_mem[r] = bench_now_us() - t0;
 
-		t0 = now_us();
+		t0 = bench_now_us();
 		if (vmstate_save(vb, a, 1, out, NULL) ||
 		    vmstate_load(vb, b, out->data, out->len, 0, "bench", NULL,
 				 NULL))
 			return 1;
-		t_vms[r] = now_us() - t0;
+		t_vms[r] = bench_now_us() - t0;
 		if (memcmp(a, b, sizeof(*a)))
 			return 1;
 		g_byte_array_unref(out);
 	}
 	for (int r = 0; r < REPS; r++) {
 		GByteArray *out = g_byte_array_sized_new(64 * SMALL_DEVICES);
-		double t0 = now_us();
+		double t0 = bench_now_us();
 		size_t pos = 0;
 
 		for (int d = 0; d < SMALL_DEVICES; d++)
@@ -147,7 +134,7 @@ int main(void)
 				return 1;
 			pos += used;
 		}
-		t_small[r] = now_us() - t0;
+		t_small[r] = bench_now_us() - t0;
 		g_byte_array_unref(out);
 	}
 

@@ -271,6 +271,7 @@ static const struct machine_type *check_machine(struct compat_verdict *v,
 {
 	const struct machine_registry *r = &dst->registry;
 	const struct machine_type *t = machine_lookup(r, src->machine);
+	const struct machine_type *repl = machine_replacement(r);
 	char d1[MACHINE_DATE_LEN], d2[MACHINE_DATE_LEN];
 	uint32_t dep, rem;
 
@@ -286,19 +287,14 @@ static const struct machine_type *check_machine(struct compat_verdict *v,
 		return NULL;
 	}
 	switch (machine_status(r, t, &dep, &rem)) {
-	case MACHINE_REMOVED: {
-		const struct machine_type *repl = machine_replacement(r);
-
+	case MACHINE_REMOVED:
 		reason(v->reasons,
 		       "machine type %s was removed here on %s (6 years "
 		       "after its release)%s%s",
 		       t->name, machine_date_text(rem, d1),
 		       repl ? "; use " : "", repl ? repl->name : "");
 		break;
-	}
-	case MACHINE_DEPRECATED: {
-		const struct machine_type *repl = machine_replacement(r);
-
+	case MACHINE_DEPRECATED:
 		reason(v->warnings,
 		       "machine type %s is deprecated here since %s and "
 		       "will be removed on %s%s%s",
@@ -307,7 +303,6 @@ static const struct machine_type *check_machine(struct compat_verdict *v,
 		       repl != t ? "; new guests should use " : "",
 		       repl != t ? repl->name : "");
 		break;
-	}
 	case MACHINE_SUPPORTED:
 		break;
 	}
