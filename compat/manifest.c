@@ -472,6 +472,10 @@ static int rd_machines(struct rd *rd, JsonObject *root)
 		if (!date_valid(t.released))
 			return bad(rd, p, "released",
 				   "%u is not a date YYYYMMDD", t.released);
+		if (!strcmp(t.name, rd->m->registry.alias))
+			return bad(rd, p, "name",
+				   "%s is the alias, not a machine type",
+				   t.name);
 		if (machine_lookup(&rd->m->registry, t.name))
 			return bad(rd, p, "name", "%s is listed twice", t.name);
 		t.n_props = pa ? json_array_get_length(pa) : 0;

@@ -96,16 +96,16 @@ int machine_resolve(const struct machine_registry *r, const char *name,
 	switch (machine_status(r, t, &dep, &rem)) {
 	case MACHINE_REMOVED:
 		return error_setf(error, ENOENT,
-				  "machine type %s was removed on %s; use %s",
+				  "machine type %s was removed on %s%s%s",
 				  t->name, machine_date_text(rem, d1),
-				  repl ? repl->name : r->alias);
+				  repl ? "; use " : "", repl ? repl->name : "");
 	case MACHINE_DEPRECATED:
 		*ret_warning = g_strdup_printf(
 			"machine type %s is deprecated since %s and will be "
-			"removed on %s; use %s",
+			"removed on %s%s%s",
 			t->name, machine_date_text(dep, d1),
 			machine_date_text(rem, d2),
-			repl ? repl->name : r->alias);
+			repl != t ? "; use " : "", repl != t ? repl->name : "");
 		break;
 	case MACHINE_SUPPORTED:
 		break;

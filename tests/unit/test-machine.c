@@ -139,6 +139,22 @@ START_TEST(test_machine_resolve_messages)
 	ck_assert_int_eq(machine_resolve(&r, NULL, &t, &warning, NULL), 0);
 	ck_assert_ptr_eq(t, &types[0]);
 	ck_assert_ptr_null(warning);
+
+	/* The newest type deprecated: nothing newer to suggest. */
+	r.build_date = 20280101;
+	ck_assert_int_eq(machine_resolve(&r, "microvm-1.2", &t, &warning, NULL),
+			 0);
+	ck_assert_str_eq(warning, "machine type microvm-1.2 is deprecated "
+				  "since 2027-06-01 and will be removed on "
+				  "2030-06-01");
+	g_free(warning);
+	/* Every type removed: no replacement to name. */
+	r.build_date = 20310101;
+	ck_assert_int_eq(machine_resolve(&r, "microvm-1.2", &t, &warning, &err),
+			 -ENOENT);
+	ck_assert_error(err, "machine type microvm-1.2 was removed on "
+			     "2030-06-01");
+	g_clear_error(&err);
 }
 END_TEST
 

@@ -200,6 +200,9 @@ static const struct bad_row {
 	  EINVAL, "doc.json: a string holds \\u0000 at offset 136" },
 	{ MANIFEST_INVENTORY, "\"name\":\"microvm-1.0\"",
 	  "\"name\":\"microvm-1.1\"", EINVAL, "doc.json: machines[1].name: microvm-1.1 is listed twice" },
+	{ MANIFEST_INVENTORY, "\"name\":\"microvm-1.1\"", "\"name\":\"microvm\"",
+	  EINVAL, "doc.json: machines[0].name: microvm is the alias, not a "
+		  "machine type" },
 	{ MANIFEST_INVENTORY, "\"released\":20270601", "\"released\":\"june\"",
 	  EINVAL, "doc.json: machines[0].released: expected an integer" },
 	{ MANIFEST_INVENTORY, "\"type\":\"pvpanic\"", "\"type\":\"ex-uart\"",
