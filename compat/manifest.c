@@ -211,12 +211,12 @@ static int rd_bool(struct rd *rd, JsonObject *o, const char *path,
 	return 0;
 }
 
-/* A printable string of at most MANIFEST_MAX_STRING bytes. */
+/* A printable UTF-8 string of at most MANIFEST_MAX_STRING bytes. */
 static int rd_str(struct rd *rd, JsonObject *o, const char *path,
 		  const char *key, const char **ret)
 {
 	JsonNode *n = member(o, key);
-	const char *s;
+	const char *s, *end;
 
 	if (!n)
 		return bad(rd, path, key, "missing");
@@ -234,6 +234,11 @@ static int rd_str(struct rd *rd, JsonObject *o, const char *path,
 			return bad(rd, path, key,
 				   "control character at byte %zu",
 				   (size_t)(p - s));
+	/* json-glib turns a lone surrogate escape into bytes that are not
+	 * UTF-8, which no JSON reader would take back. */
+	if (!g_utf8_validate(s, -1, &end))
+		return bad(rd, path, key, "not UTF-8 at byte %zu",
+			   (size_t)(end - s));
 	*ret = manifest_str(rd->m, s);
 	return 0;
 }

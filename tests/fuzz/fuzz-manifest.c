@@ -12,8 +12,11 @@
  *     entry per guest device, whose totals agree with its entries, and
  *     that renders as text and as JSON.
  */
+#include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "../../compat/negotiate.h"
@@ -79,13 +82,27 @@ static const char fixed_manifest[] =
 	"{\"since\":1,\"fingerprint\":\"99ca9da547935feb\"}]},"
 	"\"subsections\":[],\"properties\":[]}]}";
 
+/* abort(), not g_error()'s trap: libFuzzer saves the input on SIGABRT. */
+static void die(const char *fmt, ...) G_GNUC_PRINTF(1, 2) G_GNUC_NORETURN;
+
+static void die(const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+	abort();
+}
+
 static struct manifest *fixed(const char *text, enum manifest_kind kind)
 {
 	struct manifest *m = NULL;
 	GError *err = NULL;
 
 	if (manifest_parse("fixed", text, strlen(text), kind, &m, &err) < 0)
-		g_error("%s", err->message);
+		die("%s", err->message);
 	return m;
 }
 
@@ -152,8 +169,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	json = manifest_to_json(m);
 	if (manifest_parse("fuzz.json written", json, strlen(json), kind,
 			   &again, &err) < 0)
-		g_error("written out, not read back: %s\n%s", err->message,
-			json);
+		die("written out, not read back: %s\n%s", err->message, json);
 	json_again = manifest_to_json(again);
 	g_assert_cmpstr(json, ==, json_again);
 	g_assert_cmpuint(again->devices->len, ==, m->devices->len);
