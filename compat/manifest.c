@@ -15,6 +15,7 @@
 #include <json-glib/json-glib.h>
 
 #include "error.h"
+#include "json-text.h"
 #include "manifest.h"
 
 #define MAX_DEPTH 16
@@ -507,51 +508,6 @@ static int rd_machines(struct rd *rd, JsonObject *root)
 	return 0;
 }
 
-/*
- * Deepest nesting of arrays and objects, counted without parsing: the
- * parser recurses, so a deep document must be refused before it. The
- * count is only right if strings start and end where the parser's do,
- * and json-glib also reads comments and single-quoted strings, in which
- * a '"' would hide any nesting after it from the count: so outside
- * strings only what JSON allows is let through, and -1 is returned with
- * the offset of anything else in *ret_at; -2 for a \u0000 escape, which
- * json-glib would turn into a shorter string than the one sent.
- */
-static int json_depth(const char *s, size_t len, size_t *ret_at)
-{
-	int depth = 0, max = 0, in_str = 0;
-
-	for (size_t i = 0; i < len; i++) {
-		char c = s[i];
-
-		if (in_str) {
-			/* A NUL would cut the string short unseen. */
-			if (c == '\\' && i + 5 < len &&
-			    !memcmp(s + i + 1, "u0000", 5)) {
-				*ret_at = i;
-				return -2;
-			}
-			if (c == '\\')
-				i++;
-			else if (c == '"')
-				in_str = 0;
-		} else if (c == '"') {
-			in_str = 1;
-		} else if (c == '[' || c == '{') {
-			/* Not in MAX(): it evaluates its arguments twice. */
-			depth++;
-			max = MAX(max, depth);
-		} else if (c == ']' || c == '}') {
-			depth--;
-		} else if (!c ||
-			   !strchr(" \t\n\r,:-+.0123456789eEtrufalsn", c)) {
-			*ret_at = i;
-			return -1;
-		}
-	}
-	return max;
-}
-
 int manifest_parse(const char *what, const char *data, size_t len,
 		   enum manifest_kind kind, struct manifest **ret,
 		   GError **error)
@@ -573,7 +529,7 @@ int manifest_parse(const char *what, const char *data, size_t len,
 				  what, len, MANIFEST_MAX_BYTES,
 				  kind == MANIFEST_GUEST ? "a manifest"
 							 : "an inventory");
-	depth = json_depth(data, len, &at);
+	depth = json_text_depth(data, len, &at);
 	if (depth == -2)
 		return error_setf(error, EINVAL,
 				  "%s: a string holds \\u0000 at offset %zu",

@@ -104,6 +104,42 @@ static void prop_store(struct modvmm_device *dev,
 	}
 }
 
+char *device_prop_text(const struct modvmm_device *dev,
+		       const struct modvmm_property *p)
+{
+	const char *at = (const char *)dev->state + p->offset;
+	uint8_t u8;
+	uint16_t u16;
+	uint32_t u32;
+	uint64_t u64;
+	const char *str;
+
+	switch (p->type) {
+	case MODVMM_PROP_BOOL:
+		memcpy(&u8, at, 1);
+		return g_strdup(u8 ? "on" : "off");
+	case MODVMM_PROP_U8:
+		memcpy(&u8, at, 1);
+		u64 = u8;
+		break;
+	case MODVMM_PROP_U16:
+		memcpy(&u16, at, 2);
+		u64 = u16;
+		break;
+	case MODVMM_PROP_U32:
+		memcpy(&u32, at, 4);
+		u64 = u32;
+		break;
+	case MODVMM_PROP_U64:
+		memcpy(&u64, at, 8);
+		break;
+	default:
+		memcpy(&str, at, sizeof(str));
+		return g_strdup(str ? str : "");
+	}
+	return g_strdup_printf("%" G_GUINT64_FORMAT, (guint64)u64);
+}
+
 static int prop_set(struct modvmm_device *dev, const struct modvmm_property *p,
 		    const char *value, GError **error)
 {
@@ -149,17 +185,22 @@ static char *prop_names(const struct device_type *dt)
 }
 
 /*
- * Timers and regions go under the device lock: timer callbacks and bus
- * dispatch run under it too.
+ * Under the device lock, which bus dispatch and timer callbacks hold too:
+ * the guest stops reaching the device first, then the module lets go of
+ * it, then the host frees the timers the module left.
  */
-static void device_release(struct modvmm_device *dev)
+static void device_detach_locked(struct modvmm_device *dev, int realized)
 {
-	g_mutex_lock(&dev->vmm->lock);
-	while (dev->timers->len)
-		device_timer_free(dev->timers->pdata[dev->timers->len - 1]);
 	bus_remove_owner(dev->vmm->pio, dev);
 	bus_remove_owner(dev->vmm->mmio, dev);
-	g_mutex_unlock(&dev->vmm->lock);
+	if (realized && dev->type->t.unrealize)
+		dev->type->t.unrealize(dev, dev->state);
+	while (dev->timers->len)
+		device_timer_free(dev->timers->pdata[dev->timers->len - 1]);
+}
+
+static void device_release(struct modvmm_device *dev)
+{
 	g_ptr_array_unref(dev->timers);
 	g_ptr_array_unref(dev->strings);
 	g_clear_error(&dev->error);
@@ -269,6 +310,9 @@ int device_create(struct vmm *vmm, const char *spec, struct modvmm_device **ret,
 			       dev->id, dt->t.name,
 			       dev->error ? dev->error->message
 					  : g_strerror(-rr));
+		g_mutex_lock(&vmm->lock);
+		device_detach_locked(dev, 0);
+		g_mutex_unlock(&vmm->lock);
 		goto fail;
 	}
 	/* A module that ignored a failed service call still hears of it. */
@@ -276,7 +320,9 @@ int device_create(struct vmm *vmm, const char *spec, struct modvmm_device **ret,
 		device_log(dev, MODVMM_LOG_WARNING, "%s", dev->error->message);
 	g_clear_error(&dev->error);
 	dt->instances++;
+	g_mutex_lock(&vmm->lock);
 	g_ptr_array_add(vmm->devices, dev);
+	g_mutex_unlock(&vmm->lock);
 	if (ret)
 		*ret = dev;
 	return 0;
@@ -293,11 +339,10 @@ void device_destroy(struct modvmm_device *dev)
 		return;
 	vmm = dev->vmm;
 	g_mutex_lock(&vmm->lock);
-	if (dev->type->t.unrealize)
-		dev->type->t.unrealize(dev, dev->state);
+	device_detach_locked(dev, 1);
+	g_ptr_array_remove(vmm->devices, dev);
 	g_mutex_unlock(&vmm->lock);
 	dev->type->instances--;
-	g_ptr_array_remove(vmm->devices, dev);
 	device_release(dev);
 }
 

@@ -31,6 +31,10 @@ void device_destroy(struct modvmm_device *dev);
 
 struct modvmm_device *device_find(struct vmm *vmm, const char *id);
 
+/* A property's current value as --device would take it ("on", "1016"). */
+char *device_prop_text(const struct modvmm_device *dev,
+		       const struct modvmm_property *p);
+
 /*
  * A device's timer: the handle a module holds. The device owns it, so its
  * timers go when it does.

@@ -6,7 +6,10 @@
  * A vCPU thread leaves KVM_RUN for PIO and MMIO (dispatched to devices
  * under the device lock), and for everything that ends the run. Stopping
  * sets immediate_exit and kicks each thread with SIGUSR1, so a vCPU never
- * re-enters the guest once the run is over.
+ * re-enters the guest once the run is over. Pausing does the same, and
+ * each thread then parks on stop_cond until it is resumed or stopped;
+ * immediate_exit is only cleared under stop_lock, by a thread that is
+ * neither.
  */
 #define _GNU_SOURCE /* pthread_setname_np */
 #include <errno.h>
@@ -51,6 +54,20 @@ static void cpu_log(struct kvm_cpu *cpu, uint32_t level, const char *fmt, ...)
 	s->log(s->opaque, id, level, msg);
 }
 
+/* Takes every vCPU out of KVM_RUN; under stop_lock. */
+static void kick_all(struct kvm *kvm)
+{
+	for (unsigned int i = 0; i < kvm->ncpus; i++) {
+		struct kvm_cpu *cpu = kvm->cpus[i];
+
+		if (!cpu || !cpu->run)
+			continue;
+		cpu->run->immediate_exit = 1;
+		if (cpu->started)
+			pthread_kill(cpu->tid, KICK_SIGNAL);
+	}
+}
+
 void kvm_cpus_stop(struct kvm *kvm, enum kvm_end end, uint32_t arg,
 		   const char *message)
 {
@@ -60,18 +77,65 @@ void kvm_cpus_stop(struct kvm *kvm, enum kvm_end end, uint32_t arg,
 		kvm->end = end;
 		kvm->end_arg = arg;
 		kvm->end_message = g_strdup(message);
-		for (unsigned int i = 0; i < kvm->ncpus; i++) {
-			struct kvm_cpu *cpu = kvm->cpus[i];
-
-			if (!cpu)
-				continue;
-			cpu->run->immediate_exit = 1;
-			if (cpu->started)
-				pthread_kill(cpu->tid, KICK_SIGNAL);
-		}
+		kick_all(kvm);
 		g_cond_broadcast(&kvm->stop_cond);
 	}
 	g_mutex_unlock(&kvm->stop_lock);
+}
+
+static unsigned int started_count(struct kvm *kvm)
+{
+	unsigned int n = 0;
+
+	for (unsigned int i = 0; i < kvm->ncpus; i++)
+		n += kvm->cpus[i] && kvm->cpus[i]->started;
+	return n;
+}
+
+void kvm_cpus_pause(struct kvm *kvm)
+{
+	g_mutex_lock(&kvm->stop_lock);
+	if (!kvm->paused && !kvm->stopping) {
+		kvm->paused = 1;
+		kick_all(kvm);
+	}
+	/* A vCPU in a device callback parks when that returns. */
+	while (kvm->paused && !kvm->stopping &&
+	       kvm->parked < started_count(kvm))
+		g_cond_wait(&kvm->stop_cond, &kvm->stop_lock);
+	g_mutex_unlock(&kvm->stop_lock);
+}
+
+void kvm_cpus_resume(struct kvm *kvm)
+{
+	g_mutex_lock(&kvm->stop_lock);
+	kvm->paused = 0;
+	g_cond_broadcast(&kvm->stop_cond);
+	g_mutex_unlock(&kvm->stop_lock);
+}
+
+/*
+ * After KVM_RUN returned EINTR: waits out a pause. Returns 1 when the run
+ * is over and the thread must end.
+ */
+static int cpu_park(struct kvm_cpu *cpu)
+{
+	struct kvm *kvm = cpu->kvm;
+	int over;
+
+	g_mutex_lock(&kvm->stop_lock);
+	if (kvm->paused && !kvm->stopping) {
+		kvm->parked++;
+		g_cond_broadcast(&kvm->stop_cond);
+		while (kvm->paused && !kvm->stopping)
+			g_cond_wait(&kvm->stop_cond, &kvm->stop_lock);
+		kvm->parked--;
+	}
+	over = kvm->stopping;
+	if (!over)
+		cpu->run->immediate_exit = 0;
+	g_mutex_unlock(&kvm->stop_lock);
+	return over;
 }
 
 static int set_cpuid(struct kvm_cpu *cpu, GError **error)
@@ -373,7 +437,7 @@ static void *cpu_thread(void *data)
 	for (;;) {
 		if (ioctl(cpu->fd, KVM_RUN, 0) < 0) {
 			if (errno == EINTR || errno == EAGAIN) {
-				if (cpu->run->immediate_exit)
+				if (cpu->run->immediate_exit && cpu_park(cpu))
 					break;
 				continue;
 			}

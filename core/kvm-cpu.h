@@ -15,7 +15,8 @@ enum kvm_end {
 	KVM_END_POWEROFF, /* the guest powered off */
 	KVM_END_RESET,	  /* the guest reset (i8042, triple fault) */
 	KVM_END_PANIC,	  /* the guest reported a panic */
-	KVM_END_STOPPED,  /* the host stopped it (signal, quit) */
+	KVM_END_STOPPED,  /* the host stopped it (signal): arg */
+	KVM_END_QUIT,	  /* the operator asked it to quit (control) */
 	KVM_END_ERROR,	  /* KVM could not go on: message says why */
 };
 
@@ -52,6 +53,14 @@ void kvm_cpus_run(struct kvm *kvm, struct kvm_result *ret);
  */
 void kvm_cpus_stop(struct kvm *kvm, enum kvm_end end, uint32_t arg,
 		   const char *message);
+
+/*
+ * Pauses every vCPU: returns once no vCPU thread is inside KVM_RUN and
+ * each waits for kvm_cpus_resume(). Callable from any thread but the
+ * vCPUs'; harmless when already paused or when the run is over.
+ */
+void kvm_cpus_pause(struct kvm *kvm);
+void kvm_cpus_resume(struct kvm *kvm);
 
 /* Destroys the vCPUs (after kvm_cpus_run() returned). */
 void kvm_cpus_destroy(struct kvm *kvm);

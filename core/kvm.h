@@ -35,6 +35,8 @@ struct kvm {
 	GMutex stop_lock;
 	GCond stop_cond;
 	int stopping;
+	int paused; /* vCPUs are asked to wait outside KVM_RUN */
+	unsigned int parked; /* vCPU threads waiting while paused */
 	int end; /* enum kvm_end */
 	uint32_t end_arg;
 	char *end_message;

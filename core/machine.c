@@ -104,8 +104,8 @@ int machine_resolve(const struct machine_registry *r, const char *name,
 			"machine type %s is deprecated since %s and will be "
 			"removed on %s%s%s",
 			t->name, machine_date_text(dep, d1),
-			machine_date_text(rem, d2),
-			repl != t ? "; use " : "", repl != t ? repl->name : "");
+			machine_date_text(rem, d2), repl != t ? "; use " : "",
+			repl != t ? repl->name : "");
 		break;
 	case MACHINE_SUPPORTED:
 		break;
@@ -210,9 +210,7 @@ static int create_devices(struct machine *m, const struct machine_config *cfg,
 			return r;
 	}
 	for (char **s = cfg->devices; s && *s; s++) {
-		g_autofree char *spec =
-			machine_device_spec(machine_registry(), m->type, *s);
-		int r = device_create(m->vmm, spec, NULL, error);
+		int r = machine_device_add(m, *s, NULL, error);
 
 		if (r < 0)
 			return r;
@@ -377,6 +375,76 @@ void machine_stop(struct machine *m, int signo)
 		g_strdup_printf("stopped by SIG%s", name ? name : "?");
 
 	kvm_cpus_stop(m->kvm, KVM_END_STOPPED, (uint32_t)signo, msg);
+}
+
+void machine_quit(struct machine *m)
+{
+	kvm_cpus_stop(m->kvm, KVM_END_QUIT, 0, "stopped by the quit command");
+}
+
+enum machine_state machine_state(struct machine *m)
+{
+	enum machine_state st = MACHINE_RUNNING;
+
+	g_mutex_lock(&m->kvm->stop_lock);
+	if (m->kvm->stopping)
+		st = MACHINE_ENDED;
+	else if (m->kvm->paused)
+		st = MACHINE_PAUSED;
+	g_mutex_unlock(&m->kvm->stop_lock);
+	return st;
+}
+
+const char *machine_state_name(enum machine_state s)
+{
+	switch (s) {
+	case MACHINE_RUNNING:
+		return "running";
+	case MACHINE_PAUSED:
+		return "paused";
+	case MACHINE_ENDED:
+		break;
+	}
+	return "shutdown";
+}
+
+static int state_refuse(enum machine_state st, GError **error)
+{
+	if (st == MACHINE_ENDED)
+		return error_setf(error, ESHUTDOWN, "the guest has shut down");
+	return error_setf(error, EALREADY, "the guest is already %s",
+			  machine_state_name(st));
+}
+
+int machine_pause(struct machine *m, GError **error)
+{
+	enum machine_state st = machine_state(m);
+
+	if (st != MACHINE_RUNNING)
+		return state_refuse(st, error);
+	kvm_cpus_pause(m->kvm);
+	timers_pause(m->vmm->timers);
+	return 0;
+}
+
+int machine_resume(struct machine *m, GError **error)
+{
+	enum machine_state st = machine_state(m);
+
+	if (st != MACHINE_PAUSED)
+		return state_refuse(st, error);
+	timers_resume(m->vmm->timers);
+	kvm_cpus_resume(m->kvm);
+	return 0;
+}
+
+int machine_device_add(struct machine *m, const char *spec,
+		       struct modvmm_device **ret, GError **error)
+{
+	g_autofree char *full =
+		machine_device_spec(machine_registry(), m->type, spec);
+
+	return device_create(m->vmm, full, ret, error);
 }
 
 void machine_free(struct machine *m)

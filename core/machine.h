@@ -70,6 +70,33 @@ void machine_run(struct machine *m, struct kvm_result *ret);
 /* Ends the run from any thread (a signal watcher, say). */
 void machine_stop(struct machine *m, int signo);
 
+/* Ends the run because the operator asked (the control socket's quit). */
+void machine_quit(struct machine *m);
+
+enum machine_state {
+	MACHINE_RUNNING,
+	MACHINE_PAUSED,
+	MACHINE_ENDED, /* the run is over, or ending */
+};
+
+enum machine_state machine_state(struct machine *m);
+const char *machine_state_name(enum machine_state s);
+
+/*
+ * Stops the vCPUs and the device clock, or lets them go on. -EALREADY in
+ * that state already, -ESHUTDOWN once the run is over; with the reason
+ * in *error.
+ */
+int machine_pause(struct machine *m, GError **error);
+int machine_resume(struct machine *m, GError **error);
+
+/*
+ * Creates a device while the guest runs, from a --device spec, with the
+ * machine type's compat properties applied as at start-up.
+ */
+int machine_device_add(struct machine *m, const char *spec,
+		       struct modvmm_device **ret, GError **error);
+
 void machine_free(struct machine *m);
 
 /* "256M", "2G", "1048576K", a plain number of MiB. */

@@ -13,6 +13,8 @@
 #include <json-glib/json-glib.h>
 
 #include "compat-cli.h"
+#include "control.h"
+#include "ctl-cli.h"
 #include "device.h"
 #include "host.h"
 #include "machine.h"
@@ -185,6 +187,8 @@ static char *opt_initrd;
 static char *opt_append;
 static gboolean opt_no_defaults;
 static char *opt_kvm_device;
+static char *opt_control;
+static int opt_control_timeout = CONTROL_TIMEOUT_DEFAULT;
 
 static const GOptionEntry run_options[] = {
 	{ "machine", 0, 0, G_OPTION_ARG_STRING, &opt_machine,
@@ -203,6 +207,12 @@ static const GOptionEntry run_options[] = {
 	  "Do not add the machine's default devices", NULL },
 	{ "kvm-device", 0, 0, G_OPTION_ARG_FILENAME, &opt_kvm_device,
 	  "KVM device node (default /dev/kvm)", "PATH" },
+	{ "control", 0, 0, G_OPTION_ARG_FILENAME, &opt_control,
+	  "Serve the control protocol on unix socket PATH", "PATH" },
+	{ "control-timeout", 0, 0, G_OPTION_ARG_INT, &opt_control_timeout,
+	  "Seconds a control client has for the handshake and to take its "
+	  "output (default 60)",
+	  "S" },
 	{ NULL },
 };
 
@@ -235,6 +245,7 @@ static int end_status(const struct kvm_result *res)
 		return (int)(res->arg & 0xff);
 	case KVM_END_POWEROFF:
 	case KVM_END_RESET:
+	case KVM_END_QUIT:
 		return 0;
 	case KVM_END_PANIC:
 		return STATUS_PANIC;
@@ -254,6 +265,7 @@ static int cmd_run(int argc, char **argv)
 	struct kvm_result res = { 0 };
 	struct watcher w = { 0 };
 	struct machine *m = NULL;
+	struct control *ctl = NULL;
 	int status;
 
 	g_option_context_add_main_entries(ctx, module_options, NULL);
@@ -279,6 +291,11 @@ static int cmd_run(int argc, char **argv)
 	}
 	if (opt_cpus < 1) {
 		fprintf(stderr, "modvmm: --cpus %d: at least 1\n", opt_cpus);
+		return 2;
+	}
+	if (opt_control_timeout < 1) {
+		fprintf(stderr, "modvmm: --control-timeout %d: at least 1\n",
+			opt_control_timeout);
 		return 2;
 	}
 	cfg.cpus = (unsigned int)opt_cpus;
@@ -312,11 +329,22 @@ static int cmd_run(int argc, char **argv)
 	}
 	if (m->warning)
 		fprintf(stderr, "modvmm: warning: %s\n", m->warning);
+	if (opt_control &&
+	    control_new(m, opt_control, (unsigned int)opt_control_timeout, &ctl,
+			&err) < 0) {
+		print_error(err);
+		machine_free(m);
+		return STATUS_SETUP;
+	}
 	w.m = m;
 	pthread_create(&w.tid, NULL, watch_signals, &w);
 	machine_run(m, &res);
 	pthread_kill(w.tid, SIGUSR2);
 	pthread_join(w.tid, NULL);
+	if (ctl) {
+		control_run_ended(ctl, &res);
+		control_free(ctl);
+	}
 	machine_free(m);
 
 	status = end_status(&res);
@@ -358,6 +386,8 @@ static void usage(FILE *f)
 		   "  modules   load device modules and list them\n"
 		   "  machines  list machine types and their status\n"
 		   "  compat    manifests, inventories and migration verdicts\n"
+		   "  ctl       send a command to a running modvmm's control "
+		   "socket\n"
 		   "  version   print the version and the module ABI\n\n"
 		   "'modvmm COMMAND --help' describes a command's options.\n");
 }
@@ -374,6 +404,8 @@ int main(int argc, char **argv)
 		return cmd_machines();
 	if (!strcmp(argv[1], "compat"))
 		return cmd_compat(argc - 1, argv + 1);
+	if (!strcmp(argv[1], "ctl"))
+		return cmd_ctl(argc - 1, argv + 1);
 	if (!strcmp(argv[1], "modules"))
 		return cmd_modules(argc - 1, argv + 1);
 	if (!strcmp(argv[1], "version")) {

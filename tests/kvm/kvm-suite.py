@@ -8,8 +8,9 @@
 --run runs one command the same way ($MODVMM and $MODDIR set) and passes
 its output and exit status through; scripts/demo.sh uses it.
 
-Where /dev/kvm works, the cases run directly. Where it does not (these
-hosts' kvm_pvm does not bind inside a guest), they run inside an L1 VM:
+Where /dev/kvm works, the cases run directly. Where it does not, and for
+Linux (a stock kernel does not run on a paravirtualised KVM such as
+kvm_pvm), they run inside an L1 VM:
 QEMU with software emulation of an AMD CPU with SVM (-accel tcg -cpu max),
 Debian's kernel, and Debian's kvm_amd loaded in it, so /dev/kvm there is
 hardware-style KVM. One L1 boot runs every case; the TAP lines come back
@@ -288,7 +289,10 @@ def main():
         cases = [c for c in CASES if c[0] in ONLY]
     else:
         cases = [c for c in CASES if c[0] != LINUX_CASE]
-    direct = MODE == "--direct" or (MODE == "auto" and kvm_usable())
+    # A stock Linux kernel does not run on these hosts' kvm_pvm: Linux
+    # always goes nested unless --direct is given.
+    direct = MODE == "--direct" or (MODE == "auto" and kvm_usable() and
+                                    "--linux" not in sys.argv)
     where = ("directly on /dev/kvm" if direct else
              "nested: QEMU TCG with SVM, kvm_amd in L1 (no usable /dev/kvm here)")
     if RUN:

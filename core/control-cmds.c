@@ -1,0 +1,558 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
+/*
+ * core/control-cmds.c - what the control protocol's commands do, and the
+ * table of commands and events that the protocol, query-commands and the
+ * documentation share.
+ *
+ * Commands run on the control thread. Those that change the device world
+ * (device-add, device-del) take the device lock inside device.c for as
+ * long as the change takes, so the guest sees a device either whole or
+ * not at all; stop waits until no vCPU is in the guest.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <modvmm/abi.h>
+
+#include "../compat/error.h"
+#include "control-cmds.h"
+#include "device.h"
+#include "inventory.h"
+
+static JsonNode *empty_object(void)
+{
+	JsonNode *n = json_node_new(JSON_NODE_OBJECT);
+
+	json_node_take_object(n, json_object_new());
+	return n;
+}
+
+static JsonNode *object_node(JsonObject *o)
+{
+	JsonNode *n = json_node_new(JSON_NODE_OBJECT);
+
+	json_node_take_object(n, o);
+	return n;
+}
+
+static JsonNode *array_node(JsonArray *a)
+{
+	JsonNode *n = json_node_new(JSON_NODE_ARRAY);
+
+	json_node_take_array(n, a);
+	return n;
+}
+
+static int has_kvm(struct control_session *s, GError **error)
+{
+	if (!s->m->kvm)
+		return error_setf(error, EOPNOTSUPP,
+				  "no guest runs in this host");
+	return 0;
+}
+
+/* Run state ------------------------------------------------------------ */
+
+static JsonNode *cmd_query_status(struct control_session *s, JsonObject *args,
+				  GError **error)
+{
+	JsonObject *o = json_object_new();
+	enum machine_state st;
+
+	(void)args;
+	(void)error;
+	st = s->m->kvm ? machine_state(s->m) : MACHINE_ENDED;
+	json_object_set_string_member(o, "status", machine_state_name(st));
+	json_object_set_boolean_member(o, "running", st == MACHINE_RUNNING);
+	return object_node(o);
+}
+
+static JsonNode *cmd_stop(struct control_session *s, JsonObject *args,
+			  GError **error)
+{
+	(void)args;
+	if (has_kvm(s, error) < 0 || machine_pause(s->m, error) < 0)
+		return NULL;
+	control_event(s->c, "STOP", NULL);
+	return empty_object();
+}
+
+static JsonNode *cmd_cont(struct control_session *s, JsonObject *args,
+			  GError **error)
+{
+	(void)args;
+	if (has_kvm(s, error) < 0 || machine_resume(s->m, error) < 0)
+		return NULL;
+	control_event(s->c, "RESUME", NULL);
+	return empty_object();
+}
+
+static JsonNode *cmd_quit(struct control_session *s, JsonObject *args,
+			  GError **error)
+{
+	(void)args;
+	if (has_kvm(s, error) < 0)
+		return NULL;
+	/* The reply goes out before the run ends: the main thread only
+	 * closes clients after the SHUTDOWN event. */
+	machine_quit(s->m);
+	return empty_object();
+}
+
+/* Machine types --------------------------------------------------------- */
+
+static JsonNode *cmd_query_machines(struct control_session *s, JsonObject *args,
+				    GError **error)
+{
+	const struct machine_registry *r = machine_registry();
+	const struct machine_type *alias = machine_lookup(r, r->alias);
+	JsonArray *a = json_array_new();
+
+	(void)args;
+	(void)error;
+	for (size_t i = 0; i < r->n_types; i++) {
+		const struct machine_type *t = &r->types[i];
+		JsonObject *o = json_object_new();
+		char d[MACHINE_DATE_LEN];
+		uint32_t dep, rem;
+		enum machine_status st = machine_status(r, t, &dep, &rem);
+
+		json_object_set_string_member(o, "name", t->name);
+		if (t == alias)
+			json_object_set_string_member(o, "alias", r->alias);
+		json_object_set_string_member(
+			o, "released", machine_date_text(t->released, d));
+		json_object_set_string_member(o, "status",
+					      machine_status_name(st));
+		json_object_set_string_member(o, "deprecated-on",
+					      machine_date_text(dep, d));
+		json_object_set_string_member(o, "removed-on",
+					      machine_date_text(rem, d));
+		json_object_set_int_member(o, "compat-props",
+					   (gint64)t->n_props);
+		json_object_set_boolean_member(o, "current", t == s->m->type);
+		json_array_add_object_element(a, o);
+	}
+	return array_node(a);
+}
+
+/* Modules --------------------------------------------------------------- */
+
+static JsonNode *module_json(const struct module *mod)
+{
+	JsonNode *n = modinfo_to_json(mod->info);
+	JsonObject *o = json_node_get_object(n);
+	unsigned int instances = 0;
+
+	json_object_remove_member(o, "entries");
+	json_object_set_string_member(o, "path", mod->path);
+	for (guint i = 0; i < mod->types->len; i++)
+		instances +=
+			((struct device_type *)mod->types->pdata[i])->instances;
+	json_object_set_int_member(o, "instances", instances);
+	return n;
+}
+
+static JsonNode *cmd_query_modules(struct control_session *s, JsonObject *args,
+				   GError **error)
+{
+	const GPtrArray *mods = loader_modules(s->m->vmm->loader);
+	JsonArray *a = json_array_new();
+
+	(void)args;
+	(void)error;
+	for (guint i = 0; i < mods->len; i++)
+		json_array_add_element(a, module_json(mods->pdata[i]));
+	return array_node(a);
+}
+
+/*
+ * A module file named by the operator: a bare name is looked for in the
+ * module directories (".so" may be left off); a path must lie in one of
+ * them, as at start-up.
+ */
+static char *module_file(struct loader *l, const char *file, GError **error)
+{
+	const GPtrArray *dirs = loader_dirs(l);
+	g_autofree char *name = NULL, *real = NULL, *dir = NULL;
+	g_autoptr(GString) list = g_string_new(NULL);
+
+	if (!*file) {
+		error_setf(error, EINVAL, "module-load: 'file' is empty");
+		return NULL;
+	}
+	if (!strchr(file, '/')) {
+		name = g_str_has_suffix(file, ".so")
+			       ? g_strdup(file)
+			       : g_strconcat(file, ".so", NULL);
+		for (guint i = 0; i < dirs->len; i++) {
+			char *p = g_build_filename(dirs->pdata[i], name, NULL);
+
+			if (g_file_test(p, G_FILE_TEST_EXISTS))
+				return p;
+			g_free(p);
+		}
+	}
+	for (guint i = 0; i < dirs->len; i++)
+		g_string_append_printf(list, "%s%s", i ? ", " : "",
+				       (char *)dirs->pdata[i]);
+	if (name) {
+		error_setf(error, ENOENT,
+			   "module-load: no %s in the module directories (%s)",
+			   name, list->str);
+		return NULL;
+	}
+	real = realpath(file, NULL);
+	if (!real) {
+		error_setf(error, errno, "module-load: %s: %s", file,
+			   g_strerror(errno));
+		return NULL;
+	}
+	dir = g_path_get_dirname(real);
+	for (guint i = 0; i < dirs->len; i++) {
+		g_autofree char *d = realpath(dirs->pdata[i], NULL);
+
+		if (d && !strcmp(d, dir))
+			return g_strdup(file);
+	}
+	error_setf(error, EPERM,
+		   "module-load: %s is not in a module directory (%s)", file,
+		   list->str);
+	return NULL;
+}
+
+static JsonNode *cmd_module_load(struct control_session *s, JsonObject *args,
+				 GError **error)
+{
+	struct loader *l = s->m->vmm->loader;
+	g_autofree char *path = NULL;
+	struct module *mod;
+
+	path = module_file(l, json_object_get_string_member(args, "file"),
+			   error);
+	if (!path || loader_load(l, path, &mod, error) < 0)
+		return NULL;
+	control_event(s->c, "MODULE_LOADED", module_json(mod));
+	return module_json(mod);
+}
+
+static JsonNode *cmd_module_unload(struct control_session *s, JsonObject *args,
+				   GError **error)
+{
+	struct loader *l = s->m->vmm->loader;
+	const char *name = json_object_get_string_member(args, "name");
+	struct module *mod = loader_find_module(l, name);
+	JsonObject *ev;
+
+	if (!mod) {
+		error_setf(error, ENOENT, "no module named '%s' is loaded",
+			   name);
+		return NULL;
+	}
+	if (loader_unload(l, mod, error) < 0)
+		return NULL;
+	ev = json_object_new();
+	json_object_set_string_member(ev, "name", name);
+	control_event(s->c, "MODULE_UNLOADED", object_node(ev));
+	return empty_object();
+}
+
+/* Devices --------------------------------------------------------------- */
+
+static JsonNode *device_json(const struct modvmm_device *dev)
+{
+	const struct device_type *dt = dev->type;
+	JsonObject *o = json_object_new();
+	JsonObject *props = json_object_new();
+
+	json_object_set_string_member(o, "id", dev->id);
+	json_object_set_string_member(o, "driver", dt->t.name);
+	json_object_set_string_member(o, "module", dt->module->info->name);
+	json_object_set_string_member(o, "module-version",
+				      dt->module->info->version);
+	if (dt->vms) {
+		g_autofree char *v = g_strdup_printf("%s@%u", dt->vms->name,
+						     dt->vms->d.version);
+
+		json_object_set_string_member(o, "vmstate", v);
+	} else {
+		json_object_set_null_member(o, "vmstate");
+	}
+	for (uint32_t i = 0; i < dt->t.n_properties; i++) {
+		g_autofree char *v = device_prop_text(dev, &dt->props[i]);
+
+		json_object_set_string_member(props, dt->props[i].name, v);
+	}
+	json_object_set_object_member(o, "properties", props);
+	return object_node(o);
+}
+
+static JsonNode *cmd_query_devices(struct control_session *s, JsonObject *args,
+				   GError **error)
+{
+	struct vmm *vmm = s->m->vmm;
+	JsonArray *a = json_array_new();
+
+	(void)args;
+	(void)error;
+	for (guint i = 0; i < vmm->devices->len; i++)
+		json_array_add_element(a, device_json(vmm->devices->pdata[i]));
+	return array_node(a);
+}
+
+/* A property value as device_create() parses it; NULL if not a scalar. */
+static char *scalar_text(JsonNode *n)
+{
+	if (!JSON_NODE_HOLDS_VALUE(n))
+		return NULL;
+	switch (json_node_get_value_type(n)) {
+	case G_TYPE_STRING:
+		return g_strdup(json_node_get_string(n));
+	case G_TYPE_INT64:
+		return g_strdup_printf("%" G_GINT64_FORMAT,
+				       json_node_get_int(n));
+	case G_TYPE_BOOLEAN:
+		return g_strdup(json_node_get_boolean(n) ? "on" : "off");
+	}
+	return NULL;
+}
+
+static JsonNode *cmd_device_add(struct control_session *s, JsonObject *args,
+				GError **error)
+{
+	g_autoptr(GString) spec =
+		g_string_new(json_object_get_string_member(args, "driver"));
+	g_autoptr(GList) members = json_object_get_members(args);
+	struct modvmm_device *dev;
+	JsonObject *ev, *ret;
+
+	if (strchr(spec->str, ',')) {
+		error_setf(error, EINVAL, "device-add: driver '%s' has a ','",
+			   spec->str);
+		return NULL;
+	}
+	for (GList *l = members; l; l = l->next) {
+		const char *key = l->data;
+		g_autofree char *v = NULL;
+
+		if (!strcmp(key, "driver"))
+			continue;
+		v = scalar_text(json_object_get_member(args, key));
+		if (!v) {
+			error_setf(error, EINVAL,
+				   "device-add: property '%s' must be a "
+				   "string, integer or boolean",
+				   key);
+			return NULL;
+		}
+		if (strchr(v, ',') || strchr(key, ',') || strchr(key, '=')) {
+			error_setf(error, EINVAL,
+				   "device-add: property '%s': names and "
+				   "values cannot hold ',' (or '=' in names)",
+				   key);
+			return NULL;
+		}
+		g_string_append_printf(spec, ",%s=%s", key, v);
+	}
+	if (machine_device_add(s->m, spec->str, &dev, error) < 0)
+		return NULL;
+	ev = json_object_new();
+	json_object_set_string_member(ev, "device", dev->id);
+	json_object_set_string_member(ev, "driver", dev->type->t.name);
+	control_event(s->c, "DEVICE_ADDED", object_node(ev));
+	ret = json_object_new();
+	json_object_set_string_member(ret, "id", dev->id);
+	return object_node(ret);
+}
+
+static JsonNode *cmd_device_del(struct control_session *s, JsonObject *args,
+				GError **error)
+{
+	const char *id = json_object_get_string_member(args, "id");
+	struct modvmm_device *dev = device_find(s->m->vmm, id);
+	JsonObject *ev;
+
+	if (!dev) {
+		error_setf(error, ENODEV, "device '%s' does not exist", id);
+		return NULL;
+	}
+	device_destroy(dev);
+	ev = json_object_new();
+	json_object_set_string_member(ev, "device", id);
+	control_event(s->c, "DEVICE_DELETED", object_node(ev));
+	return empty_object();
+}
+
+/* Compatibility --------------------------------------------------------- */
+
+static JsonNode *manifest_node(struct manifest *mf, GError **error)
+{
+	g_autofree char *text = manifest_to_json(mf);
+	JsonNode *n = json_from_string(text, error);
+
+	manifest_free(mf);
+	return n;
+}
+
+static JsonNode *cmd_query_manifest(struct control_session *s, JsonObject *args,
+				    GError **error)
+{
+	(void)args;
+	return manifest_node(inventory_guest(s->m->vmm, machine_registry(),
+					     s->m->type, s->m->alias),
+			     error);
+}
+
+static JsonNode *cmd_query_inventory(struct control_session *s,
+				     JsonObject *args, GError **error)
+{
+	(void)args;
+	return manifest_node(
+		inventory_host(s->m->vmm->loader, machine_registry()), error);
+}
+
+/* The tables ------------------------------------------------------------ */
+
+static JsonNode *cmd_query_commands(struct control_session *s, JsonObject *args,
+				    GError **error);
+static JsonNode *cmd_query_events(struct control_session *s, JsonObject *args,
+				  GError **error);
+
+static JsonNode *cmd_qmp_capabilities(struct control_session *s,
+				      JsonObject *args, GError **error)
+{
+	(void)args;
+	(void)error;
+	s->negotiated = 1;
+	return empty_object();
+}
+
+static const struct control_arg no_args[] = { { NULL } };
+static const struct control_arg module_load_args[] = {
+	{ "file", "string", 1 },
+	{ NULL },
+};
+static const struct control_arg module_unload_args[] = {
+	{ "name", "string", 1 },
+	{ NULL },
+};
+static const struct control_arg device_add_args[] = {
+	{ "driver", "string", 1 },
+	{ "id", "string", 0 },
+	{ NULL },
+};
+static const struct control_arg device_del_args[] = {
+	{ "id", "string", 1 },
+	{ NULL },
+};
+
+/* clang-format off */
+static const struct control_cmd cmds[] = {
+	{ "qmp_capabilities", no_args,            0, cmd_qmp_capabilities },
+	{ "query-commands",   no_args,            0, cmd_query_commands },
+	{ "query-events",     no_args,            0, cmd_query_events },
+	{ "query-status",     no_args,            0, cmd_query_status },
+	{ "stop",             no_args,            0, cmd_stop },
+	{ "cont",             no_args,            0, cmd_cont },
+	{ "quit",             no_args,            0, cmd_quit },
+	{ "query-machines",   no_args,            0, cmd_query_machines },
+	{ "query-modules",    no_args,            0, cmd_query_modules },
+	{ "module-load",      module_load_args,   0, cmd_module_load },
+	{ "module-unload",    module_unload_args, 0, cmd_module_unload },
+	{ "query-devices",    no_args,            0, cmd_query_devices },
+	{ "device-add",       device_add_args,    1, cmd_device_add },
+	{ "device-del",       device_del_args,    0, cmd_device_del },
+	{ "query-manifest",   no_args,            0, cmd_query_manifest },
+	{ "query-inventory",  no_args,            0, cmd_query_inventory },
+};
+
+static const char *const no_data[] = { NULL };
+static const char *const module_data[] = {
+	"name", "version", "abi", "intree", "path", "devices", NULL,
+};
+static const char *const name_data[] = { "name", NULL };
+static const char *const device_added_data[] = { "device", "driver", NULL };
+static const char *const device_data[] = { "device", NULL };
+static const char *const panic_data[] = { "action", NULL };
+static const char *const shutdown_data[] = { "guest", "reason", NULL };
+
+static const struct control_event_desc events[] = {
+	{ "STOP",            no_data },
+	{ "RESUME",          no_data },
+	{ "MODULE_LOADED",   module_data },
+	{ "MODULE_UNLOADED", name_data },
+	{ "DEVICE_ADDED",    device_added_data },
+	{ "DEVICE_DELETED",  device_data },
+	{ "GUEST_PANICKED",  panic_data },
+	{ "RESET",           shutdown_data },
+	{ "SHUTDOWN",        shutdown_data },
+};
+/* clang-format on */
+
+static JsonNode *cmd_query_commands(struct control_session *s, JsonObject *args,
+				    GError **error)
+{
+	JsonArray *a = json_array_new();
+
+	(void)s;
+	(void)args;
+	(void)error;
+	for (size_t i = 0; i < G_N_ELEMENTS(cmds); i++) {
+		JsonObject *o = json_object_new();
+		JsonArray *as = json_array_new();
+
+		json_object_set_string_member(o, "name", cmds[i].name);
+		for (const struct control_arg *ca = cmds[i].args; ca->name;
+		     ca++) {
+			JsonObject *ao = json_object_new();
+
+			json_object_set_string_member(ao, "name", ca->name);
+			json_object_set_string_member(ao, "type", ca->type);
+			json_object_set_boolean_member(ao, "required",
+						       ca->required);
+			json_array_add_object_element(as, ao);
+		}
+		json_object_set_array_member(o, "arguments", as);
+		json_object_set_boolean_member(o, "open-arguments",
+					       cmds[i].open_args);
+		json_array_add_object_element(a, o);
+	}
+	return array_node(a);
+}
+
+static JsonNode *cmd_query_events(struct control_session *s, JsonObject *args,
+				  GError **error)
+{
+	JsonArray *a = json_array_new();
+
+	(void)s;
+	(void)args;
+	(void)error;
+	for (size_t i = 0; i < G_N_ELEMENTS(events); i++) {
+		JsonObject *o = json_object_new();
+		JsonArray *d = json_array_new();
+
+		json_object_set_string_member(o, "name", events[i].name);
+		for (const char *const *m = events[i].data; *m; m++)
+			json_array_add_string_element(d, *m);
+		json_object_set_array_member(o, "data", d);
+		json_array_add_object_element(a, o);
+	}
+	return array_node(a);
+}
+
+const struct control_cmd *control_cmd_find(const char *name)
+{
+	for (size_t i = 0; i < G_N_ELEMENTS(cmds); i++)
+		if (!strcmp(cmds[i].name, name))
+			return &cmds[i];
+	return NULL;
+}
+
+const char *control_error_class(const GError *err)
+{
+	return err->domain == MODVMM_ERROR && err->code == ENODEV
+		       ? "DeviceNotFound"
+		       : "GenericError";
+}

@@ -1,0 +1,780 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
+/*
+ * core/control.c - the control socket: framing, sessions, clients and
+ * events (what each command does is control-cmds.c's).
+ *
+ * Everything here runs on the control thread's GMainContext, except
+ * control_event(), which only hands a finished line over to it. Sockets
+ * are non-blocking; a client's output is queued and written as the
+ * socket takes it. Bounds: a request line of CONTROL_LINE_MAX bytes (a
+ * longer one is answered with an error and skipped to its newline),
+ * CONTROL_OUTPUT_MAX bytes of queued output, CONTROL_MAX_CLIENTS, and
+ * the timeout for the handshake and for output that does not move.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <gio/gio.h>
+#include <gio/gunixsocketaddress.h>
+
+#include <modvmm/abi.h>
+
+#include "../compat/error.h"
+#include "../compat/json-text.h"
+#include "control-cmds.h"
+
+#define MAX_DEPTH 32
+
+struct client {
+	struct control *c;
+	struct control_session s;
+	GSocket *sock;
+	GSource *in_src;
+	GSource *out_src;
+	GString *in;
+	int discarding; /* inside a line that was too long */
+	GString *out;
+	gsize out_pos;
+	gint64 deadline; /* monotonic µs: handshake or stalled output */
+	unsigned int serial;
+};
+
+struct control {
+	struct machine *m;
+	char *path;
+	unsigned int timeout; /* s */
+	GSocket *listener;
+	GMainContext *ctx;
+	GMainLoop *loop;
+	GThread *thread;
+	GPtrArray *clients; /* struct client * */
+	unsigned int serial;
+};
+
+/* Replies ----------------------------------------------------------------- */
+
+static char *node_line(JsonNode *n)
+{
+	char *s = json_to_string(n, FALSE);
+
+	json_node_unref(n);
+	return s;
+}
+
+static JsonNode *error_node(const char *cls, const char *desc, JsonNode *id)
+{
+	JsonObject *o = json_object_new(), *e = json_object_new();
+	JsonNode *n = json_node_new(JSON_NODE_OBJECT);
+	/* What a client sent may not be UTF-8 (a lone \u escape). */
+	g_autofree char *valid = g_utf8_make_valid(desc, -1);
+
+	json_object_set_string_member(e, "class", cls);
+	json_object_set_string_member(e, "desc", valid);
+	json_object_set_object_member(o, "error", e);
+	if (id)
+		json_object_set_member(o, "id", json_node_copy(id));
+	json_node_take_object(n, o);
+	return n;
+}
+
+char *control_error_line(const char *cls, const char *desc)
+{
+	return node_line(error_node(cls, desc, NULL));
+}
+
+char *control_greeting(void)
+{
+	JsonObject *o = json_object_new(), *q = json_object_new();
+	JsonObject *v = json_object_new(), *qemu = json_object_new();
+	JsonNode *n = json_node_new(JSON_NODE_OBJECT);
+	g_auto(GStrv) parts = g_strsplit(MODVMM_VERSION, ".", 3);
+
+	/* QMP clients read version.qemu; ours is modvmm's own. */
+	json_object_set_int_member(qemu, "major",
+				   parts[0] ? atoi(parts[0]) : 0);
+	json_object_set_int_member(qemu, "minor",
+				   parts[0] && parts[1] ? atoi(parts[1]) : 0);
+	json_object_set_int_member(
+		qemu, "micro",
+		parts[0] && parts[1] && parts[2] ? atoi(parts[2]) : 0);
+	json_object_set_object_member(v, "qemu", qemu);
+	json_object_set_string_member(v, "package", "modvmm " MODVMM_VERSION);
+	json_object_set_string_member(v, "abi", MODVMM_ABI_STRING);
+	json_object_set_object_member(q, "version", v);
+	json_object_set_array_member(q, "capabilities", json_array_new());
+	json_object_set_object_member(o, "QMP", q);
+	json_node_take_object(n, o);
+	return node_line(n);
+}
+
+/* Sessions ---------------------------------------------------------------- */
+
+static int all_utf8(JsonNode *n)
+{
+	if (JSON_NODE_HOLDS_OBJECT(n)) {
+		JsonObjectIter it;
+		const char *k;
+		JsonNode *v;
+
+		json_object_iter_init(&it, json_node_get_object(n));
+		while (json_object_iter_next(&it, &k, &v))
+			if (!g_utf8_validate(k, -1, NULL) || !all_utf8(v))
+				return 0;
+	} else if (JSON_NODE_HOLDS_ARRAY(n)) {
+		JsonArray *a = json_node_get_array(n);
+
+		for (guint i = 0; i < json_array_get_length(a); i++)
+			if (!all_utf8(json_array_get_element(a, i)))
+				return 0;
+	} else if (JSON_NODE_HOLDS_VALUE(n) &&
+		   json_node_get_value_type(n) == G_TYPE_STRING) {
+		return g_utf8_validate(json_node_get_string(n), -1, NULL);
+	}
+	return 1;
+}
+
+static GType arg_gtype(const char *type)
+{
+	if (!strcmp(type, "int"))
+		return G_TYPE_INT64;
+	if (!strcmp(type, "bool"))
+		return G_TYPE_BOOLEAN;
+	return G_TYPE_STRING;
+}
+
+/* Checks `args` against the command's table; the message as QEMU words it. */
+static char *args_check(const struct control_cmd *cmd, JsonObject *args)
+{
+	g_autoptr(GList) members = json_object_get_members(args);
+
+	for (GList *l = members; l; l = l->next) {
+		const struct control_arg *a = cmd->args;
+		JsonNode *v = json_object_get_member(args, l->data);
+
+		while (a->name && strcmp(a->name, l->data))
+			a++;
+		if (!a->name) {
+			if (cmd->open_args)
+				continue;
+			return g_strdup_printf("Parameter '%s' is unexpected",
+					       (char *)l->data);
+		}
+		if (!JSON_NODE_HOLDS_VALUE(v) ||
+		    json_node_get_value_type(v) != arg_gtype(a->type))
+			return g_strdup_printf("Invalid parameter type for "
+					       "'%s', expected: %s",
+					       a->name, a->type);
+	}
+	for (const struct control_arg *a = cmd->args; a->name; a++)
+		if (a->required && !json_object_has_member(args, a->name))
+			return g_strdup_printf("Parameter '%s' is missing",
+					       a->name);
+	return NULL;
+}
+
+static JsonNode *session_run(struct control_session *s, JsonNode *root)
+{
+	static const char *const known[] = { "execute", "arguments", "id" };
+	g_autoptr(JsonObject) empty = json_object_new();
+	g_autoptr(GList) members = NULL;
+	g_autoptr(GError) err = NULL;
+	g_autofree char *bad = NULL;
+	const struct control_cmd *cmd;
+	JsonObject *req, *args = empty;
+	JsonNode *id, *exec, *an, *ret, *reply;
+	const char *name;
+
+	if (!JSON_NODE_HOLDS_OBJECT(root))
+		return error_node("GenericError",
+				  "QMP input must be a JSON object", NULL);
+	req = json_node_get_object(root);
+	id = json_object_get_member(req, "id");
+	members = json_object_get_members(req);
+	for (GList *l = members; l; l = l->next) {
+		size_t i = 0;
+
+		while (i < G_N_ELEMENTS(known) && strcmp(known[i], l->data))
+			i++;
+		if (i == G_N_ELEMENTS(known)) {
+			bad = g_strdup_printf("QMP input member '%s' is "
+					      "unexpected",
+					      (char *)l->data);
+			return error_node("GenericError", bad, id);
+		}
+	}
+	exec = json_object_get_member(req, "execute");
+	if (!exec)
+		return error_node("GenericError",
+				  "QMP input lacks member 'execute'", id);
+	if (!JSON_NODE_HOLDS_VALUE(exec) ||
+	    json_node_get_value_type(exec) != G_TYPE_STRING)
+		return error_node("GenericError",
+				  "QMP input member 'execute' must be a string",
+				  id);
+	an = json_object_get_member(req, "arguments");
+	if (an && !JSON_NODE_HOLDS_OBJECT(an))
+		return error_node(
+			"GenericError",
+			"QMP input member 'arguments' must be an object", id);
+	if (an)
+		args = json_node_get_object(an);
+	name = json_node_get_string(exec);
+	cmd = control_cmd_find(name);
+	if (!s->negotiated && (!cmd || strcmp(name, "qmp_capabilities")))
+		return error_node("CommandNotFound",
+				  "Expecting capabilities negotiation with "
+				  "'qmp_capabilities'",
+				  id);
+	if (s->negotiated && cmd && !strcmp(name, "qmp_capabilities"))
+		return error_node("CommandNotFound",
+				  "Capabilities negotiation is already "
+				  "complete, command ignored",
+				  id);
+	if (!cmd) {
+		bad = g_strdup_printf("The command %s has not been found",
+				      name);
+		return error_node("CommandNotFound", bad, id);
+	}
+	bad = args_check(cmd, args);
+	if (bad)
+		return error_node("GenericError", bad, id);
+	ret = cmd->fn(s, args, &err);
+	if (!ret)
+		return error_node(control_error_class(err), err->message, id);
+	reply = json_node_new(JSON_NODE_OBJECT);
+	json_node_take_object(reply, json_object_new());
+	json_object_set_member(json_node_get_object(reply), "return", ret);
+	if (id)
+		json_object_set_member(json_node_get_object(reply), "id",
+				       json_node_copy(id));
+	return reply;
+}
+
+char *control_session_line(struct control_session *s, const char *line,
+			   size_t len)
+{
+	g_autoptr(JsonParser) parser = NULL;
+	g_autoptr(GError) err = NULL;
+	g_autofree char *msg = NULL;
+	JsonNode *root;
+	size_t at;
+	int depth;
+
+	while (len && g_ascii_isspace(line[len - 1]))
+		len--;
+	if (!len)
+		return NULL; /* a blank line asks nothing */
+	depth = json_text_depth(line, len, &at);
+	if (depth == -2)
+		msg = g_strdup_printf("JSON parse error: a string holds "
+				      "\\u0000 at offset %zu",
+				      at);
+	else if (depth < 0)
+		msg = g_strdup_printf("JSON parse error: unexpected byte "
+				      "0x%02x at offset %zu",
+				      (unsigned char)line[at], at);
+	else if (depth > MAX_DEPTH)
+		msg = g_strdup_printf("JSON parse error: nested deeper than "
+				      "%d levels",
+				      MAX_DEPTH);
+	if (msg)
+		return control_error_line("GenericError", msg);
+	parser = json_parser_new_immutable();
+	if (!json_parser_load_from_data(parser, line, (gssize)len, &err)) {
+		msg = g_strdup_printf("JSON parse error: %s", err->message);
+		return control_error_line("GenericError", msg);
+	}
+	root = json_parser_get_root(parser);
+	if (!root)
+		return NULL;
+	if (!all_utf8(root))
+		return control_error_line("GenericError",
+					  "JSON parse error: a string is not "
+					  "valid UTF-8");
+	return node_line(session_run(s, root));
+}
+
+/* Clients ----------------------------------------------------------------- */
+
+static void client_free(struct client *cl)
+{
+	if (cl->in_src) {
+		g_source_destroy(cl->in_src);
+		g_source_unref(cl->in_src);
+	}
+	if (cl->out_src) {
+		g_source_destroy(cl->out_src);
+		g_source_unref(cl->out_src);
+	}
+	g_socket_close(cl->sock, NULL);
+	g_object_unref(cl->sock);
+	g_string_free(cl->in, TRUE);
+	g_string_free(cl->out, TRUE);
+	g_free(cl);
+}
+
+static void client_drop(struct client *cl, const char *why)
+{
+	struct control *c = cl->c;
+
+	if (why && c->m->vmm->sinks.log) {
+		g_autofree char *id = g_strdup_printf("control#%u", cl->serial);
+
+		c->m->vmm->sinks.log(c->m->vmm->sinks.opaque, id,
+				     MODVMM_LOG_WARNING, why);
+	}
+	g_ptr_array_remove(c->clients, cl);
+	client_free(cl);
+}
+
+static gboolean client_writable(GSocket *sock, GIOCondition cond,
+				gpointer data);
+
+/* Writes what the socket takes now; returns -1 when the client is gone. */
+static int client_flush(struct client *cl)
+{
+	while (cl->out_pos < cl->out->len) {
+		g_autoptr(GError) err = NULL;
+		gssize n =
+			g_socket_send(cl->sock, cl->out->str + cl->out_pos,
+				      cl->out->len - cl->out_pos, NULL, &err);
+
+		if (n < 0 &&
+		    g_error_matches(err, G_IO_ERROR, G_IO_ERROR_WOULD_BLOCK))
+			break;
+		if (n <= 0) {
+			client_drop(cl, NULL);
+			return -1;
+		}
+		cl->out_pos += (gsize)n;
+		if (cl->s.negotiated)
+			cl->deadline = 0;
+	}
+	if (cl->out_pos == cl->out->len) {
+		g_string_truncate(cl->out, 0);
+		cl->out_pos = 0;
+		if (cl->out_src) {
+			g_source_destroy(cl->out_src);
+			g_clear_pointer(&cl->out_src, g_source_unref);
+		}
+		return 0;
+	}
+	if (!cl->deadline)
+		cl->deadline = g_get_monotonic_time() +
+			       (gint64)cl->c->timeout * G_USEC_PER_SEC;
+	if (!cl->out_src) {
+		cl->out_src = g_socket_create_source(cl->sock, G_IO_OUT, NULL);
+		g_source_set_callback(cl->out_src,
+				      G_SOURCE_FUNC(client_writable), cl, NULL);
+		g_source_attach(cl->out_src, cl->c->ctx);
+	}
+	return 0;
+}
+
+static gboolean client_writable(GSocket *sock, GIOCondition cond, gpointer data)
+{
+	struct client *cl = data;
+
+	(void)sock;
+	(void)cond;
+	client_flush(cl);
+	return G_SOURCE_CONTINUE;
+}
+
+/* Queues one line; -1 when the client was dropped. */
+static int client_send(struct client *cl, const char *line)
+{
+	if (cl->out->len - cl->out_pos + strlen(line) + 1 >
+	    CONTROL_OUTPUT_MAX) {
+		client_drop(cl, "client does not read its output; "
+				"disconnected");
+		return -1;
+	}
+	g_string_append(cl->out, line);
+	g_string_append_c(cl->out, '\n');
+	return client_flush(cl);
+}
+
+/* Handles the complete lines in cl->in; -1 when the client is gone. */
+static int client_lines(struct client *cl)
+{
+	gsize start = 0;
+	char *nl;
+
+	while ((nl = memchr(cl->in->str + start, '\n', cl->in->len - start))) {
+		gsize len = (gsize)(nl - (cl->in->str + start));
+		g_autofree char *reply = NULL;
+
+		if (cl->discarding)
+			cl->discarding = 0;
+		else
+			reply = control_session_line(&cl->s,
+						     cl->in->str + start, len);
+		start += len + 1;
+		if (cl->s.negotiated && !cl->out_src)
+			cl->deadline = 0;
+		if (reply && client_send(cl, reply) < 0)
+			return -1;
+	}
+	g_string_erase(cl->in, 0, (gssize)start);
+	if (cl->in->len > CONTROL_LINE_MAX) {
+		g_autofree char *msg = g_strdup_printf(
+			"request line longer than %u bytes: discarded",
+			CONTROL_LINE_MAX);
+		g_autofree char *line = control_error_line("GenericError", msg);
+
+		g_string_truncate(cl->in, 0);
+		if (!cl->discarding) {
+			cl->discarding = 1;
+			return client_send(cl, line);
+		}
+	}
+	return 0;
+}
+
+static gboolean client_readable(GSocket *sock, GIOCondition cond, gpointer data)
+{
+	struct client *cl = data;
+	char buf[16384];
+	g_autoptr(GError) err = NULL;
+	gssize n;
+
+	(void)cond;
+	n = g_socket_receive(sock, buf, sizeof(buf), NULL, &err);
+	if (n < 0 && g_error_matches(err, G_IO_ERROR, G_IO_ERROR_WOULD_BLOCK))
+		return G_SOURCE_CONTINUE;
+	if (n <= 0) {
+		/* GLib holds the source while it dispatches it. */
+		client_drop(cl, NULL);
+		return G_SOURCE_REMOVE;
+	}
+	g_string_append_len(cl->in, buf, n);
+	client_lines(cl);
+	return G_SOURCE_CONTINUE;
+}
+
+static gboolean control_accept(GSocket *sock, GIOCondition cond, gpointer data)
+{
+	struct control *c = data;
+	g_autofree char *greeting = NULL;
+	struct client *cl;
+	GSocket *s;
+
+	(void)cond;
+	s = g_socket_accept(sock, NULL, NULL);
+	if (!s)
+		return G_SOURCE_CONTINUE;
+	g_socket_set_blocking(s, FALSE);
+	if (c->clients->len >= CONTROL_MAX_CLIENTS) {
+		g_autofree char *msg =
+			g_strdup_printf("too many control clients (at most %u)",
+					CONTROL_MAX_CLIENTS);
+		g_autofree char *line = control_error_line("GenericError", msg);
+		g_autofree char *nl = g_strconcat(line, "\n", NULL);
+
+		g_socket_send(s, nl, strlen(nl), NULL, NULL);
+		g_socket_close(s, NULL);
+		g_object_unref(s);
+		return G_SOURCE_CONTINUE;
+	}
+	cl = g_new0(struct client, 1);
+	cl->c = c;
+	cl->s.c = c;
+	cl->s.m = c->m;
+	cl->sock = s;
+	cl->in = g_string_new(NULL);
+	cl->out = g_string_new(NULL);
+	cl->serial = ++c->serial;
+	cl->deadline =
+		g_get_monotonic_time() + (gint64)c->timeout * G_USEC_PER_SEC;
+	g_ptr_array_add(c->clients, cl);
+	cl->in_src =
+		g_socket_create_source(s, G_IO_IN | G_IO_HUP | G_IO_ERR, NULL);
+	g_source_set_callback(cl->in_src, G_SOURCE_FUNC(client_readable), cl,
+			      NULL);
+	g_source_attach(cl->in_src, c->ctx);
+	greeting = control_greeting();
+	client_send(cl, greeting);
+	return G_SOURCE_CONTINUE;
+}
+
+/* Once a second: clients past their handshake or output deadline go. */
+static gboolean control_tick(gpointer data)
+{
+	struct control *c = data;
+	gint64 now = g_get_monotonic_time();
+
+	for (guint i = c->clients->len; i-- > 0;) {
+		struct client *cl = c->clients->pdata[i];
+
+		if (!cl->deadline || now < cl->deadline)
+			continue;
+		client_drop(cl, cl->s.negotiated
+					? "client output stalled past the "
+					  "timeout; disconnected"
+					: "no qmp_capabilities within the "
+					  "timeout; disconnected");
+	}
+	return G_SOURCE_CONTINUE;
+}
+
+/* Events ------------------------------------------------------------------ */
+
+/*
+ * Runs fn on the control thread, after what it is doing now: a command's
+ * reply goes out before the events it caused, and no client goes away
+ * under the code that serves it.
+ */
+static void queue(struct control *c, GSourceFunc fn, gpointer data)
+{
+	GSource *src = g_idle_source_new();
+
+	g_source_set_priority(src, G_PRIORITY_DEFAULT);
+	g_source_set_callback(src, fn, data, NULL);
+	g_source_attach(src, c->ctx);
+	g_source_unref(src);
+}
+
+struct event_msg {
+	struct control *c;
+	char *line;
+};
+
+static gboolean deliver_event(gpointer data)
+{
+	struct event_msg *e = data;
+
+	for (guint i = e->c->clients->len; i-- > 0;) {
+		struct client *cl = e->c->clients->pdata[i];
+
+		if (cl->s.negotiated)
+			client_send(cl, e->line);
+	}
+	g_free(e->line);
+	g_free(e);
+	return G_SOURCE_REMOVE;
+}
+
+void control_event(struct control *c, const char *name, JsonNode *data)
+{
+	JsonObject *o, *ts;
+	JsonNode *n;
+	struct event_msg *e;
+	gint64 now = g_get_real_time();
+
+	if (!c) {
+		if (data)
+			json_node_unref(data);
+		return;
+	}
+	o = json_object_new();
+	ts = json_object_new();
+	json_object_set_string_member(o, "event", name);
+	if (!data) {
+		data = json_node_new(JSON_NODE_OBJECT);
+		json_node_take_object(data, json_object_new());
+	}
+	json_object_set_member(o, "data", data);
+	json_object_set_int_member(ts, "seconds", now / G_USEC_PER_SEC);
+	json_object_set_int_member(ts, "microseconds", now % G_USEC_PER_SEC);
+	json_object_set_object_member(o, "timestamp", ts);
+	n = json_node_new(JSON_NODE_OBJECT);
+	json_node_take_object(n, o);
+	e = g_new0(struct event_msg, 1);
+	e->c = c;
+	e->line = node_line(n);
+	queue(c, deliver_event, e);
+}
+
+static JsonNode *shutdown_data(gboolean guest, const char *reason)
+{
+	JsonObject *o = json_object_new();
+	JsonNode *n = json_node_new(JSON_NODE_OBJECT);
+
+	json_object_set_boolean_member(o, "guest", guest);
+	json_object_set_string_member(o, "reason", reason);
+	json_node_take_object(n, o);
+	return n;
+}
+
+void control_run_ended(struct control *c, const struct kvm_result *res)
+{
+	const char *reason = "host-error";
+	gboolean guest = TRUE;
+	JsonNode *d;
+
+	switch (res->end) {
+	case KVM_END_EXIT:
+		reason = "guest-exit";
+		break;
+	case KVM_END_POWEROFF:
+		reason = "guest-shutdown";
+		break;
+	case KVM_END_RESET:
+		reason = "guest-reset";
+		control_event(c, "RESET", shutdown_data(TRUE, reason));
+		break;
+	case KVM_END_PANIC:
+		reason = "guest-panic";
+		d = json_node_new(JSON_NODE_OBJECT);
+		json_node_take_object(d, json_object_new());
+		json_object_set_string_member(json_node_get_object(d), "action",
+					      "shutdown");
+		control_event(c, "GUEST_PANICKED", d);
+		break;
+	case KVM_END_STOPPED:
+		reason = "host-signal";
+		guest = FALSE;
+		break;
+	case KVM_END_QUIT:
+		reason = "host-qmp-quit";
+		guest = FALSE;
+		break;
+	default:
+		guest = FALSE;
+		break;
+	}
+	d = shutdown_data(guest, reason);
+	if (res->message)
+		json_object_set_string_member(json_node_get_object(d),
+					      "message", res->message);
+	if (res->end == KVM_END_EXIT)
+		json_object_set_int_member(json_node_get_object(d), "status",
+					   res->arg);
+	control_event(c, "SHUTDOWN", d);
+}
+
+/* The server -------------------------------------------------------------- */
+
+static gpointer control_thread(gpointer data)
+{
+	struct control *c = data;
+
+	g_main_context_push_thread_default(c->ctx);
+	g_main_loop_run(c->loop);
+	g_main_context_pop_thread_default(c->ctx);
+	return NULL;
+}
+
+/* A socket file nobody listens on is left over from an earlier run. */
+static int claim_path(const char *path, GError **error)
+{
+	g_autoptr(GSocket) probe = NULL;
+	g_autoptr(GSocketAddress) addr = NULL;
+	struct stat st;
+
+	if (lstat(path, &st) < 0)
+		return 0;
+	if (!S_ISSOCK(st.st_mode))
+		return error_setf(error, EEXIST,
+				  "control socket %s: the path exists and is "
+				  "not a socket",
+				  path);
+	probe = g_socket_new(G_SOCKET_FAMILY_UNIX, G_SOCKET_TYPE_STREAM,
+			     G_SOCKET_PROTOCOL_DEFAULT, NULL);
+	addr = g_unix_socket_address_new(path);
+	if (probe && g_socket_connect(probe, addr, NULL, NULL))
+		return error_setf(error, EADDRINUSE,
+				  "control socket %s: another process "
+				  "listens on it",
+				  path);
+	unlink(path);
+	return 0;
+}
+
+int control_new(struct machine *m, const char *path, unsigned int timeout,
+		struct control **ret, GError **error)
+{
+	g_autoptr(GSocketAddress) addr = NULL;
+	g_autoptr(GError) err = NULL;
+	struct control *c;
+	GSource *src;
+	int r;
+
+	r = claim_path(path, error);
+	if (r < 0)
+		return r;
+	c = g_new0(struct control, 1);
+	c->m = m;
+	c->path = g_strdup(path);
+	c->timeout = timeout ? timeout : CONTROL_TIMEOUT_DEFAULT;
+	c->clients = g_ptr_array_new();
+	c->listener = g_socket_new(G_SOCKET_FAMILY_UNIX, G_SOCKET_TYPE_STREAM,
+				   G_SOCKET_PROTOCOL_DEFAULT, &err);
+	addr = g_unix_socket_address_new(path);
+	if (!c->listener || !g_socket_bind(c->listener, addr, FALSE, &err) ||
+	    !g_socket_listen(c->listener, &err)) {
+		r = error_setf(error, EADDRNOTAVAIL, "control socket %s: %s",
+			       path, err->message);
+		g_clear_object(&c->listener);
+		g_ptr_array_unref(c->clients);
+		g_free(c->path);
+		g_free(c);
+		return r;
+	}
+	/* Only the user who runs modvmm may drive it. */
+	chmod(path, 0600);
+	g_socket_set_blocking(c->listener, FALSE);
+	c->ctx = g_main_context_new();
+	c->loop = g_main_loop_new(c->ctx, FALSE);
+	src = g_socket_create_source(c->listener, G_IO_IN, NULL);
+	g_source_set_callback(src, G_SOURCE_FUNC(control_accept), c, NULL);
+	g_source_attach(src, c->ctx);
+	g_source_unref(src);
+	src = g_timeout_source_new_seconds(1);
+	g_source_set_callback(src, control_tick, c, NULL);
+	g_source_attach(src, c->ctx);
+	g_source_unref(src);
+	c->thread = g_thread_new("control", control_thread, c);
+	*ret = c;
+	return 0;
+}
+
+/* On the control thread: what each client is owed, then the loop ends. */
+static gboolean control_finish(gpointer data)
+{
+	struct control *c = data;
+	gint64 until = g_get_monotonic_time() + G_USEC_PER_SEC;
+
+	while (c->clients->len) {
+		struct client *cl = c->clients->pdata[c->clients->len - 1];
+
+		g_socket_set_blocking(cl->sock, TRUE);
+		while (cl->out_pos < cl->out->len &&
+		       g_get_monotonic_time() < until) {
+			gssize n;
+
+			g_socket_set_timeout(cl->sock, 1);
+			n = g_socket_send(cl->sock, cl->out->str + cl->out_pos,
+					  cl->out->len - cl->out_pos, NULL,
+					  NULL);
+			if (n <= 0)
+				break;
+			cl->out_pos += (gsize)n;
+		}
+		g_ptr_array_remove_index(c->clients, c->clients->len - 1);
+		client_free(cl);
+	}
+	g_main_loop_quit(c->loop);
+	return G_SOURCE_REMOVE;
+}
+
+void control_free(struct control *c)
+{
+	if (!c)
+		return;
+	/* Queued after every event already sent, so those go out first. */
+	queue(c, control_finish, c);
+	g_thread_join(c->thread);
+	g_socket_close(c->listener, NULL);
+	g_object_unref(c->listener);
+	unlink(c->path);
+	g_main_loop_unref(c->loop);
+	g_main_context_unref(c->ctx);
+	g_ptr_array_unref(c->clients);
+	g_free(c->path);
+	g_free(c);
+}

@@ -1,0 +1,65 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#ifndef CORE_CONTROL_H
+#define CORE_CONTROL_H
+
+#include <glib.h>
+#include <json-glib/json-glib.h>
+
+#include "kvm-cpu.h"
+#include "machine.h"
+
+/*
+ * The control socket: a QMP-style protocol on a unix socket (docs/
+ * control.md). Requests are JSON objects, one per line; every request gets
+ * one reply; events go to every client that has negotiated. The protocol
+ * runs on a thread of its own, so no client can hold up the vCPUs, and a
+ * client that does not read its replies is dropped once its output passes
+ * CONTROL_OUTPUT_MAX or stays unwritten for the timeout.
+ */
+
+#define CONTROL_LINE_MAX (64 * 1024)   /* bytes of one request line */
+#define CONTROL_OUTPUT_MAX (16u << 20) /* pending output of one client */
+#define CONTROL_MAX_CLIENTS 16
+#define CONTROL_TIMEOUT_DEFAULT 60 /* seconds: handshake, stalled output */
+
+struct control;
+
+/*
+ * Listens on `path` (a stale socket left there is replaced; anything else
+ * is refused) and starts the protocol thread. `timeout` is in seconds.
+ */
+int control_new(struct machine *m, const char *path, unsigned int timeout,
+		struct control **ret, GError **error);
+
+/* Sends an event to every negotiated client; takes `data` (may be NULL).
+ * Callable from any thread. */
+void control_event(struct control *c, const char *name, JsonNode *data);
+
+/* The events that say how the run ended (SHUTDOWN and what led to it). */
+void control_run_ended(struct control *c, const struct kvm_result *res);
+
+/* Writes what clients are still owed (for at most a second), closes them,
+ * removes the socket and stops the thread. NULL is fine. */
+void control_free(struct control *c);
+
+/*
+ * One protocol session without a socket: what a client line gets in
+ * reply. Used by the socket code, the fuzz target and unit tests.
+ */
+struct control_session {
+	struct control *c;
+	struct machine *m;
+	int negotiated;
+};
+
+/* Returns the reply line (no newline); NULL for none. */
+char *control_session_line(struct control_session *s, const char *line,
+			   size_t len);
+
+/* An error reply line, for input that never became a request. */
+char *control_error_line(const char *cls, const char *desc);
+
+/* The greeting a client reads first. */
+char *control_greeting(void);
+
+#endif

@@ -1,0 +1,496 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
+/*
+ * core/ctl-cli.c - modvmm ctl: one command to a running modvmm's control
+ * socket, its arguments typed from the server's own query-commands, and
+ * the reply as readable text or (--json) as it came.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+
+#include <gio/gio.h>
+#include <gio/gunixsocketaddress.h>
+#include <json-glib/json-glib.h>
+
+#include "ctl-cli.h"
+
+static gboolean opt_json;
+static int opt_timeout = 30;
+
+static const GOptionEntry ctl_options[] = {
+	{ "json", 'j', 0, G_OPTION_ARG_NONE, &opt_json,
+	  "Print the reply (or each event) as JSON", NULL },
+	{ "timeout", 't', 0, G_OPTION_ARG_INT, &opt_timeout,
+	  "Seconds to wait for the reply (default 30)", "S" },
+	{ NULL },
+};
+
+struct conn {
+	GSocket *sock;
+	GString *buf;
+	const char *path;
+};
+
+static int fail(const char *fmt, ...) G_GNUC_PRINTF(1, 2);
+
+static int fail(const char *fmt, ...)
+{
+	va_list ap;
+
+	fputs("modvmm: ctl: ", stderr);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+	return 1;
+}
+
+/* The next line from the server, parsed; NULL with a message printed. */
+static JsonNode *conn_read(struct conn *c)
+{
+	for (;;) {
+		char *nl = memchr(c->buf->str, '\n', c->buf->len);
+		char chunk[65536];
+		g_autoptr(GError) err = NULL;
+		gssize n;
+
+		if (nl) {
+			g_autofree char *line = g_strndup(
+				c->buf->str, (gsize)(nl - c->buf->str));
+			JsonNode *node;
+
+			g_string_erase(c->buf, 0, nl - c->buf->str + 1);
+			node = json_from_string(line, &err);
+			if (!node)
+				fail("%s: the server sent what is not JSON: %s",
+				     c->path, err->message);
+			return node;
+		}
+		n = g_socket_receive(c->sock, chunk, sizeof(chunk), NULL, &err);
+		if (n < 0) {
+			fail("%s: %s", c->path, err->message);
+			return NULL;
+		}
+		if (n == 0) {
+			fail("%s: the server closed the connection", c->path);
+			return NULL;
+		}
+		g_string_append_len(c->buf, chunk, n);
+	}
+}
+
+static int conn_send(struct conn *c, JsonNode *req)
+{
+	g_autofree char *text = json_to_string(req, FALSE);
+	g_autofree char *line = g_strconcat(text, "\n", NULL);
+	g_autoptr(GError) err = NULL;
+
+	if (g_socket_send(c->sock, line, strlen(line), NULL, &err) < 0)
+		return fail("%s: %s", c->path, err->message);
+	return 0;
+}
+
+static JsonObject *member_object(JsonObject *o, const char *name)
+{
+	JsonNode *n = json_object_get_member(o, name);
+
+	return n && JSON_NODE_HOLDS_OBJECT(n) ? json_node_get_object(n) : NULL;
+}
+
+/*
+ * Sends a request and returns the reply to it (events before it are
+ * printed with --json in `watch` only, so they are skipped here). A reply
+ * with "error" is printed and NULL returned, with *ret_status 1.
+ */
+static JsonNode *conn_execute(struct conn *c, const char *cmd, JsonNode *args)
+{
+	JsonObject *o = json_object_new();
+	JsonNode *req = json_node_new(JSON_NODE_OBJECT);
+
+	json_object_set_string_member(o, "execute", cmd);
+	if (args)
+		json_object_set_member(o, "arguments", args);
+	json_node_take_object(req, o);
+	if (conn_send(c, req) < 0) {
+		json_node_unref(req);
+		return NULL;
+	}
+	json_node_unref(req);
+	for (;;) {
+		JsonNode *n = conn_read(c);
+		JsonObject *r, *e;
+
+		if (!n)
+			return NULL;
+		r = JSON_NODE_HOLDS_OBJECT(n) ? json_node_get_object(n) : NULL;
+		if (r && json_object_has_member(r, "return"))
+			return n;
+		if (r && (e = member_object(r, "error"))) {
+			if (opt_json) {
+				g_autofree char *t = json_to_string(n, TRUE);
+
+				printf("%s\n", t);
+			}
+			fail("%s: %s (%s)", cmd,
+			     json_object_get_string_member_with_default(
+				     e, "desc", "?"),
+			     json_object_get_string_member_with_default(
+				     e, "class", "?"));
+			json_node_unref(n);
+			return NULL;
+		}
+		json_node_unref(n); /* an event */
+	}
+}
+
+/* Argument typing -------------------------------------------------------- */
+
+/* The type query-commands gives `key` of `cmd`; NULL when unknown. */
+static const char *arg_type(JsonNode *commands, const char *cmd,
+			    const char *key)
+{
+	JsonArray *a = json_node_get_array(commands);
+
+	for (guint i = 0; i < json_array_get_length(a); i++) {
+		JsonObject *o = json_array_get_object_element(a, i);
+		JsonArray *args;
+
+		if (strcmp(json_object_get_string_member(o, "name"), cmd))
+			continue;
+		args = json_object_get_array_member(o, "arguments");
+		for (guint j = 0; j < json_array_get_length(args); j++) {
+			JsonObject *ao = json_array_get_object_element(args, j);
+
+			if (!strcmp(json_object_get_string_member(ao, "name"),
+				    key))
+				return json_object_get_string_member(ao,
+								     "type");
+		}
+	}
+	return NULL;
+}
+
+static int parse_bool(const char *s, gboolean *ret)
+{
+	static const char *const yes[] = { "on", "yes", "true", "1" };
+	static const char *const no[] = { "off", "no", "false", "0" };
+
+	for (size_t i = 0; i < G_N_ELEMENTS(yes); i++) {
+		if (!strcmp(s, yes[i]))
+			return *ret = TRUE, 0;
+		if (!strcmp(s, no[i]))
+			return *ret = FALSE, 0;
+	}
+	return -EINVAL;
+}
+
+/* key=value words as the command's arguments, typed by the schema. */
+static int build_args(JsonNode *commands, const char *cmd, char **words,
+		      JsonNode **ret)
+{
+	JsonObject *o = json_object_new();
+
+	for (; *words; words++) {
+		char *eq = strchr(*words, '=');
+		g_autofree char *key = NULL;
+		const char *type, *val;
+
+		if (!eq || eq == *words) {
+			json_object_unref(o);
+			return fail("%s: '%s' is not key=value", cmd, *words);
+		}
+		key = g_strndup(*words, (gsize)(eq - *words));
+		val = eq + 1;
+		type = arg_type(commands, cmd, key);
+		if (type && !strcmp(type, "int")) {
+			gint64 v;
+			char *end;
+
+			errno = 0;
+			v = g_ascii_strtoll(val, &end, 0);
+			if (!*val || *end || errno) {
+				json_object_unref(o);
+				return fail("%s: %s=%s: not an integer", cmd,
+					    key, val);
+			}
+			json_object_set_int_member(o, key, v);
+		} else if (type && !strcmp(type, "bool")) {
+			gboolean b;
+
+			if (parse_bool(val, &b) < 0) {
+				json_object_unref(o);
+				return fail("%s: %s=%s: not on or off", cmd,
+					    key, val);
+			}
+			json_object_set_boolean_member(o, key, b);
+		} else {
+			/* Strings, and what the server will refuse by name. */
+			json_object_set_string_member(o, key, val);
+		}
+	}
+	*ret = json_node_new(JSON_NODE_OBJECT);
+	json_node_take_object(*ret, o);
+	return 0;
+}
+
+/* Readable output -------------------------------------------------------- */
+
+static const char *str(JsonObject *o, const char *key)
+{
+	JsonNode *n = json_object_get_member(o, key);
+
+	if (!n || !JSON_NODE_HOLDS_VALUE(n) ||
+	    json_node_get_value_type(n) != G_TYPE_STRING)
+		return "-";
+	return json_node_get_string(n);
+}
+
+static void print_modules(JsonArray *a)
+{
+	printf("%-16s %-10s %-5s %-11s %-9s %s\n", "module", "version", "ABI",
+	       "origin", "instances", "devices");
+	for (guint i = 0; i < json_array_get_length(a); i++) {
+		JsonObject *o = json_array_get_object_element(a, i);
+		JsonArray *d = json_object_get_array_member(o, "devices");
+		g_autoptr(GString) devs = g_string_new(NULL);
+
+		for (guint j = 0; d && j < json_array_get_length(d); j++)
+			g_string_append_printf(
+				devs, "%s%s", j ? ", " : "",
+				json_array_get_string_element(d, j));
+		printf("%-16s %-10s %-5s %-11s %-9" G_GINT64_FORMAT " %s\n",
+		       str(o, "name"), str(o, "version"), str(o, "abi"),
+		       json_object_get_boolean_member(o, "intree")
+			       ? "in-tree"
+			       : "out-of-tree",
+		       json_object_get_int_member(o, "instances"), devs->str);
+	}
+}
+
+static void print_devices(JsonArray *a)
+{
+	printf("%-16s %-16s %-16s %-20s %s\n", "id", "driver", "module",
+	       "vmstate", "properties");
+	for (guint i = 0; i < json_array_get_length(a); i++) {
+		JsonObject *o = json_array_get_object_element(a, i);
+		JsonObject *p = json_object_get_object_member(o, "properties");
+		g_autoptr(GList) keys = json_object_get_members(p);
+		g_autoptr(GString) props = g_string_new(NULL);
+		g_autofree char *mod = g_strdup_printf(
+			"%s %s", str(o, "module"), str(o, "module-version"));
+
+		for (GList *l = keys; l; l = l->next)
+			g_string_append_printf(
+				props, "%s%s=%s", props->len ? "," : "",
+				(char *)l->data,
+				json_object_get_string_member(p, l->data));
+		printf("%-16s %-16s %-16s %-20s %s\n", str(o, "id"),
+		       str(o, "driver"), mod, str(o, "vmstate"),
+		       props->len ? props->str : "-");
+	}
+}
+
+static void print_machines(JsonArray *a)
+{
+	printf("%-16s %-10s %-11s %-11s %-11s %s\n", "machine type", "released",
+	       "status", "deprecated", "removed", "");
+	for (guint i = 0; i < json_array_get_length(a); i++) {
+		JsonObject *o = json_array_get_object_element(a, i);
+		g_autofree char *alias =
+			json_object_has_member(o, "alias")
+				? g_strdup_printf(" (alias %s)",
+						  str(o, "alias"))
+				: g_strdup("");
+
+		printf("%-16s %-10s %-11s %-11s %-11s %s%s\n", str(o, "name"),
+		       str(o, "released"), str(o, "status"),
+		       str(o, "deprecated-on"), str(o, "removed-on"),
+		       json_object_get_boolean_member(o, "current")
+			       ? "this guest"
+			       : "",
+		       alias);
+	}
+}
+
+static void print_commands(JsonArray *a)
+{
+	for (guint i = 0; i < json_array_get_length(a); i++) {
+		JsonObject *o = json_array_get_object_element(a, i);
+		JsonArray *args = json_object_get_array_member(o, "arguments");
+		g_autoptr(GString) s = g_string_new(str(o, "name"));
+
+		for (guint j = 0; j < json_array_get_length(args); j++) {
+			JsonObject *ao = json_array_get_object_element(args, j);
+			int req =
+				json_object_get_boolean_member(ao, "required");
+
+			g_string_append_printf(s, " %s%s=%s%s", req ? "" : "[",
+					       str(ao, "name"), str(ao, "type"),
+					       req ? "" : "]");
+		}
+		if (json_object_get_boolean_member(o, "open-arguments"))
+			g_string_append(s, " [PROPERTY=VALUE...]");
+		printf("%s\n", s->str);
+	}
+}
+
+static void print_reply(const char *cmd, JsonNode *ret)
+{
+	JsonObject *o =
+		JSON_NODE_HOLDS_OBJECT(ret) ? json_node_get_object(ret) : NULL;
+	JsonArray *a =
+		JSON_NODE_HOLDS_ARRAY(ret) ? json_node_get_array(ret) : NULL;
+	g_autofree char *text = NULL;
+
+	if (o && !strcmp(cmd, "query-status")) {
+		printf("%s\n", str(o, "status"));
+	} else if (a && !strcmp(cmd, "query-modules")) {
+		print_modules(a);
+	} else if (a && !strcmp(cmd, "query-devices")) {
+		print_devices(a);
+	} else if (a && !strcmp(cmd, "query-machines")) {
+		print_machines(a);
+	} else if (a && !strcmp(cmd, "query-commands")) {
+		print_commands(a);
+	} else if (o && !strcmp(cmd, "module-load")) {
+		printf("loaded %s %s (ABI %s, %s) from %s\n", str(o, "name"),
+		       str(o, "version"), str(o, "abi"),
+		       json_object_get_boolean_member(o, "intree")
+			       ? "in-tree"
+			       : "out-of-tree",
+		       str(o, "path"));
+	} else if (o && !strcmp(cmd, "device-add")) {
+		printf("added %s\n", str(o, "id"));
+	} else if (!o || json_object_get_size(o)) {
+		/* Documents (a manifest, an inventory) print as they are,
+		 * so that they can be saved and handed to modvmm compat. */
+		text = json_to_string(ret, TRUE);
+		printf("%s\n", text);
+	}
+}
+
+/* watch: every event until the server closes, one line each. */
+static int watch(struct conn *c)
+{
+	for (;;) {
+		g_autoptr(JsonNode) n = conn_read(c);
+		JsonObject *o, *ts;
+		g_autofree char *text = NULL, *data = NULL;
+
+		if (!n)
+			return 0;
+		if (!JSON_NODE_HOLDS_OBJECT(n) ||
+		    !json_object_has_member(json_node_get_object(n), "event"))
+			continue;
+		text = json_to_string(n, FALSE);
+		if (opt_json) {
+			printf("%s\n", text);
+		} else {
+			o = json_node_get_object(n);
+			ts = member_object(o, "timestamp");
+			data = json_object_has_member(o, "data")
+				       ? json_to_string(json_object_get_member(
+								o, "data"),
+							FALSE)
+				       : g_strdup("{}");
+			printf("%" G_GINT64_FORMAT ".%06" G_GINT64_FORMAT
+			       " %s %s\n",
+			       ts ? json_object_get_int_member(ts, "seconds")
+				  : 0,
+			       ts ? json_object_get_int_member(ts,
+							       "microseconds")
+				  : 0,
+			       str(o, "event"), data);
+		}
+		fflush(stdout);
+	}
+}
+
+int cmd_ctl(int argc, char **argv)
+{
+	g_autoptr(GOptionContext) ctx = g_option_context_new(
+		"SOCKET COMMAND [KEY=VALUE...] - send a command to a running "
+		"modvmm ('watch' prints events; 'query-commands' lists the "
+		"commands)");
+	g_autoptr(GError) err = NULL;
+	g_autoptr(GSocketAddress) addr = NULL;
+	g_autoptr(JsonNode) greeting = NULL, caps = NULL, commands = NULL;
+	g_autoptr(JsonNode) reply = NULL;
+	struct conn c = { 0 };
+	JsonNode *args = NULL;
+	const char *cmd;
+	int status = 1;
+
+	g_option_context_add_main_entries(ctx, ctl_options, NULL);
+	/* KEY=VALUE words may start with '-' (a negative number). */
+	g_option_context_set_strict_posix(ctx, TRUE);
+	if (!g_option_context_parse(ctx, &argc, &argv, &err)) {
+		fprintf(stderr, "modvmm: %s\n", err->message);
+		return 2;
+	}
+	if (argc < 3) {
+		fprintf(stderr, "modvmm: ctl: usage: modvmm ctl [--json] "
+				"SOCKET COMMAND "
+				"[KEY=VALUE...]\n");
+		return 2;
+	}
+	if (opt_timeout < 1) {
+		fprintf(stderr, "modvmm: ctl: --timeout %d: at least 1\n",
+			opt_timeout);
+		return 2;
+	}
+	c.path = argv[1];
+	cmd = argv[2];
+	c.buf = g_string_new(NULL);
+	c.sock = g_socket_new(G_SOCKET_FAMILY_UNIX, G_SOCKET_TYPE_STREAM,
+			      G_SOCKET_PROTOCOL_DEFAULT, &err);
+	addr = g_unix_socket_address_new(c.path);
+	if (!c.sock || !g_socket_connect(c.sock, addr, NULL, &err)) {
+		fail("%s: %s", c.path, err->message);
+		goto out;
+	}
+	g_socket_set_timeout(c.sock, strcmp(cmd, "watch") ? opt_timeout : 0);
+	greeting = conn_read(&c);
+	if (!greeting)
+		goto out;
+	if (!JSON_NODE_HOLDS_OBJECT(greeting) ||
+	    !json_object_has_member(json_node_get_object(greeting), "QMP")) {
+		g_autofree char *t = json_to_string(greeting, FALSE);
+
+		fail("%s: not a control socket greeting: %s", c.path, t);
+		goto out;
+	}
+	caps = conn_execute(&c, "qmp_capabilities", NULL);
+	if (!caps)
+		goto out;
+	if (!strcmp(cmd, "watch")) {
+		status = watch(&c);
+		goto out;
+	}
+	commands = conn_execute(&c, "query-commands", NULL);
+	if (!commands || !JSON_NODE_HOLDS_ARRAY(json_object_get_member(
+				 json_node_get_object(commands), "return")))
+		goto out;
+	if (build_args(json_object_get_member(json_node_get_object(commands),
+					      "return"),
+		       cmd, argv + 3, &args) < 0)
+		goto out;
+	reply = conn_execute(&c, cmd, args);
+	if (!reply)
+		goto out;
+	if (opt_json) {
+		g_autofree char *t = json_to_string(reply, TRUE);
+
+		printf("%s\n", t);
+	} else {
+		print_reply(cmd,
+			    json_object_get_member(json_node_get_object(reply),
+						   "return"));
+	}
+	status = 0;
+out:
+	if (c.sock)
+		g_object_unref(c.sock);
+	g_string_free(c.buf, TRUE);
+	return status;
+}
