@@ -40,6 +40,7 @@ struct client {
 	gsize out_pos;
 	gint64 deadline; /* monotonic µs: handshake or stalled output */
 	unsigned int serial;
+	int closing; /* the client closed its end: go once output is out */
 };
 
 struct control {
@@ -299,6 +300,21 @@ char *control_session_line(struct control_session *s, const char *line,
 
 /* Clients ----------------------------------------------------------------- */
 
+/*
+ * Runs fn on the control thread, after what it is doing now: a command's
+ * reply goes out before the events it caused, and no client goes away
+ * under the code that serves it.
+ */
+static void queue(struct control *c, GSourceFunc fn, gpointer data)
+{
+	GSource *src = g_idle_source_new();
+
+	g_source_set_priority(src, G_PRIORITY_DEFAULT);
+	g_source_set_callback(src, fn, data, NULL);
+	g_source_attach(src, c->ctx);
+	g_source_unref(src);
+}
+
 static void client_free(struct client *cl)
 {
 	if (cl->in_src) {
@@ -359,6 +375,10 @@ static int client_flush(struct client *cl)
 		if (cl->out_src) {
 			g_source_destroy(cl->out_src);
 			g_clear_pointer(&cl->out_src, g_source_unref);
+		}
+		if (cl->closing) {
+			client_drop(cl, NULL);
+			return -1;
 		}
 		return 0;
 	}
@@ -435,6 +455,36 @@ static int client_lines(struct client *cl)
 	return 0;
 }
 
+static struct client *client_by_serial(struct control *c, unsigned int serial)
+{
+	for (guint i = 0; i < c->clients->len; i++) {
+		struct client *cl = c->clients->pdata[i];
+
+		if (cl->serial == serial)
+			return cl;
+	}
+	return NULL;
+}
+
+struct close_msg {
+	struct control *c;
+	unsigned int serial;
+};
+
+/* The client may have gone meanwhile (a timeout); hence the serial. */
+static gboolean client_closed(gpointer data)
+{
+	struct close_msg *cm = data;
+	struct client *cl = client_by_serial(cm->c, cm->serial);
+
+	g_free(cm);
+	if (cl) {
+		cl->closing = 1;
+		client_flush(cl);
+	}
+	return G_SOURCE_REMOVE;
+}
+
 static gboolean client_readable(GSocket *sock, GIOCondition cond, gpointer data)
 {
 	struct client *cl = data;
@@ -446,7 +496,21 @@ static gboolean client_readable(GSocket *sock, GIOCondition cond, gpointer data)
 	n = g_socket_receive(sock, buf, sizeof(buf), NULL, &err);
 	if (n < 0 && g_error_matches(err, G_IO_ERROR, G_IO_ERROR_WOULD_BLOCK))
 		return G_SOURCE_CONTINUE;
-	if (n <= 0) {
+	if (n == 0) {
+		/* It may still read: what its requests caused (replies
+		 * queued, events queued behind them) goes out first. */
+		g_source_destroy(cl->in_src);
+		g_clear_pointer(&cl->in_src, g_source_unref);
+		{
+			struct close_msg *cm = g_new0(struct close_msg, 1);
+
+			cm->c = cl->c;
+			cm->serial = cl->serial;
+			queue(cl->c, client_closed, cm);
+		}
+		return G_SOURCE_REMOVE;
+	}
+	if (n < 0) {
 		/* GLib holds the source while it dispatches it. */
 		client_drop(cl, NULL);
 		return G_SOURCE_REMOVE;
@@ -522,21 +586,6 @@ static gboolean control_tick(gpointer data)
 }
 
 /* Events ------------------------------------------------------------------ */
-
-/*
- * Runs fn on the control thread, after what it is doing now: a command's
- * reply goes out before the events it caused, and no client goes away
- * under the code that serves it.
- */
-static void queue(struct control *c, GSourceFunc fn, gpointer data)
-{
-	GSource *src = g_idle_source_new();
-
-	g_source_set_priority(src, G_PRIORITY_DEFAULT);
-	g_source_set_callback(src, fn, data, NULL);
-	g_source_attach(src, c->ctx);
-	g_source_unref(src);
-}
 
 struct event_msg {
 	struct control *c;

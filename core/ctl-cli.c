@@ -29,6 +29,7 @@ struct conn {
 	GSocket *sock;
 	GString *buf;
 	const char *path;
+	int eof_ok; /* watch: the server closing is the normal end */
 };
 
 static int fail(const char *fmt, ...) G_GNUC_PRINTF(1, 2);
@@ -72,7 +73,9 @@ static JsonNode *conn_read(struct conn *c)
 			return NULL;
 		}
 		if (n == 0) {
-			fail("%s: the server closed the connection", c->path);
+			if (!c->eof_ok)
+				fail("%s: the server closed the connection",
+				     c->path);
 			return NULL;
 		}
 		g_string_append_len(c->buf, chunk, n);
@@ -98,9 +101,8 @@ static JsonObject *member_object(JsonObject *o, const char *name)
 }
 
 /*
- * Sends a request and returns the reply to it (events before it are
- * printed with --json in `watch` only, so they are skipped here). A reply
- * with "error" is printed and NULL returned, with *ret_status 1.
+ * Sends a request and returns the reply to it, skipping the events that
+ * come before it. An error reply is printed and NULL returned.
  */
 static JsonNode *conn_execute(struct conn *c, const char *cmd, JsonNode *args)
 {
@@ -464,6 +466,7 @@ int cmd_ctl(int argc, char **argv)
 	if (!caps)
 		goto out;
 	if (!strcmp(cmd, "watch")) {
+		c.eof_ok = 1;
 		status = watch(&c);
 		goto out;
 	}

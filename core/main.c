@@ -188,6 +188,7 @@ static char *opt_append;
 static gboolean opt_no_defaults;
 static char *opt_kvm_device;
 static char *opt_control;
+static gboolean opt_paused;
 static int opt_control_timeout = CONTROL_TIMEOUT_DEFAULT;
 
 static const GOptionEntry run_options[] = {
@@ -207,6 +208,9 @@ static const GOptionEntry run_options[] = {
 	  "Do not add the machine's default devices", NULL },
 	{ "kvm-device", 0, 0, G_OPTION_ARG_FILENAME, &opt_kvm_device,
 	  "KVM device node (default /dev/kvm)", "PATH" },
+	{ "paused", 'S', 0, G_OPTION_ARG_NONE, &opt_paused,
+	  "Start with the vCPUs paused (until 'cont' on the control socket)",
+	  NULL },
 	{ "control", 0, 0, G_OPTION_ARG_FILENAME, &opt_control,
 	  "Serve the control protocol on unix socket PATH", "PATH" },
 	{ "control-timeout", 0, 0, G_OPTION_ARG_INT, &opt_control_timeout,
@@ -293,6 +297,11 @@ static int cmd_run(int argc, char **argv)
 		fprintf(stderr, "modvmm: --cpus %d: at least 1\n", opt_cpus);
 		return 2;
 	}
+	if (opt_paused && !opt_control) {
+		fprintf(stderr, "modvmm: --paused needs --control (nothing "
+				"else could resume the guest)\n");
+		return 2;
+	}
 	if (opt_control_timeout < 1) {
 		fprintf(stderr, "modvmm: --control-timeout %d: at least 1\n",
 			opt_control_timeout);
@@ -336,6 +345,8 @@ static int cmd_run(int argc, char **argv)
 		machine_free(m);
 		return STATUS_SETUP;
 	}
+	if (opt_paused)
+		machine_pause(m, NULL);
 	w.m = m;
 	pthread_create(&w.tid, NULL, watch_signals, &w);
 	machine_run(m, &res);

@@ -12,12 +12,22 @@
  *   pages=N    rewrite and checksum N pages (default 64)
  *   ticks=N    wait for N PIT interrupts (default 5)
  *   forever    keep counting and rewriting memory until stopped
+ *   pace=N     wait for N more PIT interrupts before each counter line
+ *   hotplug    watch the hot-plug slot (below) and report what it sees
  *   reset      end with an i8042 reset (0xfe) instead of debug-exit
+ *   panic      end by reporting a panic through pvpanic (port 0x505)
+ *
+ * The hot-plug slot is the port range 0x520-0x52f. A device added there
+ * at run time answers a non-0xff byte at 0x520 (its id; ports nobody
+ * claims read all-ones) and a value at 0x521. The guest looks once per
+ * counter line and prints a line when a device appears or goes.
  */
 #include <stdint.h>
 
 #define COM1 0x3f8
 #define DEBUG_EXIT 0x501
+#define PVPANIC 0x505
+#define HOTPLUG_SLOT 0x520
 #define MEM_BASE 0x400000ull /* 4 MiB: above image, tables and stack */
 
 volatile uint64_t guest_ticks;
@@ -227,6 +237,25 @@ static uint64_t mem_sum(uint64_t pages)
 	return sum;
 }
 
+/* Reports a change in the hot-plug slot; returns what it saw. */
+static uint8_t hotplug_poll(uint8_t was)
+{
+	uint8_t id = inb(HOTPLUG_SLOT);
+
+	if (id == was)
+		return id;
+	if (id == 0xff) {
+		puts_serial("hotplug: slot 0x520 empty\n");
+	} else {
+		puts_serial("hotplug: slot 0x520 id ");
+		put_u64(id);
+		puts_serial(" value ");
+		put_u64(inb(HOTPLUG_SLOT + 1));
+		puts_serial("\n");
+	}
+	return id;
+}
+
 static void fail(int check, const char *what)
 {
 	puts_serial("modvmm guest: FAIL check ");
@@ -240,6 +269,8 @@ static void fail(int check, const char *what)
 void guest_main(const char *cmdline)
 {
 	uint64_t count = 3, pages = 64, ticks = 5, forever = 0, reset = 0;
+	uint64_t pace = 0, hotplug = 0, panic = 0;
+	uint8_t slot = 0xff;
 	uint64_t sum;
 
 	arg(cmdline, "count", &count);
@@ -247,6 +278,9 @@ void guest_main(const char *cmdline)
 	arg(cmdline, "ticks", &ticks);
 	arg(cmdline, "forever", &forever);
 	arg(cmdline, "reset", &reset);
+	arg(cmdline, "pace", &pace);
+	arg(cmdline, "hotplug", &hotplug);
+	arg(cmdline, "panic", &panic);
 
 	puts_serial("modvmm guest: hello\n");
 	if (!check_uart())
@@ -268,6 +302,10 @@ void guest_main(const char *cmdline)
 		return fail(4, "unexpected interrupt vector");
 
 	for (uint64_t n = 1; forever || n <= count; n++) {
+		for (uint64_t until = guest_ticks + pace; guest_ticks < until;)
+			__asm__ volatile("hlt");
+		if (hotplug)
+			slot = hotplug_poll(slot);
 		sum = mem_rewrite(pages, n);
 		if (mem_sum(pages) != sum)
 			return fail(5, "memory checksum after rewrite");
@@ -281,6 +319,11 @@ void guest_main(const char *cmdline)
 	}
 
 	puts_serial("modvmm guest: PASS\n");
+	if (panic) {
+		puts_serial("modvmm guest: panic\n");
+		outb(PVPANIC, 1);
+		return fail(7, "pvpanic did not end the run");
+	}
 	if (reset) {
 		__asm__ volatile("cli");
 		outb(0x64, 0xfe);

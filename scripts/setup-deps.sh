@@ -5,10 +5,11 @@
 set -eu
 
 # qemu-system-x86, linux-image-amd64, busybox-static and cpio: the KVM
-# suite runs real guests, nested under QEMU where /dev/kvm is unusable.
+# suite runs real guests, nested under QEMU where /dev/kvm is unusable;
+# socat: the control suite runs the socat example of docs/control.md.
 packages="meson ninja-build pkg-config gcc clang libclang-rt-14-dev binutils
 	libglib2.0-dev libjson-glib-dev libelf-dev check abigail-tools python3
-	qemu-system-x86 linux-image-amd64 busybox-static cpio"
+	qemu-system-x86 linux-image-amd64 busybox-static cpio socat"
 
 missing=
 for p in $packages; do

@@ -139,7 +139,7 @@ START_TEST(test_cli_modules_lists_intree_and_device)
 	ck_assert_int_eq(r.status, 0);
 	ck_assert_str_eq(r.err, "");
 	ck_assert(g_str_has_prefix(r.out, "host ABI " MODVMM_ABI_STRING
-					  ", 3 modules loaded\n"));
+					  ", 4 modules loaded\n"));
 	ck_assert_ptr_nonnull(strstr(
 		r.out, "  debug-exit       1.0.0      ABI " MODVMM_ABI_STRING
 		       "   in-tree     "

@@ -1,0 +1,714 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: LGPL-2.1-or-later
+"""The control socket suite: every command and event over a real socket,
+against modvmm running the built-in guest on /dev/kvm. TAP output.
+
+    control-suite.py BUILD_DIR SOURCE_DIR [NAME...]
+
+Each case starts its own modvmm (a fraction of a second) with a private
+copy of the in-tree modules, so that modules can be added to its module
+directory while it runs. The guest runs with `forever pace=10 hotplug`:
+it prints a counter line every 10 ms or so and reports the hot-plug slot.
+"""
+import json
+import os
+import re
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+
+BUILD = os.path.abspath(sys.argv[1])
+SRC = os.path.abspath(sys.argv[2])
+ONLY = set(sys.argv[3:])
+MODVMM = os.path.join(BUILD, "modvmm")
+FIXTURES = os.path.join(BUILD, "tests", "fixtures")
+
+
+class Guest:
+    def __init__(self, tmp, append="forever pace=10 hotplug", extra=(),
+                 timeout=None, paused=False):
+        self.tmp = tmp
+        self.moddir = os.path.join(tmp, "modules")
+        os.makedirs(self.moddir, mode=0o755)
+        for so in os.listdir(os.path.join(BUILD, "modules")):
+            if so.endswith(".so"):
+                shutil.copy(os.path.join(BUILD, "modules", so), self.moddir)
+        self.sock = os.path.join(tmp, "ctl.sock")
+        self.out_path = os.path.join(tmp, "out")
+        cmd = [MODVMM, "run", "--module-dir", self.moddir, "--control",
+               self.sock, "--append", append] + list(extra)
+        if timeout:
+            cmd += ["--control-timeout", str(timeout)]
+        if paused:
+            cmd += ["--paused"]
+        self.out = open(self.out_path, "w")
+        self.proc = subprocess.Popen(cmd, stdout=self.out,
+                                     stderr=subprocess.STDOUT)
+        deadline = time.time() + 20
+        while not os.path.exists(self.sock):
+            if self.proc.poll() is not None or time.time() > deadline:
+                raise AssertionError("modvmm did not open its socket: " +
+                                     self.output())
+            time.sleep(0.01)
+
+    def output(self):
+        with open(self.out_path, errors="replace") as f:
+            return f.read()
+
+    def counts(self):
+        return len(re.findall(r"^count \d+ ", self.output(), re.M))
+
+    def wait_for(self, pattern, timeout=10):
+        deadline = time.time() + timeout
+        while time.time() < deadline:
+            if re.search(pattern, self.output(), re.M):
+                return
+            time.sleep(0.02)
+        raise AssertionError(f"guest never printed /{pattern}/; tail: " +
+                             self.output()[-500:])
+
+    def assert_running(self):
+        """The guest still counts: two new counter lines within 10 s."""
+        n = self.counts()
+        deadline = time.time() + 10
+        while self.counts() < n + 2:
+            if time.time() > deadline or self.proc.poll() is not None:
+                raise AssertionError("the guest stopped counting")
+            time.sleep(0.02)
+
+    def wait_exit(self, timeout=20):
+        try:
+            return self.proc.wait(timeout)
+        finally:
+            self.out.close()
+
+    def close(self):
+        if self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait()
+        self.out.close()
+
+
+class Client:
+    def __init__(self, path, negotiate=True):
+        self.s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        self.s.settimeout(10)
+        self.s.connect(path)
+        self.buf = b""
+        self.events = []
+        self.greeting = self.read()
+        if negotiate:
+            assert self.cmd("qmp_capabilities") == {}, "negotiation failed"
+
+    def send(self, data):
+        self.s.sendall(data if isinstance(data, bytes) else data.encode())
+
+    def read(self, timeout=10):
+        self.s.settimeout(timeout)
+        while b"\n" not in self.buf:
+            chunk = self.s.recv(65536)
+            if not chunk:
+                raise EOFError("server closed the connection")
+            self.buf += chunk
+        line, self.buf = self.buf.split(b"\n", 1)
+        return json.loads(line)
+
+    def reply(self):
+        """The next reply; events on the way are kept."""
+        while True:
+            m = self.read()
+            if "event" in m:
+                self.events.append(m)
+            else:
+                return m
+
+    def request(self, name, args=None, **extra):
+        req = {"execute": name}
+        if args is not None:
+            req["arguments"] = args
+        req.update(extra)
+        self.send(json.dumps(req) + "\n")
+        return self.reply()
+
+    def cmd(self, _name, **args):
+        r = self.request(_name, args or None)
+        assert "return" in r, f"{_name}: {r}"
+        return r["return"]
+
+    def error(self, name, args=None, cls="GenericError"):
+        r = self.request(name, args)
+        assert "error" in r, f"{name}: expected an error, got {r}"
+        assert r["error"]["class"] == cls, r
+        return r["error"]["desc"]
+
+    def event(self, name, timeout=10):
+        deadline = time.time() + timeout
+        while True:
+            for e in self.events:
+                if e["event"] == name:
+                    self.events.remove(e)
+                    return e
+            left = deadline - time.time()
+            if left <= 0:
+                raise AssertionError(f"no {name} event")
+            m = self.read(left)
+            assert "event" in m, f"unexpected reply {m}"
+            self.events.append(m)
+
+    def close(self):
+        self.s.close()
+
+
+def expect(cond, what):
+    if not cond:
+        raise AssertionError(what)
+
+
+def ctl(g, *words, check=True):
+    r = subprocess.run([MODVMM, "ctl"] + list(words[:1]) + [g.sock] +
+                       list(words[1:]), capture_output=True, text=True,
+                       timeout=30)
+    if check and r.returncode:
+        raise AssertionError(f"modvmm ctl {words}: {r.returncode} "
+                             f"{r.stderr}")
+    return r
+
+
+def ctl_plain(g, *words, check=True):
+    r = subprocess.run([MODVMM, "ctl", g.sock] + list(words),
+                       capture_output=True, text=True, timeout=30)
+    if check and r.returncode:
+        raise AssertionError(f"modvmm ctl {words}: {r.returncode} "
+                             f"{r.stderr}")
+    return r
+
+
+# Cases ------------------------------------------------------------------
+
+def greeting_has_version_and_capabilities(g):
+    c = Client(g.sock, negotiate=False)
+    q = c.greeting["QMP"]
+    expect(q["capabilities"] == [], q)
+    expect(q["version"]["package"].startswith("modvmm "), q)
+    expect(q["version"]["abi"] == "1.1", q)
+    expect(set(q["version"]["qemu"]) == {"major", "minor", "micro"}, q)
+
+
+def commands_before_capabilities_refused(g):
+    c = Client(g.sock, negotiate=False)
+    d = c.error("query-status", cls="CommandNotFound")
+    expect(d == "Expecting capabilities negotiation with 'qmp_capabilities'",
+           d)
+    expect(c.request("qmp_capabilities") == {"return": {}}, "negotiate")
+    d = c.error("qmp_capabilities", cls="CommandNotFound")
+    expect("already complete" in d, d)
+    expect(c.cmd("query-status")["status"] == "running", "status")
+
+
+def stop_and_cont_pause_the_guest(g):
+    c = Client(g.sock)
+    other = Client(g.sock)
+    expect(c.cmd("query-status") == {"status": "running", "running": True},
+           "running")
+    expect(c.cmd("stop") == {}, "stop")
+    for cl in (c, other):
+        e = cl.event("STOP")
+        expect(e["data"] == {} and set(e["timestamp"]) ==
+               {"seconds", "microseconds"}, e)
+        expect(abs(e["timestamp"]["seconds"] - time.time()) < 60, e)
+    expect(c.cmd("query-status") == {"status": "paused", "running": False},
+           "paused")
+    n = g.counts()
+    time.sleep(0.5)
+    expect(g.counts() == n, "the guest counted while paused")
+    d = c.error("stop")
+    expect(d == "the guest is already paused", d)
+    expect(c.cmd("cont") == {}, "cont")
+    c.event("RESUME")
+    other.event("RESUME")
+    g.assert_running()
+    d = c.error("cont")
+    expect(d == "the guest is already running", d)
+
+
+def paused_start_waits_for_cont(g):
+    c = Client(g.sock)
+    expect(c.cmd("query-status")["status"] == "paused", "paused at start")
+    time.sleep(0.3)
+    expect("modvmm guest: hello" not in g.output(), "guest ran while paused")
+    c.cmd("cont")
+    g.wait_for("^count 2 ")
+
+
+def query_machines_lists_types(g):
+    c = Client(g.sock)
+    ms = c.cmd("query-machines")
+    expect(ms and ms[0]["name"] == "microvm-1.0", ms)
+    m = ms[0]
+    expect(m["alias"] == "microvm" and m["current"] is True, m)
+    expect(m["status"] == "supported", m)
+    expect(re.fullmatch(r"\d{4}-\d\d-\d\d", m["released"]), m)
+    expect(set(m) >= {"deprecated-on", "removed-on", "compat-props"}, m)
+
+
+def query_modules_shows_version_abi_origin(g):
+    c = Client(g.sock)
+    mods = {m["name"]: m for m in c.cmd("query-modules")}
+    expect(set(mods) == {"debug-exit", "i8042", "pvpanic", "uart16550"},
+           mods.keys())
+    u = mods["uart16550"]
+    expect(u["version"] == "1.0.0" and u["abi"] == "1.1", u)
+    expect(u["intree"] is True and u["instances"] == 1, u)
+    expect(mods["pvpanic"]["instances"] == 0, mods["pvpanic"])
+    expect(u["path"] == os.path.join(os.path.realpath(g.moddir),
+                                     "uart16550.so"), u)
+
+
+def query_devices_shows_properties(g):
+    c = Client(g.sock)
+    devs = {d["id"]: d for d in c.cmd("query-devices")}
+    u = devs["uart165500"]
+    expect(u["driver"] == "uart16550" and u["vmstate"] == "uart16550@1", u)
+    expect(u["properties"]["iobase"] == str(0x3f8), u)
+    expect(u["module"] == "uart16550" and u["module-version"] == "1.0.0", u)
+
+
+def hot_added_device_seen_by_guest(g):
+    c = Client(g.sock)
+    watcher = Client(g.sock)
+    g.wait_for("^count 3 ")
+    expect("hotplug: slot" not in g.output(), "slot busy before the add")
+    # The module arrives in the module directory after start-up.
+    shutil.copy(os.path.join(FIXTURES, "fx-slot.so"), g.moddir)
+    m = c.cmd("module-load", file="fx-slot")
+    expect(m["name"] == "fx-slot" and m["version"] == "1.0.0", m)
+    expect(m["intree"] is False and m["devices"] == ["fx-slot"], m)
+    e = watcher.event("MODULE_LOADED")
+    expect(e["data"]["name"] == "fx-slot" and
+           e["data"]["path"].endswith("/fx-slot.so"), e)
+    r = c.request("device-add", {"driver": "fx-slot", "id": "slot0",
+                                 "value": 9})
+    expect(r == {"return": {"id": "slot0"}}, r)
+    e = watcher.event("DEVICE_ADDED")
+    expect(e["data"] == {"device": "slot0", "driver": "fx-slot"}, e)
+    g.wait_for(r"^hotplug: slot 0x520 id 66 value 9$")
+    devs = [d["id"] for d in c.cmd("query-devices")]
+    expect("slot0" in devs, devs)
+    d = c.error("module-unload", {"name": "fx-slot"})
+    expect(d == "cannot unload module fx-slot: 1 instance of device type "
+           "fx-slot exists", d)
+    expect(c.cmd("device-del", id="slot0") == {}, "device-del")
+    e = watcher.event("DEVICE_DELETED")
+    expect(e["data"] == {"device": "slot0"}, e)
+    g.wait_for(r"^hotplug: slot 0x520 empty$")
+    expect(c.cmd("module-unload", name="fx-slot") == {}, "unload")
+    e = watcher.event("MODULE_UNLOADED")
+    expect(e["data"] == {"name": "fx-slot"}, e)
+    names = [m["name"] for m in c.cmd("query-modules")]
+    expect("fx-slot" not in names, names)
+    g.assert_running()
+
+
+def module_load_refusals(g):
+    c = Client(g.sock)
+    d = c.error("module-load", {"file": "nosuch"})
+    expect(d.startswith("module-load: no nosuch.so in the module "
+                        "directories ("), d)
+    outside = os.path.join(g.tmp, "fx-slot.so")
+    shutil.copy(os.path.join(FIXTURES, "fx-slot.so"), outside)
+    d = c.error("module-load", {"file": outside})
+    expect(d == f"module-load: {outside} is not in a module directory "
+           f"({g.moddir})", d)
+    shutil.copy(os.path.join(FIXTURES, "fx-not-elf.so"), g.moddir)
+    d = c.error("module-load", {"file": "fx-not-elf.so"})
+    expect(d.startswith("fx-not-elf.so: "), d)
+    shutil.copy(os.path.join(FIXTURES, "fx-abi-minor.so"), g.moddir)
+    d = c.error("module-load", {"file": "fx-abi-minor"})
+    expect(d == "fx-abi-minor.so: built for ABI 1.2, this host provides "
+           "ABI 1.1", d)
+    d = c.error("module-load", {"file": "uart16550"})
+    expect("uart16550" in d and "already" in d, d)
+    d = c.error("module-unload", {"name": "nosuch"})
+    expect(d == "no module named 'nosuch' is loaded", d)
+    d = c.error("module-unload", {"name": "uart16550"})
+    expect(d.startswith("cannot unload module uart16550: 1 instance"), d)
+    g.assert_running()
+
+
+def device_add_and_del_refusals(g):
+    c = Client(g.sock)
+    d = c.error("device-del", {"id": "nosuch"}, cls="DeviceNotFound")
+    expect(d == "device 'nosuch' does not exist", d)
+    d = c.error("device-add", {"driver": "nosuch"})
+    expect(d == "unknown device type 'nosuch' (no loaded module provides "
+           "it)", d)
+    d = c.error("device-add", {"driver": "pvpanic", "colour": "red"})
+    expect(d == "pvpanic0: device type pvpanic has no property 'colour' "
+           "(known: iobase)", d)
+    d = c.error("device-add", {"driver": "pvpanic", "iobase": 70000})
+    expect(d.startswith("pvpanic0: property iobase: '70000' is not a u16"),
+           d)
+    d = c.error("device-add", {"driver": "pvpanic", "iobase": [1]})
+    expect(d == "device-add: property 'iobase' must be a string, integer "
+           "or boolean", d)
+    d = c.error("device-add", {"driver": "pvpanic", "iobase": "1,id=x"})
+    expect("cannot hold ','" in d, d)
+    d = c.error("device-add", {"driver": "pvpanic", "id": "uart165500"})
+    expect(d == "device id 'uart165500' is in use", d)
+    devs = [x["id"] for x in c.cmd("query-devices")]
+    expect(devs == ["uart165500", "i80420", "debug-exit0"], devs)
+    g.assert_running()
+
+
+def manifest_and_inventory(g):
+    c = Client(g.sock)
+    m = c.cmd("query-manifest")
+    expect(m["modvmm-manifest"] == 1 and m["machine"] == "microvm-1.0", m)
+    expect([d["id"] for d in m["devices"]] ==
+           [d["id"] for d in c.cmd("query-devices")], m)
+    inv = c.cmd("query-inventory")
+    expect("modvmm-inventory" in inv, inv.keys())
+    types = sorted(t["type"] for t in inv["types"])
+    expect(types == ["debug-exit", "i8042", "pvpanic", "uart16550"], types)
+    # What ctl prints is the document modvmm compat reads.
+    r = ctl_plain(g, "query-manifest")
+    path = os.path.join(g.tmp, "guest.json")
+    with open(path, "w") as f:
+        f.write(r.stdout)
+    v = subprocess.run([MODVMM, "compat", "check", "--source", path, "-M",
+                        g.moddir], capture_output=True, text=True)
+    expect(v.returncode == 0, v.stdout + v.stderr)
+
+
+def malformed_input_refused(g):
+    c = Client(g.sock)
+    cases = [
+        (b"{\"execute\": \n", "JSON parse error"),
+        (b"[1, 2]\n", "QMP input must be a JSON object"),
+        (b"\"text\"\n", "QMP input must be a JSON object"),
+        (b"{\"arguments\": {}}\n", "QMP input lacks member 'execute'"),
+        (b"{\"execute\": 1}\n",
+         "QMP input member 'execute' must be a string"),
+        (b"{\"execute\": \"stop\", \"arguments\": []}\n",
+         "QMP input member 'arguments' must be an object"),
+        (b"{\"execute\": \"stop\", \"extra\": 1}\n",
+         "QMP input member 'extra' is unexpected"),
+        (b"{\"execute\": \"\\udc00x\"}\n", "not valid UTF-8"),
+        (b"{\"execute\": \"stop\" /* c */}\n", "unexpected byte 0x2f"),
+        (b"[" * 40 + b"]" * 40 + b"\n", "nested deeper than 32 levels"),
+        (b"{\"execute\": \"a\\u0000b\"}\n", "\\u0000"),
+    ]
+    for data, want in cases:
+        c.send(data)
+        r = c.reply()
+        expect(r["error"]["class"] == "GenericError", (data, r))
+        expect(want in r["error"]["desc"], (data, r))
+    g.assert_running()
+
+
+def long_line_refused_then_next_works(g):
+    c = Client(g.sock)
+    c.send(b"{\"execute\": \"query-status\", \"id\": \"" + b"x" * 100000 +
+           b"\"}\n")
+    r = c.reply()
+    expect(r["error"]["desc"] == "request line longer than 65536 bytes: "
+           "discarded", r)
+    r = c.request("query-status", id=7)
+    expect(r == {"return": {"status": "running", "running": True},
+                 "id": 7}, r)
+    g.assert_running()
+
+
+def unknown_command_and_bad_arguments(g):
+    c = Client(g.sock)
+    r = c.request("no-such-command", id={"x": [1]})
+    expect(r == {"error": {"class": "CommandNotFound",
+                           "desc": "The command no-such-command has not "
+                           "been found"}, "id": {"x": [1]}}, r)
+    d = c.error("device-del", {"id": 5})
+    expect(d == "Invalid parameter type for 'id', expected: string", d)
+    d = c.error("module-load", {})
+    expect(d == "Parameter 'file' is missing", d)
+    d = c.error("stop", {"now": True})
+    expect(d == "Parameter 'now' is unexpected", d)
+    d = c.error("module-unload", {"name": None})
+    expect(d == "Invalid parameter type for 'name', expected: string", d)
+    g.assert_running()
+
+
+def several_clients_get_events(g):
+    cs = [Client(g.sock) for _ in range(3)]
+    late = Client(g.sock, negotiate=False)
+    cs[0].cmd("device-add", driver="pvpanic", id="p1")
+    for c in cs:
+        expect(c.event("DEVICE_ADDED")["data"]["device"] == "p1", c.events)
+    late.s.settimeout(0.5)
+    try:
+        m = late.read(0.5)
+        raise AssertionError(f"an event before negotiation: {m}")
+    except socket.timeout:
+        pass
+
+
+def slow_client_dropped_others_unaffected(g):
+    slow = Client(g.sock)
+    slow.s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    fast = Client(g.sock)
+    # Requests whose replies it never reads: its output backs up.
+    req = (json.dumps({"execute": "query-inventory"}) + "\n").encode()
+    slow.s.settimeout(5)
+    try:
+        for _ in range(400):
+            slow.s.send(req)
+    except (socket.timeout, BlockingIOError, OSError):
+        pass
+    t0 = time.time()
+    for _ in range(20):
+        expect(fast.cmd("query-status")["running"], "fast client")
+    expect(time.time() - t0 < 5, "the fast client was held up")
+    g.assert_running()
+    # The timeout is 2 s: past it, the slow client is cut off.
+    time.sleep(3.5)
+    slow.s.settimeout(5)
+    try:
+        while slow.s.recv(1 << 20):
+            pass
+    except ConnectionResetError:
+        pass
+    expect("client output stalled past the timeout; disconnected" in
+           g.output(), g.output()[-400:])
+    expect(fast.cmd("query-status")["running"], "fast client after")
+
+
+def handshake_timeout_closes(g):
+    c = Client(g.sock, negotiate=False)
+    t0 = time.time()
+    c.s.settimeout(10)
+    expect(c.s.recv(100) == b"", "still open")
+    expect(1.5 < time.time() - t0 < 6, time.time() - t0)
+    expect("no qmp_capabilities within the timeout" in g.output(),
+           g.output()[-300:])
+    g.assert_running()
+
+
+def too_many_clients_refused(g):
+    cs = [Client(g.sock) for _ in range(16)]
+    extra = Client(g.sock, negotiate=False)
+    expect(extra.greeting == {"error": {"class": "GenericError",
+                                        "desc": "too many control clients "
+                                        "(at most 16)"}}, extra.greeting)
+    cs[0].close()
+    time.sleep(0.2)
+    Client(g.sock)
+
+
+def quit_ends_run_with_shutdown(g):
+    c = Client(g.sock)
+    expect(c.cmd("quit") == {}, "quit")
+    e = c.event("SHUTDOWN")
+    expect(e["data"]["guest"] is False and
+           e["data"]["reason"] == "host-qmp-quit", e)
+    st = g.wait_exit()
+    expect(st == 0, st)
+    expect("stopped by the quit command (exit status 0)" in g.output(),
+           g.output()[-200:])
+    expect(not os.path.exists(g.sock), "socket left behind")
+
+
+def guest_reset_emits_reset_and_shutdown(g):
+    c = Client(g.sock)
+    c.cmd("cont")
+    e = c.event("RESET")
+    expect(e["data"] == {"guest": True, "reason": "guest-reset"}, e)
+    e = c.event("SHUTDOWN")
+    expect(e["data"]["reason"] == "guest-reset", e)
+    expect(g.wait_exit() == 0, "exit status")
+
+
+def guest_panic_emits_guest_panicked(g):
+    c = Client(g.sock)
+    c.cmd("cont")
+    e = c.event("GUEST_PANICKED")
+    expect(e["data"] == {"action": "shutdown"}, e)
+    e = c.event("SHUTDOWN")
+    expect(e["data"]["reason"] == "guest-panic" and e["data"]["guest"], e)
+    expect(g.wait_exit() == 124, "exit status")
+    expect("guest panicked" in g.output(), g.output()[-200:])
+
+
+def guest_exit_emits_shutdown_with_status(g):
+    c = Client(g.sock)
+    c.cmd("cont")
+    e = c.event("SHUTDOWN")
+    expect(e["data"]["reason"] == "guest-exit" and e["data"]["status"] == 0,
+           e)
+    expect(g.wait_exit() == 0, "exit status")
+
+
+def ctl_readable_json_and_errors(g):
+    r = ctl_plain(g, "query-status")
+    expect(r.stdout == "running\n", r.stdout)
+    r = ctl(g, "--json", "query-status")
+    expect(json.loads(r.stdout) == {"return": {"status": "running",
+                                               "running": True}}, r.stdout)
+    r = ctl_plain(g, "query-modules")
+    expect(re.search(r"^uart16550\s+1\.0\.0\s+1\.1\s+in-tree\s+1\s+"
+                     r"uart16550$", r.stdout, re.M), r.stdout)
+    r = ctl_plain(g, "device-add", "driver=pvpanic", "id=p9",
+                  "iobase=0x506")
+    expect(r.stdout == "added p9\n", r.stdout)
+    r = ctl_plain(g, "query-devices")
+    expect(re.search(r"^p9\s+pvpanic\s+pvpanic 1\.0\.0\s+pvpanic@1\s+"
+                     r"iobase=1286$", r.stdout, re.M), r.stdout)
+    r = ctl_plain(g, "device-del", "id=p9")
+    expect(r.stdout == "" and r.returncode == 0, r)
+    r = ctl_plain(g, "device-del", "id=p9", check=False)
+    expect(r.returncode == 1 and r.stderr == "modvmm: ctl: device-del: "
+           "device 'p9' does not exist (DeviceNotFound)\n", r.stderr)
+    r = ctl_plain(g, "device-del", "p9", check=False)
+    expect(r.returncode == 1 and "'p9' is not key=value" in r.stderr,
+           r.stderr)
+    r = ctl_plain(g, "bogus", check=False)
+    expect(r.returncode == 1 and "The command bogus has not been found" in
+           r.stderr, r.stderr)
+    r = subprocess.run([MODVMM, "ctl", os.path.join(g.tmp, "nosock"),
+                        "query-status"], capture_output=True, text=True)
+    expect(r.returncode == 1 and "nosock" in r.stderr, r.stderr)
+    r = subprocess.run([MODVMM, "ctl", g.sock], capture_output=True,
+                       text=True)
+    expect(r.returncode == 2 and "usage" in r.stderr, r.stderr)
+    # watch prints events as they come.
+    w = subprocess.Popen([MODVMM, "ctl", g.sock, "watch"],
+                         stdout=subprocess.PIPE, text=True)
+    time.sleep(0.3)
+    ctl_plain(g, "stop")
+    ctl_plain(g, "cont")
+    ctl_plain(g, "quit")
+    out = w.communicate(timeout=20)[0]
+    expect(re.search(r"^\d+\.\d{6} STOP \{\}$", out, re.M), out)
+    expect(re.search(r"^\d+\.\d{6} SHUTDOWN \{.*host-qmp-quit", out, re.M),
+           out)
+
+
+def docs_match_the_schema(g):
+    """docs/control.md documents every command with its arguments and
+    every event with its data members, exactly as the server has them."""
+    c = Client(g.sock)
+    with open(os.path.join(SRC, "docs", "control.md")) as f:
+        doc = f.read()
+    cmds = {}
+    for sec in re.split(r"^### ", doc, flags=re.M)[1:]:
+        title = sec.splitlines()[0].strip().strip("`")
+        rows = re.findall(r"^\| `([a-z_-]+)` \| (string|int|bool) \| "
+                          r"(yes|no) \|", sec, re.M)
+        cmds[title] = (rows, "Other members are device properties" in sec)
+    events = {}
+    for name, members in re.findall(r"^- `([A-Z_]+)`: data `\{([^}]*)\}`",
+                                    doc, re.M):
+        events[name] = [m.strip() for m in members.split(",") if m.strip()]
+    for cm in c.cmd("query-commands"):
+        expect(cm["name"] in cmds, f"{cm['name']} is not in docs/control.md")
+        rows, open_args = cmds.pop(cm["name"])
+        want = [(a["name"], a["type"], "yes" if a["required"] else "no")
+                for a in cm["arguments"]]
+        expect(rows == want, f"{cm['name']}: docs {rows}, server {want}")
+        expect(open_args == cm["open-arguments"], cm["name"])
+    expect(not cmds, f"documented but not served: {list(cmds)}")
+    for ev in c.cmd("query-events"):
+        expect(ev["name"] in events, f"event {ev['name']} not documented")
+        expect(events.pop(ev["name"]) == ev["data"], ev)
+    expect(not events, f"documented events not sent: {list(events)}")
+
+
+def socat_example_in_docs_works(g):
+    """The socat example of docs/control.md, run as written."""
+    with open(os.path.join(SRC, "docs", "control.md")) as f:
+        doc = f.read()
+    block = re.search(r"```sh\n(socat - UNIX-CONNECT:.*?)```", doc, re.S)
+    expect(block, "no socat example in docs/control.md")
+    script = block.group(1).replace("/run/vm1.sock", g.sock)
+    r = subprocess.run(["sh", "-c", script], capture_output=True,
+                       text=True, timeout=30)
+    lines = [json.loads(x) for x in r.stdout.splitlines()]
+    expect(r.returncode == 0 and "QMP" in lines[0], r.stdout + r.stderr)
+    expect({"return": {"status": "running", "running": True}, "id": 1} in
+           lines, lines)
+    expect({"return": {"id": "p0"}} in lines, lines)
+    expect(any(x.get("event") == "DEVICE_ADDED" for x in lines), lines)
+
+
+CASES = [
+    (greeting_has_version_and_capabilities, {}),
+    (commands_before_capabilities_refused, {}),
+    (stop_and_cont_pause_the_guest, {}),
+    (paused_start_waits_for_cont, {"paused": True}),
+    (query_machines_lists_types, {}),
+    (query_modules_shows_version_abi_origin, {}),
+    (query_devices_shows_properties, {}),
+    (hot_added_device_seen_by_guest, {}),
+    (module_load_refusals, {}),
+    (device_add_and_del_refusals, {}),
+    (manifest_and_inventory, {}),
+    (malformed_input_refused, {}),
+    (long_line_refused_then_next_works, {}),
+    (unknown_command_and_bad_arguments, {}),
+    (several_clients_get_events, {}),
+    (slow_client_dropped_others_unaffected, {"timeout": 2}),
+    (handshake_timeout_closes, {"timeout": 2}),
+    (too_many_clients_refused, {}),
+    (quit_ends_run_with_shutdown, {}),
+    (guest_reset_emits_reset_and_shutdown,
+     {"append": "count=2 reset", "paused": True}),
+    (guest_panic_emits_guest_panicked,
+     {"append": "count=2 panic", "paused": True,
+      "extra": ["--device", "pvpanic"]}),
+    (guest_exit_emits_shutdown_with_status,
+     {"append": "count=2", "paused": True}),
+    (ctl_readable_json_and_errors, {}),
+    (docs_match_the_schema, {}),
+    (socat_example_in_docs_works, {}),
+]
+
+
+def main():
+    cases = [c for c in CASES if not ONLY or c[0].__name__ in ONLY]
+    if not os.path.exists("/dev/kvm"):
+        print(f"1..0 # SKIP no /dev/kvm on this host: the control suite "
+              f"needs a running guest ({len(cases)} cases NOT RUN)")
+        print("#" * 70 + "\n# CONTROL SUITE SKIPPED: NO /dev/kvm\n" +
+              "#" * 70, file=sys.stderr)
+        return 0
+    print(f"1..{len(cases)}", flush=True)
+    failed = 0
+    for n, (fn, kw) in enumerate(cases, 1):
+        t0 = time.time()
+        why, tail = "", []
+        with tempfile.TemporaryDirectory() as tmp:
+            g = None
+            try:
+                g = Guest(tmp, **kw)
+                fn(g)
+                res = "ok"
+            except Exception as e:  # a failed case, reported in TAP
+                res = "not ok"
+                why = f"{type(e).__name__}: {e}"
+            finally:
+                if g:
+                    g.close()
+                    tail = g.output().splitlines()[-10:]
+        print(f"{res} {n} - {fn.__name__} ({time.time() - t0:.1f} s)")
+        if res != "ok":
+            failed += 1
+            for line in why.splitlines()[:20]:
+                print(f"#   {line}")
+            for line in tail:
+                print(f"#   | {line}")
+        sys.stdout.flush()
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
