@@ -46,13 +46,15 @@ for b in build build-asan; do
 	done
 done
 
-# The control suite runs wherever /dev/kvm exists.
+# The control suite and the module guide run wherever /dev/kvm exists.
 if [ -e /dev/kvm ]; then
 	for b in build build-asan; do
-		grep -q '"name": "modvmm:control / control"' \
-			"$b/meson-logs/testlog.json" 2>/dev/null &&
-			! grep -q '1..0 # SKIP' "$b/meson-logs/testlog.txt" ||
-			{ echo "== $b: /dev/kvm exists but the control suite did not run"; status=1; }
+		for t in control:control sdk:module-guide; do
+			grep -q "\"name\": \"modvmm:${t%%:*} / ${t#*:}\"" \
+				"$b/meson-logs/testlog.json" 2>/dev/null &&
+				! grep -q '1..0 # SKIP' "$b/meson-logs/testlog.txt" ||
+				{ echo "== $b: /dev/kvm exists but ${t#*:} did not run"; status=1; }
+		done
 	done
 fi
 
