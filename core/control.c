@@ -418,6 +418,15 @@ static int client_send(struct client *cl, const char *line)
 	return client_flush(cl);
 }
 
+static char *too_long_line(void)
+{
+	g_autofree char *msg =
+		g_strdup_printf("request line longer than %u bytes: discarded",
+				CONTROL_LINE_MAX);
+
+	return control_error_line("GenericError", msg);
+}
+
 /* Handles the complete lines in cl->in; -1 when the client is gone. */
 static int client_lines(struct client *cl)
 {
@@ -430,6 +439,8 @@ static int client_lines(struct client *cl)
 
 		if (cl->discarding)
 			cl->discarding = 0;
+		else if (len > CONTROL_LINE_MAX)
+			reply = too_long_line();
 		else
 			reply = control_session_line(&cl->s,
 						     cl->in->str + start, len);
@@ -441,10 +452,7 @@ static int client_lines(struct client *cl)
 	}
 	g_string_erase(cl->in, 0, (gssize)start);
 	if (cl->in->len > CONTROL_LINE_MAX) {
-		g_autofree char *msg = g_strdup_printf(
-			"request line longer than %u bytes: discarded",
-			CONTROL_LINE_MAX);
-		g_autofree char *line = control_error_line("GenericError", msg);
+		g_autofree char *line = too_long_line();
 
 		g_string_truncate(cl->in, 0);
 		if (!cl->discarding) {
@@ -740,6 +748,8 @@ int control_new(struct machine *m, const char *path, unsigned int timeout,
 	g_autoptr(GSocketAddress) addr = NULL;
 	g_autoptr(GError) err = NULL;
 	struct control *c;
+	mode_t old_mask;
+	gboolean bound;
 	GSource *src;
 	int r;
 
@@ -754,8 +764,11 @@ int control_new(struct machine *m, const char *path, unsigned int timeout,
 	c->listener = g_socket_new(G_SOCKET_FAMILY_UNIX, G_SOCKET_TYPE_STREAM,
 				   G_SOCKET_PROTOCOL_DEFAULT, &err);
 	addr = g_unix_socket_address_new(path);
-	if (!c->listener || !g_socket_bind(c->listener, addr, FALSE, &err) ||
-	    !g_socket_listen(c->listener, &err)) {
+	/* Only the user who runs modvmm may drive it, from the start. */
+	old_mask = umask(0177);
+	bound = c->listener && g_socket_bind(c->listener, addr, FALSE, &err);
+	umask(old_mask);
+	if (!bound || !g_socket_listen(c->listener, &err)) {
 		r = error_setf(error, EADDRNOTAVAIL, "control socket %s: %s",
 			       path, err->message);
 		g_clear_object(&c->listener);
@@ -764,8 +777,6 @@ int control_new(struct machine *m, const char *path, unsigned int timeout,
 		g_free(c);
 		return r;
 	}
-	/* Only the user who runs modvmm may drive it. */
-	chmod(path, 0600);
 	g_socket_set_blocking(c->listener, FALSE);
 	c->ctx = g_main_context_new();
 	c->loop = g_main_loop_new(c->ctx, FALSE);

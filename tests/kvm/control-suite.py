@@ -623,6 +623,39 @@ def docs_match_the_schema(g):
     expect(not events, f"documented events not sent: {list(events)}")
 
 
+def socket_path_is_private_and_checked(g):
+    import stat
+    mode = stat.S_IMODE(os.stat(g.sock).st_mode)
+    expect(mode == 0o600, oct(mode))
+    base = [MODVMM, "run", "--module-dir", g.moddir, "--control"]
+    r = subprocess.run(base + [g.sock], capture_output=True, text=True,
+                       timeout=30)
+    expect(r.returncode == 125 and r.stderr.strip() ==
+           f"modvmm: control socket {g.sock}: another process listens on "
+           "it", r.stderr)
+    plain = os.path.join(g.tmp, "plain")
+    open(plain, "w").close()
+    r = subprocess.run(base + [plain], capture_output=True, text=True,
+                       timeout=30)
+    expect(r.returncode == 125 and r.stderr.strip() ==
+           f"modvmm: control socket {plain}: the path exists and is not a "
+           "socket", r.stderr)
+    r = subprocess.run([MODVMM, "run", "--paused"], capture_output=True,
+                       text=True, timeout=30)
+    expect(r.returncode == 2 and "--paused needs --control" in r.stderr,
+           r.stderr)
+    g.assert_running()
+    expect(Client(g.sock).cmd("query-status")["running"], "first host")
+    # A socket left by a host that was killed is taken over.
+    g.proc.kill()
+    g.proc.wait()
+    expect(os.path.exists(g.sock), "no stale socket to take over")
+    r = subprocess.run(base + [g.sock, "--append", "count=1"],
+                       capture_output=True, text=True, timeout=60)
+    expect(r.returncode == 0 and "modvmm guest: PASS" in r.stdout,
+           r.stdout + r.stderr)
+
+
 def socat_example_in_docs_works(g):
     """The socat example of docs/control.md, run as written."""
     with open(os.path.join(SRC, "docs", "control.md")) as f:
@@ -670,6 +703,7 @@ CASES = [
     (ctl_readable_json_and_errors, {}),
     (docs_match_the_schema, {}),
     (socat_example_in_docs_works, {}),
+    (socket_path_is_private_and_checked, {}),
 ]
 
 
