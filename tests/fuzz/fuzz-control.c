@@ -44,7 +44,8 @@ static void check_reply(const char *reply)
 	if (json_object_has_member(o, "return"))
 		return;
 	e = json_object_get_object_member(o, "error");
-	if (!e || !*json_object_get_string_member_with_default(e, "class", "") ||
+	if (!e ||
+	    !*json_object_get_string_member_with_default(e, "class", "") ||
 	    !*json_object_get_string_member_with_default(e, "desc", ""))
 		abort();
 }
