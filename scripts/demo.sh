@@ -1,7 +1,8 @@
 #!/bin/sh
 # SPDX-License-Identifier: LGPL-2.1-or-later
-# The main job: set up, build, and boot the built-in guest with the
-# in-tree modules. Where /dev/kvm is unusable, the guest runs in a nested
+# The main job: set up, build, boot the built-in guest with the in-tree
+# modules, then load a module into a running guest over its control
+# socket and add and remove a device. Where /dev/kvm is unusable, the guest runs in a nested
 # VM (QEMU with software-emulated SVM, kvm_amd inside): see the README.
 set -eu
 cd "$(dirname "$0")/.."
@@ -15,3 +16,27 @@ echo
 echo "== boot the built-in guest"
 python3 tests/kvm/kvm-suite.py build --run \
 	'$MODVMM run --module-dir $MODDIR --append "count=3"'
+echo
+echo "== load a module into the running guest and add its device"
+# fx-slot (a test fixture) answers in the built-in guest's hot-plug slot.
+python3 tests/kvm/kvm-suite.py build --with build/tests/fixtures/fx-slot.so --run '
+d=$(mktemp -d) && mkdir $d/hotplug
+$MODVMM run --module-dir $MODDIR --module-dir $d/hotplug --control $d/vm.sock \
+	--append "forever pace=10 hotplug" --device uart16550,console=file:$d/console &
+while [ ! -S $d/vm.sock ]; do sleep 0.1; done
+cp "$(command -v fx-slot.so)" $d/hotplug/
+set -x
+$MODVMM ctl $d/vm.sock module-load file=fx-slot
+$MODVMM ctl $d/vm.sock device-add driver=fx-slot id=slot0 value=9
+{ set +x; } 2>/dev/null
+sleep 1
+grep "^hotplug" $d/console
+set -x
+$MODVMM ctl $d/vm.sock query-devices
+$MODVMM ctl $d/vm.sock device-del id=slot0
+{ set +x; } 2>/dev/null
+sleep 1
+grep "^hotplug" $d/console | tail -n 1
+$MODVMM ctl $d/vm.sock quit
+wait
+rm -rf $d'
