@@ -27,6 +27,8 @@ for target in modinfo module-file bzimage vmstate manifest control; do
 	# A real kernel's header and first pages seed the bzImage target;
 	# -max_len keeps inputs that size, so runs stay fast.
 	max_len=65536
+	# Request lines: many short ones reach more than a few long ones.
+	[ "$target" = control ] && max_len=4096
 	if [ "$target" = bzimage ]; then
 		for k in /boot/vmlinuz-*; do
 			[ -f "$k" ] || continue
