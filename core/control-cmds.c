@@ -19,6 +19,7 @@
 #include "control-cmds.h"
 #include "device.h"
 #include "inventory.h"
+#include "snapshot.h"
 
 static JsonNode *empty_object(void)
 {
@@ -98,6 +99,35 @@ static JsonNode *cmd_quit(struct control_session *s, JsonObject *args,
 	 * closes clients after the SHUTDOWN event. */
 	machine_quit(s->m);
 	return empty_object();
+}
+
+static JsonNode *cmd_snapshot_save(struct control_session *s, JsonObject *args,
+				   GError **error)
+{
+	const char *file = json_object_get_string_member(args, "file");
+	JsonObject *o;
+	uint64_t bytes;
+	int running, r;
+
+	if (has_kvm(s, error) < 0)
+		return NULL;
+	/* A running guest is paused for the save and resumed after it. */
+	running = machine_state(s->m) == MACHINE_RUNNING;
+	if (running && machine_pause(s->m, error) < 0)
+		return NULL;
+	if (!running && machine_state(s->m) != MACHINE_PAUSED) {
+		error_setf(error, ESHUTDOWN, "the guest has shut down");
+		return NULL;
+	}
+	r = snapshot_save(s->m, file, &bytes, error);
+	if (running)
+		machine_resume(s->m, NULL);
+	if (r < 0)
+		return NULL;
+	o = json_object_new();
+	json_object_set_string_member(o, "file", file);
+	json_object_set_int_member(o, "bytes", (gint64)bytes);
+	return object_node(o);
 }
 
 /* Machine types --------------------------------------------------------- */
@@ -442,6 +472,10 @@ static const struct control_arg device_add_args[] = {
 	{ "id", "string", 0 },
 	{ NULL },
 };
+static const struct control_arg snapshot_save_args[] = {
+	{ "file", "string", 1 },
+	{ NULL },
+};
 static const struct control_arg device_del_args[] = {
 	{ "id", "string", 1 },
 	{ NULL },
@@ -465,6 +499,7 @@ static const struct control_cmd cmds[] = {
 	{ "device-del",       device_del_args,    0, cmd_device_del },
 	{ "query-manifest",   no_args,            0, cmd_query_manifest },
 	{ "query-inventory",  no_args,            0, cmd_query_inventory },
+	{ "snapshot-save",    snapshot_save_args, 0, cmd_snapshot_save },
 };
 
 static const char *const no_data[] = { NULL };

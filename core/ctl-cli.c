@@ -361,6 +361,9 @@ static void print_reply(const char *cmd, JsonNode *ret)
 			       ? "in-tree"
 			       : "out-of-tree",
 		       str(o, "path"));
+	} else if (o && !strcmp(cmd, "snapshot-save")) {
+		printf("saved %s (%" G_GINT64_FORMAT " bytes)\n",
+		       str(o, "file"), json_object_get_int_member(o, "bytes"));
 	} else if (o && !strcmp(cmd, "device-add")) {
 		printf("added %s\n", str(o, "id"));
 	} else if (!o || json_object_get_size(o)) {

@@ -506,6 +506,11 @@ void kvm_cpus_run(struct kvm *kvm, struct kvm_result *ret)
 	ret->message = g_strdup(kvm->end_message);
 }
 
+int kvm_cpu_fd(struct kvm *kvm, unsigned int cpu)
+{
+	return kvm->cpus[cpu]->fd;
+}
+
 void kvm_cpus_destroy(struct kvm *kvm)
 {
 	for (unsigned int i = 0; i < kvm->ncpus; i++) {

@@ -218,6 +218,7 @@ void kvm_close(struct kvm *kvm)
 	if (kvm->sys_fd >= 0)
 		close(kvm->sys_fd);
 	g_free(kvm->cpuid);
+	g_free(kvm->msrs);
 	g_free(kvm->end_message);
 	g_mutex_clear(&kvm->stop_lock);
 	g_cond_clear(&kvm->stop_cond);

@@ -30,6 +30,8 @@ struct kvm {
 	unsigned int ncpus;
 	struct kvm_cpu *cpus[KVM_MAX_CPUS];
 	struct kvm_cpuid2 *cpuid; /* what vCPUs are given */
+	uint32_t *msrs;		  /* MSRs saved (core/kvm-state.c) */
+	uint32_t n_msrs;
 
 	/* How the run ends: set once, by whoever stops it first. */
 	GMutex stop_lock;

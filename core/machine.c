@@ -15,7 +15,10 @@
 #include "device.h"
 #include "../compat/error.h"
 #include "host.h"
+#include "inventory.h"
 #include "machine.h"
+#include "snapshot.h"
+#include "../compat/negotiate.h"
 
 extern const uint8_t guest_image[];
 extern const size_t guest_image_size;
@@ -292,6 +295,81 @@ static int load_guest(struct machine *m, const struct machine_config *cfg,
 	return 0;
 }
 
+/* The spec of --device with id=ID, if one was given. */
+static const char *spec_with_id(char **specs, const char *id)
+{
+	g_autofree char *want = g_strdup_printf("id=%s", id);
+
+	for (char **s = specs; s && *s; s++) {
+		g_auto(GStrv) parts = g_strsplit(*s, ",", -1);
+
+		for (char **p = parts + 1; *p; p++)
+			if (!strcmp(*p, want))
+				return *s;
+	}
+	return NULL;
+}
+
+/*
+ * Before KVM opens: the snapshot's machine type and every device are
+ * checked against the modules loaded here, as an incoming migration is.
+ */
+static int restore_check(struct machine *m, const struct machine_config *cfg,
+			 GError **error)
+{
+	struct snapshot *s = cfg->restore;
+	struct manifest *inv =
+		inventory_host(m->vmm->loader, machine_registry());
+	struct compat_verdict *v =
+		compat_negotiate(s->manifest, inv, cfg->machine);
+	int r = 0;
+
+	if (!v->accepted) {
+		g_autofree char *text = compat_verdict_text(v);
+
+		r = error_setf(error, EPROTO,
+			       "%s: this host cannot restore the snapshot:\n%s",
+			       s->path, text);
+	}
+	compat_verdict_free(v);
+	manifest_free(inv);
+	for (char **d = cfg->devices; !r && d && *d; d++) {
+		g_autofree char *type = g_strndup(*d, strcspn(*d, ","));
+		int found = 0;
+
+		for (guint i = 0; i < s->ids->len && !found; i++)
+			found = spec_with_id(cfg->devices, s->ids->pdata[i]) ==
+					*d &&
+				g_str_has_prefix(s->specs->pdata[i], type) &&
+				((char *)s->specs->pdata[i])[strlen(type)] ==
+					',';
+		if (!found)
+			r = error_setf(
+				error, EINVAL,
+				"--device %s: with --restore, a --device "
+				"must name (id=) a device of the "
+				"snapshot, of the same type",
+				*d);
+	}
+	return r;
+}
+
+static int restore_devices(struct machine *m, const struct machine_config *cfg,
+			   GError **error)
+{
+	struct snapshot *s = cfg->restore;
+
+	for (guint i = 0; i < s->ids->len; i++) {
+		const char *spec = spec_with_id(cfg->devices, s->ids->pdata[i]);
+		int r = machine_device_add(m, spec ? spec : s->specs->pdata[i],
+					   NULL, error);
+
+		if (r < 0)
+			return r;
+	}
+	return 0;
+}
+
 int machine_create(const struct machine_config *cfg, struct machine **ret,
 		   GError **error)
 {
@@ -304,14 +382,17 @@ int machine_create(const struct machine_config *cfg, struct machine **ret,
 	const struct machine_type *type;
 	char *warning = NULL;
 
-	r = machine_resolve(machine_registry(), cfg->machine, &type, &warning,
-			    error);
+	r = machine_resolve(machine_registry(),
+			    cfg->restore ? cfg->restore->machine : cfg->machine,
+			    &type, &warning, error);
 	if (r < 0)
 		return r;
 	m = g_new0(struct machine, 1);
 	m->type = type;
-	m->alias = !cfg->machine ||
-		   !strcmp(cfg->machine, machine_registry()->alias);
+	m->alias = cfg->restore ? cfg->restore->alias
+				: !cfg->machine ||
+					  !strcmp(cfg->machine,
+						  machine_registry()->alias);
 	m->warning = warning;
 	m->vmm = vmm_new(host_services());
 	m->vmm->sinks = cfg->sinks;
@@ -329,9 +410,24 @@ int machine_create(const struct machine_config *cfg, struct machine **ret,
 		goto fail;
 	}
 	/* What the user can get wrong is checked before KVM is opened. */
-	r = check_device_types(m, cfg, error);
+	r = cfg->restore ? restore_check(m, cfg, error)
+			 : check_device_types(m, cfg, error);
 	if (r < 0)
 		goto fail;
+	if (cfg->restore) {
+		r = kvm_open(m->vmm, cfg->kvm_device, cfg->restore->memory,
+			     cfg->restore->cpus, &m->kvm, error);
+		if (!r)
+			r = restore_devices(m, cfg, error);
+		if (!r)
+			r = kvm_cpus_create(m->kvm, &boot, error);
+		if (!r)
+			r = snapshot_load(cfg->restore, m, error);
+		if (r < 0)
+			goto fail;
+		*ret = m;
+		return 0;
+	}
 	if (cfg->offline) {
 		r = create_devices(m, cfg, error);
 		if (r < 0)

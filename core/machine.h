@@ -10,6 +10,8 @@
 #include "../compat/machine.h"
 #include "vmm.h"
 
+struct snapshot;
+
 struct machine_config {
 	const char *machine; /* NULL or "microvm" */
 	uint64_t memory;     /* bytes */
@@ -22,6 +24,10 @@ struct machine_config {
 	const char *append;	/* kernel or built-in guest command line */
 	const char *kvm_device; /* NULL: /dev/kvm */
 	int offline; /* modules and devices only: no KVM, no guest RAM */
+	/* Restore this snapshot (snapshot_open()) instead of booting: its
+	 * machine type, memory, vCPUs and devices; a --device with the id of
+	 * one of its devices replaces that device's spec. */
+	struct snapshot *restore;
 	struct vmm_sinks sinks; /* log (irq and request are the machine's) */
 };
 

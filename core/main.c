@@ -18,6 +18,7 @@
 #include "device.h"
 #include "host.h"
 #include "machine.h"
+#include "snapshot.h"
 #include "vmm.h"
 
 static char **opt_module_dirs;
@@ -188,6 +189,7 @@ static char *opt_append;
 static gboolean opt_no_defaults;
 static char *opt_kvm_device;
 static char *opt_control;
+static char *opt_restore;
 static gboolean opt_paused;
 static int opt_control_timeout = CONTROL_TIMEOUT_DEFAULT;
 
@@ -208,6 +210,10 @@ static const GOptionEntry run_options[] = {
 	  "Do not add the machine's default devices", NULL },
 	{ "kvm-device", 0, 0, G_OPTION_ARG_FILENAME, &opt_kvm_device,
 	  "KVM device node (default /dev/kvm)", "PATH" },
+	{ "restore", 0, 0, G_OPTION_ARG_FILENAME, &opt_restore,
+	  "Resume the guest saved in this snapshot (its machine type, "
+	  "memory, vCPUs and devices)",
+	  "FILE" },
 	{ "paused", 'S', 0, G_OPTION_ARG_NONE, &opt_paused,
 	  "Start with the vCPUs paused (until 'cont' on the control socket)",
 	  NULL },
@@ -297,6 +303,14 @@ static int cmd_run(int argc, char **argv)
 		fprintf(stderr, "modvmm: --cpus %d: at least 1\n", opt_cpus);
 		return 2;
 	}
+	if (opt_restore && (opt_kernel || opt_append || opt_memory ||
+			    opt_cpus != 1 || opt_no_defaults)) {
+		fprintf(stderr,
+			"modvmm: --restore takes the guest, its memory, "
+			"vCPUs and devices from the snapshot (only "
+			"--device id=... may change a device)\n");
+		return 2;
+	}
 	if (opt_paused && !opt_control) {
 		fprintf(stderr, "modvmm: --paused needs --control (nothing "
 				"else could resume the guest)\n");
@@ -332,10 +346,17 @@ static int cmd_run(int argc, char **argv)
 	sigaddset(&w.set, SIGUSR2);
 	pthread_sigmask(SIG_BLOCK, &w.set, NULL);
 
-	if (machine_create(&cfg, &m, &err) < 0) {
+	if (opt_restore && snapshot_open(opt_restore, &cfg.restore, &err) < 0) {
 		print_error(err);
 		return STATUS_SETUP;
 	}
+	if (machine_create(&cfg, &m, &err) < 0) {
+		print_error(err);
+		snapshot_free(cfg.restore);
+		return STATUS_SETUP;
+	}
+	/* The guest's RAM holds it all now. */
+	g_clear_pointer(&cfg.restore, snapshot_free);
 	if (m->warning)
 		fprintf(stderr, "modvmm: warning: %s\n", m->warning);
 	if (opt_control &&

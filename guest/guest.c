@@ -306,6 +306,10 @@ void guest_main(const char *cmdline)
 			__asm__ volatile("hlt");
 		if (hotplug)
 			slot = hotplug_poll(slot);
+		/* Memory holds what the last round wrote: also after a
+		 * snapshot is restored or the guest has migrated. */
+		if (mem_sum(pages) != sum)
+			return fail(8, "memory changed between rounds");
 		sum = mem_rewrite(pages, n);
 		if (mem_sum(pages) != sum)
 			return fail(5, "memory checksum after rewrite");

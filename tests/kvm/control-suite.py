@@ -656,6 +656,138 @@ def socket_path_is_private_and_checked(g):
            r.stdout + r.stderr)
 
 
+# Snapshots ----------------------------------------------------------------
+
+K = 0x9e3779b97f4a7c15
+
+
+def expected_sum(n, pages=64):
+    """The sum the guest prints on counter line n (guest/guest.c)."""
+    return sum((((n << 32) + i + 1) * K) % (1 << 64)
+               for i in range(pages)) % (1 << 64)
+
+
+def count_lines(text):
+    return [(int(a), int(b, 16)) for a, b in
+            re.findall(r"^count (\d+) ticks \d+ sum ([0-9a-f]{16})$", text,
+                       re.M)]
+
+
+def restore(g, snap, *extra, timeout=60):
+    """Runs the snapshot on a second host with a control socket."""
+    sock = os.path.join(g.tmp, "restored.sock")
+    out = open(os.path.join(g.tmp, "restored.out"), "w")
+    p = subprocess.Popen([MODVMM, "run", "--module-dir", g.moddir,
+                          "--restore", snap, "--control", sock] + list(extra),
+                         stdout=out, stderr=subprocess.STDOUT)
+    return p, sock, out
+
+
+def snapshot_save_and_restore_continue(g):
+    c = Client(g.sock)
+    g.wait_for("^count 5 ")
+    c.cmd("stop")
+    time.sleep(0.1)
+    # The guest may be stopped inside a line: the rest of it comes from
+    # the restored guest.
+    last = int(re.findall(r"^count (\d+) ", g.output(), re.M)[-1])
+    snap = os.path.join(g.tmp, "guest.snap")
+    r = c.cmd("snapshot-save", file=snap)
+    expect(r["file"] == snap and r["bytes"] == os.path.getsize(snap), r)
+    expect(not os.path.exists(snap + ".partial"), "partial file left")
+    expect(c.cmd("query-status")["status"] == "paused", "still paused")
+    c.cmd("quit")
+    g.wait_exit()
+    p, sock, out = restore(g, snap)
+    try:
+        deadline = time.time() + 20
+        path = os.path.join(g.tmp, "restored.out")
+        while time.time() < deadline:
+            lines = count_lines(open(path).read())
+            if len(lines) >= 3:
+                break
+            time.sleep(0.05)
+        text = open(path).read()
+        lines = count_lines(text)
+        expect(len(lines) >= 3, text[-500:])
+        expect([n for n, _ in lines[:3]] == [last + 1, last + 2, last + 3],
+               (last, lines[:3]))
+        for n, sm in lines[:3]:
+            expect(sm == expected_sum(n), (n, hex(sm)))
+        expect("FAIL" not in text, text[-300:])
+        Client(sock).cmd("quit")
+        expect(p.wait(20) == 0, "restored run's status")
+    finally:
+        if p.poll() is None:
+            p.kill()
+        out.close()
+
+
+def snapshot_of_running_guest_resumes_it(g):
+    c = Client(g.sock)
+    snap = os.path.join(g.tmp, "running.snap")
+    c.cmd("snapshot-save", file=snap)
+    expect(c.cmd("query-status")["status"] == "running", "not resumed")
+    g.assert_running()
+    r = ctl_plain(g, "snapshot-save", f"file={snap}")
+    expect(r.stdout == f"saved {snap} ({os.path.getsize(snap)} bytes)\n",
+           r.stdout)
+
+
+def snapshot_save_failure_loses_nothing(g):
+    c = Client(g.sock)
+    bad = os.path.join(g.tmp, "no-such-dir", "x.snap")
+    d = c.error("snapshot-save", {"file": bad})
+    expect(d.startswith(f"{bad}.partial: No such file or directory"), d)
+    # An existing file is replaced only by a whole snapshot.
+    keep = os.path.join(g.tmp, "keep.snap")
+    with open(keep, "w") as f:
+        f.write("old")
+    os.mkdir(keep + ".partial")
+    d = c.error("snapshot-save", {"file": keep})
+    expect(d.startswith(f"{keep}.partial: "), d)
+    expect(open(keep).read() == "old", "the old file was touched")
+    expect(c.cmd("query-status")["status"] == "running", "not resumed")
+    g.assert_running()
+
+
+def restore_refusals_name_the_reason(g):
+    c = Client(g.sock)
+    c.cmd("device-add", driver="pvpanic", id="pp")
+    snap = os.path.join(g.tmp, "guest.snap")
+    c.cmd("snapshot-save", file=snap)
+    # A host without the pvpanic module: the verdict, before KVM opens.
+    other = os.path.join(g.tmp, "other")
+    os.makedirs(other)
+    for so in ("uart16550.so", "i8042.so", "debug-exit.so"):
+        shutil.copy(os.path.join(g.moddir, so), other)
+    r = subprocess.run([MODVMM, "run", "--module-dir", other, "--restore",
+                        snap], capture_output=True, text=True, timeout=30)
+    expect(r.returncode == 125, r)
+    expect(f"modvmm: {snap}: this host cannot restore the snapshot:\n" in
+           r.stderr and "pp (pvpanic): refused: module missing: no module "
+           "here provides device type pvpanic (the source has module pvpanic "
+           "1.0.0)\n" in r.stderr, r.stderr)
+    # Cut short, and a flipped byte in a device's state.
+    data = open(snap, "rb").read()
+    cut = os.path.join(g.tmp, "cut.snap")
+    open(cut, "wb").write(data[:len(data) - 5])
+    r = subprocess.run([MODVMM, "run", "--module-dir", g.moddir, "--restore",
+                        cut], capture_output=True, text=True, timeout=30)
+    expect(r.returncode == 125 and "cut short" in r.stderr, r.stderr)
+    expect("modvmm guest" not in r.stdout, "a guest ran")
+    r = subprocess.run([MODVMM, "run", "--module-dir", g.moddir, "--restore",
+                        os.path.join(g.tmp, "nothing")],
+                       capture_output=True, text=True, timeout=30)
+    expect(r.returncode == 125 and "nothing" in r.stderr, r.stderr)
+    r = subprocess.run([MODVMM, "run", "--module-dir", g.moddir, "--restore",
+                        snap, "--kernel", "/boot/x"],
+                       capture_output=True, text=True, timeout=30)
+    expect(r.returncode == 2 and "--restore takes the guest" in r.stderr,
+           r.stderr)
+    g.assert_running()
+
+
 def socat_example_in_docs_works(g):
     """The socat example of docs/control.md, run as written."""
     with open(os.path.join(SRC, "docs", "control.md")) as f:
@@ -704,6 +836,10 @@ CASES = [
     (docs_match_the_schema, {}),
     (socat_example_in_docs_works, {}),
     (socket_path_is_private_and_checked, {}),
+    (snapshot_save_and_restore_continue, {"append": "forever pace=20"}),
+    (snapshot_of_running_guest_resumes_it, {}),
+    (snapshot_save_failure_loses_nothing, {}),
+    (restore_refusals_name_the_reason, {}),
 ]
 
 

@@ -1,0 +1,797 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
+/*
+ * core/snapshot.c - snapshot files: writing a paused machine out, and
+ * reading one back as hostile input.
+ *
+ * A file is the magic, a format version, then records: u8 type, three
+ * zero bytes, u32 payload length, payload (docs/stream-format.md). The
+ * reader maps the file and checks every length against the file and
+ * every offset, index and id against the machine before it uses it; an
+ * error names the file, the record's offset and what was wrong.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <json-glib/json-glib.h>
+
+#include <modvmm/abi.h>
+
+#include "../compat/error.h"
+#include "../compat/json-text.h"
+#include "device.h"
+#include "inventory.h"
+#include "kvm-state.h"
+#include "machine.h"
+#include "snapshot.h"
+
+#define PAGE 4096u
+#define RUN_PAGES 1024u /* pages in one RAM record: 4 MiB */
+#define REC_HEADER 8u
+
+/* Writing ---------------------------------------------------------------- */
+
+struct writer {
+	int fd;
+	uint64_t bytes;
+	const char *path;
+};
+
+static int w_all(struct writer *w, const void *buf, size_t len, GError **error)
+{
+	const uint8_t *p = buf;
+
+	while (len) {
+		ssize_t n = write(w->fd, p, len);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return error_setf(error, errno, "%s: writing: %s",
+					  w->path, g_strerror(errno));
+		p += n;
+		len -= (size_t)n;
+		w->bytes += (uint64_t)n;
+	}
+	return 0;
+}
+
+/* One record: the header, then `a` and `b` (either may be empty). */
+static int w_record(struct writer *w, uint8_t type, const void *a, size_t alen,
+		    const void *b, size_t blen, GError **error)
+{
+	uint8_t head[REC_HEADER] = { type };
+	uint32_t len = (uint32_t)(alen + blen);
+	int r;
+
+	memcpy(head + 4, &len, 4);
+	r = w_all(w, head, sizeof(head), error);
+	if (!r && alen)
+		r = w_all(w, a, alen, error);
+	if (!r && blen)
+		r = w_all(w, b, blen, error);
+	return r;
+}
+
+static int w_json(struct writer *w, uint8_t type, JsonBuilder *b,
+		  GError **error)
+{
+	g_autoptr(JsonNode) root = json_builder_get_root(b);
+	g_autofree char *text = json_to_string(root, FALSE);
+
+	return w_record(w, type, text, strlen(text), NULL, 0, error);
+}
+
+static int page_zero(const uint8_t *p)
+{
+	const uint64_t *q = (const uint64_t *)p;
+
+	for (unsigned int i = 0; i < PAGE / 8; i++)
+		if (q[i])
+			return 0;
+	return 1;
+}
+
+/* Runs of zero pages as one small record, the rest in runs of data. */
+static int w_ram(struct writer *w, const uint8_t *ram, uint64_t size,
+		 GError **error)
+{
+	uint64_t pages = size / PAGE;
+
+	for (uint64_t p = 0; p < pages;) {
+		int zero = page_zero(ram + p * PAGE);
+		uint64_t n = 1, off = p * PAGE;
+		int r;
+
+		while (p + n < pages &&
+		       page_zero(ram + (p + n) * PAGE) == zero &&
+		       (zero || n < RUN_PAGES))
+			n++;
+		if (zero) {
+			uint64_t v[2] = { off, n };
+
+			r = w_record(w, SNAP_RAM_ZERO, v, sizeof(v), NULL, 0,
+				     error);
+		} else {
+			r = w_record(w, SNAP_RAM, &off, 8, ram + off, n * PAGE,
+				     error);
+		}
+		if (r < 0)
+			return r;
+		p += n;
+	}
+	return 0;
+}
+
+/* "TYPE,id=ID,PROP=VALUE..." that recreates the device as it is. */
+static char *device_spec(const struct modvmm_device *dev, GError **error)
+{
+	const struct device_type *dt = dev->type;
+	g_autoptr(GString) s = g_string_new(dt->t.name);
+
+	g_string_append_printf(s, ",id=%s", dev->id);
+	for (uint32_t i = 0; i < dt->t.n_properties; i++) {
+		g_autofree char *v = device_prop_text(dev, &dt->props[i]);
+
+		if (strchr(v, ',')) {
+			error_setf(error, EINVAL,
+				   "%s: property %s='%s' holds a ',', which a "
+				   "snapshot cannot carry",
+				   dev->id, dt->props[i].name, v);
+			return NULL;
+		}
+		g_string_append_printf(s, ",%s=%s", dt->props[i].name, v);
+	}
+	return g_string_free(g_steal_pointer(&s), FALSE);
+}
+
+static int w_head(struct writer *w, struct machine *m, GError **error)
+{
+	g_autoptr(JsonBuilder) b = json_builder_new();
+	g_autofree char *manifest = NULL;
+	struct manifest *mf;
+	uint32_t format = SNAPSHOT_FORMAT;
+	int r;
+
+	r = w_all(w, SNAPSHOT_MAGIC, 8, error);
+	if (!r)
+		r = w_all(w, &format, 4, error);
+	if (r < 0)
+		return r;
+	json_builder_begin_object(b);
+	json_builder_set_member_name(b, "modvmm");
+	json_builder_add_string_value(b, MODVMM_VERSION);
+	json_builder_set_member_name(b, "abi");
+	json_builder_add_string_value(b, MODVMM_ABI_STRING);
+	json_builder_set_member_name(b, "machine");
+	json_builder_add_string_value(b, m->type->name);
+	json_builder_set_member_name(b, "alias");
+	json_builder_add_boolean_value(b, m->alias);
+	json_builder_set_member_name(b, "memory");
+	json_builder_add_int_value(b, (gint64)m->kvm->ram_size);
+	json_builder_set_member_name(b, "cpus");
+	json_builder_add_int_value(b, m->kvm->ncpus);
+	json_builder_end_object(b);
+	r = w_json(w, SNAP_HELLO, b, error);
+	if (r < 0)
+		return r;
+
+	mf = inventory_guest(m->vmm, machine_registry(), m->type, m->alias);
+	manifest = manifest_to_json(mf);
+	manifest_free(mf);
+	r = w_record(w, SNAP_MANIFEST, manifest, strlen(manifest), NULL, 0,
+		     error);
+	if (r < 0)
+		return r;
+
+	json_builder_reset(b);
+	json_builder_begin_object(b);
+	json_builder_set_member_name(b, "devices");
+	json_builder_begin_array(b);
+	for (guint i = 0; i < m->vmm->devices->len; i++) {
+		const struct modvmm_device *dev = m->vmm->devices->pdata[i];
+		g_autofree char *spec = device_spec(dev, error);
+
+		if (!spec)
+			return -EINVAL;
+		json_builder_begin_object(b);
+		json_builder_set_member_name(b, "id");
+		json_builder_add_string_value(b, dev->id);
+		json_builder_set_member_name(b, "spec");
+		json_builder_add_string_value(b, spec);
+		json_builder_end_object(b);
+	}
+	json_builder_end_array(b);
+	json_builder_end_object(b);
+	return w_json(w, SNAP_CONFIG, b, error);
+}
+
+static int w_state(struct writer *w, struct machine *m, GError **error)
+{
+	struct kvm *kvm = m->kvm;
+	g_autofree struct kvm_cpu_state *cs = g_new0(struct kvm_cpu_state, 1);
+	struct kvm_vm_state vs;
+	int r;
+
+	for (unsigned int i = 0; i < kvm->ncpus; i++) {
+		g_autoptr(GByteArray) sec = g_byte_array_new();
+		uint32_t idx = i;
+
+		r = kvm_cpu_state_get(kvm, i, cs, error);
+		if (!r)
+			r = vmstate_save(kvm_state_cpu_vms(), cs, 1, sec,
+					 error);
+		if (!r)
+			r = w_record(w, SNAP_CPU, &idx, 4, sec->data, sec->len,
+				     error);
+		if (r < 0)
+			return r;
+	}
+	{
+		g_autoptr(GByteArray) sec = g_byte_array_new();
+
+		r = kvm_vm_state_get(kvm, &vs, error);
+		if (!r)
+			r = vmstate_save(kvm_state_vm_vms(), &vs, 1, sec,
+					 error);
+		if (!r)
+			r = w_record(w, SNAP_VM, sec->data, sec->len, NULL, 0,
+				     error);
+		if (r < 0)
+			return r;
+	}
+	for (guint i = 0; i < m->vmm->devices->len; i++) {
+		struct modvmm_device *dev = m->vmm->devices->pdata[i];
+		const struct vms *v = dev->type->vms;
+		g_autoptr(GByteArray) rec = g_byte_array_new();
+		uint8_t idlen = (uint8_t)strlen(dev->id);
+
+		g_byte_array_append(rec, &idlen, 1);
+		g_byte_array_append(rec, (const uint8_t *)dev->id, idlen);
+		/* Timers and the guest's accesses both run under this lock. */
+		g_mutex_lock(&m->vmm->lock);
+		r = vmstate_save(v, dev->state, v->d.version, rec, error);
+		g_mutex_unlock(&m->vmm->lock);
+		if (!r)
+			r = w_record(w, SNAP_DEVICE, rec->data, rec->len, NULL,
+				     0, error);
+		if (r < 0)
+			return r;
+	}
+	return w_record(w, SNAP_END, NULL, 0, NULL, 0, error);
+}
+
+static int fsync_dir(const char *path)
+{
+	g_autofree char *dir = g_path_get_dirname(path);
+	int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	int r = 0;
+
+	if (fd < 0)
+		return -errno;
+	if (fsync(fd) < 0)
+		r = -errno;
+	close(fd);
+	return r;
+}
+
+int snapshot_save(struct machine *m, const char *path, uint64_t *ret_bytes,
+		  GError **error)
+{
+	g_autofree char *tmp = g_strconcat(path, ".partial", NULL);
+	g_autoptr(GString) stateless = g_string_new(NULL);
+	struct writer w = { .path = path };
+	int r;
+
+	for (guint i = 0; i < m->vmm->devices->len; i++) {
+		const struct modvmm_device *dev = m->vmm->devices->pdata[i];
+
+		if (!dev->type->vms)
+			g_string_append_printf(stateless, "%s%s (%s)",
+					       stateless->len ? ", " : "",
+					       dev->id, dev->type->t.name);
+	}
+	if (stateless->len)
+		return error_setf(error, EOPNOTSUPP,
+				  "%s: not saved: devices without VMState "
+				  "cannot be saved: %s",
+				  path, stateless->str);
+	w.fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+	if (w.fd < 0)
+		return error_setf(error, errno, "%s: %s", tmp,
+				  g_strerror(errno));
+	r = w_head(&w, m, error);
+	if (!r)
+		r = w_ram(&w, m->kvm->ram, m->kvm->ram_size, error);
+	if (!r)
+		r = w_state(&w, m, error);
+	if (!r && fsync(w.fd) < 0)
+		r = error_setf(error, errno, "%s: fsync: %s", tmp,
+			       g_strerror(errno));
+	if (close(w.fd) < 0 && !r)
+		r = error_setf(error, errno, "%s: close: %s", tmp,
+			       g_strerror(errno));
+	if (!r && rename(tmp, path) < 0)
+		r = error_setf(error, errno, "%s: rename from %s: %s", path,
+			       tmp, g_strerror(errno));
+	if (r < 0) {
+		/* Nothing half-written stays behind, under either name. */
+		unlink(tmp);
+		g_prefix_error(error, "snapshot not saved: ");
+		return r;
+	}
+	fsync_dir(path);
+	if (ret_bytes)
+		*ret_bytes = w.bytes;
+	return 0;
+}
+
+/* Reading ---------------------------------------------------------------- */
+
+struct record {
+	size_t at; /* offset of the header in the file */
+	uint8_t type;
+	const uint8_t *data;
+	uint32_t len;
+};
+
+static const char *record_name(uint8_t type)
+{
+	static const char *const names[] = {
+		[SNAP_HELLO] = "HELLO",
+		[SNAP_MANIFEST] = "MANIFEST",
+		[SNAP_CONFIG] = "CONFIG",
+		[SNAP_RAM] = "RAM",
+		[SNAP_RAM_ZERO] = "RAM_ZERO",
+		[SNAP_CPU] = "CPU",
+		[SNAP_VM] = "VM",
+		[SNAP_DEVICE] = "DEVICE",
+		[SNAP_END] = "END",
+	};
+
+	return type < G_N_ELEMENTS(names) && names[type] ? names[type]
+							 : "unknown";
+}
+
+static int next_record(struct snapshot *s, size_t *off, struct record *rec,
+		       GError **error)
+{
+	size_t left = s->len - *off;
+	const uint8_t *h = s->data + *off;
+
+	if (left < REC_HEADER)
+		return error_setf(error, EINVAL,
+				  "%s: ends at offset %zu inside a record "
+				  "header (the file is cut short)",
+				  s->path, s->len);
+	rec->at = *off;
+	rec->type = h[0];
+	memcpy(&rec->len, h + 4, 4);
+	if (h[1] || h[2] || h[3] || !rec->type || rec->type > SNAP_END)
+		return error_setf(error, EINVAL,
+				  "%s: offset %zu: not a record header "
+				  "(type %u)",
+				  s->path, *off, h[0]);
+	if (rec->len > SNAPSHOT_RECORD_MAX)
+		return error_setf(error, EFBIG,
+				  "%s: offset %zu: %s record of %u bytes, "
+				  "more than %u",
+				  s->path, *off, record_name(rec->type),
+				  rec->len, SNAPSHOT_RECORD_MAX);
+	if (rec->len > left - REC_HEADER)
+		return error_setf(error, EINVAL,
+				  "%s: offset %zu: %s record of %u bytes, "
+				  "but the file ends %zu bytes later (cut "
+				  "short)",
+				  s->path, *off, record_name(rec->type),
+				  rec->len, left - REC_HEADER);
+	rec->data = h + REC_HEADER;
+	*off += REC_HEADER + rec->len;
+	return 0;
+}
+
+static int expect_record(struct snapshot *s, size_t *off, uint8_t type,
+			 struct record *rec, GError **error)
+{
+	int r = next_record(s, off, rec, error);
+
+	if (r < 0)
+		return r;
+	if (rec->type != type)
+		return error_setf(error, EINVAL,
+				  "%s: offset %zu: a %s record where %s must "
+				  "be",
+				  s->path, rec->at, record_name(rec->type),
+				  record_name(type));
+	return 0;
+}
+
+static JsonObject *head_json(struct snapshot *s, const struct record *rec,
+			     JsonParser *p, GError **error)
+{
+	size_t at;
+	int depth;
+	JsonNode *root;
+
+	if (rec->len > SNAPSHOT_HEAD_MAX) {
+		error_setf(error, EFBIG,
+			   "%s: %s record of %u bytes, more than "
+			   "%u",
+			   s->path, record_name(rec->type), rec->len,
+			   SNAPSHOT_HEAD_MAX);
+		return NULL;
+	}
+	depth = json_text_depth((const char *)rec->data, rec->len, &at);
+	if (depth < 0 || depth > 4 ||
+	    !json_parser_load_from_data(p, (const char *)rec->data, rec->len,
+					NULL) ||
+	    !(root = json_parser_get_root(p)) ||
+	    !JSON_NODE_HOLDS_OBJECT(root)) {
+		error_setf(error, EINVAL,
+			   "%s: offset %zu: the %s record is not "
+			   "a JSON object of the expected shape",
+			   s->path, rec->at, record_name(rec->type));
+		return NULL;
+	}
+	return json_node_get_object(root);
+}
+
+static const char *member_str(JsonObject *o, const char *name)
+{
+	JsonNode *n = json_object_get_member(o, name);
+
+	return n && JSON_NODE_HOLDS_VALUE(n) &&
+			       json_node_get_value_type(n) == G_TYPE_STRING
+		       ? json_node_get_string(n)
+		       : NULL;
+}
+
+static int member_int(JsonObject *o, const char *name, gint64 *ret)
+{
+	JsonNode *n = json_object_get_member(o, name);
+
+	if (!n || !JSON_NODE_HOLDS_VALUE(n) ||
+	    json_node_get_value_type(n) != G_TYPE_INT64)
+		return -EINVAL;
+	*ret = json_node_get_int(n);
+	return 0;
+}
+
+static int read_hello(struct snapshot *s, const struct record *rec,
+		      GError **error)
+{
+	g_autoptr(JsonParser) p = json_parser_new_immutable();
+	JsonObject *o = head_json(s, rec, p, error);
+	JsonNode *alias;
+	const char *machine;
+	gint64 mem, cpus;
+
+	if (!o)
+		return -EINVAL;
+	machine = member_str(o, "machine");
+	alias = json_object_get_member(o, "alias");
+	if (!machine || !alias || !JSON_NODE_HOLDS_VALUE(alias) ||
+	    json_node_get_value_type(alias) != G_TYPE_BOOLEAN ||
+	    member_int(o, "memory", &mem) < 0 ||
+	    member_int(o, "cpus", &cpus) < 0 || !member_str(o, "abi"))
+		return error_setf(error, EINVAL,
+				  "%s: HELLO lacks machine, alias, memory, "
+				  "cpus or abi, or has them of the wrong type",
+				  s->path);
+	if (mem <= 0 || mem % PAGE || (guint64)mem > (1ull << 40))
+		return error_setf(error, EINVAL,
+				  "%s: HELLO: guest memory %" G_GINT64_FORMAT
+				  " bytes is not a whole number of pages up "
+				  "to 1 TiB",
+				  s->path, mem);
+	if (cpus < 1 || cpus > KVM_MAX_CPUS)
+		return error_setf(error, EINVAL,
+				  "%s: HELLO: %" G_GINT64_FORMAT
+				  " vCPUs (1 to %d)",
+				  s->path, cpus, KVM_MAX_CPUS);
+	s->machine = g_strdup(machine);
+	s->alias = json_node_get_boolean(alias);
+	s->memory = (uint64_t)mem;
+	s->cpus = (unsigned int)cpus;
+	return 0;
+}
+
+static int read_config(struct snapshot *s, const struct record *rec,
+		       GError **error)
+{
+	g_autoptr(JsonParser) p = json_parser_new_immutable();
+	JsonObject *o = head_json(s, rec, p, error);
+	JsonNode *dn = o ? json_object_get_member(o, "devices") : NULL;
+	JsonArray *a;
+	guint n;
+
+	if (!o)
+		return -EINVAL;
+	if (!dn || !JSON_NODE_HOLDS_ARRAY(dn))
+		return error_setf(error, EINVAL,
+				  "%s: CONFIG has no devices array", s->path);
+	a = json_node_get_array(dn);
+	n = json_array_get_length(a);
+	if (n != s->manifest->devices->len)
+		return error_setf(error, EINVAL,
+				  "%s: CONFIG lists %u devices, the manifest "
+				  "%u",
+				  s->path, n, s->manifest->devices->len);
+	for (guint i = 0; i < n; i++) {
+		JsonNode *e = json_array_get_element(a, i);
+		const struct manifest_device *md =
+			s->manifest->devices->pdata[i];
+		const char *id, *spec;
+
+		id = JSON_NODE_HOLDS_OBJECT(e)
+			     ? member_str(json_node_get_object(e), "id")
+			     : NULL;
+		spec = id ? member_str(json_node_get_object(e), "spec") : NULL;
+		if (!spec || strcmp(id, md->id) ||
+		    !g_str_has_prefix(spec, md->type) ||
+		    spec[strlen(md->type)] != ',')
+			return error_setf(error, EINVAL,
+					  "%s: CONFIG device %u does not match "
+					  "the manifest's %s (%s)",
+					  s->path, i, md->id, md->type);
+		g_ptr_array_add(s->ids, g_strdup(id));
+		g_ptr_array_add(s->specs, g_strdup(spec));
+	}
+	return 0;
+}
+
+void snapshot_free(struct snapshot *s)
+{
+	if (!s)
+		return;
+	if (s->map)
+		g_mapped_file_unref(s->map);
+	manifest_free(s->manifest);
+	g_ptr_array_unref(s->ids);
+	g_ptr_array_unref(s->specs);
+	g_free(s->machine);
+	g_free(s->path);
+	g_free(s);
+}
+
+int snapshot_open(const char *path, struct snapshot **ret, GError **error)
+{
+	g_autoptr(GError) err = NULL;
+	g_autofree char *what = NULL;
+	struct snapshot *s = g_new0(struct snapshot, 1);
+	struct record rec;
+	size_t off = 12;
+	uint32_t format;
+	int r;
+
+	s->path = g_strdup(path);
+	s->ids = g_ptr_array_new_with_free_func(g_free);
+	s->specs = g_ptr_array_new_with_free_func(g_free);
+	s->map = g_mapped_file_new(path, FALSE, &err);
+	if (!s->map) {
+		r = error_setf(error, ENOENT, "snapshot %s", err->message);
+		goto fail;
+	}
+	s->data = (const uint8_t *)g_mapped_file_get_contents(s->map);
+	s->len = g_mapped_file_get_length(s->map);
+	if (s->len < 12 || memcmp(s->data, SNAPSHOT_MAGIC, 8)) {
+		r = error_setf(error, EINVAL,
+			       "%s: not a modvmm snapshot (no " SNAPSHOT_MAGIC
+			       " magic)",
+			       path);
+		goto fail;
+	}
+	memcpy(&format, s->data + 8, 4);
+	if (format != SNAPSHOT_FORMAT) {
+		r = error_setf(error, EPROTONOSUPPORT,
+			       "%s: snapshot format %u; this host reads "
+			       "format %u",
+			       path, format, SNAPSHOT_FORMAT);
+		goto fail;
+	}
+	if ((r = expect_record(s, &off, SNAP_HELLO, &rec, error)) < 0 ||
+	    (r = read_hello(s, &rec, error)) < 0 ||
+	    (r = expect_record(s, &off, SNAP_MANIFEST, &rec, error)) < 0)
+		goto fail;
+	what = g_strdup_printf("%s: manifest", path);
+	r = manifest_parse(what, (const char *)rec.data, rec.len,
+			   MANIFEST_GUEST, &s->manifest, error);
+	if (r < 0)
+		goto fail;
+	if ((r = expect_record(s, &off, SNAP_CONFIG, &rec, error)) < 0 ||
+	    (r = read_config(s, &rec, error)) < 0)
+		goto fail;
+	s->body = off;
+	*ret = s;
+	return 0;
+fail:
+	snapshot_free(s);
+	return r;
+}
+
+static int load_ram(struct snapshot *s, struct machine *m,
+		    const struct record *rec, GError **error)
+{
+	uint64_t off, pages, size = m->kvm->ram_size;
+
+	if (rec->len < 8 || (rec->type == SNAP_RAM_ZERO && rec->len != 16) ||
+	    (rec->type == SNAP_RAM && (rec->len - 8) % PAGE))
+		return error_setf(error, EINVAL,
+				  "%s: offset %zu: %s record of %u bytes is "
+				  "not an offset and whole pages",
+				  s->path, rec->at, record_name(rec->type),
+				  rec->len);
+	memcpy(&off, rec->data, 8);
+	if (rec->type == SNAP_RAM_ZERO)
+		memcpy(&pages, rec->data + 8, 8);
+	else
+		pages = (rec->len - 8) / PAGE;
+	if (off % PAGE || off > size || pages > (size - off) / PAGE)
+		return error_setf(
+			error, EINVAL,
+			"%s: offset %zu: %s of %" G_GUINT64_FORMAT
+			" pages at 0x%" G_GINT64_MODIFIER
+			"x lies outside the guest's %" G_GUINT64_FORMAT
+			" bytes",
+			s->path, rec->at, record_name(rec->type), pages, off,
+			size);
+	if (rec->type == SNAP_RAM)
+		memcpy(m->kvm->ram + off, rec->data + 8, pages * PAGE);
+	else
+		memset(m->kvm->ram + off, 0, pages * PAGE);
+	return 0;
+}
+
+static int load_cpu(struct snapshot *s, struct machine *m,
+		    const struct record *rec, uint8_t *seen, GError **error)
+{
+	g_autofree struct kvm_cpu_state *cs = g_new0(struct kvm_cpu_state, 1);
+	g_autofree char *id = NULL;
+	uint32_t idx;
+	size_t used;
+	int r;
+
+	if (rec->len < 4)
+		return error_setf(error, EINVAL,
+				  "%s: offset %zu: CPU record of %u bytes",
+				  s->path, rec->at, rec->len);
+	memcpy(&idx, rec->data, 4);
+	if (idx >= m->kvm->ncpus || seen[idx])
+		return error_setf(error, EINVAL,
+				  "%s: offset %zu: CPU record for vcpu%u: %s",
+				  s->path, rec->at, idx,
+				  idx >= m->kvm->ncpus ? "no such vCPU"
+						       : "a second time");
+	seen[idx] = 1;
+	id = g_strdup_printf("vcpu%u", idx);
+	r = vmstate_load(kvm_state_cpu_vms(), cs, rec->data + 4, rec->len - 4,
+			 rec->at + REC_HEADER + 4, id, &used, error);
+	if (!r && used != rec->len - 4)
+		r = error_setf(error, EINVAL,
+			       "%s: offset %zu: %zu bytes after vcpu%u's "
+			       "state",
+			       s->path, rec->at, rec->len - 4 - used, idx);
+	if (!r)
+		r = kvm_cpu_state_set(m->kvm, idx, cs, error);
+	return r;
+}
+
+static int load_vm(struct snapshot *s, struct machine *m,
+		   const struct record *rec, GError **error)
+{
+	struct kvm_vm_state vs;
+	size_t used;
+	int r;
+
+	r = vmstate_load(kvm_state_vm_vms(), &vs, rec->data, rec->len,
+			 rec->at + REC_HEADER, "kvm", &used, error);
+	if (!r && used != rec->len)
+		r = error_setf(error, EINVAL,
+			       "%s: offset %zu: %zu bytes after the VM state",
+			       s->path, rec->at, rec->len - used);
+	return r < 0 ? r : kvm_vm_state_set(m->kvm, &vs, error);
+}
+
+static int load_device(struct snapshot *s, struct machine *m,
+		       const struct record *rec, GHashTable *seen,
+		       GError **error)
+{
+	g_autofree char *id = NULL;
+	struct modvmm_device *dev;
+	size_t used;
+	int r;
+
+	if (rec->len < 1 || rec->data[0] == 0 || rec->data[0] >= rec->len)
+		return error_setf(error, EINVAL,
+				  "%s: offset %zu: DEVICE record without a "
+				  "device id",
+				  s->path, rec->at);
+	id = g_strndup((const char *)rec->data + 1, rec->data[0]);
+	dev = strlen(id) == rec->data[0] ? device_find(m->vmm, id) : NULL;
+	if (!dev || !dev->type->vms || g_hash_table_contains(seen, dev))
+		return error_setf(error, EINVAL,
+				  "%s: offset %zu: state for device '%s': %s",
+				  s->path, rec->at, id,
+				  !dev ? "no such device" : "a second time");
+	g_hash_table_add(seen, dev);
+	g_mutex_lock(&m->vmm->lock);
+	r = vmstate_load(
+		dev->type->vms, dev->state, rec->data + 1 + rec->data[0],
+		rec->len - 1 - rec->data[0],
+		rec->at + REC_HEADER + 1 + rec->data[0], id, &used, error);
+	g_mutex_unlock(&m->vmm->lock);
+	if (!r && used != rec->len - 1u - rec->data[0])
+		r = error_setf(error, EINVAL,
+			       "%s: offset %zu: bytes after device %s's state",
+			       s->path, rec->at, id);
+	return r;
+}
+
+int snapshot_load(struct snapshot *s, struct machine *m, GError **error)
+{
+	g_autoptr(GHashTable) seen_dev = g_hash_table_new(NULL, NULL);
+	g_autofree uint8_t *seen_cpu = g_malloc0(m->kvm->ncpus);
+	size_t off = s->body;
+	int vm = 0, r;
+
+	for (;;) {
+		struct record rec;
+
+		r = next_record(s, &off, &rec, error);
+		if (r < 0)
+			return r;
+		switch (rec.type) {
+		case SNAP_RAM:
+		case SNAP_RAM_ZERO:
+			r = load_ram(s, m, &rec, error);
+			break;
+		case SNAP_CPU:
+			r = load_cpu(s, m, &rec, seen_cpu, error);
+			break;
+		case SNAP_VM:
+			r = vm++ ? error_setf(error, EINVAL,
+					      "%s: offset %zu: a second VM "
+					      "record",
+					      s->path, rec.at)
+				 : load_vm(s, m, &rec, error);
+			break;
+		case SNAP_DEVICE:
+			r = load_device(s, m, &rec, seen_dev, error);
+			break;
+		case SNAP_END:
+			goto end;
+		default:
+			r = error_setf(error, EINVAL,
+				       "%s: offset %zu: a %s record after the "
+				       "head",
+				       s->path, rec.at, record_name(rec.type));
+			break;
+		}
+		if (r < 0)
+			return r;
+	}
+end:
+	if (off != s->len)
+		return error_setf(error, EINVAL,
+				  "%s: %zu bytes after the END record", s->path,
+				  s->len - off);
+	for (unsigned int i = 0; i < m->kvm->ncpus; i++)
+		if (!seen_cpu[i])
+			return error_setf(error, EINVAL,
+					  "%s: no state for vcpu%u", s->path,
+					  i);
+	if (!vm)
+		return error_setf(error, EINVAL, "%s: no VM state", s->path);
+	for (guint i = 0; i < m->vmm->devices->len; i++) {
+		struct modvmm_device *dev = m->vmm->devices->pdata[i];
+
+		if (!g_hash_table_contains(seen_dev, dev))
+			return error_setf(error, EINVAL,
+					  "%s: no state for device %s", s->path,
+					  dev->id);
+	}
+	return 0;
+}
