@@ -19,6 +19,7 @@
 #include "control-cmds.h"
 #include "device.h"
 #include "inventory.h"
+#include "migration.h"
 #include "snapshot.h"
 
 static JsonNode *empty_object(void)
@@ -128,6 +129,65 @@ static JsonNode *cmd_snapshot_save(struct control_session *s, JsonObject *args,
 	json_object_set_string_member(o, "file", file);
 	json_object_set_int_member(o, "bytes", (gint64)bytes);
 	return object_node(o);
+}
+
+/* Migration ------------------------------------------------------------- */
+
+static JsonNode *cmd_migrate(struct control_session *s, JsonObject *args,
+			     GError **error)
+{
+	struct machine *m = s->m;
+	gint64 downtime = json_object_get_int_member_with_default(
+		args, "downtime-ms", MIGRATION_DOWNTIME_DEFAULT);
+
+	if (has_kvm(s, error) < 0)
+		return NULL;
+	if (migration_running(m->migration)) {
+		error_setf(error, EBUSY, "a migration is already running");
+		return NULL;
+	}
+	if (machine_state(m) == MACHINE_ENDED) {
+		error_setf(error, ESHUTDOWN, "the guest has shut down");
+		return NULL;
+	}
+	if (downtime < 1 || downtime > 600000) {
+		error_setf(error, ERANGE,
+			   "downtime-ms %" G_GINT64_FORMAT ": 1 to 600000",
+			   downtime);
+		return NULL;
+	}
+	g_clear_pointer(&m->migration, migration_free);
+	if (migration_start(m, s->c, json_object_get_string_member(args, "uri"),
+			    (uint32_t)downtime, &m->migration, error) < 0)
+		return NULL;
+	return empty_object();
+}
+
+static JsonNode *cmd_query_migrate(struct control_session *s, JsonObject *args,
+				   GError **error)
+{
+	JsonObject *o;
+
+	(void)args;
+	(void)error;
+	if (s->m->migration)
+		return migration_status(s->m->migration);
+	o = json_object_new();
+	json_object_set_string_member(o, "status", "none");
+	return object_node(o);
+}
+
+static JsonNode *cmd_migrate_cancel(struct control_session *s, JsonObject *args,
+				    GError **error)
+{
+	(void)args;
+	if (!migration_running(s->m->migration)) {
+		error_setf(error, EALREADY, "no migration is running");
+		return NULL;
+	}
+	if (migration_cancel(s->m->migration, error) < 0)
+		return NULL;
+	return empty_object();
 }
 
 /* Machine types --------------------------------------------------------- */
@@ -476,6 +536,11 @@ static const struct control_arg snapshot_save_args[] = {
 	{ "file", "string", 1 },
 	{ NULL },
 };
+static const struct control_arg migrate_args[] = {
+	{ "uri", "string", 1 },
+	{ "downtime-ms", "int", 0 },
+	{ NULL },
+};
 static const struct control_arg device_del_args[] = {
 	{ "id", "string", 1 },
 	{ NULL },
@@ -500,6 +565,9 @@ static const struct control_cmd cmds[] = {
 	{ "query-manifest",   no_args,            0, cmd_query_manifest },
 	{ "query-inventory",  no_args,            0, cmd_query_inventory },
 	{ "snapshot-save",    snapshot_save_args, 0, cmd_snapshot_save },
+	{ "migrate",          migrate_args,       0, cmd_migrate },
+	{ "query-migrate",    no_args,            0, cmd_query_migrate },
+	{ "migrate-cancel",   no_args,            0, cmd_migrate_cancel },
 };
 
 static const char *const no_data[] = { NULL };
@@ -511,6 +579,9 @@ static const char *const device_added_data[] = { "device", "driver", NULL };
 static const char *const device_data[] = { "device", NULL };
 static const char *const panic_data[] = { "action", NULL };
 static const char *const shutdown_data[] = { "guest", "reason", NULL };
+static const char *const migration_data[] = {
+	"status", "uri", "transferred", "remaining", NULL,
+};
 
 static const struct control_event_desc events[] = {
 	{ "STOP",            no_data },
@@ -522,6 +593,7 @@ static const struct control_event_desc events[] = {
 	{ "GUEST_PANICKED",  panic_data },
 	{ "RESET",           shutdown_data },
 	{ "SHUTDOWN",        shutdown_data },
+	{ "MIGRATION",       migration_data },
 };
 /* clang-format on */
 

@@ -690,6 +690,10 @@ void control_run_ended(struct control *c, const struct kvm_result *res)
 		reason = "host-qmp-quit";
 		guest = FALSE;
 		break;
+	case KVM_END_MIGRATED:
+		reason = "migrated";
+		guest = FALSE;
+		break;
 	default:
 		guest = FALSE;
 		break;

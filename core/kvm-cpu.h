@@ -17,6 +17,7 @@ enum kvm_end {
 	KVM_END_PANIC,	  /* the guest reported a panic */
 	KVM_END_STOPPED,  /* the host stopped it (signal): arg */
 	KVM_END_QUIT,	  /* the operator asked it to quit (control) */
+	KVM_END_MIGRATED, /* it runs on the destination now */
 	KVM_END_ERROR,	  /* KVM could not go on: message says why */
 };
 

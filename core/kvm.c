@@ -83,6 +83,54 @@ static int map_ram(struct kvm *kvm, uint32_t slot, uint64_t gpa, uint64_t size,
 	return 0;
 }
 
+/* The memory slots: RAM below the hole, and what lies above 4 GiB. */
+static int set_slots(struct kvm *kvm, uint32_t flags, GError **error)
+{
+	uint64_t low = MIN(kvm->ram_size, KVM_RAM_LOW_MAX);
+	struct kvm_userspace_memory_region r[2] = {
+		{ 0, flags, 0, low, (uintptr_t)kvm->ram },
+		{ 1, flags, KVM_HOLE_END, kvm->ram_size - low,
+		  (uintptr_t)(kvm->ram + low) },
+	};
+
+	for (int i = 0; i < (kvm->ram_size > low ? 2 : 1); i++)
+		if (ioctl(kvm->vm_fd, KVM_SET_USER_MEMORY_REGION, &r[i]) < 0)
+			return ioctl_fail(error, "KVM_SET_USER_MEMORY_REGION "
+						 "(dirty logging)");
+	return 0;
+}
+
+int kvm_dirty_log_start(struct kvm *kvm, GError **error)
+{
+	return set_slots(kvm, KVM_MEM_LOG_DIRTY_PAGES, error);
+}
+
+void kvm_dirty_log_stop(struct kvm *kvm)
+{
+	set_slots(kvm, 0, NULL);
+}
+
+int kvm_dirty_log_get(struct kvm *kvm, uint64_t *bitmap, GError **error)
+{
+	uint64_t low = MIN(kvm->ram_size, KVM_RAM_LOW_MAX);
+	uint64_t sizes[2] = { low, kvm->ram_size - low };
+	uint64_t word = 0;
+
+	for (uint32_t slot = 0; slot < 2 && sizes[slot]; slot++) {
+		uint64_t words = (sizes[slot] / 4096 + 63) / 64;
+		g_autofree uint64_t *b = g_new0(uint64_t, words);
+		struct kvm_dirty_log log = { .slot = slot, .dirty_bitmap = b };
+
+		if (ioctl(kvm->vm_fd, KVM_GET_DIRTY_LOG, &log) < 0)
+			return ioctl_fail(error, "KVM_GET_DIRTY_LOG");
+		/* Slot 1 starts at 3 GiB: a whole number of words. */
+		for (uint64_t i = 0; i < words; i++)
+			bitmap[word + i] |= b[i];
+		word += words;
+	}
+	return 0;
+}
+
 int kvm_open(struct vmm *vmm, const char *dev, uint64_t ram_size,
 	     unsigned int ncpus, struct kvm **ret, GError **error)
 {

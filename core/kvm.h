@@ -37,9 +37,9 @@ struct kvm {
 	GMutex stop_lock;
 	GCond stop_cond;
 	int stopping;
-	int paused; /* vCPUs are asked to wait outside KVM_RUN */
+	int paused;	     /* vCPUs are asked to wait outside KVM_RUN */
 	unsigned int parked; /* vCPU threads waiting while paused */
-	int end; /* enum kvm_end */
+	int end;	     /* enum kvm_end */
 	uint32_t end_arg;
 	char *end_message;
 };
@@ -52,6 +52,15 @@ struct kvm {
 int kvm_open(struct vmm *vmm, const char *dev, uint64_t ram_size,
 	     unsigned int ncpus, struct kvm **ret, GError **error);
 void kvm_close(struct kvm *kvm);
+
+/*
+ * Dirty-page tracking of guest RAM. The bitmap has a bit per 4 KiB page of
+ * kvm->ram (as one block), in u64 words; _get() ORs in the pages the
+ * guest wrote since the last call (or since _start()).
+ */
+int kvm_dirty_log_start(struct kvm *kvm, GError **error);
+int kvm_dirty_log_get(struct kvm *kvm, uint64_t *bitmap, GError **error);
+void kvm_dirty_log_stop(struct kvm *kvm);
 
 /* Drives a GSI of the in-kernel irqchip. */
 int kvm_irq_line(struct kvm *kvm, uint32_t gsi, uint32_t level);

@@ -17,6 +17,7 @@
 #include "host.h"
 #include "inventory.h"
 #include "machine.h"
+#include "migration.h"
 #include "snapshot.h"
 #include "../compat/negotiate.h"
 
@@ -324,12 +325,17 @@ static int restore_check(struct machine *m, const struct machine_config *cfg,
 		compat_negotiate(s->manifest, inv, cfg->machine);
 	int r = 0;
 
-	if (!v->accepted) {
+	{
 		g_autofree char *text = compat_verdict_text(v);
 
-		r = error_setf(error, EPROTO,
-			       "%s: this host cannot restore the snapshot:\n%s",
-			       s->path, text);
+		/* An incoming migration's source hears the verdict first. */
+		snapshot_send_verdict(s, v->accepted, text, NULL);
+		if (!v->accepted)
+			r = error_setf(error, EPROTO,
+				       "%s: this host cannot %s:\n%s", s->path,
+				       s->fd < 0 ? "restore the snapshot"
+						 : "take the guest",
+				       text);
 	}
 	compat_verdict_free(v);
 	manifest_free(inv);
@@ -547,6 +553,10 @@ void machine_free(struct machine *m)
 {
 	if (!m)
 		return;
+	/* A migration still running needs the machine: end it first. */
+	if (migration_running(m->migration))
+		migration_cancel(m->migration, NULL);
+	migration_free(m->migration);
 	device_destroy_all(m->vmm);
 	if (m->kvm) {
 		kvm_cpus_destroy(m->kvm);

@@ -41,6 +41,7 @@ struct machine {
 	const struct machine_type *type;
 	int alias; /* the type was asked for by the unversioned alias */
 	char *warning; /* for the front end to print, e.g. deprecation */
+	struct migration *migration; /* the last outgoing one, or NULL */
 };
 
 /*

@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <glib.h>
 #include <json-glib/json-glib.h>
@@ -18,6 +19,7 @@
 #include "device.h"
 #include "host.h"
 #include "machine.h"
+#include "migration.h"
 #include "snapshot.h"
 #include "vmm.h"
 
@@ -190,6 +192,7 @@ static gboolean opt_no_defaults;
 static char *opt_kvm_device;
 static char *opt_control;
 static char *opt_restore;
+static char *opt_incoming;
 static gboolean opt_paused;
 static int opt_control_timeout = CONTROL_TIMEOUT_DEFAULT;
 
@@ -214,6 +217,10 @@ static const GOptionEntry run_options[] = {
 	  "Resume the guest saved in this snapshot (its machine type, "
 	  "memory, vCPUs and devices)",
 	  "FILE" },
+	{ "incoming", 0, 0, G_OPTION_ARG_STRING, &opt_incoming,
+	  "Take the guest from a migration arriving on unix:PATH, "
+	  "tcp:HOST:PORT or fd:N",
+	  "URI" },
 	{ "paused", 'S', 0, G_OPTION_ARG_NONE, &opt_paused,
 	  "Start with the vCPUs paused (until 'cont' on the control socket)",
 	  NULL },
@@ -256,6 +263,7 @@ static int end_status(const struct kvm_result *res)
 	case KVM_END_POWEROFF:
 	case KVM_END_RESET:
 	case KVM_END_QUIT:
+	case KVM_END_MIGRATED:
 		return 0;
 	case KVM_END_PANIC:
 		return STATUS_PANIC;
@@ -264,6 +272,22 @@ static int end_status(const struct kvm_result *res)
 	default:
 		return STATUS_GUEST_ERROR;
 	}
+}
+
+/* The destination's side, up to the snapshot head of the guest. */
+static int incoming(struct snapshot **ret, GError **error)
+{
+	int fd, r;
+
+	fprintf(stderr, "modvmm: waiting for a migration on %s\n",
+		opt_incoming);
+	r = migration_accept(opt_incoming, &fd, error);
+	if (r < 0)
+		return r;
+	r = snapshot_receive(fd, opt_incoming, ret, error);
+	if (r < 0)
+		close(fd);
+	return r;
 }
 
 static int cmd_run(int argc, char **argv)
@@ -303,12 +327,13 @@ static int cmd_run(int argc, char **argv)
 		fprintf(stderr, "modvmm: --cpus %d: at least 1\n", opt_cpus);
 		return 2;
 	}
-	if (opt_restore && (opt_kernel || opt_append || opt_memory ||
-			    opt_cpus != 1 || opt_no_defaults)) {
-		fprintf(stderr,
-			"modvmm: --restore takes the guest, its memory, "
-			"vCPUs and devices from the snapshot (only "
-			"--device id=... may change a device)\n");
+	if ((opt_restore || opt_incoming) &&
+	    (opt_kernel || opt_append || opt_memory || opt_cpus != 1 ||
+	     opt_no_defaults || (opt_restore && opt_incoming))) {
+		fprintf(stderr, "modvmm: --restore and --incoming take the "
+				"guest, its memory, vCPUs and devices from the "
+				"snapshot or the source (only --device id=... "
+				"may change a device), and not both\n");
 		return 2;
 	}
 	if (opt_paused && !opt_control) {
@@ -350,10 +375,28 @@ static int cmd_run(int argc, char **argv)
 		print_error(err);
 		return STATUS_SETUP;
 	}
-	if (machine_create(&cfg, &m, &err) < 0) {
+	if (opt_incoming && incoming(&cfg.restore, &err) < 0) {
 		print_error(err);
+		return STATUS_SETUP;
+	}
+	if (machine_create(&cfg, &m, &err) < 0 ||
+	    (cfg.restore && snapshot_send_complete(cfg.restore, &err) < 0)) {
+		print_error(err);
+		if (opt_incoming)
+			fprintf(stderr,
+				"modvmm: migration from %s failed: no "
+				"guest started here\n",
+				opt_incoming);
+		machine_free(m);
+		if (cfg.restore && cfg.restore->fd >= 0)
+			close(cfg.restore->fd);
 		snapshot_free(cfg.restore);
 		return STATUS_SETUP;
+	}
+	if (cfg.restore && cfg.restore->fd >= 0) {
+		fprintf(stderr, "modvmm: guest arrived from %s\n",
+			opt_incoming);
+		close(cfg.restore->fd);
 	}
 	/* The guest's RAM holds it all now. */
 	g_clear_pointer(&cfg.restore, snapshot_free);

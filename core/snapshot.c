@@ -34,13 +34,8 @@
 
 /* Writing ---------------------------------------------------------------- */
 
-struct writer {
-	int fd;
-	uint64_t bytes;
-	const char *path;
-};
-
-static int w_all(struct writer *w, const void *buf, size_t len, GError **error)
+static int w_all(struct snap_writer *w, const void *buf, size_t len,
+		 GError **error)
 {
 	const uint8_t *p = buf;
 
@@ -51,7 +46,7 @@ static int w_all(struct writer *w, const void *buf, size_t len, GError **error)
 			continue;
 		if (n < 0)
 			return error_setf(error, errno, "%s: writing: %s",
-					  w->path, g_strerror(errno));
+					  w->what, g_strerror(errno));
 		p += n;
 		len -= (size_t)n;
 		w->bytes += (uint64_t)n;
@@ -60,8 +55,9 @@ static int w_all(struct writer *w, const void *buf, size_t len, GError **error)
 }
 
 /* One record: the header, then `a` and `b` (either may be empty). */
-static int w_record(struct writer *w, uint8_t type, const void *a, size_t alen,
-		    const void *b, size_t blen, GError **error)
+int snapshot_write_record(struct snap_writer *w, uint8_t type, const void *a,
+			  size_t alen, const void *b, size_t blen,
+			  GError **error)
 {
 	uint8_t head[REC_HEADER] = { type };
 	uint32_t len = (uint32_t)(alen + blen);
@@ -76,13 +72,14 @@ static int w_record(struct writer *w, uint8_t type, const void *a, size_t alen,
 	return r;
 }
 
-static int w_json(struct writer *w, uint8_t type, JsonBuilder *b,
+static int w_json(struct snap_writer *w, uint8_t type, JsonBuilder *b,
 		  GError **error)
 {
 	g_autoptr(JsonNode) root = json_builder_get_root(b);
 	g_autofree char *text = json_to_string(root, FALSE);
 
-	return w_record(w, type, text, strlen(text), NULL, 0, error);
+	return snapshot_write_record(w, type, text, strlen(text), NULL, 0,
+				     error);
 }
 
 static int page_zero(const uint8_t *p)
@@ -95,29 +92,43 @@ static int page_zero(const uint8_t *p)
 	return 1;
 }
 
-/* Runs of zero pages as one small record, the rest in runs of data. */
-static int w_ram(struct writer *w, const uint8_t *ram, uint64_t size,
-		 GError **error)
+static int page_wanted(const uint64_t *dirty, uint64_t p)
 {
-	uint64_t pages = size / PAGE;
+	return !dirty || (dirty[p / 64] >> (p % 64)) & 1;
+}
+
+/*
+ * Runs of zero pages as one small record, the rest in runs of data; with
+ * a bitmap, only the pages it marks.
+ */
+int snapshot_write_ram(struct snap_writer *w, struct machine *m,
+		       const uint64_t *dirty, GError **error)
+{
+	const uint8_t *ram = m->kvm->ram;
+	uint64_t pages = m->kvm->ram_size / PAGE;
 
 	for (uint64_t p = 0; p < pages;) {
-		int zero = page_zero(ram + p * PAGE);
+		int zero;
 		uint64_t n = 1, off = p * PAGE;
 		int r;
 
-		while (p + n < pages &&
+		if (!page_wanted(dirty, p)) {
+			p++;
+			continue;
+		}
+		zero = page_zero(ram + off);
+		while (p + n < pages && page_wanted(dirty, p + n) &&
 		       page_zero(ram + (p + n) * PAGE) == zero &&
 		       (zero || n < RUN_PAGES))
 			n++;
 		if (zero) {
 			uint64_t v[2] = { off, n };
 
-			r = w_record(w, SNAP_RAM_ZERO, v, sizeof(v), NULL, 0,
-				     error);
+			r = snapshot_write_record(w, SNAP_RAM_ZERO, v,
+						  sizeof(v), NULL, 0, error);
 		} else {
-			r = w_record(w, SNAP_RAM, &off, 8, ram + off, n * PAGE,
-				     error);
+			r = snapshot_write_record(w, SNAP_RAM, &off, 8,
+						  ram + off, n * PAGE, error);
 		}
 		if (r < 0)
 			return r;
@@ -148,7 +159,8 @@ static char *device_spec(const struct modvmm_device *dev, GError **error)
 	return g_string_free(g_steal_pointer(&s), FALSE);
 }
 
-static int w_head(struct writer *w, struct machine *m, GError **error)
+int snapshot_write_head(struct snap_writer *w, struct machine *m,
+			GError **error)
 {
 	g_autoptr(JsonBuilder) b = json_builder_new();
 	g_autofree char *manifest = NULL;
@@ -182,8 +194,8 @@ static int w_head(struct writer *w, struct machine *m, GError **error)
 	mf = inventory_guest(m->vmm, machine_registry(), m->type, m->alias);
 	manifest = manifest_to_json(mf);
 	manifest_free(mf);
-	r = w_record(w, SNAP_MANIFEST, manifest, strlen(manifest), NULL, 0,
-		     error);
+	r = snapshot_write_record(w, SNAP_MANIFEST, manifest, strlen(manifest),
+				  NULL, 0, error);
 	if (r < 0)
 		return r;
 
@@ -209,7 +221,8 @@ static int w_head(struct writer *w, struct machine *m, GError **error)
 	return w_json(w, SNAP_CONFIG, b, error);
 }
 
-static int w_state(struct writer *w, struct machine *m, GError **error)
+int snapshot_write_state(struct snap_writer *w, struct machine *m,
+			 GError **error)
 {
 	struct kvm *kvm = m->kvm;
 	g_autofree struct kvm_cpu_state *cs = g_new0(struct kvm_cpu_state, 1);
@@ -225,8 +238,8 @@ static int w_state(struct writer *w, struct machine *m, GError **error)
 			r = vmstate_save(kvm_state_cpu_vms(), cs, 1, sec,
 					 error);
 		if (!r)
-			r = w_record(w, SNAP_CPU, &idx, 4, sec->data, sec->len,
-				     error);
+			r = snapshot_write_record(w, SNAP_CPU, &idx, 4,
+						  sec->data, sec->len, error);
 		if (r < 0)
 			return r;
 	}
@@ -238,8 +251,8 @@ static int w_state(struct writer *w, struct machine *m, GError **error)
 			r = vmstate_save(kvm_state_vm_vms(), &vs, 1, sec,
 					 error);
 		if (!r)
-			r = w_record(w, SNAP_VM, sec->data, sec->len, NULL, 0,
-				     error);
+			r = snapshot_write_record(w, SNAP_VM, sec->data,
+						  sec->len, NULL, 0, error);
 		if (r < 0)
 			return r;
 	}
@@ -256,12 +269,12 @@ static int w_state(struct writer *w, struct machine *m, GError **error)
 		r = vmstate_save(v, dev->state, v->d.version, rec, error);
 		g_mutex_unlock(&m->vmm->lock);
 		if (!r)
-			r = w_record(w, SNAP_DEVICE, rec->data, rec->len, NULL,
-				     0, error);
+			r = snapshot_write_record(w, SNAP_DEVICE, rec->data,
+						  rec->len, NULL, 0, error);
 		if (r < 0)
 			return r;
 	}
-	return w_record(w, SNAP_END, NULL, 0, NULL, 0, error);
+	return snapshot_write_record(w, SNAP_END, NULL, 0, NULL, 0, error);
 }
 
 static int fsync_dir(const char *path)
@@ -283,7 +296,7 @@ int snapshot_save(struct machine *m, const char *path, uint64_t *ret_bytes,
 {
 	g_autofree char *tmp = g_strconcat(path, ".partial", NULL);
 	g_autoptr(GString) stateless = g_string_new(NULL);
-	struct writer w = { .path = path };
+	struct snap_writer w = { .what = path };
 	int r;
 
 	for (guint i = 0; i < m->vmm->devices->len; i++) {
@@ -303,11 +316,11 @@ int snapshot_save(struct machine *m, const char *path, uint64_t *ret_bytes,
 	if (w.fd < 0)
 		return error_setf(error, errno, "%s: %s", tmp,
 				  g_strerror(errno));
-	r = w_head(&w, m, error);
+	r = snapshot_write_head(&w, m, error);
 	if (!r)
-		r = w_ram(&w, m->kvm->ram, m->kvm->ram_size, error);
+		r = snapshot_write_ram(&w, m, NULL, error);
 	if (!r)
-		r = w_state(&w, m, error);
+		r = snapshot_write_state(&w, m, error);
 	if (!r && fsync(w.fd) < 0)
 		r = error_setf(error, errno, "%s: fsync: %s", tmp,
 			       g_strerror(errno));
@@ -331,13 +344,6 @@ int snapshot_save(struct machine *m, const char *path, uint64_t *ret_bytes,
 
 /* Reading ---------------------------------------------------------------- */
 
-struct record {
-	size_t at; /* offset of the header in the file */
-	uint8_t type;
-	const uint8_t *data;
-	uint32_t len;
-};
-
 static const char *record_name(uint8_t type)
 {
 	static const char *const names[] = {
@@ -350,13 +356,15 @@ static const char *record_name(uint8_t type)
 		[SNAP_VM] = "VM",
 		[SNAP_DEVICE] = "DEVICE",
 		[SNAP_END] = "END",
+		[SNAP_VERDICT] = "VERDICT",
+		[SNAP_COMPLETE] = "COMPLETE",
 	};
 
 	return type < G_N_ELEMENTS(names) && names[type] ? names[type]
 							 : "unknown";
 }
 
-static int next_record(struct snapshot *s, size_t *off, struct record *rec,
+static int next_record(struct snapshot *s, size_t *off, struct snap_record *rec,
 		       GError **error)
 {
 	size_t left = s->len - *off;
@@ -393,10 +401,78 @@ static int next_record(struct snapshot *s, size_t *off, struct record *rec,
 	return 0;
 }
 
-static int expect_record(struct snapshot *s, size_t *off, uint8_t type,
-			 struct record *rec, GError **error)
+static int read_full(int fd, void *buf, size_t len)
 {
-	int r = next_record(s, off, rec, error);
+	uint8_t *p = buf;
+
+	while (len) {
+		ssize_t n = read(fd, p, len);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			return n < 0 ? -errno : -EPIPE;
+		p += n;
+		len -= (size_t)n;
+	}
+	return 0;
+}
+
+int snapshot_read_record(int fd, const char *what, size_t *offset,
+			 GByteArray *buf, struct snap_record *rec,
+			 GError **error)
+{
+	uint8_t h[REC_HEADER];
+	int r;
+
+	r = read_full(fd, h, sizeof(h));
+	if (r < 0)
+		return error_setf(error, -r,
+				  "%s: offset %zu: the stream ended before a "
+				  "record header%s%s",
+				  what, *offset, r == -EPIPE ? "" : ": ",
+				  r == -EPIPE ? "" : g_strerror(-r));
+	rec->at = *offset;
+	rec->type = h[0];
+	memcpy(&rec->len, h + 4, 4);
+	if (h[1] || h[2] || h[3] || !rec->type || rec->type > SNAP_COMPLETE)
+		return error_setf(error, EINVAL,
+				  "%s: offset %zu: not a record header "
+				  "(type %u)",
+				  what, *offset, h[0]);
+	if (rec->len > SNAPSHOT_RECORD_MAX)
+		return error_setf(error, EFBIG,
+				  "%s: offset %zu: %s record of %u bytes, "
+				  "more than %u",
+				  what, *offset, record_name(rec->type),
+				  rec->len, SNAPSHOT_RECORD_MAX);
+	g_byte_array_set_size(buf, rec->len);
+	r = read_full(fd, buf->data, rec->len);
+	if (r < 0)
+		return error_setf(error, -r,
+				  "%s: offset %zu: the stream ended inside a "
+				  "%s record of %u bytes",
+				  what, *offset, record_name(rec->type),
+				  rec->len);
+	rec->data = buf->data;
+	*offset += REC_HEADER + rec->len;
+	return 0;
+}
+
+/* The next record of the file or the stream. */
+static int get_record(struct snapshot *s, GByteArray *buf,
+		      struct snap_record *rec, GError **error)
+{
+	if (s->fd < 0)
+		return next_record(s, &s->offset, rec, error);
+	return snapshot_read_record(s->fd, s->path, &s->offset, buf, rec,
+				    error);
+}
+
+static int expect_record(struct snapshot *s, GByteArray *buf, uint8_t type,
+			 struct snap_record *rec, GError **error)
+{
+	int r = get_record(s, buf, rec, error);
 
 	if (r < 0)
 		return r;
@@ -409,7 +485,7 @@ static int expect_record(struct snapshot *s, size_t *off, uint8_t type,
 	return 0;
 }
 
-static JsonObject *head_json(struct snapshot *s, const struct record *rec,
+static JsonObject *head_json(struct snapshot *s, const struct snap_record *rec,
 			     JsonParser *p, GError **error)
 {
 	size_t at;
@@ -460,7 +536,7 @@ static int member_int(JsonObject *o, const char *name, gint64 *ret)
 	return 0;
 }
 
-static int read_hello(struct snapshot *s, const struct record *rec,
+static int read_hello(struct snapshot *s, const struct snap_record *rec,
 		      GError **error)
 {
 	g_autoptr(JsonParser) p = json_parser_new_immutable();
@@ -499,7 +575,7 @@ static int read_hello(struct snapshot *s, const struct record *rec,
 	return 0;
 }
 
-static int read_config(struct snapshot *s, const struct record *rec,
+static int read_config(struct snapshot *s, const struct snap_record *rec,
 		       GError **error)
 {
 	g_autoptr(JsonParser) p = json_parser_new_immutable();
@@ -557,19 +633,43 @@ void snapshot_free(struct snapshot *s)
 	g_free(s);
 }
 
+static struct snapshot *snapshot_new(const char *path, int fd)
+{
+	struct snapshot *s = g_new0(struct snapshot, 1);
+
+	s->path = g_strdup(path);
+	s->fd = fd;
+	s->ids = g_ptr_array_new_with_free_func(g_free);
+	s->specs = g_ptr_array_new_with_free_func(g_free);
+	return s;
+}
+
+static int read_head(struct snapshot *s, GError **error)
+{
+	g_autoptr(GByteArray) buf = g_byte_array_new();
+	g_autofree char *what = g_strdup_printf("%s: manifest", s->path);
+	struct snap_record rec;
+	int r;
+
+	if ((r = expect_record(s, buf, SNAP_HELLO, &rec, error)) < 0 ||
+	    (r = read_hello(s, &rec, error)) < 0 ||
+	    (r = expect_record(s, buf, SNAP_MANIFEST, &rec, error)) < 0 ||
+	    (r = manifest_parse(what, (const char *)rec.data, rec.len,
+				MANIFEST_GUEST, &s->manifest, error)) < 0 ||
+	    (r = expect_record(s, buf, SNAP_CONFIG, &rec, error)) < 0 ||
+	    (r = read_config(s, &rec, error)) < 0)
+		return r;
+	s->body = s->offset;
+	return 0;
+}
+
 int snapshot_open(const char *path, struct snapshot **ret, GError **error)
 {
 	g_autoptr(GError) err = NULL;
-	g_autofree char *what = NULL;
-	struct snapshot *s = g_new0(struct snapshot, 1);
-	struct record rec;
-	size_t off = 12;
+	struct snapshot *s = snapshot_new(path, -1);
 	uint32_t format;
 	int r;
 
-	s->path = g_strdup(path);
-	s->ids = g_ptr_array_new_with_free_func(g_free);
-	s->specs = g_ptr_array_new_with_free_func(g_free);
 	s->map = g_mapped_file_new(path, FALSE, &err);
 	if (!s->map) {
 		r = error_setf(error, ENOENT, "snapshot %s", err->message);
@@ -592,19 +692,10 @@ int snapshot_open(const char *path, struct snapshot **ret, GError **error)
 			       path, format, SNAPSHOT_FORMAT);
 		goto fail;
 	}
-	if ((r = expect_record(s, &off, SNAP_HELLO, &rec, error)) < 0 ||
-	    (r = read_hello(s, &rec, error)) < 0 ||
-	    (r = expect_record(s, &off, SNAP_MANIFEST, &rec, error)) < 0)
-		goto fail;
-	what = g_strdup_printf("%s: manifest", path);
-	r = manifest_parse(what, (const char *)rec.data, rec.len,
-			   MANIFEST_GUEST, &s->manifest, error);
+	s->offset = 12;
+	r = read_head(s, error);
 	if (r < 0)
 		goto fail;
-	if ((r = expect_record(s, &off, SNAP_CONFIG, &rec, error)) < 0 ||
-	    (r = read_config(s, &rec, error)) < 0)
-		goto fail;
-	s->body = off;
 	*ret = s;
 	return 0;
 fail:
@@ -612,8 +703,69 @@ fail:
 	return r;
 }
 
+int snapshot_receive(int fd, const char *what, struct snapshot **ret,
+		     GError **error)
+{
+	struct snapshot *s = snapshot_new(what, fd);
+	uint8_t head[12];
+	uint32_t format;
+	int r;
+
+	r = read_full(fd, head, sizeof(head));
+	if (r < 0) {
+		r = error_setf(error, -r,
+			       "%s: the stream ended before its magic", what);
+		goto fail;
+	}
+	memcpy(&format, head + 8, 4);
+	if (memcmp(head, SNAPSHOT_MAGIC, 8) || format != SNAPSHOT_FORMAT) {
+		r = error_setf(error, EPROTONOSUPPORT,
+			       "%s: not a modvmm migration stream of format "
+			       "%u",
+			       what, SNAPSHOT_FORMAT);
+		goto fail;
+	}
+	s->offset = 12;
+	r = read_head(s, error);
+	if (r < 0)
+		goto fail;
+	*ret = s;
+	return 0;
+fail:
+	s->fd = -1; /* the caller's */
+	snapshot_free(s);
+	return r;
+}
+
+int snapshot_send_verdict(struct snapshot *s, int accepted, const char *text,
+			  GError **error)
+{
+	g_autoptr(JsonBuilder) b = json_builder_new();
+	struct snap_writer w = { .fd = s->fd, .what = s->path };
+
+	if (s->fd < 0)
+		return 0;
+	json_builder_begin_object(b);
+	json_builder_set_member_name(b, "accepted");
+	json_builder_add_boolean_value(b, accepted);
+	json_builder_set_member_name(b, "verdict");
+	json_builder_add_string_value(b, text);
+	json_builder_end_object(b);
+	return w_json(&w, SNAP_VERDICT, b, error);
+}
+
+int snapshot_send_complete(struct snapshot *s, GError **error)
+{
+	struct snap_writer w = { .fd = s->fd, .what = s->path };
+
+	if (s->fd < 0)
+		return 0;
+	return snapshot_write_record(&w, SNAP_COMPLETE, NULL, 0, NULL, 0,
+				     error);
+}
+
 static int load_ram(struct snapshot *s, struct machine *m,
-		    const struct record *rec, GError **error)
+		    const struct snap_record *rec, GError **error)
 {
 	uint64_t off, pages, size = m->kvm->ram_size;
 
@@ -646,7 +798,8 @@ static int load_ram(struct snapshot *s, struct machine *m,
 }
 
 static int load_cpu(struct snapshot *s, struct machine *m,
-		    const struct record *rec, uint8_t *seen, GError **error)
+		    const struct snap_record *rec, uint8_t *seen,
+		    GError **error)
 {
 	g_autofree struct kvm_cpu_state *cs = g_new0(struct kvm_cpu_state, 1);
 	g_autofree char *id = NULL;
@@ -680,7 +833,7 @@ static int load_cpu(struct snapshot *s, struct machine *m,
 }
 
 static int load_vm(struct snapshot *s, struct machine *m,
-		   const struct record *rec, GError **error)
+		   const struct snap_record *rec, GError **error)
 {
 	struct kvm_vm_state vs;
 	size_t used;
@@ -696,7 +849,7 @@ static int load_vm(struct snapshot *s, struct machine *m,
 }
 
 static int load_device(struct snapshot *s, struct machine *m,
-		       const struct record *rec, GHashTable *seen,
+		       const struct snap_record *rec, GHashTable *seen,
 		       GError **error)
 {
 	g_autofree char *id = NULL;
@@ -734,13 +887,14 @@ int snapshot_load(struct snapshot *s, struct machine *m, GError **error)
 {
 	g_autoptr(GHashTable) seen_dev = g_hash_table_new(NULL, NULL);
 	g_autofree uint8_t *seen_cpu = g_malloc0(m->kvm->ncpus);
-	size_t off = s->body;
+	g_autoptr(GByteArray) buf = g_byte_array_new();
 	int vm = 0, r;
 
+	s->offset = s->body;
 	for (;;) {
-		struct record rec;
+		struct snap_record rec;
 
-		r = next_record(s, &off, &rec, error);
+		r = get_record(s, buf, &rec, error);
 		if (r < 0)
 			return r;
 		switch (rec.type) {
@@ -774,10 +928,10 @@ int snapshot_load(struct snapshot *s, struct machine *m, GError **error)
 			return r;
 	}
 end:
-	if (off != s->len)
+	if (s->fd < 0 && s->offset != s->len)
 		return error_setf(error, EINVAL,
 				  "%s: %zu bytes after the END record", s->path,
-				  s->len - off);
+				  s->len - s->offset);
 	for (unsigned int i = 0; i < m->kvm->ncpus; i++)
 		if (!seen_cpu[i])
 			return error_setf(error, EINVAL,

@@ -33,7 +33,43 @@ enum snapshot_record {
 	SNAP_VM = 7,	   /* a "kvm-vm" section */
 	SNAP_DEVICE = 8,   /* u8 id length, id, then the device's section */
 	SNAP_END = 9,
+	/* Live migration only, destination to source. */
+	SNAP_VERDICT = 10,  /* JSON: "accepted", "verdict" (text) */
+	SNAP_COMPLETE = 11, /* empty: everything loaded */
 };
+
+/* Where records go: a file or a migration's socket. */
+struct snap_writer {
+	int fd;
+	uint64_t bytes;	  /* written so far */
+	const char *what; /* names it in messages */
+};
+
+int snapshot_write_record(struct snap_writer *w, uint8_t type, const void *a,
+			  size_t alen, const void *b, size_t blen,
+			  GError **error);
+/* HELLO, MANIFEST, CONFIG. */
+int snapshot_write_head(struct snap_writer *w, struct machine *m,
+			GError **error);
+/* The pages whose bits are set in `dirty` (NULL: all of RAM). */
+int snapshot_write_ram(struct snap_writer *w, struct machine *m,
+		       const uint64_t *dirty, GError **error);
+/* vCPUs, VM, devices, END; the machine must be paused. */
+int snapshot_write_state(struct snap_writer *w, struct machine *m,
+			 GError **error);
+
+/* A record as read: the payload lies in the file or in `buf`. */
+struct snap_record {
+	size_t at; /* offset of its header in the stream */
+	uint8_t type;
+	const uint8_t *data;
+	uint32_t len;
+};
+
+/* Reads one record from a stream; its payload goes into `buf`. */
+int snapshot_read_record(int fd, const char *what, size_t *offset,
+			 GByteArray *buf, struct snap_record *rec,
+			 GError **error);
 
 /*
  * Writes the snapshot of a paused machine to `path`: to a temporary file
@@ -58,10 +94,25 @@ struct snapshot {
 	struct manifest *manifest;
 	GPtrArray *ids;	  /* char *: device ids, in creation order */
 	GPtrArray *specs; /* char *: their --device specs */
+	int fd;		  /* a migration stream, or -1 for a file */
+	size_t offset;	  /* bytes read from it so far */
 };
 
 int snapshot_open(const char *path, struct snapshot **ret, GError **error);
 void snapshot_free(struct snapshot *s);
+
+/*
+ * The same from a migration stream: reads the head from `fd` (which the
+ * snapshot then holds, for the body, and for the VERDICT and COMPLETE
+ * it sends back).
+ */
+int snapshot_receive(int fd, const char *what, struct snapshot **ret,
+		     GError **error);
+
+/* Live migration: tells the source the verdict (a no-op for files). */
+int snapshot_send_verdict(struct snapshot *s, int accepted, const char *text,
+			  GError **error);
+int snapshot_send_complete(struct snapshot *s, GError **error);
 
 /*
  * Loads RAM, vCPU, VM and device state into a machine created from the

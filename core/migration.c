@@ -1,0 +1,511 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
+/*
+ * core/migration.c - live migration: the source's thread, and the
+ * destination's listening end. The records are the snapshot file's
+ * (core/snapshot.c, docs/stream-format.md) plus VERDICT and COMPLETE,
+ * which go back from the destination.
+ *
+ * Invariant: the guest on the source is paused only between the last
+ * RAM round and COMPLETE, and every way out of that window but COMPLETE
+ * resumes it.
+ */
+#define _GNU_SOURCE /* accept4 */
+#include <errno.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include "../compat/error.h"
+#include "control.h"
+#include "kvm-cpu.h"
+#include "machine.h"
+#include "migration.h"
+#include "snapshot.h"
+
+struct migration {
+	struct machine *m;
+	struct control *c;
+	char *uri;
+	uint32_t downtime_limit; /* ms */
+	GThread *thread;
+	int fd;
+
+	GMutex lock; /* guards what follows */
+	enum migration_state state;
+	char *error;
+	uint64_t ram_bytes;
+	uint64_t transferred;
+	uint64_t remaining;  /* bytes dirty at the last count */
+	uint64_t dirty_rate; /* bytes/s the guest dirtied in the last round */
+	uint64_t bandwidth;  /* bytes/s of the last round */
+	uint32_t rounds;
+	uint64_t expected_downtime; /* ms */
+	uint64_t downtime;	    /* ms, measured, once completed */
+	gint64 started;		    /* µs, monotonic */
+	gint64 total_time;	    /* ms, once over */
+	int cancel;
+};
+
+static const char *state_name(enum migration_state s)
+{
+	static const char *const names[] = {
+		[MIGRATION_NONE] = "none",
+		[MIGRATION_SETUP] = "setup",
+		[MIGRATION_ACTIVE] = "active",
+		[MIGRATION_DEVICE] = "device",
+		[MIGRATION_COMPLETED] = "completed",
+		[MIGRATION_FAILED] = "failed",
+		[MIGRATION_CANCELLED] = "cancelled",
+	};
+
+	return names[s];
+}
+
+static JsonNode *status_locked(struct migration *mig)
+{
+	JsonObject *o = json_object_new();
+	JsonNode *n = json_node_new(JSON_NODE_OBJECT);
+
+	json_object_set_string_member(o, "status", state_name(mig->state));
+	json_object_set_string_member(o, "uri", mig->uri);
+	json_object_set_int_member(o, "ram-bytes", (gint64)mig->ram_bytes);
+	json_object_set_int_member(o, "transferred", (gint64)mig->transferred);
+	json_object_set_int_member(o, "remaining", (gint64)mig->remaining);
+	json_object_set_int_member(o, "dirty-rate", (gint64)mig->dirty_rate);
+	json_object_set_int_member(o, "bandwidth", (gint64)mig->bandwidth);
+	json_object_set_int_member(o, "rounds", mig->rounds);
+	json_object_set_int_member(o, "expected-downtime-ms",
+				   (gint64)mig->expected_downtime);
+	json_object_set_int_member(o, "downtime-limit-ms", mig->downtime_limit);
+	json_object_set_int_member(
+		o, "total-time-ms",
+		mig->total_time
+			? mig->total_time
+			: (g_get_monotonic_time() - mig->started) / 1000);
+	if (mig->state == MIGRATION_COMPLETED)
+		json_object_set_int_member(o, "downtime-ms",
+					   (gint64)mig->downtime);
+	if (mig->error)
+		json_object_set_string_member(o, "error", mig->error);
+	json_node_take_object(n, o);
+	return n;
+}
+
+JsonNode *migration_status(struct migration *mig)
+{
+	JsonNode *n;
+
+	g_mutex_lock(&mig->lock);
+	n = status_locked(mig);
+	g_mutex_unlock(&mig->lock);
+	return n;
+}
+
+int migration_running(struct migration *mig)
+{
+	int r;
+
+	if (!mig)
+		return 0;
+	g_mutex_lock(&mig->lock);
+	r = mig->state < MIGRATION_COMPLETED;
+	g_mutex_unlock(&mig->lock);
+	return r;
+}
+
+static void set_state(struct migration *mig, enum migration_state st,
+		      const char *error)
+{
+	JsonNode *ev;
+
+	g_mutex_lock(&mig->lock);
+	mig->state = st;
+	if (error)
+		mig->error = g_strdup(error);
+	if (st >= MIGRATION_COMPLETED)
+		mig->total_time =
+			(g_get_monotonic_time() - mig->started) / 1000;
+	ev = status_locked(mig);
+	g_mutex_unlock(&mig->lock);
+	control_event(mig->c, "MIGRATION", ev);
+}
+
+static int cancelled(struct migration *mig, GError **error)
+{
+	int c;
+
+	g_mutex_lock(&mig->lock);
+	c = mig->cancel;
+	g_mutex_unlock(&mig->lock);
+	return c ? error_setf(error, ECANCELED, "cancelled") : 0;
+}
+
+/* Transports ------------------------------------------------------------- */
+
+static int parse_hostport(const char *hp, char **ret_host, char **ret_port,
+			  GError **error)
+{
+	const char *colon = strrchr(hp, ':');
+
+	if (!colon || colon == hp || !colon[1])
+		return error_setf(error, EINVAL,
+				  "tcp:%s: expected tcp:HOST:PORT", hp);
+	*ret_host = g_strndup(hp, (gsize)(colon - hp));
+	*ret_port = g_strdup(colon + 1);
+	return 0;
+}
+
+static int tcp_socket(const char *hp, int listening, GError **error)
+{
+	g_autofree char *host = NULL, *port = NULL;
+	struct addrinfo hints = { .ai_socktype = SOCK_STREAM }, *ai, *a;
+	int fd = -1, r, one = 1;
+
+	r = parse_hostport(hp, &host, &port, error);
+	if (r < 0)
+		return r;
+	hints.ai_flags = listening ? AI_PASSIVE : 0;
+	r = getaddrinfo(host, port, &hints, &ai);
+	if (r)
+		return error_setf(error, EHOSTUNREACH, "tcp:%s: %s", hp,
+				  gai_strerror(r));
+	for (a = ai; a; a = a->ai_next) {
+		fd = socket(a->ai_family, a->ai_socktype | SOCK_CLOEXEC,
+			    a->ai_protocol);
+		if (fd < 0)
+			continue;
+		setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+		if (listening ? !bind(fd, a->ai_addr, a->ai_addrlen) &&
+					!listen(fd, 1)
+			      : !connect(fd, a->ai_addr, a->ai_addrlen))
+			break;
+		r = errno;
+		close(fd);
+		fd = -1;
+	}
+	freeaddrinfo(ai);
+	if (fd < 0)
+		return error_setf(error, r, "tcp:%s: %s", hp, g_strerror(r));
+	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	return fd;
+}
+
+static int unix_socket(const char *path, int listening, GError **error)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	int fd, r;
+
+	if (strlen(path) >= sizeof(sa.sun_path))
+		return error_setf(error, ENAMETOOLONG,
+				  "unix:%s: the path is too long", path);
+	strcpy(sa.sun_path, path);
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return error_setf(error, errno, "unix:%s: %s", path,
+				  g_strerror(errno));
+	if (listening)
+		unlink(path);
+	r = listening ? bind(fd, (struct sockaddr *)&sa, sizeof(sa)) ||
+				listen(fd, 1)
+		      : connect(fd, (struct sockaddr *)&sa, sizeof(sa));
+	if (r) {
+		r = errno;
+		close(fd);
+		return error_setf(error, r, "unix:%s: %s", path, g_strerror(r));
+	}
+	return fd;
+}
+
+static int fd_uri(const char *n, GError **error)
+{
+	char *end;
+	long v = strtol(n, &end, 10);
+
+	if (!*n || *end || v < 0 || v > G_MAXINT)
+		return error_setf(error, EINVAL, "fd:%s: not a descriptor", n);
+	return (int)v;
+}
+
+static int uri_open(const char *uri, int listening, GError **error)
+{
+	if (g_str_has_prefix(uri, "unix:"))
+		return unix_socket(uri + 5, listening, error);
+	if (g_str_has_prefix(uri, "tcp:"))
+		return tcp_socket(uri + 4, listening, error);
+	if (g_str_has_prefix(uri, "fd:"))
+		return fd_uri(uri + 3, error);
+	return error_setf(error, EINVAL,
+			  "migration URI '%s': expected unix:PATH, "
+			  "tcp:HOST:PORT or fd:N",
+			  uri);
+}
+
+int migration_accept(const char *uri, int *ret_fd, GError **error)
+{
+	int l = uri_open(uri, 1, error), fd;
+
+	if (l < 0)
+		return l;
+	if (g_str_has_prefix(uri, "fd:")) {
+		*ret_fd = l;
+		return 0;
+	}
+	fd = accept4(l, NULL, NULL, SOCK_CLOEXEC);
+	if (fd < 0)
+		fd = -errno;
+	close(l);
+	if (g_str_has_prefix(uri, "unix:"))
+		unlink(uri + 5);
+	if (fd < 0)
+		return error_setf(error, -fd, "%s: accept: %s", uri,
+				  g_strerror(-fd));
+	*ret_fd = fd;
+	return 0;
+}
+
+/* The source's thread ----------------------------------------------------- */
+
+static uint64_t count_bits(const uint64_t *b, uint64_t words)
+{
+	uint64_t n = 0;
+
+	for (uint64_t i = 0; i < words; i++)
+		n += (uint64_t)__builtin_popcountll(b[i]);
+	return n;
+}
+
+static int read_verdict(struct migration *mig, GError **error)
+{
+	g_autoptr(GByteArray) buf = g_byte_array_new();
+	g_autoptr(JsonNode) n = NULL;
+	g_autofree char *text = NULL;
+	struct snap_record rec;
+	size_t off = 0;
+	JsonObject *o;
+	int r;
+
+	r = snapshot_read_record(mig->fd, mig->uri, &off, buf, &rec, error);
+	if (r < 0)
+		return r;
+	if (rec.type != SNAP_VERDICT || rec.len > SNAPSHOT_HEAD_MAX)
+		return error_setf(error, EPROTO,
+				  "%s: the destination sent no verdict",
+				  mig->uri);
+	text = g_strndup((const char *)rec.data, rec.len);
+	n = json_from_string(text, NULL);
+	o = n && JSON_NODE_HOLDS_OBJECT(n) ? json_node_get_object(n) : NULL;
+	if (!o || !json_object_has_member(o, "accepted"))
+		return error_setf(error, EPROTO,
+				  "%s: the destination's verdict is not one",
+				  mig->uri);
+	if (!json_object_get_boolean_member(o, "accepted"))
+		return error_setf(error, EPROTO,
+				  "refused by the destination; the guest keeps "
+				  "running here:\n%s",
+				  json_object_get_string_member_with_default(
+					  o, "verdict", ""));
+	return 0;
+}
+
+/* Sends the dirty pages; updates the figures from how long it took. */
+static int send_round(struct migration *mig, struct snap_writer *w,
+		      const uint64_t *dirty, uint64_t pages, GError **error)
+{
+	gint64 t0 = g_get_monotonic_time();
+	uint64_t before = w->bytes, dt;
+	int r = snapshot_write_ram(w, mig->m, dirty, error);
+
+	dt = (uint64_t)MAX(g_get_monotonic_time() - t0, 1);
+	g_mutex_lock(&mig->lock);
+	mig->transferred = w->bytes;
+	mig->rounds++;
+	if (pages * 4096 >= (1u << 20))
+		mig->bandwidth = (w->bytes - before) * G_USEC_PER_SEC / dt;
+	g_mutex_unlock(&mig->lock);
+	return r;
+}
+
+static int migrate(struct migration *mig, GError **error)
+{
+	struct machine *m = mig->m;
+	struct kvm *kvm = m->kvm;
+	uint64_t words = (kvm->ram_size / 4096 + 63) / 64;
+	g_autofree uint64_t *dirty = g_new0(uint64_t, words);
+	struct snap_writer w = { .what = mig->uri };
+	g_autoptr(GByteArray) buf = g_byte_array_new();
+	struct snap_record rec;
+	struct timeval tv = { .tv_sec = MIGRATION_COMPLETE_TIMEOUT };
+	gint64 stop_at, t;
+	size_t off = 0;
+	int paused = 0, r;
+
+	r = uri_open(mig->uri, 0, error);
+	if (r < 0)
+		return r;
+	g_mutex_lock(&mig->lock);
+	mig->fd = w.fd = r;
+	g_mutex_unlock(&mig->lock);
+	setsockopt(mig->fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	r = snapshot_write_head(&w, m, error);
+	if (!r)
+		r = read_verdict(mig, error);
+	if (r < 0)
+		return r;
+
+	set_state(mig, MIGRATION_ACTIVE, NULL);
+	r = kvm_dirty_log_start(kvm, error);
+	if (r < 0)
+		return r;
+	/* Everything once, while the guest runs; then what it rewrote. */
+	r = send_round(mig, &w, NULL, kvm->ram_size / 4096, error);
+	for (;;) {
+		uint64_t n, bw;
+
+		t = g_get_monotonic_time();
+		if (r < 0 || (r = cancelled(mig, error)) < 0 ||
+		    (r = kvm_dirty_log_get(kvm, dirty, error)) < 0)
+			goto fail;
+		n = count_bits(dirty, words);
+		g_mutex_lock(&mig->lock);
+		bw = MAX(mig->bandwidth, 1u << 20);
+		mig->remaining = n * 4096;
+		mig->expected_downtime = n * 4096 * 1000 / bw;
+		g_mutex_unlock(&mig->lock);
+		if (mig->expected_downtime <= mig->downtime_limit ||
+		    mig->rounds >= MIGRATION_MAX_ROUNDS)
+			break;
+		r = send_round(mig, &w, dirty, n, error);
+		memset(dirty, 0, words * 8);
+		g_mutex_lock(&mig->lock);
+		mig->dirty_rate = n * 4096 * G_USEC_PER_SEC /
+				  (uint64_t)MAX(g_get_monotonic_time() - t, 1);
+		g_mutex_unlock(&mig->lock);
+	}
+
+	/* Stop and copy. */
+	stop_at = g_get_monotonic_time();
+	r = machine_pause(m, error);
+	if (r < 0)
+		goto fail;
+	paused = 1;
+	set_state(mig, MIGRATION_DEVICE, NULL);
+	r = kvm_dirty_log_get(kvm, dirty, error);
+	if (!r)
+		r = snapshot_write_ram(&w, m, dirty, error);
+	if (!r)
+		r = snapshot_write_state(&w, m, error);
+	g_mutex_lock(&mig->lock);
+	mig->transferred = w.bytes;
+	mig->remaining = 0;
+	g_mutex_unlock(&mig->lock);
+	if (r < 0)
+		goto fail;
+	r = snapshot_read_record(mig->fd, mig->uri, &off, buf, &rec, error);
+	if (!r && rec.type != SNAP_COMPLETE)
+		r = error_setf(error, EPROTO,
+			       "%s: the destination answered with a %u record, "
+			       "not COMPLETE",
+			       mig->uri, rec.type);
+	if (r < 0) {
+		g_prefix_error(error, "the destination did not confirm: ");
+		goto fail;
+	}
+	g_mutex_lock(&mig->lock);
+	mig->downtime = (uint64_t)(g_get_monotonic_time() - stop_at) / 1000;
+	g_mutex_unlock(&mig->lock);
+	return 0;
+fail:
+	kvm_dirty_log_stop(kvm);
+	if (paused)
+		machine_resume(m, NULL);
+	return r;
+}
+
+static gpointer migration_thread(gpointer data)
+{
+	struct migration *mig = data;
+	g_autoptr(GError) err = NULL;
+	g_autofree char *msg = NULL;
+	int r = migrate(mig, &err);
+
+	if (mig->fd >= 0 && !g_str_has_prefix(mig->uri, "fd:"))
+		close(mig->fd);
+	if (r == 0) {
+		set_state(mig, MIGRATION_COMPLETED, NULL);
+		msg = g_strdup_printf("guest migrated to %s", mig->uri);
+		kvm_cpus_stop(mig->m->kvm, KVM_END_MIGRATED, 0, msg);
+	} else {
+		int cancel;
+
+		g_mutex_lock(&mig->lock);
+		cancel = mig->cancel;
+		g_mutex_unlock(&mig->lock);
+		set_state(mig, cancel ? MIGRATION_CANCELLED : MIGRATION_FAILED,
+			  cancel ? "cancelled; the guest keeps running here"
+			  : err	 ? err->message
+				 : g_strerror(-r));
+	}
+	return NULL;
+}
+
+int migration_start(struct machine *m, struct control *c, const char *uri,
+		    uint32_t downtime_ms, struct migration **ret,
+		    GError **error)
+{
+	struct migration *mig;
+	GError *err = NULL;
+	int fd;
+
+	if (!g_str_has_prefix(uri, "unix:") && !g_str_has_prefix(uri, "tcp:") &&
+	    !g_str_has_prefix(uri, "fd:"))
+		return uri_open(uri, 0, error);
+	if (g_str_has_prefix(uri, "fd:") && (fd = fd_uri(uri + 3, &err)) < 0) {
+		g_propagate_error(error, err);
+		return fd;
+	}
+	mig = g_new0(struct migration, 1);
+	mig->m = m;
+	mig->c = c;
+	mig->uri = g_strdup(uri);
+	mig->downtime_limit = downtime_ms;
+	mig->fd = -1;
+	mig->ram_bytes = m->kvm->ram_size;
+	mig->started = g_get_monotonic_time();
+	mig->state = MIGRATION_SETUP;
+	g_mutex_init(&mig->lock);
+	control_event(c, "MIGRATION", migration_status(mig));
+	mig->thread = g_thread_new("migration", migration_thread, mig);
+	*ret = mig;
+	return 0;
+}
+
+int migration_cancel(struct migration *mig, GError **error)
+{
+	int r = 0;
+
+	g_mutex_lock(&mig->lock);
+	if (mig->state >= MIGRATION_COMPLETED)
+		r = error_setf(error, EALREADY, "no migration is running");
+	else
+		mig->cancel = 1;
+	/* A thread blocked on the socket notices now. */
+	if (!r && mig->fd >= 0)
+		shutdown(mig->fd, SHUT_RDWR);
+	g_mutex_unlock(&mig->lock);
+	return r;
+}
+
+void migration_free(struct migration *mig)
+{
+	if (!mig)
+		return;
+	g_thread_join(mig->thread);
+	g_mutex_clear(&mig->lock);
+	g_free(mig->error);
+	g_free(mig->uri);
+	g_free(mig);
+}

@@ -1,0 +1,61 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#ifndef CORE_MIGRATION_H
+#define CORE_MIGRATION_H
+
+#include <stdint.h>
+
+#include <glib.h>
+#include <json-glib/json-glib.h>
+
+struct machine;
+struct control;
+
+/*
+ * Live migration, source side. On its own thread: connect, send HELLO,
+ * MANIFEST and CONFIG, wait for the destination's VERDICT (a refusal
+ * ends it here, the guest never stopped), copy RAM while the guest runs
+ * and then the pages it dirtied, round after round, until what is left
+ * fits the downtime limit (or MIGRATION_MAX_ROUNDS), then pause, send the
+ * last pages and the vCPU, VM and device state, and wait for COMPLETE.
+ * Only COMPLETE ends the guest here; any failure before it resumes it.
+ */
+
+#define MIGRATION_DOWNTIME_DEFAULT 300 /* ms, as QEMU and Cloud Hypervisor */
+#define MIGRATION_MAX_ROUNDS 30
+#define MIGRATION_COMPLETE_TIMEOUT 60 /* s the destination has to load */
+
+enum migration_state {
+	MIGRATION_NONE,
+	MIGRATION_SETUP,  /* connecting, handshake */
+	MIGRATION_ACTIVE, /* copying RAM */
+	MIGRATION_DEVICE, /* guest paused, state going out */
+	MIGRATION_COMPLETED,
+	MIGRATION_FAILED,
+	MIGRATION_CANCELLED,
+};
+
+struct migration;
+
+/*
+ * "unix:PATH", "tcp:HOST:PORT" or "fd:N". Refused while another runs.
+ * Status changes go out as MIGRATION events on `c` (may be NULL).
+ */
+int migration_start(struct machine *m, struct control *c, const char *uri,
+		    uint32_t downtime_ms, struct migration **ret,
+		    GError **error);
+
+/* What query-migrate returns. */
+JsonNode *migration_status(struct migration *mig);
+int migration_running(struct migration *mig);
+int migration_cancel(struct migration *mig, GError **error);
+/* Waits for the thread; NULL is fine. */
+void migration_free(struct migration *mig);
+
+/*
+ * Destination side: the connection a migration arrives on. Listens on
+ * "unix:PATH" or "tcp:HOST:PORT" (or takes "fd:N") and returns the first
+ * connection's fd.
+ */
+int migration_accept(const char *uri, int *ret_fd, GError **error);
+
+#endif
