@@ -783,7 +783,7 @@ def restore_refusals_name_the_reason(g):
     r = subprocess.run([MODVMM, "run", "--module-dir", g.moddir, "--restore",
                         snap, "--kernel", "/boot/x"],
                        capture_output=True, text=True, timeout=30)
-    expect(r.returncode == 2 and "--restore takes the guest" in r.stderr,
+    expect(r.returncode == 2 and "--restore and --incoming take" in r.stderr,
            r.stderr)
     g.assert_running()
 
