@@ -469,6 +469,8 @@ static void usage(FILE *f)
 
 int main(int argc, char **argv)
 {
+	/* A peer that goes away is an error to report (EPIPE), not death. */
+	signal(SIGPIPE, SIG_IGN);
 	if (argc < 2) {
 		usage(stderr);
 		return 2;

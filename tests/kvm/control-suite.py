@@ -15,9 +15,11 @@ import os
 import re
 import shutil
 import socket
+import struct
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 
 BUILD = os.path.abspath(sys.argv[1])
@@ -788,6 +790,263 @@ def restore_refusals_name_the_reason(g):
     g.assert_running()
 
 
+# Migration ----------------------------------------------------------------
+
+def last_count(text):
+    return int(re.findall(r"^count (\d+) ", text, re.M)[-1])
+
+
+class Dest:
+    """A destination host: modvmm run --incoming, its own module dir."""
+
+    def __init__(self, g, uri, moddir=None, netns=None):
+        self.out_path = os.path.join(g.tmp, "dest.out")
+        self.sock = os.path.join(g.tmp, "dest.sock")
+        self.out = open(self.out_path, "w")
+        cmd = [MODVMM, "run", "--module-dir", moddir or g.moddir,
+               "--incoming", uri, "--control", self.sock]
+        if netns:
+            cmd = ["ip", "netns", "exec", netns] + cmd
+        self.proc = subprocess.Popen(cmd, stdout=self.out,
+                                     stderr=subprocess.STDOUT)
+        deadline = time.time() + 10
+        while "waiting for a migration" not in self.output():
+            expect(time.time() < deadline and self.proc.poll() is None,
+                   "destination did not start: " + self.output())
+            time.sleep(0.02)
+        time.sleep(0.05)
+
+    def output(self):
+        with open(self.out_path, errors="replace") as f:
+            return f.read()
+
+    def close(self):
+        if self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait()
+        self.out.close()
+
+
+def migration_end(c, timeout=60):
+    """The MIGRATION event that ends it."""
+    deadline = time.time() + timeout
+    while True:
+        e = c.event("MIGRATION", max(deadline - time.time(), 0.1))
+        if e["data"]["status"] in ("completed", "failed", "cancelled"):
+            return e["data"]
+
+
+def check_continues(g, d):
+    """The guest left the source at counter N and goes on at N+1 on the
+    destination, with the sums it must have and no failed check."""
+    last = last_count(g.output())
+    deadline = time.time() + 20
+    while len(count_lines(d.output())) < 3:
+        expect(time.time() < deadline, "destination: " + d.output()[-400:])
+        time.sleep(0.05)
+    lines = count_lines(d.output())
+    expect(lines[0][0] == last + 1, (last, lines[:3]))
+    for n, sm in lines:
+        expect(sm == expected_sum(n, g.pages), (n, hex(sm)))
+    expect("FAIL" not in d.output(), d.output()[-300:])
+
+
+def migrate_unix_guest_continues_on_destination(g):
+    g.pages = 64
+    d = Dest(g, f"unix:{g.tmp}/mig.sock")
+    try:
+        c = Client(g.sock)
+        g.wait_for("^count 3 ")
+        expect(c.cmd("migrate", uri=f"unix:{g.tmp}/mig.sock") == {}, "migrate")
+        end = migration_end(c)
+        expect(end["status"] == "completed" and end["transferred"] > 0, end)
+        e = c.event("SHUTDOWN")
+        expect(e["data"]["reason"] == "migrated", e)
+        expect(g.wait_exit() == 0, "source status")
+        expect("guest migrated to unix:" in g.output(), g.output()[-200:])
+        expect("guest arrived from unix:" in d.output(), d.output())
+        check_continues(g, d)
+        Client(d.sock).cmd("quit")
+        expect(d.proc.wait(20) == 0, "destination status")
+    finally:
+        d.close()
+
+
+def free_port():
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    return port
+
+
+def migrate_tcp_while_guest_rewrites_memory(g):
+    g.pages = 2000
+    uri = f"tcp:127.0.0.1:{free_port()}"
+    d = Dest(g, uri)
+    try:
+        c = Client(g.sock)
+        g.wait_for("^count 3 ")
+        c.cmd("migrate", uri=uri, **{"downtime-ms": 50})
+        end = migration_end(c)
+        expect(end["status"] == "completed", end)
+        st = g.wait_exit()
+        expect(st == 0, st)
+        check_continues(g, d)
+    finally:
+        d.close()
+
+
+def refused_migration_leaves_source_running(g):
+    other = os.path.join(g.tmp, "other")
+    os.makedirs(other)
+    for so in ("uart16550.so", "i8042.so", "debug-exit.so"):
+        shutil.copy(os.path.join(g.moddir, so), other)
+    d = Dest(g, f"unix:{g.tmp}/mig.sock", moddir=other)
+    try:
+        c = Client(g.sock)
+        c.cmd("device-add", driver="pvpanic", id="pp")
+        c.cmd("migrate", uri=f"unix:{g.tmp}/mig.sock")
+        end = migration_end(c)
+        expect(end["status"] == "failed", end)
+        expect(end["error"].startswith("refused by the destination; the "
+                                       "guest keeps running here:\n"), end)
+        expect("pp (pvpanic): refused: module missing" in end["error"], end)
+        expect(c.cmd("query-status")["status"] == "running", "status")
+        g.assert_running()
+        expect(d.proc.wait(20) == 125, "destination status")
+        expect("no guest started here" in d.output(), d.output())
+        expect(c.cmd("query-migrate")["status"] == "failed", "query")
+    finally:
+        d.close()
+
+
+def read_records(conn, stop_after=None):
+    """Reads a source's stream: the magic, then records; returns the
+    types read. Stops after `stop_after` types (a set) were all seen."""
+    def recv(n):
+        b = b""
+        while len(b) < n:
+            chunk = conn.recv(n - len(b))
+            if not chunk:
+                raise EOFError
+            b += chunk
+        return b
+    recv(12)
+    types = []
+    while True:
+        t, ln = struct.unpack("<B3xI", recv(8))
+        recv(ln)
+        types.append(t)
+        if t == 3:  # CONFIG: the verdict is awaited
+            v = json.dumps({"accepted": True, "verdict": "fake"}).encode()
+            conn.sendall(struct.pack("<B3xI", 10, len(v)) + v)
+        if stop_after and stop_after(types):
+            return types
+
+
+def fake_destination(path, stop_after):
+    """A destination that accepts, then stops reading where told."""
+    l = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    l.bind(path)
+    l.listen(1)
+    out = {}
+
+    def serve():
+        conn, _ = l.accept()
+        try:
+            out["types"] = read_records(conn, stop_after)
+        except EOFError:
+            out["types"] = "eof"
+        out["conn"] = conn
+        l.close()
+    t = threading.Thread(target=serve, daemon=True)
+    t.start()
+    return t, out
+
+
+def destination_gone_mid_transfer_source_resumes(g):
+    path = f"{g.tmp}/fake.sock"
+    t, out = fake_destination(path, lambda ts: ts.count(4) >= 2)
+    c = Client(g.sock)
+    c.cmd("migrate", uri=f"unix:{path}")
+    t.join(20)
+    out["conn"].close()
+    end = migration_end(c)
+    expect(end["status"] == "failed" and ("Broken pipe" in end["error"] or
+           "Connection reset" in end["error"]), end)
+    expect(c.cmd("query-status")["status"] == "running", "status")
+    g.assert_running()
+
+
+def no_complete_source_resumes(g):
+    path = f"{g.tmp}/fake.sock"
+    t, out = fake_destination(path, lambda ts: ts[-1] == 9)
+    c = Client(g.sock)
+    c.cmd("migrate", uri=f"unix:{path}")
+    t.join(20)
+    expect(out["types"][-1] == 9 and 6 in out["types"], out)
+    out["conn"].close()  # the state arrived, no COMPLETE goes back
+    end = migration_end(c)
+    expect(end["status"] == "failed" and end["error"].startswith(
+        "the destination did not confirm: "), end)
+    expect(c.cmd("query-status")["status"] == "running", "status")
+    g.assert_running()
+
+
+def cancel_mid_transfer_source_resumes(g):
+    path = f"{g.tmp}/fake.sock"
+    # It takes the verdict and then reads nothing more: the source blocks.
+    t, out = fake_destination(path, lambda ts: 3 in ts)
+    c = Client(g.sock)
+    c.cmd("migrate", uri=f"unix:{path}")
+    t.join(20)
+    time.sleep(0.3)
+    d = c.error("migrate", {"uri": f"unix:{path}"})
+    expect(d == "a migration is already running", d)
+    expect(c.cmd("query-migrate")["status"] in ("active", "device"), "active")
+    expect(c.cmd("migrate-cancel") == {}, "cancel")
+    end = migration_end(c)
+    expect(end["status"] == "cancelled", end)
+    out["conn"].close()
+    expect(c.cmd("query-status")["status"] == "running", "status")
+    g.assert_running()
+    d = c.error("migrate-cancel")
+    expect(d == "no migration is running", d)
+
+
+def source_gone_mid_transfer_destination_exits(g):
+    c = Client(g.sock)
+    snap = os.path.join(g.tmp, "guest.snap")
+    c.cmd("snapshot-save", file=snap)
+    data = open(snap, "rb").read()
+    d = Dest(g, f"unix:{g.tmp}/mig.sock")
+    try:
+        s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        s.connect(f"{g.tmp}/mig.sock")
+        # The snapshot's records are the stream's: send the head, take
+        # the verdict, send some RAM and vanish.
+        off, n = 12, 0
+        s.sendall(data[:12])
+        while n < 3:
+            t, ln = struct.unpack("<B3xI", data[off:off + 8])
+            s.sendall(data[off:off + 8 + ln])
+            off += 8 + ln
+            n += 1
+        verdict = s.recv(65536)
+        expect(verdict[:1] == b"\x0a", verdict[:20])
+        s.sendall(data[off:off + 100000])
+        s.close()
+        st = d.proc.wait(20)
+        expect(st == 125, f"destination status {st}: {d.output()}")
+        expect("the stream ended" in d.output() and
+               "no guest started here" in d.output(), d.output())
+        expect("count" not in d.output(), d.output())
+    finally:
+        d.close()
+    g.assert_running()
+
+
 def socat_example_in_docs_works(g):
     """The socat example of docs/control.md, run as written."""
     with open(os.path.join(SRC, "docs", "control.md")) as f:
@@ -840,6 +1099,16 @@ CASES = [
     (snapshot_of_running_guest_resumes_it, {}),
     (snapshot_save_failure_loses_nothing, {}),
     (restore_refusals_name_the_reason, {}),
+    (migrate_unix_guest_continues_on_destination, {}),
+    (migrate_tcp_while_guest_rewrites_memory,
+     {"append": "forever pace=10 pages=2000"}),
+    (refused_migration_leaves_source_running, {}),
+    (destination_gone_mid_transfer_source_resumes,
+     {"append": "forever pace=10 pages=4000"}),
+    (no_complete_source_resumes, {}),
+    (cancel_mid_transfer_source_resumes,
+     {"append": "forever pace=10 pages=4000"}),
+    (source_gone_mid_transfer_destination_exits, {}),
 ]
 
 
