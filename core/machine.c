@@ -323,20 +323,16 @@ static int restore_check(struct machine *m, const struct machine_config *cfg,
 		inventory_host(m->vmm->loader, machine_registry());
 	struct compat_verdict *v =
 		compat_negotiate(s->manifest, inv, cfg->machine);
+	g_autofree char *text = compat_verdict_text(v);
 	int r = 0;
 
-	{
-		g_autofree char *text = compat_verdict_text(v);
-
-		/* An incoming migration's source hears the verdict first. */
-		snapshot_send_verdict(s, v->accepted, text, NULL);
-		if (!v->accepted)
-			r = error_setf(error, EPROTO,
-				       "%s: this host cannot %s:\n%s", s->path,
-				       s->fd < 0 ? "restore the snapshot"
-						 : "take the guest",
-				       text);
-	}
+	/* An incoming migration's source hears the verdict first. */
+	snapshot_send_verdict(s, v, NULL);
+	if (!v->accepted)
+		r = error_setf(
+			error, EPROTO, "%s: this host cannot %s:\n%s", s->path,
+			s->fd < 0 ? "restore the snapshot" : "take the guest",
+			text);
 	compat_verdict_free(v);
 	manifest_free(inv);
 	for (char **d = cfg->devices; !r && d && *d; d++) {

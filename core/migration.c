@@ -278,7 +278,32 @@ static uint64_t count_bits(const uint64_t *b, uint64_t words)
 	return n;
 }
 
-static int read_verdict(struct migration *mig, GError **error)
+/* The destination's agreed version of each device, from its verdict. */
+static GHashTable *verdict_versions(JsonObject *o)
+{
+	GHashTable *h =
+		g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
+	JsonNode *vn = json_object_get_member(o, "versions");
+	JsonObjectIter it;
+	const char *id;
+	JsonNode *n;
+
+	if (!vn || !JSON_NODE_HOLDS_OBJECT(vn))
+		return h;
+	json_object_iter_init(&it, json_node_get_object(vn));
+	while (json_object_iter_next(&it, &id, &n))
+		if (JSON_NODE_HOLDS_VALUE(n) &&
+		    json_node_get_value_type(n) == G_TYPE_INT64 &&
+		    json_node_get_int(n) > 0 &&
+		    json_node_get_int(n) <= G_MAXUINT32)
+			g_hash_table_insert(
+				h, g_strdup(id),
+				GUINT_TO_POINTER((guint)json_node_get_int(n)));
+	return h;
+}
+
+static int read_verdict(struct migration *mig, GHashTable **ret_versions,
+			GError **error)
 {
 	g_autoptr(GByteArray) buf = g_byte_array_new();
 	g_autoptr(JsonNode) n = NULL;
@@ -302,6 +327,7 @@ static int read_verdict(struct migration *mig, GError **error)
 		return error_setf(error, EPROTO,
 				  "%s: the destination's verdict is not one",
 				  mig->uri);
+	*ret_versions = verdict_versions(o);
 	if (!json_object_get_boolean_member(o, "accepted"))
 		return error_setf(error, EPROTO,
 				  "refused by the destination; the guest keeps "
@@ -337,6 +363,7 @@ static int migrate(struct migration *mig, GError **error)
 	g_autofree uint64_t *dirty = g_new0(uint64_t, words);
 	struct snap_writer w = { .what = mig->uri };
 	g_autoptr(GByteArray) buf = g_byte_array_new();
+	g_autoptr(GHashTable) versions = NULL;
 	struct snap_record rec;
 	struct timeval tv = { .tv_sec = MIGRATION_COMPLETE_TIMEOUT };
 	gint64 stop_at, t;
@@ -352,7 +379,7 @@ static int migrate(struct migration *mig, GError **error)
 	setsockopt(mig->fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
 	r = snapshot_write_head(&w, m, error);
 	if (!r)
-		r = read_verdict(mig, error);
+		r = read_verdict(mig, &versions, error);
 	if (r < 0)
 		return r;
 
@@ -397,7 +424,7 @@ static int migrate(struct migration *mig, GError **error)
 	if (!r)
 		r = snapshot_write_ram(&w, m, dirty, error);
 	if (!r)
-		r = snapshot_write_state(&w, m, error);
+		r = snapshot_write_state(&w, m, versions, error);
 	g_mutex_lock(&mig->lock);
 	mig->transferred = w.bytes;
 	mig->remaining = 0;

@@ -22,6 +22,7 @@
 
 #include "../compat/error.h"
 #include "../compat/json-text.h"
+#include "../compat/negotiate.h"
 #include "device.h"
 #include "inventory.h"
 #include "kvm-state.h"
@@ -222,7 +223,7 @@ int snapshot_write_head(struct snap_writer *w, struct machine *m,
 }
 
 int snapshot_write_state(struct snap_writer *w, struct machine *m,
-			 GError **error)
+			 GHashTable *versions, GError **error)
 {
 	struct kvm *kvm = m->kvm;
 	g_autofree struct kvm_cpu_state *cs = g_new0(struct kvm_cpu_state, 1);
@@ -266,7 +267,13 @@ int snapshot_write_state(struct snap_writer *w, struct machine *m,
 		g_byte_array_append(rec, (const uint8_t *)dev->id, idlen);
 		/* Timers and the guest's accesses both run under this lock. */
 		g_mutex_lock(&m->vmm->lock);
-		r = vmstate_save(v, dev->state, v->d.version, rec, error);
+		r = vmstate_save(
+			v, dev->state,
+			versions && g_hash_table_contains(versions, dev->id)
+				? GPOINTER_TO_UINT(g_hash_table_lookup(versions,
+								       dev->id))
+				: v->d.version,
+			rec, error);
 		g_mutex_unlock(&m->vmm->lock);
 		if (!r)
 			r = snapshot_write_record(w, SNAP_DEVICE, rec->data,
@@ -320,7 +327,7 @@ int snapshot_save(struct machine *m, const char *path, uint64_t *ret_bytes,
 	if (!r)
 		r = snapshot_write_ram(&w, m, NULL, error);
 	if (!r)
-		r = snapshot_write_state(&w, m, error);
+		r = snapshot_write_state(&w, m, NULL, error);
 	if (!r && fsync(w.fd) < 0)
 		r = error_setf(error, errno, "%s: fsync: %s", tmp,
 			       g_strerror(errno));
@@ -737,19 +744,32 @@ fail:
 	return r;
 }
 
-int snapshot_send_verdict(struct snapshot *s, int accepted, const char *text,
+int snapshot_send_verdict(struct snapshot *s, const struct compat_verdict *v,
 			  GError **error)
 {
 	g_autoptr(JsonBuilder) b = json_builder_new();
+	g_autofree char *text = compat_verdict_text(v);
 	struct snap_writer w = { .fd = s->fd, .what = s->path };
 
 	if (s->fd < 0)
 		return 0;
+	/* The text for the source's operator, the versions for its saving. */
 	json_builder_begin_object(b);
 	json_builder_set_member_name(b, "accepted");
-	json_builder_add_boolean_value(b, accepted);
+	json_builder_add_boolean_value(b, v->accepted);
 	json_builder_set_member_name(b, "verdict");
 	json_builder_add_string_value(b, text);
+	json_builder_set_member_name(b, "versions");
+	json_builder_begin_object(b);
+	for (guint i = 0; i < v->devices->len; i++) {
+		const struct compat_device_verdict *d = v->devices->pdata[i];
+
+		if (!d->accepted)
+			continue;
+		json_builder_set_member_name(b, d->id);
+		json_builder_add_int_value(b, d->version);
+	}
+	json_builder_end_object(b);
 	json_builder_end_object(b);
 	return w_json(&w, SNAP_VERDICT, b, error);
 }

@@ -54,9 +54,13 @@ int snapshot_write_head(struct snap_writer *w, struct machine *m,
 /* The pages whose bits are set in `dirty` (NULL: all of RAM). */
 int snapshot_write_ram(struct snap_writer *w, struct machine *m,
 		       const uint64_t *dirty, GError **error);
-/* vCPUs, VM, devices, END; the machine must be paused. */
+/*
+ * vCPUs, VM, devices, END; the machine must be paused. `versions` maps a
+ * device id to the state version the destination agreed to (NULL, or an
+ * id not in it: the newest).
+ */
 int snapshot_write_state(struct snap_writer *w, struct machine *m,
-			 GError **error);
+			 GHashTable *versions, GError **error);
 
 /* A record as read: the payload lies in the file or in `buf`. */
 struct snap_record {
@@ -110,7 +114,8 @@ int snapshot_receive(int fd, const char *what, struct snapshot **ret,
 		     GError **error);
 
 /* Live migration: tells the source the verdict (a no-op for files). */
-int snapshot_send_verdict(struct snapshot *s, int accepted, const char *text,
+struct compat_verdict;
+int snapshot_send_verdict(struct snapshot *s, const struct compat_verdict *v,
 			  GError **error);
 int snapshot_send_complete(struct snapshot *s, GError **error);
 

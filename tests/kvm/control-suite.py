@@ -31,13 +31,15 @@ FIXTURES = os.path.join(BUILD, "tests", "fixtures")
 
 class Guest:
     def __init__(self, tmp, append="forever pace=10 hotplug", extra=(),
-                 timeout=None, paused=False):
+                 timeout=None, paused=False, netns=None, modules=()):
         self.tmp = tmp
         self.moddir = os.path.join(tmp, "modules")
         os.makedirs(self.moddir, mode=0o755)
         for so in os.listdir(os.path.join(BUILD, "modules")):
             if so.endswith(".so"):
                 shutil.copy(os.path.join(BUILD, "modules", so), self.moddir)
+        for so in modules:
+            shutil.copy(os.path.join(FIXTURES, so), self.moddir)
         self.sock = os.path.join(tmp, "ctl.sock")
         self.out_path = os.path.join(tmp, "out")
         cmd = [MODVMM, "run", "--module-dir", self.moddir, "--control",
@@ -46,6 +48,9 @@ class Guest:
             cmd += ["--control-timeout", str(timeout)]
         if paused:
             cmd += ["--paused"]
+        if netns:
+            netns.create()
+            cmd = ["ip", "netns", "exec", netns.a] + cmd
         self.out = open(self.out_path, "w")
         self.proc = subprocess.Popen(cmd, stdout=self.out,
                                      stderr=subprocess.STDOUT)
@@ -1047,6 +1052,120 @@ def source_gone_mid_transfer_destination_exits(g):
     g.assert_running()
 
 
+def host_with(g, release):
+    """A destination's module directory: the in-tree modules and one
+    release of the fx-counter fixture."""
+    d = os.path.join(g.tmp, "dest-modules")
+    os.makedirs(d)
+    for so in os.listdir(os.path.join(BUILD, "modules")):
+        if so.endswith(".so"):
+            shutil.copy(os.path.join(BUILD, "modules", so), d)
+    shutil.copy(os.path.join(FIXTURES, f"fx-counter-{release}.so"), d)
+    return d
+
+
+def mixed_versions(g, dest_release):
+    g.pages = 64
+    d = Dest(g, f"unix:{g.tmp}/mig.sock", moddir=host_with(g, dest_release))
+    try:
+        c = Client(g.sock)
+        g.wait_for("^count 2 ")
+        c.cmd("migrate", uri=f"unix:{g.tmp}/mig.sock")
+        return c, d, migration_end(c)
+    except Exception:
+        d.close()
+        raise
+
+
+def migrate_older_source_to_newer_host(g):
+    c, d, end = mixed_versions(g, "2.0")
+    try:
+        expect(end["status"] == "completed", end)
+        check_continues(g, d)
+        devs = {x["id"]: x for x in Client(d.sock).cmd("query-devices")}
+        expect(devs["fx-counter0"]["module-version"] == "2.0.0", devs)
+    finally:
+        d.close()
+
+
+def migrate_newer_source_saves_older_version(g):
+    c, d, end = mixed_versions(g, "1.1")
+    try:
+        expect(end["status"] == "completed", end)
+        check_continues(g, d)
+        devs = {x["id"]: x for x in Client(d.sock).cmd("query-devices")}
+        expect(devs["fx-counter0"]["vmstate"] == "fx-counter@1", devs)
+    finally:
+        d.close()
+
+
+def migrate_newer_source_unable_refused(g):
+    c, d, end = mixed_versions(g, "2.0")
+    try:
+        expect(end["status"] == "failed", end)
+        expect("fx-counter0 (fx-counter): refused" in end["error"], end)
+        expect(c.cmd("query-status")["status"] == "running", "status")
+        g.assert_running()
+        expect(d.proc.wait(20) == 125, "destination")
+    finally:
+        d.close()
+
+
+class Netns:
+    """Two test hosts in network namespaces of their own, joined by a
+    veth pair: A (the source) at 10.231.7.1, B at 10.231.7.2. Made by the
+    test and removed after it."""
+
+    def __init__(self):
+        tag = str(os.getpid() % 100000)
+        self.a, self.b = f"mvA{tag}", f"mvB{tag}"
+
+    def sh(self, *cmds):
+        for c in cmds:
+            subprocess.run(c.split(), check=True, capture_output=True)
+
+    def create(self):
+        self.sh(f"ip netns add {self.a}", f"ip netns add {self.b}",
+                f"ip link add va{self.a[3:]} type veth peer name vb{self.a[3:]}",
+                f"ip link set va{self.a[3:]} netns {self.a}",
+                f"ip link set vb{self.a[3:]} netns {self.b}",
+                f"ip -n {self.a} addr add 10.231.7.1/24 dev va{self.a[3:]}",
+                f"ip -n {self.b} addr add 10.231.7.2/24 dev vb{self.a[3:]}",
+                f"ip -n {self.a} link set va{self.a[3:]} up",
+                f"ip -n {self.b} link set vb{self.a[3:]} up",
+                f"ip -n {self.a} link set lo up",
+                f"ip -n {self.b} link set lo up")
+
+    def remove(self):
+        for ns in (self.a, self.b):
+            subprocess.run(["ip", "netns", "del", ns], capture_output=True)
+
+
+NETNS = Netns()
+
+
+def migrate_tcp_between_network_namespaces(g):
+    g.pages = 64
+    try:
+        uri = "tcp:10.231.7.2:4444"
+        d = Dest(g, uri, netns=NETNS.b)
+        try:
+            c = Client(g.sock)
+            g.wait_for("^count 3 ")
+            c.cmd("migrate", uri=uri)
+            end = migration_end(c)
+            expect(end["status"] == "completed", end)
+            expect(g.wait_exit() == 0, "source status")
+            check_continues(g, d)
+        finally:
+            d.close()
+    finally:
+        NETNS.remove()
+    r = subprocess.run(["ip", "netns", "list"], capture_output=True,
+                       text=True)
+    expect(NETNS.a not in r.stdout and NETNS.b not in r.stdout, r.stdout)
+
+
 def socat_example_in_docs_works(g):
     """The socat example of docs/control.md, run as written."""
     with open(os.path.join(SRC, "docs", "control.md")) as f:
@@ -1109,6 +1228,13 @@ CASES = [
     (cancel_mid_transfer_source_resumes,
      {"append": "forever pace=10 pages=4000"}),
     (source_gone_mid_transfer_destination_exits, {}),
+    (migrate_tcp_between_network_namespaces, {"netns": NETNS}),
+    (migrate_older_source_to_newer_host,
+     {"modules": ["fx-counter-1.0.so"], "extra": ["--device", "fx-counter"]}),
+    (migrate_newer_source_saves_older_version,
+     {"modules": ["fx-counter-2.0.so"], "extra": ["--device", "fx-counter"]}),
+    (migrate_newer_source_unable_refused,
+     {"modules": ["fx-counter-3.0.so"], "extra": ["--device", "fx-counter"]}),
 ]
 
 
@@ -1138,6 +1264,8 @@ def main():
                 if g:
                     g.close()
                     tail = g.output().splitlines()[-10:]
+                if kw.get("netns"):
+                    kw["netns"].remove()
         print(f"{res} {n} - {fn.__name__} ({time.time() - t0:.1f} s)")
         if res != "ok":
             failed += 1
