@@ -7,6 +7,7 @@
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <gio/gio.h>
 #include <gio/gunixsocketaddress.h>
@@ -29,7 +30,8 @@ struct conn {
 	GSocket *sock;
 	GString *buf;
 	const char *path;
-	int eof_ok; /* watch: the server closing is the normal end */
+	int eof_ok;	     /* watch: the server closing is the normal end */
+	JsonNode *migration; /* the last MIGRATION event's data */
 };
 
 static int fail(const char *fmt, ...) G_GNUC_PRINTF(1, 2);
@@ -100,6 +102,29 @@ static JsonObject *member_object(JsonObject *o, const char *name)
 	return n && JSON_NODE_HOLDS_OBJECT(n) ? json_node_get_object(n) : NULL;
 }
 
+/* Keeps what a MIGRATION event said; prints it with --json. */
+static void note_event(struct conn *c, JsonNode *n)
+{
+	JsonObject *o =
+		JSON_NODE_HOLDS_OBJECT(n) ? json_node_get_object(n) : NULL;
+	JsonNode *d = o ? json_object_get_member(o, "data") : NULL;
+	const char *ev =
+		o ? json_object_get_string_member_with_default(o, "event", "")
+		  : "";
+
+	if (strcmp(ev, "MIGRATION") || !d || !JSON_NODE_HOLDS_OBJECT(d))
+		return;
+	if (c->migration)
+		json_node_unref(c->migration);
+	c->migration = json_node_copy(d);
+	if (opt_json) {
+		g_autofree char *t = json_to_string(n, FALSE);
+
+		printf("%s\n", t);
+		fflush(stdout);
+	}
+}
+
 /*
  * Sends a request and returns the reply to it, skipping the events that
  * come before it. An error reply is printed and NULL returned.
@@ -141,7 +166,8 @@ static JsonNode *conn_execute(struct conn *c, const char *cmd, JsonNode *args)
 			json_node_unref(n);
 			return NULL;
 		}
-		json_node_unref(n); /* an event */
+		note_event(c, n);
+		json_node_unref(n);
 	}
 }
 
@@ -374,6 +400,101 @@ static void print_reply(const char *cmd, JsonNode *ret)
 	}
 }
 
+static double mib(JsonObject *o, const char *key)
+{
+	return (double)json_object_get_int_member_with_default(o, key, 0) /
+	       (1 << 20);
+}
+
+/* The progress line, from query-migrate. */
+static void print_progress(JsonObject *o, int tty)
+{
+	printf("%s%-9s %8.1f MiB sent, %7.1f MiB/s, %7.1f MiB left, dirty "
+	       "%6.1f MiB/s, round %" G_GINT64_FORMAT
+	       ", expected downtime %" G_GINT64_FORMAT " ms%s",
+	       tty ? "\r" : "", str(o, "status"), mib(o, "transferred"),
+	       mib(o, "bandwidth"), mib(o, "remaining"), mib(o, "dirty-rate"),
+	       json_object_get_int_member_with_default(o, "rounds", 0),
+	       json_object_get_int_member_with_default(
+		       o, "expected-downtime-ms", 0),
+	       tty ? "\033[K" : "\n");
+	fflush(stdout);
+}
+
+/*
+ * After migrate: until it ends, a progress line on a terminal (every 0.2
+ * s), with --json each MIGRATION event as it comes; then a summary. The
+ * source's server closing the connection right after "completed" is the
+ * normal end (the guest has left).
+ */
+/* The last MIGRATION event's data, if it says the migration is over. */
+static JsonObject *migration_over(struct conn *c)
+{
+	JsonObject *d =
+		c->migration ? json_node_get_object(c->migration) : NULL;
+	const char *st = d ? str(d, "status") : "";
+
+	return !strcmp(st, "completed") || !strcmp(st, "failed") ||
+			       !strcmp(st, "cancelled")
+		       ? d
+		       : NULL;
+}
+
+/*
+ * After migrate: until it ends, a progress line on a terminal (every 0.2
+ * s), with --json each MIGRATION event as it comes; then a summary. The
+ * source closes the connection right after "completed" (the guest has
+ * left), so the end is known from the event, not from a reply.
+ */
+static int follow_migration(struct conn *c)
+{
+	int tty = isatty(STDOUT_FILENO) && !opt_json;
+	JsonObject *d;
+
+	c->eof_ok = 1;
+	while (!(d = migration_over(c))) {
+		g_autoptr(JsonNode) n = NULL;
+
+		if (tty) {
+			g_autoptr(JsonNode) q =
+				conn_execute(c, "query-migrate", NULL);
+
+			if (!q)
+				break;
+			print_progress(
+				json_object_get_object_member(
+					json_node_get_object(q), "return"),
+				1);
+			if (!g_socket_condition_timed_wait(c->sock, G_IO_IN,
+							   200000, NULL, NULL))
+				continue;
+		}
+		n = conn_read(c);
+		if (!n)
+			break;
+		note_event(c, n);
+	}
+	if (tty)
+		printf("\r\033[K");
+	if (!d)
+		return fail("migrate: the connection closed before the "
+			    "migration ended");
+	if (strcmp(str(d, "status"), "completed"))
+		return fail("migrate: %s: %s", str(d, "status"),
+			    str(d, "error"));
+	if (!opt_json)
+		printf("migrated to %s: %.1f MiB in %" G_GINT64_FORMAT
+		       " ms, downtime %" G_GINT64_FORMAT
+		       " ms, %" G_GINT64_FORMAT " rounds\n",
+		       str(d, "uri"), mib(d, "transferred"),
+		       json_object_get_int_member_with_default(
+			       d, "total-time-ms", 0),
+		       json_object_get_int_member_with_default(d, "downtime-ms",
+							       0),
+		       json_object_get_int_member_with_default(d, "rounds", 0));
+	return 0;
+}
+
 /* watch: every event until the server closes, one line each. */
 static int watch(struct conn *c)
 {
@@ -494,7 +615,12 @@ int cmd_ctl(int argc, char **argv)
 						   "return"));
 	}
 	status = 0;
+	/* A migration is followed to its end: that is what one waits for. */
+	if (!strcmp(cmd, "migrate"))
+		status = follow_migration(&c);
 out:
+	if (c.migration)
+		json_node_unref(c.migration);
 	if (c.sock)
 		g_object_unref(c.sock);
 	g_string_free(c.buf, TRUE);

@@ -471,10 +471,23 @@ static gpointer migration_thread(gpointer data)
 		g_mutex_lock(&mig->lock);
 		cancel = mig->cancel;
 		g_mutex_unlock(&mig->lock);
+		const char *why = cancel ? "cancelled"
+				  : err	 ? err->message
+					 : g_strerror(-r);
+		struct vmm_sinks *sk = &mig->m->vmm->sinks;
+
 		set_state(mig, cancel ? MIGRATION_CANCELLED : MIGRATION_FAILED,
 			  cancel ? "cancelled; the guest keeps running here"
-			  : err	 ? err->message
-				 : g_strerror(-r));
+				 : why);
+		/* The operator of the source hears it where modvmm runs too. */
+		if (sk->log) {
+			g_autofree char *line = g_strdup_printf(
+				"to %s: %s; the guest keeps running here",
+				mig->uri, why);
+
+			sk->log(sk->opaque, "migration", MODVMM_LOG_WARNING,
+				line);
+		}
 	}
 	return NULL;
 }
