@@ -1119,6 +1119,50 @@ def migrate_newer_source_unable_refused(g):
         d.close()
 
 
+def migrate_over_inherited_fds(g):
+    """Both hosts are handed one end of a socket pair (fd:N), as a
+    management layer that opened the connection would do."""
+    g.close()
+    a, b = socket.socketpair()
+    src_out = open(os.path.join(g.tmp, "src.out"), "w")
+    dst_out = open(os.path.join(g.tmp, "dst.out"), "w")
+    ssock, dsock = f"{g.tmp}/src.sock", f"{g.tmp}/dst.sock"
+    d = subprocess.Popen([MODVMM, "run", "--module-dir", g.moddir,
+                          "--incoming", f"fd:{b.fileno()}", "--control",
+                          dsock], pass_fds=[b.fileno()], stdout=dst_out,
+                         stderr=subprocess.STDOUT)
+    s = subprocess.Popen([MODVMM, "run", "--module-dir", g.moddir,
+                          "--append", "forever pace=10", "--control", ssock],
+                         pass_fds=[a.fileno()], stdout=src_out,
+                         stderr=subprocess.STDOUT)
+    a_fd = a.fileno()
+    a.close()
+    b.close()
+    try:
+        deadline = time.time() + 10
+        while not os.path.exists(ssock):
+            expect(time.time() < deadline, "source did not start")
+            time.sleep(0.02)
+        c = Client(ssock)
+        c.cmd("migrate", uri=f"fd:{a_fd}")
+        end = migration_end(c)
+        expect(end["status"] == "completed", end)
+        expect(s.wait(20) == 0, "source status")
+        while not os.path.exists(dsock):
+            expect(time.time() < deadline + 10, "destination did not run")
+            time.sleep(0.02)
+        Client(dsock).cmd("quit")
+        expect(d.wait(20) == 0, "destination status")
+        text = open(os.path.join(g.tmp, "dst.out")).read()
+        expect("guest arrived from fd:" in text and "FAIL" not in text, text)
+    finally:
+        for p in (s, d):
+            if p.poll() is None:
+                p.kill()
+        src_out.close()
+        dst_out.close()
+
+
 class Netns:
     """Two test hosts in network namespaces of their own, joined by a
     veth pair: A (the source) at 10.231.7.1, B at 10.231.7.2. Made by the
@@ -1237,6 +1281,7 @@ CASES = [
      {"append": "forever pace=10 pages=4000"}),
     (source_gone_mid_transfer_destination_exits, {}),
     (migrate_tcp_between_network_namespaces, {"netns": NETNS}),
+    (migrate_over_inherited_fds, {}),
     (migrate_older_source_to_newer_host,
      {"modules": ["fx-counter-1.0.so"], "extra": ["--device", "fx-counter"]}),
     (migrate_newer_source_saves_older_version,
