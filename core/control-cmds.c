@@ -163,6 +163,18 @@ static JsonNode *cmd_migrate(struct control_session *s, JsonObject *args,
 	return empty_object();
 }
 
+static JsonNode *cmd_migrate_check(struct control_session *s, JsonObject *args,
+				   GError **error)
+{
+	JsonNode *ret = NULL;
+
+	if (has_kvm(s, error) < 0 ||
+	    migration_check(s->m, json_object_get_string_member(args, "uri"),
+			    &ret, error) < 0)
+		return NULL;
+	return ret;
+}
+
 static JsonNode *cmd_query_migrate(struct control_session *s, JsonObject *args,
 				   GError **error)
 {
@@ -541,6 +553,10 @@ static const struct control_arg migrate_args[] = {
 	{ "downtime-ms", "int", 0 },
 	{ NULL },
 };
+static const struct control_arg uri_args[] = {
+	{ "uri", "string", 1 },
+	{ NULL },
+};
 static const struct control_arg device_del_args[] = {
 	{ "id", "string", 1 },
 	{ NULL },
@@ -566,6 +582,7 @@ static const struct control_cmd cmds[] = {
 	{ "query-inventory",  no_args,            0, cmd_query_inventory },
 	{ "snapshot-save",    snapshot_save_args, 0, cmd_snapshot_save },
 	{ "migrate",          migrate_args,       0, cmd_migrate },
+	{ "migrate-check",    uri_args,           0, cmd_migrate_check },
 	{ "query-migrate",    no_args,            0, cmd_query_migrate },
 	{ "migrate-cancel",   no_args,            0, cmd_migrate_cancel },
 };

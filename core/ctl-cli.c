@@ -387,6 +387,8 @@ static void print_reply(const char *cmd, JsonNode *ret)
 			       ? "in-tree"
 			       : "out-of-tree",
 		       str(o, "path"));
+	} else if (o && !strcmp(cmd, "migrate-check")) {
+		printf("%s", str(o, "verdict"));
 	} else if (o && !strcmp(cmd, "snapshot-save")) {
 		printf("saved %s (%" G_GINT64_FORMAT " bytes)\n",
 		       str(o, "file"), json_object_get_int_member(o, "bytes"));
@@ -618,6 +620,13 @@ int cmd_ctl(int argc, char **argv)
 	/* A migration is followed to its end: that is what one waits for. */
 	if (!strcmp(cmd, "migrate"))
 		status = follow_migration(&c);
+	/* A refusal is a failure for scripts, as for modvmm compat check. */
+	if (!strcmp(cmd, "migrate-check") &&
+	    !json_object_get_boolean_member_with_default(
+		    json_object_get_object_member(json_node_get_object(reply),
+						  "return"),
+		    "accepted", FALSE))
+		status = 1;
 out:
 	if (c.migration)
 		json_node_unref(c.migration);

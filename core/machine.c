@@ -333,6 +333,9 @@ static int restore_check(struct machine *m, const struct machine_config *cfg,
 			error, EPROTO, "%s: this host cannot %s:\n%s", s->path,
 			s->fd < 0 ? "restore the snapshot" : "take the guest",
 			text);
+	else if (s->check)
+		r = error_setf(error, ECANCELED,
+			       "%s: a migration check: verdict sent", s->path);
 	compat_verdict_free(v);
 	manifest_free(inv);
 	for (char **d = cfg->devices; !r && d && *d; d++) {

@@ -375,9 +375,23 @@ static int cmd_run(int argc, char **argv)
 		print_error(err);
 		return STATUS_SETUP;
 	}
-	if (opt_incoming && incoming(&cfg.restore, &err) < 0) {
-		print_error(err);
-		return STATUS_SETUP;
+	/* A migration check gets its verdict; then the next connection. */
+	for (;;) {
+		if (opt_incoming && incoming(&cfg.restore, &err) < 0) {
+			print_error(err);
+			return STATUS_SETUP;
+		}
+		if (!cfg.restore || cfg.restore->fd < 0 || !cfg.restore->check)
+			break;
+		if (machine_create(&cfg, &m, &err) == 0)
+			machine_free(m); /* not reached: a check fails it */
+		m = NULL;
+		fprintf(stderr, "modvmm: %s\n", err->message);
+		g_clear_error(&err);
+		close(cfg.restore->fd);
+		g_clear_pointer(&cfg.restore, snapshot_free);
+		if (g_str_has_prefix(opt_incoming, "fd:"))
+			return STATUS_SETUP;
 	}
 	if (machine_create(&cfg, &m, &err) < 0 ||
 	    (cfg.restore && snapshot_send_complete(cfg.restore, &err) < 0)) {

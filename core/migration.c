@@ -302,31 +302,47 @@ static GHashTable *verdict_versions(JsonObject *o)
 	return h;
 }
 
-static int read_verdict(struct migration *mig, GHashTable **ret_versions,
-			GError **error)
+/* The destination's VERDICT record, parsed. */
+static int receive_verdict(int fd, const char *uri, JsonNode **ret,
+			   GError **error)
 {
 	g_autoptr(GByteArray) buf = g_byte_array_new();
-	g_autoptr(JsonNode) n = NULL;
 	g_autofree char *text = NULL;
 	struct snap_record rec;
 	size_t off = 0;
-	JsonObject *o;
+	JsonNode *n;
 	int r;
 
-	r = snapshot_read_record(mig->fd, mig->uri, &off, buf, &rec, error);
+	r = snapshot_read_record(fd, uri, &off, buf, &rec, error);
 	if (r < 0)
 		return r;
 	if (rec.type != SNAP_VERDICT || rec.len > SNAPSHOT_HEAD_MAX)
 		return error_setf(error, EPROTO,
-				  "%s: the destination sent no verdict",
-				  mig->uri);
+				  "%s: the destination sent no verdict", uri);
 	text = g_strndup((const char *)rec.data, rec.len);
 	n = json_from_string(text, NULL);
-	o = n && JSON_NODE_HOLDS_OBJECT(n) ? json_node_get_object(n) : NULL;
-	if (!o || !json_object_has_member(o, "accepted"))
+	if (!n || !JSON_NODE_HOLDS_OBJECT(n) ||
+	    !json_object_has_member(json_node_get_object(n), "accepted")) {
+		if (n)
+			json_node_unref(n);
 		return error_setf(error, EPROTO,
 				  "%s: the destination's verdict is not one",
-				  mig->uri);
+				  uri);
+	}
+	*ret = n;
+	return 0;
+}
+
+static int read_verdict(struct migration *mig, GHashTable **ret_versions,
+			GError **error)
+{
+	g_autoptr(JsonNode) n = NULL;
+	JsonObject *o;
+	int r = receive_verdict(mig->fd, mig->uri, &n, error);
+
+	if (r < 0)
+		return r;
+	o = json_node_get_object(n);
 	*ret_versions = verdict_versions(o);
 	if (!json_object_get_boolean_member(o, "accepted"))
 		return error_setf(error, EPROTO,
@@ -334,6 +350,35 @@ static int read_verdict(struct migration *mig, GHashTable **ret_versions,
 				  "running here:\n%s",
 				  json_object_get_string_member_with_default(
 					  o, "verdict", ""));
+	return 0;
+}
+
+int migration_check(struct machine *m, const char *uri, JsonNode **ret,
+		    GError **error)
+{
+	struct timeval tv = { .tv_sec = MIGRATION_CHECK_TIMEOUT };
+	struct snap_writer w = { .what = uri };
+	JsonNode *n = NULL;
+	JsonObject *o;
+	int r;
+
+	r = uri_open(uri, 0, error);
+	if (r < 0)
+		return r;
+	w.fd = r;
+	setsockopt(w.fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	setsockopt(w.fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+	r = snapshot_write_head(&w, m, 1, error);
+	if (!r)
+		r = receive_verdict(w.fd, uri, &n, error);
+	if (!g_str_has_prefix(uri, "fd:"))
+		close(w.fd);
+	if (r < 0)
+		return r;
+	o = json_node_get_object(n);
+	/* What the caller shows: the decision and the text, not the map. */
+	json_object_remove_member(o, "versions");
+	*ret = n;
 	return 0;
 }
 
@@ -377,7 +422,7 @@ static int migrate(struct migration *mig, GError **error)
 	mig->fd = w.fd = r;
 	g_mutex_unlock(&mig->lock);
 	setsockopt(mig->fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
-	r = snapshot_write_head(&w, m, error);
+	r = snapshot_write_head(&w, m, 0, error);
 	if (!r)
 		r = read_verdict(mig, &versions, error);
 	if (r < 0)

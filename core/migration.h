@@ -44,6 +44,16 @@ int migration_start(struct machine *m, struct control *c, const char *uri,
 		    uint32_t downtime_ms, struct migration **ret,
 		    GError **error);
 
+/*
+ * A dry run: HELLO, MANIFEST and CONFIG to the destination, and its
+ * verdict back ({"accepted", "verdict"}); nothing else moves, and the
+ * destination goes on waiting. Synchronous, bounded by
+ * MIGRATION_CHECK_TIMEOUT.
+ */
+#define MIGRATION_CHECK_TIMEOUT 10 /* s */
+int migration_check(struct machine *m, const char *uri, JsonNode **ret,
+		    GError **error);
+
 /* What query-migrate returns. */
 JsonNode *migration_status(struct migration *mig);
 int migration_running(struct migration *mig);

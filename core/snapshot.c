@@ -160,7 +160,7 @@ static char *device_spec(const struct modvmm_device *dev, GError **error)
 	return g_string_free(g_steal_pointer(&s), FALSE);
 }
 
-int snapshot_write_head(struct snap_writer *w, struct machine *m,
+int snapshot_write_head(struct snap_writer *w, struct machine *m, int check,
 			GError **error)
 {
 	g_autoptr(JsonBuilder) b = json_builder_new();
@@ -187,6 +187,10 @@ int snapshot_write_head(struct snap_writer *w, struct machine *m,
 	json_builder_add_int_value(b, (gint64)m->kvm->ram_size);
 	json_builder_set_member_name(b, "cpus");
 	json_builder_add_int_value(b, m->kvm->ncpus);
+	if (check) {
+		json_builder_set_member_name(b, "check");
+		json_builder_add_boolean_value(b, TRUE);
+	}
 	json_builder_end_object(b);
 	r = w_json(w, SNAP_HELLO, b, error);
 	if (r < 0)
@@ -323,7 +327,7 @@ int snapshot_save(struct machine *m, const char *path, uint64_t *ret_bytes,
 	if (w.fd < 0)
 		return error_setf(error, errno, "%s: %s", tmp,
 				  g_strerror(errno));
-	r = snapshot_write_head(&w, m, error);
+	r = snapshot_write_head(&w, m, 0, error);
 	if (!r)
 		r = snapshot_write_ram(&w, m, NULL, error);
 	if (!r)
@@ -548,7 +552,7 @@ static int read_hello(struct snapshot *s, const struct snap_record *rec,
 {
 	g_autoptr(JsonParser) p = json_parser_new_immutable();
 	JsonObject *o = head_json(s, rec, p, error);
-	JsonNode *alias;
+	JsonNode *alias, *n;
 	const char *machine;
 	gint64 mem, cpus;
 
@@ -575,6 +579,10 @@ static int read_hello(struct snapshot *s, const struct snap_record *rec,
 				  "%s: HELLO: %" G_GINT64_FORMAT
 				  " vCPUs (1 to %d)",
 				  s->path, cpus, KVM_MAX_CPUS);
+	n = json_object_get_member(o, "check");
+	s->check = n && JSON_NODE_HOLDS_VALUE(n) &&
+		   json_node_get_value_type(n) == G_TYPE_BOOLEAN &&
+		   json_node_get_boolean(n);
 	s->machine = g_strdup(machine);
 	s->alias = json_node_get_boolean(alias);
 	s->memory = (uint64_t)mem;

@@ -48,8 +48,8 @@ struct snap_writer {
 int snapshot_write_record(struct snap_writer *w, uint8_t type, const void *a,
 			  size_t alen, const void *b, size_t blen,
 			  GError **error);
-/* HELLO, MANIFEST, CONFIG. */
-int snapshot_write_head(struct snap_writer *w, struct machine *m,
+/* HELLO, MANIFEST, CONFIG; `check`: a dry run, the verdict only. */
+int snapshot_write_head(struct snap_writer *w, struct machine *m, int check,
 			GError **error);
 /* The pages whose bits are set in `dirty` (NULL: all of RAM). */
 int snapshot_write_ram(struct snap_writer *w, struct machine *m,
@@ -95,6 +95,7 @@ struct snapshot {
 	int alias;
 	uint64_t memory;
 	unsigned int cpus;
+	int check; /* a migration check: the verdict, and nothing after it */
 	struct manifest *manifest;
 	GPtrArray *ids;	  /* char *: device ids, in creation order */
 	GPtrArray *specs; /* char *: their --device specs */

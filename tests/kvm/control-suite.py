@@ -934,6 +934,54 @@ def refused_migration_leaves_source_running(g):
         d.close()
 
 
+def migrate_check_then_migrate(g):
+    g.pages = 64
+    other = os.path.join(g.tmp, "other")
+    os.makedirs(other)
+    for so in ("uart16550.so", "i8042.so", "debug-exit.so"):
+        shutil.copy(os.path.join(g.moddir, so), other)
+    uri = f"unix:{g.tmp}/mig.sock"
+    d = Dest(g, uri)
+    try:
+        c = Client(g.sock)
+        r = c.cmd("migrate-check", uri=uri)
+        expect(r["accepted"] is True and "verdict: accepted, 3 devices" in
+               r["verdict"], r)
+        r = ctl_plain(g, "migrate-check", f"uri={uri}")
+        expect(r.returncode == 0 and "uart165500 (uart16550): accepted at "
+               "version 1" in r.stdout, r.stdout + r.stderr)
+        expect(c.cmd("query-status")["status"] == "running", "status")
+        expect(d.proc.poll() is None, "the destination stopped waiting")
+        expect(c.cmd("query-migrate")["status"] == "none", "a migration ran")
+        c.cmd("migrate", uri=uri)
+        expect(migration_end(c)["status"] == "completed", "migrate")
+        check_continues(g, d)
+    finally:
+        d.close()
+
+
+def migrate_check_refused(g):
+    other = os.path.join(g.tmp, "other")
+    os.makedirs(other)
+    for so in ("uart16550.so", "i8042.so", "debug-exit.so"):
+        shutil.copy(os.path.join(g.moddir, so), other)
+    uri = f"unix:{g.tmp}/mig.sock"
+    d = Dest(g, uri, moddir=other)
+    try:
+        c = Client(g.sock)
+        c.cmd("device-add", driver="pvpanic", id="pp")
+        r = c.cmd("migrate-check", uri=uri)
+        expect(r["accepted"] is False and "pp (pvpanic): refused: module "
+               "missing" in r["verdict"], r)
+        r = ctl_plain(g, "migrate-check", f"uri={uri}", check=False)
+        expect(r.returncode == 1 and "verdict: refused" in r.stdout, r)
+        g.assert_running()
+        d2 = c.error("migrate-check", {"uri": f"unix:{g.tmp}/nothing"})
+        expect("nothing" in d2, d2)
+    finally:
+        d.close()
+
+
 def read_records(conn, stop_after=None):
     """Reads a source's stream: the magic, then records; returns the
     types read. Stops after `stop_after` types (a set) were all seen."""
@@ -1282,6 +1330,8 @@ CASES = [
     (source_gone_mid_transfer_destination_exits, {}),
     (migrate_tcp_between_network_namespaces, {"netns": NETNS}),
     (migrate_over_inherited_fds, {}),
+    (migrate_check_then_migrate, {}),
+    (migrate_check_refused, {}),
     (migrate_older_source_to_newer_host,
      {"modules": ["fx-counter-1.0.so"], "extra": ["--device", "fx-counter"]}),
     (migrate_newer_source_saves_older_version,
