@@ -21,6 +21,7 @@
 
 #include "../compat/error.h"
 #include "control.h"
+#include "inventory.h"
 #include "kvm-cpu.h"
 #include "machine.h"
 #include "migration.h"
@@ -48,6 +49,7 @@ struct migration {
 	gint64 started;		    /* µs, monotonic */
 	gint64 total_time;	    /* ms, once over */
 	int cancel;
+	JsonNode *verdict; /* the destination's, once it came */
 };
 
 static const char *state_name(enum migration_state s)
@@ -336,13 +338,12 @@ static int receive_verdict(int fd, const char *uri, JsonNode **ret,
 static int read_verdict(struct migration *mig, GHashTable **ret_versions,
 			GError **error)
 {
-	g_autoptr(JsonNode) n = NULL;
 	JsonObject *o;
-	int r = receive_verdict(mig->fd, mig->uri, &n, error);
+	int r = receive_verdict(mig->fd, mig->uri, &mig->verdict, error);
 
 	if (r < 0)
 		return r;
-	o = json_node_get_object(n);
+	o = json_node_get_object(mig->verdict);
 	*ret_versions = verdict_versions(o);
 	if (!json_object_get_boolean_member(o, "accepted"))
 		return error_setf(error, EPROTO,
@@ -380,6 +381,54 @@ int migration_check(struct machine *m, const char *uri, JsonNode **ret,
 	json_object_remove_member(o, "versions");
 	*ret = n;
 	return 0;
+}
+
+/*
+ * At stop time, the re-check of ARCHITECTURE.md: the guest ran on after
+ * the verdict, so a subsection may have become needed since. One the
+ * destination did not list as known (and that is not optional, which the
+ * destination skips) would be refused there: the migration is aborted
+ * now, while the guest can still resume here.
+ */
+static int recheck_subsections(struct migration *mig, GError **error)
+{
+	struct machine *m = mig->m;
+	JsonObject *known = json_object_get_object_member(
+		json_node_get_object(mig->verdict), "known");
+	struct manifest *mf =
+		inventory_guest(m->vmm, machine_registry(), m->type, m->alias);
+	int r = 0;
+
+	for (guint i = 0; !r && known && i < mf->devices->len; i++) {
+		const struct manifest_device *d = mf->devices->pdata[i];
+		JsonArray *k =
+			json_object_has_member(known, d->id)
+				? json_object_get_array_member(known, d->id)
+				: NULL;
+
+		for (guint j = 0; !r && d->subs && j < d->subs->len; j++) {
+			const struct manifest_vms *sv = d->subs->pdata[j];
+			int found = 0;
+
+			if (!sv->send || sv->optional)
+				continue;
+			for (guint x = 0; k && x < json_array_get_length(k);
+			     x++)
+				found |= !strcmp(
+					json_array_get_string_element(k, x),
+					sv->name);
+			if (!found)
+				r = error_setf(error, EPROTO,
+					       "%s (%s): subsection %s became "
+					       "needed after the verdict and "
+					       "the destination does not know "
+					       "it; the guest keeps running "
+					       "here",
+					       d->id, d->type, sv->name);
+		}
+	}
+	manifest_free(mf);
+	return r;
 }
 
 /* Sends the dirty pages; updates the figures from how long it took. */
@@ -465,7 +514,9 @@ static int migrate(struct migration *mig, GError **error)
 		goto fail;
 	paused = 1;
 	set_state(mig, MIGRATION_DEVICE, NULL);
-	r = kvm_dirty_log_get(kvm, dirty, error);
+	r = recheck_subsections(mig, error);
+	if (!r)
+		r = kvm_dirty_log_get(kvm, dirty, error);
 	if (!r)
 		r = snapshot_write_ram(&w, m, dirty, error);
 	if (!r)
@@ -590,6 +641,8 @@ void migration_free(struct migration *mig)
 		return;
 	g_thread_join(mig->thread);
 	g_mutex_clear(&mig->lock);
+	if (mig->verdict)
+		json_node_unref(mig->verdict);
 	g_free(mig->error);
 	g_free(mig->uri);
 	g_free(mig);

@@ -779,6 +779,21 @@ int snapshot_send_verdict(struct snapshot *s, const struct compat_verdict *v,
 		json_builder_add_int_value(b, d->version);
 	}
 	json_builder_end_object(b);
+	/* For the source's re-check when it stops the guest. */
+	json_builder_set_member_name(b, "known");
+	json_builder_begin_object(b);
+	for (guint i = 0; i < v->devices->len; i++) {
+		const struct compat_device_verdict *d = v->devices->pdata[i];
+
+		if (!d->accepted)
+			continue;
+		json_builder_set_member_name(b, d->id);
+		json_builder_begin_array(b);
+		for (guint j = 0; j < d->known->len; j++)
+			json_builder_add_string_value(b, d->known->pdata[j]);
+		json_builder_end_array(b);
+	}
+	json_builder_end_object(b);
 	json_builder_end_object(b);
 	return w_json(&w, SNAP_VERDICT, b, error);
 }

@@ -982,9 +982,10 @@ def migrate_check_refused(g):
         d.close()
 
 
-def read_records(conn, stop_after=None):
+def read_records(conn, stop_after=None, known=None, types=None):
     """Reads a source's stream: the magic, then records; returns the
-    types read. Stops after `stop_after` types (a set) were all seen."""
+    types read, until stop_after(types) says so. The verdict it answers
+    with accepts everything, with `known` as its subsections."""
     def recv(n):
         b = b""
         while len(b) < n:
@@ -994,29 +995,33 @@ def read_records(conn, stop_after=None):
             b += chunk
         return b
     recv(12)
-    types = []
+    types = [] if types is None else types
     while True:
         t, ln = struct.unpack("<B3xI", recv(8))
         recv(ln)
         types.append(t)
         if t == 3:  # CONFIG: the verdict is awaited
-            v = json.dumps({"accepted": True, "verdict": "fake"}).encode()
+            v = {"accepted": True, "verdict": "fake"}
+            if known is not None:
+                v["known"] = known
+            v = json.dumps(v).encode()
             conn.sendall(struct.pack("<B3xI", 10, len(v)) + v)
         if stop_after and stop_after(types):
             return types
 
 
-def fake_destination(path, stop_after):
+def fake_destination(path, stop_after, known=None):
     """A destination that accepts, then stops reading where told."""
     l = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     l.bind(path)
     l.listen(1)
-    out = {}
+    out = {"seen": []}
 
     def serve():
         conn, _ = l.accept()
         try:
-            out["types"] = read_records(conn, stop_after)
+            out["types"] = read_records(conn, stop_after, known,
+                                        out["seen"])
         except EOFError:
             out["types"] = "eof"
         out["conn"] = conn
@@ -1040,6 +1045,28 @@ def destination_gone_mid_transfer_source_resumes(g):
     g.assert_running()
 
 
+def destination_killed_mid_transfer_source_resumes(g):
+    """The real destination process, killed while RAM is moving (a
+    guest rewriting 32 MiB and a 1 ms limit keep the rounds going)."""
+    d = Dest(g, f"unix:{g.tmp}/mig.sock")
+    try:
+        c = Client(g.sock)
+        g.wait_for("^count 2 ")
+        c.cmd("migrate", uri=f"unix:{g.tmp}/mig.sock", **{"downtime-ms": 1})
+        while c.event("MIGRATION")["data"]["status"] != "active":
+            pass
+        d.proc.kill()
+        end = migration_end(c)
+        expect(end["status"] == "failed", end)
+        expect(c.cmd("query-status")["status"] == "running", "status")
+        g.assert_running()
+        expect("migration: to unix:" in g.output() and
+               "the guest keeps running here" in g.output(),
+               g.output()[-300:])
+    finally:
+        d.close()
+
+
 def no_complete_source_resumes(g):
     path = f"{g.tmp}/fake.sock"
     t, out = fake_destination(path, lambda ts: ts[-1] == 9)
@@ -1053,6 +1080,27 @@ def no_complete_source_resumes(g):
         "the destination did not confirm: "), end)
     expect(c.cmd("query-status")["status"] == "running", "status")
     g.assert_running()
+
+
+def subsection_needed_after_verdict_aborts(g):
+    """The destination knew no subsection of fx-counter0 when it gave
+    its verdict; at stop time fx-counter/extra is to be sent: the source
+    must abort and resume rather than send what cannot load."""
+    path = f"{g.tmp}/fake.sock"
+    t, out = fake_destination(path, lambda ts: ts[-1] == 9,
+                              known={"fx-counter0": []})
+    c = Client(g.sock)
+    c.cmd("migrate", uri=f"unix:{path}")
+    end = migration_end(c)
+    expect(end["status"] == "failed" and end["error"] ==
+           "fx-counter0 (fx-counter): subsection fx-counter/extra became "
+           "needed after the verdict and the destination does not know it; "
+           "the guest keeps running here", end)
+    expect(c.cmd("query-status")["status"] == "running", "status")
+    g.assert_running()
+    t.join(5)
+    expect(out["types"] == "eof" and 4 in out["seen"] and
+           6 not in out["seen"], out)
 
 
 def cancel_mid_transfer_source_resumes(g):
@@ -1325,7 +1373,11 @@ CASES = [
     (refused_migration_leaves_source_running, {}),
     (destination_gone_mid_transfer_source_resumes,
      {"append": "forever pace=10 pages=4000"}),
+    (destination_killed_mid_transfer_source_resumes,
+     {"append": "forever pace=1 pages=8192"}),
     (no_complete_source_resumes, {}),
+    (subsection_needed_after_verdict_aborts,
+     {"modules": ["fx-counter-1.1.so"], "extra": ["--device", "fx-counter"]}),
     (cancel_mid_transfer_source_resumes,
      {"append": "forever pace=10 pages=4000"}),
     (source_gone_mid_transfer_destination_exits, {}),
