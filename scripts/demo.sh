@@ -2,8 +2,10 @@
 # SPDX-License-Identifier: LGPL-2.1-or-later
 # The main job: set up, build, boot the built-in guest with the in-tree
 # modules, then load a module into a running guest over its control
-# socket and add and remove a device. Where /dev/kvm is unusable, the guest runs in a nested
-# VM (QEMU with software-emulated SVM, kvm_amd inside): see the README.
+# socket and add and remove a device, and migrate a running guest between
+# two hosts whose device modules differ in version. Where /dev/kvm is
+# unusable, the guest runs in a nested VM (QEMU with software-emulated
+# SVM, kvm_amd inside): see the README.
 set -eu
 cd "$(dirname "$0")/.."
 scripts/setup-deps.sh
@@ -38,5 +40,34 @@ $MODVMM ctl $d/vm.sock device-del id=slot0
 sleep 1
 grep "^hotplug" $d/console | tail -n 1
 $MODVMM ctl $d/vm.sock quit
+wait
+rm -rf $d'
+echo
+echo "== migrate a running guest between two hosts with different module versions"
+# Host A has release 1.0.0 of the fx-counter device module, host B release
+# 2.0.0 (test fixtures built from one source); each host is a module
+# directory and a modvmm process.
+python3 tests/kvm/kvm-suite.py build --with build/tests/fixtures/fx-counter-1.0.so \
+	--with build/tests/fixtures/fx-counter-2.0.so --run '
+d=$(mktemp -d) && mkdir $d/a $d/b
+cp $MODDIR/*.so $d/a/ && cp $MODDIR/*.so $d/b/
+cp "$(command -v fx-counter-1.0.so)" $d/a/ && cp "$(command -v fx-counter-2.0.so)" $d/b/
+$MODVMM run --module-dir $d/b --incoming unix:$d/migrate.sock --control $d/b.sock \
+	>$d/b.out 2>&1 &
+$MODVMM run --module-dir $d/a --device fx-counter --control $d/a.sock \
+	--append "forever pace=10" >$d/a.out 2>&1 &
+while [ ! -S $d/a.sock ] || [ ! -S $d/migrate.sock ]; do sleep 0.1; done
+sleep 1
+set -x
+$MODVMM ctl $d/a.sock migrate-check uri=unix:$d/migrate.sock
+$MODVMM ctl $d/a.sock migrate uri=unix:$d/migrate.sock
+{ set +x; } 2>/dev/null
+sleep 1
+echo "-- host A, last lines:"; tail -n 2 $d/a.out
+echo "-- host B, first lines:"; grep -v "^modvmm: waiting" $d/b.out | head -n 3
+set -x
+$MODVMM ctl $d/b.sock query-devices
+$MODVMM ctl $d/b.sock quit
+{ set +x; } 2>/dev/null
 wait
 rm -rf $d'
