@@ -27,36 +27,12 @@ import sys
 import tempfile
 import time
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from qmp import Qmp as Client  # noqa: E402
+
 BUILD = os.path.abspath(sys.argv[1] if len(sys.argv) > 1 else "build")
 OPS = int(sys.argv[2]) if len(sys.argv) > 2 else 500
 SAMPLES = int(sys.argv[3]) if len(sys.argv) > 3 else 7
-
-
-class Client:
-    def __init__(self, path):
-        self.s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        self.s.connect(path)
-        self.f = self.s.makefile("rwb")
-        json.loads(self.f.readline())
-        self.cmd("qmp_capabilities")
-
-    def cmd(self, name, args=None):
-        req = {"execute": name}
-        if args:
-            req["arguments"] = args
-        self.f.write((json.dumps(req) + "\n").encode())
-        self.f.flush()
-        while True:
-            m = json.loads(self.f.readline())
-            if "event" in m:
-                continue
-            if "error" in m:
-                raise RuntimeError(f"{name}: {m['error']}")
-            return m["return"]
-
-    def close(self):
-        self.f.close()
-        self.s.close()
 
 
 def wait_socket(path, proc):
@@ -88,8 +64,8 @@ def run(path, with_devices):
     })
     if with_devices:
         res["device add+del"] = measure(lambda: (
-            c.cmd("device-add", {"driver": "pvpanic", "id": "b0"}),
-            c.cmd("device-del", {"id": "b0"})))
+            c.cmd("device-add", driver="pvpanic", id="b0"),
+            c.cmd("device-del", id="b0")))
     c.cmd("quit")
     c.close()
     return res

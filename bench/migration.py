@@ -27,46 +27,13 @@ import tempfile
 import threading
 import time
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from qmp import Qmp  # noqa: E402
+
 BUILD = os.path.abspath(sys.argv[1] if len(sys.argv) > 1 else "build")
 RUNS = int(sys.argv[2]) if len(sys.argv) > 2 else 5
 MODVMM = os.path.join(BUILD, "modvmm")
 QEMU = shutil.which("qemu-system-x86_64")
-
-
-class Qmp:
-    def __init__(self, path):
-        deadline = time.time() + 20
-        while not os.path.exists(path):
-            if time.time() > deadline:
-                sys.exit(f"bench: no socket {path}")
-            time.sleep(0.01)
-        self.s = socket.socket(socket.AF_UNIX)
-        for _ in range(200):
-            try:
-                self.s.connect(path)
-                break
-            except (ConnectionRefusedError, FileNotFoundError):
-                time.sleep(0.01)
-        self.f = self.s.makefile("rwb")
-        json.loads(self.f.readline())
-        self.cmd("qmp_capabilities")
-
-    def cmd(self, name, **args):
-        req = {"execute": name}
-        if args:
-            req["arguments"] = args
-        self.f.write((json.dumps(req) + "\n").encode())
-        self.f.flush()
-        while True:
-            line = self.f.readline()
-            if not line:
-                raise EOFError(name)
-            m = json.loads(line)
-            if "event" in m:
-                continue
-            if "error" in m:
-                raise RuntimeError(f"{name}: {m['error']}")
-            return m["return"]
 
 
 def spawn(args, tmp, name):

@@ -128,6 +128,28 @@ static int msr_list(struct kvm *kvm, int fd, GError **error)
 	return 0;
 }
 
+/*
+ * The per-vCPU state KVM has one get and one set ioctl for, in the order
+ * it is set; the MSRs go between the first four and the rest.
+ */
+#define REG(name, field)                                                       \
+	{                                                                      \
+		KVM_GET_##name, KVM_SET_##name,                                \
+			offsetof(struct kvm_cpu_state, field),                 \
+			"KVM_GET_" #name, "KVM_SET_" #name                     \
+	}
+static const struct {
+	unsigned long get, set;
+	size_t offset;
+	const char *get_name, *set_name;
+} cpu_regs[] = {
+	REG(SREGS, sregs),	  REG(REGS, regs),	     REG(XSAVE, xsave),
+	REG(XCRS, xcrs),	  REG(LAPIC, lapic),	     REG(MP_STATE, mp),
+	REG(VCPU_EVENTS, events), REG(DEBUGREGS, debugregs),
+};
+#undef REG
+#define REGS_BEFORE_MSRS 4
+
 int kvm_cpu_state_get(struct kvm *kvm, unsigned int cpu,
 		      struct kvm_cpu_state *st, GError **error)
 {
@@ -136,22 +158,10 @@ int kvm_cpu_state_get(struct kvm *kvm, unsigned int cpu,
 	int r;
 
 	memset(st, 0, sizeof(*st));
-	if (ioctl(fd, KVM_GET_REGS, &st->regs) < 0)
-		return fail(error, cpu, "KVM_GET_REGS");
-	if (ioctl(fd, KVM_GET_SREGS, &st->sregs) < 0)
-		return fail(error, cpu, "KVM_GET_SREGS");
-	if (ioctl(fd, KVM_GET_XSAVE, st->xsave) < 0)
-		return fail(error, cpu, "KVM_GET_XSAVE");
-	if (ioctl(fd, KVM_GET_XCRS, &st->xcrs) < 0)
-		return fail(error, cpu, "KVM_GET_XCRS");
-	if (ioctl(fd, KVM_GET_LAPIC, &st->lapic) < 0)
-		return fail(error, cpu, "KVM_GET_LAPIC");
-	if (ioctl(fd, KVM_GET_VCPU_EVENTS, &st->events) < 0)
-		return fail(error, cpu, "KVM_GET_VCPU_EVENTS");
-	if (ioctl(fd, KVM_GET_MP_STATE, &st->mp) < 0)
-		return fail(error, cpu, "KVM_GET_MP_STATE");
-	if (ioctl(fd, KVM_GET_DEBUGREGS, &st->debugregs) < 0)
-		return fail(error, cpu, "KVM_GET_DEBUGREGS");
+	for (size_t i = 0; i < G_N_ELEMENTS(cpu_regs); i++)
+		if (ioctl(fd, cpu_regs[i].get,
+			  (char *)st + cpu_regs[i].offset) < 0)
+			return fail(error, cpu, cpu_regs[i].get_name);
 	r = msr_list(kvm, fd, error);
 	if (r < 0)
 		return r;
@@ -173,6 +183,16 @@ int kvm_cpu_state_get(struct kvm *kvm, unsigned int cpu,
 	return 0;
 }
 
+static int set_regs(int fd, unsigned int cpu, const struct kvm_cpu_state *st,
+		    size_t from, size_t to, GError **error)
+{
+	for (size_t i = from; i < to; i++)
+		if (ioctl(fd, cpu_regs[i].set,
+			  (const char *)st + cpu_regs[i].offset) < 0)
+			return fail(error, cpu, cpu_regs[i].set_name);
+	return 0;
+}
+
 int kvm_cpu_state_set(struct kvm *kvm, unsigned int cpu,
 		      const struct kvm_cpu_state *st, GError **error)
 {
@@ -182,17 +202,11 @@ int kvm_cpu_state_set(struct kvm *kvm, unsigned int cpu,
 
 	if (st->n_msrs > KVM_STATE_MAX_MSRS)
 		return error_setf(error, EINVAL,
-				  "vcpu%u state: %u MSRs, at "
-				  "most %u",
-				  cpu, st->n_msrs, KVM_STATE_MAX_MSRS);
-	if (ioctl(fd, KVM_SET_SREGS, &st->sregs) < 0)
-		return fail(error, cpu, "KVM_SET_SREGS");
-	if (ioctl(fd, KVM_SET_REGS, &st->regs) < 0)
-		return fail(error, cpu, "KVM_SET_REGS");
-	if (ioctl(fd, KVM_SET_XSAVE, st->xsave) < 0)
-		return fail(error, cpu, "KVM_SET_XSAVE");
-	if (ioctl(fd, KVM_SET_XCRS, &st->xcrs) < 0)
-		return fail(error, cpu, "KVM_SET_XCRS");
+				  "vcpu%u state: %u MSRs, at most %u", cpu,
+				  st->n_msrs, KVM_STATE_MAX_MSRS);
+	r = set_regs(fd, cpu, st, 0, REGS_BEFORE_MSRS, error);
+	if (r < 0)
+		return r;
 	m = g_malloc0(sizeof(*m) + st->n_msrs * sizeof(m->entries[0]));
 	m->nmsrs = st->n_msrs;
 	for (uint32_t i = 0; i < st->n_msrs; i++) {
@@ -208,15 +222,8 @@ int kvm_cpu_state_set(struct kvm *kvm, unsigned int cpu,
 					  cpu, st->msr_index[r]);
 		return fail(error, cpu, "KVM_SET_MSRS");
 	}
-	if (ioctl(fd, KVM_SET_LAPIC, &st->lapic) < 0)
-		return fail(error, cpu, "KVM_SET_LAPIC");
-	if (ioctl(fd, KVM_SET_MP_STATE, &st->mp) < 0)
-		return fail(error, cpu, "KVM_SET_MP_STATE");
-	if (ioctl(fd, KVM_SET_VCPU_EVENTS, &st->events) < 0)
-		return fail(error, cpu, "KVM_SET_VCPU_EVENTS");
-	if (ioctl(fd, KVM_SET_DEBUGREGS, &st->debugregs) < 0)
-		return fail(error, cpu, "KVM_SET_DEBUGREGS");
-	return 0;
+	return set_regs(fd, cpu, st, REGS_BEFORE_MSRS, G_N_ELEMENTS(cpu_regs),
+			error);
 }
 
 int kvm_vm_state_get(struct kvm *kvm, struct kvm_vm_state *st, GError **error)

@@ -679,11 +679,30 @@ static int read_head(struct snapshot *s, GError **error)
 	return 0;
 }
 
+/* The magic and format version both kinds of stream start with. */
+static int check_magic(struct snapshot *s, const uint8_t *head, size_t len,
+		       GError **error)
+{
+	uint32_t format;
+
+	if (len < 12 || memcmp(head, SNAPSHOT_MAGIC, 8))
+		return error_setf(error, EINVAL,
+				  "%s: not a modvmm snapshot or migration "
+				  "stream (no " SNAPSHOT_MAGIC " magic)",
+				  s->path);
+	memcpy(&format, head + 8, 4);
+	if (format != SNAPSHOT_FORMAT)
+		return error_setf(error, EPROTONOSUPPORT,
+				  "%s: format %u; this host reads format %u",
+				  s->path, format, SNAPSHOT_FORMAT);
+	s->offset = 12;
+	return read_head(s, error);
+}
+
 int snapshot_open(const char *path, struct snapshot **ret, GError **error)
 {
 	g_autoptr(GError) err = NULL;
 	struct snapshot *s = snapshot_new(path, -1);
-	uint32_t format;
 	int r;
 
 	s->map = g_mapped_file_new(path, FALSE, &err);
@@ -693,23 +712,7 @@ int snapshot_open(const char *path, struct snapshot **ret, GError **error)
 	}
 	s->data = (const uint8_t *)g_mapped_file_get_contents(s->map);
 	s->len = g_mapped_file_get_length(s->map);
-	if (s->len < 12 || memcmp(s->data, SNAPSHOT_MAGIC, 8)) {
-		r = error_setf(error, EINVAL,
-			       "%s: not a modvmm snapshot (no " SNAPSHOT_MAGIC
-			       " magic)",
-			       path);
-		goto fail;
-	}
-	memcpy(&format, s->data + 8, 4);
-	if (format != SNAPSHOT_FORMAT) {
-		r = error_setf(error, EPROTONOSUPPORT,
-			       "%s: snapshot format %u; this host reads "
-			       "format %u",
-			       path, format, SNAPSHOT_FORMAT);
-		goto fail;
-	}
-	s->offset = 12;
-	r = read_head(s, error);
+	r = check_magic(s, s->data, s->len, error);
 	if (r < 0)
 		goto fail;
 	*ret = s;
@@ -724,33 +727,21 @@ int snapshot_receive(int fd, const char *what, struct snapshot **ret,
 {
 	struct snapshot *s = snapshot_new(what, fd);
 	uint8_t head[12];
-	uint32_t format;
 	int r;
 
 	r = read_full(fd, head, sizeof(head));
-	if (r < 0) {
+	if (r < 0)
 		r = error_setf(error, -r,
 			       "%s: the stream ended before its magic", what);
-		goto fail;
+	else
+		r = check_magic(s, head, sizeof(head), error);
+	if (r < 0) {
+		s->fd = -1; /* the caller's */
+		snapshot_free(s);
+		return r;
 	}
-	memcpy(&format, head + 8, 4);
-	if (memcmp(head, SNAPSHOT_MAGIC, 8) || format != SNAPSHOT_FORMAT) {
-		r = error_setf(error, EPROTONOSUPPORT,
-			       "%s: not a modvmm migration stream of format "
-			       "%u",
-			       what, SNAPSHOT_FORMAT);
-		goto fail;
-	}
-	s->offset = 12;
-	r = read_head(s, error);
-	if (r < 0)
-		goto fail;
 	*ret = s;
 	return 0;
-fail:
-	s->fd = -1; /* the caller's */
-	snapshot_free(s);
-	return r;
 }
 
 int snapshot_send_verdict(struct snapshot *s, const struct compat_verdict *v,
