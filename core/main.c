@@ -193,6 +193,7 @@ static char *opt_kvm_device;
 static char *opt_control;
 static char *opt_restore;
 static char *opt_incoming;
+static char *opt_snapshot_on_exit;
 static gboolean opt_paused;
 static int opt_control_timeout = CONTROL_TIMEOUT_DEFAULT;
 
@@ -221,6 +222,11 @@ static const GOptionEntry run_options[] = {
 	  "Take the guest from a migration arriving on unix:PATH, "
 	  "tcp:HOST:PORT or fd:N",
 	  "URI" },
+	{ "snapshot-on-exit", 0, 0, G_OPTION_ARG_FILENAME,
+	  &opt_snapshot_on_exit,
+	  "When a signal or the quit command stops the guest, save it to "
+	  "FILE first",
+	  "FILE" },
 	{ "paused", 'S', 0, G_OPTION_ARG_NONE, &opt_paused,
 	  "Start with the vCPUs paused (until 'cont' on the control socket)",
 	  NULL },
@@ -430,6 +436,21 @@ static int cmd_run(int argc, char **argv)
 	machine_run(m, &res);
 	pthread_kill(w.tid, SIGUSR2);
 	pthread_join(w.tid, NULL);
+	/* The host stopped it: its state is whole, and can be kept. */
+	if (opt_snapshot_on_exit &&
+	    (res.end == KVM_END_STOPPED || res.end == KVM_END_QUIT)) {
+		uint64_t bytes;
+
+		if (snapshot_save(m, opt_snapshot_on_exit, &bytes, &err) < 0) {
+			print_error(err);
+			g_clear_error(&err);
+		} else {
+			fprintf(stderr,
+				"modvmm: saved the guest to %s "
+				"(%" G_GUINT64_FORMAT " bytes)\n",
+				opt_snapshot_on_exit, (guint64)bytes);
+		}
+	}
 	if (ctl) {
 		control_run_ended(ctl, &res);
 		control_free(ctl);

@@ -731,6 +731,47 @@ def snapshot_save_and_restore_continue(g):
         out.close()
 
 
+def snapshot_on_exit_saves_the_stopped_guest(g):
+    """SIGTERM with --snapshot-on-exit: the guest is saved as it stopped,
+    and resumes from there, its console going to another file."""
+    snap = os.path.join(g.tmp, "exit.snap")
+    g.close()
+    out = os.path.join(g.tmp, "exit.out")
+    with open(out, "w") as f:
+        p = subprocess.Popen([MODVMM, "run", "--module-dir", g.moddir,
+                              "--append", "forever pace=10",
+                              "--snapshot-on-exit", snap],
+                             stdout=f, stderr=subprocess.STDOUT)
+        deadline = time.time() + 20
+        while "count 3 " not in open(out).read():
+            expect(time.time() < deadline, open(out).read())
+            time.sleep(0.02)
+        p.send_signal(15)
+        expect(p.wait(20) == 143, "status")
+    text = open(out).read()
+    expect(f"modvmm: saved the guest to {snap} ({os.path.getsize(snap)} "
+           "bytes)" in text, text[-300:])
+    con = os.path.join(g.tmp, "con")
+    sock = os.path.join(g.tmp, "r.sock")
+    p = subprocess.Popen([MODVMM, "run", "--module-dir", g.moddir,
+                          "--restore", snap, "--control", sock, "--device",
+                          f"uart16550,id=uart165500,console=file:{con}"],
+                         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.time() + 20
+        while len(count_lines(open(con).read() if os.path.exists(con)
+                              else "")) < 2:
+            expect(time.time() < deadline and p.poll() is None, "restored")
+            time.sleep(0.02)
+        ns = [n for n, _ in count_lines(guest_text(text, open(con).read()))]
+        expect(ns == list(range(1, len(ns) + 1)), ns)
+        Client(sock).cmd("quit")
+        expect(p.wait(20) == 0, "restored status")
+    finally:
+        if p.poll() is None:
+            p.kill()
+
+
 def snapshot_of_running_guest_resumes_it(g):
     c = Client(g.sock)
     snap = os.path.join(g.tmp, "running.snap")
@@ -1365,6 +1406,7 @@ CASES = [
     (socket_path_is_private_and_checked, {}),
     (snapshot_save_and_restore_continue, {"append": "forever pace=20"}),
     (snapshot_of_running_guest_resumes_it, {}),
+    (snapshot_on_exit_saves_the_stopped_guest, {}),
     (snapshot_save_failure_loses_nothing, {}),
     (restore_refusals_name_the_reason, {}),
     (migrate_unix_guest_continues_on_destination, {}),
