@@ -94,6 +94,18 @@ static int page_zero(const uint8_t *p)
 	return 1;
 }
 
+/* In a file, a PAD record so that the next RAM record's pages (after its
+ * 8-byte header and 8-byte offset) begin on a page boundary. */
+static int pad(struct snap_writer *w, GError **error)
+{
+	static const uint8_t zeros[PAGE];
+	uint64_t n = (PAGE - (w->bytes + 2 * REC_HEADER + 8) % PAGE) % PAGE;
+
+	if (!w->align || (w->bytes + REC_HEADER + 8) % PAGE == 0)
+		return 0;
+	return snapshot_write_record(w, SNAP_PAD, zeros, n, NULL, 0, error);
+}
+
 static int page_wanted(const uint64_t *dirty, uint64_t p)
 {
 	return !dirty || (dirty[p / 64] >> (p % 64)) & 1;
@@ -129,8 +141,11 @@ int snapshot_write_ram(struct snap_writer *w, struct machine *m,
 			r = snapshot_write_record(w, SNAP_RAM_ZERO, v,
 						  sizeof(v), NULL, 0, error);
 		} else {
-			r = snapshot_write_record(w, SNAP_RAM, &off, 8,
-						  ram + off, n * PAGE, error);
+			r = pad(w, error);
+			if (!r)
+				r = snapshot_write_record(w, SNAP_RAM, &off, 8,
+							  ram + off, n * PAGE,
+							  error);
 		}
 		if (r < 0)
 			return r;
@@ -308,7 +323,7 @@ int snapshot_save(struct machine *m, const char *path, uint64_t *ret_bytes,
 {
 	g_autofree char *tmp = g_strconcat(path, ".partial", NULL);
 	g_autoptr(GString) stateless = g_string_new(NULL);
-	struct snap_writer w = { .what = path };
+	struct snap_writer w = { .what = path, .align = 1 };
 	int r;
 
 	for (guint i = 0; i < m->vmm->devices->len; i++) {
@@ -370,6 +385,7 @@ static const char *record_name(uint8_t type)
 		[SNAP_END] = "END",
 		[SNAP_VERDICT] = "VERDICT",
 		[SNAP_COMPLETE] = "COMPLETE",
+		[SNAP_PAD] = "PAD",
 	};
 
 	return type < G_N_ELEMENTS(names) && names[type] ? names[type]
@@ -390,7 +406,8 @@ static int next_record(struct snapshot *s, size_t *off, struct snap_record *rec,
 	rec->at = *off;
 	rec->type = h[0];
 	memcpy(&rec->len, h + 4, 4);
-	if (h[1] || h[2] || h[3] || !rec->type || rec->type > SNAP_END)
+	if (h[1] || h[2] || h[3] || !rec->type ||
+	    (rec->type > SNAP_END && rec->type != SNAP_PAD))
 		return error_setf(error, EINVAL,
 				  "%s: offset %zu: not a record header "
 				  "(type %u)",
@@ -641,6 +658,8 @@ void snapshot_free(struct snapshot *s)
 		return;
 	if (s->map)
 		g_mapped_file_unref(s->map);
+	if (s->map_fd >= 0)
+		close(s->map_fd);
 	manifest_free(s->manifest);
 	g_ptr_array_unref(s->ids);
 	g_ptr_array_unref(s->specs);
@@ -655,6 +674,7 @@ static struct snapshot *snapshot_new(const char *path, int fd)
 
 	s->path = g_strdup(path);
 	s->fd = fd;
+	s->map_fd = -1;
 	s->ids = g_ptr_array_new_with_free_func(g_free);
 	s->specs = g_ptr_array_new_with_free_func(g_free);
 	return s;
@@ -712,6 +732,7 @@ int snapshot_open(const char *path, struct snapshot **ret, GError **error)
 	}
 	s->data = (const uint8_t *)g_mapped_file_get_contents(s->map);
 	s->len = g_mapped_file_get_length(s->map);
+	s->map_fd = open(path, O_RDONLY | O_CLOEXEC);
 	r = check_magic(s, s->data, s->len, error);
 	if (r < 0)
 		goto fail;
@@ -799,6 +820,22 @@ int snapshot_send_complete(struct snapshot *s, GError **error)
 				     error);
 }
 
+/*
+ * A file's pages, when they lie page-aligned in it, are mapped (private,
+ * copy on write) instead of copied: a restored guest reads them from the
+ * page cache as it touches them. Returns 0 when they must be copied.
+ */
+static int map_pages(struct snapshot *s, uint8_t *at,
+		     const struct snap_record *rec, uint64_t pages)
+{
+	size_t data = rec->at + REC_HEADER + 8;
+
+	if (s->map_fd < 0 || data % PAGE)
+		return 0;
+	return mmap(at, pages * PAGE, PROT_READ | PROT_WRITE,
+		    MAP_PRIVATE | MAP_FIXED, s->map_fd, (off_t)data) == at;
+}
+
 static int load_ram(struct snapshot *s, struct machine *m,
 		    const struct snap_record *rec, GError **error)
 {
@@ -825,6 +862,9 @@ static int load_ram(struct snapshot *s, struct machine *m,
 			" bytes",
 			s->path, rec->at, record_name(rec->type), pages, off,
 			size);
+	if (rec->type == SNAP_RAM &&
+	    map_pages(s, m->kvm->ram + off, rec, pages))
+		return 0;
 	if (rec->type == SNAP_RAM)
 		memcpy(m->kvm->ram + off, rec->data + 8, pages * PAGE);
 	else if (pages)
@@ -954,6 +994,8 @@ int snapshot_load(struct snapshot *s, struct machine *m, GError **error)
 			break;
 		case SNAP_END:
 			goto end;
+		case SNAP_PAD:
+			break;
 		default:
 			r = error_setf(error, EINVAL,
 				       "%s: offset %zu: a %s record after the "

@@ -36,6 +36,9 @@ enum snapshot_record {
 	/* Live migration only, destination to source. */
 	SNAP_VERDICT = 10,  /* JSON: "accepted", "verdict" (text) */
 	SNAP_COMPLETE = 11, /* empty: everything loaded */
+	/* Files only: zeros, so that the next RAM record's pages start on
+	 * a page boundary of the file and can be mapped on restore. */
+	SNAP_PAD = 12,
 };
 
 /* Where records go: a file or a migration's socket. */
@@ -43,6 +46,7 @@ struct snap_writer {
 	int fd;
 	uint64_t bytes;	  /* written so far */
 	const char *what; /* names it in messages */
+	int align;	  /* a file: RAM pages start page-aligned */
 };
 
 int snapshot_write_record(struct snap_writer *w, uint8_t type, const void *a,
@@ -100,6 +104,7 @@ struct snapshot {
 	GPtrArray *ids;	  /* char *: device ids, in creation order */
 	GPtrArray *specs; /* char *: their --device specs */
 	int fd;		  /* a migration stream, or -1 for a file */
+	int map_fd;	  /* a file: its pages are mapped into guest RAM */
 	size_t offset;	  /* bytes read from it so far */
 };
 
