@@ -64,10 +64,25 @@ static JsonNode *cmd_query_status(struct control_session *s, JsonObject *args,
 
 	(void)args;
 	(void)error;
+	if (!s->m) {
+		json_object_set_string_member(o, "status", "inmigrate");
+		json_object_set_boolean_member(o, "running", FALSE);
+		return object_node(o);
+	}
 	st = s->m->kvm ? machine_state(s->m) : MACHINE_ENDED;
 	json_object_set_string_member(o, "status", machine_state_name(st));
 	json_object_set_boolean_member(o, "running", st == MACHINE_RUNNING);
 	return object_node(o);
+}
+
+static JsonNode *cmd_migrate_incoming(struct control_session *s,
+				      JsonObject *args, GError **error)
+{
+	if (control_set_incoming(s->c,
+				 json_object_get_string_member(args, "uri"),
+				 error) < 0)
+		return NULL;
+	return empty_object();
 }
 
 static JsonNode *cmd_stop(struct control_session *s, JsonObject *args,
@@ -564,10 +579,11 @@ static const struct control_arg device_del_args[] = {
 
 /* clang-format off */
 static const struct control_cmd cmds[] = {
-	{ "qmp_capabilities", no_args,            0, cmd_qmp_capabilities },
-	{ "query-commands",   no_args,            0, cmd_query_commands },
-	{ "query-events",     no_args,            0, cmd_query_events },
-	{ "query-status",     no_args,            0, cmd_query_status },
+	{ "qmp_capabilities", no_args,            0, cmd_qmp_capabilities, 1 },
+	{ "query-commands",   no_args,            0, cmd_query_commands,   1 },
+	{ "query-events",     no_args,            0, cmd_query_events,     1 },
+	{ "query-status",     no_args,            0, cmd_query_status,     1 },
+	{ "migrate-incoming", uri_args,           0, cmd_migrate_incoming, 1 },
 	{ "stop",             no_args,            0, cmd_stop },
 	{ "cont",             no_args,            0, cmd_cont },
 	{ "quit",             no_args,            0, cmd_quit },

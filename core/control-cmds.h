@@ -27,6 +27,8 @@ struct control_cmd {
 	/* Returns the "return" value, or NULL with *error set. */
 	JsonNode *(*fn)(struct control_session *s, JsonObject *args,
 			GError **error);
+	/* Runs before the guest has arrived (--incoming defer). */
+	int without_machine;
 };
 
 struct control_event_desc {

@@ -44,7 +44,11 @@ struct client {
 };
 
 struct control {
-	struct machine *m;
+	GMutex lock;	   /* m and incoming, set by the main thread */
+	struct machine *m; /* NULL while an incoming migration is awaited */
+	char *incoming;	   /* the URI migrate-incoming gave */
+	int awaiting;	   /* the main thread waits for it */
+	GCond incoming_cond;
 	char *path;
 	unsigned int timeout; /* s */
 	GSocket *listener;
@@ -176,6 +180,61 @@ static char *args_check(const struct control_cmd *cmd, JsonObject *args)
 	return NULL;
 }
 
+struct machine *control_machine(struct control *c)
+{
+	struct machine *m;
+
+	g_mutex_lock(&c->lock);
+	m = c->m;
+	g_mutex_unlock(&c->lock);
+	return m;
+}
+
+void control_attach(struct control *c, struct machine *m)
+{
+	g_mutex_lock(&c->lock);
+	c->m = m;
+	g_mutex_unlock(&c->lock);
+}
+
+char *control_wait_incoming(struct control *c)
+{
+	char *uri;
+
+	g_mutex_lock(&c->lock);
+	c->awaiting = 1;
+	while (!c->incoming)
+		g_cond_wait(&c->incoming_cond, &c->lock);
+	uri = g_strdup(c->incoming);
+	c->awaiting = 0;
+	g_mutex_unlock(&c->lock);
+	return uri;
+}
+
+int control_set_incoming(struct control *c, const char *uri, GError **error)
+{
+	int r = 0;
+
+	if (!c)
+		return error_setf(error, EOPNOTSUPP,
+				  "no incoming migration is awaited");
+	g_mutex_lock(&c->lock);
+	if (!c->awaiting || c->incoming)
+		r = error_setf(error, EALREADY,
+			       c->incoming
+				       ? "the incoming migration has its "
+					 "URI already (%s)"
+				       : "no incoming migration is awaited "
+					 "(start modvmm run with --incoming "
+					 "defer)",
+			       c->incoming);
+	else
+		c->incoming = g_strdup(uri);
+	g_cond_broadcast(&c->incoming_cond);
+	g_mutex_unlock(&c->lock);
+	return r;
+}
+
 static JsonNode *session_run(struct control_session *s, JsonNode *root)
 {
 	static const char *const known[] = { "execute", "arguments", "id" };
@@ -242,6 +301,15 @@ static JsonNode *session_run(struct control_session *s, JsonNode *root)
 	bad = args_check(cmd, args);
 	if (bad)
 		return error_node("GenericError", bad, id);
+	/* The guest may have arrived (an incoming migration) meanwhile. */
+	if (s->c)
+		s->m = control_machine(s->c);
+	if (!s->m && !cmd->without_machine) {
+		bad = g_strdup_printf("%s: the guest has not arrived yet (an "
+				      "incoming migration is awaited)",
+				      name);
+		return error_node("GenericError", bad, id);
+	}
 	ret = cmd->fn(s, args, &err);
 	if (!ret)
 		return error_node(control_error_class(err), err->message, id);
@@ -336,11 +404,13 @@ static void client_drop(struct client *cl, const char *why)
 {
 	struct control *c = cl->c;
 
-	if (why && c->m->vmm->sinks.log) {
+	struct machine *m = control_machine(c);
+
+	if (why && m && m->vmm->sinks.log) {
 		g_autofree char *id = g_strdup_printf("control#%u", cl->serial);
 
-		c->m->vmm->sinks.log(c->m->vmm->sinks.opaque, id,
-				     MODVMM_LOG_WARNING, why);
+		m->vmm->sinks.log(m->vmm->sinks.opaque, id, MODVMM_LOG_WARNING,
+				  why);
 	}
 	g_ptr_array_remove(c->clients, cl);
 	client_free(cl);
@@ -555,7 +625,6 @@ static gboolean control_accept(GSocket *sock, GIOCondition cond, gpointer data)
 	cl = g_new0(struct client, 1);
 	cl->c = c;
 	cl->s.c = c;
-	cl->s.m = c->m;
 	cl->sock = s;
 	cl->in = g_string_new(NULL);
 	cl->out = g_string_new(NULL);
@@ -761,6 +830,8 @@ int control_new(struct machine *m, const char *path, unsigned int timeout,
 	if (r < 0)
 		return r;
 	c = g_new0(struct control, 1);
+	g_mutex_init(&c->lock);
+	g_cond_init(&c->incoming_cond);
 	c->m = m;
 	c->path = g_strdup(path);
 	c->timeout = timeout ? timeout : CONTROL_TIMEOUT_DEFAULT;
@@ -839,6 +910,9 @@ void control_free(struct control *c)
 	g_main_loop_unref(c->loop);
 	g_main_context_unref(c->ctx);
 	g_ptr_array_unref(c->clients);
+	g_mutex_clear(&c->lock);
+	g_cond_clear(&c->incoming_cond);
+	g_free(c->incoming);
 	g_free(c->path);
 	g_free(c);
 }

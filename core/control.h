@@ -31,6 +31,17 @@ struct control;
 int control_new(struct machine *m, const char *path, unsigned int timeout,
 		struct control **ret, GError **error);
 
+/*
+ * A destination started with --incoming defer: the control socket runs
+ * before there is a machine (m NULL in control_new()). The main thread
+ * waits for the URI a client gives with migrate-incoming, and attaches
+ * the machine once the guest has arrived.
+ */
+char *control_wait_incoming(struct control *c);
+int control_set_incoming(struct control *c, const char *uri, GError **error);
+void control_attach(struct control *c, struct machine *m);
+struct machine *control_machine(struct control *c);
+
 /* Sends an event to every negotiated client; takes `data` (may be NULL).
  * Callable from any thread. */
 void control_event(struct control *c, const char *name, JsonNode *data);

@@ -220,7 +220,8 @@ static const GOptionEntry run_options[] = {
 	  "FILE" },
 	{ "incoming", 0, 0, G_OPTION_ARG_STRING, &opt_incoming,
 	  "Take the guest from a migration arriving on unix:PATH, "
-	  "tcp:HOST:PORT or fd:N",
+	  "tcp:HOST:PORT or fd:N (defer: the URI comes with "
+	  "migrate-incoming on --control)",
 	  "URI" },
 	{ "snapshot-on-exit", 0, 0, G_OPTION_ARG_FILENAME,
 	  &opt_snapshot_on_exit,
@@ -306,6 +307,7 @@ static int cmd_run(int argc, char **argv)
 	struct watcher w = { 0 };
 	struct machine *m = NULL;
 	struct control *ctl = NULL;
+	g_autofree char *deferred = NULL;
 	int status;
 
 	g_option_context_add_main_entries(ctx, module_options, NULL);
@@ -340,6 +342,11 @@ static int cmd_run(int argc, char **argv)
 				"guest, its memory, vCPUs and devices from the "
 				"snapshot or the source (only --device id=... "
 				"may change a device), and not both\n");
+		return 2;
+	}
+	if (opt_incoming && !strcmp(opt_incoming, "defer") && !opt_control) {
+		fprintf(stderr, "modvmm: --incoming defer needs --control (the "
+				"URI comes with migrate-incoming)\n");
 		return 2;
 	}
 	if (opt_paused && !opt_control) {
@@ -381,10 +388,27 @@ static int cmd_run(int argc, char **argv)
 		print_error(err);
 		return STATUS_SETUP;
 	}
+	/* --incoming defer: the control socket first, the URI from it. */
+	if (opt_incoming && !strcmp(opt_incoming, "defer")) {
+		if (control_new(NULL, opt_control,
+				(unsigned int)opt_control_timeout, &ctl,
+				&err) < 0) {
+			print_error(err);
+			return STATUS_SETUP;
+		}
+		fprintf(stderr, "modvmm: waiting for migrate-incoming on %s\n",
+			opt_control);
+		/* Nothing to lose yet: a signal may end the wait at once. */
+		pthread_sigmask(SIG_UNBLOCK, &w.set, NULL);
+		deferred = control_wait_incoming(ctl);
+		pthread_sigmask(SIG_BLOCK, &w.set, NULL);
+		opt_incoming = deferred;
+	}
 	/* A migration check gets its verdict; then the next connection. */
 	for (;;) {
 		if (opt_incoming && incoming(&cfg.restore, &err) < 0) {
 			print_error(err);
+			control_free(ctl);
 			return STATUS_SETUP;
 		}
 		if (!cfg.restore || cfg.restore->fd < 0 || !cfg.restore->check)
@@ -411,6 +435,7 @@ static int cmd_run(int argc, char **argv)
 		if (cfg.restore && cfg.restore->fd >= 0)
 			close(cfg.restore->fd);
 		snapshot_free(cfg.restore);
+		control_free(ctl);
 		return STATUS_SETUP;
 	}
 	if (cfg.restore && cfg.restore->fd >= 0) {
@@ -422,9 +447,11 @@ static int cmd_run(int argc, char **argv)
 	g_clear_pointer(&cfg.restore, snapshot_free);
 	if (m->warning)
 		fprintf(stderr, "modvmm: warning: %s\n", m->warning);
-	if (opt_control &&
-	    control_new(m, opt_control, (unsigned int)opt_control_timeout, &ctl,
-			&err) < 0) {
+	if (ctl)
+		control_attach(ctl, m);
+	else if (opt_control &&
+		 control_new(m, opt_control, (unsigned int)opt_control_timeout,
+			     &ctl, &err) < 0) {
 		print_error(err);
 		machine_free(m);
 		return STATUS_SETUP;

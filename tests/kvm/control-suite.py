@@ -1001,6 +1001,56 @@ def migrate_check_then_migrate(g):
         d.close()
 
 
+def migrate_incoming_over_control_socket(g):
+    """A destination started with --incoming defer: its control socket
+    answers before the guest arrives, refuses what needs a guest, and
+    takes the URI from migrate-incoming."""
+    g.pages = 64
+    dsock = f"{g.tmp}/dest.sock"
+    out = open(f"{g.tmp}/dest.out", "w")
+    d = subprocess.Popen([MODVMM, "run", "--module-dir", g.moddir,
+                          "--incoming", "defer", "--control", dsock],
+                         stdout=out, stderr=subprocess.STDOUT)
+    try:
+        deadline = time.time() + 10
+        while not os.path.exists(dsock):
+            expect(time.time() < deadline and d.poll() is None, "no socket")
+            time.sleep(0.02)
+        dc = Client(dsock)
+        expect(dc.cmd("query-status") == {"status": "inmigrate",
+                                          "running": False}, "inmigrate")
+        err = dc.error("cont")
+        expect(err == "cont: the guest has not arrived yet (an incoming "
+               "migration is awaited)", err)
+        dc.error("query-devices")
+        uri = f"unix:{g.tmp}/mig.sock"
+        expect(dc.cmd("migrate-incoming", uri=uri) == {}, "incoming")
+        err = dc.error("migrate-incoming", {"uri": uri})
+        expect(err.startswith("the incoming migration has its URI already"),
+               err)
+        deadline = time.time() + 10
+        while not os.path.exists(f"{g.tmp}/mig.sock"):
+            expect(time.time() < deadline, "no listener")
+            time.sleep(0.02)
+        c = Client(g.sock)
+        err = c.error("migrate-incoming", {"uri": uri})
+        expect(err.startswith("no incoming migration is awaited"), err)
+        c.cmd("migrate", uri=uri)
+        expect(migration_end(c)["status"] == "completed", "migrate")
+        deadline = time.time() + 10
+        while dc.cmd("query-status")["status"] != "running":
+            expect(time.time() < deadline, "not running")
+            time.sleep(0.05)
+        devs = [x["id"] for x in dc.cmd("query-devices")]
+        expect("uart165500" in devs, devs)
+        dc.cmd("quit")
+        expect(d.wait(20) == 0, "destination status")
+    finally:
+        if d.poll() is None:
+            d.kill()
+        out.close()
+
+
 def migrate_check_refused(g):
     other = os.path.join(g.tmp, "other")
     os.makedirs(other)
@@ -1427,6 +1477,7 @@ CASES = [
     (migrate_over_inherited_fds, {}),
     (migrate_check_then_migrate, {}),
     (migrate_check_refused, {}),
+    (migrate_incoming_over_control_socket, {}),
     (migrate_older_source_to_newer_host,
      {"modules": ["fx-counter-1.0.so"], "extra": ["--device", "fx-counter"]}),
     (migrate_newer_source_saves_older_version,
