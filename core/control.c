@@ -202,11 +202,9 @@ char *control_wait_incoming(struct control *c)
 	char *uri;
 
 	g_mutex_lock(&c->lock);
-	c->awaiting = 1;
 	while (!c->incoming)
 		g_cond_wait(&c->incoming_cond, &c->lock);
 	uri = g_strdup(c->incoming);
-	c->awaiting = 0;
 	g_mutex_unlock(&c->lock);
 	return uri;
 }
@@ -219,7 +217,7 @@ int control_set_incoming(struct control *c, const char *uri, GError **error)
 		return error_setf(error, EOPNOTSUPP,
 				  "no incoming migration is awaited");
 	g_mutex_lock(&c->lock);
-	if (!c->awaiting || c->incoming)
+	if (!c->awaiting || c->incoming || c->m)
 		r = error_setf(error, EALREADY,
 			       c->incoming
 				       ? "the incoming migration has its "
@@ -833,6 +831,7 @@ int control_new(struct machine *m, const char *path, unsigned int timeout,
 	g_mutex_init(&c->lock);
 	g_cond_init(&c->incoming_cond);
 	c->m = m;
+	c->awaiting = !m; /* from the start: a client may be quick */
 	c->path = g_strdup(path);
 	c->timeout = timeout ? timeout : CONTROL_TIMEOUT_DEFAULT;
 	c->clients = g_ptr_array_new();
