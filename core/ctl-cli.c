@@ -454,6 +454,8 @@ static int follow_migration(struct conn *c)
 	JsonObject *d;
 
 	c->eof_ok = 1;
+	/* A long migration may go a while between events. */
+	g_socket_set_timeout(c->sock, 0);
 	while (!(d = migration_over(c))) {
 		g_autoptr(JsonNode) n = NULL;
 
