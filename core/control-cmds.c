@@ -153,7 +153,7 @@ static JsonNode *cmd_migrate(struct control_session *s, JsonObject *args,
 {
 	struct machine *m = s->m;
 	gint64 downtime = json_object_get_int_member_with_default(
-		args, "downtime-ms", MIGRATION_DOWNTIME_DEFAULT);
+		args, "downtime-ms", s->m->downtime_ms);
 
 	if (has_kvm(s, error) < 0)
 		return NULL;

@@ -394,6 +394,7 @@ int machine_create(const struct machine_config *cfg, struct machine **ret,
 		return r;
 	m = g_new0(struct machine, 1);
 	m->type = type;
+	m->downtime_ms = MIGRATION_DOWNTIME_DEFAULT;
 	m->alias = cfg->restore ? cfg->restore->alias
 				: !cfg->machine ||
 					  !strcmp(cfg->machine,

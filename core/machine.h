@@ -39,9 +39,10 @@ struct machine {
 	char *initrd;
 	gsize initrd_len;
 	const struct machine_type *type;
-	int alias; /* the type was asked for by the unversioned alias */
+	int alias;     /* the type was asked for by the unversioned alias */
 	char *warning; /* for the front end to print, e.g. deprecation */
 	struct migration *migration; /* the last outgoing one, or NULL */
+	uint32_t downtime_ms; /* migrate's default limit (--downtime-ms) */
 };
 
 /*

@@ -194,6 +194,7 @@ static char *opt_control;
 static char *opt_restore;
 static char *opt_incoming;
 static char *opt_snapshot_on_exit;
+static int opt_downtime_ms = MIGRATION_DOWNTIME_DEFAULT;
 static gboolean opt_paused;
 static int opt_control_timeout = CONTROL_TIMEOUT_DEFAULT;
 
@@ -228,6 +229,10 @@ static const GOptionEntry run_options[] = {
 	  "When a signal or the quit command stops the guest, save it to "
 	  "FILE first",
 	  "FILE" },
+	{ "downtime-ms", 0, 0, G_OPTION_ARG_INT, &opt_downtime_ms,
+	  "The longest pause a migration of this guest may cause, unless "
+	  "migrate says otherwise (default 300)",
+	  "MS" },
 	{ "paused", 'S', 0, G_OPTION_ARG_NONE, &opt_paused,
 	  "Start with the vCPUs paused (until 'cont' on the control socket)",
 	  NULL },
@@ -349,6 +354,11 @@ static int cmd_run(int argc, char **argv)
 				"URI comes with migrate-incoming)\n");
 		return 2;
 	}
+	if (opt_downtime_ms < 1 || opt_downtime_ms > 600000) {
+		fprintf(stderr, "modvmm: --downtime-ms %d: 1 to 600000\n",
+			opt_downtime_ms);
+		return 2;
+	}
 	if (opt_paused && !opt_control) {
 		fprintf(stderr, "modvmm: --paused needs --control (nothing "
 				"else could resume the guest)\n");
@@ -447,6 +457,7 @@ static int cmd_run(int argc, char **argv)
 	g_clear_pointer(&cfg.restore, snapshot_free);
 	if (m->warning)
 		fprintf(stderr, "modvmm: warning: %s\n", m->warning);
+	m->downtime_ms = (uint32_t)opt_downtime_ms;
 	if (ctl)
 		control_attach(ctl, m);
 	else if (opt_control &&

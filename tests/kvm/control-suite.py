@@ -1215,6 +1215,25 @@ def cancel_mid_transfer_source_resumes(g):
     expect(d == "no migration is running", d)
 
 
+def downtime_limit_from_the_command_line(g):
+    path = f"{g.tmp}/fake.sock"
+    t, out = fake_destination(path, lambda ts: 3 in ts)
+    c = Client(g.sock)
+    c.cmd("migrate", uri=f"unix:{path}")
+    t.join(20)
+    expect(c.cmd("query-migrate")["downtime-limit-ms"] == 77, "limit")
+    c.cmd("migrate-cancel")
+    expect(migration_end(c)["status"] == "cancelled", "cancel")
+    out["conn"].close()
+    d = c.error("migrate", {"uri": f"unix:{path}", "downtime-ms": 0})
+    expect(d == "downtime-ms 0: 1 to 600000", d)
+    r = subprocess.run([MODVMM, "run", "--downtime-ms", "0"],
+                       capture_output=True, text=True)
+    expect(r.returncode == 2 and "--downtime-ms 0: 1 to 600000" in r.stderr,
+           r.stderr)
+    g.assert_running()
+
+
 def source_gone_mid_transfer_destination_exits(g):
     c = Client(g.sock)
     g.wait_for("^count 3 ")
@@ -1479,6 +1498,9 @@ CASES = [
      {"modules": ["fx-counter-1.1.so"], "extra": ["--device", "fx-counter"]}),
     (cancel_mid_transfer_source_resumes,
      {"append": "forever pace=10 pages=4000"}),
+    (downtime_limit_from_the_command_line,
+     {"extra": ["--downtime-ms", "77"],
+      "append": "forever pace=10 pages=4000"}),
     (source_gone_mid_transfer_destination_exits, {}),
     (migrate_tcp_between_network_namespaces, {"netns": NETNS}),
     (migrate_over_inherited_fds, {}),
