@@ -412,6 +412,7 @@ static int cmd_run(int argc, char **argv)
 		pthread_sigmask(SIG_UNBLOCK, &w.set, NULL);
 		deferred = control_wait_incoming(ctl);
 		pthread_sigmask(SIG_BLOCK, &w.set, NULL);
+		g_free(opt_incoming); /* "defer" */
 		opt_incoming = deferred;
 	}
 	/* A migration check gets its verdict; then the next connection. */

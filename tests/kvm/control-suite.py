@@ -1044,7 +1044,9 @@ def migrate_incoming_over_control_socket(g):
         devs = [x["id"] for x in dc.cmd("query-devices")]
         expect("uart165500" in devs, devs)
         dc.cmd("quit")
-        expect(d.wait(20) == 0, "destination status")
+        st = d.wait(20)
+        expect(st == 0, f"destination status {st}: " +
+               open(f"{g.tmp}/dest.out").read()[-1500:])
     finally:
         if d.poll() is None:
             d.kill()
