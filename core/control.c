@@ -12,6 +12,7 @@
  * the timeout for the handshake and for output that does not move.
  */
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -818,6 +819,7 @@ int control_new(struct machine *m, const char *path, unsigned int timeout,
 {
 	g_autoptr(GSocketAddress) addr = NULL;
 	g_autoptr(GError) err = NULL;
+	g_autofree char *tmp = NULL;
 	struct control *c;
 	mode_t old_mask;
 	gboolean bound;
@@ -837,12 +839,21 @@ int control_new(struct machine *m, const char *path, unsigned int timeout,
 	c->clients = g_ptr_array_new();
 	c->listener = g_socket_new(G_SOCKET_FAMILY_UNIX, G_SOCKET_TYPE_STREAM,
 				   G_SOCKET_PROTOCOL_DEFAULT, &err);
-	addr = g_unix_socket_address_new(path);
-	/* Only the user who runs modvmm may drive it, from the start. */
+	/* Bound and listening under a temporary name, then renamed: a
+	 * client that sees the path can connect. Only the user who runs
+	 * modvmm may drive it, from the start. */
+	tmp = g_strconcat(path, ".new", NULL);
+	unlink(tmp);
+	addr = g_unix_socket_address_new(tmp);
 	old_mask = umask(0177);
 	bound = c->listener && g_socket_bind(c->listener, addr, FALSE, &err);
 	umask(old_mask);
-	if (!bound || !g_socket_listen(c->listener, &err)) {
+	if (bound && g_socket_listen(c->listener, &err) &&
+	    rename(tmp, path) < 0)
+		g_set_error(&err, G_IO_ERROR, g_io_error_from_errno(errno),
+			    "rename from %s: %s", tmp, g_strerror(errno));
+	if (!bound || err) {
+		unlink(tmp);
 		r = error_setf(error, EADDRNOTAVAIL, "control socket %s: %s",
 			       path, err->message);
 		g_clear_object(&c->listener);
