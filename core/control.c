@@ -370,14 +370,16 @@ char *control_session_line(struct control_session *s, const char *line,
 /*
  * Runs fn on the control thread, after what it is doing now: a command's
  * reply goes out before the events it caused, and no client goes away
- * under the code that serves it.
+ * under the code that serves it. `destroy` frees data, also when the
+ * loop ends before fn ran.
  */
-static void queue(struct control *c, GSourceFunc fn, gpointer data)
+static void queue(struct control *c, GSourceFunc fn, gpointer data,
+		  GDestroyNotify destroy)
 {
 	GSource *src = g_idle_source_new();
 
 	g_source_set_priority(src, G_PRIORITY_DEFAULT);
-	g_source_set_callback(src, fn, data, NULL);
+	g_source_set_callback(src, fn, data, destroy);
 	g_source_attach(src, c->ctx);
 	g_source_unref(src);
 }
@@ -554,7 +556,6 @@ static gboolean client_closed(gpointer data)
 	struct close_msg *cm = data;
 	struct client *cl = client_by_serial(cm->c, cm->serial);
 
-	g_free(cm);
 	if (cl) {
 		cl->closing = 1;
 		client_flush(cl);
@@ -583,7 +584,7 @@ static gboolean client_readable(GSocket *sock, GIOCondition cond, gpointer data)
 
 			cm->c = cl->c;
 			cm->serial = cl->serial;
-			queue(cl->c, client_closed, cm);
+			queue(cl->c, client_closed, cm, g_free);
 		}
 		return G_SOURCE_REMOVE;
 	}
@@ -678,9 +679,15 @@ static gboolean deliver_event(gpointer data)
 		if (cl->s.negotiated)
 			client_send(cl, e->line);
 	}
+	return G_SOURCE_REMOVE;
+}
+
+static void event_msg_free(gpointer data)
+{
+	struct event_msg *e = data;
+
 	g_free(e->line);
 	g_free(e);
-	return G_SOURCE_REMOVE;
 }
 
 void control_event(struct control *c, const char *name, JsonNode *data)
@@ -711,7 +718,7 @@ void control_event(struct control *c, const char *name, JsonNode *data)
 	e = g_new0(struct event_msg, 1);
 	e->c = c;
 	e->line = node_line(n);
-	queue(c, deliver_event, e);
+	queue(c, deliver_event, e, event_msg_free);
 }
 
 static JsonNode *shutdown_data(gboolean guest, const char *reason)
@@ -912,7 +919,7 @@ void control_free(struct control *c)
 	if (!c)
 		return;
 	/* Queued after every event already sent, so those go out first. */
-	queue(c, control_finish, c);
+	queue(c, control_finish, c, NULL);
 	g_thread_join(c->thread);
 	g_socket_close(c->listener, NULL);
 	g_object_unref(c->listener);

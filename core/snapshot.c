@@ -768,46 +768,42 @@ int snapshot_receive(int fd, const char *what, struct snapshot **ret,
 int snapshot_send_verdict(struct snapshot *s, const struct compat_verdict *v,
 			  GError **error)
 {
-	g_autoptr(JsonBuilder) b = json_builder_new();
 	g_autofree char *text = compat_verdict_text(v);
+	g_autofree char *line = NULL;
+	g_autoptr(JsonNode) n = json_node_new(JSON_NODE_OBJECT);
 	struct snap_writer w = { .fd = s->fd, .what = s->path };
+	JsonObject *o, *versions, *known;
 
 	if (s->fd < 0)
 		return 0;
-	/* The text for the source's operator, the versions for its saving. */
-	json_builder_begin_object(b);
-	json_builder_set_member_name(b, "accepted");
-	json_builder_add_boolean_value(b, v->accepted);
-	json_builder_set_member_name(b, "verdict");
-	json_builder_add_string_value(b, text);
-	json_builder_set_member_name(b, "versions");
-	json_builder_begin_object(b);
+	o = json_object_new();
+	versions = json_object_new();
+	known = json_object_new();
+
+	/* The text for the source's operator; per accepted device, the
+	 * version to save at and the subsections known here, for the
+	 * source's re-check when it stops the guest. */
 	for (guint i = 0; i < v->devices->len; i++) {
 		const struct compat_device_verdict *d = v->devices->pdata[i];
+		JsonArray *a = json_array_new();
 
-		if (!d->accepted)
+		if (!d->accepted) {
+			json_array_unref(a);
 			continue;
-		json_builder_set_member_name(b, d->id);
-		json_builder_add_int_value(b, d->version);
-	}
-	json_builder_end_object(b);
-	/* For the source's re-check when it stops the guest. */
-	json_builder_set_member_name(b, "known");
-	json_builder_begin_object(b);
-	for (guint i = 0; i < v->devices->len; i++) {
-		const struct compat_device_verdict *d = v->devices->pdata[i];
-
-		if (!d->accepted)
-			continue;
-		json_builder_set_member_name(b, d->id);
-		json_builder_begin_array(b);
+		}
+		json_object_set_int_member(versions, d->id, d->version);
 		for (guint j = 0; j < d->known->len; j++)
-			json_builder_add_string_value(b, d->known->pdata[j]);
-		json_builder_end_array(b);
+			json_array_add_string_element(a, d->known->pdata[j]);
+		json_object_set_array_member(known, d->id, a);
 	}
-	json_builder_end_object(b);
-	json_builder_end_object(b);
-	return w_json(&w, SNAP_VERDICT, b, error);
+	json_object_set_boolean_member(o, "accepted", v->accepted);
+	json_object_set_string_member(o, "verdict", text);
+	json_object_set_object_member(o, "versions", versions);
+	json_object_set_object_member(o, "known", known);
+	json_node_take_object(n, o);
+	line = json_to_string(n, FALSE);
+	return snapshot_write_record(&w, SNAP_VERDICT, line, strlen(line), NULL,
+				     0, error);
 }
 
 int snapshot_send_complete(struct snapshot *s, GError **error)

@@ -753,10 +753,11 @@ def snapshot_on_exit_saves_the_stopped_guest(g):
            "bytes)" in text, text[-300:])
     con = os.path.join(g.tmp, "con")
     sock = os.path.join(g.tmp, "r.sock")
+    rout = open(os.path.join(g.tmp, "restored.out"), "w")
     p = subprocess.Popen([MODVMM, "run", "--module-dir", g.moddir,
                           "--restore", snap, "--control", sock, "--device",
                           f"uart16550,id=uart165500,console=file:{con}"],
-                         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                         stdout=rout, stderr=subprocess.STDOUT)
     try:
         deadline = time.time() + 20
         while len(count_lines(open(con).read() if os.path.exists(con)
@@ -766,10 +767,13 @@ def snapshot_on_exit_saves_the_stopped_guest(g):
         ns = [n for n, _ in count_lines(guest_text(text, open(con).read()))]
         expect(ns == list(range(1, len(ns) + 1)), ns)
         Client(sock).cmd("quit")
-        expect(p.wait(20) == 0, "restored status")
+        st = p.wait(20)
+        expect(st == 0, f"restored status {st}: " +
+               open(os.path.join(g.tmp, "restored.out")).read()[-1500:])
     finally:
         if p.poll() is None:
             p.kill()
+        rout.close()
 
 
 def snapshot_of_running_guest_resumes_it(g):
