@@ -8,6 +8,7 @@
  */
 #include <errno.h>
 
+#include "acpi.h"
 #include "bus.h"
 #include "../compat/error.h"
 
@@ -20,6 +21,9 @@ struct bus_region {
 	void *opaque;
 	const void *owner;
 	char *owner_id;
+	char *acpi_hid; /* announced to the guest's ACPI tables, or NULL */
+	uint32_t acpi_irq;
+	uint32_t acpi_flags;
 };
 
 struct bus {
@@ -34,6 +38,7 @@ static void region_clear(gpointer p)
 
 	g_free(r->name);
 	g_free(r->owner_id);
+	g_free(r->acpi_hid);
 }
 
 struct bus *bus_new(const char *name)
@@ -89,6 +94,13 @@ int bus_add(struct bus *bus, const struct modvmm_region *region, void *opaque,
 			"%s region %s at 0x%" G_GINT64_MODIFIER
 			"x has invalid length 0x%" G_GINT64_MODIFIER "x",
 			bus->name, name, region->base, region->length);
+	if (region->acpi_hid && !acpi_hid_valid(region->acpi_hid))
+		return error_setf(error, EINVAL,
+				  "%s region %s: '%.32s' is neither an ACPI id "
+				  "(4 capitals or digits, 4 hex digits: "
+				  "LNRO0005) nor a PNP id (3 capitals, 4 hex "
+				  "digits: PNP0B00)",
+				  bus->name, name, region->acpi_hid);
 	i = lower_bound(bus, region->base);
 	if (i < bus->regions->len) {
 		struct bus_region *o =
@@ -113,6 +125,9 @@ int bus_add(struct bus *bus, const struct modvmm_region *region, void *opaque,
 	nr.opaque = opaque;
 	nr.owner = owner;
 	nr.owner_id = g_strdup(owner_id);
+	nr.acpi_hid = g_strdup(region->acpi_hid);
+	nr.acpi_irq = region->acpi_irq;
+	nr.acpi_flags = region->acpi_flags;
 	g_array_insert_val(bus->regions, i, nr);
 	return 0;
 }
@@ -166,6 +181,29 @@ int bus_write(struct bus *bus, uint64_t addr, uint32_t width, uint64_t value)
 	if (r->write)
 		r->write(r->opaque, addr - r->base, value, width);
 	return 0;
+}
+
+void bus_foreach_announced(struct bus *bus,
+			   void (*fn)(void *opaque,
+				      const struct modvmm_region *r),
+			   void *opaque)
+{
+	for (guint i = 0; i < bus->regions->len; i++) {
+		struct bus_region *b =
+			&g_array_index(bus->regions, struct bus_region, i);
+		struct modvmm_region r = {
+			.size = sizeof(r),
+			.base = b->base,
+			.length = b->length,
+			.name = b->name,
+			.acpi_hid = b->acpi_hid,
+			.acpi_irq = b->acpi_irq,
+			.acpi_flags = b->acpi_flags,
+		};
+
+		if (b->acpi_hid)
+			fn(opaque, &r);
+	}
 }
 
 int bus_unclaimed_first(struct bus *bus, uint64_t addr)

@@ -28,6 +28,13 @@ void bus_remove_owner(struct bus *bus, const void *owner);
 int bus_read(struct bus *bus, uint64_t addr, uint32_t width, uint64_t *ret);
 int bus_write(struct bus *bus, uint64_t addr, uint32_t width, uint64_t value);
 
+/* Calls fn for each region with an acpi_hid, in address order (the
+ * region handed over carries base, length, name and the acpi_ members). */
+void bus_foreach_announced(struct bus *bus,
+			   void (*fn)(void *opaque,
+				      const struct modvmm_region *r),
+			   void *opaque);
+
 /* True only the first time `addr` is reported: log unclaimed access once. */
 int bus_unclaimed_first(struct bus *bus, uint64_t addr);
 

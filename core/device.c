@@ -193,6 +193,7 @@ static void device_detach_locked(struct modvmm_device *dev, int realized)
 {
 	bus_remove_owner(dev->vmm->pio, dev);
 	bus_remove_owner(dev->vmm->mmio, dev);
+	ioevents_remove_owner(dev->vmm->ioevents, dev);
 	if (realized && dev->type->t.unrealize)
 		dev->type->t.unrealize(dev, dev->state);
 	while (dev->timers->len)

@@ -28,6 +28,15 @@ static void host_log(struct modvmm_device *dev, uint32_t level, const char *fmt,
 	va_end(ap);
 }
 
+/* Kept for device_create(): the reason a realize failed. */
+static void keep_error(struct modvmm_device *dev, int r, GError *err)
+{
+	if (r < 0 && !dev->error)
+		dev->error = err;
+	else if (r < 0)
+		g_error_free(err);
+}
+
 static int32_t host_irq_set(struct modvmm_device *dev, uint32_t line,
 			    uint32_t level)
 {
@@ -39,6 +48,37 @@ static int32_t host_irq_set(struct modvmm_device *dev, uint32_t line,
 	if (vmm->sinks.irq)
 		vmm->sinks.irq(vmm->sinks.opaque, line, level);
 	return 0;
+}
+
+static int32_t host_irq_pulse(struct modvmm_device *dev, uint32_t line)
+{
+	struct vmm *vmm = dev->vmm;
+
+	if (line >= VMM_IRQ_LINES)
+		return -EINVAL;
+	vmm->irq_pulses[line]++;
+	if (vmm->sinks.irq_pulse)
+		vmm->sinks.irq_pulse(vmm->sinks.opaque, line);
+	return 0;
+}
+
+static int32_t host_notify_add(struct modvmm_device *dev, uint32_t space,
+			       uint64_t addr, uint32_t width, uint64_t value,
+			       modvmm_notify_cb cb, void *opaque)
+{
+	GError *err = NULL;
+	int r;
+
+	if (space != MODVMM_SPACE_PIO && space != MODVMM_SPACE_MMIO)
+		r = error_setf(&err, EINVAL,
+			       "doorbell: address space %u is neither PIO "
+			       "(%d) nor MMIO (%d)",
+			       space, MODVMM_SPACE_PIO, MODVMM_SPACE_MMIO);
+	else
+		r = ioevent_add(dev->vmm->ioevents, dev, space, addr, width,
+				value, cb, opaque, &err);
+	keep_error(dev, r, err);
+	return r;
 }
 
 static int32_t host_mem_read(struct modvmm_device *dev, uint64_t gpa, void *buf,
@@ -87,11 +127,7 @@ static int32_t host_region_add(struct modvmm_device *dev,
 	}
 	ret = bus_add(bus, &r, opaque, dev, dev->id, &err);
 out:
-	/* Kept for device_create(): the reason a realize failed. */
-	if (ret < 0 && !dev->error)
-		dev->error = err;
-	else if (ret < 0)
-		g_error_free(err);
+	keep_error(dev, ret, err);
 	return ret;
 }
 
@@ -141,6 +177,8 @@ static const struct modvmm_host services = {
 	.timer_free = device_timer_free,
 	.device_id = host_device_id,
 	.request = host_request,
+	.irq_pulse = host_irq_pulse,
+	.notify_add = host_notify_add,
 };
 
 const struct modvmm_host *host_services(void)

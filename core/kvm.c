@@ -11,6 +11,7 @@
 #include <fcntl.h>
 #include <linux/kvm.h>
 #include <string.h>
+#include <sys/eventfd.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <unistd.h>
@@ -128,6 +129,8 @@ int kvm_dirty_log_get(struct kvm *kvm, uint64_t *bitmap, GError **error)
 			bitmap[word + i] |= b[i];
 		word += words;
 	}
+	/* What devices wrote: KVM does not see those writes. */
+	memory_dirty_take(kvm->vmm->mem, bitmap);
 	return 0;
 }
 
@@ -155,6 +158,8 @@ int kvm_open(struct vmm *vmm, const char *dev, uint64_t ram_size,
 	kvm->vmm = vmm;
 	kvm->vm_fd = -1;
 	kvm->ncpus = ncpus;
+	for (int i = 0; i < VMM_IRQ_LINES; i++)
+		kvm->irqfd[i] = -1;
 	g_mutex_init(&kvm->stop_lock);
 	g_cond_init(&kvm->stop_cond);
 	kvm->sys_fd = open(dev, O_RDWR | O_CLOEXEC);
@@ -192,6 +197,12 @@ int kvm_open(struct vmm *vmm, const char *dev, uint64_t ram_size,
 			goto fail;
 		}
 	}
+	/* Optional: without them, doorbells and edges go through the
+	 * host's exit path instead. */
+	kvm->has_irqfd =
+		ioctl(kvm->sys_fd, KVM_CHECK_EXTENSION, KVM_CAP_IRQFD) > 0;
+	kvm->has_ioeventfd =
+		ioctl(kvm->sys_fd, KVM_CHECK_EXTENSION, KVM_CAP_IOEVENTFD) > 0;
 	kvm->run_size = ioctl(kvm->sys_fd, KVM_GET_VCPU_MMAP_SIZE, 0);
 	if (kvm->run_size < (int)sizeof(struct kvm_run)) {
 		r = ioctl_fail(error, "KVM_GET_VCPU_MMAP_SIZE");
@@ -239,6 +250,7 @@ int kvm_open(struct vmm *vmm, const char *dev, uint64_t ram_size,
 	/* Huge pages: fewer faults for the guest, and for reading RAM
 	 * that was never touched (a migration's first pass). */
 	madvise(kvm->ram, ram_size, MADV_HUGEPAGE);
+	memory_dirty_track(vmm->mem, kvm->ram, ram_size);
 	low = MIN(ram_size, KVM_RAM_LOW_MAX);
 	r = map_ram(kvm, 0, 0, low, kvm->ram, error);
 	if (r < 0)
@@ -264,6 +276,9 @@ void kvm_close(struct kvm *kvm)
 		memory_clear(kvm->vmm->mem);
 		munmap(kvm->ram, kvm->ram_size);
 	}
+	for (int i = 0; i < VMM_IRQ_LINES; i++)
+		if (kvm->irqfd[i] >= 0)
+			close(kvm->irqfd[i]);
 	if (kvm->vm_fd >= 0)
 		close(kvm->vm_fd);
 	if (kvm->sys_fd >= 0)
@@ -281,4 +296,51 @@ int kvm_irq_line(struct kvm *kvm, uint32_t gsi, uint32_t level)
 	struct kvm_irq_level irq = { .irq = gsi, .level = level };
 
 	return ioctl(kvm->vm_fd, KVM_IRQ_LINE, &irq) < 0 ? -errno : 0;
+}
+
+int kvm_irq_pulse(struct kvm *kvm, uint32_t gsi)
+{
+	uint64_t one = 1;
+	int r;
+
+	if (gsi >= VMM_IRQ_LINES)
+		return -EINVAL;
+	/* Pulses come from device code, serialised: no race on creation. */
+	if (kvm->has_irqfd && kvm->irqfd[gsi] < 0) {
+		int fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+		struct kvm_irqfd irqfd = { .fd = (uint32_t)fd, .gsi = gsi };
+
+		if (fd >= 0 && ioctl(kvm->vm_fd, KVM_IRQFD, &irqfd) < 0) {
+			close(fd);
+			fd = -1;
+		}
+		if (fd < 0)
+			kvm->has_irqfd = 0;
+		kvm->irqfd[gsi] = fd;
+	}
+	if (kvm->irqfd[gsi] >= 0)
+		return write(kvm->irqfd[gsi], &one, sizeof(one)) < 0 ? -errno
+								     : 0;
+	r = kvm_irq_line(kvm, gsi, 1);
+	return r < 0 ? r : kvm_irq_line(kvm, gsi, 0);
+}
+
+int kvm_ioeventfd(void *opaque, int fd, uint32_t space, uint64_t addr,
+		  uint32_t width, uint64_t value, int deassign)
+{
+	struct kvm *kvm = opaque;
+	struct kvm_ioeventfd e = {
+		.datamatch = value,
+		.addr = addr,
+		.len = width,
+		.fd = fd,
+		.flags = KVM_IOEVENTFD_FLAG_DATAMATCH |
+			 (space == MODVMM_SPACE_PIO ? KVM_IOEVENTFD_FLAG_PIO
+						    : 0) |
+			 (deassign ? KVM_IOEVENTFD_FLAG_DEASSIGN : 0),
+	};
+
+	if (!kvm->has_ioeventfd)
+		return -ENOTSUP;
+	return ioctl(kvm->vm_fd, KVM_IOEVENTFD, &e) < 0 ? -errno : 0;
 }

@@ -31,6 +31,9 @@ struct kvm {
 	struct kvm_cpu *cpus[KVM_MAX_CPUS];
 	struct kvm_cpuid2 *cpuid; /* what vCPUs are given */
 	uint32_t *msrs;		  /* MSRs saved (core/kvm-state.c) */
+	int irqfd[VMM_IRQ_LINES]; /* -1 until a line is first pulsed */
+	int has_irqfd;
+	int has_ioeventfd;
 	uint32_t n_msrs;
 
 	/* How the run ends: set once, by whoever stops it first. */
@@ -64,5 +67,15 @@ void kvm_dirty_log_stop(struct kvm *kvm);
 
 /* Drives a GSI of the in-kernel irqchip. */
 int kvm_irq_line(struct kvm *kvm, uint32_t gsi, uint32_t level);
+
+/*
+ * An edge on a GSI: through an irqfd (created on the first pulse of that
+ * line) where KVM has them, else by raising and lowering the line.
+ */
+int kvm_irq_pulse(struct kvm *kvm, uint32_t gsi);
+
+/* An ioevent_bind_fn (core/ioevent.h) for KVM_IOEVENTFD; opaque is kvm. */
+int kvm_ioeventfd(void *opaque, int fd, uint32_t space, uint64_t addr,
+		  uint32_t width, uint64_t value, int deassign);
 
 #endif

@@ -10,6 +10,7 @@
 #include <errno.h>
 #include <string.h>
 
+#include "acpi.h"
 #include "boot.h"
 #include "bzimage.h"
 #include "device.h"
@@ -36,6 +37,25 @@ static void sink_irq(void *opaque, uint32_t line, uint32_t level)
 
 	if (m->kvm)
 		kvm_irq_line(m->kvm, line, level);
+}
+
+static void sink_irq_pulse(void *opaque, uint32_t line)
+{
+	struct machine *m = opaque;
+
+	if (m->kvm)
+		kvm_irq_pulse(m->kvm, line);
+}
+
+/* KVM first, then devices: their doorbells become ioeventfds. */
+static int open_kvm(struct machine *m, const struct machine_config *cfg,
+		    uint64_t memory, unsigned int cpus, GError **error)
+{
+	int r = kvm_open(m->vmm, cfg->kvm_device, memory, cpus, &m->kvm, error);
+
+	if (!r)
+		ioevents_set_binder(m->vmm->ioevents, kvm_ioeventfd, m->kvm);
+	return r;
 }
 
 static void sink_request(void *opaque, uint32_t what, uint32_t arg)
@@ -259,6 +279,45 @@ static int read_guest(struct machine *m, const struct machine_config *cfg,
 	return 0;
 }
 
+struct announced {
+	GArray *devs; /* struct acpi_device */
+	uint32_t space;
+};
+
+static void add_announced(void *opaque, const struct modvmm_region *r)
+{
+	struct announced *a = opaque;
+	struct acpi_device d = {
+		.hid = r->acpi_hid,
+		.space = a->space,
+		.base = r->base,
+		.length = r->length,
+		.irq = (r->acpi_flags & MODVMM_ACPI_IRQ) ? r->acpi_irq
+							 : ACPI_NO_IRQ,
+	};
+
+	g_array_append_val(a->devs, d);
+}
+
+/*
+ * Linux learns of the devices from ACPI tables built from what the
+ * modules announced: a stock kernel finds virtio-mmio devices no other
+ * way.
+ */
+static int write_acpi(struct machine *m, GError **error)
+{
+	g_autoptr(GArray) devs =
+		g_array_new(FALSE, FALSE, sizeof(struct acpi_device));
+	struct announced a = { devs, MODVMM_SPACE_PIO };
+
+	bus_foreach_announced(m->vmm->pio, add_announced, &a);
+	a.space = MODVMM_SPACE_MMIO;
+	bus_foreach_announced(m->vmm->mmio, add_announced, &a);
+	return acpi_write_tables(m->vmm->mem, m->kvm->ncpus,
+				 (struct acpi_device *)devs->data, devs->len,
+				 error);
+}
+
 static int load_guest(struct machine *m, const struct machine_config *cfg,
 		      struct kvm_boot *boot, GError **error)
 {
@@ -285,6 +344,9 @@ static int load_guest(struct machine *m, const struct machine_config *cfg,
 		boot->rsi = BOOT_CMDLINE;
 		return 0;
 	}
+	r = write_acpi(m, error);
+	if (r < 0)
+		return r;
 	r = bzimage_load(m->vmm->mem, m->kvm->ram_size, (uint8_t *)m->kernel,
 			 m->kernel_len, (uint8_t *)m->initrd, m->initrd_len,
 			 append, &boot->rip, error);
@@ -403,6 +465,7 @@ int machine_create(const struct machine_config *cfg, struct machine **ret,
 	m->vmm = vmm_new(host_services());
 	m->vmm->sinks = cfg->sinks;
 	m->vmm->sinks.irq = sink_irq;
+	m->vmm->sinks.irq_pulse = sink_irq_pulse;
 	m->vmm->sinks.request = sink_request;
 	m->vmm->sinks.opaque = m;
 	loader_add_dirs(m->vmm->loader, cfg->module_dirs, NULL);
@@ -421,8 +484,8 @@ int machine_create(const struct machine_config *cfg, struct machine **ret,
 	if (r < 0)
 		goto fail;
 	if (cfg->restore) {
-		r = kvm_open(m->vmm, cfg->kvm_device, cfg->restore->memory,
-			     cfg->restore->cpus, &m->kvm, error);
+		r = open_kvm(m, cfg, cfg->restore->memory, cfg->restore->cpus,
+			     error);
 		if (!r)
 			r = restore_devices(m, cfg, error);
 		if (!r)
@@ -445,8 +508,7 @@ int machine_create(const struct machine_config *cfg, struct machine **ret,
 	if (r < 0)
 		goto fail;
 	/* RAM first: devices may look at guest memory when realized. */
-	r = kvm_open(m->vmm, cfg->kvm_device, cfg->memory, cfg->cpus, &m->kvm,
-		     error);
+	r = open_kvm(m, cfg, cfg->memory, cfg->cpus, error);
 	if (r < 0)
 		goto fail;
 	r = create_devices(m, cfg, error);
@@ -525,6 +587,10 @@ int machine_pause(struct machine *m, GError **error)
 	if (st != MACHINE_RUNNING)
 		return state_refuse(st, error);
 	kvm_cpus_pause(m->kvm);
+	/* What the guest rang for before it stopped is handled now: no
+	 * request is left half done in a saved state, and what devices
+	 * wrote to guest RAM is in the dirty log before its last pass. */
+	ioevents_drain(m->vmm->ioevents);
 	timers_pause(m->vmm->timers);
 	return 0;
 }

@@ -5,6 +5,12 @@
  * Ranges never overlap. An access must lie in guest RAM entirely before any
  * byte moves, so a device handed a bad address by its guest cannot make the
  * host touch memory outside it.
+ *
+ * Device writes are not seen by KVM's dirty log (they do not go through
+ * the guest's page tables), so this file keeps its own dirty bitmap of
+ * the block that backs guest RAM; a migration ORs it into KVM's. Bits are
+ * set and taken with atomics: devices write from vCPU and I/O threads
+ * while a migration thread takes them.
  */
 #include <errno.h>
 #include <string.h>
@@ -18,7 +24,10 @@ struct mem_range {
 };
 
 struct memory {
-	GArray *ranges; /* struct mem_range, sorted by gpa */
+	GArray *ranges;	     /* struct mem_range, sorted by gpa */
+	uint8_t *dirty_base; /* block tracked by `dirty`, a bit per page */
+	uint64_t dirty_size;
+	uint64_t *dirty;
 };
 
 struct memory *memory_new(void)
@@ -34,12 +43,47 @@ void memory_free(struct memory *mem)
 	if (!mem)
 		return;
 	g_array_unref(mem->ranges);
+	g_free(mem->dirty);
 	g_free(mem);
 }
 
 void memory_clear(struct memory *mem)
 {
 	g_array_set_size(mem->ranges, 0);
+	g_clear_pointer(&mem->dirty, g_free);
+	mem->dirty_base = NULL;
+	mem->dirty_size = 0;
+}
+
+void memory_dirty_track(struct memory *mem, void *base, uint64_t size)
+{
+	g_free(mem->dirty);
+	mem->dirty_base = base;
+	mem->dirty_size = size;
+	mem->dirty = g_new0(uint64_t, (size / MEMORY_PAGE + 63) / 64);
+}
+
+void memory_dirty_take(struct memory *mem, uint64_t *bitmap)
+{
+	uint64_t words = (mem->dirty_size / MEMORY_PAGE + 63) / 64;
+
+	for (uint64_t i = 0; i < words; i++)
+		bitmap[i] |= __atomic_exchange_n(&mem->dirty[i], 0,
+						 __ATOMIC_ACQ_REL);
+}
+
+static void mark_dirty(struct memory *mem, const uint8_t *hva, uint64_t len)
+{
+	uint64_t first, last;
+
+	if (!mem->dirty || hva < mem->dirty_base ||
+	    (uint64_t)(hva - mem->dirty_base) >= mem->dirty_size)
+		return;
+	first = (uint64_t)(hva - mem->dirty_base) / MEMORY_PAGE;
+	last = ((uint64_t)(hva - mem->dirty_base) + len - 1) / MEMORY_PAGE;
+	for (uint64_t p = first; p <= last; p++)
+		__atomic_fetch_or(&mem->dirty[p / 64], 1ull << (p % 64),
+				  __ATOMIC_RELEASE);
 }
 
 int memory_add(struct memory *mem, uint64_t gpa, uint64_t size, void *hva)
@@ -105,9 +149,10 @@ static int memory_rw(struct memory *mem, uint64_t gpa, uint8_t *buf,
 		struct mem_range *r = find(mem, a);
 		uint64_t n = MIN(left, r->size - (a - r->gpa));
 
-		if (write)
+		if (write) {
 			memcpy(r->hva + (a - r->gpa), buf, n);
-		else
+			mark_dirty(mem, r->hva + (a - r->gpa), n);
+		} else
 			memcpy(buf, r->hva + (a - r->gpa), n);
 		buf += n;
 		a += n;

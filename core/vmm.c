@@ -16,6 +16,7 @@ struct vmm *vmm_new(const struct modvmm_host *host)
 	vmm->mmio = bus_new("mmio");
 	vmm->mem = memory_new();
 	vmm->timers = timers_new(&vmm->lock);
+	vmm->ioevents = ioevents_new(&vmm->lock);
 	vmm->devices = g_ptr_array_new();
 	return vmm;
 }
@@ -27,6 +28,7 @@ void vmm_free(struct vmm *vmm)
 	/* A device outliving its module would run unmapped code. */
 	g_warn_if_fail(vmm->devices->len == 0);
 	g_ptr_array_unref(vmm->devices);
+	ioevents_free(vmm->ioevents);
 	timers_free(vmm->timers);
 	loader_free(vmm->loader);
 	memory_free(vmm->mem);
@@ -50,10 +52,13 @@ static int dispatch_read(struct vmm *vmm, struct bus *bus, uint64_t addr,
 static int dispatch_write(struct vmm *vmm, struct bus *bus, uint64_t addr,
 			  uint32_t width, uint64_t value)
 {
-	int r;
+	uint32_t space = bus == vmm->pio ? MODVMM_SPACE_PIO : MODVMM_SPACE_MMIO;
+	int r = 0;
 
 	g_mutex_lock(&vmm->lock);
-	r = bus_write(bus, addr, width, value);
+	/* A doorbell KVM did not take (no ioeventfd): serve it here. */
+	if (!ioevents_write(vmm->ioevents, space, addr, width, value))
+		r = bus_write(bus, addr, width, value);
 	g_mutex_unlock(&vmm->lock);
 	return r;
 }

@@ -7,6 +7,7 @@
 #include <modvmm/module.h>
 
 #include "bus.h"
+#include "ioevent.h"
 #include "loader.h"
 #include "memory.h"
 #include "timer.h"
@@ -19,6 +20,7 @@
  */
 struct vmm_sinks {
 	void (*irq)(void *opaque, uint32_t line, uint32_t level);
+	void (*irq_pulse)(void *opaque, uint32_t line);
 	void (*request)(void *opaque, uint32_t what, uint32_t arg);
 	void (*log)(void *opaque, const char *id, uint32_t level,
 		    const char *msg);
@@ -34,10 +36,12 @@ struct vmm {
 	struct bus *mmio;
 	struct memory *mem;
 	struct timers *timers;
+	struct ioevents *ioevents;
 	GPtrArray *devices; /* struct modvmm_device *, creation order */
 	struct vmm_sinks sinks;
 	uint32_t irq_level[VMM_IRQ_LINES];
-	uint32_t last_request; /* MODVMM_REQUEST_*, 0 for none */
+	uint64_t irq_pulses[VMM_IRQ_LINES]; /* edges sent, per line */
+	uint32_t last_request;		    /* MODVMM_REQUEST_*, 0 for none */
 	uint32_t last_request_arg;
 };
 

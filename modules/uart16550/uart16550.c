@@ -371,6 +371,11 @@ static int32_t uart_realize(struct modvmm_device *dev, void *state)
 		.name = "uart16550",
 		.read = uart_read,
 		.write = uart_write,
+		/* Linux with ACPI (hardware-reduced) maps an ISA interrupt
+		 * only for a device the DSDT names. */
+		.acpi_hid = "PNP0501",
+		.acpi_irq = s->irq,
+		.acpi_flags = MODVMM_ACPI_IRQ,
 	};
 	int32_t r;
 
@@ -420,8 +425,10 @@ static int32_t uart_post_load(void *state, uint32_t version)
 	struct uart *s = state;
 
 	(void)version;
-	s->irq_level = !s->irq_level; /* force update_irq() to drive it */
-	update_irq(s);
+	/* Driven whatever this host's line was: it may be up with nothing
+	 * pending in the loaded state. */
+	s->irq_level = pending_iir(s) != IIR_NONE && (s->mcr & MCR_OUT2);
+	host->irq_set(s->dev, s->irq, s->irq_level);
 	return 0;
 }
 

@@ -16,7 +16,7 @@ trap 'rm -rf "$work"' EXIT
 mkdir -p "$artifacts"
 
 status=0
-for target in modinfo module-file bzimage vmstate manifest control snapshot; do
+for target in modinfo module-file bzimage vmstate manifest control snapshot virtio; do
 	exe="$fuzz_build/tests/fuzz/fuzz-$target"
 	[ -x "$exe" ] || { echo "fuzz-$target: FAIL: $exe not built"; exit 1; }
 	corpus="$work/$target"

@@ -27,12 +27,24 @@ SRC = os.path.abspath(sys.argv[2])
 ONLY = set(sys.argv[3:])
 MODVMM = os.path.join(BUILD, "modvmm")
 FIXTURES = os.path.join(BUILD, "tests", "fixtures")
+with open(os.path.join(SRC, "abi", "include", "modvmm", "abi.h")) as _f:
+    ABI = ".".join(re.findall(r"#define MODVMM_ABI_M(?:AJ|IN)OR (\d+)",
+                              _f.read()))
 
 
 class Guest:
     def __init__(self, tmp, append="forever pace=10 hotplug", extra=(),
-                 timeout=None, paused=False, netns=None, modules=()):
+                 timeout=None, paused=False, netns=None, modules=(),
+                 disk=False):
         self.tmp = tmp
+        if disk:
+            # The guest's virtio devices: a 1 MiB disk, entropy, the RTC.
+            self.disk = os.path.join(tmp, "disk.img")
+            with open(self.disk, "wb") as f:
+                f.truncate(1 << 20)
+            extra = list(extra) + [
+                "--device", f"virtio-blk,file={self.disk}",
+                "--device", "virtio-rng", "--device", "cmos-rtc"]
         self.moddir = os.path.join(tmp, "modules")
         os.makedirs(self.moddir, mode=0o755)
         for so in os.listdir(os.path.join(BUILD, "modules")):
@@ -200,7 +212,7 @@ def greeting_has_version_and_capabilities(g):
     q = c.greeting["QMP"]
     expect(q["capabilities"] == [], q)
     expect(q["version"]["package"].startswith("modvmm "), q)
-    expect(q["version"]["abi"] == "1.1", q)
+    expect(q["version"]["abi"] == ABI, q)
     expect(set(q["version"]["qemu"]) == {"major", "minor", "micro"}, q)
 
 
@@ -264,10 +276,11 @@ def query_machines_lists_types(g):
 def query_modules_shows_version_abi_origin(g):
     c = Client(g.sock)
     mods = {m["name"]: m for m in c.cmd("query-modules")}
-    expect(set(mods) == {"debug-exit", "i8042", "pvpanic", "uart16550"},
+    expect(set(mods) == {"cmos-rtc", "debug-exit", "i8042", "pvpanic",
+                         "uart16550", "virtio-blk", "virtio-rng"},
            mods.keys())
     u = mods["uart16550"]
-    expect(u["version"] == "1.0.0" and u["abi"] == "1.1", u)
+    expect(u["version"] == "1.0.0" and u["abi"] == ABI, u)
     expect(u["intree"] is True and u["instances"] == 1, u)
     expect(mods["pvpanic"]["instances"] == 0, mods["pvpanic"])
     expect(u["path"] == os.path.join(os.path.realpath(g.moddir),
@@ -334,8 +347,9 @@ def module_load_refusals(g):
     expect(d.startswith("fx-not-elf.so: "), d)
     shutil.copy(os.path.join(FIXTURES, "fx-abi-minor.so"), g.moddir)
     d = c.error("module-load", {"file": "fx-abi-minor"})
-    expect(d == "fx-abi-minor.so: built for ABI 1.2, this host provides "
-           "ABI 1.1", d)
+    major, minor = ABI.split(".")
+    expect(d == f"fx-abi-minor.so: built for ABI {major}.{int(minor) + 1}, "
+           f"this host provides ABI {ABI}", d)
     d = c.error("module-load", {"file": "uart16550"})
     expect("uart16550" in d and "already" in d, d)
     d = c.error("module-unload", {"name": "nosuch"})
@@ -379,7 +393,8 @@ def manifest_and_inventory(g):
     inv = c.cmd("query-inventory")
     expect("modvmm-inventory" in inv, inv.keys())
     types = sorted(t["type"] for t in inv["types"])
-    expect(types == ["debug-exit", "i8042", "pvpanic", "uart16550"], types)
+    expect(types == ["cmos-rtc", "debug-exit", "i8042", "pvpanic",
+                     "uart16550", "virtio-blk", "virtio-rng"], types)
     # What ctl prints is the document modvmm compat reads.
     r = ctl_plain(g, "query-manifest")
     path = os.path.join(g.tmp, "guest.json")
@@ -562,7 +577,8 @@ def ctl_readable_json_and_errors(g):
     expect(json.loads(r.stdout) == {"return": {"status": "running",
                                                "running": True}}, r.stdout)
     r = ctl_plain(g, "query-modules")
-    expect(re.search(r"^uart16550\s+1\.0\.0\s+1\.1\s+in-tree\s+1\s+"
+    expect(re.search(r"^uart16550\s+1\.0\.0\s+" + re.escape(ABI) +
+                     r"\s+in-tree\s+1\s+"
                      r"uart16550$", r.stdout, re.M), r.stdout)
     r = ctl_plain(g, "device-add", "driver=pvpanic", "id=p9",
                   "iobase=0x506")
@@ -926,6 +942,60 @@ def migrate_unix_guest_continues_on_destination(g):
         check_continues(g, d)
         Client(d.sock).cmd("quit")
         expect(d.proc.wait(20) == 0, "destination status")
+    finally:
+        d.close()
+
+
+BLK_MAGIC = 0x6b6c626d6d76646d
+
+
+def disk_blocks(path):
+    """The blocks the built-in guest wrote, checked as it checks them:
+    {block: sequence number}."""
+    mask = (1 << 64) - 1
+    found = {}
+    with open(path, "rb") as f:
+        data = f.read()
+    for b in range(len(data) // 4096):
+        w = struct.unpack_from("<512Q", data, b * 4096)
+        if w[0] != BLK_MAGIC:
+            expect(not any(w), f"block {b}: neither written nor zero")
+            continue
+        seq = w[1]
+        expect(w[2] == b, f"block {b} says it is block {w[2]}")
+        for i in range(3, 511):
+            want = ((seq * 0x9e3779b97f4a7c15) & mask) ^ (b << 32) ^ i
+            expect(w[i] == want, f"block {b} word {i}")
+        expect(w[511] == sum(w[i] * (i + 1) for i in range(511)) & mask,
+               f"block {b}: checksum")
+        found[b] = seq
+    return found
+
+
+def migrate_during_block_writes_loses_nothing(g):
+    """Every block the guest was told is written is on disk after a
+    migration in the middle of its writes: the guest checks each block
+    it overwrites and all of them at the end, on the destination, and
+    the host checks the file."""
+    d = Dest(g, f"unix:{g.tmp}/mig.sock")
+    try:
+        c = Client(g.sock)
+        g.wait_for("^count 8 ")
+        c.cmd("migrate", uri=f"unix:{g.tmp}/mig.sock")
+        end = migration_end(c)
+        expect(end["status"] == "completed", end)
+        expect(g.wait_exit() == 0, "source status")
+        expect(d.proc.wait(60) == 0, "destination: " + d.output()[-600:])
+        text = guest_text(g.output(), d.output())
+        ns = [n for n, _ in count_lines(text)]
+        expect(ns == list(range(1, 101)), ns)
+        expect(re.search(r"^count \d+ ", d.output(), re.M),
+               "the destination wrote no block")
+        expect("virtio-blk: 100 writes, 200 reads verified" in text,
+               text[-400:])
+        expect("modvmm guest: PASS" in d.output(), d.output()[-400:])
+        blocks = disk_blocks(g.disk)
+        expect(blocks == {n % 64: n for n in range(37, 101)}, blocks)
     finally:
         d.close()
 
@@ -1495,6 +1565,8 @@ CASES = [
     (migrate_tcp_while_guest_rewrites_memory,
      {"append": "forever pace=10 pages=2000"}),
     (refused_migration_leaves_source_running, {}),
+    (migrate_during_block_writes_loses_nothing,
+     {"append": "count=100 pace=5", "disk": True}),
     (destination_gone_mid_transfer_source_resumes,
      {"append": "forever pace=10 pages=4000"}),
     (destination_killed_mid_transfer_source_resumes,

@@ -28,7 +28,7 @@ import time
 BUILD = os.path.abspath(sys.argv[1])
 MODE = "--nested" if "--nested" in sys.argv else (
     "--direct" if "--direct" in sys.argv else "auto")
-LINUX_CASE = "linux_boots_to_shell"
+LINUX_CASES = ("linux_boots_to_shell", "linux_uses_virtio_disk_rtc_and_rng")
 ONLY = None
 RUN = sys.argv[sys.argv.index("--run") + 1] if "--run" in sys.argv else None
 # Extra programs for --run, put in /bin beside modvmm in the nested VM.
@@ -80,10 +80,35 @@ $MODVMM run --module-dir $MODDIR --device uart16550,console=file:/tmp/con \
 	>$OUT 2>&1 && grep -q "modvmm guest: PASS" /tmp/con &&
 ! grep -q "modvmm guest: PASS" $OUT
 ''', 90),
+    ("guest_drives_virtio_blk_rng_and_rtc", r'''
+dd if=/dev/zero of=/tmp/disk.$$ bs=1M count=1 2>/dev/null
+$MODVMM run --module-dir $MODDIR --device virtio-blk,file=/tmp/disk.$$ \
+	--device virtio-rng --device cmos-rtc --append "count=8" >$OUT 2>&1; st=$?
+rm -f /tmp/disk.$$
+[ $st = 0 ] && grep -q "modvmm guest: PASS" $OUT &&
+grep -q "^virtio-blk: 64 blocks of 4 KiB" $OUT &&
+grep -q "^virtio-blk: 8 writes, 16 reads verified" $OUT &&
+grep -q "^virtio-rng: [0-9a-f]\{32\}" $OUT &&
+grep -q "^cmos-rtc: 20[0-9][0-9]-[01][0-9]-[0-3][0-9] [0-2][0-9]:[0-5][0-9]:[0-5][0-9] UTC" $OUT &&
+grep -q "^cmos-rtc: periodic interrupts counted" $OUT
+''', 90),
     ("linux_boots_to_shell", r'''
 $MODVMM run --module-dir $MODDIR --memory 256M --kernel /l2/vmlinuz \
 	--initrd /l2/initrd.gz --append "$L2_APPEND" >$OUT 2>&1; st=$?
 grep -q "L2-SHELL-OK" $OUT && grep -q "modvmm: guest reset" $OUT && [ $st = 0 ]
+''', 300),
+    # The devices reach Linux only through the ACPI tables modvmm writes:
+    # virtio-mmio as LNRO0005 (Debian's kernel has no command-line
+    # discovery), the RTC as PNP0B00. A file system made on /dev/vda is
+    # written, unmounted, mounted again and read back.
+    ("linux_uses_virtio_disk_rtc_and_rng", r'''
+dd if=/dev/zero of=/tmp/vda.img bs=1M count=32 2>/dev/null
+$MODVMM run --module-dir $MODDIR --memory 256M --kernel /l2/vmlinuz \
+	--initrd /l2/initrd.gz --device virtio-blk,file=/tmp/vda.img \
+	--device virtio-rng --device cmos-rtc --append "$L2_APPEND" >$OUT 2>&1; st=$?
+grep -q "L2-VDA-OK 65536" $OUT && grep -q "L2-FS-OK" $OUT &&
+grep -q "L2-RTC-OK rtc_cmos" $OUT && grep -q "L2-RNG-OK virtio_rng" $OUT &&
+grep -q "modvmm: guest reset" $OUT && [ $st = 0 ]
 ''', 300),
 ]
 
@@ -124,7 +149,7 @@ def run_direct(cases):
     moddir = os.path.join(BUILD, "modules")
     script = suite_script(cases, moddir, os.path.join(BUILD, "modvmm"))
     with tempfile.TemporaryDirectory() as tmp:
-        if any(c[0] == LINUX_CASE for c in cases):
+        if any(c[0] in LINUX_CASES for c in cases):
             os.makedirs(f"{tmp}/l2")
             script = script.replace("/l2/", f"{tmp}/l2/")
             build_l2(f"{tmp}/l2")
@@ -162,17 +187,51 @@ def kernel():
     return ks[-1]
 
 
+# Debian's kernel modules the L2 guest loads, in dependency order: virtio
+# over MMIO, the disk, the entropy source, and ext4 for the file system.
+L2_MODULES = [
+    "drivers/virtio/virtio_ring.ko", "drivers/virtio/virtio.ko",
+    "drivers/virtio/virtio_mmio.ko", "drivers/block/virtio_blk.ko",
+    "drivers/char/hw_random/virtio-rng.ko", "lib/crc16.ko",
+    "crypto/crc32c_generic.ko", "fs/mbcache.ko", "fs/jbd2/jbd2.ko",
+    "fs/ext4/ext4.ko",
+]
+
+# What L2 does when it has a disk: a file system written, unmounted,
+# mounted again and read back; then what drives the RTC and entropy.
+L2_DEVICES = r"""
+i=0; while [ ! -b /dev/vda ] && [ $i -lt 50 ]; do sleep 0.1; i=$((i+1)); done
+if [ -b /dev/vda ]; then
+	echo L2-VDA-OK $(cat /sys/block/vda/size)
+	mkdir -p /mnt
+	mke2fs -q /dev/vda && mount -t ext4 /dev/vda /mnt &&
+	dd if=/dev/urandom of=/mnt/data bs=64k count=64 2>/dev/null &&
+	sum1=$(md5sum < /mnt/data) && sync && umount /mnt &&
+	mount -t ext4 /dev/vda /mnt && sum2=$(md5sum < /mnt/data) &&
+	[ "$sum1" = "$sum2" ] && umount /mnt && echo L2-FS-OK $sum2
+	echo L2-RTC-OK $(cat /sys/class/rtc/rtc0/name) $(cat /sys/class/rtc/rtc0/date)
+	echo L2-RNG-OK $(cat /sys/class/misc/hw_random/rng_current)
+fi
+"""
+
+
 def build_l2(dst):
     """Debian's kernel and a busybox initramfs that reports and reboots."""
+    kver = os.path.basename(kernel())[len("vmlinuz-"):]
     with tempfile.TemporaryDirectory() as root:
-        for d in ("bin", "proc", "sys", "dev"):
+        for d in ("bin", "proc", "sys", "dev", "mod"):
             os.makedirs(f"{root}/{d}")
         shutil.copy("/bin/busybox", f"{root}/bin/")
+        for m in L2_MODULES:
+            shutil.copy(f"/lib/modules/{kver}/kernel/{m}", f"{root}/mod/")
+        loads = " ".join(os.path.basename(m) for m in L2_MODULES)
         with open(f"{root}/init", "w") as f:
             f.write("#!/bin/busybox sh\n/bin/busybox --install -s /bin\n"
-                    "mount -t proc proc /proc\n"
+                    "mount -t proc proc /proc; mount -t sysfs sys /sys\n"
+                    "mount -t devtmpfs dev /dev\n"
+                    f"for m in {loads}; do insmod /mod/$m 2>/dev/null; done\n"
                     "echo L2-SHELL-OK $(uname -r) $(cat /proc/cmdline | wc -c)\n"
-                    "reboot -f\n")
+                    + L2_DEVICES + "reboot -f\n")
         os.chmod(f"{root}/init", 0o755)
         cpio(root, f"{dst}/initrd.gz")
     shutil.copy(kernel(), f"{dst}/vmlinuz")
@@ -239,7 +298,7 @@ def l1_boot(body, need_l2, timeout):
 def run_nested(cases):
     t0 = time.time()
     script = suite_script(cases, "/modules", "/bin/modvmm")
-    lines = l1_boot(script, any(c[0] == LINUX_CASE for c in cases),
+    lines = l1_boot(script, any(c[0] in LINUX_CASES for c in cases),
                     sum(c[2] for c in cases))
     if lines is None:
         print(f"1..{len(cases)}")
@@ -284,11 +343,11 @@ def main():
     # --linux: only the Linux guest (its own meson suite); by default,
     # everything else.
     if "--linux" in sys.argv:
-        cases = [c for c in CASES if c[0] == LINUX_CASE]
+        cases = [c for c in CASES if c[0] in LINUX_CASES]
     elif ONLY is not None:
         cases = [c for c in CASES if c[0] in ONLY]
     else:
-        cases = [c for c in CASES if c[0] != LINUX_CASE]
+        cases = [c for c in CASES if c[0] not in LINUX_CASES]
     # A stock Linux kernel does not run on these hosts' kvm_pvm: Linux
     # always goes nested unless --direct is given.
     direct = MODE == "--direct" or (MODE == "auto" and kvm_usable() and

@@ -41,6 +41,13 @@ def guide_script(text):
 sdk_ok = False
 
 
+def host_abi():
+    """MAJOR.MINOR of the SDK in this tree: what the module was built for."""
+    with open(os.path.join(SRC, "abi", "include", "modvmm", "abi.h")) as f:
+        return ".".join(re.findall(r"#define MODVMM_ABI_M(?:AJ|IN)OR (\d+)",
+                                   f.read()))
+
+
 def main():
     global sdk_ok
     with open(os.path.join(SRC, "docs", "module-guide.md")) as f:
@@ -50,7 +57,8 @@ def main():
         ("the module was built against the installed SDK and loads "
          "out-of-tree",
          lambda out, st: sdk_ok and re.search(
-             r"^  acme-counter +1\.0\.0 +ABI 1\.1 +out-of-tree +devices: "
+             r"^  acme-counter +1\.0\.0 +ABI " + re.escape(host_abi()) +
+             r" +out-of-tree +devices: "
              r"acme-counter$", out, re.M)),
         ("the running guest saw the hot-added device",
          lambda out, st: "hotplug: slot 0x520 id 65 value 0" in out),

@@ -104,7 +104,7 @@ static const struct {
 	{ "{\"execute\":\"query-modules\"}", "{\"return\":[]}" },
 	{ "{\"execute\":\"module-load\",\"arguments\":{\"file\":\"fx-slot\"}}",
 	  "{\"return\":{\"file\":\"fx-slot.so\",\"name\":\"fx-slot\","
-	  "\"version\":\"1.0.0\",\"abi\":\"1.1\",*" },
+	  "\"version\":\"1.0.0\",\"abi\":\"" MODVMM_ABI_STRING "\",*" },
 	{ "{\"execute\":\"module-load\",\"arguments\":{\"file\":\"/etc/"
 	  "passwd\"}}",
 	  "{\"error\":{\"class\":\"GenericError\",\"desc\":\"module-load: "
@@ -113,7 +113,8 @@ static const struct {
 	  "{\"return\":[{\"name\":\"microvm-1.0\",\"alias\":\"microvm\","
 	  "\"released\":*" },
 	{ "{\"execute\":\"query-manifest\"}",
-	  "{\"return\":{\"modvmm-manifest\":1,\"abi\":\"1.1\",\"machine\":"
+	  "{\"return\":{\"modvmm-manifest\":1,\"abi\":\"" MODVMM_ABI_STRING
+	  "\",\"machine\":"
 	  "\"microvm-1.0\",\"machine_alias\":true,\"devices\":[]}}" },
 	{ "{\"execute\":\"query-inventory\"}",
 	  "{\"return\":{\"modvmm-inventory\":1,*" },

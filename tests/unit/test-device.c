@@ -333,6 +333,96 @@ START_TEST(test_debug_exit_write_requests_exit)
 }
 END_TEST
 
+static void count_announced(void *opaque, const struct modvmm_region *r)
+{
+	GString *seen = opaque;
+
+	g_string_append_printf(
+		seen,
+		"%s@%" G_GINT64_MODIFIER "x+%" G_GINT64_MODIFIER "x irq %u/%u;",
+		r->acpi_hid, r->base, r->length, r->acpi_irq, r->acpi_flags);
+}
+
+START_TEST(test_bus_acpi_ids_checked_and_listed)
+{
+	struct bus *bus = bus_new("mmio");
+	struct modvmm_region r = {
+		.size = sizeof(r),
+		.space = MODVMM_SPACE_MMIO,
+		.base = 0xd0000000,
+		.length = 0x200,
+		.name = "virtio-mmio",
+		.acpi_hid = "LNRO0005",
+		.acpi_irq = 5,
+		.acpi_flags = MODVMM_ACPI_IRQ,
+	};
+	g_autoptr(GString) seen = g_string_new("");
+	g_autoptr(GError) err = NULL;
+
+	ck_assert_int_eq(bus_add(bus, &r, NULL, bus, "vda", NULL), 0);
+	r.base = 0xd0001000;
+	r.acpi_hid = NULL;
+	ck_assert_int_eq(bus_add(bus, &r, NULL, bus, "x", NULL), 0);
+	r.base = 0xd0002000;
+	r.acpi_hid = "lnro0005";
+	ck_assert_int_eq(bus_add(bus, &r, NULL, bus, "y", &err), -EINVAL);
+	ck_assert_error(err, "mmio region virtio-mmio: 'lnro0005' is neither "
+			     "an ACPI id (4 capitals or digits, 4 hex digits: "
+			     "LNRO0005) nor a PNP id (3 capitals, 4 hex "
+			     "digits: PNP0B00)");
+	bus_foreach_announced(bus, count_announced, seen);
+	ck_assert_str_eq(seen->str, "LNRO0005@d0000000+200 irq 5/1;");
+	bus_free(bus);
+}
+END_TEST
+
+static unsigned int rang;
+
+static void ring(void *opaque)
+{
+	rang += GPOINTER_TO_UINT(opaque);
+}
+
+/* Without KVM's ioeventfd a doorbell is served on the write path. */
+START_TEST(test_doorbell_without_ioeventfd)
+{
+	g_autoptr(GError) err = NULL;
+	static int owner;
+
+	rang = 0;
+	ck_assert_int_eq(ioevent_add(vmm->ioevents, &owner, MODVMM_SPACE_PIO,
+				     0x510, 4, 1, ring, GUINT_TO_POINTER(1),
+				     NULL),
+			 0);
+	ck_assert_int_eq(ioevent_add(vmm->ioevents, &owner, MODVMM_SPACE_PIO,
+				     0x510, 4, 1, ring, NULL, &err),
+			 -EBUSY);
+	ck_assert_error(err, "doorbell at 0x510 value 1 is taken");
+	g_mutex_lock(&vmm->lock);
+	ck_assert_int_eq(
+		ioevents_write(vmm->ioevents, MODVMM_SPACE_PIO, 0x510, 4, 1),
+		1);
+	/* Another value, width or space is an ordinary write. */
+	ck_assert_int_eq(
+		ioevents_write(vmm->ioevents, MODVMM_SPACE_PIO, 0x510, 4, 2),
+		0);
+	ck_assert_int_eq(
+		ioevents_write(vmm->ioevents, MODVMM_SPACE_PIO, 0x510, 2, 1),
+		0);
+	ck_assert_int_eq(
+		ioevents_write(vmm->ioevents, MODVMM_SPACE_MMIO, 0x510, 4, 1),
+		0);
+	g_mutex_unlock(&vmm->lock);
+	ck_assert_int_eq(vmm_pio_write(vmm, 0x510, 4, 1), 0);
+	ck_assert_uint_eq(rang, 2);
+	g_mutex_lock(&vmm->lock);
+	ioevents_remove_owner(vmm->ioevents, &owner);
+	g_mutex_unlock(&vmm->lock);
+	ck_assert_int_eq(vmm_pio_write(vmm, 0x510, 4, 1), -ENOENT);
+	ck_assert_uint_eq(rang, 2);
+}
+END_TEST
+
 START_TEST(test_host_table_header)
 {
 	const struct modvmm_host *h = host_services();
@@ -341,6 +431,7 @@ START_TEST(test_host_table_header)
 	ck_assert_uint_eq(h->abi_major, MODVMM_ABI_MAJOR);
 	ck_assert_uint_eq(h->abi_minor, MODVMM_ABI_MINOR);
 	ck_assert(MODVMM_HAS_MEMBER(h, struct modvmm_host, request));
+	ck_assert(MODVMM_HAS_MEMBER(h, struct modvmm_host, notify_add));
 }
 END_TEST
 
@@ -365,6 +456,8 @@ int main(void)
 	tcase_add_test(tc, test_device_reset_all);
 	tcase_add_test(tc, test_memory_bounds);
 	tcase_add_test(tc, test_debug_exit_write_requests_exit);
+	tcase_add_test(tc, test_bus_acpi_ids_checked_and_listed);
+	tcase_add_test(tc, test_doorbell_without_ioeventfd);
 	tcase_add_test(tc, test_host_table_header);
 	suite_add_tcase(s, tc);
 	return check_run(s);

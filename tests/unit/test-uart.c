@@ -295,6 +295,30 @@ START_TEST(test_uart_state_saves_and_loads)
 }
 END_TEST
 
+/* A line this host had up goes down when the loaded state has nothing
+ * pending. */
+START_TEST(test_uart_load_lowers_raised_line)
+{
+	struct modvmm_device *src = device_find(vmm, "serial0"), *dst = NULL;
+	g_autoptr(GByteArray) saved = g_byte_array_new();
+
+	ck_assert_int_eq(device_create(vmm,
+				       "uart16550,id=s1,iobase=0x2f8,irq=3,"
+				       "console=none",
+				       &dst, NULL),
+			 0);
+	out2(4, 0x08); /* OUT2 */
+	out2(1, 0x02); /* THRE interrupt: pending at once */
+	ck_assert_uint_eq(vmm->irq_level[3], 1);
+	ck_assert_int_eq(
+		vmstate_save(src->type->vms, src->state, 1, saved, NULL), 0);
+	ck_assert_int_eq(vmstate_load(dst->type->vms, dst->state, saved->data,
+				      saved->len, 0, "s1", NULL, NULL),
+			 0);
+	ck_assert_uint_eq(vmm->irq_level[3], 0);
+}
+END_TEST
+
 START_TEST(test_uart_corrupt_fifo_state_refused)
 {
 	struct modvmm_device *src = device_find(vmm, "serial0");
@@ -423,6 +447,7 @@ int main(void)
 	tcase_add_test(tc, test_uart_bad_console_refused);
 	tcase_add_test(tc, test_uart_console_on_pty);
 	tcase_add_test(tc, test_uart_state_saves_and_loads);
+	tcase_add_test(tc, test_uart_load_lowers_raised_line);
 	tcase_add_test(tc, test_uart_corrupt_fifo_state_refused);
 	tcase_add_test(tc, test_uart_state_decoded_by_modvmm_stream);
 	tcase_add_test(tc, test_uart_reset_restores_power_on_state);

@@ -17,6 +17,10 @@
  *        struct modvmm_device_type as `vmstate`; vmstate= metadata;
  *        retired_in on a live field (MODVMM_VMS_REUSING_FIELD) and
  *        known_bad= metadata (MODVMM_MODULE_KNOWN_BAD), no struct change
+ *   1.2  host services irq_pulse (edge interrupts, KVM irqfd) and
+ *        notify_add (guest write notifications, KVM ioeventfd); struct
+ *        modvmm_region gains acpi_hid, acpi_irq and acpi_flags (ranges
+ *        announced to the guest's ACPI tables)
  *
  * Rules for every struct in this SDK:
  *  - its first member is uint32_t size, set by the side that fills it in
@@ -40,7 +44,7 @@
 #endif
 
 #define MODVMM_ABI_MAJOR 1
-#define MODVMM_ABI_MINOR 1
+#define MODVMM_ABI_MINOR 2
 
 #define _MODVMM_STR(x) #x
 #define MODVMM_STRINGIFY(x) _MODVMM_STR(x)

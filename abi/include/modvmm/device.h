@@ -32,7 +32,21 @@ struct modvmm_region {
 	const char *name;
 	modvmm_read_fn read;   /* NULL: reads return all-ones */
 	modvmm_write_fn write; /* NULL: writes are ignored */
+
+	/*
+	 * Since 1.2. A range with an acpi_hid is announced to a Linux guest
+	 * as a device in the ACPI tables the host writes (DSDT): its
+	 * hardware id ("LNRO0005" for virtio-mmio, "PNP0B00" for an RTC),
+	 * the range, and the interrupt acpi_irq (a GSI, edge-triggered,
+	 * active-high) when acpi_flags has MODVMM_ACPI_IRQ. NULL: the guest
+	 * finds the range some other way.
+	 */
+	const char *acpi_hid;
+	uint32_t acpi_irq;
+	uint32_t acpi_flags; /* MODVMM_ACPI_* */
 };
+
+#define MODVMM_ACPI_IRQ 0x1u /* acpi_irq is valid */
 
 enum {
 	MODVMM_PROP_U8 = 1,

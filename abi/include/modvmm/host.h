@@ -38,6 +38,7 @@ enum {
 };
 
 typedef void (*modvmm_timer_cb)(void *opaque);
+typedef void (*modvmm_notify_cb)(void *opaque);
 
 struct modvmm_host {
 	uint32_t size;
@@ -85,6 +86,29 @@ struct modvmm_host {
 
 	/* One of MODVMM_REQUEST_*; handled after the current call returns. */
 	void (*request)(struct modvmm_device *dev, uint32_t what, uint32_t arg);
+
+	/* Since 1.2. */
+
+	/*
+	 * Pulses interrupt line `line` (a GSI): an edge, as virtio-mmio
+	 * needs. Through a KVM irqfd where KVM has them.
+	 */
+	int32_t (*irq_pulse)(struct modvmm_device *dev, uint32_t line);
+
+	/*
+	 * A guest write of `width` bytes holding `value` at `addr` of
+	 * `space` (MODVMM_SPACE_*) calls cb(opaque) instead of the write
+	 * handler of the region there: a doorbell, such as a virtio queue
+	 * notification. Where KVM has ioeventfds the vCPU does not stop for
+	 * it, and cb runs soon after on the host's I/O thread; either way it
+	 * runs serialised like every other device call, and every pending
+	 * one has run before the VM is paused (so before its state is
+	 * saved). -EBUSY when that address and value are taken. Released
+	 * with the device.
+	 */
+	int32_t (*notify_add)(struct modvmm_device *dev, uint32_t space,
+			      uint64_t addr, uint32_t width, uint64_t value,
+			      modvmm_notify_cb cb, void *opaque);
 };
 
 _MODVMM_END_DECLARATIONS
