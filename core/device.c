@@ -232,6 +232,26 @@ static char *id_default(struct vmm *vmm, const char *type)
 	}
 }
 
+GPtrArray *device_spec_unknown(struct vmm *vmm, const char *spec)
+{
+	g_auto(GStrv) parts = g_strsplit(spec, ",", -1);
+	GPtrArray *unknown = g_ptr_array_new_with_free_func(g_free);
+	struct device_type *dt =
+		parts[0] ? loader_find_type(vmm->loader, parts[0]) : NULL;
+
+	for (char **p = parts + 1; dt && *p; p++) {
+		size_t n = strcspn(*p, "=");
+		int found = n == 2 && !strncmp(*p, "id", 2);
+
+		for (uint32_t i = 0; i < dt->t.n_properties && !found; i++)
+			found = strlen(dt->props[i].name) == n &&
+				!strncmp(dt->props[i].name, *p, n);
+		if (!found)
+			g_ptr_array_add(unknown, g_strdup(*p));
+	}
+	return unknown;
+}
+
 int device_create(struct vmm *vmm, const char *spec, struct modvmm_device **ret,
 		  GError **error)
 {

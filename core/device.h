@@ -26,6 +26,12 @@ struct modvmm_device {
 int device_create(struct vmm *vmm, const char *spec, struct modvmm_device **ret,
 		  GError **error);
 
+/*
+ * The PROP=VALUE parts of a --device spec naming a property its type
+ * does not have here (none when the type itself is unknown).
+ */
+GPtrArray *device_spec_unknown(struct vmm *vmm, const char *spec);
+
 /* Unrealizes, releases its regions and timers, and frees. NULL is fine. */
 void device_destroy(struct modvmm_device *dev);
 

@@ -374,6 +374,41 @@ static const char *spec_with_id(char **specs, const char *id)
 }
 
 /*
+ * A device whose spec sets a property its type here does not have (a
+ * newer release's, say) cannot be created here: a reason in its verdict,
+ * given before anything moves rather than after.
+ */
+static void refuse_unknown_props(struct machine *m, struct snapshot *s,
+				  struct compat_verdict *v)
+{
+	for (guint i = 0; i < v->devices->len; i++) {
+		struct compat_device_verdict *dv = v->devices->pdata[i];
+		g_autoptr(GPtrArray) unknown = NULL;
+		struct device_type *dt;
+
+		for (guint j = 0; j < s->ids->len && !unknown; j++)
+			if (!strcmp(s->ids->pdata[j], dv->id))
+				unknown = device_spec_unknown(
+					m->vmm, s->specs->pdata[j]);
+		dt = loader_find_type(m->vmm->loader, dv->type);
+		for (guint j = 0; unknown && j < unknown->len; j++)
+			g_ptr_array_add(
+				dv->reasons,
+				g_strdup_printf("property %s, set on the "
+						"source, is unknown to %s %s "
+						"here",
+						(char *)unknown->pdata[j],
+						dt->module->info->name,
+						dt->module->info->version));
+		if (dv->accepted && dv->reasons->len) {
+			dv->accepted = 0;
+			v->n_refused++;
+			v->accepted = 0;
+		}
+	}
+}
+
+/*
  * Before KVM opens: the snapshot's machine type and every device are
  * checked against the modules loaded here, as an incoming migration is.
  */
@@ -385,9 +420,11 @@ static int restore_check(struct machine *m, const struct machine_config *cfg,
 		inventory_host(m->vmm->loader, machine_registry());
 	struct compat_verdict *v =
 		compat_negotiate(s->manifest, inv, cfg->machine);
-	g_autofree char *text = compat_verdict_text(v);
+	g_autofree char *text = NULL;
 	int r = 0;
 
+	refuse_unknown_props(m, s, v);
+	text = compat_verdict_text(v);
 	/* An incoming migration's source hears the verdict first. */
 	snapshot_send_verdict(s, v, NULL);
 	if (!v->accepted)

@@ -49,6 +49,9 @@
 #define BLK_BENCH_BUF 0x1000000ull /* 16 MiB: up to 1 MiB requests */
 #define RTC_PORT 0x70
 
+/* What interrupt handlers call saves every register it uses. */
+#define ISR_SAFE __attribute__((no_caller_saved_registers))
+
 volatile uint64_t guest_ticks;
 volatile uint64_t guest_unexpected;
 static volatile uint64_t virtio_irqs, rtc_ticks;
@@ -60,12 +63,12 @@ void isr_timer(void);
 void isr_other(void);
 void guest_main(const char *cmdline);
 
-static inline void outb(uint16_t port, uint8_t v)
+static inline ISR_SAFE void outb(uint16_t port, uint8_t v)
 {
 	__asm__ volatile("outb %0, %1" : : "a"(v), "Nd"(port));
 }
 
-static inline uint8_t inb(uint16_t port)
+static inline ISR_SAFE uint8_t inb(uint16_t port)
 {
 	uint8_t v;
 
@@ -284,17 +287,17 @@ static uint8_t hotplug_poll(uint8_t was)
 	return id;
 }
 
-static inline uint32_t mmio_read(uint64_t addr)
+static inline ISR_SAFE uint32_t mmio_read(uint64_t addr)
 {
 	return *(volatile uint32_t *)addr;
 }
 
-static inline void mmio_write(uint64_t addr, uint32_t v)
+static inline ISR_SAFE void mmio_write(uint64_t addr, uint32_t v)
 {
 	*(volatile uint32_t *)addr = v;
 }
 
-static void pic_eoi(int slave)
+static ISR_SAFE void pic_eoi(int slave)
 {
 	if (slave)
 		outb(0xa0, 0x20);
@@ -311,7 +314,7 @@ __attribute__((interrupt)) static void isr_virtio(struct interrupt_frame *f)
 	pic_eoi(0);
 }
 
-static uint8_t cmos_read(uint8_t reg)
+static ISR_SAFE uint8_t cmos_read(uint8_t reg)
 {
 	outb(RTC_PORT, reg);
 	return inb(RTC_PORT + 1);

@@ -21,6 +21,7 @@ import sys
 import tempfile
 import threading
 import time
+import traceback
 
 BUILD = os.path.abspath(sys.argv[1])
 SRC = os.path.abspath(sys.argv[2])
@@ -35,7 +36,7 @@ with open(os.path.join(SRC, "abi", "include", "modvmm", "abi.h")) as _f:
 class Guest:
     def __init__(self, tmp, append="forever pace=10 hotplug", extra=(),
                  timeout=None, paused=False, netns=None, modules=(),
-                 disk=False):
+                 disk=False, rtc="cmos-rtc", drop=()):
         self.tmp = tmp
         if disk:
             # The guest's virtio devices: a 1 MiB disk, entropy, the RTC.
@@ -44,11 +45,11 @@ class Guest:
                 f.truncate(1 << 20)
             extra = list(extra) + [
                 "--device", f"virtio-blk,file={self.disk}",
-                "--device", "virtio-rng", "--device", "cmos-rtc"]
+                "--device", "virtio-rng", "--device", rtc]
         self.moddir = os.path.join(tmp, "modules")
         os.makedirs(self.moddir, mode=0o755)
         for so in os.listdir(os.path.join(BUILD, "modules")):
-            if so.endswith(".so"):
+            if so.endswith(".so") and so not in drop:
                 shutil.copy(os.path.join(BUILD, "modules", so), self.moddir)
         for so in modules:
             shutil.copy(os.path.join(FIXTURES, so), self.moddir)
@@ -1350,16 +1351,102 @@ def source_gone_mid_transfer_destination_exits(g):
     g.assert_running()
 
 
-def host_with(g, release):
-    """A destination's module directory: the in-tree modules and one
-    release of the fx-counter fixture."""
+def host_with(g, release, fixture="fx-counter", drop=()):
+    """A destination's module directory: the in-tree modules (less those
+    in `drop`) and one release of a fixture."""
     d = os.path.join(g.tmp, "dest-modules")
     os.makedirs(d)
     for so in os.listdir(os.path.join(BUILD, "modules")):
-        if so.endswith(".so"):
+        if so.endswith(".so") and so not in drop:
             shutil.copy(os.path.join(BUILD, "modules", so), d)
-    shutil.copy(os.path.join(FIXTURES, f"fx-counter-{release}.so"), d)
+    if release:
+        shutil.copy(os.path.join(FIXTURES, f"{fixture}-{release}.so"), d)
     return d
+
+
+def rtc_migration(g, dest_release):
+    """The guest with its disk, entropy and RTC moves to a host whose
+    cmos-rtc is another release (None: the in-tree one)."""
+    moddir = host_with(g, dest_release, "fx-rtc",
+                       drop=("cmos-rtc.so",) if dest_release else ())
+    d = Dest(g, f"unix:{g.tmp}/mig.sock", moddir=moddir)
+    try:
+        c = Client(g.sock)
+        g.wait_for("^count 5 ")
+        c.cmd("migrate", uri=f"unix:{g.tmp}/mig.sock")
+        return c, d, migration_end(c)
+    except Exception:
+        d.close()
+        raise
+
+
+def dest_devices(d):
+    """query-devices on the destination: its socket opens once the
+    guest is in."""
+    deadline = time.time() + 10
+    while not os.path.exists(d.sock):
+        expect(time.time() < deadline, "destination: " + d.output()[-600:])
+        time.sleep(0.02)
+    return {x["id"]: x for x in Client(d.sock).cmd("query-devices")}
+
+
+def rtc_moved(g, d, version):
+    """The guest ended on the destination with every check passed, its
+    RTC's interrupts counted there, the RTC of that release."""
+    devs = dest_devices(d)
+    expect(devs["cmos-rtc0"]["module-version"] == version, devs)
+    expect(d.proc.wait(60) == 0, "destination: " + d.output()[-600:])
+    expect("cmos-rtc: periodic interrupts counted" in d.output() and
+           "modvmm guest: PASS" in d.output(), d.output()[-600:])
+
+
+def migrate_rtc_1_0_guest_to_2_0_host(g):
+    c, d, end = rtc_migration(g, None)
+    try:
+        expect(end["status"] == "completed", end)
+        rtc_moved(g, d, "2.0.0")
+    finally:
+        d.close()
+
+
+def migrate_rtc_2_0_guest_to_1_0_host_refused(g):
+    """2.0 sends cmos-rtc/lost-ticks (lost-ticks=on), which 1.0 does not
+    know: refused up front, and the guest goes on here."""
+    c, d, end = rtc_migration(g, "1.0")
+    try:
+        expect(end["status"] == "failed", end)
+        expect("cmos-rtc0 (cmos-rtc): refused" in end["error"] and
+               "cmos-rtc/lost-ticks" in end["error"], end)
+        g.assert_running()
+        expect(d.proc.wait(20) == 125, "destination")
+    finally:
+        d.close()
+
+
+def migrate_rtc_2_0_guest_to_1_1_host_saves_older_version(g):
+    c, d, end = rtc_migration(g, "1.1")
+    try:
+        expect(end["status"] == "completed", end)
+        devs = dest_devices(d)
+        expect(devs["cmos-rtc0"]["vmstate"] == "cmos-rtc@1", devs)
+        rtc_moved(g, d, "1.1.0")
+    finally:
+        d.close()
+
+
+def migrate_rtc_property_unknown_to_destination_refused(g):
+    """lost-ticks=off keeps the subsection off the wire, but 1.0 cannot
+    create a device with a property it does not have: refused up front,
+    naming it, not after the guest stopped."""
+    c, d, end = rtc_migration(g, "1.0")
+    try:
+        expect(end["status"] == "failed", end)
+        expect("cmos-rtc0 (cmos-rtc): refused: property lost-ticks=off, "
+               "set on the source, is unknown to cmos-rtc 1.0.0 here"
+               in end["error"], end)
+        g.assert_running()
+    finally:
+        d.close()
 
 
 def mixed_versions(g, dest_release):
@@ -1567,6 +1654,16 @@ CASES = [
     (refused_migration_leaves_source_running, {}),
     (migrate_during_block_writes_loses_nothing,
      {"append": "count=100 pace=5", "disk": True}),
+    (migrate_rtc_1_0_guest_to_2_0_host,
+     {"append": "count=300 pace=10", "disk": True,
+      "drop": ["cmos-rtc.so"], "modules": ["fx-rtc-1.0.so"]}),
+    (migrate_rtc_2_0_guest_to_1_0_host_refused,
+     {"append": "forever pace=10", "disk": True}),
+    (migrate_rtc_2_0_guest_to_1_1_host_saves_older_version,
+     {"append": "count=300 pace=10", "disk": True}),
+    (migrate_rtc_property_unknown_to_destination_refused,
+     {"append": "forever pace=10", "disk": True,
+      "rtc": "cmos-rtc,lost-ticks=off"}),
     (destination_gone_mid_transfer_source_resumes,
      {"append": "forever pace=10 pages=4000"}),
     (destination_killed_mid_transfer_source_resumes,
@@ -1616,6 +1713,8 @@ def main():
             except Exception as e:  # a failed case, reported in TAP
                 res = "not ok"
                 why = f"{type(e).__name__}: {e}"
+                if not isinstance(e, AssertionError):
+                    why += "\n" + traceback.format_exc()
             finally:
                 if g:
                     g.close()
