@@ -1,47 +1,14 @@
 // SPDX-License-Identifier: LGPL-2.1-or-later
 /* The front ends as a user runs them: output, messages and exit status. */
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <json-glib/json-glib.h>
 
 #include "check-tap.h"
+#include "spawn.h"
 
-struct run {
-	char *out;
-	char *err;
-	int status;
-};
-
-static struct run run(const char *env, ...)
-{
-	g_autoptr(GPtrArray) argv = g_ptr_array_new();
-	struct run r = { 0 };
-	GError *error = NULL;
-	const char *arg;
-	va_list ap;
-	int wait;
-
-	g_ptr_array_add(argv, (gpointer)g_getenv(env));
-	va_start(ap, env);
-	while ((arg = va_arg(ap, const char *)))
-		g_ptr_array_add(argv, (gpointer)arg);
-	va_end(ap);
-	g_ptr_array_add(argv, NULL);
-	ck_assert_msg(argv->pdata[0], "%s is not set", env);
-	if (!g_spawn_sync(NULL, (char **)argv->pdata, NULL, G_SPAWN_DEFAULT,
-			  NULL, NULL, &r.out, &r.err, &wait, &error))
-		ck_abort_msg("spawn: %s", error->message);
-	ck_assert(WIFEXITED(wait));
-	r.status = WEXITSTATUS(wait);
-	return r;
-}
-
-static void run_clear(struct run *r)
-{
-	g_free(r->out);
-	g_free(r->err);
-}
+/* run(ENV, ARG..., NULL): the program $ENV with the arguments. */
+#define run(env, ...) run_env_argv(env, (const char *const[]){ __VA_ARGS__ })
 
 START_TEST(test_cli_modinfo_text)
 {

@@ -7,63 +7,27 @@
  */
 #include <errno.h>
 #include <sys/stat.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <json-glib/json-glib.h>
 
 #include "check-tap.h"
+#include "spawn.h"
 
-struct run {
-	char *out;
-	char *err;
-	int status;
-};
-
-static struct run run_argv(const char *const *args)
-{
-	g_autoptr(GPtrArray) argv = g_ptr_array_new();
-	struct run r = { 0 };
-	GError *error = NULL;
-	int wait;
-
-	g_ptr_array_add(argv, (gpointer)g_getenv("MODVMM"));
-	ck_assert_msg(argv->pdata[0], "MODVMM is not set");
-	g_ptr_array_add(argv, (gpointer) "compat");
-	for (; *args; args++)
-		g_ptr_array_add(argv, (gpointer)*args);
-	g_ptr_array_add(argv, NULL);
-	if (!g_spawn_sync(NULL, (char **)argv->pdata, NULL, G_SPAWN_DEFAULT,
-			  NULL, NULL, &r.out, &r.err, &wait, &error))
-		ck_abort_msg("spawn: %s", error->message);
-	ck_assert(WIFEXITED(wait));
-	r.status = WEXITSTATUS(wait);
-	return r;
-}
-
-#define run(...) run_argv((const char *const[]){ __VA_ARGS__, NULL })
-
-static void run_clear(struct run *r)
-{
-	g_free(r->out);
-	g_free(r->err);
-}
+#define run(...)                                                               \
+	run_env_argv("MODVMM", (const char *const[]){ "compat", __VA_ARGS__, NULL })
 
 /* One test's files, removed at the end of it. */
 static char *tmp;
 
 static void tmp_setup(void)
 {
-	tmp = g_dir_make_tmp("modvmm-compat-XXXXXX", NULL);
-	ck_assert_ptr_nonnull(tmp);
+	tmp = scratch_new("modvmm-compat-XXXXXX");
 }
 
 static void tmp_teardown(void)
 {
-	g_autofree char *cmd = g_strdup_printf("rm -rf '%s'", tmp);
-
-	ck_assert_int_eq(system(cmd), 0);
-	g_free(tmp);
+	scratch_remove(tmp);
 }
 
 /* A host's module directory holding one release, or none (NULL). */
@@ -363,7 +327,7 @@ START_TEST(test_compat_cli_bad_input)
 {
 	g_autofree char *dir = host_dir("1.0");
 	g_autofree char *err = with_tmp(bad_rows[_i].err);
-	const char *args[9] = { NULL };
+	const char *args[10] = { "compat" };
 	g_autoptr(GPtrArray) owned = g_ptr_array_new_with_free_func(g_free);
 	struct run r;
 
@@ -371,9 +335,9 @@ START_TEST(test_compat_cli_bad_input)
 		char *a = with_tmp(bad_rows[_i].args[i]);
 
 		g_ptr_array_add(owned, a);
-		args[i] = a;
+		args[i + 1] = a;
 	}
-	r = run_argv(args);
+	r = run_env_argv("MODVMM", args);
 	ck_assert_msg(r.status == bad_rows[_i].status && !strcmp(r.err, err),
 		      "row %d: exit %d\n%s\nexpected exit %d:\n%s", _i,
 		      r.status, r.err, bad_rows[_i].status, err);

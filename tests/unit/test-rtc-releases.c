@@ -8,66 +8,31 @@
  */
 #include <errno.h>
 #include <sys/stat.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <json-glib/json-glib.h>
 
 #include "check-tap.h"
+#include "spawn.h"
 #include "../../core/device.h"
 #include "../../core/host.h"
 #include "../../core/vmm.h"
 #include "../../core/vmstate.h"
 
-struct run {
-	char *out;
-	char *err;
-	int status;
-};
+#define run(...)                                                               \
+	run_env_argv("MODVMM", (const char *const[]){ "compat", __VA_ARGS__, NULL })
 
-static struct run run_argv(const char *const *args)
-{
-	g_autoptr(GPtrArray) argv = g_ptr_array_new();
-	struct run r = { 0 };
-	GError *error = NULL;
-	int wait;
-
-	g_ptr_array_add(argv, (gpointer)g_getenv("MODVMM"));
-	ck_assert_msg(argv->pdata[0], "MODVMM is not set");
-	g_ptr_array_add(argv, (gpointer) "compat");
-	for (; *args; args++)
-		g_ptr_array_add(argv, (gpointer)*args);
-	g_ptr_array_add(argv, NULL);
-	if (!g_spawn_sync(NULL, (char **)argv->pdata, NULL, G_SPAWN_DEFAULT,
-			  NULL, NULL, &r.out, &r.err, &wait, &error))
-		ck_abort_msg("spawn: %s", error->message);
-	ck_assert(WIFEXITED(wait));
-	r.status = WEXITSTATUS(wait);
-	return r;
-}
-
-#define run(...) run_argv((const char *const[]){ __VA_ARGS__, NULL })
-
-static void run_clear(struct run *r)
-{
-	g_free(r->out);
-	g_free(r->err);
-}
-
+/* One test's files, removed at the end of it. */
 static char *tmp;
 
 static void tmp_setup(void)
 {
-	tmp = g_dir_make_tmp("modvmm-rtc-XXXXXX", NULL);
-	ck_assert_ptr_nonnull(tmp);
+	tmp = scratch_new("modvmm-rtc-XXXXXX");
 }
 
 static void tmp_teardown(void)
 {
-	g_autofree char *cmd = g_strdup_printf("rm -rf '%s'", tmp);
-
-	ck_assert_int_eq(system(cmd), 0);
-	g_free(tmp);
+	scratch_remove(tmp);
 }
 
 /* The build of a release: "1.0", "1.1" (fixtures) or "2.0" (in tree). */
