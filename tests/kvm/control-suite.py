@@ -821,6 +821,33 @@ def snapshot_save_failure_loses_nothing(g):
     g.assert_running()
 
 
+def snapshot_keeps_every_block_written(g):
+    """Stopped in the middle of its block writes, saved, restored on a
+    second host with the same disk: the guest finds every block it was
+    told is written, and the host finds them in the file."""
+    c = Client(g.sock)
+    g.wait_for("^count 20 ")
+    c.cmd("stop")
+    snap = os.path.join(g.tmp, "guest.snap")
+    c.cmd("snapshot-save", file=snap)
+    c.cmd("quit")
+    g.wait_exit()
+    p, sock, out = restore(g, snap)
+    try:
+        st = p.wait(60)
+        text = open(os.path.join(g.tmp, "restored.out")).read()
+        expect(st == 0 and "modvmm guest: PASS" in text, text[-600:])
+        guest = guest_text(g.output(), text)
+        expect("virtio-blk: 120 writes, 240 reads verified" in guest,
+               guest[-400:])
+        expect(disk_blocks(g.disk) == {n % 64: n for n in range(57, 121)},
+               "blocks on disk")
+    finally:
+        if p.poll() is None:
+            p.kill()
+        out.close()
+
+
 def restore_refusals_name_the_reason(g):
     c = Client(g.sock)
     c.cmd("device-add", driver="pvpanic", id="pp")
@@ -1647,6 +1674,8 @@ CASES = [
     (snapshot_of_running_guest_resumes_it, {}),
     (snapshot_on_exit_saves_the_stopped_guest, {}),
     (snapshot_save_failure_loses_nothing, {}),
+    (snapshot_keeps_every_block_written,
+     {"append": "count=120 pace=10", "disk": True}),
     (restore_refusals_name_the_reason, {}),
     (migrate_unix_guest_continues_on_destination, {}),
     (migrate_tcp_while_guest_rewrites_memory,
