@@ -44,18 +44,23 @@ wait
 rm -rf $d'
 echo
 echo "== migrate a running guest between two hosts with different module versions"
-# Host A has release 1.0.0 of the fx-counter device module, host B release
-# 2.0.0 (test fixtures built from one source); each host is a module
-# directory and a modvmm process.
+# Host A has release 1.0.0 of the fx-counter device module and of the
+# cmos-rtc clock, host B releases 2.0.0 of both (each built from one
+# source); each host is a module directory and a modvmm process. The
+# guest writes and checks blocks on a virtio disk both hosts share.
 python3 tests/kvm/kvm-suite.py build --with build/tests/fixtures/fx-counter-1.0.so \
-	--with build/tests/fixtures/fx-counter-2.0.so --run '
+	--with build/tests/fixtures/fx-counter-2.0.so \
+	--with build/tests/fixtures/fx-rtc-1.0.so --run '
 d=$(mktemp -d) && mkdir $d/a $d/b
-cp $MODDIR/*.so $d/a/ && cp $MODDIR/*.so $d/b/
-cp "$(command -v fx-counter-1.0.so)" $d/a/ && cp "$(command -v fx-counter-2.0.so)" $d/b/
+cp $MODDIR/*.so $d/a/ && cp $MODDIR/*.so $d/b/ && rm $d/a/cmos-rtc.so
+cp "$(command -v fx-counter-1.0.so)" "$(command -v fx-rtc-1.0.so)" $d/a/
+cp "$(command -v fx-counter-2.0.so)" $d/b/
+dd if=/dev/zero of=$d/disk.img bs=1M count=1 2>/dev/null
 $MODVMM run --module-dir $d/b --incoming unix:$d/migrate.sock --control $d/b.sock \
 	>$d/b.out 2>&1 &
-$MODVMM run --module-dir $d/a --device fx-counter --control $d/a.sock \
-	--append "forever pace=10" >$d/a.out 2>&1 &
+$MODVMM run --module-dir $d/a --device fx-counter --device cmos-rtc \
+	--device virtio-blk,file=$d/disk.img --device virtio-rng \
+	--control $d/a.sock --append "forever pace=10" >$d/a.out 2>&1 &
 while [ ! -S $d/a.sock ] || [ ! -S $d/migrate.sock ]; do sleep 0.1; done
 sleep 1
 set -x
