@@ -55,6 +55,7 @@
 volatile uint64_t guest_ticks;
 volatile uint64_t guest_unexpected;
 static volatile uint64_t virtio_irqs, rtc_ticks;
+static volatile uint64_t virtio_found; /* bit 0: virtio-blk, 1: virtio-rng */
 
 struct interrupt_frame;
 __attribute__((interrupt)) static void isr_virtio(struct interrupt_frame *f);
@@ -309,8 +310,10 @@ __attribute__((interrupt)) static void isr_virtio(struct interrupt_frame *f)
 {
 	(void)f;
 	virtio_irqs++;
-	mmio_write(VIRTIO_BLK + 0x64, mmio_read(VIRTIO_BLK + 0x60));
-	mmio_write(VIRTIO_RNG + 0x64, mmio_read(VIRTIO_RNG + 0x60));
+	if (virtio_found & 1)
+		mmio_write(VIRTIO_BLK + 0x64, mmio_read(VIRTIO_BLK + 0x60));
+	if (virtio_found & 2)
+		mmio_write(VIRTIO_RNG + 0x64, mmio_read(VIRTIO_RNG + 0x60));
 	pic_eoi(0);
 }
 
