@@ -41,6 +41,7 @@ struct ioevents {
 	int wake_fd;
 	GThread *thread;
 	int stop;
+	unsigned int changes; /* bumped when the set of eventfds changes */
 };
 
 struct ioevents *ioevents_new(GMutex *call_lock)
@@ -131,6 +132,7 @@ static gpointer io_thread(gpointer data)
 	g_autoptr(GArray) pfds =
 		g_array_new(FALSE, FALSE, sizeof(struct pollfd));
 	g_autoptr(GHashTable) ready = g_hash_table_new(NULL, NULL);
+	unsigned int seen = ~0u;
 
 	for (;;) {
 		struct pollfd wake_pfd = { .fd = io->wake_fd,
@@ -141,15 +143,21 @@ static gpointer io_thread(gpointer data)
 			g_mutex_unlock(&io->lock);
 			break;
 		}
-		close_dead(io);
-		g_array_set_size(pfds, 0);
-		g_array_append_val(pfds, wake_pfd);
-		for (guint i = 0; i < io->bells->len; i++) {
-			struct doorbell *b = io->bells->pdata[i];
-			struct pollfd p = { .fd = b->fd, .events = POLLIN };
+		/* The poll set is rebuilt only when doorbells came or went,
+		 * not once per request. */
+		if (seen != io->changes) {
+			seen = io->changes;
+			close_dead(io);
+			g_array_set_size(pfds, 0);
+			g_array_append_val(pfds, wake_pfd);
+			for (guint i = 0; i < io->bells->len; i++) {
+				struct doorbell *b = io->bells->pdata[i];
+				struct pollfd p = { .fd = b->fd,
+						    .events = POLLIN };
 
-			if (b->fd >= 0)
-				g_array_append_val(pfds, p);
+				if (b->fd >= 0)
+					g_array_append_val(pfds, p);
+			}
 		}
 		g_mutex_unlock(&io->lock);
 
@@ -231,6 +239,7 @@ int ioevent_add(struct ioevents *io, const void *owner, uint32_t space,
 	bind_doorbell(io, b);
 	g_mutex_lock(&io->lock);
 	g_ptr_array_add(io->bells, b);
+	io->changes++;
 	wake(io);
 	g_mutex_unlock(&io->lock);
 	return 0;
@@ -251,6 +260,7 @@ void ioevents_remove_owner(struct ioevents *io, const void *owner)
 		}
 		g_ptr_array_remove_index(io->bells, i);
 	}
+	io->changes++;
 	wake(io);
 	g_mutex_unlock(&io->lock);
 }

@@ -32,6 +32,16 @@ static inline char *fixture_path(const char *file)
 	return g_build_filename(dir, file, NULL);
 }
 
+/* The n-byte little-endian integer at p + off (guest tables, headers). */
+static inline uint64_t le_get(const uint8_t *p, size_t off, int n)
+{
+	uint64_t v = 0;
+
+	for (int i = n - 1; i >= 0; i--)
+		v = (v << 8) | p[off + (size_t)i];
+	return v;
+}
+
 #define ck_assert_error(err, expected)                                         \
 	do {                                                                   \
 		ck_assert_msg((err) != NULL, "no error set");                  \

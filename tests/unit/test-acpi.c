@@ -38,15 +38,6 @@ static void teardown(void)
 	g_free(ram);
 }
 
-static uint64_t rd(const uint8_t *p, size_t off, int n)
-{
-	uint64_t v = 0;
-
-	for (int i = n - 1; i >= 0; i--)
-		v = (v << 8) | p[off + (size_t)i];
-	return v;
-}
-
 static uint8_t sum(const uint8_t *p, size_t n)
 {
 	uint8_t s = 0;
@@ -63,14 +54,14 @@ static const uint8_t *table(uint64_t gpa, const char *sig)
 	ck_assert_uint_le(gpa + 36, ACPI_TABLES_BASE + ACPI_TABLES_SIZE);
 	ck_assert_msg(!memcmp(ram + gpa, sig, 4), "no %s at 0x%llx", sig,
 		      (unsigned long long)gpa);
-	ck_assert_uint_le(gpa + rd(ram + gpa, 4, 4),
+	ck_assert_uint_le(gpa + le_get(ram + gpa, 4, 4),
 			  ACPI_TABLES_BASE + ACPI_TABLES_SIZE);
 	return ram + gpa;
 }
 
 static uint64_t xsdt_gpa(void)
 {
-	return rd(ram + ACPI_TABLES_BASE, 24, 8);
+	return le_get(ram + ACPI_TABLES_BASE, 24, 8);
 }
 
 /* The table of this signature that the XSDT lists. */
@@ -78,8 +69,8 @@ static const uint8_t *xsdt_find(const char *sig)
 {
 	const uint8_t *xsdt = table(xsdt_gpa(), "XSDT");
 
-	for (size_t off = 36; off < rd(xsdt, 4, 4); off += 8) {
-		uint64_t gpa = rd(xsdt, off, 8);
+	for (size_t off = 36; off < le_get(xsdt, 4, 4); off += 8) {
+		uint64_t gpa = le_get(xsdt, off, 8);
 
 		if (gpa < RAM && !memcmp(ram + gpa, sig, 4))
 			return table(gpa, sig);
@@ -90,7 +81,7 @@ static const uint8_t *xsdt_find(const char *sig)
 
 static const uint8_t *dsdt(void)
 {
-	return table(rd(xsdt_find("FACP"), 140, 8), "DSDT");
+	return table(le_get(xsdt_find("FACP"), 140, 8), "DSDT");
 }
 
 static void write_standard(void)
@@ -119,7 +110,8 @@ static char *disassemble(const uint8_t *t)
 	ck_assert(dir);
 	dat = g_build_filename(dir, "dsdt.dat", NULL);
 	dsl = g_build_filename(dir, "dsdt.dsl", NULL);
-	ck_assert(g_file_set_contents(dat, (const char *)t, rd(t, 4, 4), NULL));
+	ck_assert(g_file_set_contents(dat, (const char *)t, le_get(t, 4, 4),
+				      NULL));
 	ck_assert(g_spawn_sync(dir, argv, NULL, G_SPAWN_STDERR_TO_DEV_NULL,
 			       NULL, NULL, &out, NULL, &status, &err));
 	ck_assert_msg(g_spawn_check_wait_status(status, NULL),
@@ -170,10 +162,10 @@ START_TEST(test_rsdp_signature_and_checksums)
 	ck_assert_mem_eq(rsdp, "RSD PTR ", 8);
 	ck_assert_mem_eq(rsdp + 9, "MODVMM", 6);
 	ck_assert_uint_eq(rsdp[15], 2);
-	ck_assert_uint_eq(rd(rsdp, 20, 4), 36);
+	ck_assert_uint_eq(le_get(rsdp, 20, 4), 36);
 	ck_assert_uint_eq(sum(rsdp, 20), 0);
 	ck_assert_uint_eq(sum(rsdp, 36), 0);
-	ck_assert_uint_eq(rd(rsdp, 16, 4), 0); /* no RSDT */
+	ck_assert_uint_eq(le_get(rsdp, 16, 4), 0); /* no RSDT */
 	ck_assert_uint_eq(xsdt_gpa() % 8, 0);
 	table(xsdt_gpa(), "XSDT");
 }
@@ -185,9 +177,9 @@ START_TEST(test_xsdt_lists_fadt_and_madt)
 
 	write_standard();
 	xsdt = table(xsdt_gpa(), "XSDT");
-	ck_assert_uint_eq(rd(xsdt, 4, 4), 36 + 2 * 8);
-	ck_assert_mem_eq(ram + rd(xsdt, 36, 8), "FACP", 4);
-	ck_assert_mem_eq(ram + rd(xsdt, 44, 8), "APIC", 4);
+	ck_assert_uint_eq(le_get(xsdt, 4, 4), 36 + 2 * 8);
+	ck_assert_mem_eq(ram + le_get(xsdt, 36, 8), "FACP", 4);
+	ck_assert_mem_eq(ram + le_get(xsdt, 44, 8), "APIC", 4);
 }
 END_TEST
 
@@ -203,9 +195,9 @@ START_TEST(test_every_table_checksum_zero)
 	for (size_t i = 0; i < G_N_ELEMENTS(t); i++) {
 		ck_assert_mem_eq(t[i] + 10, "MODVMM", 6);
 		ck_assert_mem_eq(t[i] + 16, "MODVMMVM", 8);
-		ck_assert_msg(sum(t[i], rd(t[i], 4, 4)) == 0,
+		ck_assert_msg(sum(t[i], le_get(t[i], 4, 4)) == 0,
 			      "%.4s: checksum 0x%02x, sum 0x%02x", t[i],
-			      t[i][9], sum(t[i], rd(t[i], 4, 4)));
+			      t[i][9], sum(t[i], le_get(t[i], 4, 4)));
 	}
 }
 END_TEST
@@ -216,19 +208,19 @@ START_TEST(test_fadt_hw_reduced_with_x_dsdt)
 
 	write_standard();
 	fadt = xsdt_find("FACP");
-	ck_assert_uint_eq(rd(fadt, 4, 4), 276);
-	ck_assert_uint_eq(fadt[8], 6);		       /* revision */
-	ck_assert_uint_eq(fadt[131], 3);	       /* minor: ACPI 6.3 */
-	ck_assert_uint_eq(rd(fadt, 112, 4), 1u << 20); /* HW_REDUCED_ACPI */
+	ck_assert_uint_eq(le_get(fadt, 4, 4), 276);
+	ck_assert_uint_eq(fadt[8], 6);			   /* revision */
+	ck_assert_uint_eq(fadt[131], 3);		   /* minor: ACPI 6.3 */
+	ck_assert_uint_eq(le_get(fadt, 112, 4), 1u << 20); /* HW_REDUCED_ACPI */
 	/* 8042, no VGA, no MSI; the CMOS RTC is there (bit 5 clear). */
-	ck_assert_uint_eq(rd(fadt, 109, 2), 0x000e);
-	ck_assert_uint_eq(rd(fadt, 36, 4), 0); /* no FACS */
-	ck_assert_uint_eq(rd(fadt, 132, 8), 0);
-	ck_assert_uint_eq(rd(fadt, 40, 4), 0); /* only X_DSDT */
-	ck_assert_mem_eq(ram + rd(fadt, 140, 8), "DSDT", 4);
-	ck_assert_uint_eq(sum(dsdt(), rd(dsdt(), 4, 4)), 0);
-	ck_assert_uint_eq(rd(fadt, 46, 2), 0); /* no SCI */
-	ck_assert_uint_eq(rd(fadt, 76, 4), 0); /* no PM timer */
+	ck_assert_uint_eq(le_get(fadt, 109, 2), 0x000e);
+	ck_assert_uint_eq(le_get(fadt, 36, 4), 0); /* no FACS */
+	ck_assert_uint_eq(le_get(fadt, 132, 8), 0);
+	ck_assert_uint_eq(le_get(fadt, 40, 4), 0); /* only X_DSDT */
+	ck_assert_mem_eq(ram + le_get(fadt, 140, 8), "DSDT", 4);
+	ck_assert_uint_eq(sum(dsdt(), le_get(dsdt(), 4, 4)), 0);
+	ck_assert_uint_eq(le_get(fadt, 46, 2), 0); /* no SCI */
+	ck_assert_uint_eq(le_get(fadt, 76, 4), 0); /* no PM timer */
 	ck_assert_mem_eq(fadt + 268, "MODVMM  ", 8);
 }
 END_TEST
@@ -237,11 +229,11 @@ END_TEST
 static void madt_check(unsigned int ncpus)
 {
 	const uint8_t *madt = xsdt_find("APIC");
-	size_t len = rd(madt, 4, 4), off = 44;
+	size_t len = le_get(madt, 4, 4), off = 44;
 	unsigned int lapics = 0, ioapics = 0;
 
-	ck_assert_uint_eq(rd(madt, 36, 4), 0xfee00000);
-	ck_assert_uint_eq(rd(madt, 40, 4), 1); /* PCAT_COMPAT */
+	ck_assert_uint_eq(le_get(madt, 36, 4), 0xfee00000);
+	ck_assert_uint_eq(le_get(madt, 40, 4), 1); /* PCAT_COMPAT */
 	while (off < len) {
 		const uint8_t *e = madt + off;
 
@@ -251,12 +243,12 @@ static void madt_check(unsigned int ncpus)
 			ck_assert_uint_eq(e[1], 8);
 			ck_assert_uint_eq(e[2], lapics); /* processor UID */
 			ck_assert_uint_eq(e[3], lapics); /* APIC id */
-			ck_assert_uint_eq(rd(e, 4, 4), 1);
+			ck_assert_uint_eq(le_get(e, 4, 4), 1);
 			lapics++;
 		} else if (e[0] == 1) {
 			ck_assert_uint_eq(e[1], 12);
-			ck_assert_uint_eq(rd(e, 4, 4), 0xfec00000);
-			ck_assert_uint_eq(rd(e, 8, 4), 0);
+			ck_assert_uint_eq(le_get(e, 4, 4), 0xfec00000);
+			ck_assert_uint_eq(le_get(e, 8, 4), 0);
 			ioapics++;
 		} else {
 			ck_abort_msg("MADT entry of type %u at %zu", e[0], off);
@@ -356,9 +348,9 @@ START_TEST(test_dsdt_no_devices_empty_sb)
 	memset(ram + ACPI_TABLES_BASE, 0xa5, ACPI_TABLES_SIZE);
 	ck_assert_int_eq(acpi_write_tables(mem, 1, NULL, 0, NULL), 0);
 	t = dsdt();
-	ck_assert_uint_eq(rd(t, 4, 4), 36 + 7); /* ScopeOp, 1, \_SB_ */
-	ck_assert_uint_eq(sum(t, rd(t, 4, 4)), 0);
-	for (const uint8_t *p = t + rd(t, 4, 4);
+	ck_assert_uint_eq(le_get(t, 4, 4), 36 + 7); /* ScopeOp, 1, \_SB_ */
+	ck_assert_uint_eq(sum(t, le_get(t, 4, 4)), 0);
+	for (const uint8_t *p = t + le_get(t, 4, 4);
 	     p < ram + ACPI_TABLES_BASE + ACPI_TABLES_SIZE; p++)
 		ck_assert_uint_eq(*p, 0);
 	madt_check(1);
@@ -390,9 +382,10 @@ START_TEST(test_dsdt_largest_list_fits)
 
 	ck_assert_int_eq(acpi_write_tables(mem, 2, l, 2051, NULL), 0);
 	t = dsdt();
-	ck_assert_uint_eq(rd(t, 4, 4), 36 + 9 + 2 * 60 + 254 * 61 + 1795 * 62);
-	ck_assert_uint_eq(rd(t, 4, 4), 126976 - 27);
-	ck_assert_uint_eq(sum(t, rd(t, 4, 4)), 0);
+	ck_assert_uint_eq(le_get(t, 4, 4),
+			  36 + 9 + 2 * 60 + 254 * 61 + 1795 * 62);
+	ck_assert_uint_eq(le_get(t, 4, 4), 126976 - 27);
+	ck_assert_uint_eq(sum(t, le_get(t, 4, 4)), 0);
 }
 END_TEST
 

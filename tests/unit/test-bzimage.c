@@ -48,15 +48,6 @@ static void teardown(void)
 	g_free(kernel);
 }
 
-static uint64_t rd(const uint8_t *p, size_t off, int n)
-{
-	uint64_t v = 0;
-
-	for (int i = n - 1; i >= 0; i--)
-		v = (v << 8) | p[off + (size_t)i];
-	return v;
-}
-
 START_TEST(test_bzimage_debian_kernel_header)
 {
 	struct bzimage bz;
@@ -88,24 +79,24 @@ START_TEST(test_bzimage_zero_page_and_memory)
 			 bz.kernel_size);
 	ck_assert_str_eq((const char *)ram + BOOT_CMDLINE, cmdline);
 	/* The setup header travels; the loader's fields are ours. */
-	ck_assert_uint_eq(rd(zp, 0x202, 4), 0x53726448);
-	ck_assert_uint_eq(rd(zp, 0x206, 2), bz.version);
+	ck_assert_uint_eq(le_get(zp, 0x202, 4), 0x53726448);
+	ck_assert_uint_eq(le_get(zp, 0x206, 2), bz.version);
 	ck_assert_uint_eq(zp[0x210], 0xff);
 	ck_assert_uint_eq(zp[0x211] & 0x81, 0x81);
-	ck_assert_uint_eq(rd(zp, 0x228, 4), BOOT_CMDLINE);
-	initrd_addr = rd(zp, 0x218, 4);
-	ck_assert_uint_eq(rd(zp, 0x21c, 4), sizeof(initrd));
+	ck_assert_uint_eq(le_get(zp, 0x228, 4), BOOT_CMDLINE);
+	initrd_addr = le_get(zp, 0x218, 4);
+	ck_assert_uint_eq(le_get(zp, 0x21c, 4), sizeof(initrd));
 	ck_assert_uint_eq(initrd_addr % 4096, 0);
 	ck_assert_uint_le(initrd_addr + sizeof(initrd), RAM);
 	ck_assert_uint_ge(initrd_addr, BOOT_KERNEL + bz.init_size);
 	ck_assert_mem_eq(ram + initrd_addr, initrd, sizeof(initrd));
 	/* e820: low RAM, two reserved holes, RAM from 1 MiB to the end. */
 	ck_assert_uint_eq(zp[0x1e8], 4);
-	ck_assert_uint_eq(rd(zp, 0x2d0 + 0 * 20 + 8, 8), 0x9fc00);
-	ck_assert_uint_eq(rd(zp, 0x2d0 + 1 * 20 + 16, 4), 2);
-	ck_assert_uint_eq(rd(zp, 0x2d0 + 3 * 20, 8), 0x100000);
-	ck_assert_uint_eq(rd(zp, 0x2d0 + 3 * 20 + 8, 8), RAM - 0x100000);
-	ck_assert_uint_eq(rd(zp, 0x2d0 + 3 * 20 + 16, 4), 1);
+	ck_assert_uint_eq(le_get(zp, 0x2d0 + 0 * 20 + 8, 8), 0x9fc00);
+	ck_assert_uint_eq(le_get(zp, 0x2d0 + 1 * 20 + 16, 4), 2);
+	ck_assert_uint_eq(le_get(zp, 0x2d0 + 3 * 20, 8), 0x100000);
+	ck_assert_uint_eq(le_get(zp, 0x2d0 + 3 * 20 + 8, 8), RAM - 0x100000);
+	ck_assert_uint_eq(le_get(zp, 0x2d0 + 3 * 20 + 16, 4), 1);
 }
 END_TEST
 
@@ -120,7 +111,7 @@ START_TEST(test_bzimage_truncated_refused)
 	 * only cuts inside the announced kernel can be seen. */
 	cuts[7] = bz.setup_size;
 	cuts[8] = bz.setup_size + 4096;
-	cuts[9] = bz.setup_size + rd(kernel, 0x1f4, 4) * 16 - 1;
+	cuts[9] = bz.setup_size + le_get(kernel, 0x1f4, 4) * 16 - 1;
 	for (size_t i = 0; i < G_N_ELEMENTS(cuts); i++) {
 		GError *err = NULL;
 
@@ -142,12 +133,12 @@ START_TEST(test_bzimage_truncated_message)
 	size_t cut;
 
 	ck_assert_int_eq(bzimage_parse(kernel, kernel_size, &bz, NULL), 0);
-	cut = bz.setup_size + rd(kernel, 0x1f4, 4) * 16 - 1;
-	expected =
-		g_strdup_printf("truncated bzImage: header announces %u "
-				"setup and %" G_GUINT64_FORMAT
-				" kernel bytes, the file has %zu",
-				bz.setup_size, rd(kernel, 0x1f4, 4) * 16, cut);
+	cut = bz.setup_size + le_get(kernel, 0x1f4, 4) * 16 - 1;
+	expected = g_strdup_printf("truncated bzImage: header announces %u "
+				   "setup and %" G_GUINT64_FORMAT
+				   " kernel bytes, the file has %zu",
+				   bz.setup_size, le_get(kernel, 0x1f4, 4) * 16,
+				   cut);
 	ck_assert_int_lt(bzimage_parse(kernel, cut, &bz, &err), 0);
 	ck_assert_error(err, expected);
 	g_error_free(err);
