@@ -154,6 +154,8 @@ static JsonNode *cmd_migrate(struct control_session *s, JsonObject *args,
 	struct machine *m = s->m;
 	gint64 downtime = json_object_get_int_member_with_default(
 		args, "downtime-ms", s->m->downtime_ms);
+	gint64 timeout = json_object_get_int_member_with_default(
+		args, "timeout-s", s->m->migration_timeout);
 
 	if (has_kvm(s, error) < 0)
 		return NULL;
@@ -171,9 +173,16 @@ static JsonNode *cmd_migrate(struct control_session *s, JsonObject *args,
 			   downtime);
 		return NULL;
 	}
+	if (timeout < 1 || timeout > MIGRATION_TIMEOUT_MAX) {
+		error_setf(error, ERANGE,
+			   "timeout-s %" G_GINT64_FORMAT ": 1 to %d", timeout,
+			   MIGRATION_TIMEOUT_MAX);
+		return NULL;
+	}
 	g_clear_pointer(&m->migration, migration_free);
 	if (migration_start(m, s->c, json_object_get_string_member(args, "uri"),
-			    (uint32_t)downtime, &m->migration, error) < 0)
+			    (uint32_t)downtime, (uint32_t)timeout,
+			    &m->migration, error) < 0)
 		return NULL;
 	return empty_object();
 }
@@ -566,6 +575,7 @@ static const struct control_arg snapshot_save_args[] = {
 static const struct control_arg migrate_args[] = {
 	{ "uri", "string", 1 },
 	{ "downtime-ms", "int", 0 },
+	{ "timeout-s", "int", 0 },
 	{ NULL },
 };
 static const struct control_arg uri_args[] = {

@@ -26,6 +26,7 @@
 #include "../compat/error.h"
 #include "../compat/json-text.h"
 #include "control-cmds.h"
+#include "sandbox.h"
 
 #define MAX_DEPTH 32
 
@@ -789,6 +790,8 @@ static gpointer control_thread(gpointer data)
 {
 	struct control *c = data;
 
+	/* Module loading runs here: main's list has what dlopen() needs. */
+	sandbox_enter_or_die(SANDBOX_MAIN);
 	g_main_context_push_thread_default(c->ctx);
 	g_main_loop_run(c->loop);
 	g_main_context_pop_thread_default(c->ctx);

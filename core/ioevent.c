@@ -19,6 +19,7 @@
 
 #include "../compat/error.h"
 #include "ioevent.h"
+#include "sandbox.h"
 
 struct doorbell {
 	const void *owner;
@@ -134,6 +135,7 @@ static gpointer io_thread(gpointer data)
 	g_autoptr(GHashTable) ready = g_hash_table_new(NULL, NULL);
 	unsigned int seen = ~0u;
 
+	sandbox_enter_or_die(SANDBOX_IO);
 	for (;;) {
 		struct pollfd wake_pfd = { .fd = io->wake_fd,
 					   .events = POLLIN };

@@ -24,6 +24,7 @@
 #include "boot.h"
 #include "../compat/error.h"
 #include "kvm-cpu.h"
+#include "sandbox.h"
 
 #define KICK_SIGNAL SIGUSR1
 
@@ -434,6 +435,7 @@ static void *cpu_thread(void *data)
 	sigfillset(&set);
 	sigdelset(&set, KICK_SIGNAL);
 	pthread_sigmask(SIG_SETMASK, &set, NULL);
+	sandbox_enter_or_die(SANDBOX_VCPU);
 	for (;;) {
 		if (ioctl(cpu->fd, KVM_RUN, 0) < 0) {
 			if (errno == EINTR || errno == EAGAIN) {

@@ -4,17 +4,24 @@
  *
  * Order of checks, so that nothing of a bad module ever runs:
  *   1. file and directory trust (owner, not group/world-writable);
- *   2. metadata (.modvmm_modinfo) read from the file: ABI version, name,
+ *   2. with an allowlist, the file's SHA-256 must be in it;
+ *   3. metadata (.modvmm_modinfo) read from the file: ABI version, name,
  *      device types, the entry symbol, duplicates against what is loaded;
- *   3. only then dlopen(), the entry point, and the descriptor, which must
+ *   4. only then dlopen(), the entry point, and the descriptor, which must
  *      agree with the metadata and follow the struct-size rule;
- *   4. init(), then the device types are registered.
- * Any failure undoes everything before it. Every message starts with the
- * module's file name and names both values that disagree.
+ *   5. init(), then the device types are registered.
+ * The file is opened once: trust is checked, the digest taken, the
+ * metadata read and the code mapped through that one descriptor, so a
+ * path changed meanwhile cannot make what runs differ from what was
+ * checked. Any failure undoes everything before it. Every message starts
+ * with the module's file name and names both values that disagree; a
+ * refusal by a trust rule ends with "(rule: NAME)".
  */
+#define _GNU_SOURCE /* O_PATH */
 #include <dlfcn.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -29,6 +36,7 @@ struct loader {
 	GPtrArray *modules; /* struct module *, load order */
 	GHashTable *types;  /* name -> struct device_type *, not owned */
 	int tainted;
+	char *allow_path; /* --module-allowlist as given, or NULL */
 };
 
 static void module_free(struct module *m)
@@ -37,6 +45,8 @@ static void module_free(struct module *m)
 		return;
 	if (m->handle)
 		dlclose(m->handle);
+	if (m->fd >= 0)
+		close(m->fd);
 	if (m->types)
 		g_ptr_array_unref(m->types);
 	modinfo_free(m->info);
@@ -86,6 +96,7 @@ void loader_free(struct loader *l)
 	g_ptr_array_unref(l->modules);
 	g_ptr_array_unref(l->dirs);
 	g_hash_table_unref(l->types);
+	g_free(l->allow_path);
 	g_free(l);
 }
 
@@ -133,23 +144,231 @@ struct device_type *loader_find_type(struct loader *l, const char *name)
 	return g_hash_table_lookup(l->types, name);
 }
 
-/* Who may have written this file or directory besides us and root? */
-static int trust_check(const char *file, const char *what, const char *path,
-		       const struct stat *st, GError **error)
+/*
+ * Who may have written this file or directory besides us and root? The
+ * message starts with `file`, says what is refused (`whose`: "module",
+ * "allowlist") and ends with the rule that failed.
+ */
+static int trust_check(const char *file, const char *whose, const char *what,
+		       const char *path, const struct stat *st, GError **error)
 {
 	if (st->st_uid != 0 && st->st_uid != geteuid())
-		return error_setf(
-			error, EPERM,
-			"%s: refusing module: %s %s is owned by uid %u, "
-			"expected root or uid %u",
-			file, what, path, st->st_uid, geteuid());
-	if (st->st_mode & (S_IWGRP | S_IWOTH))
 		return error_setf(error, EPERM,
-				  "%s: refusing module: %s %s is %s-writable "
-				  "(mode %04o)",
-				  file, what, path,
-				  (st->st_mode & S_IWOTH) ? "world" : "group",
-				  st->st_mode & 07777);
+				  "%s: refusing %s: %s %s is owned by uid %u, "
+				  "expected root or uid %u (rule: owner)",
+				  file, whose, what, path, st->st_uid,
+				  geteuid());
+	if (st->st_mode & (S_IWGRP | S_IWOTH)) {
+		const char *rule = (st->st_mode & S_IWOTH) ? "world-writable"
+							   : "group-writable";
+
+		return error_setf(error, EPERM,
+				  "%s: refusing %s: %s %s is %s, mode %04o "
+				  "(rule: %s)",
+				  file, whose, what, path, rule,
+				  st->st_mode & 07777, rule);
+	}
+	return 0;
+}
+
+/*
+ * Opens the file `path` resolves to and checks it and its directory with
+ * trust_check(). The checks are made on descriptors, and the file is
+ * opened relative to the directory's descriptor without following a
+ * link: whatever is renamed or swapped in meanwhile, what the caller
+ * reads through *ret_fd is what was checked.
+ */
+static int trusted_open(const char *path, const char *whose, char **ret_real,
+			int *ret_fd, GError **error)
+{
+	g_autofree char *file = g_path_get_basename(path);
+	g_autofree char *real = NULL, *dir = NULL, *base = NULL;
+	struct stat st, dst;
+	int dfd = -1, fd = -1, r;
+
+	real = realpath(path, NULL);
+	if (!real) {
+		r = errno;
+		return error_setf(error, r, "%s: %s", path, g_strerror(r));
+	}
+	dir = g_path_get_dirname(real);
+	base = g_path_get_basename(real);
+	dfd = open(dir, O_PATH | O_DIRECTORY | O_CLOEXEC);
+	if (dfd < 0 || fstat(dfd, &dst) < 0) {
+		r = errno;
+		r = error_setf(error, r, "%s: %s", dir, g_strerror(r));
+		goto out;
+	}
+	/* Non-blocking: a FIFO in the file's place must not hang the host. */
+	fd = openat(dfd, base,
+		    O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY);
+	if (fd < 0 || fstat(fd, &st) < 0) {
+		r = errno;
+		r = error_setf(error, r, "%s: %s", path, g_strerror(r));
+		goto out;
+	}
+	if (!S_ISREG(st.st_mode)) {
+		r = error_setf(error, EINVAL, "%s: not a regular file", file);
+		goto out;
+	}
+	r = trust_check(file, whose, "file", real, &st, error);
+	if (r < 0)
+		goto out;
+	r = trust_check(file, whose, "directory", dir, &dst, error);
+	if (r < 0)
+		goto out;
+	*ret_fd = fd;
+	fd = -1;
+	*ret_real = g_steal_pointer(&real);
+out:
+	if (fd >= 0)
+		close(fd);
+	if (dfd >= 0)
+		close(dfd);
+	return r;
+}
+
+/* Reads `len` bytes at `off`, fewer at the end; the count or -errno. */
+static ssize_t read_at_most(int fd, char *buf, size_t len, off_t off)
+{
+	size_t done = 0;
+
+	while (done < len) {
+		ssize_t n = pread(fd, buf + done, len - done, off + done);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return -errno;
+		if (!n)
+			break;
+		done += (size_t)n;
+	}
+	return (ssize_t)done;
+}
+
+/* The SHA-256 of the whole file behind `fd`, in lower-case hex. */
+static int fd_sha256(int fd, const char *file, char **ret, GError **error)
+{
+	g_autoptr(GChecksum) sum = g_checksum_new(G_CHECKSUM_SHA256);
+	g_autofree char *buf = g_malloc(1 << 16);
+	off_t off = 0;
+
+	for (;;) {
+		ssize_t n = read_at_most(fd, buf, 1 << 16, off);
+
+		if (n < 0)
+			return error_setf(error, (int)-n,
+					  "%s: reading it for its sha256: %s",
+					  file, g_strerror((int)-n));
+		if (!n)
+			break;
+		g_checksum_update(sum, (const guchar *)buf, n);
+		off += n;
+	}
+	*ret = g_strdup(g_checksum_get_string(sum));
+	return 0;
+}
+
+/*
+ * One line of sha256sum output: "<64 hex digits>  <name>", or " *<name>"
+ * after the digest (binary mode), the whole line after a '\' when the
+ * name has escapes. Returns NULL and the digest in `digest`, or what is
+ * wrong with the line.
+ */
+static char *allowlist_line(const char *line, char digest[65])
+{
+	const char *p = line;
+	size_t n = 0;
+
+	if (*p == '\\')
+		p++;
+	while (g_ascii_isxdigit(p[n]))
+		n++;
+	if (n != 64 && (!p[n] || p[n] == ' ' || p[n] == '\t'))
+		return g_strdup_printf("the digest has %zu hex digits, a "
+				       "sha256 has 64",
+				       n);
+	if (n < 64)
+		return g_ascii_isprint(p[n])
+			       ? g_strdup_printf(
+					 "'%c' at column %zu is not a hex "
+					 "digit of a sha256",
+					 p[n], (size_t)(p - line) + n + 1)
+			       : g_strdup_printf(
+					 "byte 0x%02x at column %zu is not a "
+					 "hex digit of a sha256",
+					 (unsigned char)p[n],
+					 (size_t)(p - line) + n + 1);
+	if (p[64] != ' ' || (p[65] != ' ' && p[65] != '*') || !p[66])
+		return g_strdup("expected two spaces and a file name after the "
+				"digest, as sha256sum writes");
+	for (int i = 0; i < 64; i++)
+		digest[i] = g_ascii_tolower(p[i]);
+	digest[64] = '\0';
+	return NULL;
+}
+
+/* The digests in the allowlist `path`, as a set of lower-case hex strings. */
+static int allowlist_read(const char *path, GHashTable **ret, GError **error)
+{
+	g_autoptr(GHashTable) allow =
+		g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
+	g_autofree char *real = NULL, *text = NULL;
+	g_auto(GStrv) lines = NULL;
+	ssize_t n;
+	int fd, r;
+
+	r = trusted_open(path, "allowlist", &real, &fd, error);
+	if (r < 0)
+		return r;
+	/* One byte over the limit tells a file that is too long. */
+	text = g_malloc(LOADER_ALLOWLIST_MAX + 1);
+	n = read_at_most(fd, text, LOADER_ALLOWLIST_MAX + 1, 0);
+	close(fd);
+	if (n < 0)
+		return error_setf(error, (int)-n, "%s: %s", path,
+				  g_strerror((int)-n));
+	if ((size_t)n > LOADER_ALLOWLIST_MAX)
+		return error_setf(error, EFBIG,
+				  "%s: more than the limit of %u bytes for an "
+				  "allowlist",
+				  path, LOADER_ALLOWLIST_MAX);
+	if (memchr(text, '\0', (size_t)n))
+		return error_setf(error, EINVAL,
+				  "%s: has a NUL byte: not sha256sum output",
+				  path);
+	text[n] = '\0';
+	lines = g_strsplit(text, "\n", -1);
+	for (guint i = 0; lines[i]; i++) {
+		const char *line = lines[i];
+		const char *first = line + strspn(line, " \t\r");
+		g_autofree char *why = NULL;
+		char digest[65];
+
+		if (!*first || *first == '#')
+			continue;
+		why = allowlist_line(line, digest);
+		if (why)
+			return error_setf(error, EINVAL, "%s:%u: %s", path,
+					  i + 1, why);
+		g_hash_table_add(allow, g_strdup(digest));
+	}
+	*ret = g_steal_pointer(&allow);
+	return 0;
+}
+
+int loader_set_allowlist(struct loader *l, const char *path, GError **error)
+{
+	GHashTable *allow;
+	int r;
+
+	r = allowlist_read(path, &allow, error);
+	if (r < 0)
+		return r;
+	g_hash_table_unref(allow);
+	g_free(l->allow_path);
+	l->allow_path = g_strdup(path);
 	return 0;
 }
 
@@ -526,69 +745,109 @@ static int descriptor_check(struct module *m, const struct modvmm_module *src,
 	return vmstate_metadata_check(m, error);
 }
 
+/* Room for "/proc/self/fd/" and any int. */
+#define FD_NAME_LEN 32
+/* Descriptor numbers tried before giving up on an unused name. */
+#define FD_NAME_TRIES 32
+
+/*
+ * Maps the module through the name /proc/self/fd/N of the descriptor it
+ * was checked through. glibc hands back an object already loaded under
+ * the same name without opening anything: loaded modules keep their
+ * descriptors open so that no two share a number, and a name still held
+ * by an object dlclose() could not unmap is stepped over by moving the
+ * descriptor to a higher number.
+ */
+static int module_map(struct module *m, const char *file, GError **error)
+{
+	char name[FD_NAME_LEN];
+
+	for (int i = 0;; i++) {
+		void *stale;
+		int fd;
+
+		snprintf(name, sizeof(name), "/proc/self/fd/%d", m->fd);
+		stale = dlopen(name, RTLD_NOW | RTLD_LOCAL | RTLD_NOLOAD);
+		if (!stale)
+			break;
+		dlclose(stale);
+		if (i == FD_NAME_TRIES)
+			return error_setf(
+				error, EBUSY,
+				"%s: cannot map it: %d names up to %s belong "
+				"to an object still mapped (a module that an "
+				"unload could not unmap)",
+				file, FD_NAME_TRIES + 1, name);
+		fd = fcntl(m->fd, F_DUPFD_CLOEXEC, m->fd + 1);
+		if (fd < 0) {
+			int e = errno;
+
+			return error_setf(error, e, "%s: %s", file,
+					  g_strerror(e));
+		}
+		close(m->fd);
+		m->fd = fd;
+	}
+	m->handle = dlopen(name, RTLD_NOW | RTLD_LOCAL);
+	if (!m->handle) {
+		if (access("/proc/self/fd", F_OK) < 0)
+			return error_setf(
+				error, ENOENT,
+				"%s: cannot map it by its descriptor: "
+				"/proc/self/fd is missing (is /proc "
+				"mounted?)",
+				file);
+		return error_setf(error, ENOEXEC, "%s: dlopen failed: %s", file,
+				  dlerror());
+	}
+	return 0;
+}
+
 int loader_load(struct loader *l, const char *path, struct module **ret,
 		GError **error)
 {
 	g_autofree char *file = g_path_get_basename(path);
-	g_autofree char *real = NULL, *dir = NULL;
+	g_autofree char *real = NULL;
 	const struct modvmm_module *src;
 	modvmm_module_init_fn entry;
-	struct stat st, dst, st2;
 	struct module *m = NULL;
-	int fd = -1, r;
+	int fd, r;
 
-	real = realpath(path, NULL);
-	if (!real) {
-		r = errno;
-		return error_setf(error, r, "%s: %s", path, g_strerror(r));
-	}
-	fd = open(real, O_RDONLY | O_CLOEXEC);
-	if (fd < 0 || fstat(fd, &st) < 0) {
-		r = errno;
-		r = error_setf(error, r, "%s: %s", path, g_strerror(r));
-		goto fail;
-	}
-	if (!S_ISREG(st.st_mode)) {
-		r = error_setf(error, EINVAL, "%s: not a regular file", file);
-		goto fail;
-	}
-	dir = g_path_get_dirname(real);
-	if (stat(dir, &dst) < 0) {
-		r = errno;
-		r = error_setf(error, r, "%s: %s", dir, g_strerror(r));
-		goto fail;
-	}
-	r = trust_check(file, "file", real, &st, error);
+	r = trusted_open(path, "module", &real, &fd, error);
 	if (r < 0)
-		goto fail;
-	r = trust_check(file, "directory", dir, &dst, error);
-	if (r < 0)
-		goto fail;
-
+		return r;
 	m = g_new0(struct module, 1);
+	m->fd = fd;
 	m->types = g_ptr_array_new_with_free_func(device_type_free);
 	m->path = g_steal_pointer(&real);
-	r = modinfo_read_fd(fd, m->path, &m->info, error);
+	if (l->allow_path) {
+		g_autoptr(GHashTable) allow = NULL;
+		g_autofree char *digest = NULL;
+
+		r = allowlist_read(l->allow_path, &allow, error);
+		if (r < 0)
+			goto fail;
+		r = fd_sha256(m->fd, file, &digest, error);
+		if (r < 0)
+			goto fail;
+		if (!g_hash_table_contains(allow, digest)) {
+			r = error_setf(error, EPERM,
+				       "%s: refusing module: sha256 %s is not "
+				       "in allowlist %s (rule: "
+				       "--module-allowlist)",
+				       file, digest, l->allow_path);
+			goto fail;
+		}
+	}
+	r = modinfo_read_fd(m->fd, m->path, &m->info, error);
 	if (r < 0)
 		goto fail;
 	r = metadata_check(l, m->info, error);
 	if (r < 0)
 		goto fail;
-
-	/* The file we checked must be the file we map. */
-	if (stat(m->path, &st2) < 0 || st2.st_dev != st.st_dev ||
-	    st2.st_ino != st.st_ino) {
-		r = error_setf(error, ESTALE,
-			       "%s: file was replaced while being loaded",
-			       file);
+	r = module_map(m, file, error);
+	if (r < 0)
 		goto fail;
-	}
-	m->handle = dlopen(m->path, RTLD_NOW | RTLD_LOCAL);
-	if (!m->handle) {
-		r = error_setf(error, ENOEXEC, "%s: dlopen failed: %s", file,
-			       dlerror());
-		goto fail;
-	}
 	entry = (modvmm_module_init_fn)dlsym(m->handle, MODVMM_MODULE_ENTRY);
 	if (!entry) {
 		r = error_setf(error, ENOEXEC,
@@ -628,13 +887,10 @@ int loader_load(struct loader *l, const char *path, struct module **ret,
 	g_ptr_array_add(l->modules, m);
 	if (!m->info->intree)
 		l->tainted = 1;
-	close(fd);
 	if (ret)
 		*ret = m;
 	return 0;
 fail:
-	if (fd >= 0)
-		close(fd);
 	module_free(m);
 	return r;
 }

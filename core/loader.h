@@ -14,6 +14,8 @@
 #define LOADER_MAX_TYPES 256
 #define LOADER_MAX_PROPERTIES 256
 #define LOADER_MAX_INSTANCE_SIZE (16u << 20)
+/* Bound on an allowlist file: some 12,000 lines of sha256sum output. */
+#define LOADER_ALLOWLIST_MAX (1u << 20)
 
 struct module;
 
@@ -29,6 +31,9 @@ struct device_type {
 struct module {
 	struct modinfo *info;
 	char *path; /* resolved */
+	/* The file as checked and mapped; open while loaded, because the
+	 * module is mapped by the name /proc/self/fd/N of this descriptor. */
+	int fd;
 	void *handle;
 	struct modvmm_module desc;
 	GPtrArray *types; /* struct device_type *, owned */
@@ -47,8 +52,21 @@ void loader_add_dirs(struct loader *l, char **dirs, const char *fallback);
 const GPtrArray *loader_dirs(struct loader *l);
 
 /*
+ * From now on a module loads only if the SHA-256 of its file is in the
+ * allowlist `path` (the output of sha256sum: "<64 hex digits>  <name>"
+ * lines, '#' comments and blank lines). The file must pass the trust
+ * rules of a module file. It is read here, so that a bad list is reported
+ * before anything loads, and again at every load, so that a line added
+ * while the host runs admits a module to a later load. A malformed line
+ * is an error naming path:line; on error the previous list stays.
+ */
+int loader_set_allowlist(struct loader *l, const char *path, GError **error);
+
+/*
  * Checks and loads one module file. Nothing of the module runs unless its
- * file, directory and metadata pass. On failure nothing stays loaded.
+ * file, directory, digest (with an allowlist) and metadata pass; what is
+ * mapped is the file that was checked, whatever happens to the path. On
+ * failure nothing stays loaded.
  */
 int loader_load(struct loader *l, const char *path, struct module **ret,
 		GError **error);

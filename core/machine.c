@@ -494,6 +494,7 @@ int machine_create(const struct machine_config *cfg, struct machine **ret,
 	m = g_new0(struct machine, 1);
 	m->type = type;
 	m->downtime_ms = MIGRATION_DOWNTIME_DEFAULT;
+	m->migration_timeout = MIGRATION_TIMEOUT_DEFAULT;
 	m->alias = cfg->restore ? cfg->restore->alias
 				: !cfg->machine ||
 					  !strcmp(cfg->machine,
@@ -506,6 +507,12 @@ int machine_create(const struct machine_config *cfg, struct machine **ret,
 	m->vmm->sinks.request = sink_request;
 	m->vmm->sinks.opaque = m;
 	loader_add_dirs(m->vmm->loader, cfg->module_dirs, NULL);
+	if (cfg->module_allowlist) {
+		r = loader_set_allowlist(m->vmm->loader, cfg->module_allowlist,
+					 error);
+		if (r < 0)
+			goto fail;
+	}
 	loader_load_all(m->vmm->loader, errors);
 	if (errors->len) {
 		GError *first = errors->pdata[0];

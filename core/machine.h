@@ -17,6 +17,9 @@ struct machine_config {
 	uint64_t memory;     /* bytes */
 	unsigned int cpus;
 	char **module_dirs; /* NULL-terminated */
+	/* sha256sum output the modules must be listed in; NULL: any module
+	 * that passes the other checks (loader_set_allowlist()) */
+	const char *module_allowlist;
 	char **devices;	    /* --device specs, NULL-terminated */
 	int no_defaults;    /* no default devices */
 	const char *kernel; /* bzImage; NULL: the built-in guest */
@@ -43,6 +46,8 @@ struct machine {
 	char *warning; /* for the front end to print, e.g. deprecation */
 	struct migration *migration; /* the last outgoing one, or NULL */
 	uint32_t downtime_ms; /* migrate's default limit (--downtime-ms) */
+	/* s: migrate's default timeout-s (--migration-timeout) */
+	uint32_t migration_timeout;
 };
 
 /*

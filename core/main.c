@@ -17,13 +17,16 @@
 #include "control.h"
 #include "ctl-cli.h"
 #include "device.h"
+#include "fault.h"
 #include "host.h"
 #include "machine.h"
 #include "migration.h"
+#include "sandbox.h"
 #include "snapshot.h"
 #include "vmm.h"
 
 static char **opt_module_dirs;
+static char *opt_module_allowlist;
 static char **opt_devices;
 static gboolean opt_json;
 static gboolean opt_verbose;
@@ -32,6 +35,11 @@ static const GOptionEntry module_options[] = {
 	{ "module-dir", 'M', 0, G_OPTION_ARG_FILENAME_ARRAY, &opt_module_dirs,
 	  "Load modules from DIR (repeatable; default " MODVMM_MODULE_DIR ")",
 	  "DIR" },
+	{ "module-allowlist", 0, 0, G_OPTION_ARG_FILENAME,
+	  &opt_module_allowlist,
+	  "Load only modules whose SHA-256 is listed in FILE (the output of "
+	  "sha256sum; owned by root or you, not group/world-writable)",
+	  "FILE" },
 	{ "device", 'd', 0, G_OPTION_ARG_STRING_ARRAY, &opt_devices,
 	  "Create a device: TYPE[,id=ID][,PROP=VALUE...] (repeatable)",
 	  "SPEC" },
@@ -158,6 +166,12 @@ static int cmd_modules(int argc, char **argv)
 	vmm = vmm_new(host_services());
 	vmm->sinks.log = print_device_log;
 	loader_add_dirs(vmm->loader, opt_module_dirs, MODVMM_MODULE_DIR);
+	if (opt_module_allowlist &&
+	    loader_set_allowlist(vmm->loader, opt_module_allowlist, &err) < 0) {
+		print_error(err);
+		vmm_free(vmm);
+		return 1;
+	}
 	loader_load_all(vmm->loader, errors);
 	for (guint i = 0; i < errors->len; i++)
 		print_error(errors->pdata[i]);
@@ -197,6 +211,8 @@ static char *opt_snapshot_on_exit;
 static int opt_downtime_ms = MIGRATION_DOWNTIME_DEFAULT;
 static gboolean opt_paused;
 static int opt_control_timeout = CONTROL_TIMEOUT_DEFAULT;
+static int opt_migration_timeout = MIGRATION_TIMEOUT_DEFAULT;
+static char *opt_seccomp;
 
 static const GOptionEntry run_options[] = {
 	{ "machine", 0, 0, G_OPTION_ARG_STRING, &opt_machine,
@@ -242,6 +258,15 @@ static const GOptionEntry run_options[] = {
 	  "Seconds a control client has for the handshake and to take its "
 	  "output (default 60)",
 	  "S" },
+	{ "migration-timeout", 0, 0, G_OPTION_ARG_INT, &opt_migration_timeout,
+	  "Seconds a migration peer may send and take nothing: an incoming "
+	  "source, and the destination of migrate without timeout-s "
+	  "(default 60)",
+	  "S" },
+	{ "seccomp", 0, 0, G_OPTION_ARG_STRING, &opt_seccomp,
+	  "System call filters per thread: enforce (default), log (the "
+	  "kernel logs what enforce would refuse) or off",
+	  "MODE" },
 	{ NULL },
 };
 
@@ -287,18 +312,21 @@ static int end_status(const struct kvm_result *res)
 }
 
 /* The destination's side, up to the snapshot head of the guest. */
-static int incoming(struct snapshot **ret, GError **error)
+static int incoming(int listener, struct snapshot **ret, GError **error)
 {
 	int fd, r;
 
 	fprintf(stderr, "modvmm: waiting for a migration on %s\n",
 		opt_incoming);
-	r = migration_accept(opt_incoming, &fd, error);
+	r = migration_accept(listener, opt_incoming,
+			     (uint32_t)opt_migration_timeout, &fd, error);
 	if (r < 0)
 		return r;
 	r = snapshot_receive(fd, opt_incoming, ret, error);
 	if (r < 0)
 		close(fd);
+	else
+		fault_point(FAULT_INCOMING_MANIFEST);
 	return r;
 }
 
@@ -313,7 +341,8 @@ static int cmd_run(int argc, char **argv)
 	struct machine *m = NULL;
 	struct control *ctl = NULL;
 	g_autofree char *deferred = NULL;
-	int status;
+	enum sandbox_mode seccomp = SANDBOX_ENFORCE;
+	int listener = -1, status;
 
 	g_option_context_add_main_entries(ctx, module_options, NULL);
 	g_option_context_add_main_entries(ctx, run_options, NULL);
@@ -369,9 +398,25 @@ static int cmd_run(int argc, char **argv)
 			opt_control_timeout);
 		return 2;
 	}
+	if (opt_migration_timeout < 1 ||
+	    opt_migration_timeout > MIGRATION_TIMEOUT_MAX) {
+		fprintf(stderr, "modvmm: --migration-timeout %d: 1 to %d\n",
+			opt_migration_timeout, MIGRATION_TIMEOUT_MAX);
+		return 2;
+	}
+	if (fault_init(&err) < 0) {
+		print_error(err);
+		return 2;
+	}
+	if (opt_seccomp &&
+	    sandbox_parse_mode(opt_seccomp, &seccomp, &err) < 0) {
+		print_error(err);
+		return 2;
+	}
 	cfg.cpus = (unsigned int)opt_cpus;
 	cfg.machine = opt_machine;
 	cfg.module_dirs = opt_module_dirs;
+	cfg.module_allowlist = opt_module_allowlist;
 	cfg.devices = opt_devices;
 	cfg.no_defaults = opt_no_defaults;
 	cfg.kernel = opt_kernel;
@@ -393,6 +438,10 @@ static int cmd_run(int argc, char **argv)
 	sigaddset(&w.set, SIGHUP);
 	sigaddset(&w.set, SIGUSR2);
 	pthread_sigmask(SIG_BLOCK, &w.set, NULL);
+	if (sandbox_setup(seccomp, &err) < 0) {
+		print_error(err);
+		return STATUS_SETUP;
+	}
 
 	if (opt_restore && snapshot_open(opt_restore, &cfg.restore, &err) < 0) {
 		print_error(err);
@@ -416,9 +465,21 @@ static int cmd_run(int argc, char **argv)
 		opt_incoming = deferred;
 	}
 	/* A migration check gets its verdict; then the next connection. */
+	if (opt_incoming &&
+	    (listener = migration_listen(opt_incoming, &err)) < 0) {
+		print_error(err);
+		control_free(ctl);
+		return STATUS_SETUP;
+	}
 	for (;;) {
-		if (opt_incoming && incoming(&cfg.restore, &err) < 0) {
+		if (opt_incoming &&
+		    incoming(listener, &cfg.restore, &err) < 0) {
 			print_error(err);
+			fprintf(stderr,
+				"modvmm: migration from %s failed: no "
+				"guest started here\n",
+				opt_incoming);
+			migration_unlisten(listener, opt_incoming);
 			control_free(ctl);
 			return STATUS_SETUP;
 		}
@@ -434,6 +495,8 @@ static int cmd_run(int argc, char **argv)
 		if (g_str_has_prefix(opt_incoming, "fd:"))
 			return STATUS_SETUP;
 	}
+	if (opt_incoming)
+		migration_unlisten(listener, opt_incoming);
 	if (machine_create(&cfg, &m, &err) < 0 ||
 	    (cfg.restore && snapshot_send_complete(cfg.restore, &err) < 0)) {
 		print_error(err);
@@ -459,6 +522,7 @@ static int cmd_run(int argc, char **argv)
 	if (m->warning)
 		fprintf(stderr, "modvmm: warning: %s\n", m->warning);
 	m->downtime_ms = (uint32_t)opt_downtime_ms;
+	m->migration_timeout = (uint32_t)opt_migration_timeout;
 	if (ctl)
 		control_attach(ctl, m);
 	else if (opt_control &&
@@ -470,6 +534,13 @@ static int cmd_run(int argc, char **argv)
 	}
 	if (opt_paused)
 		machine_pause(m, NULL);
+	/* Set-up is over; the signal watcher and vCPUs inherit this. */
+	if (sandbox_enter(SANDBOX_MAIN, &err) < 0) {
+		print_error(err);
+		control_free(ctl);
+		machine_free(m);
+		return STATUS_SETUP;
+	}
 	w.m = m;
 	pthread_create(&w.tid, NULL, watch_signals, &w);
 	machine_run(m, &res);

@@ -7,7 +7,8 @@
  *
  * Invariant: the guest on the source is paused only between the last
  * RAM round and COMPLETE, and every way out of that window but COMPLETE
- * resumes it.
+ * resumes it. Every wait on the peer, on either side, ends after the
+ * migration's timeout (set_timeouts()), so that way out is always taken.
  */
 #define _GNU_SOURCE /* accept4 */
 #include <errno.h>
@@ -20,11 +21,14 @@
 #include <unistd.h>
 
 #include "../compat/error.h"
+#include "../compat/json-text.h"
 #include "control.h"
+#include "fault.h"
 #include "inventory.h"
 #include "kvm-cpu.h"
 #include "machine.h"
 #include "migration.h"
+#include "sandbox.h"
 #include "snapshot.h"
 
 struct migration {
@@ -32,7 +36,9 @@ struct migration {
 	struct control *c;
 	char *uri;
 	uint32_t downtime_limit; /* ms */
+	uint32_t timeout;	 /* s the destination may move nothing */
 	GThread *thread;
+	struct addrinfo *ai; /* tcp: the destination, looked up beforehand */
 	int fd;
 
 	GMutex lock; /* guards what follows */
@@ -83,6 +89,7 @@ static JsonNode *status_locked(struct migration *mig)
 	json_object_set_int_member(o, "expected-downtime-ms",
 				   (gint64)mig->expected_downtime);
 	json_object_set_int_member(o, "downtime-limit-ms", mig->downtime_limit);
+	json_object_set_int_member(o, "timeout-s", mig->timeout);
 	json_object_set_int_member(
 		o, "total-time-ms",
 		mig->total_time
@@ -161,26 +168,56 @@ static int parse_hostport(const char *hp, char **ret_host, char **ret_port,
 	return 0;
 }
 
-static int tcp_socket(const char *hp, int listening, GError **error)
+/*
+ * Name lookup reads files and may load NSS modules, which the migration
+ * thread's system call filter does not allow: it runs on the caller's.
+ */
+static int tcp_resolve(const char *hp, int listening, struct addrinfo **ret,
+		       GError **error)
 {
 	g_autofree char *host = NULL, *port = NULL;
-	struct addrinfo hints = { .ai_socktype = SOCK_STREAM }, *ai, *a;
-	int fd = -1, r, one = 1;
+	struct addrinfo hints = { .ai_socktype = SOCK_STREAM };
+	int r;
 
 	r = parse_hostport(hp, &host, &port, error);
 	if (r < 0)
 		return r;
 	hints.ai_flags = listening ? AI_PASSIVE : 0;
-	r = getaddrinfo(host, port, &hints, &ai);
+	r = getaddrinfo(host, port, &hints, ret);
 	if (r)
 		return error_setf(error, EHOSTUNREACH, "tcp:%s: %s", hp,
 				  gai_strerror(r));
+	return 0;
+}
+
+/*
+ * Bounds every wait on the peer: connect(), and each read or write that
+ * moves nothing, fail after `s` seconds (EINPROGRESS, EAGAIN) instead of
+ * waiting for TCP to give up, which takes minutes, or forever.
+ */
+static void set_timeouts(int fd, uint32_t s)
+{
+	struct timeval tv = { .tv_sec = s };
+
+	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+}
+
+/* `timeout`: seconds the peer has for each step; 0 when listening. */
+static int tcp_open(const char *hp, const struct addrinfo *ai, int listening,
+		    uint32_t timeout, GError **error)
+{
+	const struct addrinfo *a;
+	int fd = -1, r = EHOSTUNREACH, one = 1;
+
 	for (a = ai; a; a = a->ai_next) {
 		fd = socket(a->ai_family, a->ai_socktype | SOCK_CLOEXEC,
 			    a->ai_protocol);
 		if (fd < 0)
 			continue;
 		setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+		if (!listening)
+			set_timeouts(fd, timeout);
 		if (listening ? !bind(fd, a->ai_addr, a->ai_addrlen) &&
 					!listen(fd, 1)
 			      : !connect(fd, a->ai_addr, a->ai_addrlen))
@@ -189,14 +226,31 @@ static int tcp_socket(const char *hp, int listening, GError **error)
 		close(fd);
 		fd = -1;
 	}
-	freeaddrinfo(ai);
+	if (fd < 0 && r == EINPROGRESS)
+		return error_setf(error, ETIMEDOUT,
+				  "tcp:%s: no connection within %u s", hp,
+				  timeout);
 	if (fd < 0)
 		return error_setf(error, r, "tcp:%s: %s", hp, g_strerror(r));
 	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 	return fd;
 }
 
-static int unix_socket(const char *path, int listening, GError **error)
+static int tcp_socket(const char *hp, int listening, uint32_t timeout,
+		      GError **error)
+{
+	struct addrinfo *ai;
+	int r = tcp_resolve(hp, listening, &ai, error);
+
+	if (r < 0)
+		return r;
+	r = tcp_open(hp, ai, listening, timeout, error);
+	freeaddrinfo(ai);
+	return r;
+}
+
+static int unix_socket(const char *path, int listening, uint32_t timeout,
+		       GError **error)
 {
 	struct sockaddr_un sa = { .sun_family = AF_UNIX };
 	int fd, r;
@@ -211,12 +265,19 @@ static int unix_socket(const char *path, int listening, GError **error)
 				  g_strerror(errno));
 	if (listening)
 		unlink(path);
+	else
+		set_timeouts(fd, timeout);
 	r = listening ? bind(fd, (struct sockaddr *)&sa, sizeof(sa)) ||
 				listen(fd, 1)
 		      : connect(fd, (struct sockaddr *)&sa, sizeof(sa));
 	if (r) {
 		r = errno;
 		close(fd);
+		/* A listener that accepts nothing, its backlog full. */
+		if (r == EAGAIN)
+			return error_setf(error, ETIMEDOUT,
+					  "unix:%s: not accepted within %u s",
+					  path, timeout);
 		return error_setf(error, r, "unix:%s: %s", path, g_strerror(r));
 	}
 	return fd;
@@ -232,40 +293,60 @@ static int fd_uri(const char *n, GError **error)
 	return (int)v;
 }
 
-static int uri_open(const char *uri, int listening, GError **error)
+static int uri_open(const char *uri, int listening, uint32_t timeout,
+		    GError **error)
 {
+	int fd;
+
 	if (g_str_has_prefix(uri, "unix:"))
-		return unix_socket(uri + 5, listening, error);
+		return unix_socket(uri + 5, listening, timeout, error);
 	if (g_str_has_prefix(uri, "tcp:"))
-		return tcp_socket(uri + 4, listening, error);
-	if (g_str_has_prefix(uri, "fd:"))
-		return fd_uri(uri + 3, error);
+		return tcp_socket(uri + 4, listening, timeout, error);
+	if (g_str_has_prefix(uri, "fd:")) {
+		fd = fd_uri(uri + 3, error);
+		if (fd >= 0 && !listening)
+			set_timeouts(fd, timeout);
+		return fd;
+	}
 	return error_setf(error, EINVAL,
 			  "migration URI '%s': expected unix:PATH, "
 			  "tcp:HOST:PORT or fd:N",
 			  uri);
 }
 
-int migration_accept(const char *uri, int *ret_fd, GError **error)
+int migration_listen(const char *uri, GError **error)
 {
-	int l = uri_open(uri, 1, error), fd;
+	return uri_open(uri, 1, 0, error);
+}
 
-	if (l < 0)
-		return l;
-	if (g_str_has_prefix(uri, "fd:")) {
-		*ret_fd = l;
-		return 0;
-	}
-	fd = accept4(l, NULL, NULL, SOCK_CLOEXEC);
-	if (fd < 0)
-		fd = -errno;
-	close(l);
+void migration_unlisten(int listener, const char *uri)
+{
+	if (listener < 0 || g_str_has_prefix(uri, "fd:"))
+		return;
+	close(listener);
 	if (g_str_has_prefix(uri, "unix:"))
 		unlink(uri + 5);
+}
+
+int migration_accept(int listener, const char *uri, uint32_t timeout_s,
+		     int *ret_fd, GError **error)
+{
+	int fd;
+
+	if (g_str_has_prefix(uri, "fd:")) {
+		set_timeouts(listener, timeout_s);
+		*ret_fd = listener;
+		fault_point(FAULT_INCOMING_CONNECT);
+		return 0;
+	}
+	fd = accept4(listener, NULL, NULL, SOCK_CLOEXEC);
 	if (fd < 0)
-		return error_setf(error, -fd, "%s: accept: %s", uri,
-				  g_strerror(-fd));
+		return error_setf(error, errno, "%s: accept: %s", uri,
+				  g_strerror(errno));
+	/* Waiting for a source to come is not bounded; what it sends is. */
+	set_timeouts(fd, timeout_s);
 	*ret_fd = fd;
+	fault_point(FAULT_INCOMING_CONNECT);
 	return 0;
 }
 
@@ -304,25 +385,82 @@ static GHashTable *verdict_versions(JsonObject *o)
 	return h;
 }
 
+/* The phases of a migration, as messages name them (docs/control.md). */
+enum phase {
+	PHASE_HANDSHAKE,    /* HELLO, MANIFEST, CONFIG go out */
+	PHASE_VERDICT,	    /* waiting for the destination's verdict */
+	PHASE_RAM,	    /* RAM rounds, the guest running */
+	PHASE_DEVICE_STATE, /* the guest paused: last pages, vCPU, devices */
+	PHASE_COMPLETE,	    /* waiting for COMPLETE */
+};
+
+static const struct {
+	const char *name;
+	int reading; /* the source waits for the destination to send */
+} phases[] = {
+	[PHASE_HANDSHAKE] = { "handshake", 0 },
+	[PHASE_VERDICT] = { "verdict", 1 },
+	[PHASE_RAM] = { "ram", 0 },
+	[PHASE_DEVICE_STATE] = { "device state", 0 },
+	[PHASE_COMPLETE] = { "complete", 1 },
+};
+
+/*
+ * A failure of a step that waits on the destination, told with its
+ * phase: a timeout as what the destination did not do and for how long,
+ * the connection closing as that, anything else as it came.
+ */
+static int peer_error(enum phase ph, uint32_t timeout, int r, GError **error)
+{
+	const char *name = phases[ph].name;
+	g_autofree char *was = NULL;
+
+	if (r >= 0 || !error || !*error)
+		return r;
+	was = g_strdup((*error)->message);
+	g_clear_error(error);
+	if (r == -ETIMEDOUT)
+		return error_setf(error, ETIMEDOUT,
+				  "the destination %s nothing for %u s during "
+				  "'%s'",
+				  phases[ph].reading ? "sent" : "took", timeout,
+				  name);
+	/* Reading, EPIPE is the end of the stream. */
+	if (r == -EPIPE && phases[ph].reading)
+		return error_setf(error, EPIPE,
+				  "the destination closed the connection "
+				  "during '%s'",
+				  name);
+	if (r == -EPIPE || r == -ECONNRESET)
+		return error_setf(error, -r,
+				  "the destination closed the connection "
+				  "during '%s' (%s)",
+				  name, g_strerror(-r));
+	return error_setf(error, -r, "%s (during '%s')", was, name);
+}
+
 /* The destination's VERDICT record, parsed. */
-static int receive_verdict(int fd, const char *uri, JsonNode **ret,
-			   GError **error)
+static int receive_verdict(int fd, const char *uri, uint32_t timeout,
+			   JsonNode **ret, GError **error)
 {
 	g_autoptr(GByteArray) buf = g_byte_array_new();
 	g_autofree char *text = NULL;
 	struct snap_record rec;
-	size_t off = 0;
+	size_t off = 0, at;
 	JsonNode *n;
 	int r;
 
 	r = snapshot_read_record(fd, uri, &off, buf, &rec, error);
 	if (r < 0)
-		return r;
+		return peer_error(PHASE_VERDICT, timeout, r, error);
 	if (rec.type != SNAP_VERDICT || rec.len > SNAPSHOT_HEAD_MAX)
 		return error_setf(error, EPROTO,
 				  "%s: the destination sent no verdict", uri);
 	text = g_strndup((const char *)rec.data, rec.len);
-	n = json_from_string(text, NULL);
+	/* json-glib takes the second of two documents and leaks the first:
+	 * json_text_depth() refuses that. */
+	n = json_text_depth(text, rec.len, &at) < 0 ? NULL
+						    : json_from_string(text, NULL);
 	if (!n || !JSON_NODE_HOLDS_OBJECT(n) ||
 	    !json_object_has_member(json_node_get_object(n), "accepted")) {
 		if (n)
@@ -339,7 +477,8 @@ static int read_verdict(struct migration *mig, GHashTable **ret_versions,
 			GError **error)
 {
 	JsonObject *o;
-	int r = receive_verdict(mig->fd, mig->uri, &mig->verdict, error);
+	int r = receive_verdict(mig->fd, mig->uri, mig->timeout, &mig->verdict,
+				error);
 
 	if (r < 0)
 		return r;
@@ -357,23 +496,26 @@ static int read_verdict(struct migration *mig, GHashTable **ret_versions,
 int migration_check(struct machine *m, const char *uri, JsonNode **ret,
 		    GError **error)
 {
-	struct timeval tv = { .tv_sec = MIGRATION_CHECK_TIMEOUT };
 	struct snap_writer w = { .what = uri };
 	JsonNode *n = NULL;
 	JsonObject *o;
 	int r;
 
-	r = uri_open(uri, 0, error);
+	r = uri_open(uri, 0, MIGRATION_CHECK_TIMEOUT, error);
 	if (r < 0)
 		return r;
 	w.fd = r;
-	setsockopt(w.fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
-	setsockopt(w.fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
 	r = snapshot_write_head(&w, m, 1, error);
-	if (!r)
-		r = receive_verdict(w.fd, uri, &n, error);
+	if (r < 0)
+		r = peer_error(PHASE_HANDSHAKE, MIGRATION_CHECK_TIMEOUT, r,
+			       error);
+	else
+		r = receive_verdict(w.fd, uri, MIGRATION_CHECK_TIMEOUT, &n,
+				    error);
 	if (!g_str_has_prefix(uri, "fd:"))
 		close(w.fd);
+	if (r == -ETIMEDOUT || r == -EPIPE || r == -ECONNRESET)
+		g_prefix_error(error, "%s: ", uri);
 	if (r < 0)
 		return r;
 	o = json_node_get_object(n);
@@ -393,8 +535,13 @@ int migration_check(struct machine *m, const char *uri, JsonNode **ret,
 static int recheck_subsections(struct migration *mig, GError **error)
 {
 	struct machine *m = mig->m;
-	JsonObject *known = json_object_get_object_member(
+	/* Looked up, not got: a missing member would be logged, and
+	 * logging is not among the migration thread's system calls. */
+	JsonNode *kn = json_object_get_member(
 		json_node_get_object(mig->verdict), "known");
+	JsonObject *known = kn && JSON_NODE_HOLDS_OBJECT(kn)
+				    ? json_node_get_object(kn)
+				    : NULL;
 	struct manifest *mf =
 		inventory_guest(m->vmm, machine_registry(), m->type, m->alias);
 	int r = 0;
@@ -412,9 +559,10 @@ static int recheck_subsections(struct migration *mig, GError **error)
 
 			if (!sv->send || sv->optional)
 				continue;
+			/* An element that is not a string reads as NULL. */
 			for (guint x = 0; k && x < json_array_get_length(k);
 			     x++)
-				found |= !strcmp(
+				found |= !g_strcmp0(
 					json_array_get_string_element(k, x),
 					sv->name);
 			if (!found)
@@ -439,6 +587,8 @@ static int send_round(struct migration *mig, struct snap_writer *w,
 	uint64_t before = w->bytes, dt;
 	int r = snapshot_write_ram(w, mig->m, dirty, error);
 
+	if (r < 0)
+		r = peer_error(PHASE_RAM, mig->timeout, r, error);
 	dt = (uint64_t)MAX(g_get_monotonic_time() - t0, 1);
 	g_mutex_lock(&mig->lock);
 	mig->transferred = w->bytes;
@@ -459,23 +609,26 @@ static int migrate(struct migration *mig, GError **error)
 	g_autoptr(GByteArray) buf = g_byte_array_new();
 	g_autoptr(GHashTable) versions = NULL;
 	struct snap_record rec;
-	struct timeval tv = { .tv_sec = MIGRATION_COMPLETE_TIMEOUT };
 	gint64 stop_at, t;
 	size_t off = 0;
 	int paused = 0, r;
 
-	r = uri_open(mig->uri, 0, error);
+	r = mig->ai ? tcp_open(mig->uri + 4, mig->ai, 0, mig->timeout, error)
+		    : uri_open(mig->uri, 0, mig->timeout, error);
 	if (r < 0)
 		return r;
 	g_mutex_lock(&mig->lock);
 	mig->fd = w.fd = r;
 	g_mutex_unlock(&mig->lock);
-	setsockopt(mig->fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	fault_point(FAULT_MIGRATE_CONNECT);
 	r = snapshot_write_head(&w, m, 0, error);
-	if (!r)
-		r = read_verdict(mig, &versions, error);
+	if (r < 0)
+		return peer_error(PHASE_HANDSHAKE, mig->timeout, r, error);
+	fault_point(FAULT_MIGRATE_MANIFEST);
+	r = read_verdict(mig, &versions, error);
 	if (r < 0)
 		return r;
+	fault_point(FAULT_MIGRATE_VERDICT);
 
 	set_state(mig, MIGRATION_ACTIVE, NULL);
 	r = kvm_dirty_log_start(kvm, error);
@@ -483,6 +636,8 @@ static int migrate(struct migration *mig, GError **error)
 		return r;
 	/* Everything once, while the guest runs; then what it rewrote. */
 	r = send_round(mig, &w, NULL, kvm->ram_size / 4096, error);
+	if (!r)
+		fault_point(FAULT_MIGRATE_RAM);
 	for (;;) {
 		uint64_t n, bw;
 
@@ -517,10 +672,16 @@ static int migrate(struct migration *mig, GError **error)
 	r = recheck_subsections(mig, error);
 	if (!r)
 		r = kvm_dirty_log_get(kvm, dirty, error);
-	if (!r)
+	if (!r) {
 		r = snapshot_write_ram(&w, m, dirty, error);
-	if (!r)
-		r = snapshot_write_state(&w, m, versions, error);
+		if (!r)
+			fault_point(FAULT_MIGRATE_DEVICE_STATE);
+		if (!r)
+			r = snapshot_write_state(&w, m, versions, error);
+		if (r < 0)
+			r = peer_error(PHASE_DEVICE_STATE, mig->timeout, r,
+				       error);
+	}
 	g_mutex_lock(&mig->lock);
 	mig->transferred = w.bytes;
 	mig->remaining = 0;
@@ -528,15 +689,18 @@ static int migrate(struct migration *mig, GError **error)
 	if (r < 0)
 		goto fail;
 	r = snapshot_read_record(mig->fd, mig->uri, &off, buf, &rec, error);
-	if (!r && rec.type != SNAP_COMPLETE)
-		r = error_setf(error, EPROTO,
-			       "%s: the destination answered with a %u record, "
-			       "not COMPLETE",
-			       mig->uri, rec.type);
 	if (r < 0) {
-		g_prefix_error(error, "the destination did not confirm: ");
+		r = peer_error(PHASE_COMPLETE, mig->timeout, r, error);
 		goto fail;
 	}
+	if (rec.type != SNAP_COMPLETE) {
+		r = error_setf(error, EPROTO,
+			       "the destination did not confirm: %s: it "
+			       "answered with a %u record, not COMPLETE",
+			       mig->uri, rec.type);
+		goto fail;
+	}
+	fault_point(FAULT_MIGRATE_COMPLETE);
 	g_mutex_lock(&mig->lock);
 	mig->downtime = (uint64_t)(g_get_monotonic_time() - stop_at) / 1000;
 	g_mutex_unlock(&mig->lock);
@@ -553,8 +717,10 @@ static gpointer migration_thread(gpointer data)
 	struct migration *mig = data;
 	g_autoptr(GError) err = NULL;
 	g_autofree char *msg = NULL;
-	int r = migrate(mig, &err);
+	int r = sandbox_enter(SANDBOX_MIGRATION, &err);
 
+	if (!r)
+		r = migrate(mig, &err);
 	if (mig->fd >= 0 && !g_str_has_prefix(mig->uri, "fd:"))
 		close(mig->fd);
 	if (r == 0) {
@@ -589,8 +755,8 @@ static gpointer migration_thread(gpointer data)
 }
 
 int migration_start(struct machine *m, struct control *c, const char *uri,
-		    uint32_t downtime_ms, struct migration **ret,
-		    GError **error)
+		    uint32_t downtime_ms, uint32_t timeout_s,
+		    struct migration **ret, GError **error)
 {
 	struct migration *mig;
 	GError *err = NULL;
@@ -598,16 +764,22 @@ int migration_start(struct machine *m, struct control *c, const char *uri,
 
 	if (!g_str_has_prefix(uri, "unix:") && !g_str_has_prefix(uri, "tcp:") &&
 	    !g_str_has_prefix(uri, "fd:"))
-		return uri_open(uri, 0, error);
+		return uri_open(uri, 0, 0, error);
 	if (g_str_has_prefix(uri, "fd:") && (fd = fd_uri(uri + 3, &err)) < 0) {
 		g_propagate_error(error, err);
 		return fd;
 	}
 	mig = g_new0(struct migration, 1);
+	if (g_str_has_prefix(uri, "tcp:") &&
+	    tcp_resolve(uri + 4, 0, &mig->ai, error) < 0) {
+		g_free(mig);
+		return -EHOSTUNREACH;
+	}
 	mig->m = m;
 	mig->c = c;
 	mig->uri = g_strdup(uri);
 	mig->downtime_limit = downtime_ms;
+	mig->timeout = timeout_s;
 	mig->fd = -1;
 	mig->ram_bytes = m->kvm->ram_size;
 	mig->started = g_get_monotonic_time();
@@ -641,6 +813,8 @@ void migration_free(struct migration *mig)
 		return;
 	g_thread_join(mig->thread);
 	g_mutex_clear(&mig->lock);
+	if (mig->ai)
+		freeaddrinfo(mig->ai);
 	if (mig->verdict)
 		json_node_unref(mig->verdict);
 	g_free(mig->error);

@@ -22,7 +22,14 @@ struct control;
 
 #define MIGRATION_DOWNTIME_DEFAULT 300 /* ms, as QEMU and Cloud Hypervisor */
 #define MIGRATION_MAX_ROUNDS 30
-#define MIGRATION_COMPLETE_TIMEOUT 60 /* s the destination has to load */
+/*
+ * Every wait on the peer is bounded: a destination that takes nothing
+ * and sends nothing for this long (migrate's timeout-s) fails the
+ * migration, naming the phase; the guest resumes here. A destination
+ * gives up on a silent source after --migration-timeout seconds.
+ */
+#define MIGRATION_TIMEOUT_DEFAULT 60 /* s */
+#define MIGRATION_TIMEOUT_MAX 3600   /* s */
 
 enum migration_state {
 	MIGRATION_NONE,
@@ -41,8 +48,8 @@ struct migration;
  * Status changes go out as MIGRATION events on `c` (may be NULL).
  */
 int migration_start(struct machine *m, struct control *c, const char *uri,
-		    uint32_t downtime_ms, struct migration **ret,
-		    GError **error);
+		    uint32_t downtime_ms, uint32_t timeout_s,
+		    struct migration **ret, GError **error);
 
 /*
  * A dry run: HELLO, MANIFEST and CONFIG to the destination, and its
@@ -62,10 +69,16 @@ int migration_cancel(struct migration *mig, GError **error);
 void migration_free(struct migration *mig);
 
 /*
- * Destination side: the connection a migration arrives on. Listens on
- * "unix:PATH" or "tcp:HOST:PORT" (or takes "fd:N") and returns the first
- * connection's fd.
+ * Destination side. migration_listen() listens on "unix:PATH" or
+ * "tcp:HOST:PORT" (or takes "fd:N", the connection itself), and keeps
+ * listening through migration checks until migration_unlisten(), so that
+ * a source that checks and then migrates always finds it.
+ * migration_accept() returns the next connection's fd, on which every
+ * read and write then waits at most timeout_s seconds for the source.
  */
-int migration_accept(const char *uri, int *ret_fd, GError **error);
+int migration_listen(const char *uri, GError **error);
+int migration_accept(int listener, const char *uri, uint32_t timeout_s,
+		     int *ret_fd, GError **error);
+void migration_unlisten(int listener, const char *uri);
 
 #endif

@@ -4,16 +4,23 @@
  * reading one back as hostile input.
  *
  * A file is the magic, a format version, then records: u8 type, three
- * zero bytes, u32 payload length, payload (docs/stream-format.md). The
- * reader maps the file and checks every length against the file and
- * every offset, index and id against the machine before it uses it; an
- * error names the file, the record's offset and what was wrong.
+ * zero bytes, u32 payload length, the CRC-32C of the payload and that of
+ * the header's first 12 bytes, then the payload (docs/stream-format.md;
+ * format 1 had no checksums). The reader maps the file and, before
+ * anything else, walks every record and checks its framing and
+ * checksums: a header is trusted only once its own checksum matches, so
+ * a flipped bit in a length is reported as corruption, not as a file cut
+ * short. Then every offset, index and id is checked against the machine
+ * before it is used; an error names the file, the record's offset and
+ * what was wrong.
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -24,28 +31,107 @@
 #include "../compat/error.h"
 #include "../compat/json-text.h"
 #include "../compat/negotiate.h"
+#include "crc32c.h"
 #include "device.h"
+#include "fault.h"
 #include "inventory.h"
 #include "kvm-state.h"
 #include "machine.h"
 #include "snapshot.h"
 
 #define PAGE 4096u
-#define RUN_PAGES 1024u /* pages in one RAM record: 4 MiB */
-#define REC_HEADER 8u
+#define RUN_PAGES 1024u	 /* pages in one RAM record: 4 MiB */
+#define REC_HEADER_1 8u	 /* format 1: type, zeros, length */
+#define REC_HEADER 16u	 /* format 2: then the payload's CRC, the header's */
+#define HEAD_CRC_LEN 12u /* the bytes the header's own CRC covers */
+
+static uint32_t header_size(uint32_t format)
+{
+	return format == 1 ? REC_HEADER_1 : REC_HEADER;
+}
+
+static uint32_t writer_format(const struct snap_writer *w)
+{
+	return w->format ? w->format : SNAPSHOT_FORMAT;
+}
+
+static uint32_t get_le32(const uint8_t *p)
+{
+	uint32_t v;
+
+	memcpy(&v, p, 4);
+	return GUINT32_FROM_LE(v);
+}
+
+static void put_le32(uint8_t *p, uint32_t v)
+{
+	v = GUINT32_TO_LE(v);
+	memcpy(p, &v, 4);
+}
+
+/*
+ * The seconds of a migration socket's SO_RCVTIMEO or SO_SNDTIMEO (set by
+ * core/migration.c), for a message about a peer that went silent.
+ */
+static unsigned int sock_timeout(int fd, int opt)
+{
+	struct timeval tv = { 0 };
+	socklen_t len = sizeof(tv);
+
+	getsockopt(fd, SOL_SOCKET, opt, &tv, &len);
+	return (unsigned int)tv.tv_sec;
+}
 
 /* Writing ---------------------------------------------------------------- */
+
+/*
+ * Waits until a stream's peer takes data again, for the socket's
+ * SO_SNDTIMEO at most. (A blocking write with SO_SNDTIMEO returns what
+ * it took once that time is up, and the next one waits again: a peer
+ * that stopped would be given up on after two or three times it.)
+ */
+static int w_wait(struct snap_writer *w, GError **error)
+{
+	unsigned int t = sock_timeout(w->fd, SO_SNDTIMEO);
+	struct pollfd pfd = { .fd = w->fd, .events = POLLOUT };
+	int r = poll(&pfd, 1, t ? (int)MIN(t, G_MAXINT / 1000) * 1000 : -1);
+
+	if (r > 0 || (r < 0 && errno == EINTR))
+		return 0;
+	if (!r)
+		return error_setf(error, ETIMEDOUT,
+				  "%s: writing at byte %" G_GUINT64_FORMAT
+				  ": the peer took nothing for %u s",
+				  w->what, w->bytes, t);
+	return error_setf(error, errno, "%s: poll: %s", w->what,
+			  g_strerror(errno));
+}
 
 static int w_all(struct snap_writer *w, const void *buf, size_t len,
 		 GError **error)
 {
 	const uint8_t *p = buf;
+	int sock = !w->align; /* a stream; a file is written aligned */
 
 	while (len) {
-		ssize_t n = write(w->fd, p, len);
+		ssize_t n = sock ? send(w->fd, p, len, MSG_DONTWAIT)
+				 : write(w->fd, p, len);
+		int r;
 
+		if (n < 0 && sock && errno == ENOTSOCK) {
+			sock = 0;
+			continue;
+		}
 		if (n < 0 && errno == EINTR)
 			continue;
+		/* The peer's buffer is full: wait for it to take some. */
+		if (n < 0 && sock &&
+		    (errno == EAGAIN || errno == EWOULDBLOCK)) {
+			r = w_wait(w, error);
+			if (r < 0)
+				return r;
+			continue;
+		}
 		if (n < 0)
 			return error_setf(error, errno, "%s: writing: %s",
 					  w->what, g_strerror(errno));
@@ -62,11 +148,15 @@ int snapshot_write_record(struct snap_writer *w, uint8_t type, const void *a,
 			  GError **error)
 {
 	uint8_t head[REC_HEADER] = { type };
-	uint32_t len = (uint32_t)(alen + blen);
+	uint32_t format = writer_format(w);
 	int r;
 
-	memcpy(head + 4, &len, 4);
-	r = w_all(w, head, sizeof(head), error);
+	put_le32(head + 4, (uint32_t)(alen + blen));
+	if (format >= 2) {
+		put_le32(head + 8, crc32c(crc32c(0, a, alen), b, blen));
+		put_le32(head + 12, crc32c(0, head, HEAD_CRC_LEN));
+	}
+	r = w_all(w, head, header_size(format), error);
 	if (!r && alen)
 		r = w_all(w, a, alen, error);
 	if (!r && blen)
@@ -95,13 +185,14 @@ static int page_zero(const uint8_t *p)
 }
 
 /* In a file, a PAD record so that the next RAM record's pages (after its
- * 8-byte header and 8-byte offset) begin on a page boundary. */
+ * header and 8-byte offset) begin on a page boundary. */
 static int pad(struct snap_writer *w, GError **error)
 {
 	static const uint8_t zeros[PAGE];
-	uint64_t n = (PAGE - (w->bytes + 2 * REC_HEADER + 8) % PAGE) % PAGE;
+	uint32_t hs = header_size(writer_format(w));
+	uint64_t n = (PAGE - (w->bytes + 2 * hs + 8) % PAGE) % PAGE;
 
-	if (!w->align || (w->bytes + REC_HEADER + 8) % PAGE == 0)
+	if (!w->align || (w->bytes + hs + 8) % PAGE == 0)
 		return 0;
 	return snapshot_write_record(w, SNAP_PAD, zeros, n, NULL, 0, error);
 }
@@ -120,6 +211,7 @@ int snapshot_write_ram(struct snap_writer *w, struct machine *m,
 {
 	const uint8_t *ram = m->kvm->ram;
 	uint64_t pages = m->kvm->ram_size / PAGE;
+	g_autofree uint8_t *copy = NULL;
 
 	for (uint64_t p = 0; p < pages;) {
 		int zero;
@@ -141,11 +233,20 @@ int snapshot_write_ram(struct snap_writer *w, struct machine *m,
 			r = snapshot_write_record(w, SNAP_RAM_ZERO, v,
 						  sizeof(v), NULL, 0, error);
 		} else {
+			const uint8_t *src = ram + off;
+
+			/* The guest may be writing these pages: the record's
+			 * checksum must be that of the bytes that go out. */
+			if (!w->paused) {
+				if (!copy)
+					copy = g_malloc(RUN_PAGES * PAGE);
+				memcpy(copy, src, n * PAGE);
+				src = copy;
+			}
 			r = pad(w, error);
 			if (!r)
 				r = snapshot_write_record(w, SNAP_RAM, &off, 8,
-							  ram + off, n * PAGE,
-							  error);
+							  src, n * PAGE, error);
 		}
 		if (r < 0)
 			return r;
@@ -182,12 +283,13 @@ int snapshot_write_head(struct snap_writer *w, struct machine *m, int check,
 	g_autoptr(JsonBuilder) b = json_builder_new();
 	g_autofree char *manifest = NULL;
 	struct manifest *mf;
-	uint32_t format = SNAPSHOT_FORMAT;
+	uint8_t format[4];
 	int r;
 
+	put_le32(format, writer_format(w));
 	r = w_all(w, SNAPSHOT_MAGIC, 8, error);
 	if (!r)
-		r = w_all(w, &format, 4, error);
+		r = w_all(w, format, 4, error);
 	if (r < 0)
 		return r;
 	json_builder_begin_object(b);
@@ -323,7 +425,15 @@ int snapshot_save(struct machine *m, const char *path, uint64_t *ret_bytes,
 {
 	g_autofree char *tmp = g_strconcat(path, ".partial", NULL);
 	g_autoptr(GString) stateless = g_string_new(NULL);
-	struct snap_writer w = { .what = path, .align = 1 };
+	/*
+	 * Paused, the guest and its devices leave RAM alone (the pause
+	 * drained what the devices were doing). A run that has ended (a
+	 * snapshot on exit) may still have a device finishing a request
+	 * into guest RAM: its pages are copied before they are checksummed.
+	 */
+	struct snap_writer w = { .what = path,
+				 .align = 1,
+				 .paused = machine_state(m) == MACHINE_PAUSED };
 	int r;
 
 	for (guint i = 0; i < m->vmm->devices->len; i++) {
@@ -392,41 +502,107 @@ static const char *record_name(uint8_t type)
 							 : "unknown";
 }
 
-static int next_record(struct snapshot *s, size_t *off, struct snap_record *rec,
-		       GError **error)
+/*
+ * The fields of a record header `h` read at `at`, of a file or a stream
+ * (which have no PAD, but VERDICT and COMPLETE). From format 2 on, the
+ * header's own checksum is checked first: a length or type is used only
+ * once it is known to be the one written.
+ */
+static int parse_header(const char *what, uint32_t format, const uint8_t *h,
+			size_t at, int file, struct snap_record *rec,
+			GError **error)
 {
-	size_t left = s->len - *off;
-	const uint8_t *h = s->data + *off;
+	int known;
 
-	if (left < REC_HEADER)
-		return error_setf(error, EINVAL,
-				  "%s: ends at offset %zu inside a record "
-				  "header (the file is cut short)",
-				  s->path, s->len);
-	rec->at = *off;
+	rec->at = at;
+	rec->data_at = at + header_size(format);
 	rec->type = h[0];
-	memcpy(&rec->len, h + 4, 4);
-	if (h[1] || h[2] || h[3] || !rec->type ||
-	    (rec->type > SNAP_END && rec->type != SNAP_PAD))
+	rec->len = get_le32(h + 4);
+	if (format >= 2) {
+		uint32_t want = get_le32(h + HEAD_CRC_LEN);
+		uint32_t got = crc32c(0, h, HEAD_CRC_LEN);
+
+		if (got != want)
+			return error_setf(error, EBADMSG,
+					  "%s: offset %zu: record header (as "
+					  "read: %s, %u bytes) has checksum "
+					  "0x%08x, but carries 0x%08x (corrupt "
+					  "or altered)",
+					  what, at, record_name(rec->type),
+					  rec->len, got, want);
+	}
+	known = file ? rec->type <= SNAP_END || rec->type == SNAP_PAD
+		     : rec->type <= SNAP_COMPLETE;
+	if (h[1] || h[2] || h[3] || !rec->type || !known)
 		return error_setf(error, EINVAL,
 				  "%s: offset %zu: not a record header "
 				  "(type %u)",
-				  s->path, *off, h[0]);
+				  what, at, h[0]);
 	if (rec->len > SNAPSHOT_RECORD_MAX)
 		return error_setf(error, EFBIG,
 				  "%s: offset %zu: %s record of %u bytes, "
 				  "more than %u",
-				  s->path, *off, record_name(rec->type),
-				  rec->len, SNAPSHOT_RECORD_MAX);
-	if (rec->len > left - REC_HEADER)
+				  what, at, record_name(rec->type), rec->len,
+				  SNAPSHOT_RECORD_MAX);
+	return 0;
+}
+
+/* The payload against the checksum its header carries (format 2 on). */
+static int check_payload(const char *what, uint32_t format, const uint8_t *h,
+			 const struct snap_record *rec, GError **error)
+{
+	uint32_t want, got;
+
+	if (format < 2)
+		return 0;
+	want = get_le32(h + 8);
+	got = crc32c(0, rec->data, rec->len);
+	if (got != want)
+		return error_setf(error, EBADMSG,
+				  "%s: offset %zu: %s record of %u bytes has "
+				  "checksum 0x%08x, but its header carries "
+				  "0x%08x (corrupt or altered)",
+				  what, rec->at, record_name(rec->type),
+				  rec->len, got, want);
+	return 0;
+}
+
+static int next_record(struct snapshot *s, size_t *off, struct snap_record *rec,
+		       GError **error)
+{
+	size_t left = s->len - *off, hs = header_size(s->format);
+	const uint8_t *h = s->data + *off;
+	int r;
+
+	if (!left)
+		return error_setf(error, EINVAL,
+				  "%s: ends at offset %zu, where a record "
+				  "should begin (the file is cut short)",
+				  s->path, s->len);
+	if (left < hs)
+		return error_setf(error, EINVAL,
+				  "%s: ends at offset %zu, inside the record "
+				  "header that starts at offset %zu (the file "
+				  "is cut short)",
+				  s->path, s->len, *off);
+	r = parse_header(s->path, s->format, h, *off, 1, rec, error);
+	if (r < 0)
+		return r;
+	if (rec->len > left - hs)
 		return error_setf(error, EINVAL,
 				  "%s: offset %zu: %s record of %u bytes, "
 				  "but the file ends %zu bytes later (cut "
 				  "short)",
 				  s->path, *off, record_name(rec->type),
-				  rec->len, left - REC_HEADER);
-	rec->data = h + REC_HEADER;
-	*off += REC_HEADER + rec->len;
+				  rec->len, left - hs);
+	rec->data = h + hs;
+	/* Once the whole file has been walked, it is not checked again. */
+	if (!s->verified) {
+		r = check_payload(s->path, s->format, h, rec, error);
+		if (r < 0)
+			return r;
+	}
+	*off += hs + rec->len;
 	return 0;
 }
 
@@ -439,6 +615,9 @@ static int read_full(int fd, void *buf, size_t len)
 
 		if (n < 0 && errno == EINTR)
 			continue;
+		/* SO_RCVTIMEO ran out: the peer sent nothing for that long. */
+		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+			return -ETIMEDOUT;
 		if (n <= 0)
 			return n < 0 ? -errno : -EPIPE;
 		p += n;
@@ -447,34 +626,23 @@ static int read_full(int fd, void *buf, size_t len)
 	return 0;
 }
 
-int snapshot_read_record(int fd, const char *what, size_t *offset,
-			 GByteArray *buf, struct snap_record *rec,
-			 GError **error)
+static int read_record(int fd, const char *what, uint32_t format,
+		       size_t *offset, GByteArray *buf, struct snap_record *rec,
+		       GError **error)
 {
 	uint8_t h[REC_HEADER];
 	int r;
 
-	r = read_full(fd, h, sizeof(h));
+	r = read_full(fd, h, header_size(format));
 	if (r < 0)
 		return error_setf(error, -r,
 				  "%s: offset %zu: the stream ended before a "
 				  "record header%s%s",
 				  what, *offset, r == -EPIPE ? "" : ": ",
 				  r == -EPIPE ? "" : g_strerror(-r));
-	rec->at = *offset;
-	rec->type = h[0];
-	memcpy(&rec->len, h + 4, 4);
-	if (h[1] || h[2] || h[3] || !rec->type || rec->type > SNAP_COMPLETE)
-		return error_setf(error, EINVAL,
-				  "%s: offset %zu: not a record header "
-				  "(type %u)",
-				  what, *offset, h[0]);
-	if (rec->len > SNAPSHOT_RECORD_MAX)
-		return error_setf(error, EFBIG,
-				  "%s: offset %zu: %s record of %u bytes, "
-				  "more than %u",
-				  what, *offset, record_name(rec->type),
-				  rec->len, SNAPSHOT_RECORD_MAX);
+	r = parse_header(what, format, h, *offset, 0, rec, error);
+	if (r < 0)
+		return r;
 	g_byte_array_set_size(buf, rec->len);
 	r = read_full(fd, buf->data, rec->len);
 	if (r < 0)
@@ -484,18 +652,38 @@ int snapshot_read_record(int fd, const char *what, size_t *offset,
 				  what, *offset, record_name(rec->type),
 				  rec->len);
 	rec->data = buf->data;
-	*offset += REC_HEADER + rec->len;
+	r = check_payload(what, format, h, rec, error);
+	if (r < 0)
+		return r;
+	*offset += header_size(format) + rec->len;
 	return 0;
+}
+
+int snapshot_read_record(int fd, const char *what, size_t *offset,
+			 GByteArray *buf, struct snap_record *rec,
+			 GError **error)
+{
+	return read_record(fd, what, SNAPSHOT_FORMAT, offset, buf, rec, error);
 }
 
 /* The next record of the file or the stream. */
 static int get_record(struct snapshot *s, GByteArray *buf,
 		      struct snap_record *rec, GError **error)
 {
+	int r;
+
 	if (s->fd < 0)
 		return next_record(s, &s->offset, rec, error);
-	return snapshot_read_record(s->fd, s->path, &s->offset, buf, rec,
-				    error);
+	r = read_record(s->fd, s->path, s->format, &s->offset, buf, rec, error);
+	if (r == -ETIMEDOUT) {
+		g_clear_error(error);
+		r = error_setf(error, ETIMEDOUT,
+			       "%s: offset %zu: the source sent nothing for %u "
+			       "s during '%s'",
+			       s->path, s->offset,
+			       sock_timeout(s->fd, SO_RCVTIMEO), s->phase);
+	}
+	return r;
 }
 
 static int expect_record(struct snapshot *s, GByteArray *buf, uint8_t type,
@@ -675,6 +863,7 @@ static struct snapshot *snapshot_new(const char *path, int fd)
 	s->path = g_strdup(path);
 	s->fd = fd;
 	s->map_fd = -1;
+	s->phase = "handshake";
 	s->ids = g_ptr_array_new_with_free_func(g_free);
 	s->specs = g_ptr_array_new_with_free_func(g_free);
 	return s;
@@ -705,18 +894,64 @@ static int check_magic(struct snapshot *s, const uint8_t *head, size_t len,
 {
 	uint32_t format;
 
-	if (len < 12 || memcmp(head, SNAPSHOT_MAGIC, 8))
+	if (!len)
+		return error_setf(error, EINVAL,
+				  "%s: empty, not a modvmm snapshot or "
+				  "migration stream",
+				  s->path);
+	if (memcmp(head, SNAPSHOT_MAGIC, MIN(len, 8)))
 		return error_setf(error, EINVAL,
 				  "%s: not a modvmm snapshot or migration "
 				  "stream (no " SNAPSHOT_MAGIC " magic)",
 				  s->path);
-	memcpy(&format, head + 8, 4);
-	if (format != SNAPSHOT_FORMAT)
+	if (len < 12)
+		return error_setf(error, EINVAL,
+				  "%s: ends at offset %zu, inside its %s (the "
+				  "file is cut short)",
+				  s->path, len,
+				  len < 8 ? "magic" : "format version");
+	format = get_le32(head + 8);
+	if (format < SNAPSHOT_FORMAT_OLDEST || format > SNAPSHOT_FORMAT)
 		return error_setf(error, EPROTONOSUPPORT,
-				  "%s: format %u; this host reads format %u",
-				  s->path, format, SNAPSHOT_FORMAT);
+				  "%s: format %u; this host reads formats %u "
+				  "to %u",
+				  s->path, format, SNAPSHOT_FORMAT_OLDEST,
+				  SNAPSHOT_FORMAT);
+	s->format = format;
 	s->offset = 12;
 	return read_head(s, error);
+}
+
+/*
+ * Every record after the head, up to END, framed and checksummed, before
+ * the snapshot is used: a corrupt file is refused before a machine is
+ * made for it. It costs a read of the whole file, which the restored
+ * guest's pages then find in the page cache.
+ */
+static int verify_body(struct snapshot *s, GError **error)
+{
+	size_t off = s->body;
+	struct snap_record rec;
+	int r;
+
+	do {
+		r = next_record(s, &off, &rec, error);
+		if (r < 0)
+			return r;
+		if (rec.type < SNAP_RAM && rec.type != SNAP_PAD)
+			return error_setf(error, EINVAL,
+					  "%s: offset %zu: a %s record after "
+					  "the head",
+					  s->path, rec.at,
+					  record_name(rec.type));
+	} while (rec.type != SNAP_END);
+	if (off != s->len)
+		return error_setf(error, EINVAL,
+				  "%s: %zu bytes after the END record at "
+				  "offset %zu",
+				  s->path, s->len - off, rec.at);
+	s->verified = 1;
+	return 0;
 }
 
 int snapshot_open(const char *path, struct snapshot **ret, GError **error)
@@ -734,6 +969,8 @@ int snapshot_open(const char *path, struct snapshot **ret, GError **error)
 	s->len = g_mapped_file_get_length(s->map);
 	s->map_fd = open(path, O_RDONLY | O_CLOEXEC);
 	r = check_magic(s, s->data, s->len, error);
+	if (!r)
+		r = verify_body(s, error);
 	if (r < 0)
 		goto fail;
 	*ret = s;
@@ -751,7 +988,12 @@ int snapshot_receive(int fd, const char *what, struct snapshot **ret,
 	int r;
 
 	r = read_full(fd, head, sizeof(head));
-	if (r < 0)
+	if (r == -ETIMEDOUT)
+		r = error_setf(error, ETIMEDOUT,
+			       "%s: the source sent nothing for %u s during "
+			       "'%s'",
+			       what, sock_timeout(fd, SO_RCVTIMEO), s->phase);
+	else if (r < 0)
 		r = error_setf(error, -r,
 			       "%s: the stream ended before its magic", what);
 	else
@@ -771,8 +1013,11 @@ int snapshot_send_verdict(struct snapshot *s, const struct compat_verdict *v,
 	g_autofree char *text = compat_verdict_text(v);
 	g_autofree char *line = NULL;
 	g_autoptr(JsonNode) n = json_node_new(JSON_NODE_OBJECT);
-	struct snap_writer w = { .fd = s->fd, .what = s->path };
+	struct snap_writer w = { .fd = s->fd,
+				 .what = s->path,
+				 .format = s->format };
 	JsonObject *o, *versions, *known;
+	int r;
 
 	if (s->fd < 0)
 		return 0;
@@ -802,16 +1047,40 @@ int snapshot_send_verdict(struct snapshot *s, const struct compat_verdict *v,
 	json_object_set_object_member(o, "known", known);
 	json_node_take_object(n, o);
 	line = json_to_string(n, FALSE);
-	return snapshot_write_record(&w, SNAP_VERDICT, line, strlen(line), NULL,
-				     0, error);
+	r = snapshot_write_record(&w, SNAP_VERDICT, line, strlen(line), NULL, 0,
+				  error);
+	/* RAM comes next. */
+	s->phase = "ram";
+	if (!r)
+		fault_point(FAULT_INCOMING_VERDICT);
+	return r;
 }
 
 int snapshot_send_complete(struct snapshot *s, GError **error)
 {
-	struct snap_writer w = { .fd = s->fd, .what = s->path };
+	struct snap_writer w = { .fd = s->fd,
+				 .what = s->path,
+				 .format = s->format };
+	uint8_t b;
+	ssize_t n;
 
 	if (s->fd < 0)
 		return 0;
+	s->phase = "complete";
+	fault_point(FAULT_INCOMING_COMPLETE);
+	/*
+	 * A source that gave up (its timeout ran out while this host was
+	 * loading, or a cancel) has closed the connection and resumed its
+	 * guest, and COMPLETE written to a TCP socket whose peer closed
+	 * still succeeds: the guest would run on both hosts. The source
+	 * sends nothing after END, so anything but "no data yet" is that.
+	 */
+	n = recv(s->fd, &b, 1, MSG_PEEK | MSG_DONTWAIT);
+	if (n == 0 || (n < 0 && (errno == ECONNRESET || errno == EPIPE)))
+		return error_setf(error, EPIPE,
+				  "%s: the source closed the connection before "
+				  "COMPLETE",
+				  s->path);
 	return snapshot_write_record(&w, SNAP_COMPLETE, NULL, 0, NULL, 0,
 				     error);
 }
@@ -824,7 +1093,7 @@ int snapshot_send_complete(struct snapshot *s, GError **error)
 static int map_pages(struct snapshot *s, uint8_t *at,
 		     const struct snap_record *rec, uint64_t pages)
 {
-	size_t data = rec->at + REC_HEADER + 8;
+	size_t data = rec->data_at + 8;
 
 	if (s->map_fd < 0 || data % PAGE)
 		return 0;
@@ -894,7 +1163,7 @@ static int load_cpu(struct snapshot *s, struct machine *m,
 	seen[idx] = 1;
 	id = g_strdup_printf("vcpu%u", idx);
 	r = vmstate_load(kvm_state_cpu_vms(), cs, rec->data + 4, rec->len - 4,
-			 rec->at + REC_HEADER + 4, id, &used, error);
+			 rec->data_at + 4, id, &used, error);
 	if (!r && used != rec->len - 4)
 		r = error_setf(error, EINVAL,
 			       "%s: offset %zu: %zu bytes after vcpu%u's "
@@ -913,7 +1182,7 @@ static int load_vm(struct snapshot *s, struct machine *m,
 	int r;
 
 	r = vmstate_load(kvm_state_vm_vms(), &vs, rec->data, rec->len,
-			 rec->at + REC_HEADER, "kvm", &used, error);
+			 rec->data_at, "kvm", &used, error);
 	if (!r && used != rec->len)
 		r = error_setf(error, EINVAL,
 			       "%s: offset %zu: %zu bytes after the VM state",
@@ -944,16 +1213,32 @@ static int load_device(struct snapshot *s, struct machine *m,
 				  !dev ? "no such device" : "a second time");
 	g_hash_table_add(seen, dev);
 	g_mutex_lock(&m->vmm->lock);
-	r = vmstate_load(
-		dev->type->vms, dev->state, rec->data + 1 + rec->data[0],
-		rec->len - 1 - rec->data[0],
-		rec->at + REC_HEADER + 1 + rec->data[0], id, &used, error);
+	r = vmstate_load(dev->type->vms, dev->state,
+			 rec->data + 1 + rec->data[0],
+			 rec->len - 1 - rec->data[0],
+			 rec->data_at + 1 + rec->data[0], id, &used, error);
 	g_mutex_unlock(&m->vmm->lock);
 	if (!r && used != rec->len - 1u - rec->data[0])
 		r = error_setf(error, EINVAL,
 			       "%s: offset %zu: bytes after device %s's state",
 			       s->path, rec->at, id);
 	return r;
+}
+
+/*
+ * An incoming migration's progress: the phase a silence of the source is
+ * reported in, and the fault points at its first record after the head
+ * (RAM) and at its first record of state (its guest is paused from then).
+ */
+static void stream_progress(struct snapshot *s, const struct snap_record *rec)
+{
+	if (rec->at == s->body)
+		fault_point(FAULT_INCOMING_RAM);
+	if (rec->type >= SNAP_CPU && rec->type <= SNAP_DEVICE &&
+	    strcmp(s->phase, "device state")) {
+		s->phase = "device state";
+		fault_point(FAULT_INCOMING_DEVICE_STATE);
+	}
 }
 
 int snapshot_load(struct snapshot *s, struct machine *m, GError **error)
@@ -970,6 +1255,8 @@ int snapshot_load(struct snapshot *s, struct machine *m, GError **error)
 		r = get_record(s, buf, &rec, error);
 		if (r < 0)
 			return r;
+		if (s->fd >= 0)
+			stream_progress(s, &rec);
 		switch (rec.type) {
 		case SNAP_RAM:
 		case SNAP_RAM_ZERO:

@@ -16,10 +16,18 @@ struct machine;
  * migration written to a file. HELLO, MANIFEST and CONFIG come first, so
  * that a host checks the whole snapshot against its modules before it
  * opens KVM; then RAM, the vCPUs, the VM, each device, and END.
+ *
+ * Format 2 puts a CRC-32C of the payload and one of the header itself in
+ * every record's header, so that a flipped bit anywhere is refused, and a
+ * corrupt length is never used. Format 1 (8-byte headers, no checksums)
+ * is still read, files and incoming migrations alike, so that what an
+ * older modvmm wrote or sends still loads; a destination answers a
+ * format 1 source in format 1.
  */
 
 #define SNAPSHOT_MAGIC "MODVMMSS"
-#define SNAPSHOT_FORMAT 1
+#define SNAPSHOT_FORMAT 2		/* written */
+#define SNAPSHOT_FORMAT_OLDEST 1	/* read, without checksums */
 #define SNAPSHOT_RECORD_MAX (64u << 20) /* bytes of one record's payload */
 #define SNAPSHOT_HEAD_MAX (64u << 10)	/* HELLO and CONFIG */
 
@@ -47,6 +55,14 @@ struct snap_writer {
 	uint64_t bytes;	  /* written so far */
 	const char *what; /* names it in messages */
 	int align;	  /* a file: RAM pages start page-aligned */
+	/*
+	 * Guest RAM cannot change while it is written (the machine is
+	 * paused): pages are checksummed where they lie. Otherwise (a live
+	 * migration round) each run of pages is copied first, so that the
+	 * checksum is that of the bytes sent.
+	 */
+	int paused;
+	uint32_t format; /* 0: SNAPSHOT_FORMAT */
 };
 
 int snapshot_write_record(struct snap_writer *w, uint8_t type, const void *a,
@@ -68,13 +84,18 @@ int snapshot_write_state(struct snap_writer *w, struct machine *m,
 
 /* A record as read: the payload lies in the file or in `buf`. */
 struct snap_record {
-	size_t at; /* offset of its header in the stream */
+	size_t at;	/* offset of its header in the stream */
+	size_t data_at; /* offset of its payload */
 	uint8_t type;
 	const uint8_t *data;
 	uint32_t len;
 };
 
-/* Reads one record from a stream; its payload goes into `buf`. */
+/*
+ * Reads one record of this host's format from a stream (the source reads
+ * the destination's answers with it); its payload goes into `buf`. Its
+ * checksums are checked before it is returned.
+ */
 int snapshot_read_record(int fd, const char *what, size_t *offset,
 			 GByteArray *buf, struct snap_record *rec,
 			 GError **error);
@@ -106,8 +127,17 @@ struct snapshot {
 	int fd;		  /* a migration stream, or -1 for a file */
 	int map_fd;	  /* a file: its pages are mapped into guest RAM */
 	size_t offset;	  /* bytes read from it so far */
+	uint32_t format;  /* what its magic said */
+	int verified;	  /* a file: every record's framing and checksums */
+	/* A stream: the phase a silence of the source is reported in. */
+	const char *phase;
 };
 
+/*
+ * Also walks every record of the file and checks its framing and
+ * checksums, so that a corrupt or cut snapshot is refused before a
+ * machine is made for it.
+ */
 int snapshot_open(const char *path, struct snapshot **ret, GError **error);
 void snapshot_free(struct snapshot *s);
 

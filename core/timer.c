@@ -9,6 +9,7 @@
  */
 #include <time.h>
 
+#include "sandbox.h"
 #include "timer.h"
 
 struct timer {
@@ -92,6 +93,7 @@ static gpointer timers_thread(gpointer data)
 {
 	struct timers *ts = data;
 
+	sandbox_enter_or_die(SANDBOX_IO);
 	g_mutex_lock(&ts->lock);
 	while (!ts->stop) {
 		struct timer *t = earliest(ts);

@@ -7,10 +7,13 @@ set -eu
 # qemu-system-x86, linux-image-amd64, busybox-static and cpio: the KVM
 # suite runs real guests, nested under QEMU where /dev/kvm is unusable;
 # socat: the control suite runs the socat example of docs/control.md;
-# acpica-tools: the ACPI unit test disassembles the DSDT with iasl.
+# acpica-tools: the ACPI unit test disassembles the DSDT with iasl;
+# libseccomp-dev: every thread of a running guest has a system call filter.
+# valgrind: the KVM suite runs once more with modvmm under memcheck.
 packages="meson ninja-build pkg-config gcc clang libclang-rt-14-dev binutils
-	libglib2.0-dev libjson-glib-dev libelf-dev check abigail-tools python3
-	qemu-system-x86 linux-image-amd64 busybox-static cpio socat acpica-tools"
+	libglib2.0-dev libjson-glib-dev libelf-dev libseccomp-dev check abigail-tools python3
+	qemu-system-x86 linux-image-amd64 busybox-static cpio socat acpica-tools
+	valgrind"
 
 missing=
 for p in $packages; do

@@ -45,6 +45,9 @@ for b in build build-asan; do
 			{ echo "== $b: the $t suite did not run"; status=1; }
 	done
 done
+# So must memcheck's run of the KVM suite, in the build without sanitizers.
+grep -q '"name": "modvmm:kvm-valgrind / kvm-valgrind"' build/meson-logs/testlog.json 2>/dev/null ||
+	{ echo "== build: the kvm-valgrind suite did not run"; status=1; }
 
 # The control suite and the module guide run wherever /dev/kvm exists.
 if [ -e /dev/kvm ]; then

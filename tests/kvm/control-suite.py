@@ -10,10 +10,13 @@ copy of the in-tree modules, so that modules can be added to its module
 directory while it runs. The guest runs with `forever pace=10 hotplug`:
 it prints a counter line every 10 ms or so and reports the hot-plug slot.
 """
+import concurrent.futures
 import json
 import os
+import random
 import re
 import shutil
+import signal
 import socket
 import struct
 import subprocess
@@ -36,7 +39,7 @@ with open(os.path.join(SRC, "abi", "include", "modvmm", "abi.h")) as _f:
 class Guest:
     def __init__(self, tmp, append="forever pace=10 hotplug", extra=(),
                  timeout=None, paused=False, netns=None, modules=(),
-                 disk=False, rtc="cmos-rtc", drop=()):
+                 disk=False, rtc="cmos-rtc", drop=(), env=None):
         self.tmp = tmp
         if disk:
             # The guest's virtio devices: a 1 MiB disk, entropy, the RTC.
@@ -66,7 +69,9 @@ class Guest:
             cmd = ["ip", "netns", "exec", netns.a] + cmd
         self.out = open(self.out_path, "w")
         self.proc = subprocess.Popen(cmd, stdout=self.out,
-                                     stderr=subprocess.STDOUT)
+                                     stderr=subprocess.STDOUT,
+                                     env=dict(os.environ, **env) if env
+                                     else None)
         deadline = time.time() + 20
         while not os.path.exists(self.sock):
             if self.proc.poll() is not None or time.time() > deadline:
@@ -358,6 +363,109 @@ def module_load_refusals(g):
     d = c.error("module-unload", {"name": "uart16550"})
     expect(d.startswith("cannot unload module uart16550: 1 instance"), d)
     g.assert_running()
+
+
+def thread_filters(pid):
+    """{thread name: seccomp mode} of every thread of a process."""
+    modes = {}
+    for tid in os.listdir(f"/proc/{pid}/task"):
+        with open(f"/proc/{pid}/task/{tid}/comm") as f:
+            name = f.read().strip()
+        with open(f"/proc/{pid}/task/{tid}/status") as f:
+            mode = re.search(r"^Seccomp:\s+(\d)", f.read(), re.M).group(1)
+        modes.setdefault(name, set()).add(int(mode))
+    return modes
+
+
+def every_thread_has_its_filter(g):
+    """With a virtio disk (so the I/O thread runs): every thread of the
+    running guest has a system call filter (mode 2), modules still load at
+    run time, and --seccomp=off installs none."""
+    c = Client(g.sock)
+    g.wait_for("^count 2 ")
+    modes = thread_filters(g.proc.pid)
+    for name in ("modvmm", "timers", "control", "modvmm-io", "vcpu0"):
+        expect(modes.get(name) == {2}, f"{name}: {modes}")
+    shutil.copy(os.path.join(FIXTURES, "fx-slot.so"), g.moddir)
+    expect(c.cmd("module-load", file="fx-slot")["name"] == "fx-slot",
+           "module-load under the filter")
+    c.cmd("device-add", driver="fx-slot")
+    g.assert_running()
+    sub = os.path.join(g.tmp, "off")
+    os.makedirs(sub)
+    h = Guest(sub, extra=["--seccomp=off"])
+    try:
+        h.wait_for("^count 2 ")
+        modes = thread_filters(h.proc.pid)
+        expect(all(m == {0} for n, m in modes.items()
+                   if not n.startswith("kvm-")), modes)
+    finally:
+        h.close()
+    r = subprocess.run([MODVMM, "run", "--seccomp=strict"],
+                       capture_output=True, text=True, timeout=30)
+    expect(r.returncode == 2 and r.stderr == "modvmm: --seccomp=strict: "
+           "expected enforce, log or off\n", r.stderr)
+
+
+def module_allowlist_refuses_unlisted(g):
+    """Its own guest, started with --module-allowlist: sha256sum output of
+    the in-tree modules and fx-slot. An unlisted module is refused at run
+    time naming the rule, and the guest keeps running; a listed one loads.
+    Without a listed uart16550, no guest starts."""
+    def sha256sum(*paths):
+        r = subprocess.run(["sha256sum"] + list(paths), capture_output=True,
+                           text=True, check=True)
+        return r.stdout
+
+    intree = sorted(os.path.join(BUILD, "modules", so)
+                    for so in os.listdir(os.path.join(BUILD, "modules"))
+                    if so.endswith(".so"))
+    slot = os.path.join(FIXTURES, "fx-slot.so")
+    counter = os.path.join(FIXTURES, "fx-counter-1.0.so")
+    sub = os.path.join(g.tmp, "allowlisted")
+    os.makedirs(sub, mode=0o700)
+    allow = os.path.join(sub, "allow")
+    with open(allow, "w") as f:
+        f.write("# in-tree modules and the hot-plug fixture\n" +
+                sha256sum(*intree, slot))
+    os.chmod(allow, 0o644)
+    h = Guest(sub, extra=["--module-allowlist", allow])
+    try:
+        c = Client(h.sock)
+        shutil.copy(counter, h.moddir)
+        shutil.copy(slot, h.moddir)
+        digest = sha256sum(counter).split()[0]
+        d = c.error("module-load", {"file": "fx-counter-1.0"})
+        expect(d == f"fx-counter-1.0.so: refusing module: sha256 {digest} "
+               f"is not in allowlist {allow} (rule: --module-allowlist)", d)
+        h.assert_running()
+        m = c.cmd("module-load", file="fx-slot")
+        expect(m["name"] == "fx-slot", m)
+        names = [x["name"] for x in c.cmd("query-modules")]
+        expect("fx-slot" in names and "fx-counter" not in names, names)
+        # The list is read at every load: a line added admits the module.
+        with open(allow, "a") as f:
+            f.write(sha256sum(counter))
+        m = c.cmd("module-load", file="fx-counter-1.0")
+        expect(m["name"] == "fx-counter", m)
+        h.assert_running()
+    finally:
+        h.close()
+    # At start-up every module is held to the list.
+    short = os.path.join(sub, "allow-short")
+    with open(short, "w") as f:
+        f.write(sha256sum(*[p for p in intree
+                            if not p.endswith("/uart16550.so")]))
+    os.chmod(short, 0o644)
+    r = subprocess.run([MODVMM, "run", "--module-dir",
+                        os.path.join(BUILD, "modules"),
+                        "--module-allowlist", short], capture_output=True,
+                       text=True, timeout=30)
+    expect(r.returncode == 125, f"status {r.returncode}: {r.stderr}")
+    expect(re.search(r"^modvmm: uart16550\.so: refusing module: sha256 "
+                     r"[0-9a-f]{64} is not in allowlist " + re.escape(short) +
+                     r" \(rule: --module-allowlist\)$", r.stderr, re.M),
+           r.stderr)
 
 
 def device_add_and_del_refusals(g):
@@ -697,6 +805,66 @@ def count_lines(text):
                        re.M)]
 
 
+REC_NAMES = {1: "HELLO", 2: "MANIFEST", 3: "CONFIG", 4: "RAM",
+             5: "RAM_ZERO", 6: "CPU", 7: "VM", 8: "DEVICE", 9: "END",
+             10: "VERDICT", 11: "COMPLETE", 12: "PAD"}
+REC_HDR = 16  # format 2: type, zeros, length, payload CRC, header CRC
+
+
+def _crc32c_table():
+    t = []
+    for i in range(256):
+        c = i
+        for _ in range(8):
+            c = (c >> 1) ^ 0x82F63B78 if c & 1 else c >> 1
+        t.append(c)
+    return t
+
+
+CRC32C_TABLE = _crc32c_table()
+
+
+def crc32c(data, crc=0):
+    """CRC-32C as docs/stream-format.md defines it (slow: headers and
+    small payloads only)."""
+    crc ^= 0xFFFFFFFF
+    for b in data:
+        crc = (crc >> 8) ^ CRC32C_TABLE[(crc ^ b) & 0xFF]
+    return crc ^ 0xFFFFFFFF
+
+
+def record(t, payload, fmt=2):
+    """One record as modvmm writes it, in format 2 or 1."""
+    if fmt == 1:
+        return struct.pack("<B3xI", t, len(payload)) + payload
+    h = struct.pack("<B3xII", t, len(payload), crc32c(payload))
+    return h + struct.pack("<I", crc32c(h)) + payload
+
+
+def records(data, hdr=REC_HDR):
+    """A snapshot's records: (offset, type, payload length)."""
+    out, off = [], 12
+    while off < len(data):
+        t, ln = struct.unpack_from("<B3xI", data, off)
+        out.append((off, t, ln))
+        off += hdr + ln
+    return out
+
+
+def format_1(data):
+    """The same snapshot as a modvmm before record checksums wrote it:
+    8-byte headers, PAD records laid out again for them."""
+    out = bytearray(b"MODVMMSS" + struct.pack("<I", 1))
+    for at, t, ln in records(data):
+        if t == 12:
+            continue
+        if t == 4 and (len(out) + 16) % 4096:
+            n = (4096 - (len(out) + 24) % 4096) % 4096
+            out += record(12, bytes(n), 1)
+        out += record(t, data[at + REC_HDR:at + REC_HDR + ln], 1)
+    return bytes(out)
+
+
 def restore(g, snap, *extra, timeout=60):
     """Runs the snapshot on a second host with a control socket."""
     sock = os.path.join(g.tmp, "restored.sock")
@@ -885,6 +1053,199 @@ def restore_refusals_name_the_reason(g):
     g.assert_running()
 
 
+def cut_refusal(path, recs, c):
+    """What modvmm says of the snapshot cut to its first c bytes."""
+    if c == 0:
+        return f"{path}: empty, not a modvmm snapshot or migration stream"
+    if c < 12:
+        part = "magic" if c < 8 else "format version"
+        return f"{path}: ends at offset {c}, inside its {part} (the file " \
+               "is cut short)"
+    at, t, ln = [r for r in recs if r[0] <= c][-1]
+    if c == at:
+        return f"{path}: ends at offset {c}, where a record should begin " \
+               "(the file is cut short)"
+    if c < at + REC_HDR:
+        return f"{path}: ends at offset {c}, inside the record header " \
+               f"that starts at offset {at} (the file is cut short)"
+    return f"{path}: offset {at}: {REC_NAMES[t]} record of {ln} bytes, " \
+           f"but the file ends {c - at - REC_HDR} bytes later (cut short)"
+
+
+def flip_refusal(path, data, recs, m, o):
+    """A pattern for what modvmm says of the snapshot m, which is data
+    with a bit of byte o flipped."""
+    if o < 8:
+        return re.escape(f"{path}: not a modvmm snapshot or migration "
+                         f"stream (no MODVMMSS magic)")
+    if o < 12:
+        fmt = struct.unpack_from("<I", m, 8)[0]
+        return re.escape(f"{path}: format {fmt}; this host reads formats "
+                         "1 to 2")
+    at, t, ln = [r for r in recs if r[0] <= o][-1]
+    if o < at + REC_HDR:
+        mt, mln, _, carried = struct.unpack_from("<B3xIII", m, at)
+        return re.escape(
+            f"{path}: offset {at}: record header (as read: "
+            f"{REC_NAMES.get(mt, 'unknown')}, {mln} bytes) has checksum "
+            f"0x{crc32c(m[at:at + 12]):08x}, but carries 0x{carried:08x} "
+            "(corrupt or altered)")
+    carried = struct.unpack_from("<I", data, at + 8)[0]
+    # The checksum of the changed payload: anything but the one carried.
+    return (re.escape(f"{path}: offset {at}: {REC_NAMES[t]} record of {ln} "
+                      "bytes has checksum 0x") +
+            f"(?!{carried:08x})[0-9a-f]{{8}}" +
+            re.escape(f", but its header carries 0x{carried:08x} (corrupt "
+                      "or altered)"))
+
+
+def snapshot_corruption_refused(g):
+    """A snapshot of the running guest (its disk, entropy and RTC too),
+    cut at every framing boundary and at random offsets, and with single
+    bits flipped (in every record's header and payload, and at random
+    over the whole file): every restore is refused before a guest
+    starts, with status 125 and one line naming the offset, the record
+    and what is wrong. MODVMM_CORRUPT_SEED repeats a run's choices."""
+    c = Client(g.sock)
+    g.wait_for("^count 3 ")
+    snap = os.path.join(g.tmp, "guest.snap")
+    c.cmd("snapshot-save", file=snap)
+    data = open(snap, "rb").read()
+    recs = records(data)
+    expect(recs[-1][1] == 9 and recs[-1][0] + REC_HDR == len(data), recs)
+    seed = int(os.environ.get("MODVMM_CORRUPT_SEED") or
+               time.time_ns() % 1000000)
+    rnd = random.Random(seed)
+    t0 = time.time()
+
+    cuts = {0, 4, 8, 10, 12}
+    for at, t, ln in recs:
+        cuts |= {at, at + 1, at + REC_HDR // 2, at + REC_HDR - 1,
+                 at + REC_HDR}
+        if ln:
+            cuts |= {at + REC_HDR + ln // 2, at + REC_HDR + ln - 1}
+    cuts.discard(len(data))  # just after END: the whole file
+    framing = len(cuts)
+    while len(cuts) < framing + 50:
+        cuts.add(rnd.randrange(len(data)))
+    flips = []
+    for at, t, ln in recs:
+        flips.append(rnd.randrange(at * 8, (at + REC_HDR) * 8))
+        if ln:
+            flips.append(rnd.randrange((at + REC_HDR) * 8,
+                                       (at + REC_HDR + ln) * 8))
+    targeted = len(flips)
+    flips += [rnd.randrange(len(data) * 8) for _ in range(200)]
+
+    def refused(i, job):
+        what, m, pattern = job
+        path = os.path.join(g.tmp, f"bad-{i}.snap")
+        with open(path, "wb") as f:
+            f.write(m)
+        r = subprocess.run([MODVMM, "run", "--module-dir", g.moddir,
+                            "--restore", path], capture_output=True,
+                           text=True, timeout=60)
+        os.unlink(path)
+        want = "modvmm: " + pattern(path) + "\n"
+        expect(r.returncode == 125, f"{what}: status {r.returncode} "
+               f"(seed {seed}): {r.stderr[-800:]}")
+        expect(re.fullmatch(want, r.stderr),
+               f"{what} (seed {seed}): stderr {r.stderr[-800:]!r}, "
+               f"expected /{want}/")
+        expect(r.stdout == "", f"{what}: a guest ran: {r.stdout[-300:]}")
+
+    def cut_job(cut):
+        return (f"cut at {cut}", data[:cut],
+                lambda p: re.escape(cut_refusal(p, recs, cut)))
+
+    def flip_job(bit):
+        m = bytearray(data)
+        m[bit // 8] ^= 1 << (bit % 8)
+        return (f"bit {bit % 8} of byte {bit // 8} flipped", bytes(m),
+                lambda p: flip_refusal(p, data, recs, m, bit // 8))
+
+    jobs = [cut_job(cut) for cut in sorted(cuts)]
+    jobs += [flip_job(bit) for bit in flips]
+    # One restore per core at a time: each is a process of its own.
+    with concurrent.futures.ThreadPoolExecutor(os.cpu_count() or 2) as ex:
+        for f in [ex.submit(refused, i, j) for i, j in enumerate(jobs)]:
+            f.result()
+    print(f"# {len(data)}-byte snapshot, {len(recs)} records, seed {seed}: "
+          f"{len(cuts)} cuts ({framing} at framing boundaries, "
+          f"{len(cuts) - framing} at random offsets) and {len(flips)} "
+          f"bit flips ({targeted} in each header and payload, "
+          f"{len(flips) - targeted} anywhere): all refused in "
+          f"{time.time() - t0:.1f} s", flush=True)
+    g.assert_running()
+
+
+def format_1_snapshot_and_stream_still_load(g):
+    """What a modvmm before record checksums wrote: the same snapshot in
+    format 1 restores and the guest goes on; and a format 1 source
+    migrates into this host, which answers it in format 1."""
+    g.pages = 64
+    c = Client(g.sock)
+    g.wait_for("^count 3 ")
+    c.cmd("stop")
+    snap = os.path.join(g.tmp, "guest.snap")
+    c.cmd("snapshot-save", file=snap)
+    c.cmd("quit")
+    g.wait_exit()
+    old = format_1(open(snap, "rb").read())
+    old_snap = os.path.join(g.tmp, "format1.snap")
+    open(old_snap, "wb").write(old)
+    p, sock, out = restore(g, old_snap)
+    try:
+        deadline = time.time() + 20
+        path = os.path.join(g.tmp, "restored.out")
+        while len(count_lines(open(path).read())) < 3:
+            expect(time.time() < deadline and p.poll() is None,
+                   open(path).read()[-600:])
+            time.sleep(0.05)
+        ns = [n for n, _ in count_lines(guest_text(g.output(),
+                                                   open(path).read()))]
+        expect(ns == list(range(1, len(ns) + 1)), ns)
+        for n, sm in count_lines(open(path).read()):
+            expect(sm == expected_sum(n), (n, hex(sm)))
+        Client(sock).cmd("quit")
+        expect(p.wait(20) == 0, "restored run's status")
+    finally:
+        if p.poll() is None:
+            p.kill()
+        out.close()
+
+    # The source's side of a migration, as an older host sends it.
+    d = Dest(g, f"unix:{g.tmp}/mig.sock")
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    s.settimeout(20)
+    try:
+        s.connect(f"{g.tmp}/mig.sock")
+        recs = records(old, 8)
+        s.sendall(old[:12])
+        for at, t, ln in recs[:3]:
+            s.sendall(old[at:at + 8 + ln])
+        f = s.makefile("rb")
+        t, ln = struct.unpack("<B3xI", f.read(8))
+        verdict = json.loads(f.read(ln))
+        expect(t == 10 and verdict["accepted"] is True, verdict)
+        for at, t, ln in recs[3:]:
+            if t != 12:
+                s.sendall(old[at:at + 8 + ln])
+        expect(f.read(8) == record(11, b"", 1), "no format 1 COMPLETE")
+        deadline = time.time() + 20
+        while len(count_lines(d.output())) < 2:
+            expect(time.time() < deadline and d.proc.poll() is None,
+                   d.output()[-600:])
+            time.sleep(0.05)
+        for n, sm in count_lines(d.output()):
+            expect(sm == expected_sum(n), (n, hex(sm)))
+        Client(d.sock).cmd("quit")
+        expect(d.proc.wait(20) == 0, "destination: " + d.output()[-600:])
+    finally:
+        s.close()
+        d.close()
+
+
 # Migration ----------------------------------------------------------------
 
 def last_count(text):
@@ -894,16 +1255,18 @@ def last_count(text):
 class Dest:
     """A destination host: modvmm run --incoming, its own module dir."""
 
-    def __init__(self, g, uri, moddir=None, netns=None):
+    def __init__(self, g, uri, moddir=None, netns=None, extra=(), env=None):
         self.out_path = os.path.join(g.tmp, "dest.out")
         self.sock = os.path.join(g.tmp, "dest.sock")
         self.out = open(self.out_path, "w")
         cmd = [MODVMM, "run", "--module-dir", moddir or g.moddir,
-               "--incoming", uri, "--control", self.sock]
+               "--incoming", uri, "--control", self.sock] + list(extra)
         if netns:
             cmd = ["ip", "netns", "exec", netns] + cmd
         self.proc = subprocess.Popen(cmd, stdout=self.out,
-                                     stderr=subprocess.STDOUT)
+                                     stderr=subprocess.STDOUT,
+                                     env=dict(os.environ, **env) if env
+                                     else None)
         deadline = time.time() + 10
         while "waiting for a migration" not in self.output():
             expect(time.time() < deadline and self.proc.poll() is None,
@@ -1090,6 +1453,9 @@ def migrate_check_then_migrate(g):
         r = c.cmd("migrate-check", uri=uri)
         expect(r["accepted"] is True and "verdict: accepted, 3 devices" in
                r["verdict"], r)
+        # The destination listens on through the check: a migration that
+        # follows at once finds the socket.
+        expect(os.path.exists(f"{g.tmp}/mig.sock"), "stopped listening")
         r = ctl_plain(g, "migrate-check", f"uri={uri}")
         expect(r.returncode == 0 and "uart165500 (uart16550): accepted at "
                "version 1" in r.stdout, r.stdout + r.stderr)
@@ -1192,15 +1558,14 @@ def read_records(conn, stop_after=None, known=None, types=None):
     recv(12)
     types = [] if types is None else types
     while True:
-        t, ln = struct.unpack("<B3xI", recv(8))
+        t, ln = struct.unpack("<B3xI8x", recv(REC_HDR))
         recv(ln)
         types.append(t)
         if t == 3:  # CONFIG: the verdict is awaited
             v = {"accepted": True, "verdict": "fake"}
             if known is not None:
                 v["known"] = known
-            v = json.dumps(v).encode()
-            conn.sendall(struct.pack("<B3xI", 10, len(v)) + v)
+            conn.sendall(record(10, json.dumps(v).encode()))
         if stop_after and stop_after(types):
             return types
 
@@ -1234,8 +1599,9 @@ def destination_gone_mid_transfer_source_resumes(g):
     t.join(20)
     out["conn"].close()
     end = migration_end(c)
-    expect(end["status"] == "failed" and ("Broken pipe" in end["error"] or
-           "Connection reset" in end["error"]), end)
+    expect(end["status"] == "failed" and re.fullmatch(
+        r"the destination closed the connection during 'ram' "
+        r"\((Broken pipe|Connection reset by peer)\)", end["error"]), end)
     expect(c.cmd("query-status")["status"] == "running", "status")
     g.assert_running()
 
@@ -1252,7 +1618,9 @@ def destination_killed_mid_transfer_source_resumes(g):
             pass
         d.proc.kill()
         end = migration_end(c)
-        expect(end["status"] == "failed", end)
+        expect(end["status"] == "failed" and re.match(
+            "the destination closed the connection during "
+            "'(ram|device state|complete)'", end["error"]), end)
         expect(c.cmd("query-status")["status"] == "running", "status")
         g.assert_running()
         expect("migration: to unix:" in g.output() and
@@ -1271,8 +1639,8 @@ def no_complete_source_resumes(g):
     expect(out["types"][-1] == 9 and 6 in out["types"], out)
     out["conn"].close()  # the state arrived, no COMPLETE goes back
     end = migration_end(c)
-    expect(end["status"] == "failed" and end["error"].startswith(
-        "the destination did not confirm: "), end)
+    expect(end["status"] == "failed" and end["error"] ==
+           "the destination closed the connection during 'complete'", end)
     expect(c.cmd("query-status")["status"] == "running", "status")
     g.assert_running()
 
@@ -1350,22 +1718,15 @@ def source_gone_mid_transfer_destination_exits(g):
         s.connect(f"{g.tmp}/mig.sock")
         # The snapshot's records are the stream's: send the head, take
         # the verdict, send some RAM and vanish.
-        off, n = 12, 0
+        recs = records(data)
         s.sendall(data[:12])
-        while n < 3:
-            t, ln = struct.unpack("<B3xI", data[off:off + 8])
-            s.sendall(data[off:off + 8 + ln])
-            off += 8 + ln
-            n += 1
+        for at, t, ln in recs[:3]:
+            s.sendall(data[at:at + REC_HDR + ln])
         verdict = s.recv(65536)
         expect(verdict[:1] == b"\x0a", verdict[:20])
         # (A file's PAD records have no place in a stream.)
-        body, o = b"", off
-        while o < len(data):
-            t, ln = struct.unpack("<B3xI", data[o:o + 8])
-            if t != 12:
-                body += data[o:o + 8 + ln]
-            o += 8 + ln
+        body = b"".join(data[at:at + REC_HDR + ln]
+                        for at, t, ln in recs[3:] if t != 12)
         s.sendall(body[:len(body) // 2])
         s.close()
         st = d.proc.wait(20)
@@ -1376,6 +1737,113 @@ def source_gone_mid_transfer_destination_exits(g):
     finally:
         d.close()
     g.assert_running()
+
+
+def corrupting_relay(path, dest_path, rec_type, where):
+    """Sits between a source (which connects to `path`) and a real
+    destination: passes the stream on record by record and flips a bit
+    in the first record of `rec_type`, in its header's length ("header")
+    or in the middle of its payload ("payload"). Returns the thread and
+    what it did."""
+    l = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    l.bind(path)
+    l.listen(1)
+    info = {}
+
+    def back(a, b):
+        try:
+            while True:
+                chunk = a.recv(65536)
+                if not chunk:
+                    break
+                b.sendall(chunk)
+        except OSError:
+            pass
+        # The destination has gone: so has the source's connection.
+        for x in (a, b):
+            try:
+                x.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+
+    def serve():
+        src, _ = l.accept()
+        l.close()
+        dst = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        dst.connect(dest_path)
+        threading.Thread(target=back, args=(dst, src), daemon=True).start()
+        f = src.makefile("rb")
+        try:
+            dst.sendall(f.read(12))
+            off = 12
+            while True:
+                h = bytearray(f.read(REC_HDR))
+                if len(h) < REC_HDR:
+                    break
+                t, ln = struct.unpack_from("<B3xI", h)
+                p = bytearray(f.read(ln))
+                if t == rec_type and "at" not in info:
+                    info.update(at=off, len=ln,
+                                carried=struct.unpack_from("<I", h, 8)[0])
+                    if where == "header":
+                        h[4] ^= 1
+                        info["header"] = bytes(h)
+                    else:
+                        p[ln // 2] ^= 0x10
+                dst.sendall(bytes(h + p))
+                off += REC_HDR + ln
+        except OSError:
+            pass
+    t = threading.Thread(target=serve, daemon=True)
+    t.start()
+    return t, info
+
+
+def corrupted_migration_refused_source_resumes(g):
+    """A bit flipped on the way, in a RAM record's length while the guest
+    runs, then in a device's state after the source paused it: the
+    destination refuses the record, naming it, and starts no guest; the
+    source resumes the guest each time."""
+    c = Client(g.sock)
+    g.wait_for("^count 3 ")
+    for n, rec_type, where in ((1, 4, "header"), (2, 8, "payload")):
+        uri = f"unix:{g.tmp}/mig{n}.sock"
+        d = Dest(g, uri)
+        try:
+            t, info = corrupting_relay(f"{g.tmp}/relay{n}.sock",
+                                       f"{g.tmp}/mig{n}.sock", rec_type,
+                                       where)
+            c.cmd("migrate", uri=f"unix:{g.tmp}/relay{n}.sock")
+            end = migration_end(c)
+            expect(end["status"] == "failed", end)
+            expect(d.proc.wait(20) == 125, "destination: " + d.output())
+            t.join(10)
+            at, ln = info["at"], info["len"]
+            if where == "header":
+                h = info["header"]
+                want = re.escape(
+                    f"modvmm: {uri}: offset {at}: record header (as read: "
+                    f"RAM, {ln ^ 1} bytes) has checksum "
+                    f"0x{crc32c(h[:12]):08x}, but carries "
+                    f"0x{struct.unpack_from('<I', h, 12)[0]:08x} (corrupt "
+                    "or altered)")
+            else:
+                want = (re.escape(f"modvmm: {uri}: offset {at}: DEVICE "
+                                  f"record of {ln} bytes has checksum 0x") +
+                        "[0-9a-f]{8}" +
+                        re.escape(f", but its header carries "
+                                  f"0x{info['carried']:08x} (corrupt or "
+                                  "altered)"))
+            expect(re.search("^" + want + "$", d.output(), re.M),
+                   f"destination said: {d.output()[-600:]!r}; expected "
+                   f"/{want}/")
+            expect(f"migration from {uri} failed: no guest started here"
+                   in d.output(), d.output())
+            expect("count" not in guest_text(d.output()), d.output())
+            expect(c.cmd("query-status")["status"] == "running", "status")
+            g.assert_running()
+        finally:
+            d.close()
 
 
 def host_with(g, release, fixture="fx-counter", drop=()):
@@ -1622,6 +2090,497 @@ def migrate_tcp_between_network_namespaces(g):
     expect(NETNS.a not in r.stdout and NETNS.b not in r.stdout, r.stdout)
 
 
+# Faults -------------------------------------------------------------------
+#
+# The disk fills up, the network goes down, a host dies or hangs at each
+# phase of a migration: the guest goes on running on one host, whole, and
+# every wait ends within its timeout with a message that says what
+# stopped, where. A host is killed or stopped at an exact phase by its
+# own fault point (MODVMM_FAULT, docs/user-guide.md).
+
+FAULT_TIMEOUT = 2  # s: migrate's timeout-s, the destination's timeout
+
+
+def fault_env(point):
+    return {"MODVMM_FAULT": point}
+
+
+def wait_stopped(proc, timeout=20):
+    """Waits until a host has stopped itself at its fault point
+    (MODVMM_FAULT=NAME:stop)."""
+    deadline = time.time() + timeout
+    while True:
+        with open(f"/proc/{proc.pid}/stat") as f:
+            state = f.read().rsplit(")", 1)[1].split()[0]
+        if state == "T":
+            return
+        expect(proc.poll() is None and time.time() < deadline,
+               "the host did not stop at its fault point")
+        time.sleep(0.01)
+
+
+def counts_intact(text, pages):
+    """The guest's counter lines go 1, 2, 3... with the sums of its
+    memory they must have: nothing of the guest was lost."""
+    lines = count_lines(guest_text(text))
+    ns = [n for n, _ in lines]
+    expect(ns and ns == list(range(1, len(ns) + 1)), ns)
+    for n, sm in lines:
+        expect(sm == expected_sum(n, pages), (n, hex(sm)))
+
+
+def small_tmpfs(g):
+    """A 64 KiB tmpfs: the built-in guest's snapshot (some 340 KiB) does
+    not fit. The caller unmounts it."""
+    d = os.path.join(g.tmp, "small")
+    os.mkdir(d)
+    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=64k,mode=0700",
+                    "modvmm-test", d], check=True, capture_output=True)
+    return d
+
+
+def unmount(d):
+    subprocess.run(["umount", d], capture_output=True)
+
+
+def snapshot_save_to_full_disk_loses_nothing(g):
+    """ENOSPC in the middle of snapshot-save: refused naming the file
+    and the cause, nothing left under its name or as FILE.partial, and
+    the guest runs on with its memory whole (a save elsewhere works)."""
+    d = small_tmpfs(g)
+    try:
+        c = Client(g.sock)
+        g.wait_for("^count 2 ")
+        snap = os.path.join(d, "guest.snap")
+        err = c.error("snapshot-save", {"file": snap})
+        expect(err == f"snapshot not saved: {snap}: writing: No space left "
+               "on device", err)
+        expect(os.listdir(d) == [], os.listdir(d))
+        expect(c.cmd("query-status")["status"] == "running", "not resumed")
+        g.assert_running()
+        ok = os.path.join(g.tmp, "guest.snap")
+        r = c.cmd("snapshot-save", file=ok)
+        expect(r["bytes"] == os.path.getsize(ok) > 64 << 10, r)
+        counts_intact(g.output(), 64)
+    finally:
+        unmount(d)
+
+
+def snapshot_on_exit_to_full_disk_reported(g):
+    """--snapshot-on-exit to a full disk: SIGTERM still ends the run,
+    the failure is printed naming the file and the cause, and nothing is
+    left under the file's name or as FILE.partial."""
+    g.close()
+    d = small_tmpfs(g)
+    try:
+        snap = os.path.join(d, "exit.snap")
+        out = os.path.join(g.tmp, "exit.out")
+        with open(out, "w") as f:
+            p = subprocess.Popen([MODVMM, "run", "--module-dir", g.moddir,
+                                  "--append", "forever pace=10",
+                                  "--snapshot-on-exit", snap],
+                                 stdout=f, stderr=subprocess.STDOUT)
+            try:
+                deadline = time.time() + 20
+                while "count 3 " not in open(out).read():
+                    expect(time.time() < deadline and p.poll() is None,
+                           open(out).read())
+                    time.sleep(0.02)
+                p.send_signal(signal.SIGTERM)
+                expect(p.wait(20) == 143, "status")
+            finally:
+                if p.poll() is None:
+                    p.kill()
+                    p.wait()
+        text = open(out).read()
+        expect(f"modvmm: snapshot not saved: {snap}: writing: No space "
+               "left on device\n" in text and "saved the guest" not in text,
+               text[-400:])
+        expect(os.listdir(d) == [], os.listdir(d))
+    finally:
+        unmount(d)
+
+
+def network_cut_mid_migration_both_ends_give_up(g):
+    """The link between the hosts goes down while RAM moves over TCP.
+    (The destination stops itself at its first RAM record, so that the
+    cut falls in that phase, and runs on once the link is down.) The
+    source gives up within its timeout and resumes the guest; the
+    destination gives up within its own and starts nothing."""
+    t = FAULT_TIMEOUT + 1  # the source's clock runs from before the cut
+    uri = "tcp:10.231.7.2:4445"
+    d = Dest(g, uri, netns=NETNS.b, extra=["--migration-timeout", str(t)],
+             env=fault_env("incoming-ram:stop"))
+    try:
+        c = Client(g.sock)
+        g.wait_for("^count 2 ")
+        c.cmd("migrate", uri=uri, **{"timeout-s": t})
+        wait_stopped(d.proc)
+        NETNS.sh(f"ip -n {NETNS.a} link set va{NETNS.a[3:]} down")
+        cut = time.time()
+        os.kill(d.proc.pid, signal.SIGCONT)
+        ended = []
+        reaper = threading.Thread(
+            target=lambda: ended.append((d.proc.wait(), time.time())),
+            daemon=True)
+        reaper.start()
+        end = migration_end(c)
+        src = time.time() - cut
+        expect(end["status"] == "failed" and end["error"] ==
+               f"the destination took nothing for {t} s during 'ram'", end)
+        expect(c.cmd("query-status")["status"] == "running", "status")
+        g.assert_running()
+        reaper.join(30)
+        expect(ended, "the destination did not give up")
+        st, dst = ended[0][0], ended[0][1] - cut
+        out = d.output()
+        expect(st == 125 and re.search(
+            rf"^modvmm: {re.escape(uri)}: offset \d+: the source sent "
+            rf"nothing for {t} s during 'ram'$", out, re.M) and
+            f"modvmm: migration from {uri} failed: no guest started here\n"
+            in out, f"status {st}: {out[-600:]}")
+        expect("count" not in out, "a guest ran on the destination")
+        expect(src < t + 10 and t - 0.5 < dst < t + 10, (src, dst))
+        print(f"# network cut in 'ram', timeouts {t} s: the source gave up "
+              f"after {src:.1f} s, the destination after {dst:.1f} s")
+        counts_intact(g.output(), 8192)
+    finally:
+        d.close()
+
+
+def destination_killed_at(point, want, pages, downtime):
+    """A case: the destination kills itself at fault point `point`; the
+    source's migrate fails with an error matching `want`, and the guest
+    runs on there, whole, and nowhere else."""
+    def case(g):
+        uri = f"unix:{g.tmp}/mig.sock"
+        d = Dest(g, uri, env=fault_env(point))
+        try:
+            c = Client(g.sock)
+            g.wait_for("^count 2 ")
+            c.cmd("migrate", uri=uri, **{"downtime-ms": downtime})
+            end = migration_end(c)
+            expect(end["status"] == "failed" and
+                   re.fullmatch(want, end["error"]), end)
+            expect(d.proc.wait(20) == -signal.SIGKILL,
+                   "not killed at its fault point: " + d.output()[-400:])
+            expect("count" not in d.output(), "a guest ran there")
+            expect(c.cmd("query-status")["status"] == "running", "status")
+            g.assert_running()
+            counts_intact(g.output(), pages)
+        finally:
+            d.close()
+    case.__name__ = ("destination_killed_at_" +
+                     point.split("-", 1)[1].replace("-", "_"))
+    return case
+
+
+def source_killed_at(point, want):
+    """A case: the source kills itself at fault point `point`. Before
+    COMPLETE came, the destination exits with a message matching `want`
+    and starts nothing (the guest died with its host); after it, the
+    guest runs on the destination, from where it was."""
+    def case(g):
+        g.pages = 64
+        uri = f"unix:{g.tmp}/mig.sock"
+        d = Dest(g, uri)
+        try:
+            c = Client(g.sock)
+            g.wait_for("^count 2 ")
+            c.cmd("migrate", uri=uri)
+            expect(g.proc.wait(30) == -signal.SIGKILL,
+                   "not killed at its fault point: " + g.output()[-400:])
+            if point == "migrate-complete":
+                check_continues(g, d)
+                Client(d.sock).cmd("quit")
+                expect(d.proc.wait(20) == 0, d.output()[-400:])
+                return
+            st = d.proc.wait(20)
+            out = d.output()
+            expect(st == 125 and re.search(
+                rf"^modvmm: {re.escape(uri)}: {want}$", out, re.M) and
+                f"modvmm: migration from {uri} failed: no guest started "
+                "here\n" in out, f"status {st}: {out[-600:]}")
+            expect("count" not in out, "a guest ran on the destination")
+        finally:
+            d.close()
+    case.__name__ = ("source_killed_at_" +
+                     point.split("-", 1)[1].replace("-", "_"))
+    return case
+
+
+CLOSED = "the destination closed the connection during "
+RESET = r"( \((Broken pipe|Connection reset by peer)\))?"
+BUSY_GUEST = {"append": "forever pace=1 pages=8192"}
+# (A reset: the source died with the verdict unread.)
+ENDED = (r"offset \d+: the stream ended before a record header"
+         r"(: Connection reset by peer)?")
+
+
+def closed(*phases):
+    """The source's error when the destination went away in one of
+    `phases` (a write sees EPIPE, or ECONNRESET when it died with data
+    unread; a read the end of the stream)."""
+    return CLOSED + "'(" + "|".join(phases) + ")'" + RESET
+
+# One row per phase: the fault point, what the source's migrate must end
+# with, and the guest (one rewriting 32 MiB, with a 1 ms downtime limit,
+# keeps the RAM rounds going until the destination is gone).
+DESTINATION_KILLED = [
+    ("incoming-connect", closed("handshake", "verdict"), 64, 300, {}),
+    ("incoming-manifest", closed("verdict"), 64, 300, {}),
+    ("incoming-verdict", closed("ram"), 8192, 1, BUSY_GUEST),
+    ("incoming-ram", closed("ram"), 8192, 1, BUSY_GUEST),
+    ("incoming-device-state", closed("device state", "complete"), 64, 300,
+     {}),
+    ("incoming-complete", closed("complete"), 64, 300, {}),
+]
+SOURCE_KILLED = [
+    ("migrate-connect", "the stream ended before its magic"),
+    ("migrate-manifest", ENDED),
+    ("migrate-verdict", ENDED),
+    ("migrate-ram", ENDED),
+    ("migrate-device-state", ENDED),
+    ("migrate-complete", None),
+]
+FAULT_CASES = (
+    [(destination_killed_at(p, want, pages, dt), kw)
+     for p, want, pages, dt, kw in DESTINATION_KILLED] +
+    [(source_killed_at(p, want), {"env": fault_env(p)})
+     for p, want in SOURCE_KILLED])
+
+
+def destination_backlog_full_connect_times_out(g):
+    """Destinations that accept no connection (their backlog is full; a
+    TCP one then drops the SYNs): connecting ends after timeout-s, and
+    the guest never stopped."""
+    path = f"{g.tmp}/full.sock"
+    ul = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    ul.bind(path)
+    ul.listen(0)
+    tl = socket.socket()
+    tl.bind(("127.0.0.1", 0))
+    tl.listen(0)
+    port = tl.getsockname()[1]
+    fillers = [socket.socket(socket.AF_UNIX, socket.SOCK_STREAM),
+               socket.socket(), socket.socket()]
+    try:
+        fillers[0].connect(path)
+        fillers[1].connect(("127.0.0.1", port))
+        fillers[2].setblocking(False)
+        fillers[2].connect_ex(("127.0.0.1", port))
+        time.sleep(0.2)
+        c = Client(g.sock)
+        for uri, want in ((f"unix:{path}", "not accepted within"),
+                          (f"tcp:127.0.0.1:{port}", "no connection within")):
+            t0 = time.time()
+            c.cmd("migrate", uri=uri, **{"timeout-s": FAULT_TIMEOUT})
+            end = migration_end(c)
+            took = time.time() - t0
+            expect(end["status"] == "failed" and end["error"] ==
+                   f"{uri}: {want} {FAULT_TIMEOUT} s", end)
+            expect(FAULT_TIMEOUT - 0.5 < took < FAULT_TIMEOUT + 10, took)
+        expect(not any(e["event"] == "STOP" for e in c.events), c.events)
+        g.assert_running()
+    finally:
+        for s in fillers + [ul, tl]:
+            s.close()
+
+
+def destination_silent_after_accept_source_resumes(g):
+    """A destination that accepts and then reads and answers nothing:
+    the source's wait for the verdict ends after timeout-s, and the
+    guest never stopped."""
+    path = f"{g.tmp}/fake.sock"
+    l = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    l.bind(path)
+    l.listen(1)
+    held = []
+    t = threading.Thread(target=lambda: held.append(l.accept()[0]),
+                         daemon=True)
+    t.start()
+    try:
+        c = Client(g.sock)
+        t0 = time.time()
+        c.cmd("migrate", uri=f"unix:{path}",
+              **{"timeout-s": FAULT_TIMEOUT})
+        end = migration_end(c)
+        took = time.time() - t0
+        expect(end["status"] == "failed" and end["error"] ==
+               f"the destination sent nothing for {FAULT_TIMEOUT} s during "
+               "'verdict'", end)
+        expect(FAULT_TIMEOUT - 0.5 < took < FAULT_TIMEOUT + 10, took)
+        expect(not any(e["event"] == "STOP" for e in c.events), c.events)
+        expect(c.cmd("query-migrate")["timeout-s"] == FAULT_TIMEOUT, "figure")
+        g.assert_running()
+        print(f"# silent destination: the source gave up after {took:.1f} s")
+    finally:
+        t.join(5)
+        for s in held + [l]:
+            s.close()
+
+
+def destination_hung_mid_ram_source_resumes(g):
+    """The real destination hangs at its first RAM record (stopped): the
+    source's writes stall, and it gives up after timeout-s and resumes
+    the guest. Woken up, the destination finds the stream ended and
+    starts nothing."""
+    uri = f"unix:{g.tmp}/mig.sock"
+    d = Dest(g, uri, env=fault_env("incoming-ram:stop"))
+    try:
+        c = Client(g.sock)
+        g.wait_for("^count 2 ")
+        c.cmd("migrate", uri=uri, **{"timeout-s": FAULT_TIMEOUT})
+        wait_stopped(d.proc)
+        t0 = time.time()
+        end = migration_end(c)
+        took = time.time() - t0
+        expect(end["status"] == "failed" and end["error"] ==
+               f"the destination took nothing for {FAULT_TIMEOUT} s during "
+               "'ram'", end)
+        # (Its writes stalled a moment before the stop was seen here.)
+        expect(FAULT_TIMEOUT - 1 < took < FAULT_TIMEOUT + 10, took)
+        expect(c.cmd("query-status")["status"] == "running", "status")
+        g.assert_running()
+        os.kill(d.proc.pid, signal.SIGCONT)
+        st = d.proc.wait(20)
+        out = d.output()
+        expect(st == 125 and re.search(
+            r"the stream ended (before a record header|inside a RAM record)",
+            out) and "no guest started here" in out, f"{st}: {out[-600:]}")
+        expect("count" not in out, "a guest ran on the destination")
+        counts_intact(g.output(), 8192)
+        print(f"# destination hung in 'ram': the source gave up after "
+              f"{took:.1f} s")
+    finally:
+        d.close()
+
+
+def destination_hung_before_complete_never_runs_guest(g):
+    """Over TCP, the destination hangs with everything loaded, before it
+    sends COMPLETE: the source keeps its guest paused for timeout-s, then
+    resumes it. Woken up, the destination finds that the source gave up
+    and starts nothing (a write of COMPLETE to the closed connection
+    would still succeed): the guest never runs on two hosts."""
+    uri = f"tcp:127.0.0.1:{free_port()}"
+    d = Dest(g, uri, env=fault_env("incoming-complete:stop"))
+    try:
+        c = Client(g.sock)
+        g.wait_for("^count 2 ")
+        c.cmd("migrate", uri=uri, **{"timeout-s": FAULT_TIMEOUT})
+        wait_stopped(d.proc)
+        seen = []
+        while not seen or seen[-1]["data"]["status"] != "failed":
+            seen.append(c.event("MIGRATION", 30))
+        end = seen[-1]["data"]
+        expect(end["error"] == f"the destination sent nothing for "
+               f"{FAULT_TIMEOUT} s during 'complete'", end)
+        # From the pause ("device") to the resume (then "failed").
+        stamps = {e["data"]["status"]: e["timestamp"]["seconds"] +
+                  e["timestamp"]["microseconds"] / 1e6 for e in seen}
+        paused = stamps["failed"] - stamps["device"]
+        expect(FAULT_TIMEOUT - 0.5 < paused < FAULT_TIMEOUT + 10, paused)
+        expect(c.cmd("query-status")["status"] == "running", "status")
+        g.assert_running()
+        os.kill(d.proc.pid, signal.SIGCONT)
+        st = d.proc.wait(20)
+        out = d.output()
+        expect(st == 125 and f"modvmm: {uri}: the source closed the "
+               "connection before COMPLETE\n" in out and
+               "no guest started here" in out, f"{st}: {out[-600:]}")
+        expect("count" not in out, "a guest ran on the destination")
+        counts_intact(g.output(), 64)
+        print(f"# destination hung before COMPLETE: the guest was paused "
+              f"{paused:.1f} s, then resumed on the source")
+    finally:
+        d.close()
+
+
+def source_silent_destination_gives_up(g):
+    """A source that connects and sends nothing: the destination gives
+    up after --migration-timeout, naming the phase, and starts nothing."""
+    uri = f"unix:{g.tmp}/mig.sock"
+    d = Dest(g, uri, extra=["--migration-timeout", str(FAULT_TIMEOUT)])
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    try:
+        s.connect(f"{g.tmp}/mig.sock")
+        t0 = time.time()
+        st = d.proc.wait(20)
+        took = time.time() - t0
+        out = d.output()
+        expect(st == 125 and f"modvmm: {uri}: the source sent nothing for "
+               f"{FAULT_TIMEOUT} s during 'handshake'\n" in out and
+               "no guest started here" in out, f"{st}: {out[-600:]}")
+        expect(FAULT_TIMEOUT - 0.5 < took < FAULT_TIMEOUT + 10, took)
+    finally:
+        s.close()
+        d.close()
+
+
+def source_hung_mid_ram_destination_gives_up(g):
+    """The real source hangs after its first RAM round (stopped): the
+    destination gives up after its timeout, naming the phase, and starts
+    nothing. Woken up, the source finds the destination gone, and its
+    guest runs on, whole."""
+    uri = f"unix:{g.tmp}/mig.sock"
+    d = Dest(g, uri, extra=["--migration-timeout", str(FAULT_TIMEOUT)])
+    try:
+        c = Client(g.sock)
+        g.wait_for("^count 2 ")
+        c.cmd("migrate", uri=uri)
+        wait_stopped(g.proc)
+        t0 = time.time()
+        st = d.proc.wait(20)
+        took = time.time() - t0
+        out = d.output()
+        expect(st == 125 and re.search(
+            rf"^modvmm: {re.escape(uri)}: offset \d+: the source sent "
+            rf"nothing for {FAULT_TIMEOUT} s during 'ram'$", out, re.M) and
+            "no guest started here" in out, f"{st}: {out[-600:]}")
+        expect(FAULT_TIMEOUT - 0.5 < took < FAULT_TIMEOUT + 10, took)
+        expect("count" not in out, "a guest ran on the destination")
+        os.kill(g.proc.pid, signal.SIGCONT)
+        end = migration_end(c)
+        expect(end["status"] == "failed" and re.fullmatch(
+            closed("ram", "device state", "complete"), end["error"]), end)
+        expect(c.cmd("query-status")["status"] == "running", "status")
+        g.assert_running()
+        counts_intact(g.output(), 64)
+        print(f"# source hung in 'ram': the destination gave up after "
+              f"{took:.1f} s")
+    finally:
+        d.close()
+
+
+def migration_timeouts_and_fault_names_checked(g):
+    c = Client(g.sock)
+    d = c.error("migrate", {"uri": f"unix:{g.tmp}/x", "timeout-s": 0})
+    expect(d == "timeout-s 0: 1 to 3600", d)
+    r = subprocess.run([MODVMM, "run", "--migration-timeout", "0"],
+                       capture_output=True, text=True)
+    expect(r.returncode == 2 and "--migration-timeout 0: 1 to 3600" in
+           r.stderr, r.stderr)
+    r = subprocess.run([MODVMM, "run"], capture_output=True, text=True,
+                       env=dict(os.environ, MODVMM_FAULT="incoming-rma"))
+    expect(r.returncode == 2 and r.stderr.startswith(
+        "modvmm: MODVMM_FAULT=incoming-rma: no such fault point (known: "
+        "migrate-connect, migrate-manifest, "), r.stderr)
+    r = subprocess.run([MODVMM, "run"], capture_output=True, text=True,
+                       env=dict(os.environ, MODVMM_FAULT="incoming-ram:hang"))
+    expect(r.returncode == 2 and "the action 'hang' is not 'stop'" in
+           r.stderr, r.stderr)
+    # The default of --migration-timeout is migrate's.
+    path = f"{g.tmp}/fake.sock"
+    t, out = fake_destination(path, lambda ts: 3 in ts)
+    c.cmd("migrate", uri=f"unix:{path}")
+    t.join(20)
+    expect(c.cmd("query-migrate")["timeout-s"] == 7, "timeout-s")
+    c.cmd("migrate-cancel")
+    expect(migration_end(c)["status"] == "cancelled", "cancel")
+    out["conn"].close()
+    g.assert_running()
+
+
 def socat_example_in_docs_works(g):
     """The socat example of docs/control.md, run as written."""
     with open(os.path.join(SRC, "docs", "control.md")) as f:
@@ -1649,6 +2608,8 @@ CASES = [
     (query_devices_shows_properties, {}),
     (hot_added_device_seen_by_guest, {}),
     (module_load_refusals, {}),
+    (module_allowlist_refuses_unlisted, {}),
+    (every_thread_has_its_filter, {"disk": True}),
     (device_add_and_del_refusals, {}),
     (manifest_and_inventory, {}),
     (malformed_input_refused, {}),
@@ -1677,6 +2638,8 @@ CASES = [
     (snapshot_keeps_every_block_written,
      {"append": "count=120 pace=10", "disk": True}),
     (restore_refusals_name_the_reason, {}),
+    (snapshot_corruption_refused, {"disk": True}),
+    (format_1_snapshot_and_stream_still_load, {}),
     (migrate_unix_guest_continues_on_destination, {}),
     (migrate_tcp_while_guest_rewrites_memory,
      {"append": "forever pace=10 pages=2000"}),
@@ -1706,6 +2669,7 @@ CASES = [
      {"extra": ["--downtime-ms", "77"],
       "append": "forever pace=10 pages=4000"}),
     (source_gone_mid_transfer_destination_exits, {}),
+    (corrupted_migration_refused_source_resumes, {}),
     (migrate_tcp_between_network_namespaces, {"netns": NETNS}),
     (migrate_over_inherited_fds, {}),
     (migrate_check_then_migrate, {}),
@@ -1717,6 +2681,21 @@ CASES = [
      {"modules": ["fx-counter-2.0.so"], "extra": ["--device", "fx-counter"]}),
     (migrate_newer_source_unable_refused,
      {"modules": ["fx-counter-3.0.so"], "extra": ["--device", "fx-counter"]}),
+    (snapshot_save_to_full_disk_loses_nothing, {}),
+    (snapshot_on_exit_to_full_disk_reported, {}),
+    (network_cut_mid_migration_both_ends_give_up,
+     {"netns": NETNS, "append": "forever pace=10 pages=8192"}),
+    *FAULT_CASES,
+    (destination_backlog_full_connect_times_out, {}),
+    (destination_silent_after_accept_source_resumes, {}),
+    (destination_hung_mid_ram_source_resumes,
+     {"append": "forever pace=10 pages=8192"}),
+    (destination_hung_before_complete_never_runs_guest, {}),
+    (source_silent_destination_gives_up, {}),
+    (source_hung_mid_ram_destination_gives_up,
+     {"env": fault_env("migrate-ram:stop")}),
+    (migration_timeouts_and_fault_names_checked,
+     {"extra": ["--migration-timeout", "7"]}),
 ]
 
 

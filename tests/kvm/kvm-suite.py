@@ -3,7 +3,13 @@
 """The KVM suite: modvmm running real guests. TAP output.
 
     kvm-suite.py BUILD_DIR [--direct | --nested] [--cases NAME,... | --linux]
+                 [--valgrind VALGRIND]
     kvm-suite.py BUILD_DIR [--direct | --nested] [--with FILE...] --run 'CMD'
+
+--valgrind runs every modvmm process under memcheck, without system call
+filters (--seccomp=off: see suite_script); a case then also fails when any
+of its processes' reports counts an error (a definite leak is one), and
+the failing reports are printed.
 
 --run runs one command the same way ($MODVMM and $MODDIR set) and passes
 its output and exit status through; scripts/demo.sh uses it.
@@ -35,12 +41,22 @@ RUN = sys.argv[sys.argv.index("--run") + 1] if "--run" in sys.argv else None
 WITH = [sys.argv[i + 1] for i, a in enumerate(sys.argv) if a == "--with"]
 if "--cases" in sys.argv:
     ONLY = set(sys.argv[sys.argv.index("--cases") + 1].split(","))
+VALGRIND = (sys.argv[sys.argv.index("--valgrind") + 1]
+            if "--valgrind" in sys.argv else None)
+# The exit status memcheck gives a process it found errors in; no case
+# expects it from modvmm itself.
+VALGRIND_STATUS = 99
+# Memcheck runs modvmm's own code (device models, the vCPU loop) tens of
+# times slower, but the guest, which takes most of a case's time, still runs
+# under KVM: a case's watchdog and its own waits get this factor under it.
+VALGRIND_SLOWDOWN = 4
 
 L2_APPEND = ("console=ttyS0 earlyprintk=serial,ttyS0,115200 reboot=k "
              "panic=-1 pci=off i8042.noaux i8042.nokbd nokaslr quiet")
 
-# name, shell snippet (run by busybox sh; $MODVMM, $MODDIR, $OUT set),
-# timeout in seconds. A case passes when its snippet exits 0.
+# name, shell snippet (run by busybox sh; $MODVMM, $MODDIR, $OUT set, and
+# $SLOWDOWN, the factor its own waits take), timeout in seconds. A case
+# passes when its snippet exits 0.
 CASES = [
     ("builtin_guest_passes_self_checks", r'''
 $MODVMM run --module-dir $MODDIR >$OUT 2>&1; st=$?
@@ -48,9 +64,9 @@ grep -q "modvmm guest: PASS" $OUT && grep -q "^count 3 ticks" $OUT &&
 grep -q "guest exited with status 0 (exit status 0)" $OUT && [ $st = 0 ]
 ''', 90),
     ("timer_interrupts_delivered", r'''
-$MODVMM run --module-dir $MODDIR --append "ticks=20 count=1" >$OUT 2>&1
+$MODVMM run --module-dir $MODDIR --append "ticks=20 count=1" >$OUT 2>&1; st=$?
 ticks=$(sed -n 's/^count 1 ticks \([0-9]*\) .*/\1/p' $OUT)
-[ -n "$ticks" ] && [ "$ticks" -ge 20 ]
+[ -n "$ticks" ] && [ "$ticks" -ge 20 ] && [ $st = 0 ]
 ''', 90),
     ("two_vcpus_boot", r'''
 $MODVMM run --module-dir $MODDIR --cpus 2 >$OUT 2>&1 &&
@@ -69,9 +85,14 @@ $MODVMM run --module-dir $MODDIR --append reset >$OUT 2>&1; st=$?
 grep -q "modvmm: guest reset (exit status 0)" $OUT
 ''', 90),
     ("sigint_stops_guest_cleanly", r'''
+# Emptied first: the background job truncates $OUT only once it runs, and
+# an earlier case's "count 2" must not send SIGINT before modvmm is there.
+: >$OUT
 $MODVMM run --module-dir $MODDIR --append forever >$OUT 2>&1 &
 pid=$!
-i=0; while ! grep -q "^count 2 " $OUT && [ $i -lt 600 ]; do sleep 0.1; i=$((i+1)); done
+i=0; while ! grep -q "^count 2 " $OUT && [ $i -lt $((600 * SLOWDOWN)) ]; do
+	sleep 0.1; i=$((i+1))
+done
 kill -INT $pid; wait $pid; st=$?
 [ $st = 130 ] && grep -q "stopped by SIGINT (exit status 130)" $OUT
 ''', 90),
@@ -122,32 +143,98 @@ def kvm_usable():
     return True
 
 
-def suite_script(cases, moddir, modvmm):
+def valgrind_command(valgrind):
+    """The memcheck command line that runs modvmm; each process writes its
+    report to $VGDIR/PID.log."""
+    return " ".join([
+        valgrind, "--tool=memcheck", f"--error-exitcode={VALGRIND_STATUS}",
+        "--leak-check=full", "--show-leak-kinds=definite",
+        "--errors-for-leak-kinds=definite", "--track-origins=yes",
+        "--num-callers=30", "--log-file=$VGDIR/%p.log"])
+
+
+# Under valgrind, a case also fails when a report of one of its processes
+# is missing (memcheck never ran, or the watchdog killed it) or does not
+# end with no errors; those reports are printed whole.
+VALGRIND_CHECK = r"""
+vgbad=
+for f in $VGDIR/*.log; do
+	grep -q "ERROR SUMMARY: 0 errors" "$f" 2>/dev/null || vgbad="$vgbad $f"
+done
+[ -z "$vgbad" ] || r='not ok'
+"""
+VALGRIND_REPORT = r"""
+for f in $vgbad; do
+	if [ -f "$f" ]; then
+		echo "# valgrind's report ($f):"; sed 's/^/#   /' "$f"
+	else
+		echo "# no valgrind report: modvmm never ran under it"
+	fi
+done
+"""
+
+
+def suite_script(cases, moddir, modvmm, valgrind=None):
     lines = [
         f"MODVMM={modvmm}", f"MODDIR={moddir}",
+        f"SLOWDOWN={VALGRIND_SLOWDOWN if valgrind else 1}",
         f"L2_APPEND='{L2_APPEND}'", "export L2_APPEND",
         f"echo 1..{len(cases)}",
     ]
+    if valgrind:
+        # GLib's slice allocator keeps freed blocks in its own caches,
+        # which memcheck cannot tell from leaks.
+        lines += ["G_SLICE=always-malloc", "export G_SLICE",
+                  "echo '# every modvmm process runs under valgrind'"]
+        # Without system call filters: memcheck makes calls of its own
+        # from every thread (rt_sigtimedwait, to poll for signals), which
+        # the filters refuse, and it does not know seccomp(2) (valgrind
+        # 3.19), so --seccomp=log cannot even install them. exec keeps
+        # the pid, which a case may signal.
+        lines += [
+            "cat >$PWD/vg-modvmm <<'EOF'",
+            "cmd=$1; shift",
+            f"exec {valgrind} {modvmm} \"$cmd\" --seccomp=off \"$@\"",
+            "EOF",
+            "MODVMM=\"sh $PWD/vg-modvmm\"",
+        ]
     for n, (name, body, timeout) in enumerate(cases, 1):
         fn = f"case_{n}"
         lines += [
             f"{fn}() {{", body.strip(), "}",
             f"OUT=/tmp/out.{n}",
+        ]
+        if valgrind:
+            timeout *= VALGRIND_SLOWDOWN
+            lines += [
+                f"VGDIR=$PWD/vg.{n}", "export VGDIR",
+                "rm -rf $VGDIR", "mkdir -p $VGDIR",
+            ]
+        # Killing the watchdog leaves its sleep behind: with the output
+        # pipe of the suite, it would keep meson waiting out the timeout.
+        lines += [
             f"start=$(date +%s)",
             f"( {fn} ) & cpid=$!",
             f"( sleep {timeout}; kill -9 $cpid 2>/dev/null; "
-            f"pkill -9 -f modvmm 2>/dev/null ) & wpid=$!",
+            f"pkill -9 -f modvmm 2>/dev/null ) >/dev/null 2>&1 & wpid=$!",
             f"if wait $cpid; then r=ok; else r='not ok'; fi",
             "kill $wpid 2>/dev/null",
+        ]
+        if valgrind:
+            lines.append(VALGRIND_CHECK.strip())
+        lines += [
             f"echo \"$r {n} - {name} ($(( $(date +%s) - start )) s)\"",
             f"if [ \"$r\" != ok ]; then tail -n 25 $OUT | sed 's/^/#   /'; fi",
         ]
+        if valgrind:
+            lines.append(VALGRIND_REPORT.strip())
     return "\n".join(lines) + "\n"
 
 
 def run_direct(cases):
     moddir = os.path.join(BUILD, "modules")
-    script = suite_script(cases, moddir, os.path.join(BUILD, "modvmm"))
+    vg = valgrind_command(VALGRIND) if VALGRIND else None
+    script = suite_script(cases, moddir, os.path.join(BUILD, "modvmm"), vg)
     with tempfile.TemporaryDirectory() as tmp:
         if any(c[0] in LINUX_CASES for c in cases):
             os.makedirs(f"{tmp}/l2")
@@ -169,6 +256,36 @@ def copy_with_libs(binary, root):
             dst = root + path
             os.makedirs(os.path.dirname(dst), exist_ok=True)
             shutil.copy(path, dst)
+
+
+def copy_valgrind(root):
+    """Copies valgrind's launcher to root/bin, and memcheck with what it
+    preloads to root/vglib (VALGRIND_LIB in L1)."""
+    # Debian's valgrind is a shell script that runs valgrind.bin.
+    shutil.copy(VALGRIND, f"{root}/bin/")
+    if os.path.exists(VALGRIND + ".bin"):
+        copy_with_libs(VALGRIND + ".bin", root)
+    lib = os.environ.get("VALGRIND_LIB") or os.path.join(
+        os.path.dirname(os.path.dirname(os.path.realpath(VALGRIND))),
+        "libexec", "valgrind")
+    os.makedirs(f"{root}/vglib")
+    for f in ("memcheck-amd64-linux", "vgpreload_core-amd64-linux.so",
+              "vgpreload_memcheck-amd64-linux.so", "default.supp"):
+        shutil.copy(os.path.join(lib, f), f"{root}/vglib/")
+    # Memcheck must find strlen in the dynamic linker, which Debian strips:
+    # the detached symbols of modvmm's libraries (libc6-dbg) come along.
+    out = subprocess.run(["ldd", os.path.join(BUILD, "modvmm")],
+                         capture_output=True, text=True, check=True).stdout
+    for path in (w for w in out.split() if w.startswith("/")):
+        notes = subprocess.run(["readelf", "-n", path], capture_output=True,
+                               text=True).stdout.split()
+        if "ID:" not in notes:
+            continue
+        bid = notes[notes.index("ID:") + 1]
+        dbg = f"/usr/lib/debug/.build-id/{bid[:2]}/{bid[2:]}.debug"
+        if os.path.exists(dbg):
+            os.makedirs(os.path.dirname(root + dbg), exist_ok=True)
+            shutil.copy(dbg, root + dbg)
 
 
 def cpio(root, out):
@@ -252,6 +369,8 @@ def l1_boot(body, need_l2, timeout):
         copy_with_libs(os.path.join(BUILD, "modvmm"), root)
         for extra in WITH:
             copy_with_libs(extra, root)
+        if VALGRIND:
+            copy_valgrind(root)
         for so in glob.glob(os.path.join(BUILD, "modules", "*.so")):
             shutil.copy(so, f"{root}/modules/")
         for k in kmods:
@@ -265,6 +384,8 @@ def l1_boot(body, need_l2, timeout):
                     "for m in irqbypass ccp kvm kvm-amd; do "
                     "insmod /mod/$m.ko || echo \"# insmod $m failed\"; done\n"
                     "[ -c /dev/kvm ] || echo '# L1: no /dev/kvm'\n"
+                    + ("VALGRIND_LIB=/vglib; export VALGRIND_LIB\n"
+                       if VALGRIND else "") +
                     "echo KVM-SUITE-BEGIN\n" + body +
                     "echo KVM-SUITE-END\npoweroff -f\n")
         os.chmod(f"{root}/init", 0o755)
@@ -299,9 +420,12 @@ def l1_boot(body, need_l2, timeout):
 
 def run_nested(cases):
     t0 = time.time()
-    script = suite_script(cases, "/modules", "/bin/modvmm")
+    vg = valgrind_command("/bin/valgrind") if VALGRIND else None
+    script = suite_script(cases, "/modules", "/bin/modvmm", vg)
     need_l2 = any(c[0] in LINUX_CASES for c in cases)
     timeout = sum(c[2] for c in cases)
+    if VALGRIND:
+        timeout *= VALGRIND_SLOWDOWN
     lines = l1_boot(script, need_l2, timeout)
     # The L1 VM itself (QEMU's software emulation) froze: not even the
     # watchdog inside it, which fails a case that hangs, got to run. Said

@@ -3,8 +3,11 @@
  * core/loader.c against the fixture modules: every refusal with the exact
  * message a user reads, and the cases that must load.
  */
+#include <dlfcn.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <signal.h>
+#include <stdio.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -276,10 +279,10 @@ static void remove_tmp(char *dir, char *file)
 START_TEST(test_loader_group_writable_file_refused)
 {
 	char *dir, *file = copy_to_tmp(&dir);
-	g_autofree char *expected =
-		g_strdup_printf("fx-ok.so: refusing module: file %s is "
-				"group-writable (mode 0664)",
-				file);
+	g_autofree char *expected = g_strdup_printf(
+		"fx-ok.so: refusing module: file %s is "
+		"group-writable, mode 0664 (rule: group-writable)",
+		file);
 	GError *err = NULL;
 
 	ck_assert_int_eq(chmod(file, 0664), 0);
@@ -294,8 +297,8 @@ START_TEST(test_loader_world_writable_dir_refused)
 {
 	char *dir, *file = copy_to_tmp(&dir);
 	g_autofree char *expected = g_strdup_printf(
-		"fx-ok.so: refusing module: directory %s is world-writable "
-		"(mode 0777)",
+		"fx-ok.so: refusing module: directory %s is world-writable, "
+		"mode 0777 (rule: world-writable)",
 		dir);
 	GError *err = NULL;
 
@@ -307,6 +310,329 @@ START_TEST(test_loader_world_writable_dir_refused)
 	ck_assert_int_eq(chmod(dir, 0700), 0);
 	ck_assert_int_eq(loader_load(vmm->loader, file, NULL, NULL), 0);
 	remove_tmp(dir, file);
+}
+END_TEST
+
+START_TEST(test_loader_group_writable_dir_refused)
+{
+	char *dir, *file = copy_to_tmp(&dir);
+	g_autofree char *expected = g_strdup_printf(
+		"fx-ok.so: refusing module: directory %s is group-writable, "
+		"mode 0770 (rule: group-writable)",
+		dir);
+	GError *err = NULL;
+
+	ck_assert_int_eq(chmod(dir, 0770), 0);
+	ck_assert_int_eq(loader_load(vmm->loader, file, NULL, &err), -EPERM);
+	ck_assert_error(err, expected);
+	g_error_free(err);
+	ck_assert_int_eq(chmod(dir, 0700), 0);
+	remove_tmp(dir, file);
+}
+END_TEST
+
+/* Only root can give a file away; as anyone else the case cannot be made. */
+START_TEST(test_loader_foreign_owner_refused)
+{
+	char *dir, *file = copy_to_tmp(&dir);
+	g_autofree char *expected = g_strdup_printf(
+		"fx-ok.so: refusing module: file %s is owned by uid 65534, "
+		"expected root or uid %u (rule: owner)",
+		file, geteuid());
+	GError *err = NULL;
+
+	ck_assert_int_eq(chown(file, 65534, (gid_t)-1), 0);
+	ck_assert_int_eq(loader_load(vmm->loader, file, NULL, &err), -EPERM);
+	ck_assert_error(err, expected);
+	g_error_free(err);
+	remove_tmp(dir, file);
+}
+END_TEST
+
+/*
+ * A link in a trusted directory to a module in an untrusted one: the
+ * rules apply to the file that would be mapped, and its directory.
+ */
+START_TEST(test_loader_symlink_into_untrusted_dir_refused)
+{
+	char *dir, *file = copy_to_tmp(&dir);
+	g_autofree char *trusted = g_dir_make_tmp("modvmm-test-XXXXXX", NULL);
+	g_autofree char *link = g_build_filename(trusted, "link.so", NULL);
+	g_autofree char *expected = g_strdup_printf(
+		"link.so: refusing module: directory %s is world-writable, "
+		"mode 0777 (rule: world-writable)",
+		dir);
+	struct module *m = NULL;
+	GError *err = NULL;
+
+	ck_assert_int_eq(symlink(file, link), 0);
+	ck_assert_int_eq(chmod(dir, 0777), 0);
+	ck_assert_int_eq(loader_load(vmm->loader, link, NULL, &err), -EPERM);
+	ck_assert_error(err, expected);
+	g_clear_error(&err);
+	/* Trusted again, the link loads the file it points to. */
+	ck_assert_int_eq(chmod(dir, 0700), 0);
+	ck_assert_int_eq(loader_load(vmm->loader, link, &m, NULL), 0);
+	ck_assert_str_eq(m->path, file);
+	unlink(link);
+	rmdir(trusted);
+	remove_tmp(dir, file);
+}
+END_TEST
+
+/* A FIFO in a module's place is refused at once, not waited on. */
+START_TEST(test_loader_fifo_refused_without_blocking)
+{
+	g_autofree char *dir = g_dir_make_tmp("modvmm-test-XXXXXX", NULL);
+	g_autofree char *fifo = g_build_filename(dir, "fifo.so", NULL);
+	GError *err = NULL;
+
+	ck_assert_int_eq(mkfifo(fifo, 0600), 0);
+	ck_assert_int_eq(loader_load(vmm->loader, fifo, NULL, &err), -EINVAL);
+	ck_assert_error(err, "fifo.so: not a regular file");
+	g_error_free(err);
+	unlink(fifo);
+	rmdir(dir);
+}
+END_TEST
+
+/* What the loaded module is mapped from is the descriptor it was checked
+ * through, which stays open and names the file. */
+START_TEST(test_loader_maps_the_checked_descriptor)
+{
+	g_autofree char *path = fixture_path("fx-ok.so");
+	g_autofree char *real = realpath(path, NULL);
+	g_autofree char *proc = NULL, *target = NULL;
+	struct module *m = NULL;
+
+	ck_assert_ptr_null(load("fx-ok.so", &m));
+	proc = g_strdup_printf("/proc/self/fd/%d", m->fd);
+	target = g_file_read_link(proc, NULL);
+	ck_assert_str_eq(target, real);
+	ck_assert_int_eq(fcntl(m->fd, F_GETFD) & FD_CLOEXEC, FD_CLOEXEC);
+}
+END_TEST
+
+/*
+ * glibc answers a dlopen() by a name some loaded object already goes by
+ * with that object. Here fx-ok is mapped (by the test) under the names of
+ * the next free descriptor numbers, as an object an unload could not
+ * unmap would be: fx-ok2 must still get its own code, not fx-ok's.
+ */
+START_TEST(test_loader_stale_descriptor_names_stepped_over)
+{
+	g_autofree char *path = fixture_path("fx-ok.so");
+	void *held[4];
+	int fds[4];
+	struct module *m = NULL;
+
+	for (int i = 0; i < 4; i++) {
+		char name[32];
+
+		fds[i] = open(path, O_RDONLY | O_CLOEXEC);
+		ck_assert_int_ge(fds[i], 0);
+		snprintf(name, sizeof(name), "/proc/self/fd/%d", fds[i]);
+		held[i] = dlopen(name, RTLD_NOW | RTLD_LOCAL);
+		ck_assert_msg(held[i], "%s", dlerror());
+	}
+	for (int i = 0; i < 4; i++)
+		close(fds[i]);
+	ck_assert_ptr_null(load("fx-ok2.so", &m));
+	ck_assert_str_eq(m->desc.name, "fx-ok2");
+	ck_assert_int_gt(m->fd, fds[3]);
+	ck_assert_ptr_nonnull(loader_find_type(vmm->loader, "fx-ok2-dev"));
+	for (int i = 0; i < 4; i++)
+		dlclose(held[i]);
+}
+END_TEST
+
+/* Allowlists ------------------------------------------------------------ */
+
+/* The sha256 of a fixture, as sha256sum prints it. */
+static char *fixture_sha256(const char *file)
+{
+	g_autofree char *path = fixture_path(file);
+	g_autofree char *data = NULL;
+	gsize len;
+
+	ck_assert(g_file_get_contents(path, &data, &len, NULL));
+	return g_compute_checksum_for_data(G_CHECKSUM_SHA256,
+					   (const guchar *)data, len);
+}
+
+/* Writes `text` to "allow" in a fresh private directory; mode 0644. */
+static char *allowlist_new(const char *text, char **ret_dir)
+{
+	char *dir = g_dir_make_tmp("modvmm-test-XXXXXX", NULL);
+	char *file;
+
+	ck_assert_ptr_nonnull(dir);
+	file = g_build_filename(dir, "allow", NULL);
+	ck_assert(g_file_set_contents(file, text, -1, NULL));
+	ck_assert_int_eq(chmod(file, 0644), 0);
+	*ret_dir = dir;
+	return file;
+}
+
+/*
+ * Comments, blank lines, upper-case digits, sha256sum's binary mode ('*')
+ * and its escaped-name form ('\') are all sha256sum output.
+ */
+START_TEST(test_loader_allowlist_listed_loads)
+{
+	g_autofree char *ok = fixture_sha256("fx-ok.so");
+	g_autofree char *ok2 = fixture_sha256("fx-ok2.so");
+	g_autofree char *ok2_upper = g_ascii_strup(ok2, -1);
+	g_autofree char *dup_a = fixture_sha256("fx-dup-a.so");
+	g_autofree char *text = g_strdup_printf(
+		"# in-tree fixtures\n\n%s  fx-ok.so\n   \n%s *fx-ok2.so\n"
+		"\\%s  fx\\\\dup-a.so\n",
+		ok, ok2_upper, dup_a);
+	char *dir, *allow = allowlist_new(text, &dir);
+	GError *err = NULL;
+
+	ck_assert_int_eq(loader_set_allowlist(vmm->loader, allow, &err), 0);
+	ck_assert_ptr_null(err);
+	ck_assert_ptr_null(load("fx-ok.so", NULL));
+	ck_assert_ptr_null(load("fx-ok2.so", NULL));
+	ck_assert_ptr_null(load("fx-dup-a.so", NULL));
+	ck_assert_uint_eq(loader_modules(vmm->loader)->len, 3);
+	remove_tmp(dir, allow);
+}
+END_TEST
+
+START_TEST(test_loader_allowlist_unlisted_refused)
+{
+	g_autofree char *ok = fixture_sha256("fx-ok.so");
+	g_autofree char *ok2 = fixture_sha256("fx-ok2.so");
+	g_autofree char *text = g_strdup_printf("%s  fx-ok.so\n", ok);
+	char *dir, *allow = allowlist_new(text, &dir);
+	g_autofree char *expected = g_strdup_printf(
+		"fx-ok2.so: refusing module: sha256 %s is not in allowlist %s "
+		"(rule: --module-allowlist)",
+		ok2, allow);
+	g_autofree char *path = fixture_path("fx-ok2.so");
+	GError *err = NULL;
+
+	ck_assert_int_eq(loader_set_allowlist(vmm->loader, allow, NULL), 0);
+	ck_assert_int_eq(loader_load(vmm->loader, path, NULL, &err), -EPERM);
+	ck_assert_error(err, expected);
+	g_error_free(err);
+	ck_assert_uint_eq(loader_modules(vmm->loader)->len, 0);
+	ck_assert_ptr_null(load("fx-ok.so", NULL));
+	/* The list is read at every load: a line added admits the module. */
+	g_free(text);
+	text = g_strdup_printf("%s  fx-ok.so\n%s  fx-ok2.so\n", ok, ok2);
+	ck_assert(g_file_set_contents(allow, text, -1, NULL));
+	ck_assert_int_eq(chmod(allow, 0644), 0);
+	ck_assert_ptr_null(load("fx-ok2.so", NULL));
+	remove_tmp(dir, allow);
+}
+END_TEST
+
+/*
+ * Each malformed line is refused with file:line and what is wrong; the
+ * line before it is well-formed and a comment, to count lines by.
+ */
+static const struct {
+	const char *line;
+	const char *why;
+} malformed_lines[] = {
+	{ "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcde"
+	  "  short.so",
+	  "the digest has 63 hex digits, a sha256 has 64" },
+	{ "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef0"
+	  "  long.so",
+	  "the digest has 65 hex digits, a sha256 has 64" },
+	{ "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"
+	  " one-space.so",
+	  "expected two spaces and a file name after the digest, as "
+	  "sha256sum writes" },
+	{ "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"
+	  "  ",
+	  "expected two spaces and a file name after the digest, as "
+	  "sha256sum writes" },
+	{ "SHA256 (tagged.so) = 0123456789abcdef",
+	  "'S' at column 1 is not a hex digit of a sha256" },
+	{ "0123g", "'g' at column 5 is not a hex digit of a sha256" },
+	{ "d41d8cd98f00b204e9800998ecf8427e  md5sum.so",
+	  "the digest has 32 hex digits, a sha256 has 64" },
+};
+
+START_TEST(test_loader_allowlist_malformed_line_refused)
+{
+	g_autofree char *ok = fixture_sha256("fx-ok.so");
+	g_autofree char *text =
+		g_strdup_printf("# modules\n%s  fx-ok.so\n\n%s\n", ok,
+				malformed_lines[_i].line);
+	char *dir, *allow = allowlist_new(text, &dir);
+	g_autofree char *expected =
+		g_strdup_printf("%s:4: %s", allow, malformed_lines[_i].why);
+	GError *err = NULL;
+
+	ck_assert_int_eq(loader_set_allowlist(vmm->loader, allow, &err),
+			 -EINVAL);
+	ck_assert_error(err, expected);
+	g_error_free(err);
+	/* No allowlist took effect: any module passing the rest loads. */
+	ck_assert_ptr_null(load("fx-ok2.so", NULL));
+	remove_tmp(dir, allow);
+}
+END_TEST
+
+/* The allowlist is held to the rules of a module file. */
+START_TEST(test_loader_allowlist_untrusted_file_refused)
+{
+	g_autofree char *ok = fixture_sha256("fx-ok.so");
+	g_autofree char *text = g_strdup_printf("%s  fx-ok.so\n", ok);
+	char *dir, *allow = allowlist_new(text, &dir);
+	g_autofree char *file_msg = g_strdup_printf(
+		"allow: refusing allowlist: file %s is group-writable, mode "
+		"0664 (rule: group-writable)",
+		allow);
+	g_autofree char *dir_msg = g_strdup_printf(
+		"allow: refusing allowlist: directory %s is world-writable, "
+		"mode 0777 (rule: world-writable)",
+		dir);
+	GError *err = NULL;
+
+	ck_assert_int_eq(chmod(allow, 0664), 0);
+	ck_assert_int_eq(loader_set_allowlist(vmm->loader, allow, &err),
+			 -EPERM);
+	ck_assert_error(err, file_msg);
+	g_clear_error(&err);
+	ck_assert_int_eq(chmod(allow, 0644), 0);
+	ck_assert_int_eq(chmod(dir, 0777), 0);
+	ck_assert_int_eq(loader_set_allowlist(vmm->loader, allow, &err),
+			 -EPERM);
+	ck_assert_error(err, dir_msg);
+	g_clear_error(&err);
+	ck_assert_int_eq(chmod(dir, 0700), 0);
+	ck_assert_int_eq(loader_set_allowlist(vmm->loader, allow, NULL), 0);
+	/* Read again at every load, it is checked again at every load. */
+	ck_assert_int_eq(chmod(allow, 0646), 0);
+	g_free(file_msg);
+	file_msg = g_strdup_printf(
+		"allow: refusing allowlist: file %s is world-writable, mode "
+		"0646 (rule: world-writable)",
+		allow);
+	err = load("fx-ok.so", NULL);
+	ck_assert_error(err, file_msg);
+	g_error_free(err);
+	ck_assert_uint_eq(loader_modules(vmm->loader)->len, 0);
+	remove_tmp(dir, allow);
+}
+END_TEST
+
+START_TEST(test_loader_allowlist_missing_file)
+{
+	GError *err = NULL;
+
+	ck_assert_int_eq(
+		loader_set_allowlist(vmm->loader, "/nonexistent/allow", &err),
+		-ENOENT);
+	ck_assert_error(err, "/nonexistent/allow: No such file or directory");
+	g_error_free(err);
 }
 END_TEST
 
@@ -394,6 +720,22 @@ int main(void)
 				    SIGABRT);
 	tcase_add_test(tc, test_loader_group_writable_file_refused);
 	tcase_add_test(tc, test_loader_world_writable_dir_refused);
+	tcase_add_test(tc, test_loader_group_writable_dir_refused);
+	if (geteuid() == 0)
+		tcase_add_test(tc, test_loader_foreign_owner_refused);
+	else
+		fprintf(stderr, "# test_loader_foreign_owner_refused needs "
+				"root (to chown a file): not run\n");
+	tcase_add_test(tc, test_loader_symlink_into_untrusted_dir_refused);
+	tcase_add_test(tc, test_loader_fifo_refused_without_blocking);
+	tcase_add_test(tc, test_loader_maps_the_checked_descriptor);
+	tcase_add_test(tc, test_loader_stale_descriptor_names_stepped_over);
+	tcase_add_test(tc, test_loader_allowlist_listed_loads);
+	tcase_add_test(tc, test_loader_allowlist_unlisted_refused);
+	tcase_add_loop_test(tc, test_loader_allowlist_malformed_line_refused, 0,
+			    G_N_ELEMENTS(malformed_lines));
+	tcase_add_test(tc, test_loader_allowlist_untrusted_file_refused);
+	tcase_add_test(tc, test_loader_allowlist_missing_file);
 	tcase_add_test(tc, test_loader_missing_file);
 	tcase_add_test(tc, test_loader_unload_refused_with_instances);
 	tcase_add_test(tc, test_loader_load_all_reports_each_and_loads_rest);

@@ -1,9 +1,14 @@
 // SPDX-License-Identifier: LGPL-2.1-or-later
 /*
- * docs/stream-format.md's worked example, checked byte for byte against
- * what modvmm writes, and loaded back.
+ * docs/stream-format.md's worked examples, checked byte for byte against
+ * what modvmm writes, and loaded back: a device's section, and a
+ * snapshot record with its checksums.
  */
+#include <unistd.h>
+
 #include "check-tap.h"
+#include "../../core/crc32c.h"
+#include "../../core/snapshot.h"
 #include "../../core/vmstate.h"
 
 /* The example's description, exactly as the document states it. */
@@ -77,12 +82,14 @@ static const struct modvmm_vmstate uart_vms = {
 	.n_subsections = 1,
 };
 
-/* The hex block fenced as hex-example in the document. */
-static GByteArray *doc_bytes(void)
+/* The hex block fenced as `fence` (hex-example, hex-record) in the
+ * document. */
+static GByteArray *doc_block(const char *fence)
 {
 	g_autofree char *path = g_build_filename(
 		g_getenv("SOURCE_ROOT"), "docs", "stream-format.md", NULL);
 	g_autofree char *text = NULL;
+	g_autofree char *open = g_strconcat("```", fence, NULL);
 	g_auto(GStrv) lines = NULL;
 	GByteArray *bytes = g_byte_array_new();
 	int in = 0;
@@ -91,7 +98,7 @@ static GByteArray *doc_bytes(void)
 		      "cannot read %s", path);
 	lines = g_strsplit(text, "\n", -1);
 	for (char **l = lines; *l; l++) {
-		if (!strcmp(*l, "```hex-example")) {
+		if (!strcmp(*l, open)) {
 			in = 1;
 			continue;
 		}
@@ -109,8 +116,13 @@ static GByteArray *doc_bytes(void)
 			g_byte_array_append(bytes, &b, 1);
 		}
 	}
-	ck_assert_msg(in, "no hex-example block in %s", path);
+	ck_assert_msg(in, "no %s block in %s", fence, path);
 	return bytes;
+}
+
+static GByteArray *doc_bytes(void)
+{
+	return doc_block("hex-example");
 }
 
 static struct vms *example(void)
@@ -199,6 +211,43 @@ START_TEST(test_stream_doc_version_1)
 }
 END_TEST
 
+/* The RAM_ZERO record of the "Checksums" section: 16 pages at 1 MiB. */
+START_TEST(test_stream_doc_record_bytes)
+{
+	g_autoptr(GByteArray) doc = doc_block("hex-record");
+	g_autoptr(GByteArray) buf = g_byte_array_new();
+	uint64_t v[2] = { GUINT64_TO_LE(1u << 20), GUINT64_TO_LE(16) };
+	struct snap_writer w = { .what = "pipe" };
+	struct snap_record rec;
+	uint8_t out[64];
+	size_t off = 0;
+	int fds[2];
+
+	ck_assert_uint_eq(doc->len, 32);
+	ck_assert_int_eq(pipe(fds), 0);
+	w.fd = fds[1];
+	ck_assert_int_eq(snapshot_write_record(&w, SNAP_RAM_ZERO, v, sizeof(v),
+					       NULL, 0, NULL),
+			 0);
+	ck_assert_uint_eq(w.bytes, 32);
+	ck_assert_int_eq(read(fds[0], out, sizeof(out)), 32);
+	ck_assert_mem_eq(out, doc->data, 32);
+	/* The values the table beside it states. */
+	ck_assert_uint_eq(crc32c(0, doc->data + 16, 16), 0x942e6a0b);
+	ck_assert_uint_eq(crc32c(0, doc->data, 12), 0x40bbdf43);
+	ck_assert_int_eq(write(fds[1], doc->data, doc->len), 32);
+	close(fds[1]);
+	ck_assert_int_eq(
+		snapshot_read_record(fds[0], "pipe", &off, buf, &rec, NULL), 0);
+	close(fds[0]);
+	ck_assert_uint_eq(rec.type, SNAP_RAM_ZERO);
+	ck_assert_uint_eq(rec.len, 16);
+	ck_assert_uint_eq(le_get(rec.data, 0, 8), 0x100000);
+	ck_assert_uint_eq(le_get(rec.data, 8, 8), 16);
+	ck_assert_uint_eq(off, 32);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("stream-doc");
@@ -207,6 +256,7 @@ int main(void)
 	tcase_add_test(tc, test_stream_doc_example_bytes);
 	tcase_add_test(tc, test_stream_doc_example_loads);
 	tcase_add_test(tc, test_stream_doc_version_1);
+	tcase_add_test(tc, test_stream_doc_record_bytes);
 	suite_add_tcase(s, tc);
 	return check_run(s);
 }
