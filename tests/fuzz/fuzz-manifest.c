@@ -10,7 +10,10 @@
  *   - an accepted manifest negotiated against a fixed inventory, and an
  *     accepted inventory against a fixed manifest, give a verdict with one
  *     entry per guest device, whose totals agree with its entries, and
- *     that renders as text and as JSON.
+ *     that renders as text and as JSON;
+ *   - json_text_depth(), which keeps deep documents from json-glib's
+ *     recursion, never counts less nesting than json-glib then builds
+ *     from the same text (the two agree on where strings end).
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -19,6 +22,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../../compat/json-text.h"
 #include "../../compat/negotiate.h"
 
 /*
@@ -141,6 +145,53 @@ static void check_verdict(const struct manifest *src,
 	compat_verdict_free(v);
 }
 
+/* Nesting of a parsed document, counted up to `limit` + 1. */
+static int tree_depth(JsonNode *n, int limit)
+{
+	int d = 0;
+
+	if (limit < 0)
+		return 0;
+	if (JSON_NODE_HOLDS_OBJECT(n)) {
+		JsonObjectIter it;
+		JsonNode *v;
+
+		json_object_iter_init(&it, json_node_get_object(n));
+		while (d <= limit && json_object_iter_next(&it, NULL, &v))
+			d = MAX(d, tree_depth(v, limit - 1));
+		return d + 1;
+	}
+	if (JSON_NODE_HOLDS_ARRAY(n)) {
+		JsonArray *a = json_node_get_array(n);
+
+		for (guint i = 0; d <= limit && i < json_array_get_length(a);
+		     i++)
+			d = MAX(d, tree_depth(json_array_get_element(a, i),
+					      limit - 1));
+		return d + 1;
+	}
+	return 0;
+}
+
+static void check_depth(const char *text, size_t len)
+{
+	JsonParser *p;
+	JsonNode *root;
+	size_t at;
+	int depth = json_text_depth(text, len, &at), built;
+
+	/* What manifest_parse() would refuse is not parsed here either. */
+	if (depth < 0 || depth > 64)
+		return;
+	p = json_parser_new_immutable();
+	if (json_parser_load_from_data(p, text, (gssize)len, NULL) &&
+	    (root = json_parser_get_root(p)) &&
+	    (built = tree_depth(root, depth)) > depth)
+		die("json_text_depth() counted %d levels, json-glib built %d",
+		    depth, built);
+	g_object_unref(p);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
@@ -158,6 +209,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (!size)
 		return 0;
 	kind = data[0] & 1 ? MANIFEST_INVENTORY : MANIFEST_GUEST;
+	check_depth((const char *)data + 1, size - 1);
 	if (manifest_parse("fuzz.json", (const char *)data + 1, size - 1, kind,
 			   &m, &err) < 0) {
 		g_assert(err && err->message && *err->message && !m);

@@ -140,6 +140,18 @@ static const struct {
 	{ "{\"execute\":'stop'}",
 	  "{\"error\":{\"class\":\"GenericError\",\"desc\":\"JSON parse error: "
 	  "unexpected byte 0x27 at offset 11\"}}" },
+	/* json-glib would leak the string it was reading. */
+	{ "{\"execute\":\"\\ud800\\ud800\"}",
+	  "{\"error\":{\"class\":\"GenericError\",\"desc\":\"JSON parse error: "
+	  "unexpected byte 0x5c at offset 12\"}}" },
+	/* json-glib would take the '"' after it as part of the string. */
+	{ "{\"execute\":\"query-status\",\"id\":[\"\\udccc\",\",[[\"]}",
+	  "{\"error\":{\"class\":\"GenericError\",\"desc\":\"JSON parse error: "
+	  "unexpected byte 0x5c at offset 33\"}}" },
+	/* json-glib would run the second and leak the first. */
+	{ "{\"execute\":\"query-status\"}{\"execute\":\"stop\"}",
+	  "{\"error\":{\"class\":\"GenericError\",\"desc\":\"JSON parse error: "
+	  "unexpected byte 0x7b at offset 26\"}}" },
 	{ "{\"execute\":\"query-status\",\"id\":\"x\",\"execute2\":1}",
 	  "{\"error\":{\"class\":\"GenericError\",\"desc\":\"QMP input member "
 	  "'execute2' is unexpected\"},\"id\":\"x\"}" },

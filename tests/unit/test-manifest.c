@@ -163,6 +163,8 @@ static const struct bad_row {
 	  "doc.json: not JSON: *" },
 	{ MANIFEST_GUEST, "{\"modvmm", "/* */ {\"modvmm", EINVAL, "doc.json: not JSON: unexpected byte 0x2f at offset 0" },
 	{ MANIFEST_GUEST, "{\"modvmm", "'x' {\"modvmm", EINVAL, "doc.json: not JSON: unexpected byte 0x27 at offset 0" },
+	{ MANIFEST_GUEST, "\"properties\":[]}]}", "\"properties\":[]}]}{}", EINVAL,
+	  "doc.json: not JSON: unexpected byte 0x7b at offset *" },
 	{ MANIFEST_GUEST, "\"modvmm-manifest\":1", "\"modvmm-manifest\":2",
 	  EPROTONOSUPPORT, "doc.json: format version 2; this host reads version 1" },
 	{ MANIFEST_GUEST, "\"modvmm-manifest\":1", "\"modvmm-manifest\":\"1\"",
