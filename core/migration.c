@@ -371,7 +371,7 @@ static GHashTable *verdict_versions(JsonObject *o)
 	const char *id;
 	JsonNode *n;
 
-	if (!vn || !JSON_NODE_HOLDS_OBJECT(vn))
+	if (!vn)
 		return h;
 	json_object_iter_init(&it, json_node_get_object(vn));
 	while (json_object_iter_next(&it, &id, &n))
@@ -440,6 +440,57 @@ static int peer_error(enum phase ph, uint32_t timeout, int r, GError **error)
 }
 
 /* The destination's VERDICT record, parsed. */
+static int value_is(JsonNode *n, GType type)
+{
+	return n && JSON_NODE_HOLDS_VALUE(n) &&
+	       json_node_get_value_type(n) == type;
+}
+
+/*
+ * What is wrong with the shape of a destination's verdict, or NULL: an
+ * object with a boolean "accepted", and where present a string
+ * "verdict", an object "versions" and an object "known" of arrays of
+ * strings. Checked once here, so that the readers need no guards and
+ * json-glib never warns about a member of another type.
+ */
+static const char *verdict_shape(JsonNode *n)
+{
+	JsonObject *o;
+	JsonNode *m;
+	JsonObjectIter it;
+	const char *id;
+
+	if (!JSON_NODE_HOLDS_OBJECT(n))
+		return "not an object";
+	o = json_node_get_object(n);
+	if (!value_is(json_object_get_member(o, "accepted"), G_TYPE_BOOLEAN))
+		return "no boolean 'accepted'";
+	m = json_object_get_member(o, "verdict");
+	if (m && !value_is(m, G_TYPE_STRING))
+		return "'verdict' is not a string";
+	m = json_object_get_member(o, "versions");
+	if (m && !JSON_NODE_HOLDS_OBJECT(m))
+		return "'versions' is not an object";
+	m = json_object_get_member(o, "known");
+	if (!m)
+		return NULL;
+	if (!JSON_NODE_HOLDS_OBJECT(m))
+		return "'known' is not an object";
+	json_object_iter_init(&it, json_node_get_object(m));
+	while (json_object_iter_next(&it, &id, &m)) {
+		JsonArray *a;
+
+		if (!JSON_NODE_HOLDS_ARRAY(m))
+			return "a 'known' entry is not an array";
+		a = json_node_get_array(m);
+		for (guint i = 0; i < json_array_get_length(a); i++)
+			if (!value_is(json_array_get_element(a, i),
+				      G_TYPE_STRING))
+				return "a 'known' entry holds a non-string";
+	}
+	return NULL;
+}
+
 static int receive_verdict(int fd, const char *uri, uint32_t timeout,
 			   JsonNode **ret, GError **error)
 {
@@ -447,6 +498,7 @@ static int receive_verdict(int fd, const char *uri, uint32_t timeout,
 	g_autofree char *text = NULL;
 	struct snap_record rec;
 	size_t off = 0, at;
+	const char *why;
 	JsonNode *n;
 	int r;
 
@@ -459,15 +511,17 @@ static int receive_verdict(int fd, const char *uri, uint32_t timeout,
 	text = g_strndup((const char *)rec.data, rec.len);
 	/* json-glib takes the second of two documents and leaks the first:
 	 * json_text_depth() refuses that. */
-	n = json_text_depth(text, rec.len, &at) < 0 ? NULL
-						    : json_from_string(text, NULL);
-	if (!n || !JSON_NODE_HOLDS_OBJECT(n) ||
-	    !json_object_has_member(json_node_get_object(n), "accepted")) {
+	n = json_text_depth(text, rec.len, &at) < 0
+		    ? NULL
+		    : json_from_string(text, NULL);
+	why = n ? verdict_shape(n) : "not JSON";
+	if (why) {
 		if (n)
 			json_node_unref(n);
-		return error_setf(error, EPROTO,
-				  "%s: the destination's verdict is not one",
-				  uri);
+		return error_setf(
+			error, EPROTO,
+			"%s: the destination's verdict is not one: %s", uri,
+			why);
 	}
 	*ret = n;
 	return 0;
@@ -535,13 +589,10 @@ int migration_check(struct machine *m, const char *uri, JsonNode **ret,
 static int recheck_subsections(struct migration *mig, GError **error)
 {
 	struct machine *m = mig->m;
-	/* Looked up, not got: a missing member would be logged, and
-	 * logging is not among the migration thread's system calls. */
+	/* Its shape was checked on arrival (verdict_shape()). */
 	JsonNode *kn = json_object_get_member(
 		json_node_get_object(mig->verdict), "known");
-	JsonObject *known = kn && JSON_NODE_HOLDS_OBJECT(kn)
-				    ? json_node_get_object(kn)
-				    : NULL;
+	JsonObject *known = kn ? json_node_get_object(kn) : NULL;
 	struct manifest *mf =
 		inventory_guest(m->vmm, machine_registry(), m->type, m->alias);
 	int r = 0;
@@ -559,10 +610,9 @@ static int recheck_subsections(struct migration *mig, GError **error)
 
 			if (!sv->send || sv->optional)
 				continue;
-			/* An element that is not a string reads as NULL. */
 			for (guint x = 0; k && x < json_array_get_length(k);
 			     x++)
-				found |= !g_strcmp0(
+				found |= !strcmp(
 					json_array_get_string_element(k, x),
 					sv->name);
 			if (!found)

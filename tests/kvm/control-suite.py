@@ -1543,10 +1543,12 @@ def migrate_check_refused(g):
         d.close()
 
 
-def read_records(conn, stop_after=None, known=None, types=None):
+def read_records(conn, stop_after=None, known=None, types=None,
+                 verdict=None):
     """Reads a source's stream: the magic, then records; returns the
     types read, until stop_after(types) says so. The verdict it answers
-    with accepts everything, with `known` as its subsections."""
+    with accepts everything, with `known` as its subsections, unless
+    `verdict` gives another."""
     def recv(n):
         b = b""
         while len(b) < n:
@@ -1562,7 +1564,7 @@ def read_records(conn, stop_after=None, known=None, types=None):
         recv(ln)
         types.append(t)
         if t == 3:  # CONFIG: the verdict is awaited
-            v = {"accepted": True, "verdict": "fake"}
+            v = verdict or {"accepted": True, "verdict": "fake"}
             if known is not None:
                 v["known"] = known
             conn.sendall(record(10, json.dumps(v).encode()))
@@ -1570,7 +1572,7 @@ def read_records(conn, stop_after=None, known=None, types=None):
             return types
 
 
-def fake_destination(path, stop_after, known=None):
+def fake_destination(path, stop_after, known=None, verdict=None):
     """A destination that accepts, then stops reading where told."""
     l = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     l.bind(path)
@@ -1581,7 +1583,7 @@ def fake_destination(path, stop_after, known=None):
         conn, _ = l.accept()
         try:
             out["types"] = read_records(conn, stop_after, known,
-                                        out["seen"])
+                                        out["seen"], verdict)
         except EOFError:
             out["types"] = "eof"
         out["conn"] = conn
@@ -1641,6 +1643,33 @@ def no_complete_source_resumes(g):
     end = migration_end(c)
     expect(end["status"] == "failed" and end["error"] ==
            "the destination closed the connection during 'complete'", end)
+    expect(c.cmd("query-status")["status"] == "running", "status")
+    g.assert_running()
+
+
+def malformed_verdict_refused_source_resumes(g):
+    """A destination whose verdict has members of the wrong type: the
+    source refuses it, naming what is wrong, and keeps its guest."""
+    bad = [({"accepted": "yes"}, "no boolean 'accepted'"),
+           ({"accepted": True, "verdict": 1}, "'verdict' is not a string"),
+           ({"accepted": True, "known": {"fx-counter0": [1]}},
+            "a 'known' entry holds a non-string"),
+           ({"accepted": True, "known": {"x": "y"}},
+            "a 'known' entry is not an array"),
+           ({"accepted": True, "versions": []},
+            "'versions' is not an object")]
+    c = Client(g.sock)
+    for n, (verdict, why) in enumerate(bad):
+        path = f"{g.tmp}/fake{n}.sock"
+        t, out = fake_destination(path, lambda ts: ts[-1] == 3,
+                                  verdict=verdict)
+        c.cmd("migrate", uri=f"unix:{path}")
+        end = migration_end(c)
+        t.join(20)
+        out.get("conn") and out["conn"].close()
+        expect(end["status"] == "failed" and end["error"] ==
+               f"unix:{path}: the destination's verdict is not one: {why}",
+               end)
     expect(c.cmd("query-status")["status"] == "running", "status")
     g.assert_running()
 
@@ -1862,12 +1891,18 @@ def host_with(g, release, fixture="fx-counter", drop=()):
 def rtc_migration(g, dest_release):
     """The guest with its disk, entropy and RTC moves to a host whose
     cmos-rtc is another release (None: the in-tree one)."""
-    moddir = host_with(g, dest_release, "fx-rtc",
-                       drop=("cmos-rtc.so",) if dest_release else ())
+    return migrate_to(g, host_with(g, dest_release, "fx-rtc",
+                                   drop=("cmos-rtc.so",) if dest_release
+                                   else ()), "^count 5 ")
+
+
+def migrate_to(g, moddir, after):
+    """Migrates g, once it printed `after`, to a destination with the
+    modules of `moddir`: (client, destination, the migration's end)."""
     d = Dest(g, f"unix:{g.tmp}/mig.sock", moddir=moddir)
     try:
         c = Client(g.sock)
-        g.wait_for("^count 5 ")
+        g.wait_for(after)
         c.cmd("migrate", uri=f"unix:{g.tmp}/mig.sock")
         return c, d, migration_end(c)
     except Exception:
@@ -1946,15 +1981,7 @@ def migrate_rtc_property_unknown_to_destination_refused(g):
 
 def mixed_versions(g, dest_release):
     g.pages = 64
-    d = Dest(g, f"unix:{g.tmp}/mig.sock", moddir=host_with(g, dest_release))
-    try:
-        c = Client(g.sock)
-        g.wait_for("^count 2 ")
-        c.cmd("migrate", uri=f"unix:{g.tmp}/mig.sock")
-        return c, d, migration_end(c)
-    except Exception:
-        d.close()
-        raise
+    return migrate_to(g, host_with(g, dest_release), "^count 2 ")
 
 
 def migrate_older_source_to_newer_host(g):
@@ -2661,6 +2688,7 @@ CASES = [
     (destination_killed_mid_transfer_source_resumes,
      {"append": "forever pace=1 pages=8192"}),
     (no_complete_source_resumes, {}),
+    (malformed_verdict_refused_source_resumes, {}),
     (subsection_needed_after_verdict_aborts,
      {"modules": ["fx-counter-1.1.so"], "extra": ["--device", "fx-counter"]}),
     (cancel_mid_transfer_source_resumes,
