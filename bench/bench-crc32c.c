@@ -9,7 +9,9 @@
  *   - memcpy of the same bytes, the copy a live migration round makes of
  *     each run of pages before checksumming it.
  * Each sample repeats the work up to at least 256 MiB; median and range
- * of 7 samples.
+ * of 7 samples (BENCH_REPS). BENCH_SMOKE does a hundredth of that work on
+ * at most SMOKE_LEN bytes: the keys still name the real sizes, the labels
+ * the bytes actually run over.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -20,14 +22,17 @@
 
 #define REPS 7
 #define MIN_BYTES (256ull << 20)
+#define MAX_LEN (256u << 20)
+#define SMOKE_LEN (1u << 20)
 
 static volatile uint32_t sink;
 
 enum kind { HW, SW, COPY };
 
-static double rate(enum kind k, uint8_t *src, uint8_t *dst, size_t len)
+static double rate(enum kind k, uint8_t *src, uint8_t *dst, size_t len,
+		   size_t min_bytes)
 {
-	size_t loops = (size_t)((MIN_BYTES + len - 1) / len);
+	size_t loops = (min_bytes + len - 1) / len;
 	double t0 = bench_now_us(), dt;
 	uint32_t c = 0;
 
@@ -52,36 +57,50 @@ static double rate(enum kind k, uint8_t *src, uint8_t *dst, size_t len)
 
 int main(void)
 {
-	static const size_t sizes[] = { 4096, 4u << 20, 256u << 20 };
+	static const size_t sizes[] = { 4096, 4u << 20, MAX_LEN };
 	static const char *const names[] = {
 		[HW] = "crc32c()",
 		[SW] = "crc32c_sw() (tables)",
 		[COPY] = "memcpy",
 	};
-	uint8_t *src = malloc(256u << 20), *dst = malloc(256u << 20);
+	static const char *const keys[] = {
+		[HW] = "hw",
+		[SW] = "sw",
+		[COPY] = "memcpy",
+	};
+	int reps = bench_reps(REPS), smoke = bench_smoke();
+	size_t min_bytes = bench_scale(MIN_BYTES);
+	size_t max_len = smoke ? SMOKE_LEN : MAX_LEN;
+	uint8_t *src = malloc(max_len), *dst = malloc(max_len);
+	double *v = bench_samples_new(reps);
 
 	if (!src || !dst)
 		return 1;
 	/* Data that is not all one value; both buffers touched once. */
-	for (size_t i = 0; i < (256u << 20); i++)
+	for (size_t i = 0; i < max_len; i++)
 		src[i] = (uint8_t)(i * 2654435761u >> 13);
-	memset(dst, 1, 256u << 20);
-	printf("crc32c() uses %s\n\n",
-	       crc32c_hw() ? "the crc32 instruction (SSE4.2), three lanes"
-			   : "tables (no SSE4.2)");
-	printf("| what | bytes | MB/s | min-max |\n|---|---:|---:|---|\n");
+	memset(dst, 1, max_len);
+	bench_info("crc32c.impl", "crc32c() uses %s",
+		   crc32c_hw() ? "the crc32 instruction (SSE4.2), three lanes"
+			       : "tables (no SSE4.2)");
 	for (size_t s = 0; s < sizeof(sizes) / sizeof(sizes[0]); s++) {
-		for (int k = HW; k <= COPY; k++) {
-			double v[REPS];
-			struct bench_sample r;
+		size_t len = sizes[s] < max_len ? sizes[s] : max_len;
 
-			for (int i = 0; i < REPS; i++)
-				v[i] = rate((enum kind)k, src, dst, sizes[s]);
-			r = bench_summarise(v, REPS);
-			printf("| %s | %zu | %.0f | %.0f-%.0f |\n", names[k],
-			       sizes[s], r.median, r.min, r.max);
+		for (int k = HW; k <= COPY; k++) {
+			char key[64], label[64];
+
+			for (int i = 0; i < reps; i++)
+				v[i] = rate((enum kind)k, src, dst, len,
+					    min_bytes);
+			snprintf(key, sizeof(key), "crc32c.%zu.%s", sizes[s],
+				 keys[k]);
+			snprintf(label, sizeof(label), "%s, %zu bytes",
+				 names[k], len);
+			bench_row(key, label, "MB/s", bench_summarise(v, reps),
+				  reps);
 		}
 	}
+	free(v);
 	free(src);
 	free(dst);
 	return 0;

@@ -2,8 +2,9 @@
 /*
  * bench-load: what loading a module costs beyond the dynamic linker.
  *
- * Each sample loads and unloads one file ITERATIONS times and reports the
- * mean per load+unload; the median and range of REPS samples are printed.
+ * Each sample loads and unloads one file ITERATIONS times (a hundredth of
+ * it under BENCH_SMOKE) and reports the mean per load+unload; the median
+ * and range of REPS samples (BENCH_REPS) are printed, in us per op.
  *   - dlopen:   dlopen(RTLD_NOW|RTLD_LOCAL) + dlclose of an empty .so, the
  *               floor any module loader pays;
  *   - modinfo:  reading and checking the metadata only (no dlopen);
@@ -13,6 +14,7 @@
 #include <dlfcn.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <time.h>
 
 #include "bench.h"
@@ -23,11 +25,14 @@
 
 #define REPS 7
 
+static int reps;
+
 static struct bench_sample bench_dlopen(const char *path, int n)
 {
-	double v[REPS];
+	double *v = bench_samples_new(reps);
+	struct bench_sample s;
 
-	for (int r = 0; r < REPS; r++) {
+	for (int r = 0; r < reps; r++) {
 		double t0 = bench_now_us();
 
 		for (int i = 0; i < n; i++) {
@@ -41,14 +46,17 @@ static struct bench_sample bench_dlopen(const char *path, int n)
 		}
 		v[r] = (bench_now_us() - t0) / n;
 	}
-	return bench_summarise(v, REPS);
+	s = bench_summarise(v, reps);
+	free(v);
+	return s;
 }
 
 static struct bench_sample bench_modinfo(const char *path, int n)
 {
-	double v[REPS];
+	double *v = bench_samples_new(reps);
+	struct bench_sample s;
 
-	for (int r = 0; r < REPS; r++) {
+	for (int r = 0; r < reps; r++) {
 		double t0 = bench_now_us();
 
 		for (int i = 0; i < n; i++) {
@@ -60,15 +68,18 @@ static struct bench_sample bench_modinfo(const char *path, int n)
 		}
 		v[r] = (bench_now_us() - t0) / n;
 	}
-	return bench_summarise(v, REPS);
+	s = bench_summarise(v, reps);
+	free(v);
+	return s;
 }
 
 static struct bench_sample bench_loader(const char *path, int n)
 {
 	struct vmm *vmm = vmm_new(host_services());
-	double v[REPS];
+	double *v = bench_samples_new(reps);
+	struct bench_sample s;
 
-	for (int r = 0; r < REPS; r++) {
+	for (int r = 0; r < reps; r++) {
 		double t0 = bench_now_us();
 
 		for (int i = 0; i < n; i++) {
@@ -86,19 +97,17 @@ static struct bench_sample bench_loader(const char *path, int n)
 	}
 	device_destroy_all(vmm);
 	vmm_free(vmm);
-	return bench_summarise(v, REPS);
-}
-
-static void row(const char *name, struct bench_sample r, double base)
-{
-	printf("| %-34s | %8.1f | %8.1f-%-8.1f | %6.2fx |\n", name, r.median,
-	       r.min, r.max, r.median / base);
+	s = bench_summarise(v, reps);
+	free(v);
+	return s;
 }
 
 int main(int argc, char **argv)
 {
 	struct bench_sample d, mi, ld;
-	int n;
+	const char *base;
+	char label[128];
+	int n, len;
 
 	if (argc != 4) {
 		fprintf(stderr,
@@ -108,20 +117,23 @@ int main(int argc, char **argv)
 	n = atoi(argv[3]);
 	if (n <= 0)
 		return 2;
+	n = (int)bench_scale((size_t)n);
+	reps = bench_reps(REPS);
+	/* The label names the module measured: its file name without ".so". */
+	base = strrchr(argv[2], '/');
+	base = base ? base + 1 : argv[2];
+	len = (int)strlen(base);
+	if (len > 3 && !strcmp(base + len - 3, ".so"))
+		len -= 3;
 	/* Warm the page cache and the dynamic linker's own state. */
 	bench_dlopen(argv[1], 10);
 	d = bench_dlopen(argv[1], n);
 	mi = bench_modinfo(argv[2], n);
 	ld = bench_loader(argv[2], n);
-	printf("module load, %d load+unload per sample, median of %d "
-	       "samples\n\n",
-	       n, REPS);
-	printf("| %-34s | %8s | %-17s | %7s |\n", "what", "us/op", "min-max",
-	       "ratio");
-	printf("|------------------------------------|----------|--------------"
-	       "-----|---------|\n");
-	row("dlopen+dlclose, empty .so", d, d.median);
-	row("modvmm metadata read only", mi, d.median);
-	row("modvmm load+unload (debug-exit)", ld, d.median);
+	bench_info("load.iterations", "%d load+unload per sample", n);
+	bench_row("load.dlopen", "dlopen+dlclose, empty .so", "us", d, reps);
+	bench_row("load.modinfo", "modvmm metadata read only", "us", mi, reps);
+	snprintf(label, sizeof(label), "modvmm load+unload (%.*s)", len, base);
+	bench_row("load.modvmm", label, "us", ld, reps);
 	return 0;
 }

@@ -10,8 +10,9 @@
  *   (b) the destination's whole path: read the manifest's JSON text,
  *       negotiate, render the verdict as JSON;
  *   (c) the reference: json-glib reading the same text, nothing else.
- * Median and range of 11 samples, each sample the mean of enough runs to
- * last about 20 ms.
+ * Median and range of 11 samples (BENCH_REPS), each sample the mean of
+ * enough runs to last about 20 ms (200 us under BENCH_SMOKE: one run
+ * each at the larger sizes).
  */
 #include <inttypes.h>
 #include <stdio.h>
@@ -25,6 +26,9 @@
 #define REPS 11
 #define SAMPLE_US 20000.0
 #define PROP_TYPES 100 /* device types the old machine type names */
+
+static int reps;
+static double sample_us;
 
 static const unsigned int sizes[] = { 10, 100, 1000 };
 
@@ -184,22 +188,23 @@ static int once(const struct run *r, enum what w)
 /* Median and range, in microseconds per run. */
 static int measure(const struct run *r, enum what w, struct bench_sample *ret)
 {
-	double t[REPS], t0, one;
+	g_autofree double *t = bench_samples_new(reps);
+	double t0, one;
 	unsigned int iters;
 
 	t0 = bench_now_us();
 	if (once(r, w) < 0)
 		return -1;
 	one = bench_now_us() - t0;
-	iters = (unsigned int)MAX(1.0, SAMPLE_US / MAX(one, 0.01));
-	for (int s = 0; s < REPS; s++) {
+	iters = (unsigned int)MAX(1.0, sample_us / MAX(one, 0.01));
+	for (int s = 0; s < reps; s++) {
 		t0 = bench_now_us();
 		for (unsigned int i = 0; i < iters; i++)
 			if (once(r, w) < 0)
 				return -1;
 		t[s] = (bench_now_us() - t0) / iters;
 	}
-	*ret = bench_summarise(t, REPS);
+	*ret = bench_summarise(t, reps);
 	return 0;
 }
 
@@ -219,22 +224,21 @@ static int check(const struct manifest *src, const struct manifest *dst)
 	return ok ? 0 : -1;
 }
 
-static void cell(const struct bench_sample *s)
+/* One figure of one size: "verdict.10.negotiate". */
+static void row(unsigned int n, const char *what, const char *label,
+		const char *unit, struct bench_sample s, size_t samples)
 {
-	char range[32];
+	char key[64], text[128];
 
-	snprintf(range, sizeof(range), "%.1f-%.1f", s->min, s->max);
-	printf(" %9.1f | %-17s |", s->median, range);
+	snprintf(key, sizeof(key), "verdict.%u.%s", n, what);
+	snprintf(text, sizeof(text), "%s, %u devices", label, n);
+	bench_row(key, text, unit, s, samples);
 }
 
 int main(void)
 {
-	printf("| devices | manifest bytes | (a) negotiate, us | min-max "
-	       "          | (b) parse+negotiate+verdict, us | min-max        "
-	       "   | (c) json-glib parse, us | min-max           | (b)/(c) |\n");
-	printf("|--------:|---------------:|----------:|-------------------|"
-	       "----------:|-------------------|----------:|"
-	       "-------------------|--------:|\n");
+	reps = bench_reps(REPS);
+	sample_us = SAMPLE_US / (bench_smoke() ? BENCH_SMOKE_DIV : 1);
 	for (size_t k = 0; k < G_N_ELEMENTS(sizes); k++) {
 		struct manifest *src = guest(sizes[k]);
 		struct manifest *dst = inventory(sizes[k]);
@@ -251,11 +255,13 @@ int main(void)
 				sizes[k]);
 			return 1;
 		}
-		printf("| %7u | %14zu |", sizes[k], r.len);
-		cell(&a);
-		cell(&b);
-		cell(&c);
-		printf(" %6.2fx |\n", b.median / c.median);
+		/* A size, not a timing: one exact value. */
+		row(sizes[k], "bytes", "manifest size", "bytes",
+		    (struct bench_sample){ r.len, r.len, r.len }, 1);
+		row(sizes[k], "negotiate", "(a) negotiate", "us", a, reps);
+		row(sizes[k], "whole", "(b) parse+negotiate+verdict", "us", b,
+		    reps);
+		row(sizes[k], "jsonglib", "(c) json-glib parse", "us", c, reps);
 		g_free(text);
 		manifest_free(dst);
 		manifest_free(src);

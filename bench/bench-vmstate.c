@@ -6,7 +6,8 @@
  *     one copy in: the floor for any save+load);
  *   - 1000 small devices (a uart16550-like description) saved and loaded,
  *     per device.
- * Median and range of 7 samples.
+ * Median and range of 7 samples (BENCH_REPS). BENCH_SMOKE takes 10 small
+ * devices; the large state is what its description says, whatever the mode.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -73,24 +74,20 @@ static const struct modvmm_vmstate small_vms = {
 	.n_fields = sizeof(small_fields) / sizeof(small_fields[0]),
 };
 
-static double median(double *v, double *lo, double *hi)
-{
-	struct bench_sample s = bench_summarise(v, REPS);
-
-	*lo = s.min;
-	*hi = s.max;
-	return s.median;
-}
-
 int main(void)
 {
 	struct big *a = calloc(1, sizeof(*a)), *b = calloc(1, sizeof(*b));
-	struct small *sa = calloc(SMALL_DEVICES, sizeof(*sa));
-	struct small *sb = calloc(SMALL_DEVICES, sizeof(*sb));
+	int reps = bench_reps(REPS), n_small = (int)bench_scale(SMALL_DEVICES);
+	struct small *sa = calloc(n_small, sizeof(*sa));
+	struct small *sb = calloc(n_small, sizeof(*sb));
 	uint8_t *bounce = malloc(sizeof(*a));
-	double t_mem[REPS], t_vms[REPS], t_small[REPS], lo, hi, m_mem, m_vms;
+	double *t_mem = bench_samples_new(reps);
+	double *t_vms = bench_samples_new(reps);
+	double *t_small = bench_samples_new(reps);
+	struct bench_sample s_mem, s_vms, s_small;
 	struct vms *vb, *vs;
 	size_t bytes = sizeof(*a);
+	char label[64];
 
 	if (vmstate_import("bench", &big_vms, sizeof(*a), &vb, NULL) ||
 	    vmstate_import("bench", &small_vms, sizeof(*sa), &vs, NULL))
@@ -99,7 +96,7 @@ int main(void)
 		a->buf[i] = (uint8_t)(i * 7);
 	for (size_t i = 0; i < BIG_ARR; i++)
 		a->arr[i] = (uint32_t)i * 2654435761u;
-	for (int r = 0; r < REPS; r++) {
+	for (int r = 0; r < reps; r++) {
 		GByteArray *out = g_byte_array_sized_new((guint)bytes + 64);
 		double t0 = bench_now_us();
 
@@ -117,15 +114,15 @@ int main(void)
 			return 1;
 		g_byte_array_unref(out);
 	}
-	for (int r = 0; r < REPS; r++) {
-		GByteArray *out = g_byte_array_sized_new(64 * SMALL_DEVICES);
+	for (int r = 0; r < reps; r++) {
+		GByteArray *out = g_byte_array_sized_new(64 * n_small);
 		double t0 = bench_now_us();
 		size_t pos = 0;
 
-		for (int d = 0; d < SMALL_DEVICES; d++)
+		for (int d = 0; d < n_small; d++)
 			if (vmstate_save(vs, &sa[d], 1, out, NULL))
 				return 1;
-		for (int d = 0; d < SMALL_DEVICES; d++) {
+		for (int d = 0; d < n_small; d++) {
 			size_t used;
 
 			if (vmstate_load(vs, &sb[d], out->data + pos,
@@ -138,22 +135,27 @@ int main(void)
 		g_byte_array_unref(out);
 	}
 
-	m_mem = median(t_mem, &lo, &hi);
-	printf("| %-44s | %10s | %-21s | %6s |\n", "what", "median",
-	       "min-max", "ratio");
-	printf("|----------------------------------------------|------------|-----------------------|--------|\n");
-	printf("| %-44s | %7.0f us | %8.0f-%-8.0f us | %5.2fx |\n",
-	       "memcpy out and back, 5 MiB", m_mem, lo, hi, 1.0);
-	m_vms = median(t_vms, &lo, &hi);
-	printf("| %-44s | %7.0f us | %8.0f-%-8.0f us | %5.2fx |\n",
-	       "vmstate save+load, 5 MiB (buffer + u32 array)", m_vms, lo, hi,
-	       m_vms / m_mem);
-	printf("| %-44s | %7.0f MB/s |                       |        |\n",
-	       "  vmstate throughput", bytes / m_vms);
-	m_vms = median(t_small, &lo, &hi);
-	printf("| %-44s | %7.2f us | %8.2f-%-8.2f us |        |\n",
-	       "vmstate save+load per device, 1000 devices",
-	       m_vms / SMALL_DEVICES, lo / SMALL_DEVICES, hi / SMALL_DEVICES);
+	s_mem = bench_summarise(t_mem, reps);
+	s_vms = bench_summarise(t_vms, reps);
+	s_small = bench_summarise(t_small, reps);
+	bench_row("vmstate.memcpy", "memcpy out and back, 5 MiB", "us", s_mem,
+		  reps);
+	bench_row("vmstate.saveload",
+		  "vmstate save+load, 5 MiB (buffer + u32 array)", "us", s_vms,
+		  reps);
+	/* Bytes per us are MB/s; the slowest sample gives the lowest rate. */
+	bench_row("vmstate.throughput", "vmstate save+load throughput, 5 MiB",
+		  "MB/s",
+		  (struct bench_sample){ bytes / s_vms.median,
+					 bytes / s_vms.max, bytes / s_vms.min },
+		  reps);
+	snprintf(label, sizeof(label),
+		 "vmstate save+load per device, %d devices", n_small);
+	bench_row("vmstate.small", label, "us",
+		  (struct bench_sample){ s_small.median / n_small,
+					 s_small.min / n_small,
+					 s_small.max / n_small },
+		  reps);
 	vmstate_free(vb);
 	vmstate_free(vs);
 	return 0;

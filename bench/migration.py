@@ -1,221 +1,445 @@
-#!/usr/bin/env python3
 # SPDX-License-Identifier: LGPL-2.1-or-later
-"""Live migration and snapshots, modvmm beside QEMU in the same run.
+"""Live migration and snapshots, modvmm beside QEMU on the same guest.
 
-    bench/migration.py [BUILD_DIR] [RUNS]
+Both VMMs run the built-in guest (QEMU its PVH build) with the same
+command line: it first writes one word into every page of its RAM above
+4 MiB (`fill=`, so no page is zero and every page must move), then
+rewrites `pages=` pages every `pace=` timer ticks (1 ms each) while it
+counts. Both migrate over loopback TCP to a second process on this host,
+with the same downtime limit (300 ms) and no bandwidth cap (QEMU's
+max-bandwidth raised from its 128 MiB/s default). The figures are each
+VMM's own: modvmm's last MIGRATION event (total-time-ms, downtime-ms,
+transferred), QEMU's query-migrate (total-time, downtime,
+ram.transferred). The dirty rate is the guest's: the counter lines it
+printed while the migration ran, times the bytes each line rewrote, over
+the live time. Each migration is checked: the destination's guest must
+count on.
 
-Over a unix socket on this machine, for guests of 256 MiB and 1 GiB:
-  - modvmm, the built-in guest idle (`forever pace=50`: 64 pages rewritten
-    every ~50 ms) and rewriting memory (`forever pace=10 pages=8192`:
-    32 MiB every ~10 ms at most, as fast as the guest runs);
-  - QEMU 7.2 (`-M microvm` on the same /dev/kvm, its firmware idling, no
-    kernel), `max-bandwidth` raised to 100 GB/s, `downtime-limit` 300 ms;
-  - snapshot save and restore of the idle guest: modvmm's snapshot-save
-    and --restore; QEMU's `migrate exec:cat > FILE` and `-incoming
-    "exec:cat FILE"` (QEMU 7.2 has no file: URI);
-  - the limits: memcpy of 1 GiB and a unix socket pair moving 1 GiB.
-Medians and ranges of RUNS runs (default 5). Prints a Markdown table.
+Snapshots: modvmm's snapshot-save and --restore; QEMU's `migrate
+"exec:cat > FILE"` and `-incoming "exec:cat FILE"` (QEMU 7.2 has no file:
+URI). Restore is timed from the start of the process to its guest state
+being loaded: modvmm's control socket answering (it opens after), QEMU's
+status leaving `inmigrate`.
+
+Limits, measured in the same run: memcpy between two resident buffers and
+loopback TCP between two threads of one Python process (recv_into a
+resident buffer).
 """
-import json
 import os
-import shutil
 import socket
-import statistics
 import subprocess
-import sys
-import tempfile
 import threading
 import time
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from qmp import Qmp  # noqa: E402
+import lib
+from qmp import Qmp
 
-BUILD = os.path.abspath(sys.argv[1] if len(sys.argv) > 1 else "build")
-RUNS = int(sys.argv[2]) if len(sys.argv) > 2 else 5
-MODVMM = os.path.join(BUILD, "modvmm")
-QEMU = shutil.which("qemu-system-x86_64")
+PACE = 20  # ticks between rounds: 50 rounds/s at most
+DOWNTIME_MS = 300
+RAM_SIZES = ["256M", "512M", "1G", "2G"]
+DIRTY_RAM = "1G"
+DIRTY_PAGES = [0, 256, 1024, 4096]  # per round: 0, 50, 200, 800 MiB/s
+SNAPSHOT_SIZES = ["256M", "1G"]
 
+INTRO = f"""
+The same guest on both VMMs (QEMU runs its PVH build), every page of its
+RAM above 4 MiB written once before the migration starts (so every page
+moves: no zero pages), then rewriting a number of pages every {PACE} ms
+while it counts; loopback TCP to a second process on this host; downtime
+limit {DOWNTIME_MS} ms on both, no bandwidth cap (QEMU's max-bandwidth
+raised from its 128 MiB/s default). Figures are each VMM's own report
+(modvmm's MIGRATION event, QEMU's query-migrate); MiB/s is bytes sent over
+total time. The dirty rate is what the guest achieved while the migration
+ran (its counter lines during the migration, times what each rewrote);
+the nominal rate is what it would write at full pace, which it cannot
+always keep while its pages are being tracked. Every migration is checked:
+the guest counts on at the destination. The limits row is memcpy and
+loopback TCP measured by the benchmark itself in the same run.
+"""
 
-def spawn(args, tmp, name):
-    return subprocess.Popen(args, stdout=open(f"{tmp}/{name}.out", "w"),
-                            stderr=subprocess.STDOUT)
-
-
-def modvmm_run(mem, append):
-    """One migration, its figures from the MIGRATION events."""
-    with tempfile.TemporaryDirectory() as tmp:
-        mods = f"{BUILD}/modules"
-        d = spawn([MODVMM, "run", "-M", mods, "--incoming",
-                   f"unix:{tmp}/mig", "--control", f"{tmp}/d"], tmp, "d")
-        s = spawn([MODVMM, "run", "-M", mods, "--memory", mem, "--append",
-                   append, "--device", "uart16550,console=none",
-                   "--control", f"{tmp}/s"], tmp, "s")
-        while not os.path.exists(f"{tmp}/mig"):
-            time.sleep(0.01)
-        time.sleep(1)  # the guest touches its memory first
-        r = subprocess.run([MODVMM, "ctl", "--json", f"{tmp}/s", "migrate",
-                            f"uri=unix:{tmp}/mig"], capture_output=True,
-                           text=True, timeout=300)
-        end = {}
-        for line in r.stdout.splitlines():
-            try:
-                m = json.loads(line)
-            except ValueError:
-                continue
-            if m.get("event") == "MIGRATION":
-                end = m["data"]
-        s.wait(60)
-        Qmp(f"{tmp}/d").cmd("quit")
-        d.wait(30)
-        if end.get("status") != "completed":
-            sys.exit(f"bench: modvmm migration did not complete: {end} "
-                     f"{r.stderr}")
-        return (end["total-time-ms"], end["downtime-ms"],
-                end["transferred"] / (1 << 20) /
-                max(end["total-time-ms"], 1) * 1000)
+SNAP_INTRO = """
+The same guest, RAM filled as above and idle while saved. modvmm:
+`snapshot-save` and `modvmm run --restore`; QEMU: `migrate "exec:cat >
+FILE"` and `-incoming "exec:cat FILE"` (QEMU 7.2 has no `file:` URI), both
+with no bandwidth cap. Save is timed from the request to its end; restore
+from starting the process to the guest state being loaded (modvmm: its
+control socket answers; QEMU: its status leaves `inmigrate`). Files are on
+the same file system ({fs}); MiB/s is guest RAM over time.
+"""
 
 
-def qemu_args(mem, qmp):
-    return [QEMU, "-accel", "kvm", "-cpu", "host,-arch-capabilities", "-M",
-            "microvm,pic=on,pit=on", "-m", mem, "-nodefaults", "-display",
-            "none", "-qmp", f"unix:{qmp},server=on,wait=off"]
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
 
 
-def qemu_wait(q):
-    while True:
-        st = q.cmd("query-migrate")
-        if st.get("status") in ("completed", "failed", "cancelled"):
-            return st
+def append_for(fill_mib, pages):
+    return f"forever pace={PACE} pages={pages} fill={fill_mib}"
+
+
+def fill_of(mem):
+    return lib.mib(mem) - 8  # 4 MiB below (image, tables) and 4 above
+
+
+def count_lines(path):
+    with open(path, "rb") as f:
+        return f.read().count(b"\ncount ")
+
+
+def settle(out, proc, fill):
+    """Waits until the guest has filled its RAM and counts."""
+    off = lib.wait_line(out, f"fill {fill} MiB", proc, timeout=120)
+    lib.wait_line(out, "count 2 ", proc, timeout=60, start=off)
+
+
+def counts_on(out, proc):
+    """The destination's guest prints a counter line after the migration."""
+    n = count_lines(out)
+    deadline = time.monotonic() + 30
+    while count_lines(out) <= n:
+        if proc.poll() is not None or time.monotonic() > deadline:
+            raise lib.Fail(f"the migrated guest did not count on: "
+                           f"{lib.tail(out)}")
         time.sleep(0.01)
 
 
-def qemu_run(mem):
-    with tempfile.TemporaryDirectory() as tmp:
-        d = spawn(qemu_args(mem, f"{tmp}/d") + ["-incoming",
-                                                 f"unix:{tmp}/mig"], tmp, "d")
-        s = spawn(qemu_args(mem, f"{tmp}/s"), tmp, "s")
-        qd, qs = Qmp(f"{tmp}/d"), Qmp(f"{tmp}/s")
-        time.sleep(1)
+class Result:
+    def __init__(self, who, mem, total, down, sent, lines, live_ms, pages):
+        if total <= 0 or sent < fill_of(mem) << 20:
+            raise lib.Fail(f"{who} reports {sent} bytes sent in {total} ms "
+                           f"for a guest with {fill_of(mem)} MiB written")
+        self.total, self.down = total, down
+        self.mibs = sent / (1 << 20) / max(total, 1) * 1000
+        self.dirty = lines * pages * 4096 / (1 << 20) / max(live_ms, 1) * 1e3
+
+
+def modvmm_migrate(ctx, mem, pages):
+    fill = fill_of(mem)
+    port = free_port()
+    t = ctx.tmp
+    d = lib.spawn([ctx.modvmm, "run", "-M", ctx.modules, "--incoming",
+                   f"tcp:127.0.0.1:{port}", "--control", f"{t}/d.sock"],
+                  f"{t}/d.out")
+    s = lib.spawn([ctx.modvmm, "run", "-M", ctx.modules, "--memory", mem,
+                   "--downtime-ms", str(DOWNTIME_MS), "--append",
+                   append_for(fill, pages), "--control", f"{t}/s.sock"],
+                  f"{t}/s.out")
+    try:
+        settle(f"{t}/s.out", s, fill)
+        lines = count_lines(f"{t}/s.out")
+        r = subprocess.run([ctx.modvmm, "ctl", "--json", "--timeout", "300",
+                            f"{t}/s.sock", "migrate",
+                            f"uri=tcp:127.0.0.1:{port}"],
+                           capture_output=True, text=True, timeout=320)
+        end = {}
+        for line in r.stdout.splitlines():
+            m = lib.json_or_none(line)
+            if m and m.get("event") == "MIGRATION":
+                end = m["data"]
+        if end.get("status") != "completed":
+            raise lib.Fail(f"modvmm migration did not complete: {end} "
+                           f"{r.stderr.strip()}")
+        lib.stop(s, 60)
+        lines = count_lines(f"{t}/s.out") - lines
+        counts_on(f"{t}/d.out", d)
+        Qmp(f"{t}/d.sock").cmd("quit")
+        lib.stop(d)
+    finally:
+        lib.kill(s)
+        lib.kill(d)
+    total, down = end["total-time-ms"], end["downtime-ms"]
+    return Result("modvmm", mem, total, down, end["transferred"], lines,
+                  total - down, pages)
+
+
+def qemu_migrate(ctx, mem, pages):
+    fill = fill_of(mem)
+    port = free_port()
+    t = ctx.tmp
+    guest = ["-kernel", ctx.guest_pvh, "-append", append_for(fill, pages)]
+    d = lib.spawn(lib.qemu_cmd(mem, f"{t}/qd.sock", f"file:{t}/qd.out",
+                               guest + ["-incoming",
+                                        f"tcp:127.0.0.1:{port}"]),
+                  f"{t}/qd.log")
+    s = lib.spawn(lib.qemu_cmd(mem, f"{t}/qs.sock", f"file:{t}/qs.out",
+                               guest), f"{t}/qs.log")
+    try:
+        qd, qs = Qmp(f"{t}/qd.sock"), Qmp(f"{t}/qs.sock")
+        settle(f"{t}/qs.out", s, fill)
         qs.cmd("migrate-set-parameters", **{"max-bandwidth": 100 << 30,
-                                             "downtime-limit": 300})
-        qs.cmd("migrate", uri=f"unix:{tmp}/mig")
+                                             "downtime-limit": DOWNTIME_MS})
+        lines = count_lines(f"{t}/qs.out")
+        qs.cmd("migrate", uri=f"tcp:127.0.0.1:{port}")
         st = qemu_wait(qs)
+        lines = count_lines(f"{t}/qs.out") - lines
+        if st.get("status") != "completed":
+            raise lib.Fail(f"QEMU migration: {st}")
+        qd.cmd("query-status")
+        counts_on(f"{t}/qd.out", d)
         qs.cmd("quit")
         qd.cmd("quit")
-        s.wait(30)
-        d.wait(30)
-        if st["status"] != "completed":
-            sys.exit(f"bench: QEMU migration: {st}")
-        ram = st["ram"]["transferred"] / (1 << 20)
-        return (st["total-time"], st["downtime"],
-                ram / max(st["total-time"], 1) * 1000)
+        lib.stop(s)
+        lib.stop(d)
+    finally:
+        lib.kill(s)
+        lib.kill(d)
+    total, down = st["total-time"], st["downtime"]
+    return Result(f"QEMU ({st})", mem, total, down, st["ram"]["transferred"],
+                  lines, total - down, pages)
 
 
-def modvmm_snapshot(mem):
-    with tempfile.TemporaryDirectory() as tmp:
-        mods = f"{BUILD}/modules"
-        s = spawn([MODVMM, "run", "-M", mods, "--memory", mem, "--append",
-                   "forever pace=50", "--device", "uart16550,console=none",
-                   "--control", f"{tmp}/s"], tmp, "s")
-        q = Qmp(f"{tmp}/s")
-        time.sleep(1)
+def qemu_wait(q, timeout=300):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        st = q.cmd("query-migrate")
+        if st.get("status") in ("completed", "failed", "cancelled"):
+            return st
+        time.sleep(0.005)
+    raise lib.Fail(f"QEMU migration still running after {timeout} s")
+
+
+def limits(ctx):
+    n = (16 if ctx.smoke else 256) << 20
+    src = bytearray(os.urandom(1 << 20)) * (n >> 20)
+    dst = bytearray(n)
+    dst[:] = src  # resident before timing
+    mv = memoryview(dst)
+    memcpy, tcp = [], []
+    for _ in range(ctx.reps):
         t0 = time.perf_counter()
-        q.cmd("snapshot-save", file=f"{tmp}/snap")
-        save = (time.perf_counter() - t0) * 1000
-        q.cmd("quit")
-        s.wait(30)
+        mv[:] = src
+        memcpy.append(n / (1 << 20) / (time.perf_counter() - t0))
+        srv = socket.create_server(("127.0.0.1", 0))
+        a = socket.create_connection(srv.getsockname())
+        b, _ = srv.accept()
+        srv.close()
+
+        def drain(b=b):
+            got = 0
+            while got < n:
+                k = b.recv_into(mv[got:], min(n - got, 4 << 20))
+                if not k:
+                    break
+                got += k
+        th = threading.Thread(target=drain)
+        th.start()
         t0 = time.perf_counter()
-        r = spawn([MODVMM, "run", "-M", mods, "--restore", f"{tmp}/snap",
-                   "--control", f"{tmp}/r", "--paused"], tmp, "r")
-        q = Qmp(f"{tmp}/r")  # the socket opens once the guest is loaded
-        restore = (time.perf_counter() - t0) * 1000
+        a.sendall(src)
+        th.join()
+        tcp.append(n / (1 << 20) / (time.perf_counter() - t0))
+        a.close()
+        b.close()
+    return lib.Stat(memcpy), lib.Stat(tcp)
+
+
+def series(ctx, runs):
+    """Runs each (label, mem, pages) on both VMMs, alternating, so that a
+    busy moment of the host falls on both alike; returns their stats."""
+    out = []
+    for label, mem, pages in runs:
+        ctx.say(f"migration: {mem}, {pages} pages a round")
+        rs = {"modvmm": [], "QEMU": []}
+        for _ in range(ctx.reps):
+            rs["modvmm"].append(modvmm_migrate(ctx, mem, pages))
+            rs["QEMU"].append(qemu_migrate(ctx, mem, pages))
+        res = {name: {k: lib.Stat(getattr(r, k) for r in v)
+                      for k in ("total", "down", "mibs", "dirty")}
+               for name, v in rs.items()}
+        out.append((label, mem, pages, res))
+    return out
+
+
+def run(ctx):
+    sec = lib.Section("migration", "Live migration against QEMU", INTRO)
+    sizes = ["128M", "256M"] if ctx.smoke else RAM_SIZES
+    dmem = sizes[-1] if ctx.smoke else DIRTY_RAM
+    rates = DIRTY_PAGES[:2] if ctx.smoke else DIRTY_PAGES
+    ram = series(ctx, [(f"{m}, idle", m, 0) for m in sizes])
+    busy = series(ctx, [(f"{dmem}, rewriting {p} pages a round", dmem, p)
+                        for p in rates if p])
+    sec.ram = ram
+    sec.dirty = [x for x in ram if x[1] == dmem] + busy
+    for label, mem, pages, res in ram + busy:
+        o, q = res["modvmm"], res["QEMU"]
+        nominal = pages * 4096 * (1000 // PACE) / (1 << 20)
+        sec.add(f"{label}: total time", "ms", o["total"], q["total"], "QEMU")
+        sec.add(f"{label}: downtime", "ms", o["down"], q["down"], "QEMU")
+        sec.add(f"{label}: throughput", "MiB/s", o["mibs"], q["mibs"],
+                "QEMU", lower=False)
+        if pages:
+            sec.add(f"{label}: guest dirty rate (nominal {nominal:.0f})",
+                    "MiB/s", o["dirty"], q["dirty"], "QEMU", lower=False)
+    # The largest idle guest's migration against what the host can move.
+    best = ram[-1][3]["modvmm"]["mibs"]
+    memcpy, tcp = limits(ctx)
+    sec.add(f"{ram[-1][0]}: throughput", "MiB/s", best, memcpy,
+            "memcpy (limit)", lower=False)
+    sec.add(f"{ram[-1][0]}: throughput", "MiB/s", best, tcp,
+            "loopback TCP (limit)", lower=False)
+    return sec
+
+
+def modvmm_snapshot(ctx, mem):
+    fill = fill_of(mem)
+    t = ctx.tmp
+    snap = f"{t}/snap"
+    s = lib.spawn([ctx.modvmm, "run", "-M", ctx.modules, "--memory", mem,
+                   "--append", append_for(fill, 0), "--control",
+                   f"{t}/s.sock"], f"{t}/s.out")
+    try:
+        settle(f"{t}/s.out", s, fill)
+        q = Qmp(f"{t}/s.sock")
+        t0 = time.perf_counter()
+        q.cmd("snapshot-save", file=snap)
+        save = (time.perf_counter() - t0) * 1e3
         q.cmd("quit")
-        r.wait(30)
-        return save, restore
+        lib.stop(s)
+    finally:
+        lib.kill(s)
+    t0 = time.perf_counter()
+    r = lib.spawn([ctx.modvmm, "run", "-M", ctx.modules, "--restore", snap,
+                   "--control", f"{t}/r.sock", "--paused"], f"{t}/r.out")
+    try:
+        q = Qmp(f"{t}/r.sock", timeout=120)
+        restore = (time.perf_counter() - t0) * 1e3
+        q.cmd("cont")
+        counts_on(f"{t}/r.out", r)
+        q.cmd("quit")
+        lib.stop(r)
+    finally:
+        lib.kill(r)
+        size = os.path.getsize(snap)
+        os.unlink(snap)
+    return save, restore, size
 
 
-def qemu_snapshot(mem):
-    with tempfile.TemporaryDirectory() as tmp:
-        s = spawn(qemu_args(mem, f"{tmp}/s"), tmp, "s")
-        q = Qmp(f"{tmp}/s")
-        time.sleep(1)
+def qemu_snapshot(ctx, mem):
+    fill = fill_of(mem)
+    t = ctx.tmp
+    snap = f"{t}/qsnap"
+    guest = ["-kernel", ctx.guest_pvh, "-append", append_for(fill, 0)]
+    s = lib.spawn(lib.qemu_cmd(mem, f"{t}/qs.sock", f"file:{t}/qs.out",
+                               guest), f"{t}/qs.log")
+    try:
+        q = Qmp(f"{t}/qs.sock")
+        settle(f"{t}/qs.out", s, fill)
         q.cmd("migrate-set-parameters", **{"max-bandwidth": 100 << 30})
         t0 = time.perf_counter()
-        q.cmd("migrate", uri=f"exec:cat > {tmp}/snap")
-        qemu_wait(q)
-        save = (time.perf_counter() - t0) * 1000
+        q.cmd("migrate", uri=f"exec:cat > {snap}")
+        st = qemu_wait(q)
+        save = (time.perf_counter() - t0) * 1e3
+        if st.get("status") != "completed":
+            raise lib.Fail(f"QEMU snapshot save: {st}")
         q.cmd("quit")
-        s.wait(30)
-        t0 = time.perf_counter()
-        r = spawn(qemu_args(mem, f"{tmp}/r") +
-                  ["-incoming", f"exec:cat {tmp}/snap"], tmp, "r")
-        q = Qmp(f"{tmp}/r")
+        lib.stop(s)
+    finally:
+        lib.kill(s)
+    t0 = time.perf_counter()
+    r = lib.spawn(lib.qemu_cmd(mem, f"{t}/qr.sock", f"file:{t}/qr.out",
+                               guest + ["-incoming", f"exec:cat {snap}"]),
+                  f"{t}/qr.log")
+    try:
+        q = Qmp(f"{t}/qr.sock", timeout=120)
         while q.cmd("query-status")["status"] == "inmigrate":
-            time.sleep(0.005)
-        restore = (time.perf_counter() - t0) * 1000
+            time.sleep(0.002)
+        restore = (time.perf_counter() - t0) * 1e3
+        q.cmd("cont")
+        counts_on(f"{t}/qr.out", r)
         q.cmd("quit")
-        r.wait(30)
-        return save, restore
+        lib.stop(r)
+    finally:
+        lib.kill(r)
+        size = os.path.getsize(snap)
+        os.unlink(snap)
+    return save, restore, size
 
 
-def limits():
-    src = bytearray(os.urandom(1 << 20)) * 1024
-    t0 = time.perf_counter()
-    dst = bytes(src)
-    memcpy = (1 << 30) / (1 << 20) / (time.perf_counter() - t0)
-    del dst
-    a, b = socket.socketpair()
-    view = memoryview(src)
-
-    def drain():
-        n = 0
-        while n < len(src):
-            n += len(b.recv(4 << 20))
-    t = threading.Thread(target=drain)
-    t.start()
-    t0 = time.perf_counter()
-    for i in range(0, len(src), 4 << 20):
-        a.sendall(view[i:i + (4 << 20)])
-    t.join()
-    sock = (1 << 30) / (1 << 20) / (time.perf_counter() - t0)
-    return memcpy, sock
-
-
-def med(xs):
-    return f"{statistics.median(xs):.0f} ({min(xs):.0f}–{max(xs):.0f})"
-
-
-def main():
-    rows = []
-    for mem in ("256M", "1G"):
-        for label, append in (("idle", "forever pace=50"),
-                              ("rewriting 32 MiB", "forever pace=10 "
-                               "pages=8192")):
-            rs = [modvmm_run(mem, append) for _ in range(RUNS)]
-            rows.append((f"modvmm {mem}, {label}", rs))
-        if QEMU:
-            rs = [qemu_run(mem) for _ in range(RUNS)]
-            rows.append((f"QEMU {mem}, idle", rs))
-    print(f"{RUNS} runs each, unix socket; medians (min–max)\n")
-    print("| migration | total ms | downtime ms | MiB/s |")
-    print("|---|---:|---:|---:|")
-    for name, rs in rows:
-        print(f"| {name} | {med([r[0] for r in rs])} | "
-              f"{med([r[1] for r in rs])} | {med([r[2] for r in rs])} |")
-    print("\n| snapshot (idle guest) | save ms | restore ms |")
-    print("|---|---:|---:|")
-    for mem in ("256M", "1G"):
-        rs = [modvmm_snapshot(mem) for _ in range(RUNS)]
-        print(f"| modvmm {mem} | {med([r[0] for r in rs])} | "
-              f"{med([r[1] for r in rs])} |")
-        if QEMU:
-            rs = [qemu_snapshot(mem) for _ in range(RUNS)]
-            print(f"| QEMU {mem} | {med([r[0] for r in rs])} | "
-                  f"{med([r[1] for r in rs])} |")
-    ls = [limits() for _ in range(3)]
-    print(f"\nlimits: memcpy {med([x[0] for x in ls])} MiB/s, unix socket "
-          f"pair {med([x[1] for x in ls])} MiB/s")
+def snapshots(ctx):
+    fs = subprocess.run(["df", "--output=fstype", ctx.tmp], text=True,
+                        capture_output=True).stdout.split()[-1]
+    sec = lib.Section("snapshot", "Snapshots against QEMU",
+                      SNAP_INTRO.format(fs=fs))
+    for mem in (["128M"] if ctx.smoke else SNAPSHOT_SIZES):
+        ctx.say(f"snapshot: {mem}")
+        res = {"modvmm": [], "QEMU": []}
+        for _ in range(ctx.reps):
+            res["modvmm"].append(modvmm_snapshot(ctx, mem))
+            res["QEMU"].append(qemu_snapshot(ctx, mem))
+        o, q = res["modvmm"], res["QEMU"]
+        m = lib.mib(mem)
+        sec.add(f"{mem}: save", "ms", lib.Stat(r[0] for r in o),
+                lib.Stat(r[0] for r in q), "QEMU")
+        sec.add(f"{mem}: restore", "ms", lib.Stat(r[1] for r in o),
+                lib.Stat(r[1] for r in q), "QEMU")
+        sec.add(f"{mem}: save throughput", "MiB/s",
+                lib.Stat(m / r[0] * 1e3 for r in o),
+                lib.Stat(m / r[0] * 1e3 for r in q), "QEMU", lower=False)
+        sec.add(f"{mem}: restore throughput", "MiB/s",
+                lib.Stat(m / r[1] * 1e3 for r in o),
+                lib.Stat(m / r[1] * 1e3 for r in q), "QEMU", lower=False)
+        sec.add(f"{mem}: file size", "MiB",
+                lib.Stat(r[2] / (1 << 20) for r in o),
+                lib.Stat(r[2] / (1 << 20) for r in q), "QEMU")
+    return sec
 
 
-if __name__ == "__main__":
-    main()
+PLOT = r"""
+set terminal pngcairo size 1200,800 font ",10"
+set output "{png}"
+set datafile separator "\t"
+set multiplot layout 2,2 title "Live migration of the same guest over loopback TCP: modvmm and QEMU 7.2 ({date}; medians, bars min-max, {reps} runs)"
+set grid
+set key top left
+set xlabel "guest RAM, MiB (all of it written; idle guest)"
+set ylabel "total time, ms"
+plot "{ram}" using 1:2:3:4 with yerrorlines lw 2 title "modvmm", \
+     "" using 1:5:6:7 with yerrorlines lw 2 title "QEMU"
+set xlabel "guest dirty rate while migrating, MiB/s ({dmem} guest)"
+plot "{dirty}" using 1:2:3:4 with yerrorlines lw 2 title "modvmm", \
+     "" using 8:5:6:7 with yerrorlines lw 2 title "QEMU"
+set ylabel "downtime, ms"
+set xlabel "guest RAM, MiB (all of it written; idle guest)"
+plot "{ram}" using 1:9:10:11 with yerrorlines lw 2 title "modvmm", \
+     "" using 1:12:13:14 with yerrorlines lw 2 title "QEMU"
+set xlabel "guest dirty rate while migrating, MiB/s ({dmem} guest)"
+plot "{dirty}" using 1:9:10:11 with yerrorlines lw 2 title "modvmm", \
+     "" using 8:12:13:14 with yerrorlines lw 2 title "QEMU"
+unset multiplot
+"""
+
+
+def _dat(path, series_, xkey):
+    """One line a point: x, modvmm total (med min max), QEMU total, QEMU's
+    x, modvmm downtime, QEMU downtime."""
+    with open(path, "w") as f:
+        f.write("# x\tmodvmm total ms med\tmin\tmax\tQEMU total ms med\t"
+                "min\tmax\tQEMU x\tmodvmm downtime ms med\tmin\tmax\t"
+                "QEMU downtime ms med\tmin\tmax\n")
+        for _, mem, _, res in series_:
+            o, q = res["modvmm"], res["QEMU"]
+            x = xkey(mem, o)
+            cols = [x]
+            for s in (o["total"], q["total"]):
+                cols += [s.median, s.min, s.max]
+            cols.append(xkey(mem, q))
+            for s in (o["down"], q["down"]):
+                cols += [s.median, s.min, s.max]
+            f.write("\t".join(f"{c:.3f}" for c in cols) + "\n")
+
+
+def plot(ctx, sec, out):
+    """Writes the plot's data beside it and draws it with gnuplot; returns
+    the PNG's name."""
+    ram, dirty = f"{out}/results-ram.tsv", f"{out}/results-dirty.tsv"
+    _dat(ram, sec.ram, lambda mem, r: lib.mib(mem))
+    _dat(dirty, sec.dirty, lambda mem, r: r["dirty"].median)
+    script = PLOT.format(png=f"{out}/results.png", ram=ram, dirty=dirty,
+                         dmem=sec.dirty[0][1] if sec.dirty else "",
+                         reps=ctx.reps,
+                         date=time.strftime("%Y-%m-%d"))
+    r = subprocess.run(["gnuplot"], input=script, text=True,
+                       capture_output=True)
+    if r.returncode:
+        raise lib.Fail(f"gnuplot: {r.stderr.strip()}")
+    return "results.png"

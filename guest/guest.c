@@ -16,6 +16,9 @@
  *   hotplug    watch the hot-plug slot (below) and report what it sees
  *   reset      end with an i8042 reset (0xfe) instead of debug-exit
  *   panic      end by reporting a panic through pvpanic (port 0x505)
+ *   fill=N     first, write one non-zero word into every page of N MiB
+ *              from 4 MiB, then print "fill N MiB" (for the migration
+ *              benchmark: no page of that RAM is left all zeros)
  *
  * Devices it finds, it drives (they are not in the machine by default):
  *   virtio-blk at 0xd0000000: each counter line writes one 4 KiB block
@@ -260,6 +263,17 @@ static uint64_t mem_rewrite(uint64_t pages, uint64_t round)
 	return sum;
 }
 
+/*
+ * Word 1 of each page, not word 0: pages= rewrites and checksums word 0
+ * of the same pages, and its sum must not change under it.
+ */
+static void mem_fill(uint64_t mib)
+{
+	for (uint64_t i = 0; i < mib * 256; i++)
+		*(volatile uint64_t *)(MEM_BASE + i * 4096 + 8) =
+			(i + 1) * 0xbf58476d1ce4e5b9ull;
+}
+
 static uint64_t mem_sum(uint64_t pages)
 {
 	uint64_t sum = 0;
@@ -454,7 +468,7 @@ static uint8_t blk_io(uint32_t type, uint64_t block)
 }
 
 /*
- * The benchmark (bench/virtio-blk.py): n requests of kib KiB, at random
+ * The benchmark (bench/virtio_blk.py): n requests of kib KiB, at random
  * offsets or one after the other, reads or writes, one at a time. The
  * data is not looked at: what is measured is the device's side.
  */
@@ -653,7 +667,7 @@ static void fail(int check, const char *what)
 void guest_main(const char *cmdline)
 {
 	uint64_t count = 3, pages = 64, ticks = 5, forever = 0, reset = 0;
-	uint64_t pace = 0, hotplug = 0, panic = 0;
+	uint64_t pace = 0, hotplug = 0, panic = 0, fill = 0;
 	uint8_t slot = 0xff;
 	uint64_t sum;
 	uint64_t bench;
@@ -667,6 +681,7 @@ void guest_main(const char *cmdline)
 	arg(cmdline, "pace", &pace);
 	arg(cmdline, "hotplug", &hotplug);
 	arg(cmdline, "panic", &panic);
+	arg(cmdline, "fill", &fill);
 
 	puts_serial("modvmm guest: hello\n");
 	if (!check_uart())
@@ -677,6 +692,12 @@ void guest_main(const char *cmdline)
 	sum = mem_rewrite(pages, 0);
 	if (mem_sum(pages) != sum)
 		return fail(3, "memory checksum");
+	if (fill) {
+		mem_fill(fill);
+		puts_serial("fill ");
+		put_u64(fill);
+		puts_serial(" MiB\n");
+	}
 
 	idt_load();
 	pic_init();

@@ -10,10 +10,12 @@ set -eu
 # acpica-tools: the ACPI unit test disassembles the DSDT with iasl;
 # libseccomp-dev: every thread of a running guest has a system call filter.
 # valgrind: the KVM suite runs once more with modvmm under memcheck.
+# gnuplot-nox and fio: bench/run plots migration figures and measures the
+# host's own I/O beside virtio-blk (its smoke mode runs with the tests).
 packages="meson ninja-build pkg-config gcc clang libclang-rt-14-dev binutils
 	libglib2.0-dev libjson-glib-dev libelf-dev libseccomp-dev check abigail-tools python3
 	qemu-system-x86 linux-image-amd64 busybox-static cpio socat acpica-tools
-	valgrind"
+	valgrind gnuplot-nox fio"
 
 missing=
 for p in $packages; do

@@ -2,7 +2,8 @@
 # SPDX-License-Identifier: LGPL-2.1-or-later
 # Every test: set up, then the whole suite in a normal build and in an
 # ASan+UBSan build, then the fuzz targets for FUZZ_SECONDS (default 60)
-# each. Ends with one line "tests: N passed, N failed".
+# each, then the benchmarks' smoke mode. Ends with one line "tests: N
+# passed, N failed".
 set -u
 cd "$(dirname "$0")/.."
 scripts/setup-deps.sh || exit 1
@@ -37,6 +38,8 @@ CC=clang step configure build-fuzz -Dfuzz=true -Dtests=false \
 	-Db_sanitize=address,undefined -Db_lundef=false \
 	-Dc_args=-fno-sanitize-recover=all
 step tests/fuzz/run-fuzzers.sh build-fuzz "${FUZZ_SECONDS:-60}" build
+# Not tests, but they must not rot: every benchmark with tiny work.
+step bench/run --smoke
 
 # CI's rule: the KVM suites must have run (they never skip: see tests/kvm).
 for b in build build-asan; do
@@ -52,7 +55,7 @@ grep -q '"name": "modvmm:kvm-valgrind / kvm-valgrind"' build/meson-logs/testlog.
 # The control suite and the module guide run wherever /dev/kvm exists.
 if [ -e /dev/kvm ]; then
 	for b in build build-asan; do
-		for t in control:control sdk:module-guide; do
+		for t in control:control sdk:module-guide guest-pvh:guest-pvh; do
 			grep -q "\"name\": \"modvmm:${t%%:*} / ${t#*:}\"" \
 				"$b/meson-logs/testlog.json" 2>/dev/null &&
 				! grep -q '1..0 # SKIP' "$b/meson-logs/testlog.txt" ||
