@@ -26,10 +26,11 @@ def rows(ctx, prog, *args):
     return out
 
 
-def pair(sec, got, key, ref, ref_name, lower=True, what=None):
+def pair(sec, got, key, ref, ref_name, lower=True, what=None,
+         headline=False):
     label, unit, s = got[key]
     sec.add(what or label, unit, s, got[ref][2] if ref else None, ref_name,
-            lower=lower)
+            lower=lower, headline=headline)
 
 
 def load(ctx):
@@ -46,7 +47,8 @@ device-type checks, `init`, registration), then unload, against a bare
 Each sample is the mean of {n} cycles. Reading the metadata alone is shown
 against the same floor.
 """)
-    pair(sec, got, "load.modvmm", "load.dlopen", "dlopen+dlclose, empty .so")
+    pair(sec, got, "load.modvmm", "load.dlopen", "dlopen+dlclose, empty .so",
+         headline=True)
     pair(sec, got, "load.modinfo", "load.dlopen", "dlopen+dlclose, empty .so")
     return sec
 
@@ -62,7 +64,7 @@ uart16550-like description (12 fields, a 16-byte FIFO), per device, over
 1000 devices.
 """)
     pair(sec, got, "vmstate.saveload", "vmstate.memcpy",
-         "memcpy out and back")
+         "memcpy out and back", headline=True)
     pair(sec, got, "vmstate.small", None, "")
     return sec
 
@@ -90,7 +92,7 @@ compare: its incompatibilities surface while device state is loaded.
         pair(sec, got, f"verdict.{n}.whole", f"verdict.{n}.jsonglib",
              "json-glib parse only",
              what=f"{n} devices: whole path ({size / 1024:.0f} KiB "
-             "manifest)")
+             "manifest)", headline=n == 1000)
     return sec
 
 
@@ -107,7 +109,8 @@ and 256 MiB (beyond the caches).
     for size in ("4096", "4194304", "268435456"):
         for impl in ("hw", "sw"):
             pair(sec, got, f"crc32c.{size}.{impl}", f"crc32c.{size}.memcpy",
-                 "memcpy", lower=False)
+                 "memcpy", lower=False,
+                 headline=size == "268435456" and impl == "hw")
     return sec
 
 
@@ -121,7 +124,7 @@ filter.
 """)
     for kind in ("main", "migration", "vcpu", "io"):
         pair(sec, got, f"sandbox.{kind}.ioctl", "sandbox.none.ioctl",
-             "no filter")
+             "no filter", headline=kind == "vcpu")
     for kind in ("main", "migration", "vcpu", "io"):
         pair(sec, got, f"sandbox.{kind}.install", None, "")
     return sec

@@ -77,5 +77,6 @@ def run(ctx):
         "-kernel", ctx.guest_pvh, "-append", append]),
         f"{ctx.tmp}/q.sock", "control-qemu", False, ops)
     for op, s in ours.items():
-        sec.add(op, "µs", s, peer.get(op), "QEMU QMP" if op in peer else "")
+        sec.add(op, "µs", s, peer.get(op), "QEMU QMP" if op in peer else "",
+                headline=op == "query-status")
     return sec

@@ -3,6 +3,7 @@
 results table, processes and their consoles, QEMU's command line."""
 import json
 import os
+import re
 import shutil
 import statistics
 import subprocess
@@ -47,14 +48,27 @@ class Row:
     true (times, sizes), higher where it is false (throughputs)."""
 
     def __init__(self, what, unit, ours, peer=None, peer_name="",
-                 lower=True):
+                 lower=True, headline=False):
         self.what, self.unit, self.ours = what, unit, ours
         self.peer, self.peer_name, self.lower = peer, peer_name, lower
+        self.headline = headline  # also in the summary at the top
 
     def ratio(self):
         if self.peer is None or not self.peer.median:
             return None
         return self.ours.median / self.peer.median
+
+    def cells(self):
+        ratio = self.ratio()
+        return (f"{self.what} | {self.unit} | {self.ours.fmt()} | "
+                f"{self.peer_name or 'no peer'} | "
+                f"{self.peer.fmt() if self.peer else '–'} | "
+                f"{f'{ratio:.2f}x' if ratio else '–'} |")
+
+
+HEAD = ("what | unit | modvmm, median (min–max) | peer or limit | "
+        "its median (min–max) | ratio |\n")
+ALIGN = "---|---|---:|---|---:|---:|\n"
 
 
 class Section:
@@ -71,20 +85,27 @@ class Section:
         return row
 
     def markdown(self):
-        out = [f"## {self.title}\n", self.intro.strip() + "\n"]
+        out = f"## {self.title}\n\n{self.intro.strip()}\n\n"
         if self.rows:
-            out.append("| what | unit | modvmm, median (min–max) | "
-                       "peer or limit | its median (min–max) | ratio |")
-            out.append("|---|---|---:|---|---:|---:|")
-            for r in self.rows:
-                peer = r.peer.fmt() if r.peer else "–"
-                ratio = r.ratio()
-                out.append(f"| {r.what} | {r.unit} | {r.ours.fmt()} | "
-                           f"{r.peer_name or 'no peer'} | {peer} | "
-                           f"{f'{ratio:.2f}x' if ratio else '–'} |")
+            out += "| " + HEAD + "|" + ALIGN
+            out += "".join(f"| {r.cells()}\n" for r in self.rows)
         if self.extra:
-            out.append("\n" + self.extra.strip())
-        return "\n".join(out) + "\n"
+            out += "\n" + self.extra.strip() + "\n"
+        return out
+
+
+def summary(sections):
+    """One table of the rows marked as headlines, section by section."""
+    out = "| benchmark | " + HEAD + "|---|" + ALIGN
+    for s in sections:
+        out += "".join(f"| [{s.key}](#{anchor(s.title)}) | {r.cells()}\n"
+                       for r in s.rows if r.headline)
+    return out
+
+
+def anchor(title):
+    """The anchor a Markdown renderer gives a heading."""
+    return "-".join(re.sub(r"[^\w\- ]", "", title.lower()).split(" "))
 
 
 class Ctx:

@@ -314,8 +314,11 @@ def run(ctx):
     for label, mem, pages, res in ram + busy:
         o, q = res["modvmm"], res["QEMU"]
         nominal = pages * 4096 * (1000 // PACE) / (1 << 20)
-        sec.add(f"{label}: total time", "ms", o["total"], q["total"], "QEMU")
-        sec.add(f"{label}: downtime", "ms", o["down"], q["down"], "QEMU")
+        top = mem == sizes[-1] and not pages or pages == rates[-1]
+        sec.add(f"{label}: total time", "ms", o["total"], q["total"], "QEMU",
+                headline=top)
+        sec.add(f"{label}: downtime", "ms", o["down"], q["down"], "QEMU",
+                headline=top)
         sec.add(f"{label}: throughput", "MiB/s", o["mibs"], q["mibs"],
                 "QEMU", lower=False)
         if pages:
@@ -336,7 +339,7 @@ def run(ctx):
     sec.add(f"{ram[-1][0]}: throughput", "MiB/s", best, memcpy,
             "memcpy (limit)", lower=False)
     sec.add(f"{ram[-1][0]}: throughput", "MiB/s", best, tcp,
-            "loopback TCP (limit)", lower=False)
+            "loopback TCP (limit)", lower=False, headline=True)
     return sec
 
 
@@ -427,10 +430,11 @@ def snapshots(ctx):
         o, q = res["modvmm"], res["QEMU"]
         stuck.append((mem, sum(r[3] for r in q)))
         m = lib.mib(mem)
+        top = mem == SNAPSHOT_SIZES[-1] or ctx.smoke
         sec.add(f"{mem}: save", "ms", lib.Stat(r[0] for r in o),
-                lib.Stat(r[0] for r in q), "QEMU")
+                lib.Stat(r[0] for r in q), "QEMU", headline=top)
         sec.add(f"{mem}: restore", "ms", lib.Stat(r[1] for r in o),
-                lib.Stat(r[1] for r in q), "QEMU")
+                lib.Stat(r[1] for r in q), "QEMU", headline=top)
         sec.add(f"{mem}: save throughput", "MiB/s",
                 lib.Stat(m / r[0] * 1e3 for r in o),
                 lib.Stat(m / r[0] * 1e3 for r in q), "QEMU", lower=False)

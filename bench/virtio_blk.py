@@ -119,5 +119,5 @@ def run(ctx):
                     "fio on the host", lower=False)
             sec.add(f"{name}: host CPU per request", "µs",
                     lib.Stat(x[1] for x in g), lib.Stat(x[1] for x in h),
-                    "fio, time per request")
+                    "fio, time per request", headline=not wr)
     return sec
