@@ -157,14 +157,6 @@ static const struct rule rules[] = {
 	{ K_MAIN, SCMP_SYS(sched_getaffinity), ANY },
 };
 
-#if defined(__SANITIZE_ADDRESS__)
-#define ASAN_BUILD 1
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer)
-#define ASAN_BUILD 1
-#endif
-#endif
-
 #ifdef ASAN_BUILD
 /*
  * AddressSanitizer builds only: what its runtime needs to report. Any

@@ -22,14 +22,6 @@
 #include "check-tap.h"
 #include "../../core/sandbox.h"
 
-#if defined(__SANITIZE_ADDRESS__)
-#define ASAN_BUILD 1
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer)
-#define ASAN_BUILD 1
-#endif
-#endif
-
 struct outcome {
 	int status; /* exit status, or 128 + signal */
 	char *err;  /* what the child wrote to stderr */
