@@ -78,7 +78,7 @@ static void device(struct manifest *m, unsigned int i)
 	g_ptr_array_add(d->subs, vms(m, name, i, 1, guest ? 2 : 1, 2));
 	if (guest) {
 		struct manifest_vms *irq;
-		struct compat_prop *p;
+		struct manifest_prop *p;
 
 		/* Sent, optional and unknown here: the source drops it. */
 		snprintf(name, sizeof(name), "%s/irq", type);
@@ -87,14 +87,15 @@ static void device(struct manifest *m, unsigned int i)
 		irq->send = 1;
 		((struct manifest_vms *)d->subs->pdata[0])->send = 1;
 		g_ptr_array_add(d->subs, irq);
-		p = g_new0(struct compat_prop, 1);
-		*p = (struct compat_prop){ d->type, manifest_str(m, "fifo"),
-					   manifest_str(m, "16") };
+		p = g_new0(struct manifest_prop, 1);
+		*p = (struct manifest_prop){ manifest_str(m, "fifo"),
+					     manifest_str(m, "16"), NULL, 1,
+					     1 };
 		g_ptr_array_add(d->props, p);
-		p = g_new0(struct compat_prop, 1);
-		*p = (struct compat_prop){ d->type,
-					   manifest_str(m, "irq-coalesce"),
-					   manifest_str(m, "on") };
+		p = g_new0(struct manifest_prop, 1);
+		*p = (struct manifest_prop){ manifest_str(m, "irq-coalesce"),
+					     manifest_str(m, "on"), NULL, 1,
+					     1 };
 		g_ptr_array_add(d->props, p);
 	} else {
 		struct manifest_known_bad *kb =

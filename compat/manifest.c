@@ -27,6 +27,12 @@ static const char *const kind_key[] = {
 
 /* ---- data ------------------------------------------------------------ */
 
+static void layout_clear(struct manifest_layout *l)
+{
+	if (l->fields)
+		g_ptr_array_unref(l->fields);
+}
+
 static void vms_free(struct manifest_vms *v)
 {
 	if (!v)
@@ -39,6 +45,7 @@ static void device_free(struct manifest_device *d)
 {
 	vms_free(d->vms);
 	g_ptr_array_unref(d->subs);
+	g_ptr_array_unref(d->structs);
 	g_ptr_array_unref(d->props);
 	g_ptr_array_unref(d->known_bad);
 	g_free(d);
@@ -78,6 +85,7 @@ struct manifest_device *manifest_add_device(struct manifest *m)
 	struct manifest_device *d = g_new0(struct manifest_device, 1);
 
 	d->subs = g_ptr_array_new_with_free_func((GDestroyNotify)vms_free);
+	d->structs = g_ptr_array_new_with_free_func((GDestroyNotify)vms_free);
 	d->props = g_ptr_array_new_with_free_func(g_free);
 	d->known_bad = g_ptr_array_new_with_free_func(g_free);
 	g_ptr_array_add(m->devices, d);
@@ -89,28 +97,37 @@ struct manifest_vms *manifest_vms_new(void)
 	struct manifest_vms *v = g_new0(struct manifest_vms, 1);
 
 	v->layouts = g_array_new(FALSE, TRUE, sizeof(struct manifest_layout));
+	g_array_set_clear_func(v->layouts, (GDestroyNotify)layout_clear);
 	return v;
 }
 
-void manifest_vms_add_layout(struct manifest_vms *v, uint32_t since,
-			     const char *fp)
+void manifest_vms_add_layout_fields(struct manifest_vms *v, uint32_t since,
+				    const char *fp, GPtrArray *fields)
 {
-	struct manifest_layout l = { .since = since };
+	struct manifest_layout l = { .since = since, .fields = fields };
 
 	if (v->layouts->len &&
 	    !strcmp(g_array_index(v->layouts, struct manifest_layout,
 				  v->layouts->len - 1)
 			    .fp,
-		    fp))
+		    fp)) {
+		layout_clear(&l);
 		return;
+	}
 	g_strlcpy(l.fp, fp, sizeof(l.fp));
 	g_array_append_val(v->layouts, l);
 }
 
-const char *manifest_vms_layout(const struct manifest_vms *v,
-				uint32_t version)
+void manifest_vms_add_layout(struct manifest_vms *v, uint32_t since,
+			     const char *fp)
 {
-	const char *fp = NULL;
+	manifest_vms_add_layout_fields(v, since, fp, NULL);
+}
+
+const struct manifest_layout *manifest_vms_layout_at(const struct manifest_vms *v,
+						     uint32_t version)
+{
+	const struct manifest_layout *at = NULL;
 
 	for (guint i = 0; i < v->layouts->len; i++) {
 		const struct manifest_layout *l =
@@ -118,9 +135,17 @@ const char *manifest_vms_layout(const struct manifest_vms *v,
 
 		if (l->since > version)
 			break;
-		fp = l->fp;
+		at = l;
 	}
-	return fp;
+	return at;
+}
+
+const char *manifest_vms_layout(const struct manifest_vms *v,
+				uint32_t version)
+{
+	const struct manifest_layout *l = manifest_vms_layout_at(v, version);
+
+	return l ? l->fp : NULL;
 }
 
 void manifest_add_machine(struct manifest *m, const struct machine_type *t)
@@ -212,10 +237,11 @@ static int rd_bool(struct rd *rd, JsonObject *o, const char *path,
 	return 0;
 }
 
-/* A printable UTF-8 string of at most MANIFEST_MAX_STRING bytes. */
-static int rd_str(struct rd *rd, JsonObject *o, const char *path,
-		  const char *key, const char **ret)
+/* A printable UTF-8 string of 1..max bytes (0..max for a value). */
+static int rd_text(struct rd *rd, JsonObject *o, const char *path,
+		   const char *key, int value, const char **ret)
 {
+	size_t max = value ? MANIFEST_MAX_VALUE : MANIFEST_MAX_STRING;
 	JsonNode *n = member(o, key);
 	const char *s, *end;
 
@@ -225,11 +251,10 @@ static int rd_str(struct rd *rd, JsonObject *o, const char *path,
 	    json_node_get_value_type(n) != G_TYPE_STRING)
 		return bad(rd, path, key, "expected a string");
 	s = json_node_get_string(n);
-	if (!*s)
+	if (!*s && !value)
 		return bad(rd, path, key, "empty");
-	if (strlen(s) > MANIFEST_MAX_STRING)
-		return bad(rd, path, key, "longer than %u bytes",
-			   MANIFEST_MAX_STRING);
+	if (strlen(s) > max)
+		return bad(rd, path, key, "longer than %zu bytes", max);
 	for (const char *p = s; *p; p++)
 		if ((unsigned char)*p < 0x20 || *p == 0x7f)
 			return bad(rd, path, key,
@@ -242,6 +267,12 @@ static int rd_str(struct rd *rd, JsonObject *o, const char *path,
 			   (size_t)(end - s));
 	*ret = manifest_str(rd->m, s);
 	return 0;
+}
+
+static int rd_str(struct rd *rd, JsonObject *o, const char *path,
+		  const char *key, const char **ret)
+{
+	return rd_text(rd, o, path, key, 0, ret);
 }
 
 static int rd_array(struct rd *rd, JsonObject *o, const char *path,
@@ -259,6 +290,39 @@ static int rd_array(struct rd *rd, JsonObject *o, const char *path,
 	if (json_array_get_length(*ret) > max)
 		return bad(rd, path, key, "%u entries, at most %u",
 			   json_array_get_length(*ret), max);
+	return 0;
+}
+
+/* An array of at most `max` strings, or absent (*ret NULL). */
+static int rd_strings(struct rd *rd, JsonObject *o, const char *path,
+		      const char *key, guint max, GPtrArray **ret)
+{
+	JsonArray *a;
+	int r = rd_array(rd, o, path, key, max, &a);
+
+	*ret = NULL;
+	if (r < 0 || !a)
+		return r;
+	*ret = g_ptr_array_new_with_free_func(g_free);
+	for (guint i = 0; i < json_array_get_length(a); i++) {
+		JsonNode *n = json_array_get_element(a, i);
+		const char *s;
+
+		if (!JSON_NODE_HOLDS_VALUE(n) ||
+		    json_node_get_value_type(n) != G_TYPE_STRING ||
+		    strlen(s = json_node_get_string(n)) > MANIFEST_MAX_VALUE ||
+		    !g_utf8_validate(s, -1, NULL)) {
+			g_autofree char *p =
+				g_strdup_printf("%s.%s[%u]", path, key, i);
+
+			g_clear_pointer(ret, g_ptr_array_unref);
+			return bad(rd, p, NULL,
+				   "expected a UTF-8 string of at most %u "
+				   "bytes",
+				   MANIFEST_MAX_VALUE);
+		}
+		g_ptr_array_add(*ret, g_strdup(s));
+	}
 	return 0;
 }
 
@@ -284,15 +348,30 @@ static int fp_valid(const char *s)
 	return 1;
 }
 
+/* What an entry of rd_vms() describes. */
+enum vms_kind {
+	VMS_TOP,	/* the device's description */
+	VMS_SUBSECTION, /* a subsection, at any depth */
+	VMS_STRUCT,	/* a nested struct's description, at any depth */
+};
+
 static int rd_vms(struct rd *rd, JsonObject *o, const char *path,
-		  int subsection, struct manifest_vms **ret)
+		  enum vms_kind kind, struct manifest_vms **ret)
 {
+	int subsection = kind == VMS_SUBSECTION;
 	struct manifest_vms *v = manifest_vms_new();
 	JsonArray *a;
 	int r;
 
 	if ((r = rd_str(rd, o, path, "name", &v->name)) < 0 ||
 	    (r = rd_u32(rd, o, path, "version", &v->version)) < 0)
+		goto fail;
+	if (kind != VMS_TOP && member(o, "parent") &&
+	    (r = rd_str(rd, o, path, "parent", &v->parent)) < 0)
+		goto fail;
+	if (kind != VMS_TOP && rd->m->kind == MANIFEST_GUEST &&
+	    member(o, "since") &&
+	    (r = rd_u32(rd, o, path, "since", &v->since)) < 0)
 		goto fail;
 	if (subsection && rd->m->kind == MANIFEST_GUEST) {
 		v->min = v->version;
@@ -303,11 +382,21 @@ static int rd_vms(struct rd *rd, JsonObject *o, const char *path,
 		if ((r = rd_u32(rd, o, path, "min", &v->min)) < 0)
 			goto fail;
 	}
+	if (kind == VMS_TOP && rd->m->kind == MANIFEST_GUEST &&
+	    member(o, "saved") &&
+	    (r = rd_u32(rd, o, path, "saved", &v->saved)) < 0)
+		goto fail;
 	if (!v->version || !v->min || v->min > v->version) {
 		r = bad(rd, path, NULL,
 			"version range %u..%u: both must be at least 1 and in "
 			"order",
 			v->min, v->version);
+		goto fail;
+	}
+	if (v->saved && (v->saved < v->min || v->saved > v->version)) {
+		r = bad(rd, path, "saved",
+			"%u is outside the versions it saves, %u..%u",
+			v->saved, v->min, v->version);
 		goto fail;
 	}
 	if ((r = rd_array(rd, o, path, "layouts", MANIFEST_MAX_LAYOUTS, &a)) <
@@ -350,6 +439,9 @@ static int rd_vms(struct rd *rd, JsonObject *o, const char *path,
 			goto fail;
 		}
 		memcpy(l.fp, fp, sizeof(l.fp));
+		if ((r = rd_strings(rd, lo, p, "fields", MANIFEST_MAX_FIELDS,
+				    &l.fields)) < 0)
+			goto fail;
 		g_array_append_val(v->layouts, l);
 	}
 	*ret = v;
@@ -357,6 +449,48 @@ static int rd_vms(struct rd *rd, JsonObject *o, const char *path,
 fail:
 	vms_free(v);
 	return r;
+}
+
+static int name_listed(const struct manifest_device *d, const char *name,
+		       const struct manifest_vms *self)
+{
+	const GPtrArray *lists[] = { d->subs, d->structs };
+
+	if (d->vms && !strcmp(d->vms->name, name))
+		return 1;
+	for (size_t k = 0; k < G_N_ELEMENTS(lists); k++)
+		for (guint i = 0; i < lists[k]->len; i++)
+			if (lists[k]->pdata[i] != self &&
+			    !strcmp(((struct manifest_vms *)lists[k]->pdata[i])
+					    ->name,
+				    name))
+				return 1;
+	return 0;
+}
+
+/* Subsections or structs: a name means one description in a device. */
+static int rd_vms_list(struct rd *rd, JsonObject *o, const char *path,
+		       const char *key, guint max, enum vms_kind kind,
+		       GPtrArray *to, const struct manifest_device *d)
+{
+	JsonArray *a;
+	int r;
+
+	if ((r = rd_array(rd, o, path, key, max, &a)) < 0)
+		return r;
+	for (guint i = 0; a && i < json_array_get_length(a); i++) {
+		g_autofree char *p = g_strdup_printf("%s.%s[%u]", path, key, i);
+		JsonObject *so = element(rd, a, i, p, &r);
+		struct manifest_vms *s;
+
+		if (!so || (r = rd_vms(rd, so, p, kind, &s)) < 0)
+			return r;
+		g_ptr_array_add(to, s);
+		if (name_listed(d, s->name, s))
+			return bad(rd, p, "name", "%s is listed twice",
+				   s->name);
+	}
+	return 0;
 }
 
 static int rd_device(struct rd *rd, JsonObject *o, const char *path,
@@ -381,47 +515,54 @@ static int rd_device(struct rd *rd, JsonObject *o, const char *path,
 
 		if (!JSON_NODE_HOLDS_OBJECT(n))
 			return bad(rd, p, NULL, "expected an object or null");
-		r = rd_vms(rd, json_node_get_object(n), p, 0, &d->vms);
+		r = rd_vms(rd, json_node_get_object(n), p, VMS_TOP, &d->vms);
 		if (r < 0)
 			return r;
 	}
-	if ((r = rd_array(rd, o, path, "subsections", MANIFEST_MAX_SUBSECTIONS,
-			  &a)) < 0)
+	if ((r = rd_vms_list(rd, o, path, "subsections",
+			     MANIFEST_MAX_SUBSECTIONS, VMS_SUBSECTION, d->subs,
+			     d)) < 0 ||
+	    (r = rd_vms_list(rd, o, path, "structs", MANIFEST_MAX_STRUCTS,
+			     VMS_STRUCT, d->structs, d)) < 0)
 		return r;
-	for (guint i = 0; a && i < json_array_get_length(a); i++) {
-		g_autofree char *p =
-			g_strdup_printf("%s.subsections[%u]", path, i);
-		JsonObject *so = element(rd, a, i, p, &r);
-		struct manifest_vms *s;
-
-		if (!so || (r = rd_vms(rd, so, p, 1, &s)) < 0)
-			return r;
-		g_ptr_array_add(d->subs, s);
-		for (guint j = 0; j < i; j++)
-			if (!strcmp(((struct manifest_vms *)d->subs->pdata[j])
-					    ->name,
-				    s->name))
-				return bad(rd, p, "name",
-					   "%s is listed twice", s->name);
-	}
-	if (d->subs->len && !d->vms)
-		return bad(rd, path, "subsections",
+	if ((d->subs->len || d->structs->len) && !d->vms)
+		return bad(rd, path, d->subs->len ? "subsections" : "structs",
 			   "present without a vmstate");
 	if ((r = rd_array(rd, o, path, "properties", MANIFEST_MAX_PROPS, &a)) <
 	    0)
+		return r;
+	if (rd->m->kind == MANIFEST_GUEST &&
+	    (r = rd_bool(rd, o, path, "properties_complete",
+			 &d->props_complete)) < 0)
 		return r;
 	for (guint i = 0; a && i < json_array_get_length(a); i++) {
 		g_autofree char *p =
 			g_strdup_printf("%s.properties[%u]", path, i);
 		JsonObject *po = element(rd, a, i, p, &r);
-		struct compat_prop *cp = g_new0(struct compat_prop, 1);
+		struct manifest_prop *mp = g_new0(struct manifest_prop, 1);
 
-		g_ptr_array_add(d->props, cp);
-		cp->device = d->type;
+		g_ptr_array_add(d->props, mp);
 		if (!po ||
-		    (r = rd_str(rd, po, p, "property", &cp->property)) < 0 ||
-		    (r = rd_str(rd, po, p, "value", &cp->value)) < 0)
+		    (r = rd_str(rd, po, p, "property", &mp->property)) < 0 ||
+		    (member(po, "legacy") &&
+		     (r = rd_text(rd, po, p, "legacy", 1, &mp->legacy)) < 0))
 			return r;
+		if (rd->m->kind != MANIFEST_GUEST)
+			continue;
+		/* An older writer listed only compat properties. */
+		mp->set = mp->machine = 1;
+		if ((r = rd_text(rd, po, p, "value", 1, &mp->value)) < 0 ||
+		    (member(po, "set") &&
+		     (r = rd_bool(rd, po, p, "set", &mp->set)) < 0) ||
+		    (member(po, "machine") &&
+		     (r = rd_bool(rd, po, p, "machine", &mp->machine)) < 0))
+			return r;
+		for (guint j = 0; j < i; j++)
+			if (!strcmp(((struct manifest_prop *)d->props->pdata[j])
+					    ->property,
+				    mp->property))
+				return bad(rd, p, "property",
+					   "%s is listed twice", mp->property);
 	}
 	if ((r = rd_array(rd, o, path, "known_bad", MANIFEST_MAX_KNOWN_BAD,
 			  &a)) < 0)
@@ -644,17 +785,23 @@ static void w_bool(JsonBuilder *b, const char *key, gboolean v)
 }
 
 static void w_vms(JsonBuilder *b, const struct manifest *m,
-		  const struct manifest_vms *v, int subsection)
+		  const struct manifest_vms *v, enum vms_kind kind)
 {
 	json_builder_begin_object(b);
 	w_str(b, "name", v->name);
 	w_int(b, "version", v->version);
-	if (subsection && m->kind == MANIFEST_GUEST) {
+	if (v->parent)
+		w_str(b, "parent", v->parent);
+	if (kind != VMS_TOP && m->kind == MANIFEST_GUEST && v->since)
+		w_int(b, "since", v->since);
+	if (kind == VMS_SUBSECTION && m->kind == MANIFEST_GUEST) {
 		w_bool(b, "optional", v->optional);
 		w_bool(b, "send", v->send);
 	} else {
 		w_int(b, "min", v->min);
 	}
+	if (v->saved)
+		w_int(b, "saved", v->saved);
 	json_builder_set_member_name(b, "layouts");
 	json_builder_begin_array(b);
 	for (guint i = 0; i < v->layouts->len; i++) {
@@ -664,6 +811,14 @@ static void w_vms(JsonBuilder *b, const struct manifest *m,
 		json_builder_begin_object(b);
 		w_int(b, "since", l->since);
 		w_str(b, "fingerprint", l->fp);
+		if (l->fields) {
+			json_builder_set_member_name(b, "fields");
+			json_builder_begin_array(b);
+			for (guint j = 0; j < l->fields->len; j++)
+				json_builder_add_string_value(
+					b, l->fields->pdata[j]);
+			json_builder_end_array(b);
+		}
 		json_builder_end_object(b);
 	}
 	json_builder_end_array(b);
@@ -682,26 +837,38 @@ static void w_device(JsonBuilder *b, const struct manifest *m,
 	w_bool(b, "intree", d->intree);
 	json_builder_set_member_name(b, "vmstate");
 	if (d->vms)
-		w_vms(b, m, d->vms, 0);
+		w_vms(b, m, d->vms, VMS_TOP);
 	else
 		json_builder_add_null_value(b);
 	json_builder_set_member_name(b, "subsections");
 	json_builder_begin_array(b);
 	for (guint i = 0; i < d->subs->len; i++)
-		w_vms(b, m, d->subs->pdata[i], 1);
+		w_vms(b, m, d->subs->pdata[i], VMS_SUBSECTION);
+	json_builder_end_array(b);
+	json_builder_set_member_name(b, "structs");
+	json_builder_begin_array(b);
+	for (guint i = 0; i < d->structs->len; i++)
+		w_vms(b, m, d->structs->pdata[i], VMS_STRUCT);
+	json_builder_end_array(b);
+	json_builder_set_member_name(b, "properties");
+	json_builder_begin_array(b);
+	for (guint i = 0; i < d->props->len; i++) {
+		const struct manifest_prop *p = d->props->pdata[i];
+
+		json_builder_begin_object(b);
+		w_str(b, "property", p->property);
+		if (p->legacy)
+			w_str(b, "legacy", p->legacy);
+		if (m->kind == MANIFEST_GUEST) {
+			w_str(b, "value", p->value);
+			w_bool(b, "set", p->set);
+			w_bool(b, "machine", p->machine);
+		}
+		json_builder_end_object(b);
+	}
 	json_builder_end_array(b);
 	if (m->kind == MANIFEST_GUEST) {
-		json_builder_set_member_name(b, "properties");
-		json_builder_begin_array(b);
-		for (guint i = 0; i < d->props->len; i++) {
-			const struct compat_prop *p = d->props->pdata[i];
-
-			json_builder_begin_object(b);
-			w_str(b, "property", p->property);
-			w_str(b, "value", p->value);
-			json_builder_end_object(b);
-		}
-		json_builder_end_array(b);
+		w_bool(b, "properties_complete", d->props_complete);
 	} else {
 		json_builder_set_member_name(b, "known_bad");
 		json_builder_begin_array(b);

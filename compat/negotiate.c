@@ -1,20 +1,29 @@
 // SPDX-License-Identifier: LGPL-2.1-or-later
 /*
  * compat/negotiate.c - the verdict: can this host load this guest's state?
+ * The one owner of the compatibility rule (docs/compat.md, "The rule"):
+ * every command that judges compatibility calls compat_negotiate(), and
+ * the source's stop-time re-check reads the verdict a destination sent
+ * with compat_verdict_parse() and judges it with compat_recheck().
  *
- * Per device: agreed version = min(source newest, destination newest),
- * valid if >= the source's oldest savable and the destination's oldest
- * loadable; the layouts at that version must match; every subsection the
- * source would send must be known here unless optional (then the source
- * drops it); a source module version the destination's module declares
- * known-bad is refused with the module's reason. The machine type must be
- * known and not removed here. Every failure is collected, none stops the
- * others, so an operator sees the whole list at once.
+ * Per device: the newest version both can use at which the state loads
+ * here (a snapshot's: the one it was saved at); layouts compared field by
+ * field at that version; every subsection and nested struct on the wire
+ * then known here, at a version loaded here, with a matching layout,
+ * unless optional (then the source drops it, and what is inside it);
+ * properties one side lacks judged by their legacy values; a source
+ * module version the destination's module declares known-bad refused
+ * with the module's reason. The machine type must be known and not
+ * removed here. Every failure is collected, none stops the others, so an
+ * operator sees the whole list at once.
  */
+#include <errno.h>
 #include <string.h>
 
 #include <json-glib/json-glib.h>
 
+#include "error.h"
+#include "json-text.h"
 #include "negotiate.h"
 
 static void device_verdict_free(struct compat_device_verdict *d)
@@ -24,6 +33,8 @@ static void device_verdict_free(struct compat_device_verdict *d)
 	g_ptr_array_unref(d->known);
 	g_ptr_array_unref(d->dropped);
 	g_ptr_array_unref(d->reasons);
+	g_ptr_array_unref(d->ignored);
+	g_ptr_array_unref(d->added);
 	g_free(d);
 }
 
@@ -32,6 +43,7 @@ void compat_verdict_free(struct compat_verdict *v)
 	if (!v)
 		return;
 	g_free((char *)v->machine);
+	g_free(v->text);
 	g_ptr_array_unref(v->reasons);
 	g_ptr_array_unref(v->warnings);
 	g_ptr_array_unref(v->devices);
@@ -49,81 +61,338 @@ static void reason(GPtrArray *to, const char *fmt, ...)
 	va_end(ap);
 }
 
+/*
+ * The destination's subsection `src` is: the same name, in the same
+ * description where both sides say where (elsewhere, the loader would not
+ * know it there).
+ */
 static const struct manifest_vms *find_sub(const struct manifest_device *d,
-					   const char *name)
+					   const struct manifest_vms *src)
 {
 	for (guint i = 0; i < d->subs->len; i++) {
 		const struct manifest_vms *s = d->subs->pdata[i];
 
-		if (!strcmp(s->name, name))
-			return s;
+		if (!strcmp(s->name, src->name))
+			return !s->parent || !src->parent ||
+					       !strcmp(s->parent, src->parent)
+				       ? s
+				       : NULL;
 	}
 	return NULL;
+}
+
+/* The layouts of one description at `version` on both sides. */
+/* A field of a layout (vmstate_layout_fields()): its bytes, its flag. */
+static uint64_t field_bytes(const char *f)
+{
+	return g_ascii_strtoull(f, NULL, 10);
+}
+
+static char field_flag(const char *f)
+{
+	const char *colon = strchr(f, ':');
+
+	return colon ? colon[1] : '?';
+}
+
+/*
+ * The fields the source sends (a) against those this host reads (b). Equal
+ * fields pair up. Where either side has a retired slot, the bytes are
+ * lined up until both sides end together: one side must be all slots
+ * there (a field and a slot share bytes, two fields never do), fixed in
+ * size, and this host may read a slot's zeros only into fields that
+ * reuse a slot. A field this host retired is dropped; a slot split or
+ * merged is the same bytes.
+ */
+static int fields_match(const GPtrArray *a, const GPtrArray *b)
+{
+	guint i = 0, j = 0;
+
+	while (i < a->len && j < b->len) {
+		const char *x = a->pdata[i], *y = b->pdata[j];
+		uint64_t na, nb;
+		int a_slots, b_slots, b_takes;
+
+		if (field_flag(x) != 's' && field_flag(y) != 's') {
+			if (strcmp(x, y))
+				return 0;
+			i++, j++;
+			continue;
+		}
+		na = field_bytes(x);
+		nb = field_bytes(y);
+		a_slots = field_flag(x) == 's';
+		b_slots = field_flag(y) == 's';
+		b_takes = field_flag(y) != '-';
+		i++, j++;
+		while (na && nb && na != nb) {
+			const char *t;
+
+			if (na < nb) {
+				if (i == a->len || !field_bytes(a->pdata[i]))
+					return 0;
+				t = a->pdata[i++];
+				na += field_bytes(t);
+				a_slots &= field_flag(t) == 's';
+			} else {
+				if (j == b->len || !field_bytes(b->pdata[j]))
+					return 0;
+				t = b->pdata[j++];
+				nb += field_bytes(t);
+				b_slots &= field_flag(t) == 's';
+				b_takes &= field_flag(t) != '-';
+			}
+		}
+		if (!na || na != nb || (!a_slots && !b_slots) ||
+		    (a_slots && !b_takes))
+			return 0;
+	}
+	return i == a->len && j == b->len;
 }
 
 /* The layouts of one description at `version` on both sides. */
 static void check_layout(GPtrArray *reasons, const struct manifest_vms *src,
 			 const struct manifest_vms *dst, uint32_t version)
 {
-	const char *a = manifest_vms_layout(src, version);
-	const char *b = manifest_vms_layout(dst, version);
+	const struct manifest_layout *a = manifest_vms_layout_at(src, version);
+	const struct manifest_layout *b = manifest_vms_layout_at(dst, version);
 
-	if (!a || !b || strcmp(a, b))
-		reason(reasons,
-		       "%s version %u has a different layout here "
-		       "(fingerprint %s at the source, %s here)",
-		       src->name, version, a ? a : "none", b ? b : "none");
+	/* Field by field where both list their fields; else the digests. */
+	if (a && b && a->fields && b->fields ? fields_match(a->fields, b->fields)
+	    : a && b			     ? !strcmp(a->fp, b->fp)
+					     : 0)
+		return;
+	reason(reasons,
+	       "%s version %u has a different layout here (fingerprint %s at "
+	       "the source, %s here)",
+	       src->name, version, a ? a->fp : "none", b ? b->fp : "none");
 }
 
-/* One subsection at the version the source sends, against this host's. */
-static void check_sub(GPtrArray *reasons, const struct manifest_vms *s,
-		      const struct manifest_vms *d)
+/*
+ * A subsection or a struct's description at the version the source sends
+ * it (its newest), against this host's.
+ */
+static void check_sent(GPtrArray *reasons, const char *what,
+		       const struct manifest_vms *s,
+		       const struct manifest_vms *d)
 {
 	if (s->version < d->min || s->version > d->version)
 		reason(reasons,
-		       "subsection %s is sent at version %u; this host loads "
+		       "%s %s is sent at version %u; this host loads "
 		       "%u..%u",
-		       s->name, s->version, d->min, d->version);
+		       what, s->name, s->version, d->min, d->version);
 	else
 		check_layout(reasons, s, d, s->version);
 }
 
-static void check_subsections(struct compat_device_verdict *dv,
-			      const struct manifest_device *src,
-			      const struct manifest_device *dst)
+static const struct manifest_vms *find_vms(const GPtrArray *list,
+					   const char *name)
 {
-	for (guint i = 0; i < src->subs->len; i++) {
-		const struct manifest_vms *s = src->subs->pdata[i];
-		const struct manifest_vms *d = find_sub(dst, s->name);
+	for (guint i = 0; i < list->len; i++) {
+		const struct manifest_vms *v = list->pdata[i];
 
-		if (!d) {
-			if (!s->send)
+		if (!strcmp(v->name, name))
+			return v;
+	}
+	return NULL;
+}
+
+/*
+ * A subsection or nested struct's description of the source, judged once
+ * against this host's (its version and layout do not depend on the
+ * agreed version); whether it is on the wire does, and is worked out per
+ * version from its parent's.
+ */
+struct part {
+	const struct manifest_vms *s, *d; /* d: this host's, or NULL */
+	int sub;			  /* a subsection, else a struct */
+	int parent;			  /* index of its parent part, or -1 */
+	GPtrArray *why;			  /* check_sent()'s reasons */
+	unsigned int gen;		  /* the try `on` and `inner` are of */
+	int on;				  /* on the wire at the version tried */
+	int inner;			  /* and so are its own parts */
+};
+
+struct parts {
+	GArray *all;	  /* struct part */
+	unsigned int gen; /* one per version tried */
+};
+
+static void parts_clear(struct parts *ps)
+{
+	for (guint i = 0; i < ps->all->len; i++) {
+		struct part *p = &g_array_index(ps->all, struct part, i);
+
+		g_ptr_array_unref(p->why);
+	}
+	g_array_unref(ps->all);
+}
+
+static void parts_add(struct parts *ps, GHashTable *index, const GPtrArray *list,
+		      int sub, const struct manifest_device *dst)
+{
+	for (guint i = 0; i < list->len; i++) {
+		struct part p = { .s = list->pdata[i], .sub = sub, .parent = -1 };
+
+		p.d = sub ? find_sub(dst, p.s) : find_vms(dst->structs, p.s->name);
+		p.why = g_ptr_array_new_with_free_func(g_free);
+		if (p.d)
+			check_sent(p.why, sub ? "subsection" : "struct", p.s, p.d);
+		g_hash_table_insert(index, (char *)p.s->name,
+				    GUINT_TO_POINTER(ps->all->len + 1));
+		g_array_append_val(ps->all, p);
+	}
+}
+
+/* A parent not listed is taken as the top. */
+static void parts_init(struct parts *ps, const struct manifest_device *src,
+		       const struct manifest_device *dst)
+{
+	g_autoptr(GHashTable) index = g_hash_table_new(g_str_hash, g_str_equal);
+
+	ps->all = g_array_new(FALSE, TRUE, sizeof(struct part));
+	parts_add(ps, index, src->subs, 1, dst);
+	parts_add(ps, index, src->structs, 0, dst);
+	for (guint i = 0; i < ps->all->len; i++) {
+		struct part *p = &g_array_index(ps->all, struct part, i);
+		guint at = p->s->parent ? GPOINTER_TO_UINT(g_hash_table_lookup(
+						  index, p->s->parent))
+					: 0;
+
+		p->parent = at && at - 1 != i ? (int)at - 1 : -1;
+	}
+}
+
+/*
+ * The subsections and structs at `version`: on the wire when a field the
+ * version sends holds them and their parent is on the wire here (a
+ * subsection not sent, unknown here, or dropped takes its own along).
+ */
+static void part_on(struct parts *ps, int i, uint32_t version)
+{
+	struct part *p = &g_array_index(ps->all, struct part, i);
+
+	if (p->gen == ps->gen)
+		return; /* done, or a parent of its own: off */
+	p->gen = ps->gen;
+	p->on = p->inner = 0;
+	if (p->parent >= 0)
+		part_on(ps, p->parent, version);
+	p->on = p->s->since <= version &&
+		(p->parent < 0 ||
+		 g_array_index(ps->all, struct part, p->parent).inner);
+	p->inner = p->on && (!p->sub || (p->s->send && p->d));
+}
+
+static void check_parts(struct compat_device_verdict *dv, GPtrArray *reasons,
+			struct parts *ps, uint32_t version)
+{
+	ps->gen++;
+	for (guint i = 0; i < ps->all->len; i++) {
+		struct part *p = &g_array_index(ps->all, struct part, i);
+
+		part_on(ps, (int)i, version);
+		if (!p->on)
+			continue;
+		if (!p->sub) {
+			/* None here: the field that holds it differs. */
+			for (guint j = 0; p->d && j < p->why->len; j++)
+				g_ptr_array_add(reasons,
+						g_strdup(p->why->pdata[j]));
+			continue;
+		}
+		if (!p->d) {
+			if (!p->s->send)
 				continue; /* re-checked when the guest stops */
-			if (s->optional)
+			if (p->s->optional)
 				g_ptr_array_add(dv->dropped,
-						g_strdup(s->name));
+						g_strdup(p->s->name));
 			else
-				reason(dv->reasons,
+				reason(reasons,
 				       "subsection %s would be sent and is "
 				       "unknown here (not optional)",
-				       s->name);
+				       p->s->name);
 			continue;
 		}
-		if (!s->send) {
-			g_autoptr(GPtrArray) would =
-				g_ptr_array_new_with_free_func(g_free);
-
-			/* Listed as known only if it would load should it
-			 * become needed: the stop-time re-check relies on
-			 * the list. */
-			check_sub(would, s, d);
-			if (!would->len)
-				g_ptr_array_add(dv->known, g_strdup(s->name));
-			continue;
-		}
-		g_ptr_array_add(dv->known, g_strdup(s->name));
-		check_sub(dv->reasons, s, d);
+		/* One not sent now is listed as known only if it would load
+		 * should it become needed: the stop-time re-check relies on
+		 * the list. */
+		if (p->s->send || !p->why->len)
+			g_ptr_array_add(dv->known, g_strdup(p->s->name));
+		for (guint j = 0; p->s->send && j < p->why->len; j++)
+			g_ptr_array_add(reasons, g_strdup(p->why->pdata[j]));
 	}
+}
+
+/* Every reason the state would not load here at `version`. */
+static void check_version(struct compat_device_verdict *dv, GPtrArray *reasons,
+			  const struct manifest_device *src,
+			  const struct manifest_device *dst, struct parts *ps,
+			  uint32_t version)
+{
+	g_ptr_array_set_size(dv->known, 0);
+	g_ptr_array_set_size(dv->dropped, 0);
+	check_layout(reasons, src->vms, dst->vms, version);
+	check_parts(dv, reasons, ps, version);
+}
+
+static void add_breaks(GArray *at, const struct manifest_vms *v, int layouts)
+{
+	for (guint i = 0; layouts && i < v->layouts->len; i++)
+		g_array_append_val(
+			at, g_array_index(v->layouts, struct manifest_layout, i)
+				    .since);
+	if (!layouts && v->since)
+		g_array_append_val(at, v->since);
+}
+
+static gint u32_desc(gconstpointer a, gconstpointer b)
+{
+	uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+
+	return x > y ? -1 : x < y;
+}
+
+/*
+ * The agreed version: the newest in lo..hi at which the state loads here.
+ * What the rule looks at changes only where a layout or a field holding a
+ * subsection or struct starts, so the newest version before each such
+ * point is tried, newest first. None: the reasons for `hi`.
+ */
+static uint32_t agree(struct compat_device_verdict *dv,
+		      const struct manifest_device *src,
+		      const struct manifest_device *dst, struct parts *ps,
+		      uint32_t lo, uint32_t hi)
+{
+	g_autoptr(GArray) at = g_array_new(FALSE, FALSE, sizeof(uint32_t));
+	g_autoptr(GPtrArray) newest = g_ptr_array_new_with_free_func(g_free);
+	uint32_t last = 0;
+
+	add_breaks(at, src->vms, 1);
+	add_breaks(at, dst->vms, 1);
+	for (guint i = 0; i < src->subs->len; i++)
+		add_breaks(at, src->subs->pdata[i], 0);
+	for (guint i = 0; i < src->structs->len; i++)
+		add_breaks(at, src->structs->pdata[i], 0);
+	g_array_sort(at, u32_desc);
+	check_version(dv, newest, src, dst, ps, hi);
+	if (!newest->len)
+		return hi;
+	for (guint i = 0; i < at->len; i++) {
+		uint32_t v = g_array_index(at, uint32_t, i) - 1;
+		g_autoptr(GPtrArray) why = NULL;
+
+		if (v >= hi || v < lo || v == last)
+			continue;
+		last = v;
+		why = g_ptr_array_new_with_free_func(g_free);
+		check_version(dv, why, src, dst, ps, v);
+		if (!why->len)
+			return v;
+	}
+	/* The lists of the newest version, with its reasons. */
+	check_version(dv, dv->reasons, src, dst, ps, hi);
+	return hi;
 }
 
 /*
@@ -169,24 +438,73 @@ static void dest_clear(struct dest *ds)
 	g_hash_table_unref(ds->props);
 }
 
-/* The source's compat values against what this host's type sets. */
+static const struct manifest_prop *find_prop(const struct manifest_device *d,
+					     const char *name)
+{
+	for (guint i = 0; i < d->props->len; i++) {
+		const struct manifest_prop *p = d->props->pdata[i];
+
+		if (!strcmp(p->property, name))
+			return p;
+	}
+	return NULL;
+}
+
+/*
+ * Properties. One this host's type lacks goes with the guest only where
+ * it cannot change how the device behaves: at its legacy value, or, if
+ * it declares none, when nobody set it; the destination then creates the
+ * device without it. One the source's type lacked gets its legacy value
+ * here. A value a compat property of the machine type gave must be what
+ * that type gives here.
+ */
 static void check_props(struct compat_device_verdict *dv,
 			const struct manifest_device *src,
+			const struct manifest_device *dst,
 			const struct dest *ds)
 {
-	for (guint i = 0; ds->t && i < src->props->len; i++) {
-		const struct compat_prop *p = src->props->pdata[i];
-		g_autofree char *key =
-			g_strconcat(src->type, "\n", p->property, NULL);
-		const struct compat_prop *here =
-			g_hash_table_lookup(ds->props, key);
+	for (guint i = 0; i < src->props->len; i++) {
+		const struct manifest_prop *p = src->props->pdata[i];
+		g_autofree char *key = NULL;
+		const struct compat_prop *here;
 
+		if (!find_prop(dst, p->property)) {
+			if (p->legacy ? !strcmp(p->value, p->legacy) : !p->set)
+				g_ptr_array_add(dv->ignored,
+						g_strdup(p->property));
+			else if (p->legacy)
+				reason(dv->reasons,
+				       "property %s is %s at the source; module "
+				       "%s %s here lacks it and behaves as %s=%s",
+				       p->property, p->value, dst->module,
+				       dst->module_version, p->property,
+				       p->legacy);
+			else
+				reason(dv->reasons,
+				       "property %s=%s, set on the source, is "
+				       "unknown to %s %s here",
+				       p->property, p->value, dst->module,
+				       dst->module_version);
+			continue;
+		}
+		if (!p->machine || !ds->t)
+			continue;
+		key = g_strconcat(src->type, "\n", p->property, NULL);
+		here = g_hash_table_lookup(ds->props, key);
 		if (here && strcmp(here->value, p->value))
 			reason(dv->reasons,
 			       "compat property %s.%s is %s at the source "
 			       "but %s here for machine type %s",
 			       src->type, p->property, p->value, here->value,
 			       ds->t->name);
+	}
+	for (guint i = 0; src->props_complete && i < dst->props->len; i++) {
+		const struct manifest_prop *p = dst->props->pdata[i];
+
+		if (p->legacy && !find_prop(src, p->property))
+			g_ptr_array_add(dv->added,
+					g_strdup_printf("%s=%s", p->property,
+							p->legacy));
 	}
 }
 
@@ -196,13 +514,17 @@ negotiate_device(const struct manifest_device *src, const struct dest *ds)
 	struct compat_device_verdict *dv = g_new0(struct compat_device_verdict, 1);
 	const struct manifest_device *d = g_hash_table_lookup(ds->types,
 							      src->type);
-	uint32_t v;
+	struct parts ps;
+	uint32_t lo, hi;
+	int meet;
 
 	dv->id = g_strdup(src->id);
 	dv->type = g_strdup(src->type);
 	dv->known = g_ptr_array_new_with_free_func(g_free);
 	dv->dropped = g_ptr_array_new_with_free_func(g_free);
 	dv->reasons = g_ptr_array_new_with_free_func(g_free);
+	dv->ignored = g_ptr_array_new_with_free_func(g_free);
+	dv->added = g_ptr_array_new_with_free_func(g_free);
 
 	if (!src->vms) {
 		reason(dv->reasons,
@@ -244,18 +566,29 @@ negotiate_device(const struct manifest_device *src, const struct dest *ds)
 			       src->module, src->module_version,
 			       d->module_version, kb->reason);
 	}
-	v = MIN(src->vms->version, d->vms->version);
-	if (v < src->vms->min || v < d->vms->min)
+	/* A snapshot's state is saved already: at that version only. */
+	lo = src->vms->saved ? src->vms->saved : src->vms->min;
+	hi = src->vms->saved ? src->vms->saved : src->vms->version;
+	meet = MIN(hi, d->vms->version) >= MAX(lo, d->vms->min);
+	if (!meet && src->vms->saved)
+		reason(dv->reasons,
+		       "%s: the state was saved at version %u, this host "
+		       "loads %u..%u",
+		       src->vms->name, src->vms->saved, d->vms->min,
+		       d->vms->version);
+	else if (!meet)
 		reason(dv->reasons,
 		       "%s: versions do not meet: the source saves %u..%u, "
 		       "this host loads %u..%u",
-		       src->vms->name, src->vms->min, src->vms->version,
-		       d->vms->min, d->vms->version);
+		       src->vms->name, lo, hi, d->vms->min, d->vms->version);
+	parts_init(&ps, src, d);
+	if (!meet) /* Every reason: the rest, at the newest common version. */
+		check_parts(dv, dv->reasons, &ps, MIN(hi, d->vms->version));
 	else
-		check_layout(dv->reasons, src->vms, d->vms, v);
-	dv->version = v;
-	check_subsections(dv, src, d);
-	check_props(dv, src, ds);
+		dv->version = agree(dv, src, d, &ps, MAX(lo, d->vms->min),
+				    MIN(hi, d->vms->version));
+	parts_clear(&ps);
+	check_props(dv, src, d, ds);
 out:
 	dv->accepted = !dv->reasons->len;
 	if (!dv->accepted)
@@ -383,6 +716,8 @@ char *compat_verdict_text(const struct compat_verdict *v)
 					       d->version);
 			join(s, "; knows ", d->known, ", ");
 			join(s, "; drops optional ", d->dropped, ", ");
+			join(s, "; without its property ", d->ignored, ", ");
+			join(s, "; sets new property ", d->added, ", ");
 		} else {
 			join(s, "refused: ", d->reasons, "; ");
 		}
@@ -441,6 +776,8 @@ JsonNode *compat_verdict_node(const struct compat_verdict *v)
 		}
 		strings(b, "known_subsections", d->known);
 		strings(b, "dropped_subsections", d->dropped);
+		strings(b, "ignored_properties", d->ignored);
+		strings(b, "added_properties", d->added);
 		strings(b, "reasons", d->reasons);
 		json_builder_end_object(b);
 	}
@@ -457,4 +794,200 @@ char *compat_verdict_json(const struct compat_verdict *v)
 	json_generator_set_pretty(gen, TRUE);
 	json_generator_set_root(gen, root);
 	return json_generator_to_data(gen, NULL);
+}
+
+/* ---- the verdict on the wire --------------------------------------------- */
+
+char *compat_verdict_wire(const struct compat_verdict *v)
+{
+	g_autofree char *text = compat_verdict_text(v);
+	g_autoptr(JsonNode) n = json_node_new(JSON_NODE_OBJECT);
+	JsonObject *o = json_object_new();
+	JsonObject *versions = json_object_new();
+	JsonObject *known = json_object_new();
+
+	for (guint i = 0; i < v->devices->len; i++) {
+		const struct compat_device_verdict *d = v->devices->pdata[i];
+		JsonArray *a;
+
+		if (!d->accepted)
+			continue;
+		a = json_array_new();
+		json_object_set_int_member(versions, d->id, d->version);
+		for (guint j = 0; j < d->known->len; j++)
+			json_array_add_string_element(a, d->known->pdata[j]);
+		json_object_set_array_member(known, d->id, a);
+	}
+	json_object_set_boolean_member(o, "accepted", v->accepted);
+	json_object_set_string_member(o, "verdict", text);
+	json_object_set_object_member(o, "versions", versions);
+	json_object_set_object_member(o, "known", known);
+	json_node_take_object(n, o);
+	return json_to_string(n, FALSE);
+}
+
+static int value_is(JsonNode *n, GType type)
+{
+	return n && JSON_NODE_HOLDS_VALUE(n) &&
+	       json_node_get_value_type(n) == type;
+}
+
+static struct compat_device_verdict *wire_device(struct compat_verdict *v,
+						 const char *id)
+{
+	struct compat_device_verdict *d;
+
+	for (guint i = 0; i < v->devices->len; i++) {
+		d = v->devices->pdata[i];
+		if (!strcmp(d->id, id))
+			return d;
+	}
+	d = g_new0(struct compat_device_verdict, 1);
+	d->id = g_strdup(id);
+	d->accepted = 1;
+	d->known = g_ptr_array_new_with_free_func(g_free);
+	d->dropped = g_ptr_array_new_with_free_func(g_free);
+	d->reasons = g_ptr_array_new_with_free_func(g_free);
+	d->ignored = g_ptr_array_new_with_free_func(g_free);
+	d->added = g_ptr_array_new_with_free_func(g_free);
+	g_ptr_array_add(v->devices, d);
+	return d;
+}
+
+/* What is wrong with the verdict's shape, or NULL; fills v from it. */
+static const char *wire_read(JsonNode *n, struct compat_verdict *v)
+{
+	JsonObjectIter it;
+	const char *id;
+	JsonObject *o;
+	JsonNode *m;
+
+	if (!JSON_NODE_HOLDS_OBJECT(n))
+		return "not an object";
+	o = json_node_get_object(n);
+	m = json_object_get_member(o, "accepted");
+	if (!value_is(m, G_TYPE_BOOLEAN))
+		return "no boolean 'accepted'";
+	v->accepted = json_node_get_boolean(m);
+	m = json_object_get_member(o, "verdict");
+	if (m && !value_is(m, G_TYPE_STRING))
+		return "'verdict' is not a string";
+	v->text = g_strdup(m ? json_node_get_string(m) : "");
+	m = json_object_get_member(o, "versions");
+	if (m && !JSON_NODE_HOLDS_OBJECT(m))
+		return "'versions' is not an object";
+	if (m) {
+		json_object_iter_init(&it, json_node_get_object(m));
+		while (json_object_iter_next(&it, &id, &m)) {
+			if (!value_is(m, G_TYPE_INT64) ||
+			    json_node_get_int(m) < 1 ||
+			    json_node_get_int(m) > G_MAXUINT32)
+				return "a 'versions' entry is not a version";
+			wire_device(v, id)->version =
+				(uint32_t)json_node_get_int(m);
+		}
+	}
+	m = json_object_get_member(o, "known");
+	if (!m)
+		return NULL;
+	if (!JSON_NODE_HOLDS_OBJECT(m))
+		return "'known' is not an object";
+	json_object_iter_init(&it, json_node_get_object(m));
+	while (json_object_iter_next(&it, &id, &m)) {
+		struct compat_device_verdict *d;
+		JsonArray *a;
+
+		if (!JSON_NODE_HOLDS_ARRAY(m))
+			return "a 'known' entry is not an array";
+		a = json_node_get_array(m);
+		d = wire_device(v, id);
+		for (guint i = 0; i < json_array_get_length(a); i++) {
+			JsonNode *e = json_array_get_element(a, i);
+
+			if (!value_is(e, G_TYPE_STRING))
+				return "a 'known' entry holds a non-string";
+			g_ptr_array_add(d->known,
+					g_strdup(json_node_get_string(e)));
+		}
+	}
+	return NULL;
+}
+
+int compat_verdict_parse(const char *what, const char *data, size_t len,
+			 struct compat_verdict **ret, GError **error)
+{
+	g_autoptr(JsonParser) p = json_parser_new_immutable();
+	struct compat_verdict *v = g_new0(struct compat_verdict, 1);
+	const char *why = "not JSON";
+	size_t at;
+
+	v->reasons = g_ptr_array_new_with_free_func(g_free);
+	v->warnings = g_ptr_array_new_with_free_func(g_free);
+	v->devices = g_ptr_array_new_with_free_func(
+		(GDestroyNotify)device_verdict_free);
+	/* json-glib takes the second of two documents and leaks the first:
+	 * json_text_depth() refuses that. */
+	if (json_text_depth(data, len, &at) >= 0 &&
+	    json_parser_load_from_data(p, data, (gssize)len, NULL))
+		why = wire_read(json_parser_get_root(p), v);
+	if (why) {
+		compat_verdict_free(v);
+		return error_setf(error, EPROTO,
+				  "%s: the destination's verdict is not one: %s",
+				  what, why);
+	}
+	*ret = v;
+	return 0;
+}
+
+uint32_t compat_verdict_version(const struct compat_verdict *v, const char *id)
+{
+	for (guint i = 0; i < v->devices->len; i++) {
+		const struct compat_device_verdict *d = v->devices->pdata[i];
+
+		if (d->accepted && !strcmp(d->id, id))
+			return d->version;
+	}
+	return 0;
+}
+
+void compat_recheck(const struct compat_verdict *v, const struct manifest *now,
+		    GPtrArray *reasons)
+{
+	for (guint i = 0; i < now->devices->len; i++) {
+		const struct manifest_device *d = now->devices->pdata[i];
+		const struct compat_device_verdict *dv = NULL;
+		g_autoptr(GHashTable) known =
+			g_hash_table_new(g_str_hash, g_str_equal);
+		/* Subsections that go on the wire there, parents first. */
+		g_autoptr(GHashTable) going =
+			g_hash_table_new(g_str_hash, g_str_equal);
+
+		for (guint j = 0; j < v->devices->len && !dv; j++)
+			if (!strcmp(((struct compat_device_verdict *)
+					     v->devices->pdata[j])
+					    ->id,
+				    d->id))
+				dv = v->devices->pdata[j];
+		for (guint k = 0; dv && k < dv->known->len; k++)
+			g_hash_table_add(known, dv->known->pdata[k]);
+		for (guint j = 0; j < d->subs->len; j++) {
+			const struct manifest_vms *s = d->subs->pdata[j];
+
+			/* Not sent, in a field the agreed version leaves
+			 * out, or in a subsection that does not go. */
+			if (!s->send || (dv && s->since > dv->version) ||
+			    (s->parent && find_vms(d->subs, s->parent) &&
+			     !g_hash_table_contains(going, s->parent)))
+				continue;
+			if (g_hash_table_contains(known, s->name))
+				g_hash_table_add(going, (char *)s->name);
+			else if (!s->optional) /* optional: skipped there */
+				reason(reasons,
+				       "%s (%s): subsection %s became needed "
+				       "after the verdict and the destination "
+				       "does not know it",
+				       d->id, d->type, s->name);
+		}
+	}
 }

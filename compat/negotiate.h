@@ -27,6 +27,10 @@ struct compat_device_verdict {
 	GPtrArray *known;  /* char *: the source's subsections known here */
 	GPtrArray *dropped; /* char *: optional ones the source drops */
 	GPtrArray *reasons; /* char *: every reason it cannot load */
+	/* How the destination creates it: without these properties of the
+	 * source (char *: names) and with these (char *: "PROP=VALUE"). */
+	GPtrArray *ignored;
+	GPtrArray *added;
 };
 
 struct compat_verdict {
@@ -37,6 +41,7 @@ struct compat_verdict {
 	GPtrArray *warnings; /* char *: e.g. a deprecated machine type */
 	GPtrArray *devices;  /* struct compat_device_verdict * */
 	unsigned int n_refused;
+	char *text; /* parsed from the wire: the destination's text */
 };
 
 /*
@@ -52,5 +57,34 @@ void compat_verdict_free(struct compat_verdict *v);
 char *compat_verdict_text(const struct compat_verdict *v);
 char *compat_verdict_json(const struct compat_verdict *v);
 JsonNode *compat_verdict_node(const struct compat_verdict *v);
+
+/*
+ * The verdict as a destination sends it to its source (SNAP_VERDICT,
+ * docs/stream-format.md): "accepted", "verdict" (the text), and per
+ * accepted device "versions" {ID: VERSION} and "known" {ID: [NAME...]}.
+ */
+char *compat_verdict_wire(const struct compat_verdict *v);
+
+/*
+ * Reads a destination's verdict, hostile input: `len` bytes of JSON of
+ * that shape (anything else is refused, saying what is wrong). The
+ * result's devices are the accepted ones, with version and known
+ * subsections; `text` is the destination's.
+ */
+int compat_verdict_parse(const char *what, const char *data, size_t len,
+			 struct compat_verdict **ret, GError **error);
+
+/* The agreed version of device `id`, or 0 if not accepted. */
+uint32_t compat_verdict_version(const struct compat_verdict *v,
+				const char *id);
+
+/*
+ * The stop-time re-check: the guest ran on after the verdict, so a
+ * subsection may have become needed. A reason in `reasons` for each one
+ * the manifest `now` would send that the verdict did not list as known
+ * (optional ones excepted: the destination skips them).
+ */
+void compat_recheck(const struct compat_verdict *v, const struct manifest *now,
+		    GPtrArray *reasons);
 
 #endif

@@ -30,6 +30,7 @@
 #include "machine.h"
 
 static char **opt_module_dirs;
+static char *opt_module_allowlist;
 static char **opt_devices;
 static char *opt_machine;
 static char *opt_output;
@@ -41,6 +42,10 @@ static const GOptionEntry dir_options[] = {
 	{ "module-dir", 'M', 0, G_OPTION_ARG_FILENAME_ARRAY, &opt_module_dirs,
 	  "Load modules from DIR (repeatable; default " MODVMM_MODULE_DIR ")",
 	  "DIR" },
+	{ "module-allowlist", 0, 0, G_OPTION_ARG_FILENAME,
+	  &opt_module_allowlist,
+	  "Load only the module files listed, by SHA-256 (sha256sum output)",
+	  "FILE" },
 	{ NULL },
 };
 
@@ -191,18 +196,34 @@ static char **module_dirs(void)
 						    : default_dirs;
 }
 
-/* This host's modules, loaded; failures are reported and left out. */
+/*
+ * This host's modules, loaded as `modvmm run` loads them: with the same
+ * allowlist, and a refused module is an error, since a host with one does
+ * not start a guest (and so takes none). NULL when any is refused.
+ */
 static struct vmm *load_host(void)
 {
 	g_autoptr(GPtrArray) errors =
 		g_ptr_array_new_with_free_func((GDestroyNotify)g_error_free);
+	g_autoptr(GError) err = NULL;
 	struct vmm *vmm = vmm_new(host_services());
 
 	loader_add_dirs(vmm->loader, module_dirs(), NULL);
+	if (opt_module_allowlist &&
+	    loader_set_allowlist(vmm->loader, opt_module_allowlist, &err) < 0) {
+		print_error(err);
+		vmm_free(vmm);
+		return NULL;
+	}
 	loader_load_all(vmm->loader, errors);
 	for (guint i = 0; i < errors->len; i++)
-		fprintf(stderr, "modvmm: warning: %s (left out)\n",
-			((GError *)errors->pdata[i])->message);
+		print_error(errors->pdata[i]);
+	if (errors->len) {
+		fprintf(stderr, "modvmm: compat: a module is refused: this host "
+				"would not start a guest\n");
+		vmm_free(vmm);
+		return NULL;
+	}
 	return vmm;
 }
 
@@ -223,6 +244,7 @@ static int cmd_manifest(int argc, char **argv)
 		return 2;
 	cfg.machine = opt_machine;
 	cfg.module_dirs = module_dirs();
+	cfg.module_allowlist = opt_module_allowlist;
 	cfg.devices = opt_devices;
 	cfg.no_defaults = opt_no_defaults;
 	cfg.offline = 1;
@@ -232,7 +254,7 @@ static int cmd_manifest(int argc, char **argv)
 	}
 	if (m->warning)
 		fprintf(stderr, "modvmm: warning: %s\n", m->warning);
-	man = inventory_guest(m->vmm, machine_registry(), m->type, m->alias);
+	man = inventory_guest(m->vmm, m->type, m->alias, 0);
 	text = manifest_to_json(man);
 	manifest_free(man);
 	machine_free(m);
@@ -252,6 +274,8 @@ static int cmd_inventory(int argc, char **argv)
 		  groups, 0) < 0)
 		return 2;
 	vmm = load_host();
+	if (!vmm)
+		return 2;
 	inv = inventory_host(vmm->loader, machine_registry());
 	text = manifest_to_json(inv);
 	manifest_free(inv);
@@ -288,6 +312,10 @@ static int cmd_check(int argc, char **argv)
 	if (read_doc(opt_source, MANIFEST_GUEST, &src) < 0)
 		return 2;
 	vmm = load_host();
+	if (!vmm) {
+		manifest_free(src);
+		return 2;
+	}
 	inv = inventory_host(vmm->loader, machine_registry());
 	v = compat_negotiate(src, inv, opt_machine);
 	print_verdict(v);

@@ -148,9 +148,16 @@ static JsonNode *cmd_snapshot_save(struct control_session *s, JsonObject *args,
 
 /* Migration ------------------------------------------------------------- */
 
+static void migration_event(void *opaque, JsonNode *status)
+{
+	control_event(opaque, "MIGRATION", status);
+}
+
 static JsonNode *cmd_migrate(struct control_session *s, JsonObject *args,
 			     GError **error)
 {
+	const struct migration_sink sink = { migration_event, s->c };
+	struct migration **mig = control_migration(s->c);
 	struct machine *m = s->m;
 	gint64 downtime = json_object_get_int_member_with_default(
 		args, "downtime-ms", s->m->downtime_ms);
@@ -159,7 +166,7 @@ static JsonNode *cmd_migrate(struct control_session *s, JsonObject *args,
 
 	if (has_kvm(s, error) < 0)
 		return NULL;
-	if (migration_running(m->migration)) {
+	if (migration_running(*mig)) {
 		error_setf(error, EBUSY, "a migration is already running");
 		return NULL;
 	}
@@ -179,10 +186,10 @@ static JsonNode *cmd_migrate(struct control_session *s, JsonObject *args,
 			   MIGRATION_TIMEOUT_MAX);
 		return NULL;
 	}
-	g_clear_pointer(&m->migration, migration_free);
-	if (migration_start(m, s->c, json_object_get_string_member(args, "uri"),
-			    (uint32_t)downtime, (uint32_t)timeout,
-			    &m->migration, error) < 0)
+	g_clear_pointer(mig, migration_free);
+	if (migration_start(m, &sink, json_object_get_string_member(args, "uri"),
+			    (uint32_t)downtime, (uint32_t)timeout, mig,
+			    error) < 0)
 		return NULL;
 	return empty_object();
 }
@@ -206,8 +213,8 @@ static JsonNode *cmd_query_migrate(struct control_session *s, JsonObject *args,
 
 	(void)args;
 	(void)error;
-	if (s->m->migration)
-		return migration_status(s->m->migration);
+	if (*control_migration(s->c))
+		return migration_status(*control_migration(s->c));
 	o = json_object_new();
 	json_object_set_string_member(o, "status", "none");
 	return object_node(o);
@@ -216,12 +223,14 @@ static JsonNode *cmd_query_migrate(struct control_session *s, JsonObject *args,
 static JsonNode *cmd_migrate_cancel(struct control_session *s, JsonObject *args,
 				    GError **error)
 {
+	struct migration *mig = *control_migration(s->c);
+
 	(void)args;
-	if (!migration_running(s->m->migration)) {
+	if (!migration_running(mig)) {
 		error_setf(error, EALREADY, "no migration is running");
 		return NULL;
 	}
-	if (migration_cancel(s->m->migration, error) < 0)
+	if (migration_cancel(mig, error) < 0)
 		return NULL;
 	return empty_object();
 }
@@ -525,8 +534,8 @@ static JsonNode *cmd_query_manifest(struct control_session *s, JsonObject *args,
 				    GError **error)
 {
 	(void)args;
-	return manifest_node(inventory_guest(s->m->vmm, machine_registry(),
-					     s->m->type, s->m->alias),
+	return manifest_node(inventory_guest(s->m->vmm, s->m->type,
+					     s->m->alias, 0),
 			     error);
 }
 
@@ -692,7 +701,7 @@ static JsonNode *cmd_query_events(struct control_session *s, JsonObject *args,
 	return array_node(a);
 }
 
-const struct control_cmd *control_cmd_find(const char *name)
+static const struct control_cmd *cmd_find(const char *name)
 {
 	for (size_t i = 0; i < G_N_ELEMENTS(cmds); i++)
 		if (!strcmp(cmds[i].name, name))
@@ -700,9 +709,17 @@ const struct control_cmd *control_cmd_find(const char *name)
 	return NULL;
 }
 
-const char *control_error_class(const GError *err)
+static const char *error_class(const GError *err)
 {
 	return err->domain == MODVMM_ERROR && err->code == ENODEV
 		       ? "DeviceNotFound"
 		       : "GenericError";
+}
+
+const struct control_commands *control_commands(void)
+{
+	static const struct control_commands table = { cmd_find,
+						       error_class };
+
+	return &table;
 }

@@ -13,32 +13,12 @@
  * (tests/kvm/control-suite.py holds the two against each other).
  */
 
-struct control_arg {
-	const char *name;
-	const char *type; /* "string", "int" or "bool" */
-	int required;
-};
-
-struct control_cmd {
-	const char *name;
-	const struct control_arg *args; /* NULL-name terminated */
-	/* Members not in `args` are allowed (device-add's properties). */
-	int open_args;
-	/* Returns the "return" value, or NULL with *error set. */
-	JsonNode *(*fn)(struct control_session *s, JsonObject *args,
-			GError **error);
-	/* Runs before the guest has arrived (--incoming defer). */
-	int without_machine;
-};
-
 struct control_event_desc {
 	const char *name;
 	const char *const *data; /* members of "data", NULL-terminated */
 };
 
-const struct control_cmd *control_cmd_find(const char *name);
-
-/* The QMP error class for an error a command returned. */
-const char *control_error_class(const GError *err);
+/* modvmm's commands, for control_new() and sessions. */
+const struct control_commands *control_commands(void);
 
 #endif

@@ -25,7 +25,8 @@
 
 #include "../compat/error.h"
 #include "../compat/json-text.h"
-#include "control-cmds.h"
+#include "control.h"
+#include "migration.h"
 #include "sandbox.h"
 
 #define MAX_DEPTH 32
@@ -59,6 +60,9 @@ struct control {
 	GThread *thread;
 	GPtrArray *clients; /* struct client * */
 	unsigned int serial;
+	/* The last outgoing migration (the protocol thread's), or NULL. */
+	struct migration *migration;
+	const struct control_commands *cmds;
 };
 
 /* Replies ----------------------------------------------------------------- */
@@ -282,7 +286,7 @@ static JsonNode *session_run(struct control_session *s, JsonNode *root)
 	if (an)
 		args = json_node_get_object(an);
 	name = json_node_get_string(exec);
-	cmd = control_cmd_find(name);
+	cmd = s->cmds->find(name);
 	if (!s->negotiated && (!cmd || strcmp(name, "qmp_capabilities")))
 		return error_node("CommandNotFound",
 				  "Expecting capabilities negotiation with "
@@ -312,7 +316,7 @@ static JsonNode *session_run(struct control_session *s, JsonNode *root)
 	}
 	ret = cmd->fn(s, args, &err);
 	if (!ret)
-		return error_node(control_error_class(err), err->message, id);
+		return error_node(s->cmds->error_class(err), err->message, id);
 	reply = json_node_new(JSON_NODE_OBJECT);
 	json_node_take_object(reply, json_object_new());
 	json_object_set_member(json_node_get_object(reply), "return", ret);
@@ -626,6 +630,7 @@ static gboolean control_accept(GSocket *sock, GIOCondition cond, gpointer data)
 	cl = g_new0(struct client, 1);
 	cl->c = c;
 	cl->s.c = c;
+	cl->s.cmds = c->cmds;
 	cl->sock = s;
 	cl->in = g_string_new(NULL);
 	cl->out = g_string_new(NULL);
@@ -825,7 +830,8 @@ static int claim_path(const char *path, GError **error)
 }
 
 int control_new(struct machine *m, const char *path, unsigned int timeout,
-		struct control **ret, GError **error)
+		const struct control_commands *cmds, struct control **ret,
+		GError **error)
 {
 	g_autoptr(GSocketAddress) addr = NULL;
 	g_autoptr(GError) err = NULL;
@@ -843,6 +849,7 @@ int control_new(struct machine *m, const char *path, unsigned int timeout,
 	g_mutex_init(&c->lock);
 	g_cond_init(&c->incoming_cond);
 	c->m = m;
+	c->cmds = cmds;
 	c->awaiting = !m; /* from the start: a client may be quick */
 	c->path = g_strdup(path);
 	c->timeout = timeout ? timeout : CONTROL_TIMEOUT_DEFAULT;
@@ -924,6 +931,11 @@ void control_free(struct control *c)
 	/* Queued after every event already sent, so those go out first. */
 	queue(c, control_finish, c, NULL);
 	g_thread_join(c->thread);
+	/* Before the machine goes: its thread uses it. What it still
+	 * reports goes nowhere now. */
+	if (migration_running(c->migration))
+		migration_cancel(c->migration, NULL);
+	migration_free(c->migration);
 	g_socket_close(c->listener, NULL);
 	g_object_unref(c->listener);
 	unlink(c->path);
@@ -935,4 +947,9 @@ void control_free(struct control *c)
 	g_free(c->incoming);
 	g_free(c->path);
 	g_free(c);
+}
+
+struct migration **control_migration(struct control *c)
+{
+	return &c->migration;
 }

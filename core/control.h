@@ -23,13 +23,43 @@
 #define CONTROL_TIMEOUT_DEFAULT 60 /* seconds: handshake, stalled output */
 
 struct control;
+struct control_session;
+
+struct control_arg {
+	const char *name;
+	const char *type; /* "string", "int" or "bool" */
+	int required;
+};
+
+struct control_cmd {
+	const char *name;
+	const struct control_arg *args; /* NULL-name terminated */
+	/* Members not in `args` are allowed (device-add's properties). */
+	int open_args;
+	/* Returns the "return" value, or NULL with *error set. */
+	JsonNode *(*fn)(struct control_session *s, JsonObject *args,
+			GError **error);
+	/* Runs before the guest has arrived (--incoming defer). */
+	int without_machine;
+};
+
+/*
+ * The commands a control answers (control-cmds.c's: control_commands()),
+ * given by the front end, so that the protocol knows none of them.
+ */
+struct control_commands {
+	const struct control_cmd *(*find)(const char *name);
+	/* The QMP error class for an error a command returned. */
+	const char *(*error_class)(const GError *err);
+};
 
 /*
  * Listens on `path` (a stale socket left there is replaced; anything else
  * is refused) and starts the protocol thread. `timeout` is in seconds.
  */
 int control_new(struct machine *m, const char *path, unsigned int timeout,
-		struct control **ret, GError **error);
+		const struct control_commands *cmds, struct control **ret,
+		GError **error);
 
 /*
  * A destination started with --incoming defer: the control socket runs
@@ -41,6 +71,14 @@ char *control_wait_incoming(struct control *c);
 int control_set_incoming(struct control *c, const char *uri, GError **error);
 void control_attach(struct control *c, struct machine *m);
 struct machine *control_machine(struct control *c);
+
+/*
+ * Where the control keeps the outgoing migration its commands start: it
+ * owns it, and ends it in control_free(), before the machine goes.
+ * For the protocol thread only.
+ */
+struct migration;
+struct migration **control_migration(struct control *c);
 
 /* Sends an event to every negotiated client; takes `data` (may be NULL).
  * Callable from any thread. */
@@ -60,6 +98,7 @@ void control_free(struct control *c);
 struct control_session {
 	struct control *c;
 	struct machine *m;
+	const struct control_commands *cmds;
 	int negotiated;
 };
 

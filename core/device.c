@@ -104,6 +104,16 @@ static void prop_store(struct modvmm_device *dev,
 	}
 }
 
+char *device_prop_value_text(const struct modvmm_property *p, uint64_t v,
+			     const char *str)
+{
+	if (p->type == MODVMM_PROP_BOOL)
+		return g_strdup(v ? "on" : "off");
+	if (p->type == MODVMM_PROP_STR)
+		return g_strdup(str ? str : "");
+	return g_strdup_printf("%" G_GUINT64_FORMAT, (guint64)v);
+}
+
 char *device_prop_text(const struct modvmm_device *dev,
 		       const struct modvmm_property *p)
 {
@@ -111,14 +121,12 @@ char *device_prop_text(const struct modvmm_device *dev,
 	uint8_t u8;
 	uint16_t u16;
 	uint32_t u32;
-	uint64_t u64;
-	const char *str;
+	uint64_t u64 = 0;
+	const char *str = NULL;
 
 	switch (p->type) {
-	case MODVMM_PROP_BOOL:
-		memcpy(&u8, at, 1);
-		return g_strdup(u8 ? "on" : "off");
 	case MODVMM_PROP_U8:
+	case MODVMM_PROP_BOOL:
 		memcpy(&u8, at, 1);
 		u64 = u8;
 		break;
@@ -135,9 +143,16 @@ char *device_prop_text(const struct modvmm_device *dev,
 		break;
 	default:
 		memcpy(&str, at, sizeof(str));
-		return g_strdup(str ? str : "");
+		break;
 	}
-	return g_strdup_printf("%" G_GUINT64_FORMAT, (guint64)u64);
+	return device_prop_value_text(p, u64, str);
+}
+
+char *device_prop_legacy_text(const struct modvmm_property *p)
+{
+	if (!(p->flags & MODVMM_PROP_LEGACY))
+		return NULL;
+	return device_prop_value_text(p, p->legacy_u64, p->legacy_str);
 }
 
 static int prop_set(struct modvmm_device *dev, const struct modvmm_property *p,
@@ -202,6 +217,7 @@ static void device_detach_locked(struct modvmm_device *dev, int realized)
 
 static void device_release(struct modvmm_device *dev)
 {
+	g_free(dev->prop_origin);
 	g_ptr_array_unref(dev->timers);
 	g_ptr_array_unref(dev->strings);
 	g_clear_error(&dev->error);
@@ -232,30 +248,55 @@ static char *id_default(struct vmm *vmm, const char *type)
 	}
 }
 
-GPtrArray *device_spec_unknown(struct vmm *vmm, const char *spec)
+/* PROP=VALUE parts, each set with `origin`; "id=" is skipped. */
+static int props_set(struct modvmm_device *dev, char **parts,
+		     enum device_prop_origin origin, GError **error)
 {
-	g_auto(GStrv) parts = g_strsplit(spec, ",", -1);
-	GPtrArray *unknown = g_ptr_array_new_with_free_func(g_free);
-	struct device_type *dt =
-		parts[0] ? loader_find_type(vmm->loader, parts[0]) : NULL;
+	const struct device_type *dt = dev->type;
 
-	for (char **p = parts + 1; dt && *p; p++) {
-		size_t n = strcspn(*p, "=");
-		int found = n == 2 && !strncmp(*p, "id", 2);
+	for (char **p = parts; *p; p++) {
+		char *eq = strchr(*p, '=');
+		uint32_t i;
+		int r;
 
-		for (uint32_t i = 0; i < dt->t.n_properties && !found; i++)
-			found = strlen(dt->props[i].name) == n &&
-				!strncmp(dt->props[i].name, *p, n);
-		if (!found)
-			g_ptr_array_add(unknown, g_strdup(*p));
+		if (!eq)
+			return error_setf(error, EINVAL,
+					  "%s: '%s' is not property=value",
+					  dev->id, *p);
+		*eq = '\0';
+		if (!strcmp(*p, "id"))
+			continue;
+		for (i = 0; i < dt->t.n_properties; i++)
+			if (!strcmp(dt->props[i].name, *p))
+				break;
+		if (i == dt->t.n_properties) {
+			g_autofree char *known = prop_names(dt);
+
+			return error_setf(error, EINVAL,
+					  "%s: device type %s has no property "
+					  "'%s' (known: %s)",
+					  dev->id, dt->t.name, *p, known);
+		}
+		r = prop_set(dev, &dt->props[i], eq + 1, error);
+		if (r < 0)
+			return r;
+		dev->prop_origin[i] = origin;
 	}
-	return unknown;
+	return 0;
 }
 
 int device_create(struct vmm *vmm, const char *spec, struct modvmm_device **ret,
 		  GError **error)
 {
+	return device_create_machine(vmm, spec, NULL, ret, error);
+}
+
+int device_create_machine(struct vmm *vmm, const char *spec,
+			  const char *machine_props, struct modvmm_device **ret,
+			  GError **error)
+{
 	g_auto(GStrv) parts = g_strsplit(spec, ",", -1);
+	g_auto(GStrv) mparts = NULL;
 	struct modvmm_device *dev = NULL;
 	struct device_type *dt;
 	const char *id = NULL;
@@ -289,39 +330,21 @@ int device_create(struct vmm *vmm, const char *spec, struct modvmm_device **ret,
 	dev->strings = g_ptr_array_new_with_free_func(g_free);
 	dev->timers = g_ptr_array_new();
 
+	dev->prop_origin = g_new0(uint8_t, dt->t.n_properties + 1u);
+
 	for (uint32_t i = 0; i < dt->t.n_properties; i++)
 		prop_store(dev, &dt->props[i], dt->props[i].default_u64,
 			   dt->props[i].default_str);
-	for (char **p = parts + 1; *p; p++) {
-		char *eq = strchr(*p, '=');
-		const struct modvmm_property *prop = NULL;
-
-		if (!eq) {
-			r = error_setf(error, EINVAL,
-				       "%s: '%s' is not property=value",
-				       dev->id, *p);
-			goto fail;
-		}
-		*eq = '\0';
-		if (!strcmp(*p, "id"))
-			continue;
-		for (uint32_t i = 0; i < dt->t.n_properties && !prop; i++)
-			if (!strcmp(dt->props[i].name, *p))
-				prop = &dt->props[i];
-		if (!prop) {
-			g_autofree char *known = prop_names(dt);
-
-			r = error_setf(
-				error, EINVAL,
-				"%s: device type %s has no property '%s' "
-				"(known: %s)",
-				dev->id, dt->t.name, *p, known);
-			goto fail;
-		}
-		r = prop_set(dev, prop, eq + 1, error);
+	/* The machine type's values first: what the user gives wins. */
+	if (machine_props && *machine_props) {
+		mparts = g_strsplit(machine_props, ",", -1);
+		r = props_set(dev, mparts, DEVICE_PROP_MACHINE, error);
 		if (r < 0)
 			goto fail;
 	}
+	r = props_set(dev, parts + 1, DEVICE_PROP_USER, error);
+	if (r < 0)
+		goto fail;
 
 	g_mutex_lock(&vmm->lock);
 	rr = dt->t.realize ? dt->t.realize(dev, dev->state) : 0;

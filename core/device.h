@@ -17,6 +17,15 @@ struct modvmm_device {
 	GPtrArray *strings; /* string property values, owned */
 	GPtrArray *timers;  /* struct modvmm_timer *, owned */
 	GError *error;	    /* first host service failure during realize */
+	/* Per property of its type: who set it (enum device_prop_origin). */
+	uint8_t *prop_origin;
+};
+
+enum device_prop_origin {
+	DEVICE_PROP_DEFAULT = 0, /* nobody: the type's default, or a value
+				    carried over from a migration's source */
+	DEVICE_PROP_MACHINE = 1, /* a compat property of the machine type */
+	DEVICE_PROP_USER = 2,	 /* --device, device-add */
 };
 
 /*
@@ -27,10 +36,13 @@ int device_create(struct vmm *vmm, const char *spec, struct modvmm_device **ret,
 		  GError **error);
 
 /*
- * The PROP=VALUE parts of a --device spec naming a property its type
- * does not have here (none when the type itself is unknown).
+ * The same, with `machine_props` ("PROP=VALUE,...", or NULL) set first, as
+ * the machine type's compat properties: the device remembers which values
+ * the machine type set and which the spec did.
  */
-GPtrArray *device_spec_unknown(struct vmm *vmm, const char *spec);
+int device_create_machine(struct vmm *vmm, const char *spec,
+			  const char *machine_props, struct modvmm_device **ret,
+			  GError **error);
 
 /* Unrealizes, releases its regions and timers, and frees. NULL is fine. */
 void device_destroy(struct modvmm_device *dev);
@@ -40,6 +52,11 @@ struct modvmm_device *device_find(struct vmm *vmm, const char *id);
 /* A property's current value as --device would take it ("on", "1016"). */
 char *device_prop_text(const struct modvmm_device *dev,
 		       const struct modvmm_property *p);
+/* A value of property p's type in that form. */
+char *device_prop_value_text(const struct modvmm_property *p, uint64_t v,
+			     const char *str);
+/* Its legacy value (MODVMM_PROP_LEGACY) in that form, or NULL. */
+char *device_prop_legacy_text(const struct modvmm_property *p);
 
 /*
  * A device's timer: the handle a module holds. The device owns it, so its

@@ -12,13 +12,25 @@
  */
 
 /*
+ * The state of a device as a manifest lists it: its description, and its
+ * subsections at every depth with the description each sits in. With
+ * `state`, a guest's: the versions it can save (or `saved`, when not 0:
+ * the version its state was saved at, in a snapshot) and the subsections
+ * a save would send now; without, an inventory's: what this host loads.
+ */
+void inventory_describe_state(struct manifest *m, struct manifest_device *d,
+			      const struct vms *v, const void *state,
+			      uint32_t saved);
+
+/*
  * The manifest of the guest whose devices `vmm` holds, on machine type
- * `t` of `r` (asked for by the alias when `alias` is set). Asks each
+ * `t` (asked for by the alias when `alias` is set); `saved` when its
+ * state is saved at the newest versions (a snapshot file's) rather than
+ * at versions a destination agrees to. Asks each
  * device's subsections whether they are needed now, under the device lock.
  */
-struct manifest *inventory_guest(struct vmm *vmm,
-				 const struct machine_registry *r,
-				 const struct machine_type *t, int alias);
+struct manifest *inventory_guest(struct vmm *vmm, const struct machine_type *t,
+				 int alias, int saved);
 
 /* This host: the device types of every loaded module, r's machine types. */
 struct manifest *inventory_host(struct loader *l,

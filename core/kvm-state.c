@@ -9,6 +9,13 @@
  * VM. The order of the set calls follows what KVM needs: special
  * registers (APIC base, EFER) before the LAPIC and MSRs, the MP state and
  * events after the LAPIC.
+ *
+ * "kvm-vm" carries the device clock in the subsection
+ * "kvm-vm/device-clock": a guest's device time goes on across a snapshot
+ * or a migration where it stopped. The subsection is optional, so that a
+ * host that predates it skips it (its device clock starts from 0, as it
+ * always did) instead of refusing the guest once its RAM has moved; a
+ * stream without it loads here with the device clock starting from 0.
  */
 #include <errno.h>
 #include <string.h>
@@ -55,13 +62,36 @@ static const struct modvmm_vmstate_field vm_fields[] = {
 	MODVMM_VMS_BUFFER_FIELD(struct kvm_vm_state, clock, 1),
 };
 
-static const struct modvmm_vmstate vm_vmstate = {
+static const struct modvmm_vmstate_field vm_clock_fields[] = {
+	MODVMM_VMS_FIELD(U64, struct kvm_vm_state, device_clock_ns, 1),
+};
+
+static const struct modvmm_vmstate vm_clock_vmstate = {
 	.size        = sizeof(struct modvmm_vmstate),
 	.version     = 1,
 	.min_version = 1,
-	.name        = "kvm-vm",
-	.fields      = vm_fields,
-	.n_fields    = G_N_ELEMENTS(vm_fields),
+	.name        = "kvm-vm/device-clock",
+	.fields      = vm_clock_fields,
+	.n_fields    = G_N_ELEMENTS(vm_clock_fields),
+};
+
+static const struct modvmm_vmstate_subsection vm_subsections[] = {
+	{
+		.size  = sizeof(struct modvmm_vmstate_subsection),
+		.flags = MODVMM_VMS_OPTIONAL, /* older hosts skip it */
+		.vms   = &vm_clock_vmstate,
+	},
+};
+
+static const struct modvmm_vmstate vm_vmstate = {
+	.size          = sizeof(struct modvmm_vmstate),
+	.version       = 1,
+	.min_version   = 1,
+	.name          = "kvm-vm",
+	.fields        = vm_fields,
+	.n_fields      = G_N_ELEMENTS(vm_fields),
+	.subsections   = vm_subsections,
+	.n_subsections = G_N_ELEMENTS(vm_subsections),
 };
 /* clang-format on */
 
@@ -226,7 +256,8 @@ int kvm_cpu_state_set(struct kvm *kvm, unsigned int cpu,
 			error);
 }
 
-int kvm_vm_state_get(struct kvm *kvm, struct kvm_vm_state *st, GError **error)
+int kvm_vm_state_get(struct kvm *kvm, struct timers *timers,
+		     struct kvm_vm_state *st, GError **error)
 {
 	memset(st, 0, sizeof(*st));
 	st->pic_master.chip_id = KVM_IRQCHIP_PIC_MASTER;
@@ -240,11 +271,12 @@ int kvm_vm_state_get(struct kvm *kvm, struct kvm_vm_state *st, GError **error)
 		return fail(error, G_MAXUINT, "KVM_GET_PIT2");
 	if (ioctl(kvm->vm_fd, KVM_GET_CLOCK, &st->clock) < 0)
 		return fail(error, G_MAXUINT, "KVM_GET_CLOCK");
+	st->device_clock_ns = timers_clock_ns(timers);
 	return 0;
 }
 
-int kvm_vm_state_set(struct kvm *kvm, const struct kvm_vm_state *st,
-		     GError **error)
+int kvm_vm_state_set(struct kvm *kvm, struct timers *timers,
+		     const struct kvm_vm_state *st, GError **error)
 {
 	struct kvm_clock_data clock = { .clock = st->clock.clock };
 
@@ -267,5 +299,6 @@ int kvm_vm_state_set(struct kvm *kvm, const struct kvm_vm_state *st,
 	/* Only the clock value is set; the flags are this host's. */
 	if (ioctl(kvm->vm_fd, KVM_SET_CLOCK, &clock) < 0)
 		return fail(error, G_MAXUINT, "KVM_SET_CLOCK");
+	timers_set_clock(timers, st->device_clock_ns);
 	return 0;
 }

@@ -8,11 +8,13 @@
 #include <glib.h>
 
 #include "kvm.h"
+#include "timer.h"
 #include "vmstate.h"
 
 /*
  * What KVM holds of a guest besides RAM and devices, as modvmm saves it:
- * per vCPU, and for the VM (in-kernel PIC, IOAPIC, PIT, clock). Both are
+ * per vCPU, and for the VM (in-kernel PIC, IOAPIC, PIT, clock; with them
+ * the device clock of the host services, core/timer.c). Both are
  * described with the VMState machinery, as device state is; the
  * descriptions belong to the core ("kvm-cpu", "kvm-vm") and are versioned
  * like any other.
@@ -42,6 +44,8 @@ struct kvm_vm_state {
 	struct kvm_irqchip ioapic;
 	struct kvm_pit_state2 pit;
 	struct kvm_clock_data clock;
+	/* timers_clock_ns() when saved ("kvm-vm/device-clock"); 0 without. */
+	uint64_t device_clock_ns;
 };
 
 /* The descriptions, imported once. */
@@ -53,8 +57,15 @@ int kvm_cpu_state_get(struct kvm *kvm, unsigned int cpu,
 		      struct kvm_cpu_state *st, GError **error);
 int kvm_cpu_state_set(struct kvm *kvm, unsigned int cpu,
 		      const struct kvm_cpu_state *st, GError **error);
-int kvm_vm_state_get(struct kvm *kvm, struct kvm_vm_state *st, GError **error);
-int kvm_vm_state_set(struct kvm *kvm, const struct kvm_vm_state *st,
-		     GError **error);
+/*
+ * The VM's state, with the device clock of `timers`. A restore sets it
+ * before it loads any device, while the timers are held (the guest has
+ * not run here: machine_run() releases them), so each device's post_load
+ * reads the clock its pre_save read on the source.
+ */
+int kvm_vm_state_get(struct kvm *kvm, struct timers *timers,
+		     struct kvm_vm_state *st, GError **error);
+int kvm_vm_state_set(struct kvm *kvm, struct timers *timers,
+		     const struct kvm_vm_state *st, GError **error);
 
 #endif

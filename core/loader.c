@@ -455,6 +455,33 @@ static int prop_width(uint32_t type)
 	return -1;
 }
 
+/* A legacy value must be one the property can hold. */
+static int prop_legacy_check(const char *file, const char *type,
+			     const struct modvmm_property *p, GError **error)
+{
+	int w = prop_width(p->type);
+
+	if (p->flags & ~MODVMM_PROP_LEGACY)
+		return error_setf(error, EINVAL,
+				  "%s: device type %s: property %s has flags "
+				  "0x%x this host does not know",
+				  file, type, p->name, p->flags);
+	if (!(p->flags & MODVMM_PROP_LEGACY))
+		return 0;
+	if (p->type == MODVMM_PROP_STR ? !p->legacy_str
+	    : p->type == MODVMM_PROP_BOOL
+		    ? p->legacy_u64 > 1
+		    : w < 8 && p->legacy_u64 >> (8 * w))
+		return error_setf(error, EINVAL,
+				  "%s: device type %s: property %s: its "
+				  "legacy value is not a %s",
+				  file, type, p->name,
+				  p->type == MODVMM_PROP_STR	? "string"
+				  : p->type == MODVMM_PROP_BOOL ? "bool"
+								: "value of its width");
+	return 0;
+}
+
 static int type_import(struct module *m, const struct modvmm_device_type *src,
 		       struct device_type **ret, GError **error)
 {
@@ -528,6 +555,9 @@ static int type_import(struct module *m, const struct modvmm_device_type *src,
 				prop->offset, dt->t.instance_size);
 			goto fail;
 		}
+		r = prop_legacy_check(file, dt->t.name, prop, error);
+		if (r < 0)
+			goto fail;
 		for (uint32_t j = 0; j < i; j++) {
 			if (!strcmp(dt->props[j].name, prop->name)) {
 				r = error_setf(

@@ -16,11 +16,7 @@
 #include "device.h"
 #include "../compat/error.h"
 #include "host.h"
-#include "inventory.h"
 #include "machine.h"
-#include "migration.h"
-#include "snapshot.h"
-#include "../compat/negotiate.h"
 
 extern const uint8_t guest_image[];
 extern const size_t guest_image_size;
@@ -148,7 +144,18 @@ static void add_compat(void *opaque, const struct compat_prop *p)
 	struct spec_build *b = opaque;
 
 	if (!strcmp(p->device, b->type))
-		g_string_append_printf(b->s, ",%s=%s", p->property, p->value);
+		g_string_append_printf(b->s, "%s%s=%s", b->s->len ? "," : "",
+				       p->property, p->value);
+}
+
+/* "PROP=VALUE,..." of t's compat properties for device type `type`. */
+static char *compat_text(const struct machine_registry *r,
+			 const struct machine_type *t, const char *type)
+{
+	struct spec_build b = { g_string_new(NULL), type };
+
+	machine_compat_props(r, t, add_compat, &b);
+	return g_string_free(b.s, FALSE);
 }
 
 char *machine_device_spec(const struct machine_registry *r,
@@ -156,11 +163,10 @@ char *machine_device_spec(const struct machine_registry *r,
 {
 	size_t n = strcspn(spec, ",");
 	g_autofree char *type = g_strndup(spec, n);
-	struct spec_build b = { g_string_new(type), type };
+	g_autofree char *compat = compat_text(r, t, type);
 
-	machine_compat_props(r, t, add_compat, &b);
-	g_string_append(b.s, spec + n);
-	return g_string_free(b.s, FALSE);
+	return g_strdup_printf("%s%s%s%s", type, *compat ? "," : "", compat,
+			       spec + n);
 }
 
 /* Every device type the machine will need, before anything is opened. */
@@ -224,12 +230,9 @@ static int create_devices(struct machine *m, const struct machine_config *cfg,
 		const char *type = default_devices[i];
 		int r;
 
-		g_autofree char *spec = NULL;
-
 		if (spec_has_type(cfg->devices, type))
 			continue;
-		spec = machine_device_spec(machine_registry(), m->type, type);
-		r = device_create(m->vmm, spec, NULL, error);
+		r = machine_device_add(m, type, NULL, error);
 		if (r < 0)
 			return r;
 	}
@@ -358,149 +361,27 @@ static int load_guest(struct machine *m, const struct machine_config *cfg,
 	return 0;
 }
 
-/* The spec of --device with id=ID, if one was given. */
-static const char *spec_with_id(char **specs, const char *id)
-{
-	g_autofree char *want = g_strdup_printf("id=%s", id);
-
-	for (char **s = specs; s && *s; s++) {
-		g_auto(GStrv) parts = g_strsplit(*s, ",", -1);
-
-		for (char **p = parts + 1; *p; p++)
-			if (!strcmp(*p, want))
-				return *s;
-	}
-	return NULL;
-}
-
-/*
- * A device whose spec sets a property its type here does not have (a
- * newer release's, say) cannot be created here: a reason in its verdict,
- * given before anything moves rather than after.
- */
-static void refuse_unknown_props(struct machine *m, struct snapshot *s,
-				  struct compat_verdict *v)
-{
-	for (guint i = 0; i < v->devices->len; i++) {
-		struct compat_device_verdict *dv = v->devices->pdata[i];
-		g_autoptr(GPtrArray) unknown = NULL;
-		struct device_type *dt;
-
-		for (guint j = 0; j < s->ids->len && !unknown; j++)
-			if (!strcmp(s->ids->pdata[j], dv->id))
-				unknown = device_spec_unknown(
-					m->vmm, s->specs->pdata[j]);
-		dt = loader_find_type(m->vmm->loader, dv->type);
-		for (guint j = 0; unknown && j < unknown->len; j++)
-			g_ptr_array_add(
-				dv->reasons,
-				g_strdup_printf("property %s, set on the "
-						"source, is unknown to %s %s "
-						"here",
-						(char *)unknown->pdata[j],
-						dt->module->info->name,
-						dt->module->info->version));
-		if (dv->accepted && dv->reasons->len) {
-			dv->accepted = 0;
-			v->n_refused++;
-			v->accepted = 0;
-		}
-	}
-}
-
-/*
- * Before KVM opens: the snapshot's machine type and every device are
- * checked against the modules loaded here, as an incoming migration is.
- */
-static int restore_check(struct machine *m, const struct machine_config *cfg,
-			 GError **error)
-{
-	struct snapshot *s = cfg->restore;
-	struct manifest *inv =
-		inventory_host(m->vmm->loader, machine_registry());
-	struct compat_verdict *v =
-		compat_negotiate(s->manifest, inv, cfg->machine);
-	g_autofree char *text = NULL;
-	int r = 0;
-
-	refuse_unknown_props(m, s, v);
-	text = compat_verdict_text(v);
-	/* An incoming migration's source hears the verdict first. */
-	snapshot_send_verdict(s, v, NULL);
-	if (!v->accepted)
-		r = error_setf(
-			error, EPROTO, "%s: this host cannot %s:\n%s", s->path,
-			s->fd < 0 ? "restore the snapshot" : "take the guest",
-			text);
-	else if (s->check)
-		r = error_setf(error, ECANCELED,
-			       "%s: a migration check: verdict sent", s->path);
-	compat_verdict_free(v);
-	manifest_free(inv);
-	for (char **d = cfg->devices; !r && d && *d; d++) {
-		g_autofree char *type = g_strndup(*d, strcspn(*d, ","));
-		int found = 0;
-
-		for (guint i = 0; i < s->ids->len && !found; i++)
-			found = spec_with_id(cfg->devices, s->ids->pdata[i]) ==
-					*d &&
-				g_str_has_prefix(s->specs->pdata[i], type) &&
-				((char *)s->specs->pdata[i])[strlen(type)] ==
-					',';
-		if (!found)
-			r = error_setf(
-				error, EINVAL,
-				"--device %s: with --restore, a --device "
-				"must name (id=) a device of the "
-				"snapshot, of the same type",
-				*d);
-	}
-	return r;
-}
-
-static int restore_devices(struct machine *m, const struct machine_config *cfg,
-			   GError **error)
-{
-	struct snapshot *s = cfg->restore;
-
-	for (guint i = 0; i < s->ids->len; i++) {
-		const char *spec = spec_with_id(cfg->devices, s->ids->pdata[i]);
-		int r = machine_device_add(m, spec ? spec : s->specs->pdata[i],
-					   NULL, error);
-
-		if (r < 0)
-			return r;
-	}
-	return 0;
-}
-
-int machine_create(const struct machine_config *cfg, struct machine **ret,
-		   GError **error)
+int machine_new(const struct machine_config *cfg, const char *type_name,
+		int alias, struct machine **ret, GError **error)
 {
 	g_autoptr(GPtrArray) errors =
 		g_ptr_array_new_with_free_func((GDestroyNotify)g_error_free);
-	struct kvm_boot boot = { 0 };
+	const struct machine_type *type;
+	char *warning = NULL;
 	struct machine *m;
 	int r;
 
-	const struct machine_type *type;
-	char *warning = NULL;
-
-	r = machine_resolve(machine_registry(),
-			    cfg->restore ? cfg->restore->machine : cfg->machine,
-			    &type, &warning, error);
+	r = machine_resolve(machine_registry(), type_name, &type, &warning,
+			    error);
 	if (r < 0)
 		return r;
 	m = g_new0(struct machine, 1);
 	m->type = type;
-	m->downtime_ms = MIGRATION_DOWNTIME_DEFAULT;
-	m->migration_timeout = MIGRATION_TIMEOUT_DEFAULT;
-	m->alias = cfg->restore ? cfg->restore->alias
-				: !cfg->machine ||
-					  !strcmp(cfg->machine,
-						  machine_registry()->alias);
+	m->alias = alias;
 	m->warning = warning;
 	m->vmm = vmm_new(host_services());
+	/* Device time and timers start with the guest: machine_run(). */
+	timers_hold(m->vmm->timers);
 	m->vmm->sinks = cfg->sinks;
 	m->vmm->sinks.irq = sink_irq;
 	m->vmm->sinks.irq_pulse = sink_irq_pulse;
@@ -522,25 +403,36 @@ int machine_create(const struct machine_config *cfg, struct machine **ret,
 					       : "");
 		goto fail;
 	}
+	*ret = m;
+	return 0;
+fail:
+	machine_free(m);
+	return r;
+}
+
+int machine_open_kvm(struct machine *m, const struct machine_config *cfg,
+		     uint64_t memory, unsigned int cpus, GError **error)
+{
+	return open_kvm(m, cfg, memory, cpus, error);
+}
+
+int machine_create(const struct machine_config *cfg, struct machine **ret,
+		   GError **error)
+{
+	struct kvm_boot boot = { 0 };
+	struct machine *m;
+	int r;
+
+	r = machine_new(cfg, cfg->machine,
+			!cfg->machine ||
+				!strcmp(cfg->machine, machine_registry()->alias),
+			&m, error);
+	if (r < 0)
+		return r;
 	/* What the user can get wrong is checked before KVM is opened. */
-	r = cfg->restore ? restore_check(m, cfg, error)
-			 : check_device_types(m, cfg, error);
+	r = check_device_types(m, cfg, error);
 	if (r < 0)
 		goto fail;
-	if (cfg->restore) {
-		r = open_kvm(m, cfg, cfg->restore->memory, cfg->restore->cpus,
-			     error);
-		if (!r)
-			r = restore_devices(m, cfg, error);
-		if (!r)
-			r = kvm_cpus_create(m->kvm, &boot, error);
-		if (!r)
-			r = snapshot_load(cfg->restore, m, error);
-		if (r < 0)
-			goto fail;
-		*ret = m;
-		return 0;
-	}
 	if (cfg->offline) {
 		r = create_devices(m, cfg, error);
 		if (r < 0)
@@ -573,7 +465,10 @@ fail:
 
 void machine_run(struct machine *m, struct kvm_result *ret)
 {
+	timers_release(m->vmm->timers);
 	kvm_cpus_run(m->kvm, ret);
+	/* Saved after the run (--snapshot-on-exit), the clock is at rest. */
+	timers_hold(m->vmm->timers);
 }
 
 void machine_stop(struct machine *m, int signo)
@@ -653,20 +548,17 @@ int machine_resume(struct machine *m, GError **error)
 int machine_device_add(struct machine *m, const char *spec,
 		       struct modvmm_device **ret, GError **error)
 {
-	g_autofree char *full =
-		machine_device_spec(machine_registry(), m->type, spec);
+	g_autofree char *type = g_strndup(spec, strcspn(spec, ","));
+	g_autofree char *compat =
+		compat_text(machine_registry(), m->type, type);
 
-	return device_create(m->vmm, full, ret, error);
+	return device_create_machine(m->vmm, spec, compat, ret, error);
 }
 
 void machine_free(struct machine *m)
 {
 	if (!m)
 		return;
-	/* A migration still running needs the machine: end it first. */
-	if (migration_running(m->migration))
-		migration_cancel(m->migration, NULL);
-	migration_free(m->migration);
 	device_destroy_all(m->vmm);
 	if (m->kvm) {
 		kvm_cpus_destroy(m->kvm);

@@ -10,7 +10,6 @@
 #include "../compat/machine.h"
 #include "vmm.h"
 
-struct snapshot;
 
 struct machine_config {
 	const char *machine; /* NULL or "microvm" */
@@ -27,10 +26,6 @@ struct machine_config {
 	const char *append;	/* kernel or built-in guest command line */
 	const char *kvm_device; /* NULL: /dev/kvm */
 	int offline; /* modules and devices only: no KVM, no guest RAM */
-	/* Restore this snapshot (snapshot_open()) instead of booting: its
-	 * machine type, memory, vCPUs and devices; a --device with the id of
-	 * one of its devices replaces that device's spec. */
-	struct snapshot *restore;
 	struct vmm_sinks sinks; /* log (irq and request are the machine's) */
 };
 
@@ -44,8 +39,8 @@ struct machine {
 	const struct machine_type *type;
 	int alias;     /* the type was asked for by the unversioned alias */
 	char *warning; /* for the front end to print, e.g. deprecation */
-	struct migration *migration; /* the last outgoing one, or NULL */
-	uint32_t downtime_ms; /* migrate's default limit (--downtime-ms) */
+	/* migrate's default limit (--downtime-ms), set by the front end */
+	uint32_t downtime_ms;
 	/* s: migrate's default timeout-s (--migration-timeout) */
 	uint32_t migration_timeout;
 };
@@ -76,6 +71,19 @@ char *machine_device_spec(const struct machine_registry *r,
  */
 int machine_create(const struct machine_config *cfg, struct machine **ret,
 		   GError **error);
+
+/*
+ * The first step of either way of making a machine (machine_create(),
+ * core/restore.c): machine type `type_name` (NULL: the alias; asked for
+ * by the alias when `alias` is set) and the modules cfg names, loaded, a
+ * module that fails an error; no devices, no KVM yet.
+ */
+int machine_new(const struct machine_config *cfg, const char *type_name,
+		int alias, struct machine **ret, GError **error);
+
+/* KVM for it: `memory` bytes of guest RAM, `cpus` vCPUs to create. */
+int machine_open_kvm(struct machine *m, const struct machine_config *cfg,
+		     uint64_t memory, unsigned int cpus, GError **error);
 
 /* Runs until the guest ends or machine_stop(); see enum kvm_end. */
 void machine_run(struct machine *m, struct kvm_result *ret);

@@ -14,15 +14,17 @@
 #include <json-glib/json-glib.h>
 
 #include "compat-cli.h"
+#include "control-cmds.h"
 #include "control.h"
 #include "ctl-cli.h"
 #include "device.h"
 #include "fault.h"
 #include "host.h"
+#include "incoming.h"
 #include "machine.h"
 #include "migration.h"
+#include "restore.h"
 #include "sandbox.h"
-#include "snapshot.h"
 #include "vmm.h"
 
 static char **opt_module_dirs;
@@ -311,22 +313,59 @@ static int end_status(const struct kvm_result *res)
 	}
 }
 
-/* The destination's side, up to the snapshot head of the guest. */
-static int incoming(int listener, struct snapshot **ret, GError **error)
+/* --restore FILE: judged, then built; the verdict printed if refused. */
+static int restore(const struct machine_config *cfg, const char *path,
+		   struct machine **ret, GError **error)
 {
-	int fd, r;
+	struct compat_verdict *v = NULL;
+	struct snapshot *s = NULL;
+	struct machine *m = NULL;
+	int r = snapshot_open(path, &s, error);
 
-	fprintf(stderr, "modvmm: waiting for a migration on %s\n",
-		opt_incoming);
-	r = migration_accept(listener, opt_incoming,
-			     (uint32_t)opt_migration_timeout, &fd, error);
+	if (!r)
+		r = restore_judge(cfg, s, &m, &v, error);
+	if (!r)
+		r = restore_build(m, cfg, s, v, error);
 	if (r < 0)
-		return r;
-	r = snapshot_receive(fd, opt_incoming, ret, error);
-	if (r < 0)
-		close(fd);
-	else
-		fault_point(FAULT_INCOMING_MANIFEST);
+		g_clear_pointer(&m, machine_free);
+	compat_verdict_free(v);
+	/* The guest's RAM holds it all now. */
+	snapshot_free(s);
+	*ret = m;
+	return r;
+}
+
+/*
+ * --incoming URI: a migration check gets its verdict, then the next
+ * connection is awaited (not on an inherited fd:, which has one).
+ */
+static int receive(const struct machine_config *cfg, struct machine **ret,
+		   GError **error)
+{
+	int listener = migration_listen(opt_incoming, error);
+	int r = listener;
+
+	while (listener >= 0) {
+		fprintf(stderr, "modvmm: waiting for a migration on %s\n",
+			opt_incoming);
+		r = incoming_take(listener, opt_incoming,
+				  (uint32_t)opt_migration_timeout, cfg, ret,
+				  error);
+		if (r < 0 || *ret)
+			break;
+		fprintf(stderr, "modvmm: %s: a migration check: verdict sent\n",
+			opt_incoming);
+		/* An inherited descriptor has one connection. */
+		if (g_str_has_prefix(opt_incoming, "fd:")) {
+			r = -ECANCELED;
+			break;
+		}
+	}
+	if (listener >= 0)
+		migration_unlisten(listener, opt_incoming);
+	if (*ret)
+		fprintf(stderr, "modvmm: guest arrived from %s\n",
+			opt_incoming);
 	return r;
 }
 
@@ -342,7 +381,7 @@ static int cmd_run(int argc, char **argv)
 	struct control *ctl = NULL;
 	g_autofree char *deferred = NULL;
 	enum sandbox_mode seccomp = SANDBOX_ENFORCE;
-	int listener = -1, status;
+	int status;
 
 	g_option_context_add_main_entries(ctx, module_options, NULL);
 	g_option_context_add_main_entries(ctx, run_options, NULL);
@@ -443,15 +482,15 @@ static int cmd_run(int argc, char **argv)
 		return STATUS_SETUP;
 	}
 
-	if (opt_restore && snapshot_open(opt_restore, &cfg.restore, &err) < 0) {
+	if (opt_restore && restore(&cfg, opt_restore, &m, &err) < 0) {
 		print_error(err);
 		return STATUS_SETUP;
 	}
 	/* --incoming defer: the control socket first, the URI from it. */
 	if (opt_incoming && !strcmp(opt_incoming, "defer")) {
 		if (control_new(NULL, opt_control,
-				(unsigned int)opt_control_timeout, &ctl,
-				&err) < 0) {
+				(unsigned int)opt_control_timeout,
+				control_commands(), &ctl, &err) < 0) {
 			print_error(err);
 			return STATUS_SETUP;
 		}
@@ -464,61 +503,22 @@ static int cmd_run(int argc, char **argv)
 		g_free(opt_incoming); /* "defer" */
 		opt_incoming = deferred;
 	}
-	/* A migration check gets its verdict; then the next connection. */
-	if (opt_incoming &&
-	    (listener = migration_listen(opt_incoming, &err)) < 0) {
-		print_error(err);
-		control_free(ctl);
-		return STATUS_SETUP;
-	}
-	for (;;) {
-		if (opt_incoming &&
-		    incoming(listener, &cfg.restore, &err) < 0) {
+	if (opt_incoming && receive(&cfg, &m, &err) < 0) {
+		if (err) {
 			print_error(err);
 			fprintf(stderr,
-				"modvmm: migration from %s failed: no "
-				"guest started here\n",
+				"modvmm: migration from %s failed: no guest "
+				"started here\n",
 				opt_incoming);
-			migration_unlisten(listener, opt_incoming);
-			control_free(ctl);
-			return STATUS_SETUP;
 		}
-		if (!cfg.restore || cfg.restore->fd < 0 || !cfg.restore->check)
-			break;
-		if (machine_create(&cfg, &m, &err) == 0)
-			machine_free(m); /* not reached: a check fails it */
-		m = NULL;
-		fprintf(stderr, "modvmm: %s\n", err->message);
-		g_clear_error(&err);
-		close(cfg.restore->fd);
-		g_clear_pointer(&cfg.restore, snapshot_free);
-		if (g_str_has_prefix(opt_incoming, "fd:"))
-			return STATUS_SETUP;
-	}
-	if (opt_incoming)
-		migration_unlisten(listener, opt_incoming);
-	if (machine_create(&cfg, &m, &err) < 0 ||
-	    (cfg.restore && snapshot_send_complete(cfg.restore, &err) < 0)) {
-		print_error(err);
-		if (opt_incoming)
-			fprintf(stderr,
-				"modvmm: migration from %s failed: no "
-				"guest started here\n",
-				opt_incoming);
-		machine_free(m);
-		if (cfg.restore && cfg.restore->fd >= 0)
-			close(cfg.restore->fd);
-		snapshot_free(cfg.restore);
 		control_free(ctl);
 		return STATUS_SETUP;
 	}
-	if (cfg.restore && cfg.restore->fd >= 0) {
-		fprintf(stderr, "modvmm: guest arrived from %s\n",
-			opt_incoming);
-		close(cfg.restore->fd);
+	if (!m && machine_create(&cfg, &m, &err) < 0) {
+		print_error(err);
+		control_free(ctl);
+		return STATUS_SETUP;
 	}
-	/* The guest's RAM holds it all now. */
-	g_clear_pointer(&cfg.restore, snapshot_free);
 	if (m->warning)
 		fprintf(stderr, "modvmm: warning: %s\n", m->warning);
 	m->downtime_ms = (uint32_t)opt_downtime_ms;
@@ -527,7 +527,7 @@ static int cmd_run(int argc, char **argv)
 		control_attach(ctl, m);
 	else if (opt_control &&
 		 control_new(m, opt_control, (unsigned int)opt_control_timeout,
-			     &ctl, &err) < 0) {
+			     control_commands(), &ctl, &err) < 0) {
 		print_error(err);
 		machine_free(m);
 		return STATUS_SETUP;

@@ -21,8 +21,7 @@
 #include <unistd.h>
 
 #include "../compat/error.h"
-#include "../compat/json-text.h"
-#include "control.h"
+#include "../compat/negotiate.h"
 #include "fault.h"
 #include "inventory.h"
 #include "kvm-cpu.h"
@@ -33,7 +32,7 @@
 
 struct migration {
 	struct machine *m;
-	struct control *c;
+	struct migration_sink sink;
 	char *uri;
 	uint32_t downtime_limit; /* ms */
 	uint32_t timeout;	 /* s the destination may move nothing */
@@ -55,7 +54,7 @@ struct migration {
 	gint64 started;		    /* µs, monotonic */
 	gint64 total_time;	    /* ms, once over */
 	int cancel;
-	JsonNode *verdict; /* the destination's, once it came */
+	struct compat_verdict *verdict; /* the destination's, once it came */
 };
 
 static const char *state_name(enum migration_state s)
@@ -126,6 +125,14 @@ int migration_running(struct migration *mig)
 	return r;
 }
 
+static void report(struct migration *mig, JsonNode *status)
+{
+	if (mig->sink.status)
+		mig->sink.status(mig->sink.opaque, status);
+	else
+		json_node_unref(status);
+}
+
 static void set_state(struct migration *mig, enum migration_state st,
 		      const char *error)
 {
@@ -140,7 +147,7 @@ static void set_state(struct migration *mig, enum migration_state st,
 			(g_get_monotonic_time() - mig->started) / 1000;
 	ev = status_locked(mig);
 	g_mutex_unlock(&mig->lock);
-	control_event(mig->c, "MIGRATION", ev);
+	report(mig, ev);
 }
 
 static int cancelled(struct migration *mig, GError **error)
@@ -361,30 +368,6 @@ static uint64_t count_bits(const uint64_t *b, uint64_t words)
 	return n;
 }
 
-/* The destination's agreed version of each device, from its verdict. */
-static GHashTable *verdict_versions(JsonObject *o)
-{
-	GHashTable *h =
-		g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
-	JsonNode *vn = json_object_get_member(o, "versions");
-	JsonObjectIter it;
-	const char *id;
-	JsonNode *n;
-
-	if (!vn)
-		return h;
-	json_object_iter_init(&it, json_node_get_object(vn));
-	while (json_object_iter_next(&it, &id, &n))
-		if (JSON_NODE_HOLDS_VALUE(n) &&
-		    json_node_get_value_type(n) == G_TYPE_INT64 &&
-		    json_node_get_int(n) > 0 &&
-		    json_node_get_int(n) <= G_MAXUINT32)
-			g_hash_table_insert(
-				h, g_strdup(id),
-				GUINT_TO_POINTER((guint)json_node_get_int(n)));
-	return h;
-}
-
 /* The phases of a migration, as messages name them (docs/control.md). */
 enum phase {
 	PHASE_HANDSHAKE,    /* HELLO, MANIFEST, CONFIG go out */
@@ -439,67 +422,13 @@ static int peer_error(enum phase ph, uint32_t timeout, int r, GError **error)
 	return error_setf(error, -r, "%s (during '%s')", was, name);
 }
 
-/* The destination's VERDICT record, parsed. */
-static int value_is(JsonNode *n, GType type)
-{
-	return n && JSON_NODE_HOLDS_VALUE(n) &&
-	       json_node_get_value_type(n) == type;
-}
-
-/*
- * What is wrong with the shape of a destination's verdict, or NULL: an
- * object with a boolean "accepted", and where present a string
- * "verdict", an object "versions" and an object "known" of arrays of
- * strings. Checked once here, so that the readers need no guards and
- * json-glib never warns about a member of another type.
- */
-static const char *verdict_shape(JsonNode *n)
-{
-	JsonObject *o;
-	JsonNode *m;
-	JsonObjectIter it;
-	const char *id;
-
-	if (!JSON_NODE_HOLDS_OBJECT(n))
-		return "not an object";
-	o = json_node_get_object(n);
-	if (!value_is(json_object_get_member(o, "accepted"), G_TYPE_BOOLEAN))
-		return "no boolean 'accepted'";
-	m = json_object_get_member(o, "verdict");
-	if (m && !value_is(m, G_TYPE_STRING))
-		return "'verdict' is not a string";
-	m = json_object_get_member(o, "versions");
-	if (m && !JSON_NODE_HOLDS_OBJECT(m))
-		return "'versions' is not an object";
-	m = json_object_get_member(o, "known");
-	if (!m)
-		return NULL;
-	if (!JSON_NODE_HOLDS_OBJECT(m))
-		return "'known' is not an object";
-	json_object_iter_init(&it, json_node_get_object(m));
-	while (json_object_iter_next(&it, &id, &m)) {
-		JsonArray *a;
-
-		if (!JSON_NODE_HOLDS_ARRAY(m))
-			return "a 'known' entry is not an array";
-		a = json_node_get_array(m);
-		for (guint i = 0; i < json_array_get_length(a); i++)
-			if (!value_is(json_array_get_element(a, i),
-				      G_TYPE_STRING))
-				return "a 'known' entry holds a non-string";
-	}
-	return NULL;
-}
-
+/* The destination's VERDICT record, parsed (compat_verdict_parse()). */
 static int receive_verdict(int fd, const char *uri, uint32_t timeout,
-			   JsonNode **ret, GError **error)
+			   struct compat_verdict **ret, GError **error)
 {
 	g_autoptr(GByteArray) buf = g_byte_array_new();
-	g_autofree char *text = NULL;
 	struct snap_record rec;
-	size_t off = 0, at;
-	const char *why;
-	JsonNode *n;
+	size_t off = 0;
 	int r;
 
 	r = snapshot_read_record(fd, uri, &off, buf, &rec, error);
@@ -508,42 +437,22 @@ static int receive_verdict(int fd, const char *uri, uint32_t timeout,
 	if (rec.type != SNAP_VERDICT || rec.len > SNAPSHOT_HEAD_MAX)
 		return error_setf(error, EPROTO,
 				  "%s: the destination sent no verdict", uri);
-	text = g_strndup((const char *)rec.data, rec.len);
-	/* json-glib takes the second of two documents and leaks the first:
-	 * json_text_depth() refuses that. */
-	n = json_text_depth(text, rec.len, &at) < 0
-		    ? NULL
-		    : json_from_string(text, NULL);
-	why = n ? verdict_shape(n) : "not JSON";
-	if (why) {
-		if (n)
-			json_node_unref(n);
-		return error_setf(
-			error, EPROTO,
-			"%s: the destination's verdict is not one: %s", uri,
-			why);
-	}
-	*ret = n;
-	return 0;
+	return compat_verdict_parse(uri, (const char *)rec.data, rec.len, ret,
+				    error);
 }
 
-static int read_verdict(struct migration *mig, GHashTable **ret_versions,
-			GError **error)
+static int read_verdict(struct migration *mig, GError **error)
 {
-	JsonObject *o;
 	int r = receive_verdict(mig->fd, mig->uri, mig->timeout, &mig->verdict,
 				error);
 
 	if (r < 0)
 		return r;
-	o = json_node_get_object(mig->verdict);
-	*ret_versions = verdict_versions(o);
-	if (!json_object_get_boolean_member(o, "accepted"))
+	if (!mig->verdict->accepted)
 		return error_setf(error, EPROTO,
 				  "refused by the destination; the guest keeps "
 				  "running here:\n%s",
-				  json_object_get_string_member_with_default(
-					  o, "verdict", ""));
+				  mig->verdict->text);
 	return 0;
 }
 
@@ -551,7 +460,7 @@ int migration_check(struct machine *m, const char *uri, JsonNode **ret,
 		    GError **error)
 {
 	struct snap_writer w = { .what = uri };
-	JsonNode *n = NULL;
+	struct compat_verdict *v = NULL;
 	JsonObject *o;
 	int r;
 
@@ -564,7 +473,7 @@ int migration_check(struct machine *m, const char *uri, JsonNode **ret,
 		r = peer_error(PHASE_HANDSHAKE, MIGRATION_CHECK_TIMEOUT, r,
 			       error);
 	else
-		r = receive_verdict(w.fd, uri, MIGRATION_CHECK_TIMEOUT, &n,
+		r = receive_verdict(w.fd, uri, MIGRATION_CHECK_TIMEOUT, &v,
 				    error);
 	if (!g_str_has_prefix(uri, "fd:"))
 		close(w.fd);
@@ -572,59 +481,33 @@ int migration_check(struct machine *m, const char *uri, JsonNode **ret,
 		g_prefix_error(error, "%s: ", uri);
 	if (r < 0)
 		return r;
-	o = json_node_get_object(n);
-	/* What the caller shows: the decision and the text, not the map. */
-	json_object_remove_member(o, "versions");
-	*ret = n;
+	/* What the caller shows: the decision and the text. */
+	o = json_object_new();
+	json_object_set_boolean_member(o, "accepted", v->accepted);
+	json_object_set_string_member(o, "verdict", v->text);
+	*ret = json_node_init_object(json_node_alloc(), o);
+	json_object_unref(o);
+	compat_verdict_free(v);
 	return 0;
 }
 
 /*
- * At stop time, the re-check of ARCHITECTURE.md: the guest ran on after
- * the verdict, so a subsection may have become needed since. One the
- * destination did not list as known (and that is not optional, which the
- * destination skips) would be refused there: the migration is aborted
- * now, while the guest can still resume here.
+ * At stop time, the re-check of ARCHITECTURE.md (compat_recheck()): a
+ * subsection that became needed after the verdict and that the
+ * destination does not know aborts the migration now, while the guest can
+ * still resume here.
  */
 static int recheck_subsections(struct migration *mig, GError **error)
 {
 	struct machine *m = mig->m;
-	/* Its shape was checked on arrival (verdict_shape()). */
-	JsonNode *kn = json_object_get_member(
-		json_node_get_object(mig->verdict), "known");
-	JsonObject *known = kn ? json_node_get_object(kn) : NULL;
-	struct manifest *mf =
-		inventory_guest(m->vmm, machine_registry(), m->type, m->alias);
+	struct manifest *mf = inventory_guest(m->vmm, m->type, m->alias, 0);
+	g_autoptr(GPtrArray) reasons = g_ptr_array_new_with_free_func(g_free);
 	int r = 0;
 
-	for (guint i = 0; !r && known && i < mf->devices->len; i++) {
-		const struct manifest_device *d = mf->devices->pdata[i];
-		JsonArray *k =
-			json_object_has_member(known, d->id)
-				? json_object_get_array_member(known, d->id)
-				: NULL;
-
-		for (guint j = 0; !r && d->subs && j < d->subs->len; j++) {
-			const struct manifest_vms *sv = d->subs->pdata[j];
-			int found = 0;
-
-			if (!sv->send || sv->optional)
-				continue;
-			for (guint x = 0; k && x < json_array_get_length(k);
-			     x++)
-				found |= !strcmp(
-					json_array_get_string_element(k, x),
-					sv->name);
-			if (!found)
-				r = error_setf(error, EPROTO,
-					       "%s (%s): subsection %s became "
-					       "needed after the verdict and "
-					       "the destination does not know "
-					       "it; the guest keeps running "
-					       "here",
-					       d->id, d->type, sv->name);
-		}
-	}
+	compat_recheck(mig->verdict, mf, reasons);
+	if (reasons->len)
+		r = error_setf(error, EPROTO, "%s; the guest keeps running here",
+			       (const char *)reasons->pdata[0]);
 	manifest_free(mf);
 	return r;
 }
@@ -657,7 +540,6 @@ static int migrate(struct migration *mig, GError **error)
 	g_autofree uint64_t *dirty = g_new0(uint64_t, words);
 	struct snap_writer w = { .what = mig->uri };
 	g_autoptr(GByteArray) buf = g_byte_array_new();
-	g_autoptr(GHashTable) versions = NULL;
 	struct snap_record rec;
 	gint64 stop_at, t;
 	size_t off = 0;
@@ -675,7 +557,7 @@ static int migrate(struct migration *mig, GError **error)
 	if (r < 0)
 		return peer_error(PHASE_HANDSHAKE, mig->timeout, r, error);
 	fault_point(FAULT_MIGRATE_MANIFEST);
-	r = read_verdict(mig, &versions, error);
+	r = read_verdict(mig, error);
 	if (r < 0)
 		return r;
 	fault_point(FAULT_MIGRATE_VERDICT);
@@ -727,7 +609,7 @@ static int migrate(struct migration *mig, GError **error)
 		if (!r)
 			fault_point(FAULT_MIGRATE_DEVICE_STATE);
 		if (!r)
-			r = snapshot_write_state(&w, m, versions, error);
+			r = snapshot_write_state(&w, m, mig->verdict, error);
 		if (r < 0)
 			r = peer_error(PHASE_DEVICE_STATE, mig->timeout, r,
 				       error);
@@ -804,8 +686,8 @@ static gpointer migration_thread(gpointer data)
 	return NULL;
 }
 
-int migration_start(struct machine *m, struct control *c, const char *uri,
-		    uint32_t downtime_ms, uint32_t timeout_s,
+int migration_start(struct machine *m, const struct migration_sink *sink,
+		    const char *uri, uint32_t downtime_ms, uint32_t timeout_s,
 		    struct migration **ret, GError **error)
 {
 	struct migration *mig;
@@ -826,7 +708,8 @@ int migration_start(struct machine *m, struct control *c, const char *uri,
 		return -EHOSTUNREACH;
 	}
 	mig->m = m;
-	mig->c = c;
+	if (sink)
+		mig->sink = *sink;
 	mig->uri = g_strdup(uri);
 	mig->downtime_limit = downtime_ms;
 	mig->timeout = timeout_s;
@@ -835,7 +718,7 @@ int migration_start(struct machine *m, struct control *c, const char *uri,
 	mig->started = g_get_monotonic_time();
 	mig->state = MIGRATION_SETUP;
 	g_mutex_init(&mig->lock);
-	control_event(c, "MIGRATION", migration_status(mig));
+	report(mig, migration_status(mig));
 	mig->thread = g_thread_new("migration", migration_thread, mig);
 	*ret = mig;
 	return 0;
@@ -865,8 +748,7 @@ void migration_free(struct migration *mig)
 	g_mutex_clear(&mig->lock);
 	if (mig->ai)
 		freeaddrinfo(mig->ai);
-	if (mig->verdict)
-		json_node_unref(mig->verdict);
+	compat_verdict_free(mig->verdict);
 	g_free(mig->error);
 	g_free(mig->uri);
 	g_free(mig);

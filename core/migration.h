@@ -8,7 +8,6 @@
 #include <json-glib/json-glib.h>
 
 struct machine;
-struct control;
 
 /*
  * Live migration, source side. On its own thread: connect, send HELLO,
@@ -44,11 +43,21 @@ enum migration_state {
 struct migration;
 
 /*
- * "unix:PATH", "tcp:HOST:PORT" or "fd:N". Refused while another runs.
- * Status changes go out as MIGRATION events on `c` (may be NULL).
+ * Who hears of a migration's progress, as vmm_sinks are for devices:
+ * `status` gets each change of state as migration_status() describes it
+ * (and takes it), from the migration's thread.
  */
-int migration_start(struct machine *m, struct control *c, const char *uri,
-		    uint32_t downtime_ms, uint32_t timeout_s,
+struct migration_sink {
+	void (*status)(void *opaque, JsonNode *status);
+	void *opaque;
+};
+
+/*
+ * "unix:PATH", "tcp:HOST:PORT" or "fd:N". Refused while another runs.
+ * Status changes go to `sink` (NULL: nobody).
+ */
+int migration_start(struct machine *m, const struct migration_sink *sink,
+		    const char *uri, uint32_t downtime_ms, uint32_t timeout_s,
 		    struct migration **ret, GError **error);
 
 /*

@@ -314,7 +314,9 @@ int snapshot_write_head(struct snap_writer *w, struct machine *m, int check,
 	if (r < 0)
 		return r;
 
-	mf = inventory_guest(m->vmm, machine_registry(), m->type, m->alias);
+	/* A file holds each device at its newest version, and says so: a
+	 * host judges what it holds, not what its source could save. */
+	mf = inventory_guest(m->vmm, m->type, m->alias, w->align);
 	manifest = manifest_to_json(mf);
 	manifest_free(mf);
 	r = snapshot_write_record(w, SNAP_MANIFEST, manifest, strlen(manifest),
@@ -345,7 +347,7 @@ int snapshot_write_head(struct snap_writer *w, struct machine *m, int check,
 }
 
 int snapshot_write_state(struct snap_writer *w, struct machine *m,
-			 GHashTable *versions, GError **error)
+			 const struct compat_verdict *v, GError **error)
 {
 	struct kvm *kvm = m->kvm;
 	g_autofree struct kvm_cpu_state *cs = g_new0(struct kvm_cpu_state, 1);
@@ -369,7 +371,7 @@ int snapshot_write_state(struct snap_writer *w, struct machine *m,
 	{
 		g_autoptr(GByteArray) sec = g_byte_array_new();
 
-		r = kvm_vm_state_get(kvm, &vs, error);
+		r = kvm_vm_state_get(kvm, m->vmm->timers, &vs, error);
 		if (!r)
 			r = vmstate_save(kvm_state_vm_vms(), &vs, 1, sec,
 					 error);
@@ -381,7 +383,7 @@ int snapshot_write_state(struct snap_writer *w, struct machine *m,
 	}
 	for (guint i = 0; i < m->vmm->devices->len; i++) {
 		struct modvmm_device *dev = m->vmm->devices->pdata[i];
-		const struct vms *v = dev->type->vms;
+		const struct vms *vms = dev->type->vms;
 		g_autoptr(GByteArray) rec = g_byte_array_new();
 		uint8_t idlen = (uint8_t)strlen(dev->id);
 
@@ -389,13 +391,11 @@ int snapshot_write_state(struct snap_writer *w, struct machine *m,
 		g_byte_array_append(rec, (const uint8_t *)dev->id, idlen);
 		/* Timers and the guest's accesses both run under this lock. */
 		g_mutex_lock(&m->vmm->lock);
-		r = vmstate_save(
-			v, dev->state,
-			versions && g_hash_table_contains(versions, dev->id)
-				? GPOINTER_TO_UINT(g_hash_table_lookup(versions,
-								       dev->id))
-				: v->d.version,
-			rec, error);
+		r = vmstate_save(vms, dev->state,
+				 v && compat_verdict_version(v, dev->id)
+					 ? compat_verdict_version(v, dev->id)
+					 : vms->d.version,
+				 rec, error);
 		g_mutex_unlock(&m->vmm->lock);
 		if (!r)
 			r = snapshot_write_record(w, SNAP_DEVICE, rec->data,
@@ -796,6 +796,39 @@ static int read_hello(struct snapshot *s, const struct snap_record *rec,
 	return 0;
 }
 
+/*
+ * An older source listed only compat properties in its manifest, but every
+ * property in its CONFIG: the rest were as good as set there.
+ */
+static void props_from_spec(struct manifest *mf, struct manifest_device *md,
+			    const char *spec)
+{
+	g_auto(GStrv) parts = g_strsplit(spec, ",", -1);
+
+	for (char **p = parts + 1; *p; p++) {
+		char *eq = strchr(*p, '=');
+		struct manifest_prop *mp;
+		int listed = 0;
+
+		if (!eq || g_str_has_prefix(*p, "id="))
+			continue;
+		*eq = '\0';
+		for (guint i = 0; i < md->props->len && !listed; i++)
+			listed = !strcmp(((struct manifest_prop *)
+						  md->props->pdata[i])
+						 ->property,
+					 *p);
+		if (listed)
+			continue;
+		mp = g_new0(struct manifest_prop, 1);
+		mp->property = manifest_str(mf, *p);
+		mp->value = manifest_str(mf, eq + 1);
+		mp->set = 1;
+		g_ptr_array_add(md->props, mp);
+	}
+	md->props_complete = 1;
+}
+
 static int read_config(struct snapshot *s, const struct snap_record *rec,
 		       GError **error)
 {
@@ -819,8 +852,7 @@ static int read_config(struct snapshot *s, const struct snap_record *rec,
 				  s->path, n, s->manifest->devices->len);
 	for (guint i = 0; i < n; i++) {
 		JsonNode *e = json_array_get_element(a, i);
-		const struct manifest_device *md =
-			s->manifest->devices->pdata[i];
+		struct manifest_device *md = s->manifest->devices->pdata[i];
 		const char *id, *spec;
 
 		id = JSON_NODE_HOLDS_OBJECT(e)
@@ -836,6 +868,8 @@ static int read_config(struct snapshot *s, const struct snap_record *rec,
 					  s->path, i, md->id, md->type);
 		g_ptr_array_add(s->ids, g_strdup(id));
 		g_ptr_array_add(s->specs, g_strdup(spec));
+		if (!md->props_complete)
+			props_from_spec(s->manifest, md, spec);
 	}
 	return 0;
 }
@@ -980,6 +1014,46 @@ fail:
 	return r;
 }
 
+const char *snapshot_record_name(uint8_t type)
+{
+	return record_name(type);
+}
+
+int snapshot_inspect(const char *path, const uint8_t *data, size_t len,
+		     struct snapshot **ret, GError **error)
+{
+	struct snapshot *s = snapshot_new(path, -1);
+	int r;
+
+	s->data = data;
+	s->len = len;
+	r = check_magic(s, data, len, error);
+	if (r < 0) {
+		snapshot_free(s);
+		return r;
+	}
+	*ret = s;
+	return 0;
+}
+
+int snapshot_next_record(struct snapshot *s, size_t *offset,
+			 struct snap_record *rec, GError **ret_corrupt,
+			 GError **error)
+{
+	int verified = s->verified, r;
+
+	if (*offset >= s->len)
+		return 0;
+	/* The payload's checksum is reported below, not refused. */
+	s->verified = 1;
+	r = next_record(s, offset, rec, error);
+	s->verified = verified;
+	if (r < 0)
+		return r;
+	check_payload(s->path, s->format, s->data + rec->at, rec, ret_corrupt);
+	return 1;
+}
+
 int snapshot_receive(int fd, const char *what, struct snapshot **ret,
 		     GError **error)
 {
@@ -1010,43 +1084,18 @@ int snapshot_receive(int fd, const char *what, struct snapshot **ret,
 int snapshot_send_verdict(struct snapshot *s, const struct compat_verdict *v,
 			  GError **error)
 {
-	g_autofree char *text = compat_verdict_text(v);
 	g_autofree char *line = NULL;
-	g_autoptr(JsonNode) n = json_node_new(JSON_NODE_OBJECT);
 	struct snap_writer w = { .fd = s->fd,
 				 .what = s->path,
 				 .format = s->format };
-	JsonObject *o, *versions, *known;
 	int r;
 
 	if (s->fd < 0)
 		return 0;
-	o = json_object_new();
-	versions = json_object_new();
-	known = json_object_new();
-
 	/* The text for the source's operator; per accepted device, the
 	 * version to save at and the subsections known here, for the
 	 * source's re-check when it stops the guest. */
-	for (guint i = 0; i < v->devices->len; i++) {
-		const struct compat_device_verdict *d = v->devices->pdata[i];
-		JsonArray *a = json_array_new();
-
-		if (!d->accepted) {
-			json_array_unref(a);
-			continue;
-		}
-		json_object_set_int_member(versions, d->id, d->version);
-		for (guint j = 0; j < d->known->len; j++)
-			json_array_add_string_element(a, d->known->pdata[j]);
-		json_object_set_array_member(known, d->id, a);
-	}
-	json_object_set_boolean_member(o, "accepted", v->accepted);
-	json_object_set_string_member(o, "verdict", text);
-	json_object_set_object_member(o, "versions", versions);
-	json_object_set_object_member(o, "known", known);
-	json_node_take_object(n, o);
-	line = json_to_string(n, FALSE);
+	line = compat_verdict_wire(v);
 	r = snapshot_write_record(&w, SNAP_VERDICT, line, strlen(line), NULL, 0,
 				  error);
 	/* RAM comes next. */
@@ -1177,7 +1226,7 @@ static int load_cpu(struct snapshot *s, struct machine *m,
 static int load_vm(struct snapshot *s, struct machine *m,
 		   const struct snap_record *rec, GError **error)
 {
-	struct kvm_vm_state vs;
+	struct kvm_vm_state vs = { 0 }; /* the device clock may be absent */
 	size_t used;
 	int r;
 
@@ -1187,7 +1236,7 @@ static int load_vm(struct snapshot *s, struct machine *m,
 		r = error_setf(error, EINVAL,
 			       "%s: offset %zu: %zu bytes after the VM state",
 			       s->path, rec->at, rec->len - used);
-	return r < 0 ? r : kvm_vm_state_set(m->kvm, &vs, error);
+	return r < 0 ? r : kvm_vm_state_set(m->kvm, m->vmm->timers, &vs, error);
 }
 
 static int load_device(struct snapshot *s, struct machine *m,

@@ -75,12 +75,13 @@ int snapshot_write_head(struct snap_writer *w, struct machine *m, int check,
 int snapshot_write_ram(struct snap_writer *w, struct machine *m,
 		       const uint64_t *dirty, GError **error);
 /*
- * vCPUs, VM, devices, END; the machine must be paused. `versions` maps a
- * device id to the state version the destination agreed to (NULL, or an
- * id not in it: the newest).
+ * vCPUs, VM, devices, END; the machine must be paused. Each device at the
+ * version the destination's verdict `v` agreed to (NULL, or a device not
+ * in it: the newest).
  */
+struct compat_verdict;
 int snapshot_write_state(struct snap_writer *w, struct machine *m,
-			 GHashTable *versions, GError **error);
+			 const struct compat_verdict *v, GError **error);
 
 /* A record as read: the payload lies in the file or in `buf`. */
 struct snap_record {
@@ -141,6 +142,31 @@ struct snapshot {
 int snapshot_open(const char *path, struct snapshot **ret, GError **error);
 void snapshot_free(struct snapshot *s);
 
+/* "HELLO", "RAM", ... as docs/stream-format.md names them; "unknown". */
+const char *snapshot_record_name(uint8_t type);
+
+/*
+ * For tools that show what a snapshot file or a captured migration
+ * stream (what a source sent) holds: `data` is read as snapshot_open()
+ * reads a file, its magic and head checked, but the records after the
+ * head are left to snapshot_next_record(), so that a stream that ends
+ * after its head (a refused migration) or at a corrupt record is shown
+ * up to there. `data` must outlive the snapshot.
+ */
+int snapshot_inspect(const char *path, const uint8_t *data, size_t len,
+		     struct snapshot **ret, GError **error);
+
+/*
+ * The record at *offset (s->body: the first after the head), its framing
+ * checked as snapshot_open() checks it; *offset moves past it. A
+ * payload whose checksum does not match is returned all the same, with
+ * the message in *ret_corrupt (format 1 has no checksums). Returns 1, or
+ * 0 at the end of the data.
+ */
+int snapshot_next_record(struct snapshot *s, size_t *offset,
+			 struct snap_record *rec, GError **ret_corrupt,
+			 GError **error);
+
 /*
  * The same from a migration stream: reads the head from `fd` (which the
  * snapshot then holds, for the body, and for the VERDICT and COMPLETE
@@ -157,7 +183,7 @@ int snapshot_send_complete(struct snapshot *s, GError **error);
 
 /*
  * Loads RAM, vCPU, VM and device state into a machine created from the
- * snapshot's head (machine_create() with cfg->restore). Every record is
+ * snapshot's head (restore_build()). Every record is
  * checked against the snapshot's bounds and the machine before use.
  */
 int snapshot_load(struct snapshot *s, struct machine *m, GError **error);

@@ -2,6 +2,12 @@
 /*
  * core/timer.c - device timers on the guest clock.
  *
+ * The clock runs only while the guest does: it stands still while the VM
+ * is paused (timers_pause) and while it is held (timers_hold: before the
+ * guest first runs here, after it ended), and no callback runs then. A
+ * destination sets it to the source's value (timers_set_clock) while it
+ * is held, so device time goes on across a move where it stopped.
+ *
  * Invariant: a callback runs with call_lock held and the timer disarmed.
  * timer_free() is only called with call_lock held, so a timer can never be
  * freed while its callback runs, and the firing thread re-checks under both
@@ -27,9 +33,10 @@ struct timers {
 	GPtrArray *all; /* struct timer * */
 	GThread *thread;
 	int stop;
-	int paused;
-	uint64_t offset; /* host ns minus guest ns */
-	uint64_t frozen; /* guest ns while paused */
+	int paused;	 /* timers_pause(), until timers_resume() */
+	int held;	 /* timers_hold(), until timers_release() */
+	uint64_t offset; /* host ns minus guest ns, while running */
+	uint64_t frozen; /* guest ns while paused or held */
 };
 
 static uint64_t host_ns(void)
@@ -40,9 +47,35 @@ static uint64_t host_ns(void)
 	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }
 
+static int stopped(const struct timers *ts)
+{
+	return ts->paused || ts->held;
+}
+
 static uint64_t clock_locked(struct timers *ts)
 {
-	return ts->paused ? ts->frozen : host_ns() - ts->offset;
+	return stopped(ts) ? ts->frozen : host_ns() - ts->offset;
+}
+
+/*
+ * Sets one of the two reasons to stand still (`paused` or `held`) to
+ * `on`; the clock stops when the first is set and goes on from where it
+ * stood when the last is cleared.
+ */
+static void set_stopped(struct timers *ts, int *flag, int on)
+{
+	int was;
+
+	g_mutex_lock(&ts->lock);
+	was = stopped(ts);
+	if (on && !was)
+		ts->frozen = clock_locked(ts);
+	*flag = on;
+	if (was && !stopped(ts)) {
+		ts->offset = host_ns() - ts->frozen;
+		g_cond_broadcast(&ts->cond);
+	}
+	g_mutex_unlock(&ts->lock);
 }
 
 uint64_t timers_clock_ns(struct timers *ts)
@@ -57,22 +90,33 @@ uint64_t timers_clock_ns(struct timers *ts)
 
 void timers_pause(struct timers *ts)
 {
-	g_mutex_lock(&ts->lock);
-	if (!ts->paused) {
-		ts->frozen = clock_locked(ts);
-		ts->paused = 1;
-	}
-	g_mutex_unlock(&ts->lock);
+	set_stopped(ts, &ts->paused, 1);
 }
 
 void timers_resume(struct timers *ts)
 {
+	set_stopped(ts, &ts->paused, 0);
+}
+
+void timers_hold(struct timers *ts)
+{
+	set_stopped(ts, &ts->held, 1);
+}
+
+void timers_release(struct timers *ts)
+{
+	set_stopped(ts, &ts->held, 0);
+}
+
+void timers_set_clock(struct timers *ts, uint64_t ns)
+{
 	g_mutex_lock(&ts->lock);
-	if (ts->paused) {
-		ts->offset = host_ns() - ts->frozen;
-		ts->paused = 0;
-		g_cond_broadcast(&ts->cond);
-	}
+	if (stopped(ts))
+		ts->frozen = ns;
+	else
+		ts->offset = host_ns() - ns;
+	/* Deadlines may have come closer: the thread looks again. */
+	g_cond_broadcast(&ts->cond);
 	g_mutex_unlock(&ts->lock);
 }
 
@@ -99,7 +143,7 @@ static gpointer timers_thread(gpointer data)
 		struct timer *t = earliest(ts);
 		uint64_t now = clock_locked(ts);
 
-		if (!t || ts->paused) {
+		if (!t || stopped(ts)) {
 			g_cond_wait(&ts->cond, &ts->lock);
 			continue;
 		}
@@ -113,7 +157,7 @@ static gpointer timers_thread(gpointer data)
 		g_mutex_unlock(&ts->lock);
 		g_mutex_lock(ts->call_lock);
 		g_mutex_lock(&ts->lock);
-		while (!ts->stop && !ts->paused && (t = earliest(ts)) &&
+		while (!ts->stop && !stopped(ts) && (t = earliest(ts)) &&
 		       t->expire <= clock_locked(ts)) {
 			t->armed = 0;
 			g_mutex_unlock(&ts->lock);

@@ -20,10 +20,23 @@ typedef void (*timer_cb)(void *opaque);
 struct timers *timers_new(GMutex *call_lock);
 void timers_free(struct timers *ts);
 
-/* Guest time: monotonic, frozen between timers_pause() and _resume(). */
+/*
+ * Guest time in ns: monotonic while it runs. It stands still, and no
+ * timer fires, between timers_pause() and _resume() (the VM paused) and
+ * between timers_hold() and _release() (the guest has not run yet, or
+ * has ended); the two are independent, so an operator's pause and the
+ * start of the guest do not undo each other. It starts at 0, running.
+ */
 uint64_t timers_clock_ns(struct timers *ts);
 void timers_pause(struct timers *ts);
 void timers_resume(struct timers *ts);
+void timers_hold(struct timers *ts);
+void timers_release(struct timers *ts);
+/*
+ * The clock reads `ns` from now on (a restored or incoming guest's, while
+ * held): armed deadlines stay as they are, on the new clock.
+ */
+void timers_set_clock(struct timers *ts, uint64_t ns);
 
 struct timer *timer_new(struct timers *ts, timer_cb cb, void *opaque);
 void timer_mod(struct timer *t, uint64_t expire_ns);

@@ -227,6 +227,7 @@ static int import(const char *where, const struct modvmm_vmstate *src,
 			where, src->size);
 		goto fail;
 	}
+	v->src = src;
 	v->state_size = state_size;
 	v->name = g_strdup(v->d.name ? v->d.name : "");
 	if (!*v->name) {
@@ -356,15 +357,102 @@ static uint32_t count_subsections(const struct vms *v)
 	return n;
 }
 
+/*
+ * Where a name sits in a device: the device's description, a struct
+ * field's description or a subsection, with the description it sits in.
+ */
+struct name_place {
+	const struct vms *v;
+	const struct vms *parent; /* NULL for the device's description */
+	const char *field;	  /* the struct field's name, or NULL */
+};
+
+static char *name_place_text(const struct name_place *p)
+{
+	if (!p->parent)
+		return g_strdup("the device's description");
+	if (p->field)
+		return g_strdup_printf("struct field %s of %s", p->field,
+				       p->parent->name);
+	return g_strdup_printf("subsection of %s", p->parent->name);
+}
+
+/*
+ * The same place twice: one description used by several struct fields,
+ * or a subsection met again because the description holding it is. Its
+ * subtree is then the one already walked.
+ */
+static int name_place_same(const struct name_place *a,
+			   const struct name_place *b)
+{
+	if (a->v->src != b->v->src || !a->parent != !b->parent ||
+	    !a->field != !b->field)
+		return 0;
+	return a->field || !a->parent || a->parent->src == b->parent->src;
+}
+
+static int check_names(const char *where, const struct vms *top,
+		       const struct name_place *here, GHashTable *seen,
+		       GError **error)
+{
+	const struct vms *v = here->v;
+	const struct name_place *first = g_hash_table_lookup(seen, v->name);
+	struct name_place *p;
+	int r;
+
+	if (first) {
+		g_autofree char *a = NULL, *b = NULL;
+
+		if (name_place_same(first, here))
+			return 0;
+		a = name_place_text(first);
+		b = name_place_text(here);
+		return error_setf(error, EINVAL,
+				  "%s: vmstate %s: name %s is used twice in "
+				  "one device: %s and %s",
+				  where, top->name, v->name, a, b);
+	}
+	p = g_new(struct name_place, 1);
+	*p = *here;
+	g_hash_table_insert(seen, v->name, p);
+	for (uint32_t i = 0; i < v->d.n_fields; i++) {
+		struct name_place in = { v->fields[i].nested, v,
+					 v->fields[i].f.name };
+
+		if (in.v && (r = check_names(where, top, &in, seen, error)) < 0)
+			return r;
+	}
+	for (uint32_t i = 0; i < v->d.n_subsections; i++) {
+		struct name_place in = { v->subs[i].vms, v, NULL };
+
+		if ((r = check_names(where, top, &in, seen, error)) < 0)
+			return r;
+	}
+	return 0;
+}
+
 int vmstate_import(const char *where, const struct modvmm_vmstate *src,
 		   uint32_t state_size, struct vms **ret, GError **error)
 {
+	g_autoptr(GHashTable) seen = NULL;
+	struct name_place top;
 	uint32_t n;
 	int r;
 
 	r = import(where, src, state_size, 0, ret, error);
 	if (r < 0)
 		return r;
+	/* A manifest lists a device's descriptions and subsections by name,
+	 * and a host reads a manifest naming one twice as corrupt: a name
+	 * is one description within a device, at every depth. */
+	seen = g_hash_table_new_full(g_str_hash, g_str_equal, NULL, g_free);
+	top = (struct name_place){ *ret, NULL, NULL };
+	r = check_names(where, *ret, &top, seen, error);
+	if (r < 0) {
+		vmstate_free(*ret);
+		*ret = NULL;
+		return r;
+	}
 	/* Every device's subsections, at every depth, are listed in its
 	 * migration manifest, which another host reads within bounds. */
 	n = count_subsections(*ret);
@@ -578,6 +666,109 @@ int vmstate_save(const struct vms *v, void *state, uint32_t version,
 	return r;
 }
 
+/* ---- what a save would send ------------------------------------------ */
+
+/* Elements of a struct-kind field in `state`: 0 for any other kind. */
+static uint32_t struct_elems(const struct vms *v, const struct vms_field *vf,
+			     const uint8_t *state)
+{
+	const struct modvmm_vmstate_field *f = &vf->f;
+	const struct vms_field *lf;
+
+	if (!vf->nested)
+		return 0;
+	if (f->kind == MODVMM_VMS_STRUCT)
+		return 1;
+	if (f->kind == MODVMM_VMS_ARRAY)
+		return f->count;
+	lf = &v->fields[vf->length_index];
+	/* A length over the bound fails the save itself. */
+	return (uint32_t)MIN(get_state(state + lf->f.offset,
+				       vmstate_kind_width(lf->f.kind)),
+			     (uint64_t)f->count);
+}
+
+static void foreach_sub(const struct vms *v, uint32_t since, int top,
+			GHashTable *seen, vmstate_sub_fn fn, void *opaque)
+{
+	for (uint32_t i = 0; i < v->d.n_fields; i++)
+		if (v->fields[i].nested)
+			foreach_sub(v->fields[i].nested,
+				    top ? MAX(since, v->fields[i].f.since)
+					: since,
+				    0, seen, fn, opaque);
+	for (uint32_t i = 0; i < v->d.n_subsections; i++) {
+		const struct vms_sub *s = &v->subs[i];
+
+		/* A description used by two fields has its subsections
+		 * once: a name means one description within a device. */
+		if (!g_hash_table_add(seen, s->vms->name))
+			continue;
+		fn(opaque, s, v, since);
+		foreach_sub(s->vms, since, 0, seen, fn, opaque);
+	}
+}
+
+void vmstate_foreach_subsection(const struct vms *v, vmstate_sub_fn fn,
+				void *opaque)
+{
+	g_autoptr(GHashTable) seen = g_hash_table_new(g_str_hash, g_str_equal);
+
+	foreach_sub(v, 0, 1, seen, fn, opaque);
+}
+
+static void foreach_struct(const struct vms *v, uint32_t since, int top,
+			   GHashTable *seen, vmstate_struct_fn fn, void *opaque)
+{
+	for (uint32_t i = 0; i < v->d.n_fields; i++) {
+		const struct vms_field *vf = &v->fields[i];
+		uint32_t s = top ? MAX(since, vf->f.since) : since;
+
+		if (!vf->nested || !g_hash_table_add(seen, vf->nested->name))
+			continue;
+		fn(opaque, vf->nested, v, s);
+		foreach_struct(vf->nested, s, 0, seen, fn, opaque);
+	}
+	for (uint32_t i = 0; i < v->d.n_subsections; i++)
+		foreach_struct(v->subs[i].vms, since, 0, seen, fn, opaque);
+}
+
+void vmstate_foreach_struct(const struct vms *v, vmstate_struct_fn fn,
+			    void *opaque)
+{
+	g_autoptr(GHashTable) seen = g_hash_table_new(g_str_hash, g_str_equal);
+
+	foreach_struct(v, 0, 1, seen, fn, opaque);
+}
+
+void vmstate_subsections_sent(const struct vms *v, const void *state,
+			      uint32_t version, GHashTable *ret)
+{
+	const uint8_t *st = state;
+
+	for (uint32_t i = 0; i < v->d.n_fields; i++) {
+		const struct vms_field *vf = &v->fields[i];
+		uint32_t n;
+
+		if (vf->f.since > version)
+			continue;
+		n = struct_elems(v, vf, st);
+		for (uint32_t k = 0; k < n; k++)
+			vmstate_subsections_sent(
+				vf->nested,
+				st + vf->f.offset + (size_t)k * vf->f.stride,
+				vf->nested->d.version, ret);
+	}
+	for (uint32_t i = 0; i < v->d.n_subsections; i++) {
+		const struct vms_sub *s = &v->subs[i];
+
+		if (s->needed && !s->needed(state))
+			continue;
+		g_hash_table_add(ret, s->vms->name);
+		vmstate_subsections_sent(s->vms, state, s->vms->d.version, ret);
+	}
+}
+
 /* ---- load ------------------------------------------------------------ */
 
 struct reader {
@@ -640,6 +831,20 @@ static int read_header(struct reader *rd, size_t end, const char *within,
 			rd->buf[rd->pos]);
 	h->flags = rd->buf[rd->pos + 1];
 	nlen = rd->buf[rd->pos + 2];
+	/* Reserved bits stay zero, so that a future meaning of one is never
+	 * taken for no meaning by a host that predates it. */
+	if (h->flags & ~VMS_FLAG_OPTIONAL)
+		return error_setf(error, EPROTO,
+				  "%s: %s: section at offset 0x%zx has flags "
+				  "0x%02x: bits other than 0x%02x (optional) "
+				  "are reserved",
+				  rd->id, within, rd->base + at, h->flags,
+				  VMS_FLAG_OPTIONAL);
+	if (!nlen)
+		return error_setf(error, EPROTO,
+				  "%s: %s: section at offset 0x%zx has an "
+				  "empty name (name length 0)",
+				  rd->id, within, rd->base + at);
 	rd->pos += 3;
 	r = need(rd, end, nlen + 8, within, "a section header", error);
 	if (r < 0)
@@ -968,6 +1173,20 @@ int vmstate_load_flags(const struct vms *v, void *state, const uint8_t *buf,
 	return 0;
 }
 
+int vmstate_section_name(const uint8_t *buf, size_t len, size_t base,
+			 const char *id, char ret_name[VMS_MAX_NAME + 1],
+			 GError **error)
+{
+	struct reader rd = { .buf = buf, .base = base, .id = id };
+	struct header h;
+	int r = read_header(&rd, len, "device state", &h, error);
+
+	if (r < 0)
+		return r;
+	memcpy(ret_name, h.name, VMS_MAX_NAME + 1);
+	return 0;
+}
+
 /* ---- compatibility --------------------------------------------------- */
 
 /*
@@ -1003,6 +1222,52 @@ static void layout_text(const struct vms *v, uint32_t version, GString *s)
 		g_string_append_c(s, ';');
 	}
 	g_string_append_c(s, ')');
+}
+
+/* Bytes a field always takes on the wire, or 0 if that depends. */
+static uint64_t wire_bytes(const struct vms_field *vf)
+{
+	const struct modvmm_vmstate_field *f = &vf->f;
+
+	switch (f->kind) {
+	case MODVMM_VMS_STRUCT:
+	case MODVMM_VMS_VARRAY:
+	case MODVMM_VMS_VALIDATE:
+		return 0;
+	case MODVMM_VMS_ARRAY:
+		return f->elem_kind == MODVMM_VMS_STRUCT
+			       ? 0
+			       : (uint64_t)f->count *
+					 (uint64_t)vmstate_kind_width(
+						 f->elem_kind);
+	}
+	return field_state_size(vf);
+}
+
+void vmstate_layout_fields(const struct vms *v, uint32_t version,
+			   GPtrArray *ret)
+{
+	for (uint32_t i = 0; i < v->d.n_fields; i++) {
+		const struct vms_field *vf = &v->fields[i];
+		const struct modvmm_vmstate_field *f = &vf->f;
+
+		if (f->since > version || f->kind == MODVMM_VMS_VALIDATE)
+			continue;
+		if (f->kind == MODVMM_VMS_UNUSED) {
+			g_ptr_array_add(ret, g_strdup_printf("%u:s:", f->count));
+			continue;
+		}
+		g_ptr_array_add(
+			ret, g_strdup_printf(
+				     "%" G_GUINT64_FORMAT ":%c:%s:%s:%s:%u%s%s",
+				     wire_bytes(vf), f->retired_in ? 'r' : '-',
+				     f->name, vmstate_kind_name(f->kind),
+				     f->elem_kind ? vmstate_kind_name(
+							    f->elem_kind)
+						  : "",
+				     f->count, vf->nested ? ":" : "",
+				     vf->nested ? vf->nested->name : ""));
+	}
 }
 
 void vmstate_fingerprint(const struct vms *v, uint32_t version,

@@ -42,6 +42,9 @@ struct vms_sub {
 /* A description as this host knows it, checked once at registration. */
 struct vms {
 	struct modvmm_vmstate d;
+	/* The module's own: one description used in two places is one
+	 * description, two with one name are a conflict (vmstate_import). */
+	const struct modvmm_vmstate *src;
 	char *name;
 	uint32_t state_size; /* bytes of state it describes */
 	struct vms_field *fields;
@@ -66,6 +69,35 @@ uint32_t vmstate_min_save(const struct vms *v);
 /* Appends one framed section for `state` at `version` to `out`. */
 int vmstate_save(const struct vms *v, void *state, uint32_t version,
 		 GByteArray *out, GError **error);
+
+/*
+ * Every subsection of `v` at every depth, those of nested structs'
+ * descriptions included, parents first, once per name: `parent` is the
+ * description it sits in, `since` the first version of `v` at which it
+ * can be on the wire (one inside a struct field comes with that field).
+ */
+typedef void (*vmstate_sub_fn)(void *opaque, const struct vms_sub *s,
+			       const struct vms *parent, uint32_t since);
+void vmstate_foreach_subsection(const struct vms *v, vmstate_sub_fn fn,
+				void *opaque);
+
+/*
+ * Every nested struct's description of `v` at every depth (those within
+ * subsections included), parents first, once per name: `parent` is the
+ * description whose field holds it, `since` as for subsections.
+ */
+typedef void (*vmstate_struct_fn)(void *opaque, const struct vms *desc,
+				  const struct vms *parent, uint32_t since);
+void vmstate_foreach_struct(const struct vms *v, vmstate_struct_fn fn,
+			    void *opaque);
+
+/*
+ * Adds to the set `ret` the name of every subsection, at every depth, that
+ * vmstate_save() of `state` at `version` would put on the wire. Asks each
+ * `needed` as a save does; runs no pre_save and writes nothing.
+ */
+void vmstate_subsections_sent(const struct vms *v, const void *state,
+			      uint32_t version, GHashTable *ret);
 
 /* vmstate_load() flags. */
 #define VMSTATE_NO_HOOKS 0x1u /* decode only: run no pre_/post_load */
@@ -103,6 +135,15 @@ static inline int vmstate_load(const struct vms *v, void *state,
 				  ret_used, error);
 }
 
+/*
+ * The name in the header of the section at buf[0..len), the header
+ * checked as a load checks it: for a tool that finds the description to
+ * load a section with by its name. Messages as for a load.
+ */
+int vmstate_section_name(const uint8_t *buf, size_t len, size_t base,
+			 const char *id, char ret_name[VMS_MAX_NAME + 1],
+			 GError **error);
+
 /* Hex digits of a layout fingerprint (manifests, docs/compat.md). */
 #define VMS_FP_LEN 16
 
@@ -113,6 +154,17 @@ static inline int vmstate_load(const struct vms *v, void *state,
  */
 void vmstate_fingerprint(const struct vms *v, uint32_t version,
 			 char out[VMS_FP_LEN + 1]);
+
+/*
+ * The fields `v` puts on the wire at `version`, one string each, for the
+ * compatibility rule to compare field by field (docs/compat.md):
+ * "BYTES:s:" for a retired slot, "BYTES:F:NAME:KIND:ELEMENT:COUNT[:STRUCT]"
+ * for any other field, F 'r' for a field in a retired slot's bytes and
+ * '-' otherwise, BYTES 0 where the size depends on the state, STRUCT the
+ * name of a nested description. Appended to `ret`.
+ */
+void vmstate_layout_fields(const struct vms *v, uint32_t version,
+			   GPtrArray *ret);
 
 /*
  * The retired-slot rule: a field that reuses a slot (a non-unused field

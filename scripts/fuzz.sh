@@ -19,7 +19,7 @@ if [ "${1:-}" = -j ]; then
 fi
 seconds=${1:-600}
 [ $# -gt 0 ] && shift
-targets=${*:-modinfo module-file bzimage vmstate manifest control snapshot verdict virtio}
+targets=${*:-modinfo module-file bzimage vmstate manifest control snapshot verdict virtio compat-diff}
 build=${FUZZ_BUILD:-build-fuzz}
 modules=${MODULE_BUILD-build}
 [ -d "$modules/modules" ] || modules=

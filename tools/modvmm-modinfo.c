@@ -1,9 +1,15 @@
 // SPDX-License-Identifier: LGPL-2.1-or-later
 /*
- * modvmm-modinfo - print a module's metadata without loading it.
+ * modvmm-modinfo - print a module's metadata, then its device types.
  *
- * Reads only the .modvmm_modinfo section: no code of the module runs, so it
- * is safe on any file, including modules built for another ABI.
+ * The metadata comes from the .modvmm_modinfo section alone, with no code
+ * of the module run, so it is shown for any file, including modules built
+ * for another ABI. What only the module's descriptor says (each device
+ * type's properties, state versions and subsections) needs the module
+ * loaded: it is, through the loader, so only once the file has passed
+ * the same trust, allowlist and metadata checks as for a host; a module
+ * the loader refuses is shown by its metadata alone, with the reason on
+ * stderr. --metadata-only never loads it.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -16,13 +22,27 @@
 #include <modvmm/abi.h>
 
 #include "../compat/abi.h"
+#include "../core/device.h"
+#include "../core/host.h"
 #include "../core/modinfo.h"
+#include "../core/vmm.h"
 
 static gboolean opt_json;
+static gboolean opt_metadata_only;
+static char *opt_module_allowlist;
 
 static const GOptionEntry options[] = {
 	{ "json", 'j', 0, G_OPTION_ARG_NONE, &opt_json,
 	  "Print JSON instead of text", NULL },
+	{ "metadata-only", 'm', 0, G_OPTION_ARG_NONE, &opt_metadata_only,
+	  "Show the metadata only: do not load the module (runs none of its "
+	  "code)",
+	  NULL },
+	{ "module-allowlist", 0, 0, G_OPTION_ARG_FILENAME,
+	  &opt_module_allowlist,
+	  "Load the module only if its SHA-256 is listed in FILE, as a host "
+	  "with this option would",
+	  "FILE" },
 	{ NULL },
 };
 
@@ -83,7 +103,223 @@ static void print_text(const char *path, const struct modinfo *mi)
 			   "does not export " MODVMM_MODULE_ENTRY "()");
 }
 
-static void print_json(const char *path, const struct modinfo *mi)
+/* Device types, from the loaded module's descriptor ----------------------- */
+
+/* A property's type, as the module guide names it. */
+static const char *prop_type_name(uint32_t type)
+{
+	switch (type) {
+	case MODVMM_PROP_U8:
+		return "u8";
+	case MODVMM_PROP_U16:
+		return "u16";
+	case MODVMM_PROP_U32:
+		return "u32";
+	case MODVMM_PROP_U64:
+		return "u64";
+	case MODVMM_PROP_BOOL:
+		return "bool";
+	case MODVMM_PROP_STR:
+		return "string";
+	}
+	return "unknown"; /* the loader refuses any other */
+}
+
+/* A value as --device takes it; in text, a string is quoted, "" shows. */
+static char *prop_shown(const struct modvmm_property *p, char *text)
+{
+	char *q;
+
+	if (p->type != MODVMM_PROP_STR)
+		return text;
+	q = g_strdup_printf("\"%s\"", text);
+	g_free(text);
+	return q;
+}
+
+static void print_sub_line(const char *key, const char *value)
+{
+	g_autofree char *label = g_strconcat(key, ":", NULL);
+
+	printf("  %-12s %s\n", label, value);
+}
+
+static void print_sub_text(void *opaque, const struct vms_sub *s,
+			   const struct vms *parent, uint32_t since)
+{
+	g_autoptr(GString) line = g_string_new(NULL);
+
+	(void)opaque;
+	g_string_printf(line, "%s version %u, loads %u..%u, in %s",
+			s->vms->name, s->vms->d.version, s->vms->d.min_version,
+			s->vms->d.version, parent->name);
+	/* 0 or 1: from the description's first version on. */
+	if (since > 1)
+		g_string_append_printf(line, " from version %u", since);
+	g_string_append(line, s->flags & MODVMM_VMS_OPTIONAL
+				      ? ", optional"
+				      : ", not optional");
+	print_sub_line("subsection", line->str);
+}
+
+static void print_prop_text(const struct modvmm_property *p)
+{
+	g_autoptr(GString) line = g_string_new(NULL);
+	g_autofree char *def = prop_shown(
+		p, device_prop_value_text(p, p->default_u64, p->default_str));
+	char *legacy = device_prop_legacy_text(p);
+
+	g_string_printf(line, "%s (%s), default %s", p->name,
+			prop_type_name(p->type), def);
+	if (legacy) {
+		legacy = prop_shown(p, legacy);
+		g_string_append_printf(line, ", legacy %s", legacy);
+		g_free(legacy);
+	}
+	if (p->description)
+		g_string_append_printf(line, ": %s", p->description);
+	print_sub_line("property", line->str);
+}
+
+static void print_state_text(const struct vms *v)
+{
+	g_autofree char *state = NULL;
+
+	if (!v) {
+		print_sub_line(
+			"state",
+			"none (a guest with this device cannot migrate)");
+		return;
+	}
+	state = g_strdup_printf("%s version %u, loads %u..%u, saves %u..%u",
+				v->name, v->d.version, v->d.min_version,
+				v->d.version, vmstate_min_save(v),
+				v->d.version);
+	print_sub_line("state", state);
+	vmstate_foreach_subsection(v, print_sub_text, NULL);
+}
+
+static void print_types_text(const struct module *m)
+{
+	for (guint i = 0; i < m->types->len; i++) {
+		const struct device_type *dt = m->types->pdata[i];
+		g_autofree char *head = NULL;
+
+		head = dt->t.description ? g_strdup_printf("%s: %s", dt->t.name,
+							   dt->t.description)
+					 : g_strdup(dt->t.name);
+		print_line("type", head);
+		for (uint32_t j = 0; j < dt->t.n_properties; j++)
+			print_prop_text(&dt->props[j]);
+		print_state_text(dt->vms);
+	}
+}
+
+static void add_string_or_null(JsonBuilder *b, const char *name,
+			       const char *value)
+{
+	json_builder_set_member_name(b, name);
+	if (value)
+		json_builder_add_string_value(b, value);
+	else
+		json_builder_add_null_value(b);
+}
+
+static void sub_json(void *opaque, const struct vms_sub *s,
+		     const struct vms *parent, uint32_t since)
+{
+	JsonBuilder *b = opaque;
+
+	json_builder_begin_object(b);
+	add_string_or_null(b, "name", s->vms->name);
+	add_string_or_null(b, "parent", parent->name);
+	json_builder_set_member_name(b, "version");
+	json_builder_add_int_value(b, s->vms->d.version);
+	json_builder_set_member_name(b, "min_version");
+	json_builder_add_int_value(b, s->vms->d.min_version);
+	json_builder_set_member_name(b, "since");
+	json_builder_add_int_value(b, MAX(since, 1));
+	json_builder_set_member_name(b, "optional");
+	json_builder_add_boolean_value(b, !!(s->flags & MODVMM_VMS_OPTIONAL));
+	json_builder_end_object(b);
+}
+
+/* Values in the form --device takes them, as query-devices gives them. */
+static void prop_json(JsonBuilder *b, const struct modvmm_property *p)
+{
+	g_autofree char *def =
+		device_prop_value_text(p, p->default_u64, p->default_str);
+	g_autofree char *legacy = device_prop_legacy_text(p);
+
+	json_builder_begin_object(b);
+	add_string_or_null(b, "name", p->name);
+	add_string_or_null(b, "type", prop_type_name(p->type));
+	add_string_or_null(b, "default", def);
+	add_string_or_null(b, "legacy", legacy);
+	add_string_or_null(b, "description", p->description);
+	json_builder_end_object(b);
+}
+
+static JsonNode *types_json(const struct module *m)
+{
+	g_autoptr(JsonBuilder) b = json_builder_new();
+
+	json_builder_begin_array(b);
+	for (guint i = 0; i < m->types->len; i++) {
+		const struct device_type *dt = m->types->pdata[i];
+
+		json_builder_begin_object(b);
+		add_string_or_null(b, "name", dt->t.name);
+		add_string_or_null(b, "description", dt->t.description);
+		json_builder_set_member_name(b, "properties");
+		json_builder_begin_array(b);
+		for (uint32_t j = 0; j < dt->t.n_properties; j++)
+			prop_json(b, &dt->props[j]);
+		json_builder_end_array(b);
+		json_builder_set_member_name(b, "state");
+		if (!dt->vms) {
+			json_builder_add_null_value(b);
+			json_builder_end_object(b);
+			continue;
+		}
+		json_builder_begin_object(b);
+		add_string_or_null(b, "name", dt->vms->name);
+		json_builder_set_member_name(b, "version");
+		json_builder_add_int_value(b, dt->vms->d.version);
+		json_builder_set_member_name(b, "min_version");
+		json_builder_add_int_value(b, dt->vms->d.min_version);
+		json_builder_set_member_name(b, "min_save_version");
+		json_builder_add_int_value(b, vmstate_min_save(dt->vms));
+		json_builder_set_member_name(b, "subsections");
+		json_builder_begin_array(b);
+		vmstate_foreach_subsection(dt->vms, sub_json, b);
+		json_builder_end_array(b);
+		json_builder_end_object(b);
+		json_builder_end_object(b);
+	}
+	json_builder_end_array(b);
+	return json_builder_get_root(b);
+}
+
+/*
+ * The module loaded as a host loads it, or NULL with the reason: the
+ * loader's checks come first, and nothing of a module they refuse runs.
+ */
+static struct module *module_load(struct vmm *vmm, const char *path,
+				  GError **error)
+{
+	struct module *m = NULL;
+
+	if (opt_module_allowlist &&
+	    loader_set_allowlist(vmm->loader, opt_module_allowlist, error) < 0)
+		return NULL;
+	if (loader_load(vmm->loader, path, &m, error) < 0)
+		return NULL;
+	return m;
+}
+
+static void print_json(const char *path, const struct modinfo *mi,
+		       const struct module *m)
 {
 	g_autoptr(JsonNode) node = modinfo_to_json(mi);
 	JsonObject *o = json_node_get_object(node);
@@ -94,6 +330,8 @@ static void print_json(const char *path, const struct modinfo *mi)
 	json_object_set_string_member(o, "host_abi", MODVMM_ABI_STRING);
 	json_object_set_string_member(o, "abi_verdict", abi_verdict(mi));
 	json_object_set_boolean_member(o, "exports_entry", mi->has_entry);
+	if (m)
+		json_object_set_member(o, "types", types_json(m));
 	json_generator_set_pretty(gen, TRUE);
 	json_generator_set_root(gen, node);
 	text = json_generator_to_data(gen, NULL);
@@ -106,10 +344,15 @@ int main(int argc, char **argv)
 		g_option_context_new("MODULE.so - show a module's metadata");
 	g_autoptr(GError) err = NULL;
 	struct modinfo *mi = NULL;
+	struct module *m = NULL;
+	struct vmm *vmm = NULL;
 
 	g_option_context_add_main_entries(ctx, options, NULL);
 	g_option_context_set_description(
-		ctx, "Reads the .modvmm_modinfo section; runs no module code.");
+		ctx, "Reads the .modvmm_modinfo section first; then, unless "
+		     "--metadata-only, loads the module as a host would (its "
+		     "file trusted, its metadata accepted) to show its device "
+		     "types.");
 	if (!g_option_context_parse(ctx, &argc, &argv, &err)) {
 		fprintf(stderr, "modvmm-modinfo: %s\n", err->message);
 		return 2;
@@ -123,10 +366,27 @@ int main(int argc, char **argv)
 		fprintf(stderr, "modvmm-modinfo: %s\n", err->message);
 		return 1;
 	}
-	if (opt_json)
-		print_json(argv[1], mi);
-	else
+	/* The metadata first: a module that crashes as it loads (its code
+	 * runs from here on) still has it shown. */
+	if (!opt_json) {
 		print_text(argv[1], mi);
+		fflush(stdout);
+	}
+	if (!opt_metadata_only) {
+		vmm = vmm_new(host_services());
+		m = module_load(vmm, argv[1], &err);
+		if (!m)
+			fprintf(stderr,
+				"modvmm-modinfo: metadata only, not loaded: "
+				"%s\n",
+				err->message);
+	}
+	if (opt_json)
+		print_json(argv[1], mi, m);
+	else if (m)
+		print_types_text(m);
+	if (vmm)
+		vmm_free(vmm);
 	modinfo_free(mi);
 	return 0;
 }

@@ -1,24 +1,42 @@
 // SPDX-License-Identifier: LGPL-2.1-or-later
 /*
- * modvmm-stream - show device state saved by modvmm, field by field.
+ * modvmm-stream - show what modvmm saved or sent, record by record and
+ * field by field.
  *
  *   modvmm-stream [--module-dir DIR...] [--json] FILE
  *
- * FILE holds device state sections one after another (docs/stream-
- * format.md). Each is decoded with the state description of the module
- * that owns it, by the same code and checks as a load: a corrupt file
- * stops with the loader's message (device state, field, offset) and exit
- * status 1. Nothing of the modules' load hooks runs.
+ * FILE is one of (docs/stream-format.md):
+ *  - a snapshot file, or a captured migration stream as a source sends
+ *    it: the magic, HELLO, MANIFEST, CONFIG, RAM..., CPU, VM, DEVICE,
+ *    END. Each record is listed with its offset, length and whether its
+ *    checksum matches, and each DEVICE record's state is shown field by
+ *    field;
+ *  - a destination's answers (VERDICT, COMPLETE), listed the same way;
+ *  - device state sections one after another, shown field by field.
+ * Records are read by core/snapshot.c, sections by core/vmstate.c, with
+ * the description of the module that owns them and the same checks as a
+ * load, but none of the module's load hooks. A record that is corrupt
+ * (its checksum does not match) or a state that does not load is
+ * reported with the reader's message, the rest is still listed, and the
+ * exit status is 1; a file whose framing is broken stops there.
  */
+#include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <glib.h>
 #include <json-glib/json-glib.h>
 
+#include "../compat/json-text.h"
 #include "../core/host.h"
+#include "../core/snapshot.h"
 #include "../core/vmm.h"
+
+/* The magic and the u32 format version before a stream's first record. */
+#define STREAM_START (sizeof(SNAPSHOT_MAGIC) - 1 + 4)
 
 static char **opt_module_dirs;
 static gboolean opt_json;
@@ -90,24 +108,26 @@ static char *value_text(const struct modvmm_vmstate_field *f, const uint8_t *at,
 
 /* Text output ----------------------------------------------------------- */
 
+/* The trace's opaque: columns the sections are indented by. */
 static void text_section(void *opaque, const char *name, uint32_t version,
 			 size_t offset, int depth, int end)
 {
-	(void)opaque;
+	const int *indent = opaque;
+
 	if (!end)
-		printf("%*s%s version %u (offset 0x%zx)\n", depth * 2, "", name,
-		       version, offset);
+		printf("%*s%s version %u (offset 0x%zx)\n", *indent + depth * 2,
+		       "", name, version, offset);
 }
 
 static void text_field(void *opaque, const struct modvmm_vmstate_field *f,
 		       const uint8_t *at, uint32_t count, size_t offset,
 		       int depth)
 {
+	const int *indent = opaque;
 	g_autofree char *v = value_text(f, at, count);
 
-	(void)opaque;
 	(void)offset;
-	printf("%*s%s = %s (%s)\n", depth * 2, "", f->name, v,
+	printf("%*s%s = %s (%s)\n", *indent + depth * 2, "", f->name, v,
 	       vmstate_kind_name(f->kind));
 }
 
@@ -155,6 +175,7 @@ static void json_field(void *opaque, const struct modvmm_vmstate_field *f,
 	json_builder_end_object(b);
 }
 
+/* The device type whose description is called `name`. */
 static const struct device_type *find(struct vmm *vmm, const char *name)
 {
 	for (guint i = 0; i < loader_modules(vmm->loader)->len; i++) {
@@ -170,32 +191,54 @@ static const struct device_type *find(struct vmm *vmm, const char *name)
 	return NULL;
 }
 
-static int decode(struct vmm *vmm, const char *path, const uint8_t *buf,
-		  size_t len, const struct vmstate_trace *trace)
+/*
+ * One section with dt's description: checked first without the trace,
+ * so that a state that does not load shows no half of itself, then
+ * decoded with it. *ret_used: its bytes.
+ */
+static int decode(const struct device_type *dt, const uint8_t *buf, size_t len,
+		  size_t base, const char *id,
+		  const struct vmstate_trace *trace, size_t *ret_used,
+		  GError **error)
+{
+	g_autofree uint8_t *state = g_malloc0(dt->t.instance_size);
+	int r;
+
+	r = vmstate_load_flags(dt->vms, state, buf, len, base, id,
+			       VMSTATE_NO_HOOKS, NULL, ret_used, error);
+	if (r < 0)
+		return r;
+	return vmstate_load_flags(dt->vms, state, buf, len, base, id,
+				  VMSTATE_NO_HOOKS, trace, ret_used, error);
+}
+
+static void print_error(const GError *err)
+{
+	fflush(stdout);
+	fprintf(stderr, "modvmm-stream: %s\n", err->message);
+}
+
+/* Device state sections one after another: a stop at the first error. */
+static int show_sections(struct vmm *vmm, const char *path, const uint8_t *buf,
+			 size_t len, const struct vmstate_trace *trace)
 {
 	g_autofree char *file = g_path_get_basename(path);
 	size_t pos = 0;
 
 	while (pos < len) {
 		const struct device_type *dt;
-		g_autofree uint8_t *state = NULL;
 		g_autoptr(GError) err = NULL;
-		char name[256];
-		size_t used = 0, nlen;
+		char name[VMS_MAX_NAME + 1];
+		size_t used = 0;
 
-		if (len - pos < 3 || buf[pos] != VMS_TAG_START ||
-		    len - pos < 3 + (size_t)buf[pos + 2]) {
-			fprintf(stderr,
-				"modvmm-stream: %s: no section start at "
-				"offset 0x%zx\n",
-				file, pos);
+		if (vmstate_section_name(buf + pos, len - pos, pos, file, name,
+					 &err) < 0) {
+			print_error(err);
 			return 1;
 		}
-		nlen = buf[pos + 2];
-		memcpy(name, buf + pos + 3, nlen);
-		name[nlen] = '\0';
 		dt = find(vmm, name);
 		if (!dt) {
+			fflush(stdout);
 			fprintf(stderr,
 				"modvmm-stream: %s: section %s at offset "
 				"0x%zx: no loaded module describes it "
@@ -203,12 +246,9 @@ static int decode(struct vmm *vmm, const char *path, const uint8_t *buf,
 				file, name, pos);
 			return 1;
 		}
-		state = g_malloc0(dt->t.instance_size);
-		if (vmstate_load_flags(dt->vms, state, buf + pos, len - pos,
-				       pos, file, VMSTATE_NO_HOOKS, trace,
-				       &used, &err) < 0) {
-			fflush(stdout);
-			fprintf(stderr, "modvmm-stream: %s\n", err->message);
+		if (decode(dt, buf + pos, len - pos, pos, file, trace, &used,
+			   &err) < 0) {
+			print_error(err);
 			return 1;
 		}
 		pos += used;
@@ -216,18 +256,396 @@ static int decode(struct vmm *vmm, const char *path, const uint8_t *buf,
 	return 0;
 }
 
+/* What the records are shown with: text or a JSON builder. */
+struct show {
+	JsonBuilder *b; /* NULL: text */
+	const char *path;
+	int status;
+	int complete; /* the JSON is whole: print it */
+};
+
+/* One record's line, or its object left open for what follows. */
+static void record_begin(struct show *sh, const struct snap_record *rec,
+			 const char *checksum, const char *device)
+{
+	if (!sh->b) {
+		printf("%s%s%s (offset %zu): %u bytes, %s\n",
+		       snapshot_record_name(rec->type), device ? " " : "",
+		       device ? device : "", rec->at, rec->len, checksum);
+		return;
+	}
+	json_builder_begin_object(sh->b);
+	json_builder_set_member_name(sh->b, "type");
+	json_builder_add_string_value(sh->b, snapshot_record_name(rec->type));
+	json_builder_set_member_name(sh->b, "offset");
+	json_builder_add_int_value(sh->b, (gint64)rec->at);
+	json_builder_set_member_name(sh->b, "length");
+	json_builder_add_int_value(sh->b, rec->len);
+	json_builder_set_member_name(sh->b, "checksum");
+	json_builder_add_string_value(sh->b, checksum);
+	if (device) {
+		json_builder_set_member_name(sh->b, "device");
+		json_builder_add_string_value(sh->b, device);
+	}
+}
+
+static void record_end(struct show *sh)
+{
+	if (sh->b)
+		json_builder_end_object(sh->b);
+}
+
+/* A reader's message: printed, and the exit status says it. */
+static void fail(struct show *sh, const GError *err)
+{
+	print_error(err);
+	sh->status = 1;
+}
+
+static const struct manifest_device *manifest_find(const struct snapshot *s,
+						   const char *id)
+{
+	for (guint i = 0; i < s->manifest->devices->len; i++) {
+		const struct manifest_device *md =
+			s->manifest->devices->pdata[i];
+
+		if (!strcmp(md->id, id))
+			return md;
+	}
+	return NULL;
+}
+
+/*
+ * A DEVICE record (u8 id length, the id, the device's section), decoded
+ * with the description of the type the manifest gives that device.
+ */
+static void show_device(struct show *sh, struct vmm *vmm,
+			const struct snapshot *s, const struct snap_record *rec,
+			const char *checksum, int corrupt)
+{
+	static const int indent = 2;
+	g_autofree char *file = g_path_get_basename(sh->path);
+	g_autofree char *id = NULL;
+	const struct manifest_device *md;
+	const struct device_type *dt;
+	g_autoptr(GError) err = NULL;
+	struct vmstate_trace trace;
+	size_t idlen, used = 0;
+
+	if (rec->len < 1 || !rec->data[0] || rec->data[0] >= rec->len ||
+	    memchr(rec->data + 1, 0, rec->data[0])) {
+		record_begin(sh, rec, checksum, NULL);
+		record_end(sh);
+		fflush(stdout);
+		fprintf(stderr,
+			"modvmm-stream: %s: offset %zu: DEVICE record without "
+			"a device id\n",
+			file, rec->at);
+		sh->status = 1;
+		return;
+	}
+	idlen = rec->data[0];
+	id = g_strndup((const char *)rec->data + 1, idlen);
+	record_begin(sh, rec, checksum, id);
+	md = manifest_find(s, id);
+	dt = md ? loader_find_type(vmm->loader, md->type) : NULL;
+	if (sh->b && md) {
+		json_builder_set_member_name(sh->b, "device_type");
+		json_builder_add_string_value(sh->b, md->type);
+	}
+	if (corrupt || !dt || !dt->vms) {
+		/* Not decoded: its bytes are not the ones written, or no
+		 * description here says what they are. */
+		if (sh->b) {
+			json_builder_set_member_name(sh->b, "state");
+			json_builder_add_null_value(sh->b);
+		}
+		record_end(sh);
+		if (corrupt)
+			return;
+		fflush(stdout);
+		if (!md)
+			fprintf(stderr,
+				"modvmm-stream: %s: offset %zu: state for "
+				"device '%s', which the manifest does not "
+				"list\n",
+				file, rec->at, id);
+		else if (!dt)
+			fprintf(stderr,
+				"modvmm-stream: %s: offset %zu: device %s: "
+				"no loaded module has device type %s "
+				"(module %s %s; see --module-dir)\n",
+				file, rec->at, id, md->type, md->module,
+				md->module_version);
+		else
+			fprintf(stderr,
+				"modvmm-stream: %s: offset %zu: device %s: "
+				"device type %s of the loaded module %s %s has "
+				"no state description (the snapshot's is "
+				"module %s %s)\n",
+				file, rec->at, id, md->type,
+				dt->module->info->name,
+				dt->module->info->version, md->module,
+				md->module_version);
+		sh->status = 1;
+		return;
+	}
+	if (sh->b) {
+		json_builder_set_member_name(sh->b, "state");
+		trace = (struct vmstate_trace){ json_section, json_field,
+						sh->b };
+	} else {
+		trace = (struct vmstate_trace){ text_section, text_field,
+						(void *)&indent };
+	}
+	/* A failed check leaves the builder untouched: decode() traces
+	 * only a state that loads. */
+	if (decode(dt, rec->data + 1 + idlen, rec->len - 1 - idlen,
+		   rec->data_at + 1 + idlen, id, &trace, &used, &err) < 0) {
+		if (sh->b)
+			json_builder_add_null_value(sh->b);
+		fail(sh, err);
+	} else if (used != rec->len - 1 - idlen) {
+		fflush(stdout);
+		fprintf(stderr,
+			"modvmm-stream: %s: offset %zu: %zu bytes after device "
+			"%s's state\n",
+			file, rec->at, rec->len - 1 - idlen - used, id);
+		sh->status = 1;
+	}
+	record_end(sh);
+}
+
+/* Text: "ok", or why there is none to check; JSON the same. */
+static const char *checksum_text(const struct show *sh, uint32_t format,
+				 const GError *corrupt)
+{
+	if (corrupt)
+		return sh->b ? "mismatch" : "checksum mismatch";
+	if (format < 2)
+		return sh->b ? "none" : "no checksum (format 1)";
+	return sh->b ? "ok" : "checksum ok";
+}
+
+static void head_json(struct show *sh, const struct snapshot *s)
+{
+	JsonBuilder *b = sh->b;
+
+	json_builder_set_member_name(b, "file");
+	json_builder_add_string_value(b, s->path);
+	json_builder_set_member_name(b, "format");
+	json_builder_add_int_value(b, s->format);
+	json_builder_set_member_name(b, "machine");
+	json_builder_add_string_value(b, s->machine);
+	json_builder_set_member_name(b, "alias");
+	json_builder_add_boolean_value(b, s->alias);
+	json_builder_set_member_name(b, "memory");
+	json_builder_add_int_value(b, (gint64)s->memory);
+	json_builder_set_member_name(b, "cpus");
+	json_builder_add_int_value(b, s->cpus);
+	json_builder_set_member_name(b, "check");
+	json_builder_add_boolean_value(b, s->check);
+}
+
+/*
+ * A snapshot file or what a source sent: its head checked as a restore
+ * checks it, then every record, each DEVICE record's state decoded. A
+ * record whose checksum does not match is listed and reported, and the
+ * walk goes on: its header's own checksum matched, so its length is the
+ * one written.
+ */
+static int show_snapshot(struct show *sh, struct vmm *vmm, const uint8_t *data,
+			 size_t len)
+{
+	g_autofree char *file = g_path_get_basename(sh->path);
+	g_autoptr(GError) err = NULL;
+	struct snapshot *s = NULL;
+	size_t off = STREAM_START;
+	int end = 0, r;
+
+	if (snapshot_inspect(file, data, len, &s, &err) < 0) {
+		print_error(err);
+		return 1;
+	}
+	if (sh->b) {
+		json_builder_begin_object(sh->b);
+		head_json(sh, s);
+		json_builder_set_member_name(sh->b, "records");
+		json_builder_begin_array(sh->b);
+	} else {
+		printf("%s: format %u, machine %s%s, %u vCPU%s, memory "
+		       "%" G_GUINT64_FORMAT " bytes, %u device%s%s\n",
+		       file, s->format, s->machine,
+		       s->alias ? " (started as the unversioned alias)" : "",
+		       s->cpus, s->cpus == 1 ? "" : "s", (guint64)s->memory,
+		       s->manifest->devices->len,
+		       s->manifest->devices->len == 1 ? "" : "s",
+		       s->check ? ", a migration check" : "");
+	}
+	for (;;) {
+		g_autoptr(GError) corrupt = NULL;
+		struct snap_record rec;
+		const char *sum;
+
+		r = snapshot_next_record(s, &off, &rec, &corrupt, &err);
+		if (r <= 0)
+			break;
+		sum = checksum_text(sh, s->format, corrupt);
+		if (rec.type == SNAP_DEVICE) {
+			show_device(sh, vmm, s, &rec, sum, !!corrupt);
+		} else {
+			record_begin(sh, &rec, sum, NULL);
+			record_end(sh);
+		}
+		if (corrupt)
+			fail(sh, corrupt);
+		end = rec.type == SNAP_END;
+	}
+	if (r < 0)
+		fail(sh, err);
+	if (sh->b) {
+		json_builder_end_array(sh->b);
+		json_builder_set_member_name(sh->b, "end");
+		json_builder_add_boolean_value(sh->b, end);
+		json_builder_end_object(sh->b);
+	} else if (!r && !end) {
+		/* A migration refused after its head sends nothing more. */
+		printf("no END record: the data ends at offset %zu\n", off);
+	}
+	sh->complete = 1;
+	snapshot_free(s);
+	return sh->status;
+}
+
+/* A VERDICT record's "accepted" and "verdict" (text), when it has them. */
+static void show_verdict(struct show *sh, const struct snap_record *rec)
+{
+	g_autoptr(JsonParser) p = json_parser_new_immutable();
+	JsonNode *root, *acc = NULL, *text = NULL;
+	size_t at;
+
+	if (rec->len <= SNAPSHOT_HEAD_MAX &&
+	    json_text_depth((const char *)rec->data, rec->len, &at) >= 0 &&
+	    json_parser_load_from_data(p, (const char *)rec->data, rec->len,
+				       NULL) &&
+	    (root = json_parser_get_root(p)) && JSON_NODE_HOLDS_OBJECT(root)) {
+		acc = json_object_get_member(json_node_get_object(root),
+					     "accepted");
+		text = json_object_get_member(json_node_get_object(root),
+					      "verdict");
+	}
+	if (acc && (!JSON_NODE_HOLDS_VALUE(acc) ||
+		    json_node_get_value_type(acc) != G_TYPE_BOOLEAN))
+		acc = NULL;
+	if (text && (!JSON_NODE_HOLDS_VALUE(text) ||
+		     json_node_get_value_type(text) != G_TYPE_STRING))
+		text = NULL;
+	if (sh->b) {
+		if (acc) {
+			json_builder_set_member_name(sh->b, "accepted");
+			json_builder_add_boolean_value(
+				sh->b, json_node_get_boolean(acc));
+		}
+		if (text) {
+			json_builder_set_member_name(sh->b, "verdict");
+			json_builder_add_string_value(
+				sh->b, json_node_get_string(text));
+		}
+		return;
+	}
+	if (acc)
+		printf("  accepted: %s\n",
+		       json_node_get_boolean(acc) ? "yes" : "no");
+	if (text) {
+		g_auto(GStrv) lines =
+			g_strsplit(json_node_get_string(text), "\n", -1);
+
+		for (char **l = lines; *l; l++)
+			if (**l)
+				printf("  %s\n", *l);
+	}
+}
+
+/*
+ * A destination's answers to a source (VERDICT, then COMPLETE), read as
+ * the source reads them: they have no magic, and are in this host's
+ * format.
+ */
+static int show_answers(struct show *sh, size_t len)
+{
+	g_autofree char *file = g_path_get_basename(sh->path);
+	g_autoptr(GByteArray) buf = g_byte_array_new();
+	g_autoptr(GError) err = NULL;
+	size_t off = 0;
+	int fd;
+
+	fd = open(sh->path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0) {
+		fprintf(stderr, "modvmm-stream: %s: %s\n", sh->path,
+			g_strerror(errno));
+		return 1;
+	}
+	if (sh->b) {
+		json_builder_begin_object(sh->b);
+		json_builder_set_member_name(sh->b, "file");
+		json_builder_add_string_value(sh->b, file);
+		json_builder_set_member_name(sh->b, "format");
+		json_builder_add_int_value(sh->b, SNAPSHOT_FORMAT);
+		json_builder_set_member_name(sh->b, "records");
+		json_builder_begin_array(sh->b);
+	} else {
+		printf("%s: a destination's answers, format %u\n", file,
+		       SNAPSHOT_FORMAT);
+	}
+	while (off < len) {
+		struct snap_record rec;
+
+		if (snapshot_read_record(fd, file, &off, buf, &rec, &err) < 0) {
+			fail(sh, err);
+			break;
+		}
+		record_begin(sh, &rec, checksum_text(sh, SNAPSHOT_FORMAT, NULL),
+			     NULL);
+		if (rec.type == SNAP_VERDICT)
+			show_verdict(sh, &rec);
+		record_end(sh);
+	}
+	close(fd);
+	if (sh->b) {
+		json_builder_end_array(sh->b);
+		json_builder_end_object(sh->b);
+	}
+	sh->complete = 1;
+	return sh->status;
+}
+
+static void print_json(JsonBuilder *b)
+{
+	g_autoptr(JsonGenerator) gen = json_generator_new();
+	g_autoptr(JsonNode) root = json_builder_get_root(b);
+	g_autofree char *text = NULL;
+
+	json_generator_set_pretty(gen, TRUE);
+	json_generator_set_root(gen, root);
+	text = json_generator_to_data(gen, NULL);
+	printf("%s\n", text);
+}
+
 int main(int argc, char **argv)
 {
-	g_autoptr(GOptionContext) ctx =
-		g_option_context_new("FILE - show saved device state");
+	static const int no_indent = 0;
+	g_autoptr(GOptionContext) ctx = g_option_context_new(
+		"FILE - show a snapshot, a migration stream or saved device "
+		"state");
 	g_autoptr(GPtrArray) errors =
 		g_ptr_array_new_with_free_func((GDestroyNotify)g_error_free);
 	g_autoptr(JsonBuilder) b = json_builder_new();
+	g_autoptr(GMappedFile) map = NULL;
 	g_autoptr(GError) err = NULL;
-	g_autofree char *data = NULL;
-	struct vmstate_trace trace;
+	struct show sh = { 0 };
+	const uint8_t *data;
 	struct vmm *vmm;
-	gsize len;
+	size_t len;
 	int status;
 
 	g_option_context_add_main_entries(ctx, options, NULL);
@@ -240,10 +658,13 @@ int main(int argc, char **argv)
 				"usage)\n");
 		return 2;
 	}
-	if (!g_file_get_contents(argv[1], &data, &len, &err)) {
+	map = g_mapped_file_new(argv[1], FALSE, &err);
+	if (!map) {
 		fprintf(stderr, "modvmm-stream: %s\n", err->message);
 		return 1;
 	}
+	data = (const uint8_t *)g_mapped_file_get_contents(map);
+	len = g_mapped_file_get_length(map);
 	vmm = vmm_new(host_services());
 	loader_add_dirs(vmm->loader, opt_module_dirs, MODVMM_MODULE_DIR);
 	loader_load_all(vmm->loader, errors);
@@ -251,26 +672,31 @@ int main(int argc, char **argv)
 		fprintf(stderr, "modvmm-stream: %s\n",
 			((GError *)errors->pdata[i])->message);
 
-	if (opt_json) {
-		trace = (struct vmstate_trace){ json_section, json_field, b };
-		json_builder_begin_array(b);
-	} else {
-		trace = (struct vmstate_trace){ text_section, text_field,
-						NULL };
-	}
-	status = decode(vmm, argv[1], (const uint8_t *)data, len, &trace);
-	if (opt_json && !status) {
-		g_autoptr(JsonGenerator) gen = json_generator_new();
-		g_autoptr(JsonNode) root = NULL;
-		g_autofree char *text = NULL;
+	sh.b = opt_json ? b : NULL;
+	sh.path = argv[1];
+	/* What the first byte starts: a section, a destination's first
+	 * answer, or else the magic (which says if it is not one). */
+	if (len && data[0] == VMS_TAG_START) {
+		struct vmstate_trace trace = { text_section, text_field,
+					       (void *)&no_indent };
 
-		json_builder_end_array(b);
-		root = json_builder_get_root(b);
-		json_generator_set_pretty(gen, TRUE);
-		json_generator_set_root(gen, root);
-		text = json_generator_to_data(gen, NULL);
-		printf("%s\n", text);
+		if (opt_json) {
+			trace = (struct vmstate_trace){ json_section,
+							json_field, b };
+			json_builder_begin_array(b);
+		}
+		status = show_sections(vmm, argv[1], data, len, &trace);
+		if (opt_json && !status)
+			json_builder_end_array(b);
+		/* One that does not load leaves the builder open. */
+		sh.complete = !status;
+	} else if (len && data[0] == SNAP_VERDICT) {
+		status = show_answers(&sh, len);
+	} else {
+		status = show_snapshot(&sh, vmm, data, len);
 	}
+	if (opt_json && sh.complete)
+		print_json(b);
 	vmm_free(vmm);
 	return status;
 }

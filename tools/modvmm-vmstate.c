@@ -12,26 +12,29 @@
  * (each "field", "version_id", "field_exists", "size") and "Subsections".
  * What QEMU has no words for is added under keys of our own: "since",
  * "kind", "optional", "legacy_name", "retired_in", "minimum_save_version",
- * and a "modvmm" object per device naming its module.
+ * and a "modvmm" object per device naming its module, its known-bad
+ * versions, the type's properties, and the type as the compatibility rule
+ * sees it ("inventory": what this host loads; "source": what a device of
+ * it saves, every subsection sent), with the host's machine types in
+ * "vmschkmachine". A device without state has the keys of every other
+ * (version 0, no fields): QEMU's checker reads them.
  *
- * diff checks both directions between two dumps: forward (a source with
- * OLD's modules migrating to a destination with NEW's) and backward. A
- * direction works for a device when the source can save a version the
- * destination loads (the agreed version is the lower of the two newest),
- * and at that version both describe the same fields in the same order with
- * the same kinds and sizes; every subsection the source may send is known
- * to the destination unless it is optional. One line per finding; exit 1
- * when any direction breaks. matrix prints which pairs of dumps can
- * migrate each way.
- *
- * An unused slot reused as a field is a finding unless the machine type it
- * was retired in is removed: by the machine types a dump lists (the
- * "machine_types" of its "vmschkmachine"), or by this build's for dumps
- * without them.
+ * diff and matrix do not judge: they make a guest's manifest from one
+ * dump and an inventory from the other and ask compat_negotiate(), as
+ * modvmm compat check does. A device is refused with the verdict's
+ * reasons; the field-by-field comparison below only explains a layout
+ * the rule found different. Dumps without the rule's entries (QEMU's,
+ * hand-written) are turned into them from their descriptions: each field
+ * as vmstate_layout_fields() writes it. QEMU's dumps name their slots
+ * "unused" and give no "kind"; any of their fields may fill a slot's bytes.
+ * One of our fields reuses a slot only where it names the slot's machine
+ * type and its own dump lists that type as removed (this build's types
+ * for dumps without the list), as a host loads it only then.
  *
  * diff --stable treats OLD and NEW as two releases of one stable series:
- * any change to what goes on the wire is a finding, except a subsection
- * that is optional or that a bugfix machine type gates (NEW sends it on
+ * any change to what goes on the wire is a finding (a subsection turned
+ * optional or mandatory too), except a subsection added that is
+ * optional or that a bugfix machine type gates (NEW sends it on
  * some machine type, and on none that OLD has: its "sent_on" key, which
  * dump fills in from a freshly created device of each machine type).
  */
@@ -45,8 +48,11 @@
 
 #include "../core/device.h"
 #include "../core/host.h"
+#include "../core/inventory.h"
 #include "../core/machine.h"
 #include "../core/vmm.h"
+#include "../compat/json-text.h"
+#include "../compat/negotiate.h"
 
 static char **opt_module_dirs;
 static char *opt_machine;
@@ -89,7 +95,8 @@ static void describe(JsonBuilder *b, const struct vms *v,
 		     const struct vms_sub *sub, GHashTable *sent_on);
 
 /* QEMU's "size" is the size of one element; arrays add a count. */
-static void field(JsonBuilder *b, const struct vms_field *vf)
+static void field(JsonBuilder *b, const struct vms_field *vf,
+		  GHashTable *sent_on)
 {
 	const struct modvmm_vmstate_field *f = &vf->f;
 	int size;
@@ -132,7 +139,7 @@ static void field(JsonBuilder *b, const struct vms_field *vf)
 		add_str(b, "retired_in", f->retired_in);
 	if (vf->nested) {
 		json_builder_set_member_name(b, "Description");
-		describe(b, vf->nested, NULL, NULL);
+		describe(b, vf->nested, NULL, sent_on);
 	}
 	json_builder_end_object(b);
 }
@@ -140,7 +147,8 @@ static void field(JsonBuilder *b, const struct vms_field *vf)
 /*
  * `sub` is set when v is a subsection: its flags are ours to add, with the
  * machine types on which a new device sends it (`sent_on`: name to
- * GPtrArray of machine type names).
+ * GPtrArray of machine type names, for subsections at every depth, those
+ * of nested structs' descriptions included).
  */
 static void describe(JsonBuilder *b, const struct vms *v,
 		     const struct vms_sub *sub, GHashTable *sent_on)
@@ -165,7 +173,7 @@ static void describe(JsonBuilder *b, const struct vms *v,
 	json_builder_set_member_name(b, "Fields");
 	json_builder_begin_array(b);
 	for (uint32_t i = 0; i < v->d.n_fields; i++)
-		field(b, &v->fields[i]);
+		field(b, &v->fields[i], sent_on);
 	json_builder_end_array(b);
 	json_builder_set_member_name(b, "Subsections");
 	json_builder_begin_array(b);
@@ -175,21 +183,24 @@ static void describe(JsonBuilder *b, const struct vms *v,
 	json_builder_end_object(b);
 }
 
-static void mark_sent(GHashTable *on, const struct vms *v, void *state,
-		      const char *machine, int parent_sent)
+/* Adds `machine` to the list of each subsection a save would send. */
+static void mark_sent(GHashTable *on, const struct vms *v, const void *state,
+		      const char *machine)
 {
-	for (uint32_t i = 0; i < v->d.n_subsections; i++) {
-		const struct vms_sub *sub = &v->subs[i];
-		int sent = parent_sent && (!sub->needed || sub->needed(state));
-		GPtrArray *names = g_hash_table_lookup(on, sub->vms->name);
+	g_autoptr(GHashTable) sent = g_hash_table_new(g_str_hash, g_str_equal);
+	GHashTableIter it;
+	gpointer name;
+
+	vmstate_subsections_sent(v, state, v->d.version, sent);
+	g_hash_table_iter_init(&it, sent);
+	while (g_hash_table_iter_next(&it, &name, NULL)) {
+		GPtrArray *names = g_hash_table_lookup(on, name);
 
 		if (!names) {
 			names = g_ptr_array_new_with_free_func(g_free);
-			g_hash_table_insert(on, g_strdup(sub->vms->name), names);
+			g_hash_table_insert(on, g_strdup(name), names);
 		}
-		if (sent)
-			g_ptr_array_add(names, g_strdup(machine));
-		mark_sent(on, sub->vms, state, machine, sent);
+		g_ptr_array_add(names, g_strdup(machine));
 	}
 }
 
@@ -210,9 +221,9 @@ static GHashTable *subsections_sent_on(struct vmm *vmm,
 				       const struct device_type *dt)
 {
 	const struct machine_registry *r = machine_registry();
-	GHashTable *on = g_hash_table_new_full(
-		g_str_hash, g_str_equal, g_free,
-		(GDestroyNotify)g_ptr_array_unref);
+	GHashTable *on =
+		g_hash_table_new_full(g_str_hash, g_str_equal, g_free,
+				      (GDestroyNotify)g_ptr_array_unref);
 
 	struct vmm_sinks sinks = vmm->sinks;
 
@@ -228,12 +239,242 @@ static GHashTable *subsections_sent_on(struct vmm *vmm,
 		    device_create(vmm, spec, &dev, NULL) < 0)
 			continue;
 		g_mutex_lock(&vmm->lock);
-		mark_sent(on, dt->vms, dev->state, t->name, 1);
+		mark_sent(on, dt->vms, dev->state, t->name);
 		g_mutex_unlock(&vmm->lock);
 		device_destroy(dev);
 	}
 	vmm->sinks = sinks;
 	return on;
+}
+
+/*
+ * A device without state, in the shape every entry of QEMU's has (QEMU's
+ * scripts/vmstate-static-checker.py reads "version_id" of every device):
+ * version 0 and no fields. Its "migratable" key says it has no state.
+ */
+static void no_state(JsonBuilder *b, const char *name)
+{
+	add_int(b, "version_id", 0);
+	add_int(b, "minimum_version_id", 0);
+	json_builder_set_member_name(b, "Description");
+	json_builder_begin_object(b);
+	add_str(b, "name", name);
+	add_int(b, "version_id", 0);
+	add_int(b, "minimum_version_id", 0);
+	json_builder_set_member_name(b, "Fields");
+	json_builder_begin_array(b);
+	json_builder_end_array(b);
+	json_builder_set_member_name(b, "Subsections");
+	json_builder_begin_array(b);
+	json_builder_end_array(b);
+	json_builder_end_object(b);
+}
+
+/* A property value as --device takes it; NULL for an unset string. */
+static char *prop_value(uint32_t type, uint64_t u, const char *s)
+{
+	if (type == MODVMM_PROP_STR)
+		return g_strdup(s);
+	if (type == MODVMM_PROP_BOOL)
+		return g_strdup(u ? "on" : "off");
+	return g_strdup_printf("%" G_GUINT64_FORMAT, (guint64)u);
+}
+
+static const char *prop_type_name(uint32_t type)
+{
+	static const char *const names[] = {
+		[MODVMM_PROP_U8] = "u8",     [MODVMM_PROP_U16] = "u16",
+		[MODVMM_PROP_U32] = "u32",   [MODVMM_PROP_U64] = "u64",
+		[MODVMM_PROP_BOOL] = "bool", [MODVMM_PROP_STR] = "string",
+	};
+
+	return type < G_N_ELEMENTS(names) && names[type] ? names[type] : "?";
+}
+
+static void add_value(JsonBuilder *b, const char *key, char *value)
+{
+	json_builder_set_member_name(b, key);
+	if (value)
+		json_builder_add_string_value(b, value);
+	else
+		json_builder_add_null_value(b);
+	g_free(value);
+}
+
+/*
+ * Ours: the module, its known-bad versions ("known_bad": a destination
+ * refuses state saved by them) and the device type's properties with
+ * their defaults, and, for a property a release added, the value that
+ * behaves as the releases before it ("legacy").
+ */
+static void dump_modvmm(JsonBuilder *b, const struct device_type *dt,
+			JsonNode *inventory, JsonNode *source)
+{
+	const struct modinfo *info = dt->module->info;
+
+	json_builder_begin_object(b);
+	add_str(b, "module", info->name);
+	add_str(b, "module_version", info->version);
+	add_bool(b, "intree", info->intree);
+	/* A device without a description blocks migration. */
+	add_bool(b, "migratable", dt->vms != NULL);
+	json_builder_set_member_name(b, "known_bad");
+	json_builder_begin_array(b);
+	for (guint i = 0; i < info->known_bad->len; i++) {
+		const char *kb = info->known_bad->pdata[i];
+		const char *colon = strstr(kb, ": ");
+		g_autofree char *version =
+			colon ? g_strndup(kb, (gsize)(colon - kb))
+			      : g_strdup(kb);
+
+		json_builder_begin_object(b);
+		add_str(b, "version", version);
+		add_str(b, "reason", colon ? colon + 2 : "");
+		json_builder_end_object(b);
+	}
+	json_builder_end_array(b);
+	json_builder_set_member_name(b, "properties");
+	json_builder_begin_array(b);
+	for (uint32_t i = 0; i < dt->t.n_properties; i++) {
+		const struct modvmm_property *p = &dt->props[i];
+
+		json_builder_begin_object(b);
+		add_str(b, "name", p->name);
+		add_str(b, "type", prop_type_name(p->type));
+		add_value(b, "default",
+			  prop_value(p->type, p->default_u64, p->default_str));
+		if (p->flags & MODVMM_PROP_LEGACY)
+			add_value(b, "legacy",
+				  prop_value(p->type, p->legacy_u64,
+					     p->legacy_str));
+		if (p->description)
+			add_str(b, "description", p->description);
+		json_builder_end_object(b);
+	}
+	json_builder_end_array(b);
+	/* What diff and matrix hand to the compatibility rule. */
+	if (inventory) {
+		json_builder_set_member_name(b, "inventory");
+		json_builder_add_value(b, json_node_copy(inventory));
+	}
+	if (source) {
+		json_builder_set_member_name(b, "source");
+		json_builder_add_value(b, json_node_copy(source));
+	}
+	json_builder_end_object(b);
+}
+
+struct source_props {
+	struct manifest *m;
+	struct manifest_device *d;
+};
+
+static void source_compat_prop(void *opaque, const struct compat_prop *p)
+{
+	struct source_props *sp = opaque;
+
+	if (strcmp(p->device, sp->d->type))
+		return;
+	for (guint i = 0; i < sp->d->props->len; i++) {
+		struct manifest_prop *mp = sp->d->props->pdata[i];
+
+		if (!strcmp(mp->property, p->property)) {
+			mp->value = manifest_str(sp->m, p->value);
+			mp->set = mp->machine = 1;
+		}
+	}
+}
+
+/*
+ * Device type dt as a guest's manifest lists it on a source: the versions
+ * it can save, every subsection on the wire (whether a `needed` hook
+ * sends one depends on the guest, so each may be sent), its properties
+ * at their defaults or as machine type t's compat properties set them.
+ */
+static void source_device(struct manifest *m, const struct device_type *dt,
+			  const struct machine_type *t)
+{
+	const struct modinfo *info = dt->module->info;
+	struct manifest_device *d = manifest_add_device(m);
+	struct source_props sp = { m, d };
+
+	d->id = d->type = manifest_str(m, dt->t.name);
+	d->module = manifest_str(m, info->name);
+	d->module_version = manifest_str(m, info->version);
+	d->intree = info->intree;
+	d->props_complete = 1;
+	for (uint32_t i = 0; i < dt->t.n_properties; i++) {
+		const struct modvmm_property *p = &dt->props[i];
+		struct manifest_prop *mp = g_new0(struct manifest_prop, 1);
+		g_autofree char *value = device_prop_value_text(
+			p, p->default_u64, p->default_str);
+		g_autofree char *legacy = device_prop_legacy_text(p);
+
+		mp->property = manifest_str(m, p->name);
+		mp->value = manifest_str(m, value);
+		mp->legacy = manifest_str(m, legacy);
+		g_ptr_array_add(d->props, mp);
+	}
+	if (t)
+		machine_compat_props(machine_registry(), t, source_compat_prop,
+				     &sp);
+	if (!dt->vms)
+		return;
+	inventory_describe_state(m, d, dt->vms, NULL, 0);
+	d->vms->min = vmstate_min_save(dt->vms);
+	for (guint i = 0; i < d->subs->len; i++) {
+		struct manifest_vms *s = d->subs->pdata[i];
+
+		s->min = s->version;
+		s->send = 1;
+	}
+	for (guint i = 0; i < d->structs->len; i++) {
+		struct manifest_vms *s = d->structs->pdata[i];
+
+		s->min = s->version;
+	}
+}
+
+/* A manifest as JSON, which it frees. */
+static JsonNode *manifest_node(struct manifest *m)
+{
+	g_autofree char *text = manifest_to_json(m);
+
+	manifest_free(m);
+	return json_from_string(text, NULL);
+}
+
+/* The entry of device type `type` in a manifest's list `key`. */
+static JsonNode *manifest_entry(JsonNode *doc, const char *key,
+				const char *type)
+{
+	JsonArray *a =
+		json_object_get_array_member(json_node_get_object(doc), key);
+
+	for (guint i = 0; i < json_array_get_length(a); i++) {
+		JsonObject *o = json_array_get_object_element(a, i);
+
+		if (!g_strcmp0(json_object_get_string_member(o, "type"), type))
+			return json_array_get_element(a, i);
+	}
+	return NULL;
+}
+
+/* An inventory without its device types: the host's machine types. */
+static JsonNode *inventory_head(JsonNode *doc)
+{
+	JsonObject *o = json_node_get_object(doc), *head = json_object_new();
+	g_autoptr(GList) members = json_object_get_members(o);
+	JsonNode *n = json_node_new(JSON_NODE_OBJECT);
+
+	for (GList *m = members; m; m = m->next)
+		if (strcmp(m->data, "types"))
+			json_object_set_member(
+				head, m->data,
+				json_node_copy(
+					json_object_get_member(o, m->data)));
+	json_node_take_object(n, head);
+	return n;
 }
 
 static gint type_cmp(gconstpointer a, gconstpointer b)
@@ -256,6 +497,9 @@ static int cmd_dump(int argc, char **argv)
 	g_autoptr(JsonNode) root = NULL;
 	g_autoptr(GError) err = NULL;
 	g_autofree char *text = NULL;
+	g_autoptr(JsonNode) inv = NULL, src_node = NULL;
+	const char *machine;
+	struct manifest *src;
 	struct vmm *vmm;
 	int status = 0;
 
@@ -264,6 +508,7 @@ static int cmd_dump(int argc, char **argv)
 		fprintf(stderr, "modvmm-vmstate: %s\n", err->message);
 		return 2;
 	}
+	machine = opt_machine ? opt_machine : "microvm";
 	vmm = vmm_new(host_services());
 	loader_add_dirs(vmm->loader, opt_module_dirs, MODVMM_MODULE_DIR);
 	loader_load_all(vmm->loader, errors);
@@ -279,11 +524,23 @@ static int cmd_dump(int argc, char **argv)
 			g_ptr_array_add(types, m->types->pdata[j]);
 	}
 	g_ptr_array_sort(types, type_cmp);
+	/* The rule's own view of each type, as an inventory and a source
+	 * list it (compat/manifest.h), for diff and matrix. */
+	inv = manifest_node(inventory_host(vmm->loader, machine_registry()));
+	src = manifest_new(MANIFEST_GUEST);
+	src->abi = manifest_str(src, MODVMM_ABI_STRING);
+	src->machine = manifest_str(src, machine);
+	for (guint i = 0; i < types->len; i++)
+		source_device(src, types->pdata[i],
+			      machine_lookup(machine_registry(), machine));
+	src_node = manifest_node(src);
 
 	json_builder_begin_object(b);
 	json_builder_set_member_name(b, "vmschkmachine");
 	json_builder_begin_object(b);
-	add_str(b, "Name", opt_machine ? opt_machine : "microvm");
+	add_str(b, "Name", machine);
+	json_builder_set_member_name(b, "inventory");
+	json_builder_add_value(b, inventory_head(inv));
 	json_builder_set_member_name(b, "machine_types");
 	json_builder_begin_array(b);
 	for (size_t i = 0; i < machine_registry()->n_types; i++) {
@@ -313,15 +570,12 @@ static int cmd_dump(int argc, char **argv)
 			json_builder_set_member_name(b, "Description");
 			describe(b, dt->vms, NULL, on);
 			g_hash_table_unref(on);
+		} else {
+			no_state(b, dt->t.name);
 		}
 		json_builder_set_member_name(b, "modvmm");
-		json_builder_begin_object(b);
-		add_str(b, "module", dt->module->info->name);
-		add_str(b, "module_version", dt->module->info->version);
-		add_bool(b, "intree", dt->module->info->intree);
-		/* A device without a description blocks migration. */
-		add_bool(b, "migratable", dt->vms != NULL);
-		json_builder_end_object(b);
+		dump_modvmm(b, dt, manifest_entry(inv, "types", dt->t.name),
+			    manifest_entry(src_node, "devices", dt->t.name));
 		json_builder_end_object(b);
 	}
 	json_builder_end_object(b);
@@ -336,13 +590,52 @@ static int cmd_dump(int argc, char **argv)
 
 /* ---- diff and matrix -------------------------------------------------- */
 
+/*
+ * Deepest nesting a dump may have: ours nest three levels per struct and
+ * two per subsection below a device (VMS_MAX_DEPTH of each at most), and
+ * QEMU's are shallower still. json-glib's parser recurses, so a deeper
+ * file is refused before it is parsed.
+ */
+#define DUMP_MAX_DEPTH 64
+
 static JsonObject *load_dump(const char *path, JsonParser **ret_parser)
 {
 	g_autoptr(GError) err = NULL;
-	JsonParser *p = json_parser_new();
+	g_autofree char *text = NULL;
+	JsonParser *p;
 	JsonNode *root;
+	size_t at = 0;
+	gsize len;
+	int depth;
 
-	if (!json_parser_load_from_file(p, path, &err)) {
+	if (!g_file_get_contents(path, &text, &len, &err)) {
+		fprintf(stderr, "modvmm-vmstate: %s\n", err->message);
+		return NULL;
+	}
+	depth = json_text_depth(text, len, &at);
+	if (depth == -2) {
+		fprintf(stderr,
+			"modvmm-vmstate: %s: a string holds \\u0000 at offset "
+			"%zu\n",
+			path, at);
+		return NULL;
+	}
+	if (depth < 0) {
+		fprintf(stderr,
+			"modvmm-vmstate: %s: not JSON: unexpected byte 0x%02x "
+			"at offset %zu\n",
+			path, (unsigned char)text[at], at);
+		return NULL;
+	}
+	if (depth > DUMP_MAX_DEPTH) {
+		fprintf(stderr,
+			"modvmm-vmstate: %s: nested %d levels deep, more than "
+			"the %d a state dump may have\n",
+			path, depth, DUMP_MAX_DEPTH);
+		return NULL;
+	}
+	p = json_parser_new();
+	if (!json_parser_load_from_data(p, text, (gssize)len, &err)) {
 		fprintf(stderr, "modvmm-vmstate: %s: %s\n", path, err->message);
 		g_object_unref(p);
 		return NULL;
@@ -410,6 +703,8 @@ struct diff {
 	const char *dir; /* "forward", "backward" or "stable" */
 	int findings;
 	JsonObject *src, *dst; /* the two dumps */
+	GString *out;	       /* findings go here when set, else to stdout */
+	const char *indent;    /* before each finding: explanations' */
 };
 
 /* A dump's "machine_types", or NULL for a dump without them. */
@@ -459,18 +754,22 @@ static void finding(struct diff *d, const char *fmt, ...) G_GNUC_PRINTF(2, 3);
 
 static void finding(struct diff *d, const char *fmt, ...)
 {
+	g_autofree char *text = NULL;
 	va_list ap;
 
-	printf("%s: ", d->dir);
 	va_start(ap, fmt);
-	vprintf(fmt, ap);
+	text = g_strdup_vprintf(fmt, ap);
 	va_end(ap);
-	printf("\n");
+	if (d->out)
+		g_string_append_printf(d->out, "%s: %s%s\n", d->dir,
+				       d->indent ? d->indent : "", text);
+	else
+		printf("%s: %s%s\n", d->dir, d->indent ? d->indent : "", text);
 	d->findings++;
 }
 
-static void check_desc(struct diff *d, const char *where, JsonObject *src,
-		       JsonObject *dst);
+static void explain_desc(struct diff *d, const char *where, JsonObject *src,
+			 JsonObject *dst);
 
 /* Bytes a field of a dump takes on the wire (fixed-size kinds). */
 static gint64 wire_bytes(JsonObject *f)
@@ -494,20 +793,128 @@ static GPtrArray *fields_at(JsonObject *desc, gint64 version)
 	return out;
 }
 
+/*
+ * A retired slot. Ours say "kind": "unused"; QEMU's -dump-vmstate names
+ * the slots of VMSTATE_UNUSED "unused" and gives no kind.
+ */
+static int is_slot(JsonObject *f)
+{
+	const char *kind = str_of(f, "kind");
+
+	return kind ? !strcmp(kind, "unused")
+		    : !g_strcmp0(str_of(f, "field"), "unused");
+}
+
+/* One side of a run of fields that lines up, byte for byte, with the
+ * other side's. */
+struct run {
+	GPtrArray *fields;
+	guint at;	  /* next field */
+	gint64 bytes;	  /* taken so far */
+	int all_slots;	  /* every field taken is a slot */
+	JsonObject *slot; /* the first slot taken */
+	GString *names;	  /* the fields taken that are not slots */
+};
+
+static void run_take(struct run *r)
+{
+	JsonObject *f = r->fields->pdata[r->at++];
+
+	r->bytes += wire_bytes(f);
+	if (is_slot(f)) {
+		if (!r->slot)
+			r->slot = f;
+		return;
+	}
+	r->all_slots = 0;
+	g_string_append_printf(r->names, "%s%s", r->names->len ? ", " : "",
+			       str_of(f, "field"));
+}
+
+/* Whether r may take its next field: another slot always; a field only
+ * into bytes the other side has as slots. */
+static int run_can_take(const struct run *r, const struct run *other)
+{
+	return r->at < r->fields->len &&
+	       (is_slot(r->fields->pdata[r->at]) || other->all_slots);
+}
+
+/*
+ * A slot at *i of a or *j of b, where the other side differs: the fields
+ * that reuse or split it (QEMU's dumps show a split as a field and a
+ * smaller "unused") must fill its bytes exactly. Both sides are taken
+ * until their bytes meet; one side is all slots throughout. A reuse of
+ * one of our slots waits for its machine type's removal; QEMU's say
+ * nothing of when they were retired, so their bytes are all there is to
+ * check. Advances *i and *j past the run.
+ */
+static void check_slot(struct diff *d, const char *where, GPtrArray *a,
+		       GPtrArray *b, guint *i, guint *j, gint64 v)
+{
+	struct run ra = { a, *i, 0, 1, NULL, g_string_new(NULL) };
+	struct run rb = { b, *j, 0, 1, NULL, g_string_new(NULL) };
+	struct run *slots, *fill;
+	const char *retired;
+
+	run_take(&ra);
+	run_take(&rb);
+	while (ra.bytes != rb.bytes) {
+		struct run *r = ra.bytes < rb.bytes ? &ra : &rb;
+
+		if (!run_can_take(r, r == &ra ? &rb : &ra))
+			break;
+		run_take(r);
+	}
+	/* The side of slots, and the side that fills them. */
+	slots = ra.all_slots ? &ra : &rb;
+	fill = slots == &ra ? &rb : &ra;
+	retired = str_of(slots->slot, "retired_in");
+	if (fill->names->len && retired && !type_removed(d, retired))
+		finding(d,
+			"%s: unused slot %s retired in %s is reused as %s at "
+			"version %" G_GINT64_FORMAT
+			": allowed only once machine type %s is removed",
+			where, str_of(slots->slot, "field"), retired,
+			fill->names->str, v, retired);
+	else if (ra.bytes != rb.bytes)
+		finding(d,
+			"%s: unused slot %s%s%s is reused as %s of "
+			"%" G_GINT64_FORMAT " bytes, but the slot has "
+			"%" G_GINT64_FORMAT
+			": a reuse must keep the slot's size",
+			where, str_of(slots->slot, "field"),
+			retired ? " retired in " : "", retired ? retired : "",
+			fill->names->len ? fill->names->str : "unused",
+			fill->bytes, slots->bytes);
+	*i = ra.at;
+	*j = rb.at;
+	g_string_free(ra.names, TRUE);
+	g_string_free(rb.names, TRUE);
+}
+
 static void check_fields(struct diff *d, const char *where, JsonObject *src,
 			 JsonObject *dst, gint64 v)
 {
 	g_autoptr(GPtrArray) a = fields_at(src, v), b = fields_at(dst, v);
-	guint n = MAX(a->len, b->len);
+	guint i = 0, j = 0;
 
-	for (guint i = 0; i < n; i++) {
+	while (i < a->len || j < b->len) {
 		JsonObject *fa = i < a->len ? a->pdata[i] : NULL;
-		JsonObject *fb = i < b->len ? b->pdata[i] : NULL;
+		JsonObject *fb = j < b->len ? b->pdata[j] : NULL;
 		g_autofree char *sa = fa ? shape(fa) : NULL;
 		g_autofree char *sb = fb ? shape(fb) : NULL;
 		const char *na = fa ? str_of(fa, "field") : NULL;
 		const char *nb = fb ? str_of(fb, "field") : NULL;
+		int same_name = fa && fb && !g_strcmp0(na, nb);
 
+		if (fa && fb && (is_slot(fa) || is_slot(fb)) &&
+		    !(same_name && !g_strcmp0(sa, sb)) &&
+		    !(same_name && is_slot(fa) != is_slot(fb))) {
+			check_slot(d, where, a, b, &i, &j, v);
+			continue;
+		}
+		i += !!fa;
+		j += !!fb;
 		if (!fb) {
 			finding(d,
 				"%s: field %s is sent at version "
@@ -522,42 +929,13 @@ static void check_fields(struct diff *d, const char *where, JsonObject *src,
 				" but the source does not send it (added "
 				"without a version bump)",
 				where, nb, v);
-		} else if (g_strcmp0(na, nb) &&
-			   (!g_strcmp0(str_of(fa, "kind"), "unused") ||
-			    !g_strcmp0(str_of(fb, "kind"), "unused"))) {
-			int a_is_slot = !g_strcmp0(str_of(fa, "kind"), "unused");
-			JsonObject *slot = a_is_slot ? fa : fb;
-			JsonObject *field = a_is_slot ? fb : fa;
-			const char *retired = str_of(fa, "retired_in")
-						      ? str_of(fa, "retired_in")
-						      : str_of(fb, "retired_in");
-
-			if (!type_removed(d, retired))
-				finding(d,
-					"%s: unused slot %s retired in %s is "
-					"reused as %s at version "
-					"%" G_GINT64_FORMAT
-					": allowed only once machine type %s "
-					"is removed",
-					where, str_of(slot, "field"), retired,
-					str_of(field, "field"), v, retired);
-			else if (wire_bytes(slot) != wire_bytes(field))
-				finding(d,
-					"%s: unused slot %s retired in %s is "
-					"reused as %s of %" G_GINT64_FORMAT
-					" bytes, but the slot has "
-					"%" G_GINT64_FORMAT
-					": a reuse must keep the slot's size",
-					where, str_of(slot, "field"), retired,
-					str_of(field, "field"),
-					wire_bytes(field), wire_bytes(slot));
 		} else if (g_strcmp0(na, nb)) {
 			finding(d,
 				"%s: field %u at version %" G_GINT64_FORMAT
 				" is %s in the source, %s in the destination "
 				"(reordered or renamed without a version "
 				"bump)",
-				where, i, v, na, nb);
+				where, i - 1, v, na, nb);
 		} else if (g_strcmp0(sa, sb)) {
 			const char *retired =
 				str_of(fa, "retired_in")
@@ -605,8 +983,9 @@ static void check_fields(struct diff *d, const char *where, JsonObject *src,
 				g_autofree char *inner =
 					g_strdup_printf("%s.%s", where, na);
 
-				check_desc(d, inner, json_node_get_object(nda),
-					   json_node_get_object(ndb));
+				explain_desc(d, inner,
+					     json_node_get_object(nda),
+					     json_node_get_object(ndb));
 			}
 		}
 	}
@@ -625,98 +1004,500 @@ static JsonObject *find_sub(JsonObject *desc, const char *name)
 	return NULL;
 }
 
-/* src saves, dst loads: one direction for one description. */
-static void check_desc(struct diff *d, const char *where, JsonObject *src,
-		       JsonObject *dst)
+/*
+ * Why the rule refused a device, field by field: the explanation printed
+ * under its reasons, at the newest version both sides describe, and in
+ * every subsection both have.
+ */
+static void explain_desc(struct diff *d, const char *where, JsonObject *src,
+			 JsonObject *dst)
 {
-	gint64 s_max = int_of(src, "version_id", 0);
-	gint64 s_min = int_of(src, "minimum_save_version", s_max);
-	gint64 d_max = int_of(dst, "version_id", 0);
-	gint64 d_min = int_of(dst, "minimum_version_id", d_max);
-	gint64 v = MIN(s_max, d_max);
 	JsonArray *subs = arr_of(src, "Subsections");
 
-	if (g_strcmp0(str_of(src, "name"), str_of(dst, "name"))) {
-		finding(d,
-			"%s: state is named %s in the source, %s in the "
-			"destination (renamed)",
-			where, str_of(src, "name"), str_of(dst, "name"));
-		return;
-	}
-	if (v < s_min || v < d_min) {
-		finding(d,
-			"%s: versions no longer meet: the source saves "
-			"%" G_GINT64_FORMAT "..%" G_GINT64_FORMAT
-			", the destination loads %" G_GINT64_FORMAT
-			"..%" G_GINT64_FORMAT,
-			where, s_min, s_max, d_min, d_max);
-		return;
-	}
-	check_fields(d, where, src, dst, v);
+	check_fields(d, where, src, dst,
+		     MIN(int_of(src, "version_id", 0),
+			 int_of(dst, "version_id", 0)));
 	for (guint i = 0; subs && i < json_array_get_length(subs); i++) {
 		JsonObject *ss = json_array_get_object_element(subs, i);
 		const char *name = ss ? str_of(ss, "name") : NULL;
 		JsonObject *ds = name ? find_sub(dst, name) : NULL;
 
-		if (!ss || !name)
-			continue;
-		if (!ds) {
-			if (!json_object_get_boolean_member_with_default(
-				    ss, "optional", FALSE))
-				finding(d,
-					"%s: subsection %s is unknown to the "
-					"destination and not optional: "
-					"refused whenever the source sends "
-					"it",
-					where, name);
-			continue;
-		}
-		check_desc(d, name, ss, ds);
+		if (ds)
+			explain_desc(d, name, ss, ds);
 	}
 }
 
-/* Every device of src against dst, in src's order. */
-static int check_dumps(const char *dir, JsonObject *src, JsonObject *dst)
+static JsonObject *obj_of(JsonObject *o, const char *key)
 {
-	struct diff d = { .dir = dir, .src = src, .dst = dst };
-	g_autoptr(GList) members = json_object_get_members(src);
+	JsonNode *n = o ? json_object_get_member(o, key) : NULL;
 
-	for (GList *m = members; m; m = m->next) {
-		const char *dev = m->data;
-		JsonObject *so, *dobj;
-		JsonNode *sd, *dd;
+	return n && JSON_NODE_HOLDS_OBJECT(n) ? json_node_get_object(n) : NULL;
+}
 
-		if (!strcmp(dev, "vmschkmachine"))
-			continue;
-		so = json_object_get_object_member(src, dev);
-		if (!json_object_has_member(dst, dev)) {
-			finding(&d,
-				"%s: device type removed (no module at the "
-				"destination provides it)",
-				dev);
-			continue;
-		}
-		dobj = json_object_get_object_member(dst, dev);
-		sd = json_object_get_member(so, "Description");
-		dd = json_object_get_member(dobj, "Description");
-		if (!sd || !JSON_NODE_HOLDS_OBJECT(sd)) {
-			finding(&d,
-				"%s: no state description at the source: "
-				"this device blocks migration",
-				dev);
-			continue;
-		}
-		if (!dd || !JSON_NODE_HOLDS_OBJECT(dd)) {
-			finding(&d,
-				"%s: no state description at the "
-				"destination",
-				dev);
-			continue;
-		}
-		check_desc(&d, dev, json_node_get_object(sd),
-			   json_node_get_object(dd));
+/*
+ * A device entry's description, or NULL when it has none: QEMU's dumps
+ * leave it out, ours write an empty one (the shape QEMU's checker reads)
+ * and say "migratable": false.
+ */
+static JsonObject *state_of(JsonObject *dev)
+{
+	JsonObject *m = obj_of(dev, "modvmm");
+
+	if (m &&
+	    !json_object_get_boolean_member_with_default(m, "migratable", TRUE))
+		return NULL;
+	return obj_of(dev, "Description");
+}
+
+/* ---- manifests from dumps -------------------------------------------- */
+
+/*
+ * Whether the host that wrote `dump` has removed machine type `name`, by
+ * the types it lists (this build's for a dump without them). A host
+ * loads a field that reuses a slot only then (vmstate_check_retired()).
+ */
+static int removed_in(JsonObject *dump, const char *name)
+{
+	const struct machine_registry *r = machine_registry();
+	const struct machine_type *t;
+
+	if (machine_types(dump))
+		return !g_strcmp0(dump_status(dump, name), "removed");
+	t = machine_lookup(r, name);
+	return t && machine_status(r, t, NULL, NULL) == MACHINE_REMOVED;
+}
+
+/*
+ * A field of a dump in the form of vmstate_layout_fields(), for a dump
+ * without the rule's own entries (QEMU's, or one written by hand). QEMU's
+ * fields have no "kind" and say nothing of slots they fill: any may take
+ * a slot's bytes, so their sizes are what the rule compares.
+ */
+static char *layout_field(JsonObject *dump, JsonObject *f)
+{
+	const char *kind = str_of(f, "kind"), *name = str_of(f, "field");
+	const char *elem = str_of(f, "element_kind");
+	const char *retired = str_of(f, "retired_in");
+	JsonObject *nested = obj_of(f, "Description");
+	const char *inner = nested ? str_of(nested, "name") : NULL;
+	gint64 size = int_of(f, "size", 0), count = 0, bytes = size;
+
+	if (is_slot(f))
+		return g_strdup_printf("%" G_GINT64_FORMAT ":s:", size);
+	if (!kind)
+		return g_strdup_printf("%" G_GINT64_FORMAT ":r:%s:qemu::1%s%s",
+				       inner ? 0 : size, name ? name : "",
+				       inner ? ":" : "", inner ? inner : "");
+	if (!strcmp(kind, "array")) {
+		count = int_of(f, "count", 0);
+		bytes = inner ? 0 : size * count;
+	} else if (!strcmp(kind, "varray")) {
+		count = int_of(f, "bound", 0);
+		bytes = 0;
+	} else if (!strcmp(kind, "buffer")) {
+		count = size;
+	} else if (inner) {
+		bytes = 0;
 	}
-	return d.findings;
+	return g_strdup_printf(
+		"%" G_GINT64_FORMAT ":%c:%s:%s:%s:%" G_GINT64_FORMAT "%s%s",
+		bytes, retired && removed_in(dump, retired) ? 'r' : '-',
+		name ? name : "", kind, elem ? elem : "", count,
+		inner ? ":" : "", inner ? inner : "");
+}
+
+static gint i64_cmp(gconstpointer a, gconstpointer b)
+{
+	gint64 x = *(const gint64 *)a, y = *(const gint64 *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+/* A description's layouts, versions 1..`version`: an entry where a field
+ * starts, with its fields and a digest of them. */
+static JsonArray *layouts_of(JsonObject *dump, JsonObject *desc, gint64 version)
+{
+	JsonArray *fields = arr_of(desc, "Fields"), *out = json_array_new();
+	g_autoptr(GArray) at = g_array_new(FALSE, FALSE, sizeof(gint64));
+	g_autofree char *prev = NULL;
+	gint64 since = 1;
+
+	g_array_append_val(at, since);
+	for (guint i = 0; fields && i < json_array_get_length(fields); i++) {
+		JsonObject *f = json_array_get_object_element(fields, i);
+
+		since = f ? MAX(int_of(f, "version_id", 1), 1) : 1;
+		if (since <= version)
+			g_array_append_val(at, since);
+	}
+	g_array_sort(at, i64_cmp);
+	for (guint k = 0; k < at->len; k++) {
+		gint64 v = g_array_index(at, gint64, k);
+		g_autoptr(GPtrArray) fs = NULL;
+		g_autoptr(GString) all = g_string_new(NULL);
+		JsonArray *strs;
+		JsonObject *l;
+		char *sum;
+
+		if (k && v == g_array_index(at, gint64, k - 1))
+			continue;
+		fs = fields_at(desc, v);
+		strs = json_array_new();
+		for (guint i = 0; i < fs->len; i++) {
+			g_autofree char *t = layout_field(dump, fs->pdata[i]);
+
+			g_string_append_printf(all, "%s\n", t);
+			json_array_add_string_element(strs, t);
+		}
+		sum = g_compute_checksum_for_string(G_CHECKSUM_SHA256, all->str,
+						    -1);
+		sum[16] = '\0';
+		if (prev && !strcmp(prev, sum)) {
+			g_free(sum);
+			json_array_unref(strs);
+			continue;
+		}
+		l = json_object_new();
+		json_object_set_int_member(l, "since", v);
+		json_object_set_string_member(l, "fingerprint", sum);
+		json_object_set_array_member(l, "fields", strs);
+		json_array_add_object_element(out, l);
+		g_free(prev);
+		prev = sum;
+	}
+	return out;
+}
+
+enum conv_kind { CONV_TOP, CONV_SUB, CONV_STRUCT };
+
+/*
+ * A description as a manifest lists it: a guest's (`guest`: what the
+ * source saves; a subsection is always sent, unless optional and
+ * unknown to the destination) or an inventory's (what the host loads).
+ */
+static JsonObject *conv_vms(JsonObject *dump, JsonObject *desc, int guest,
+			    enum conv_kind kind, const char *parent,
+			    gint64 since)
+{
+	JsonObject *o = json_object_new();
+	gint64 version = CLAMP(int_of(desc, "version_id", 1), 1, G_MAXUINT32);
+	gint64 min = !guest ? int_of(desc, "minimum_version_id", 1)
+		     : kind == CONV_TOP
+			     ? int_of(desc, "minimum_save_version", version)
+			     : version;
+
+	json_object_set_string_member(
+		o, "name", str_of(desc, "name") ? str_of(desc, "name") : "");
+	json_object_set_int_member(o, "version", version);
+	if (parent)
+		json_object_set_string_member(o, "parent", parent);
+	if (guest && kind != CONV_TOP)
+		json_object_set_int_member(o, "since", since);
+	if (guest && kind == CONV_SUB) {
+		json_object_set_boolean_member(
+			o, "optional",
+			json_object_get_boolean_member_with_default(
+				desc, "optional", FALSE));
+		json_object_set_boolean_member(o, "send", TRUE);
+	} else {
+		json_object_set_int_member(o, "min", CLAMP(min, 1, version));
+	}
+	json_object_set_array_member(o, "layouts",
+				     layouts_of(dump, desc, version));
+	return o;
+}
+
+struct conv {
+	JsonObject *dump;
+	int guest;
+	JsonArray *subs, *structs;
+	GHashTable *seen; /* names listed */
+};
+
+/*
+ * Subsections and structs' descriptions at every depth, parents first,
+ * each once, with the first version of the device's description at
+ * which it can be on the wire, as vmstate_foreach_subsection() and
+ * vmstate_foreach_struct() give them.
+ */
+static void conv_walk(struct conv *c, JsonObject *desc, gint64 since, int top)
+{
+	JsonArray *fields = arr_of(desc, "Fields");
+	JsonArray *subs = arr_of(desc, "Subsections");
+	const char *name = str_of(desc, "name");
+
+	for (guint i = 0; fields && i < json_array_get_length(fields); i++) {
+		JsonObject *f = json_array_get_object_element(fields, i);
+		JsonObject *nested = f ? obj_of(f, "Description") : NULL;
+		const char *inner = nested ? str_of(nested, "name") : NULL;
+		gint64 s = top ? MAX(since, int_of(f, "version_id", 0)) : since;
+
+		if (!inner || !g_hash_table_add(c->seen, (char *)inner))
+			continue;
+		json_array_add_object_element(
+			c->structs, conv_vms(c->dump, nested, c->guest,
+					     CONV_STRUCT, name, s));
+		conv_walk(c, nested, s, 0);
+	}
+	for (guint i = 0; subs && i < json_array_get_length(subs); i++) {
+		JsonObject *ss = json_array_get_object_element(subs, i);
+		const char *sub = ss ? str_of(ss, "name") : NULL;
+
+		if (!sub || !g_hash_table_add(c->seen, (char *)sub))
+			continue;
+		json_array_add_object_element(
+			c->subs,
+			conv_vms(c->dump, ss, c->guest, CONV_SUB, name, since));
+		conv_walk(c, ss, since, 0);
+	}
+}
+
+/*
+ * Device `type` of a dump as a manifest entry: a guest's, with its
+ * properties at their defaults, or an inventory's, with the known-bad
+ * versions its module declares. A dump without our "modvmm" key names
+ * no module: the type stands for it.
+ */
+static JsonObject *conv_device(JsonObject *dump, const char *type,
+			       JsonObject *dev, int guest)
+{
+	JsonObject *o = json_object_new(), *m = obj_of(dev, "modvmm");
+	JsonObject *desc = state_of(dev);
+	JsonArray *props = m ? arr_of(m, "properties") : NULL;
+	JsonArray *bad = m ? arr_of(m, "known_bad") : NULL;
+	JsonArray *out = json_array_new();
+	struct conv c = { dump, guest, json_array_new(), json_array_new(),
+			  g_hash_table_new(g_str_hash, g_str_equal) };
+
+	if (guest)
+		json_object_set_string_member(o, "id", type);
+	json_object_set_string_member(o, "type", type);
+	json_object_set_string_member(
+		o, "module",
+		m && str_of(m, "module") ? str_of(m, "module") : type);
+	json_object_set_string_member(o, "module_version",
+				      m && str_of(m, "module_version")
+					      ? str_of(m, "module_version")
+					      : "unknown");
+	json_object_set_boolean_member(
+		o, "intree",
+		m && json_object_get_boolean_member_with_default(m, "intree",
+								 FALSE));
+	if (desc) {
+		if (str_of(desc, "name"))
+			g_hash_table_add(c.seen, (char *)str_of(desc, "name"));
+		json_object_set_object_member(
+			o, "vmstate",
+			conv_vms(dump, desc, guest, CONV_TOP, NULL, 0));
+		conv_walk(&c, desc, 0, 1);
+	} else {
+		json_object_set_null_member(o, "vmstate");
+	}
+	json_object_set_array_member(o, "subsections", c.subs);
+	json_object_set_array_member(o, "structs", c.structs);
+	for (guint i = 0; props && i < json_array_get_length(props); i++) {
+		JsonObject *p = json_array_get_object_element(props, i);
+		JsonObject *e = json_object_new();
+
+		if (!p || !str_of(p, "name")) {
+			json_object_unref(e);
+			continue;
+		}
+		json_object_set_string_member(e, "property", str_of(p, "name"));
+		if (str_of(p, "legacy"))
+			json_object_set_string_member(e, "legacy",
+						      str_of(p, "legacy"));
+		if (guest) {
+			json_object_set_string_member(
+				e, "value",
+				str_of(p, "default") ? str_of(p, "default")
+						     : "");
+			json_object_set_boolean_member(e, "set", FALSE);
+			json_object_set_boolean_member(e, "machine", FALSE);
+		}
+		json_array_add_object_element(out, e);
+	}
+	json_object_set_array_member(o, "properties", out);
+	if (guest) {
+		json_object_set_boolean_member(o, "properties_complete",
+					       props != NULL);
+	} else {
+		out = json_array_new();
+		for (guint i = 0; bad && i < json_array_get_length(bad); i++) {
+			JsonObject *kb = json_array_get_object_element(bad, i);
+			JsonObject *e = json_object_new();
+
+			json_object_set_string_member(
+				e, "version", kb ? str_of(kb, "version") : "");
+			json_object_set_string_member(
+				e, "reason", kb ? str_of(kb, "reason") : "");
+			json_array_add_object_element(out, e);
+		}
+		json_object_set_array_member(o, "known_bad", out);
+	}
+	g_hash_table_unref(c.seen);
+	return o;
+}
+
+/*
+ * The host a dump was written on, as an inventory without device types:
+ * its machine types (the dump's own, or this build's for a dump without
+ * them). A new object.
+ */
+static JsonObject *host_of(JsonObject *dump)
+{
+	JsonObject *head = obj_of(obj_of(dump, "vmschkmachine"), "inventory");
+	const struct machine_registry *r = machine_registry();
+	g_autoptr(JsonNode) n = NULL;
+	g_autofree char *text = NULL;
+	struct manifest *m;
+
+	if (head) {
+		JsonObject *o = json_object_new();
+		g_autoptr(GList) members = json_object_get_members(head);
+
+		for (GList *k = members; k; k = k->next)
+			json_object_set_member(
+				o, k->data,
+				json_node_copy(
+					json_object_get_member(head, k->data)));
+		return o;
+	}
+	m = manifest_new(MANIFEST_INVENTORY);
+	m->abi = manifest_str(m, MODVMM_ABI_STRING);
+	m->registry.alias = manifest_str(m, r->alias);
+	m->registry.build_date = r->build_date;
+	for (size_t i = 0; i < r->n_types; i++)
+		manifest_add_machine(m, &r->types[i]);
+	text = manifest_to_json(m);
+	manifest_free(m);
+	n = json_from_string(text, NULL);
+	return json_object_ref(json_node_get_object(n));
+}
+
+/* Reads a document built here, as every manifest is read. */
+static struct manifest *doc_parse(const char *what, JsonObject *doc,
+				  enum manifest_kind kind)
+{
+	g_autoptr(JsonNode) n = json_node_new(JSON_NODE_OBJECT);
+	g_autoptr(GError) err = NULL;
+	g_autofree char *text = NULL;
+	struct manifest *m = NULL;
+
+	json_node_take_object(n, doc);
+	text = json_to_string(n, FALSE);
+	if (manifest_parse(what, text, strlen(text), kind, &m, &err) < 0) {
+		fprintf(stderr, "modvmm-vmstate: %s\n", err->message);
+		return NULL;
+	}
+	return m;
+}
+
+/*
+ * The guest a source with `src`'s modules runs, and the host `dst`'s
+ * modules make, as compat_negotiate() takes them. A device whose two
+ * entries carry the rule's own ("source" and "inventory", from dump) is
+ * listed as they say; any other is made from the dumps' descriptions,
+ * on both sides. The guest runs the machine type src's dump names when
+ * that dump lists its machine types (ours), else the destination's
+ * newest: QEMU's machine types mean nothing to our registry.
+ */
+static int pair_manifests(const char *src_path, JsonObject *src,
+			  const char *dst_path, JsonObject *dst,
+			  struct manifest **ret_guest,
+			  struct manifest **ret_inv)
+{
+	g_autoptr(GList) members = json_object_get_members(src);
+	JsonObject *host = host_of(dst), *from = host_of(src);
+	JsonObject *guest = json_object_new();
+	JsonObject *vmschk = obj_of(src, "vmschkmachine");
+	JsonArray *devices = json_array_new(), *types = json_array_new();
+	const char *machine = str_of(vmschk, "Name");
+	int listed = machine_types(src) || obj_of(vmschk, "inventory");
+
+	for (GList *k = members; k; k = k->next) {
+		const char *type = k->data;
+		JsonObject *so = obj_of(src, type), *dobj = obj_of(dst, type);
+		JsonObject *se = obj_of(obj_of(so, "modvmm"), "source");
+		JsonObject *de = obj_of(obj_of(dobj, "modvmm"), "inventory");
+		int ours = se && (!dobj || de);
+
+		if (!strcmp(type, "vmschkmachine") || !so)
+			continue;
+		json_array_add_object_element(
+			devices, ours ? json_object_ref(se)
+				      : conv_device(src, type, so, 1));
+		if (dobj)
+			json_array_add_object_element(
+				types, ours ? json_object_ref(de)
+					    : conv_device(dst, type, dobj, 0));
+	}
+	json_object_set_int_member(guest, "modvmm-manifest", MANIFEST_FORMAT);
+	json_object_set_string_member(guest, "abi", str_of(from, "abi"));
+	if (!listed || !machine)
+		machine = str_of(host, "alias");
+	json_object_set_string_member(guest, "machine", machine);
+	json_object_set_boolean_member(
+		guest, "machine_alias",
+		!g_strcmp0(machine, str_of(from, "alias")));
+	json_object_set_array_member(guest, "devices", devices);
+	json_object_remove_member(host, "types");
+	json_object_set_array_member(host, "types", types);
+	json_object_unref(from);
+	*ret_guest = doc_parse(src_path, guest, MANIFEST_GUEST);
+	*ret_inv = doc_parse(dst_path, host, MANIFEST_INVENTORY);
+	if (*ret_guest && *ret_inv)
+		return 0;
+	manifest_free(*ret_guest);
+	manifest_free(*ret_inv);
+	return -1;
+}
+
+/*
+ * One direction: a guest with src's devices migrating to a host with
+ * dst's, judged by compat_negotiate(). Each refused device with the
+ * rule's reasons, and under them the field findings that explain them;
+ * the verdict's reasons about the machine type as notes (diff judges
+ * what the modules carry; the machine type is the operator's to pick).
+ * Returns the number of devices refused, -1 when the dumps make no
+ * manifest.
+ */
+static int judge(const char *dir, const char *src_path, JsonObject *src,
+		 const char *dst_path, JsonObject *dst, GString *out)
+{
+	struct diff d = { .dir = dir, .src = src, .dst = dst, .out = out };
+	struct manifest *guest, *inv;
+	struct compat_verdict *v;
+	int refused = 0;
+
+	if (pair_manifests(src_path, src, dst_path, dst, &guest, &inv) < 0)
+		return -1;
+	v = compat_negotiate(guest, inv, NULL);
+	for (guint i = 0; i < v->reasons->len; i++)
+		finding(&d, "note: %s", (char *)v->reasons->pdata[i]);
+	for (guint i = 0; i < v->warnings->len; i++)
+		finding(&d, "note: %s", (char *)v->warnings->pdata[i]);
+	for (guint i = 0; i < v->devices->len; i++) {
+		const struct compat_device_verdict *dv = v->devices->pdata[i];
+		JsonObject *sd = state_of(obj_of(src, dv->type));
+		JsonObject *dd = state_of(obj_of(dst, dv->type));
+
+		if (dv->accepted)
+			continue;
+		refused++;
+		for (guint j = 0; j < dv->reasons->len; j++)
+			finding(&d, "%s: refused: %s", dv->type,
+				(char *)dv->reasons->pdata[j]);
+		if (!sd || !dd)
+			continue;
+		d.indent = "  ";
+		explain_desc(&d, dv->type, sd, dd);
+		d.indent = "";
+	}
+	compat_verdict_free(v);
+	manifest_free(guest);
+	manifest_free(inv);
+	return refused;
 }
 
 /* ---- stable series ------------------------------------------------- */
@@ -767,6 +1548,12 @@ static void stable_nested(struct diff *d, const char *where, JsonObject *a,
 		    json_node_get_object(db));
 }
 
+static int is_optional(JsonObject *sub)
+{
+	return json_object_get_boolean_member_with_default(sub, "optional",
+							   FALSE);
+}
+
 /* OLD's description against NEW's: on a stable series, nothing moves. */
 static void stable_desc(struct diff *d, const char *where, JsonObject *o,
 			JsonObject *n)
@@ -806,11 +1593,23 @@ static void stable_desc(struct diff *d, const char *where, JsonObject *o,
 		JsonObject *s = json_array_get_object_element(so, i);
 		JsonObject *t = s ? find_sub(n, str_of(s, "name")) : NULL;
 
-		if (s && !t)
+		if (s && !t) {
 			finding(d, "%s: subsection %s removed", where,
 				str_of(s, "name"));
-		else if (s)
+		} else if (s) {
+			/* The flag is on the wire, and a destination without
+			 * the subsection refuses it once it is mandatory. */
+			if (is_optional(s) != is_optional(t))
+				finding(d,
+					"%s: subsection %s changed from %s to "
+					"%s",
+					where, str_of(s, "name"),
+					is_optional(s) ? "optional"
+						       : "mandatory",
+					is_optional(t) ? "optional"
+						       : "mandatory");
 			stable_desc(d, str_of(s, "name"), s, t);
+		}
 	}
 	for (guint i = 0; sn && i < json_array_get_length(sn); i++) {
 		JsonObject *t = json_array_get_object_element(sn, i);
@@ -835,8 +1634,7 @@ static int check_stable(JsonObject *old, JsonObject *new)
 
 	for (GList *m = members; m; m = m->next) {
 		const char *dev = m->data;
-		JsonObject *o, *n;
-		JsonNode *od, *nd;
+		JsonObject *od, *nd;
 
 		if (!strcmp(dev, "vmschkmachine"))
 			continue;
@@ -844,19 +1642,15 @@ static int check_stable(JsonObject *old, JsonObject *new)
 			finding(&d, "%s: device type removed", dev);
 			continue;
 		}
-		o = json_object_get_object_member(old, dev);
-		n = json_object_get_object_member(new, dev);
-		od = json_object_get_member(o, "Description");
-		nd = json_object_get_member(n, "Description");
-		if (!od || !nd || !JSON_NODE_HOLDS_OBJECT(od) ||
-		    !JSON_NODE_HOLDS_OBJECT(nd)) {
+		od = state_of(json_object_get_object_member(old, dev));
+		nd = state_of(json_object_get_object_member(new, dev));
+		if (!od || !nd) {
 			if (!od != !nd)
 				finding(&d, "%s: state description %s", dev,
 					od ? "removed" : "added");
 			continue;
 		}
-		stable_desc(&d, dev, json_node_get_object(od),
-			    json_node_get_object(nd));
+		stable_desc(&d, dev, od, nd);
 	}
 	return d.findings;
 }
@@ -887,8 +1681,14 @@ static int cmd_diff(int argc, char **argv)
 		       f ? "the wire changed" : "no change on the wire");
 		b = 0;
 	} else {
-		f = check_dumps("forward", old, new);
-		b = check_dumps("backward", new, old);
+		f = judge("forward", argv[1], old, argv[2], new, NULL);
+		b = f < 0 ? 0
+			  : judge("backward", argv[2], new, argv[1], old, NULL);
+		if (f < 0 || b < 0) {
+			g_object_unref(po);
+			g_object_unref(pn);
+			return 2;
+		}
 		printf("forward (%s -> %s): %s; backward: %s\n", argv[1],
 		       argv[2], f ? "breaks" : "works",
 		       b ? "breaks" : "works");
@@ -903,7 +1703,8 @@ static int cmd_matrix(int argc, char **argv)
 	g_autoptr(GPtrArray) parsers =
 		g_ptr_array_new_with_free_func(g_object_unref);
 	g_autoptr(GPtrArray) dumps = g_ptr_array_new();
-	int status = 0, out;
+	g_autoptr(GString) why = g_string_new(NULL);
+	int status = 0;
 
 	if (argc < 3) {
 		fprintf(stderr,
@@ -919,25 +1720,25 @@ static int cmd_matrix(int argc, char **argv)
 		g_ptr_array_add(parsers, p);
 		g_ptr_array_add(dumps, o);
 	}
-	/* Findings go to a scratch stream: the matrix is the output. */
-	fflush(stdout);
-	out = dup(STDOUT_FILENO);
-	if (!freopen("/dev/null", "w", stdout))
-		return 2;
+	/* The findings follow the matrix, each after its pair. */
 	g_autoptr(GArray) cells = g_array_new(FALSE, FALSE, sizeof(int));
 	for (guint r = 0; r < dumps->len; r++)
 		for (guint c = 0; c < dumps->len; c++) {
+			g_autofree char *a = g_path_get_basename(argv[r + 1]);
+			g_autofree char *b = g_path_get_basename(argv[c + 1]);
+			g_autofree char *pair =
+				g_strdup_printf("%s -> %s", a, b);
 			int n = r == c ? 0
-				       : check_dumps("", dumps->pdata[r],
-						     dumps->pdata[c]);
+				       : judge(pair, argv[r + 1],
+					       dumps->pdata[r], argv[c + 1],
+					       dumps->pdata[c], why);
 
+			if (n < 0)
+				return 2;
 			g_array_append_val(cells, n);
 		}
-	fflush(stdout);
-	dup2(out, STDOUT_FILENO);
-	close(out);
 	printf("source \\ destination (ok: every device migrates; N: N "
-	       "findings, see diff)\n");
+	       "devices refused, listed below)\n");
 	printf("%-28s", "");
 	for (int c = 1; c < argc; c++) {
 		g_autofree char *name = g_path_get_basename(argv[c]);
@@ -961,6 +1762,7 @@ static int cmd_matrix(int argc, char **argv)
 		}
 		printf("\n");
 	}
+	fputs(why->str, stdout);
 	return status;
 }
 

@@ -798,9 +798,10 @@ static const struct modvmm_property rtc_properties[] = {
 	MODVMM_PROP_STR_DEFINE("base", struct rtc, base, "utc",
 			       "start time: utc or YYYY-MM-DDTHH:MM:SS (UTC)"),
 #if RTC_LOST_TICKS
-	MODVMM_PROP_BOOL_DEFINE("lost-ticks", struct rtc, lost_ticks_on, 1,
-				"re-raise missed periodic interrupts "
-				"(sends cmos-rtc/lost-ticks)"),
+	/* Off is how 1.0 behaved: such a guest can go back to 1.0. */
+	MODVMM_PROP_BOOL_ADDED("lost-ticks", struct rtc, lost_ticks_on, 1, 0,
+			       "re-raise missed periodic interrupts "
+			       "(sends cmos-rtc/lost-ticks)"),
 #endif
 };
 

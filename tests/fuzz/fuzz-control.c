@@ -12,7 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../../core/control.h"
+#include "../../core/control-cmds.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -54,7 +54,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	/* The first byte says whether the handshake is done already, so
 	 * that short inputs reach the commands. */
-	struct control_session s = { .m = machine(),
+	struct control_session s = { .cmds = control_commands(),
+				     .m = machine(),
 				     .negotiated = size && (data[0] & 1) };
 	const char *p = (const char *)data + (size ? 1 : 0);
 	const char *end = (const char *)data + size;

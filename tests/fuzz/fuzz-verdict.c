@@ -13,8 +13,8 @@
  * on as migrate() does once the guest is paused: the re-check of needed subsections
  * against the verdict's "known", each device's state saved at the
  * version of the verdict's "versions", and the COMPLETE record.
- * Invariants: a refusal carries a message; the versions map holds only
- * versions 1..2^32-1; a device's state saved at a version the
+ * Invariants: a refusal carries a message (compat_verdict_parse()
+ * refuses a version outside 1..2^32-1); a device's state saved at a version the
  * destination named loads back here; nothing the destination sends
  * crashes the source, whose guest goes on running on any refusal.
  */
@@ -45,7 +45,7 @@ static void quiet(const char *domain, GLogLevelFlags level, const char *msg,
 	(void)data;
 }
 
-static void save_devices(struct machine *m, GHashTable *versions)
+static void save_devices(struct machine *m, const struct compat_verdict *cv)
 {
 	for (guint i = 0; i < m->vmm->devices->len; i++) {
 		struct modvmm_device *dev = m->vmm->devices->pdata[i];
@@ -56,9 +56,8 @@ static void save_devices(struct machine *m, GHashTable *versions)
 		uint32_t version = v->d.version;
 
 		/* As snapshot_write_state() picks the version. */
-		if (g_hash_table_contains(versions, dev->id))
-			version = GPOINTER_TO_UINT(
-				g_hash_table_lookup(versions, dev->id));
+		if (compat_verdict_version(cv, dev->id))
+			version = compat_verdict_version(cv, dev->id);
 		if (vmstate_save(v, dev->state, version, out, &err) < 0) {
 			if (!err || !*err->message || out->len)
 				abort();
@@ -98,7 +97,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	static int fd = -1;
 	struct machine *m = fuzz_machine();
 	struct migration mig = { .m = m, .uri = (char *)"fuzz", .fd = -1 };
-	g_autoptr(GHashTable) versions = NULL;
 	g_autoptr(GByteArray) buf = g_byte_array_new();
 	g_autoptr(GError) err = NULL;
 	struct snap_record rec;
@@ -123,33 +121,25 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	mig.fd = fd;
 	g_mutex_init(&mig.lock);
 
-	r = read_verdict(&mig, &versions, &err);
-	if (mig.verdict && !JSON_NODE_HOLDS_OBJECT(mig.verdict))
-		abort();
+	r = read_verdict(&mig, &err);
 	if (r < 0) {
 		if (!err || !*err->message)
 			abort();
 		goto out;
 	}
-	if (!versions)
-		abort();
-	/* The map as verdict_versions() leaves it: versions in range. */
-	{
-		GHashTableIter it;
-		gpointer v;
-
-		g_hash_table_iter_init(&it, versions);
-		while (g_hash_table_iter_next(&it, NULL, &v))
-			if (!GPOINTER_TO_UINT(v))
-				abort();
-	}
+	/* As compat_verdict_parse() leaves it: versions in range. */
+	for (guint i = 0; i < mig.verdict->devices->len; i++)
+		if (!((struct compat_device_verdict *)
+			      mig.verdict->devices->pdata[i])
+			     ->id)
+			abort();
 	r = recheck_subsections(&mig, &err);
 	if (r < 0) {
 		if (!err || !*err->message)
 			abort();
 		goto out;
 	}
-	save_devices(m, versions);
+	save_devices(m, mig.verdict);
 	r = snapshot_read_record(fd, mig.uri, &off, buf, &rec, &err);
 	if (r < 0 ? !err || !*err->message : rec.len != buf->len)
 		abort();
@@ -158,8 +148,7 @@ out:
 	if (getenv("FUZZ_VERBOSE"))
 		fprintf(stderr, "fuzz-verdict: %s\n",
 			err ? err->message : "went through");
-	if (mig.verdict)
-		json_node_unref(mig.verdict);
+	compat_verdict_free(mig.verdict);
 	g_mutex_clear(&mig.lock);
 	return 0;
 }

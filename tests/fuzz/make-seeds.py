@@ -1,10 +1,11 @@
 #!/usr/bin/env python3
 # SPDX-License-Identifier: LGPL-2.1-or-later
 """Writes the synthetic seeds of the binary fuzz targets into
-tests/fuzz/corpus: bzImage headers (fuzz-bzimage) and a minimal module
-file (fuzz-module-file). Each is the smallest input that the target
-accepts all the way through, plus a few that stop at one check each, so
-that the fuzzer starts from both sides of it. Run it again after a change
+tests/fuzz/corpus: bzImage headers (fuzz-bzimage), a minimal module
+file (fuzz-module-file) and generator choices (fuzz-compat-diff). Each is
+the smallest input that the target accepts all the way through, plus a few
+that stop at one check each, so that the fuzzer starts from both sides of
+it; the choices are the extremes and a few mixes. Run it again after a change
 to either format; the output is the same on every run.
 
     tests/fuzz/make-seeds.py [CORPUS_DIR]
@@ -128,13 +129,37 @@ MODULE_FILE = {
     "aarch64.so": elf_module(MODINFO, machine=183),
 }
 
+# ---- compat-diff: the random choices of tests/unit/compat-random.c ----
+
+
+def choices(seed, n=512):
+    """n bytes from a fixed linear congruential generator: each byte is
+    one choice of the generator (a kind, a change, a release, a value)."""
+    out = bytearray()
+    x = seed
+    for _ in range(n):
+        x = (x * 1103515245 + 12345) & 0x7FFFFFFF
+        out.append(x >> 16 & 0xFF)
+    return bytes(out)
+
+
+COMPAT_DIFF = {
+    # Every choice 0: two releases of the smallest history, the same one.
+    "zeros": bytes(64),
+    # Every byte 0xff: each choice is 255 modulo its number of options,
+    # the same one every time, another corner than zeros.
+    "ones": bytes([0xFF] * 512),
+}
+COMPAT_DIFF.update(("mixed-%d" % i, choices(i)) for i in range(1, 7))
+
 
 def main():
     here = os.path.dirname(os.path.abspath(__file__))
     corpus = sys.argv[1] if len(sys.argv) > 1 else os.path.join(here,
                                                                 "corpus")
     for target, seeds in (("bzimage", BZIMAGE),
-                          ("module-file", MODULE_FILE)):
+                          ("module-file", MODULE_FILE),
+                          ("compat-diff", COMPAT_DIFF)):
         d = os.path.join(corpus, target)
         os.makedirs(d, exist_ok=True)
         for name, data in seeds.items():

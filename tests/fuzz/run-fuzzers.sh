@@ -18,7 +18,7 @@ seconds=$2
 module_build=${3:-}
 artifacts=${4:-$fuzz_build/fuzz-artifacts}
 src=$(cd "$(dirname "$0")/../.." && pwd)
-all="modinfo module-file bzimage vmstate manifest control snapshot verdict virtio"
+all="modinfo module-file bzimage vmstate manifest control snapshot verdict virtio compat-diff"
 targets=${FUZZ_TARGETS:-$all}
 # GSlice keeps freed GLib and json-glib objects in its own caches, where
 # LeakSanitizer sees them as reachable: leaks would go unreported (GLib

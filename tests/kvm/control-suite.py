@@ -1053,6 +1053,26 @@ def restore_refusals_name_the_reason(g):
     g.assert_running()
 
 
+def restore_judged_by_the_version_saved(g):
+    """The in-tree RTC (2.0) saves version 2 into a snapshot, though it
+    could save 1: a host with release 1.1, which loads only version 1,
+    refuses the snapshot up front for what it holds, with the verdict,
+    before any device is made."""
+    c = Client(g.sock)
+    snap = os.path.join(g.tmp, "guest.snap")
+    c.cmd("snapshot-save", file=snap)
+    other = host_with(g, "1.1", "fx-rtc", drop=("cmos-rtc.so",))
+    r = subprocess.run([MODVMM, "run", "--module-dir", other, "--restore",
+                        snap], capture_output=True, text=True, timeout=30)
+    expect(r.returncode == 125, r)
+    expect(f"modvmm: {snap}: this host cannot restore the snapshot:\n" in
+           r.stderr and "cmos-rtc0 (cmos-rtc): refused: cmos-rtc: the state "
+           "was saved at version 2, this host loads 1..1" in r.stderr,
+           r.stderr)
+    expect("modvmm guest" not in r.stdout, "a guest ran")
+    g.assert_running()
+
+
 def cut_refusal(path, recs, c):
     """What modvmm says of the snapshot cut to its first c bytes."""
     if c == 0:
@@ -1964,15 +1984,29 @@ def migrate_rtc_2_0_guest_to_1_1_host_saves_older_version(g):
         d.close()
 
 
-def migrate_rtc_property_unknown_to_destination_refused(g):
-    """lost-ticks=off keeps the subsection off the wire, but 1.0 cannot
-    create a device with a property it does not have: refused up front,
-    naming it, not after the guest stopped."""
+def migrate_rtc_property_at_legacy_value_to_older_host(g):
+    """lost-ticks came with 1.1; off is how 1.0 behaves (its legacy
+    value), and keeps the subsection off the wire: 1.0 takes the guest
+    and creates its RTC without the property."""
+    c, d, end = rtc_migration(g, "1.0")
+    try:
+        expect(end["status"] == "completed", end)
+        devs = dest_devices(d)
+        expect("lost-ticks" not in devs["cmos-rtc0"]["properties"], devs)
+        rtc_moved(g, d, "1.0.0")
+    finally:
+        d.close()
+
+
+def migrate_rtc_property_off_its_legacy_value_refused(g):
+    """Nobody set lost-ticks, but it is on (its default), which 1.0
+    cannot do: refused up front, naming the property and the value 1.0
+    behaves as, and the guest goes on here."""
     c, d, end = rtc_migration(g, "1.0")
     try:
         expect(end["status"] == "failed", end)
-        expect("cmos-rtc0 (cmos-rtc): refused: property lost-ticks=off, "
-               "set on the source, is unknown to cmos-rtc 1.0.0 here"
+        expect("property lost-ticks is on at the source; module cmos-rtc "
+               "1.0.0 here lacks it and behaves as lost-ticks=off"
                in end["error"], end)
         g.assert_running()
     finally:
@@ -2608,6 +2642,223 @@ def migration_timeouts_and_fault_names_checked(g):
     g.assert_running()
 
 
+# Device time (abi/include/modvmm/host.h, docs/module-guide.md): the
+# fixture fx-clock logs its clock at realize, pre_save, post_load and at
+# every tick of a timer it re-arms each 50 ms; modvmm -v prints the log.
+
+CLOCK_PERIOD_NS = 50 * 1000 * 1000
+CLOCK_ARGS = {"modules": ["fx-clock.so"],
+              "extra": ["-v", "--device", "fx-clock"]}
+
+
+def clock_log(text):
+    """fx-clock0's log, in order: [(event, clock ns)], where event is
+    realize, pre_save, post_load or "tick N". A line of it may follow the
+    first part of a line of the guest's (stopped or moved inside it)."""
+    return [(e, int(ns)) for e, ns in re.findall(
+        r"modvmm: fx-clock0: (realize|pre_save|post_load|tick \d+): "
+        r"clock (\d+) ns(?:,|$)", text, re.M)]
+
+
+def clock_at(log, event, nth=-1):
+    found = [ns for e, ns in log if e == event]
+    expect(found, f"no {event} in the device's log, which ends: {log[-8:]}")
+    return found[nth]
+
+
+def wait_log(path, cond, what, timeout=20):
+    """fx-clock0's log in the file at `path`, once cond(log) holds."""
+    deadline = time.time() + timeout
+    while True:
+        with open(path, errors="replace") as f:
+            log = clock_log(f.read())
+        if cond(log):
+            return log
+        expect(time.time() < deadline,
+               f"{what}; the device's log ends: {log[-8:]}")
+        time.sleep(0.02)
+
+
+def ticks_after(log, event, n):
+    """At least n ticks logged after the last `event`."""
+    names = [e for e, _ in log]
+    if event not in names:
+        return False
+    last = len(names) - 1 - names[::-1].index(event)
+    return sum(e.startswith("tick") for e in names[last:]) >= n
+
+
+def first_tick_after(log, event):
+    names = [e for e, _ in log]
+    last = len(names) - 1 - names[::-1].index(event)
+    return next((e, ns) for e, ns in log[last:] if e.startswith("tick"))
+
+
+def snapshot_clock(c, log_path, snap):
+    """snapshot-save of a paused guest: the clock its pre_save saw."""
+    with open(log_path, errors="replace") as f:
+        before = len([e for e, _ in clock_log(f.read()) if e == "pre_save"])
+    c.cmd("snapshot-save", file=snap)
+    log = wait_log(log_path, lambda lg: len(
+        [e for e, _ in lg if e == "pre_save"]) > before, "no pre_save")
+    return clock_at(log, "pre_save")
+
+
+def device_time_across_migration(g):
+    """A destination held for a second after the first RAM came (long
+    after its devices were created): no timer of it fires and its device
+    clock does not move before post_load; post_load sees the clock the
+    source saved; the timer goes on from there once the guest runs."""
+    d = Dest(g, f"unix:{g.tmp}/mig.sock", extra=["-v"],
+             env=fault_env("incoming-ram:stop"))
+    try:
+        c = Client(g.sock)
+        g.wait_for(r"modvmm: fx-clock0: tick 4:")
+        c.cmd("migrate", uri=f"unix:{g.tmp}/mig.sock")
+        wait_stopped(d.proc)
+        time.sleep(1)
+        os.kill(d.proc.pid, signal.SIGCONT)
+        end = migration_end(c)
+        expect(end["status"] == "completed", end)
+        expect(g.wait_exit() == 0, "source status")
+        src = clock_log(g.output())
+        saved = clock_at(src, "pre_save")
+        last_tick = [e for e, _ in src if e.startswith("tick")][-1]
+        dst = wait_log(d.out_path, lambda lg: ticks_after(lg, "post_load", 2),
+                       "no two ticks after post_load on the destination")
+        names = [e for e, _ in dst]
+        early = [x for x in dst[:names.index("post_load")]
+                 if x[0].startswith("tick")]
+        expect(not early, f"timer fired before post_load: {early}")
+        loaded = clock_at(dst, "post_load")
+        expect(loaded == saved, f"post_load saw the clock at {loaded} ns; "
+               f"the source saved it at {saved} ns")
+        tick, ns = first_tick_after(dst, "post_load")
+        expect(tick == f"tick {int(last_tick.split()[1]) + 1}",
+               f"{tick} after {last_tick} on the source")
+        expect(saved <= ns <= saved + CLOCK_PERIOD_NS + 500000000,
+               f"{tick} at clock {ns} ns; saved at {saved} ns")
+        Client(d.sock).cmd("quit")
+        expect(d.proc.wait(20) == 0, "destination status")
+    finally:
+        if d.proc.poll() is None:
+            os.kill(d.proc.pid, signal.SIGCONT)
+        d.close()
+
+
+def device_time_across_restore_and_pause(g):
+    """A restored guest's device clock starts where the snapshot's
+    stopped; it stands still and no timer fires while the guest has not
+    run (--paused) or is stopped, whether for a second or more."""
+    c = Client(g.sock)
+    g.wait_for(r"modvmm: fx-clock0: tick 4:")
+    c.cmd("stop")
+    snap = os.path.join(g.tmp, "guest.snap")
+    c.cmd("snapshot-save", file=snap)
+    c.cmd("quit")
+    g.wait_exit()
+    saved = clock_at(clock_log(g.output()), "pre_save")
+    p, sock, out = restore(g, snap, "-v", "--paused")
+    path = os.path.join(g.tmp, "restored.out")
+    try:
+        wait_log(path, lambda lg: "post_load" in [e for e, _ in lg],
+                 "no post_load on the restored host")
+        time.sleep(1)
+        rc = Client(sock)
+        log = clock_log(open(path).read())
+        loaded = clock_at(log, "post_load")
+        expect(loaded == saved, f"post_load saw the clock at {loaded} ns; "
+               f"the snapshot was saved at {saved} ns")
+        ticks = [x for x in log if x[0].startswith("tick")]
+        expect(not ticks, f"timer fired before the guest ran: {ticks}")
+        ns = snapshot_clock(rc, path, os.path.join(g.tmp, "s1.snap"))
+        expect(ns == saved, f"paused, never run: the clock went from "
+               f"{saved} ns to {ns} ns")
+        rc.cmd("cont")
+        log = wait_log(path, lambda lg: ticks_after(lg, "pre_save", 2),
+                       "no ticks after cont")
+        tick, ns = first_tick_after(log, "pre_save")
+        expect(saved <= ns <= saved + CLOCK_PERIOD_NS + 500000000,
+               f"{tick} at clock {ns} ns; saved at {saved} ns")
+        rc.cmd("stop")
+        a = snapshot_clock(rc, path, os.path.join(g.tmp, "s2.snap"))
+        time.sleep(1)
+        b = snapshot_clock(rc, path, os.path.join(g.tmp, "s3.snap"))
+        expect(a == b, f"stopped for a second: the clock went from {a} ns "
+               f"to {b} ns")
+        rc.cmd("cont")
+        log = wait_log(path, lambda lg: ticks_after(lg, "pre_save", 1),
+                       "no tick after the second cont")
+        tick, ns = first_tick_after(log, "pre_save")
+        expect(b <= ns <= b + CLOCK_PERIOD_NS + 500000000,
+               f"{tick} at clock {ns} ns; stopped at {b} ns")
+        rc.cmd("quit")
+        expect(p.wait(20) == 0, "restored run's status")
+    finally:
+        if p.poll() is None:
+            p.kill()
+        out.close()
+
+
+def without_device_clock(data):
+    """The snapshot as a host before the device clock moved wrote it: its
+    VM record's kvm-vm section without the kvm-vm/device-clock
+    subsection (docs/stream-format.md)."""
+    name = b"kvm-vm/device-clock"
+    out = bytearray(data[:12])
+    for at, t, ln in records(data):
+        payload = data[at + REC_HDR:at + REC_HDR + ln]
+        if t == 7:
+            sub = b"S\x01" + bytes([len(name)]) + name
+            i = payload.index(sub)
+            cut = len(sub) + 8 + 8 + 1
+            expect(payload[i + len(sub) + 4:i + len(sub) + 8] ==
+                   struct.pack("<I", 8) and payload[i + cut - 1] == 0x45,
+                   "the device clock subsection's layout")
+            length = struct.unpack_from("<I", payload, 13)[0]
+            payload = (payload[:13] + struct.pack("<I", length - cut) +
+                       payload[17:i] + payload[i + cut:])
+        out += record(t, payload)
+    return bytes(out)
+
+
+def device_clock_absent_starts_at_0(g):
+    """A snapshot without the device clock (an older host's) restores,
+    and the device clock starts from 0 there, standing still until the
+    guest runs."""
+    c = Client(g.sock)
+    g.wait_for(r"modvmm: fx-clock0: tick 4:")
+    c.cmd("stop")
+    snap = os.path.join(g.tmp, "guest.snap")
+    c.cmd("snapshot-save", file=snap)
+    c.cmd("quit")
+    g.wait_exit()
+    old_snap = os.path.join(g.tmp, "old.snap")
+    with open(snap, "rb") as f:
+        old = without_device_clock(f.read())
+    with open(old_snap, "wb") as f:
+        f.write(old)
+    p, sock, out = restore(g, old_snap, "-v", "--paused")
+    path = os.path.join(g.tmp, "restored.out")
+    try:
+        log = wait_log(path, lambda lg: "post_load" in [e for e, _ in lg],
+                       "no post_load on the restored host: " +
+                       open(path).read()[-300:])
+        expect(clock_at(log, "post_load") == 0,
+               f"post_load saw the clock at {clock_at(log, 'post_load')} "
+               f"ns; a snapshot without it starts from 0")
+        rc = Client(sock)
+        rc.cmd("cont")
+        wait_log(path, lambda lg: ticks_after(lg, "post_load", 1),
+                 "no tick after cont")
+        rc.cmd("quit")
+        expect(p.wait(20) == 0, "restored run's status")
+    finally:
+        if p.poll() is None:
+            p.kill()
+        out.close()
+
+
 def socat_example_in_docs_works(g):
     """The socat example of docs/control.md, run as written."""
     with open(os.path.join(SRC, "docs", "control.md")) as f:
@@ -2665,6 +2916,8 @@ CASES = [
     (snapshot_keeps_every_block_written,
      {"append": "count=120 pace=10", "disk": True}),
     (restore_refusals_name_the_reason, {}),
+    (restore_judged_by_the_version_saved,
+     {"disk": True, "rtc": "cmos-rtc,lost-ticks=off"}),
     (snapshot_corruption_refused, {"disk": True}),
     (format_1_snapshot_and_stream_still_load, {}),
     (migrate_unix_guest_continues_on_destination, {}),
@@ -2680,9 +2933,11 @@ CASES = [
      {"append": "forever pace=10", "disk": True}),
     (migrate_rtc_2_0_guest_to_1_1_host_saves_older_version,
      {"append": "count=300 pace=10", "disk": True}),
-    (migrate_rtc_property_unknown_to_destination_refused,
-     {"append": "forever pace=10", "disk": True,
+    (migrate_rtc_property_at_legacy_value_to_older_host,
+     {"append": "count=300 pace=10", "disk": True,
       "rtc": "cmos-rtc,lost-ticks=off"}),
+    (migrate_rtc_property_off_its_legacy_value_refused,
+     {"append": "forever pace=10", "disk": True}),
     (destination_gone_mid_transfer_source_resumes,
      {"append": "forever pace=10 pages=4000"}),
     (destination_killed_mid_transfer_source_resumes,
@@ -2703,6 +2958,9 @@ CASES = [
     (migrate_check_then_migrate, {}),
     (migrate_check_refused, {}),
     (migrate_incoming_over_control_socket, {}),
+    (device_time_across_migration, CLOCK_ARGS),
+    (device_time_across_restore_and_pause, CLOCK_ARGS),
+    (device_clock_absent_starts_at_0, CLOCK_ARGS),
     (migrate_older_source_to_newer_host,
      {"modules": ["fx-counter-1.0.so"], "extra": ["--device", "fx-counter"]}),
     (migrate_newer_source_saves_older_version,

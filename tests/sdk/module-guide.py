@@ -73,11 +73,17 @@ def main():
         ("1.1.0 with resets=off, and 1.0.0 to 1.1.0, are accepted",
          lambda out, st: out.count("acme-counter0 (acme-counter): accepted "
                                    "at version 1") == 2),
-        ("the guest migrated from 1.0.0 to a 1.1.0 host",
+        ("the guest migrated from 1.0.0 to a 1.1.0 host, which gave the "
+         "new property its legacy value",
          lambda out, st: re.search(r"^migrated to unix:migrate\.sock: ", out,
                                    re.M) and re.search(
              r"^acme-counter0 +acme-counter +acme-counter 1\.1\.0 +"
-             r"acme-counter@1 +port=1312,resets=on$", out, re.M)),
+             r"acme-counter@1 +port=1312,resets=off$", out, re.M)),
+        ("and back to a 1.0.0 host, without the property 1.0.0 lacks",
+         lambda out, st: re.search(r"^migrated to unix:back\.sock: ", out,
+                                   re.M) and re.search(
+             r"^acme-counter0 +acme-counter +acme-counter 1\.0\.0 +"
+             r"acme-counter@1 +port=1312$", out, re.M)),
     ]
     if not os.path.exists("/dev/kvm"):
         print(f"1..0 # SKIP no /dev/kvm: the module guide runs a guest "

@@ -263,22 +263,51 @@ START_TEST(test_compat_cli_hosts_unreadable_inventory)
 }
 END_TEST
 
+#define REUSE_REFUSED                                                          \
+	"modvmm: fx-counter.so: module fx-counter: device type fx-counter: "   \
+	"vmstate fx-counter: field old reuses a slot retired in machine "      \
+	"type microvm-1.0, which is not removed until 2032-11-22: a retired "  \
+	"slot may be reused only once its machine type is removed\n"          \
+	"modvmm: compat: a module is refused: this host would not start a "    \
+	"guest\n"
+
 /* A retired slot reused while its machine type exists: the module is
- * refused when loaded, and a host's inventory leaves it out. */
+ * refused when loaded, and so, as for modvmm run, is the host: neither
+ * its inventory nor a check pretends it takes guests without it. */
 START_TEST(test_compat_cli_reused_slot_refused)
 {
 	g_autofree char *dir = host_dir("reuse");
+	g_autofree char *v10 = host_dir("1.0");
+	g_autofree char *man = g_build_filename(tmp, "reuse-guest.json", NULL);
 	struct run r = run("inventory", "-M", dir);
 
+	ck_assert_int_eq(r.status, 2);
+	ck_assert_str_eq(r.err, REUSE_REFUSED);
+	ck_assert_str_eq(r.out, "");
+	run_clear(&r);
+	r = run("manifest", "-M", v10, "--no-defaults", "-d", "fx-counter",
+		"-o", man);
 	ck_assert_int_eq(r.status, 0);
-	ck_assert_str_eq(r.err,
-			 "modvmm: warning: fx-counter.so: module fx-counter: "
-			 "device type fx-counter: vmstate fx-counter: field "
-			 "old reuses a slot retired in machine type "
-			 "microvm-1.0, which is not removed until 2032-11-22: a "
-			 "retired slot may be reused only once its machine "
-			 "type is removed (left out)\n");
-	ck_assert_ptr_nonnull(strstr(r.out, "\"types\" : []"));
+	run_clear(&r);
+	r = run("check", "--source", man, "-M", dir);
+	ck_assert_int_eq(r.status, 2);
+	ck_assert_str_eq(r.err, REUSE_REFUSED);
+	run_clear(&r);
+}
+END_TEST
+
+/* The allowlist of modvmm run: a module not listed is refused here too. */
+START_TEST(test_compat_cli_allowlist)
+{
+	g_autofree char *dir = host_dir("1.0");
+	g_autofree char *list = g_build_filename(tmp, "allow.txt", NULL);
+	struct run r;
+
+	ck_assert(g_file_set_contents(list, "", 0, NULL));
+	r = run("inventory", "-M", dir, "--module-allowlist", list);
+	ck_assert_int_eq(r.status, 2);
+	ck_assert_ptr_nonnull(strstr(r.err, "(rule: --module-allowlist)"));
+	ck_assert_str_eq(r.out, "");
 	run_clear(&r);
 }
 END_TEST
@@ -357,6 +386,7 @@ int main(void)
 	tcase_add_test(tc, test_compat_cli_hosts);
 	tcase_add_test(tc, test_compat_cli_hosts_unreadable_inventory);
 	tcase_add_test(tc, test_compat_cli_reused_slot_refused);
+	tcase_add_test(tc, test_compat_cli_allowlist);
 	tcase_add_loop_test(tc, test_compat_cli_bad_input, 0,
 			    G_N_ELEMENTS(bad_rows));
 	suite_add_tcase(s, tc);

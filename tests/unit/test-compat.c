@@ -67,7 +67,11 @@ struct dev_spec {
 	uint32_t min, max;
 	const char *fps[3]; /* layout of versions 1..3 */
 	struct sub_spec subs[2];
-	const char *prop, *value; /* source: a compat value in effect */
+	/* A property: the source's value, set by the machine type unless
+	 * `user` or `unset`; its legacy value; `complete`: the source lists
+	 * every property (what a current writer does). */
+	const char *prop, *value, *legacy;
+	int user, unset, complete;
 	const char *bad_version, *bad_reason;
 };
 
@@ -113,13 +117,16 @@ static void add_dev(struct manifest *m, const struct dev_spec *s,
 		g_ptr_array_add(d->subs, v);
 	}
 	if (s->prop) {
-		struct compat_prop *p = g_new0(struct compat_prop, 1);
+		struct manifest_prop *p = g_new0(struct manifest_prop, 1);
 
-		p->device = d->type;
 		p->property = manifest_str(m, s->prop);
 		p->value = manifest_str(m, s->value);
+		p->legacy = manifest_str(m, s->legacy);
+		p->set = !s->unset;
+		p->machine = !s->unset && !s->user;
 		g_ptr_array_add(d->props, p);
 	}
+	d->props_complete = s->complete;
 	if (s->bad_version) {
 		struct manifest_known_bad *kb =
 			g_new0(struct manifest_known_bad, 1);
@@ -326,11 +333,42 @@ static const struct row {
 	     "d0 (fx): accepted at version 1\n"
 	     "verdict: refused, 0 of 1 device refused, and the machine type\n" },
 	{ "compat property value differs here", NULL, 0, RPROP, NULL,
-	  FX(.prop = "extra", .value = "on"), FX(),
+	  FX(.prop = "extra", .value = "on"), FX(.prop = "extra"),
 	  T1 "d0 (fx): refused: compat property fx.extra is on at the source "
 	     "but off here for machine type microvm-1.0\n" NO1 },
 	{ "compat property value agrees", NULL, 0, RPROP, NULL,
-	  FX(.prop = "extra", .value = "off"), FX(),
+	  FX(.prop = "extra", .value = "off"), FX(.prop = "extra"),
+	  T1 "d0 (fx): accepted at version 1\n" OK1 },
+	{ "a value the user gave is not a compat property's", NULL, 0, RPROP,
+	  NULL, FX(.prop = "extra", .value = "on", .user = 1),
+	  FX(.prop = "extra"), T1 "d0 (fx): accepted at version 1\n" OK1 },
+	{ "property unknown here, nobody set it: created without it", NULL, 0,
+	  R10, NULL, FX(.prop = "journal", .value = "0", .unset = 1), FX(),
+	  T1 "d0 (fx): accepted at version 1; without its property journal\n"
+	     OK1 },
+	{ "property unknown here, set on the source: refused", NULL, 0, R10,
+	  NULL, FX(.prop = "journal", .value = "0", .user = 1), FX(),
+	  T1 "d0 (fx): refused: property journal=0, set on the source, is "
+	     "unknown to fx 1.0.0 here\n" NO1 },
+	{ "property unknown here, at its legacy value: created without it",
+	  NULL, 0, R10, NULL,
+	  FX(.prop = "journal", .value = "off", .legacy = "off", .user = 1),
+	  FX(),
+	  T1 "d0 (fx): accepted at version 1; without its property journal\n"
+	     OK1 },
+	{ "property unknown here, not at its legacy value: refused even unset",
+	  NULL, 0, R10, NULL,
+	  FX(.prop = "journal", .value = "on", .legacy = "off", .unset = 1),
+	  FX(),
+	  T1 "d0 (fx): refused: property journal is on at the source; module "
+	     "fx 1.0.0 here lacks it and behaves as journal=off\n" NO1 },
+	{ "property new here: its legacy value for a source without it",
+	  NULL, 0, R10, NULL, FX(.complete = 1),
+	  FX(.prop = "journal", .legacy = "off"),
+	  T1 "d0 (fx): accepted at version 1; sets new property journal=off\n"
+	     OK1 },
+	{ "property new here, an older writer's manifest: nothing is set",
+	  NULL, 0, R10, NULL, FX(), FX(.prop = "journal", .legacy = "off"),
 	  T1 "d0 (fx): accepted at version 1\n" OK1 },
 };
 
@@ -680,12 +718,18 @@ static void gen_add(struct manifest *m, const struct gen_side *s,
 	}
 }
 
-/* The rule, written out plainly: accepted, and the version agreed. */
+/*
+ * The rule, written out plainly: accepted, and the version agreed: the
+ * newest both can use whose layouts agree.
+ */
 static int reference(const struct gen_side *s, const struct gen_side *d,
 		     uint32_t *ret_version, int *ret_dropped)
 {
 	uint32_t v = s->max < d->max ? s->max : d->max;
 	int ok = 1;
+
+	while (v > s->min && v > d->min && s->fp[v] != d->fp[v])
+		v--;
 
 	*ret_dropped = 0;
 	if (!s->has_vms || !d->present || !d->has_vms || s->renamed != d->renamed)

@@ -9,7 +9,7 @@
 #include <unistd.h>
 
 #include "check-tap.h"
-#include "../../core/control.h"
+#include "../../core/control-cmds.h"
 
 static char *moddir;
 static struct machine *m;
@@ -159,7 +159,7 @@ static const struct {
 
 START_TEST(test_control_session_replies)
 {
-	struct control_session s = { .m = m };
+	struct control_session s = { .m = m, .cmds = control_commands() };
 
 	for (size_t i = 0; i < G_N_ELEMENTS(session); i++) {
 		const char *want = session[i].reply;

@@ -104,7 +104,7 @@ START_TEST(test_manifest_read_values)
 	struct manifest *m = NULL, *inv = NULL;
 	const struct manifest_device *d;
 	const struct manifest_vms *s;
-	const struct compat_prop *p;
+	const struct manifest_prop *p;
 	GError *err = NULL;
 
 	ck_assert_int_eq(parse(guest_doc, strlen(guest_doc), MANIFEST_GUEST,
@@ -124,9 +124,13 @@ START_TEST(test_manifest_read_values)
 	ck_assert_str_eq(s->name, "ex-uart/irq");
 	ck_assert_int_eq(s->optional, 1);
 	ck_assert_int_eq(s->send, 0);
+	/* An older writer's list: compat properties, set by the machine. */
+	ck_assert_int_eq(d->props_complete, 0);
 	p = d->props->pdata[0];
-	ck_assert_str_eq(p->device, "ex-uart");
+	ck_assert_str_eq(p->property, "fifo");
 	ck_assert_str_eq(p->value, "64");
+	ck_assert_int_eq(p->set, 1);
+	ck_assert_int_eq(p->machine, 1);
 	d = m->devices->pdata[2];
 	ck_assert_ptr_null(d->vms);
 

@@ -1,9 +1,16 @@
 // SPDX-License-Identifier: LGPL-2.1-or-later
 /* core/modinfo.c: the metadata parser, as hostile input. */
 #include <errno.h>
+#include <sys/stat.h>
+
+#include <json-glib/json-glib.h>
 
 #include "check-tap.h"
+#include "spawn.h"
 #include "../../core/modinfo.h"
+
+/* run(ENV, ARG..., NULL): the program $ENV with the arguments. */
+#define run(env, ...) run_env_argv(env, (const char *const[]){ __VA_ARGS__ })
 
 #define OK "name=m\0version=1.0\0abi=1.0\0"
 
@@ -224,6 +231,230 @@ START_TEST(test_modinfo_read_no_entry_detected)
 }
 END_TEST
 
+/* modvmm-modinfo: a module's device types, from its loaded descriptor -- */
+
+/* The metadata lines of fx-counter 2.0.0, which --metadata-only prints. */
+static char *counter_metadata(const char *path)
+{
+	return g_strdup_printf(
+		"file:        %s\n"
+		"name:        fx-counter\n"
+		"version:     2.0.0\n"
+		"abi:         " MODVMM_ABI_STRING
+		" (this host provides " MODVMM_ABI_STRING ": loadable)\n"
+		"license:     LGPL-2.1-or-later\n"
+		"description: a counter with a history of releases\n"
+		"device:      fx-counter\n"
+		"vmstate:     fx-counter@2\n"
+		"tree:        out-of-tree (taints the host)\n",
+		path);
+}
+
+START_TEST(test_modinfo_tool_types_after_metadata)
+{
+	g_autofree char *path = fixture_path("fx-counter-2.0.so");
+	g_autofree char *meta = counter_metadata(path);
+	g_autofree char *want = g_strconcat(
+		meta,
+		"type:        fx-counter: a counter with a history of "
+		"releases\n"
+		"  property:    extra (bool), default on: send the extra "
+		"state\n"
+		"  state:       fx-counter version 2, loads 1..2, saves 1..2\n"
+		"  subsection:  fx-counter/extra version 1, loads 1..1, in "
+		"fx-counter, not optional\n",
+		NULL);
+	struct run r = run("MODVMM_MODINFO", path, NULL);
+
+	ck_assert_str_eq(r.err, "");
+	ck_assert_str_eq(r.out, want);
+	ck_assert_int_eq(r.status, 0);
+	run_clear(&r);
+
+	r = run("MODVMM_MODINFO", "--metadata-only", path, NULL);
+	ck_assert_str_eq(r.err, "");
+	ck_assert_str_eq(r.out, meta);
+	ck_assert_int_eq(r.status, 0);
+	run_clear(&r);
+}
+END_TEST
+
+/* Lines of other modules: a legacy value, an optional subsection, one of
+ * a nested struct's description, a device without state. */
+static const struct {
+	const char *dir; /* environment variable */
+	const char *file;
+	const char *line;
+} type_lines[] = {
+	{ "MODULE_DIR", "cmos-rtc.so",
+	  "\n  property:    lost-ticks (bool), default on, legacy off: "
+	  "re-raise "
+	  "missed periodic interrupts (sends cmos-rtc/lost-ticks)\n" },
+	{ "MODULE_DIR", "cmos-rtc.so",
+	  "\n  property:    base (string), default \"utc\": start time: utc or "
+	  "YYYY-MM-DDTHH:MM:SS (UTC)\n" },
+	{ "MODULE_DIR", "cmos-rtc.so",
+	  "\n  state:       cmos-rtc version 2, loads 1..2, saves 1..2\n" },
+	{ "FIXTURE_DIR", "fx-nested-sub.so",
+	  "\n  property:    limit (u32), default 8, legacy 0: " },
+	{ "FIXTURE_DIR", "fx-nested-sub.so",
+	  "\n  subsection:  fx-nested-inner/extra version 1, loads 1..1, in "
+	  "fx-nested-inner, not optional\n" },
+	{ "FIXTURE_DIR", "fx-counter-1.1-optional.so",
+	  "\n  subsection:  fx-counter/extra version 1, loads 1..1, in "
+	  "fx-counter, optional\n" },
+	{ "FIXTURE_DIR", "fx-counter-3.0.so",
+	  "\n  state:       fx-counter version 3, loads 3..3, saves 3..3\n" },
+	{ "FIXTURE_DIR", "fx-counter-nostate.so",
+	  "\n  state:       none (a guest with this device cannot migrate)\n" },
+};
+
+START_TEST(test_modinfo_tool_type_lines)
+{
+	g_autofree char *path = g_build_filename(g_getenv(type_lines[_i].dir),
+						 type_lines[_i].file, NULL);
+	struct run r = run("MODVMM_MODINFO", path, NULL);
+
+	ck_assert_str_eq(r.err, "");
+	ck_assert_int_eq(r.status, 0);
+	ck_assert_msg(strstr(r.out, type_lines[_i].line), "%s: %s",
+		      type_lines[_i].file, r.out);
+	run_clear(&r);
+}
+END_TEST
+
+START_TEST(test_modinfo_tool_types_json)
+{
+	g_autofree char *path = fixture_path("fx-counter-2.0.so");
+	g_autofree char *rtc =
+		g_build_filename(g_getenv("MODULE_DIR"), "cmos-rtc.so", NULL);
+	g_autoptr(JsonParser) p = json_parser_new();
+	struct run r = run("MODVMM_MODINFO", "--json", path, NULL);
+	JsonObject *o, *type, *prop, *state, *sub;
+	JsonArray *types, *props, *subs;
+
+	ck_assert_str_eq(r.err, "");
+	ck_assert_int_eq(r.status, 0);
+	ck_assert(json_parser_load_from_data(p, r.out, -1, NULL));
+	o = json_node_get_object(json_parser_get_root(p));
+	ck_assert_str_eq(json_object_get_string_member(o, "name"),
+			 "fx-counter");
+	types = json_object_get_array_member(o, "types");
+	ck_assert_uint_eq(json_array_get_length(types), 1);
+	type = json_array_get_object_element(types, 0);
+	ck_assert_str_eq(json_object_get_string_member(type, "name"),
+			 "fx-counter");
+	props = json_object_get_array_member(type, "properties");
+	ck_assert_uint_eq(json_array_get_length(props), 1);
+	prop = json_array_get_object_element(props, 0);
+	ck_assert_str_eq(json_object_get_string_member(prop, "name"), "extra");
+	ck_assert_str_eq(json_object_get_string_member(prop, "type"), "bool");
+	ck_assert_str_eq(json_object_get_string_member(prop, "default"), "on");
+	ck_assert(json_object_get_null_member(prop, "legacy"));
+	ck_assert_str_eq(json_object_get_string_member(prop, "description"),
+			 "send the extra state");
+	state = json_object_get_object_member(type, "state");
+	ck_assert_str_eq(json_object_get_string_member(state, "name"),
+			 "fx-counter");
+	ck_assert_int_eq(json_object_get_int_member(state, "version"), 2);
+	ck_assert_int_eq(json_object_get_int_member(state, "min_version"), 1);
+	ck_assert_int_eq(json_object_get_int_member(state, "min_save_version"),
+			 1);
+	subs = json_object_get_array_member(state, "subsections");
+	ck_assert_uint_eq(json_array_get_length(subs), 1);
+	sub = json_array_get_object_element(subs, 0);
+	ck_assert_str_eq(json_object_get_string_member(sub, "name"),
+			 "fx-counter/extra");
+	ck_assert_str_eq(json_object_get_string_member(sub, "parent"),
+			 "fx-counter");
+	ck_assert_int_eq(json_object_get_int_member(sub, "version"), 1);
+	ck_assert_int_eq(json_object_get_int_member(sub, "min_version"), 1);
+	ck_assert(!json_object_get_boolean_member(sub, "optional"));
+	run_clear(&r);
+
+	/* A legacy value, in the form --device takes. */
+	r = run("MODVMM_MODINFO", "--json", rtc, NULL);
+	ck_assert_int_eq(r.status, 0);
+	ck_assert(json_parser_load_from_data(p, r.out, -1, NULL));
+	o = json_node_get_object(json_parser_get_root(p));
+	type = json_array_get_object_element(
+		json_object_get_array_member(o, "types"), 0);
+	props = json_object_get_array_member(type, "properties");
+	prop = json_array_get_object_element(props, 3);
+	ck_assert_str_eq(json_object_get_string_member(prop, "name"),
+			 "lost-ticks");
+	ck_assert_str_eq(json_object_get_string_member(prop, "legacy"), "off");
+	run_clear(&r);
+}
+END_TEST
+
+/*
+ * A module the loader refuses is shown by its metadata alone, as with
+ * --metadata-only, with the loader's reason; none of its code runs
+ * (fx-abort-ctor's constructor would abort the tool).
+ */
+START_TEST(test_modinfo_tool_refused_module_metadata_only)
+{
+	g_autofree char *dir = scratch_new("modvmm-modinfo-XXXXXX");
+	g_autofree char *src = fixture_path("fx-counter-2.0.so");
+	g_autofree char *ww = g_build_filename(dir, "fx-counter-2.0.so", NULL);
+	g_autofree char *allow = g_build_filename(dir, "allow", NULL);
+	g_autofree char *major = fixture_path("fx-abort-ctor.so");
+	g_autofree char *data = NULL, *meta = NULL, *want = NULL;
+	g_autoptr(JsonParser) p = json_parser_new();
+	struct run r, m;
+	gsize len;
+
+	/* World-writable: the trust rule. */
+	ck_assert(g_file_get_contents(src, &data, &len, NULL));
+	ck_assert(g_file_set_contents(ww, data, (gssize)len, NULL));
+	ck_assert_int_eq(chmod(ww, 0666), 0);
+	meta = counter_metadata(ww);
+	want = g_strdup_printf("modvmm-modinfo: metadata only, not loaded: "
+			       "fx-counter-2.0.so: refusing module: file %s "
+			       "is world-writable, mode 0666 (rule: "
+			       "world-writable)\n",
+			       ww);
+	r = run("MODVMM_MODINFO", ww, NULL);
+	ck_assert_str_eq(r.out, meta);
+	ck_assert_str_eq(r.err, want);
+	ck_assert_int_eq(r.status, 0);
+	run_clear(&r);
+	g_clear_pointer(&meta, g_free);
+
+	/* Not in the allowlist given. */
+	ck_assert(g_file_set_contents(allow, "# nothing\n", -1, NULL));
+	ck_assert_int_eq(chmod(allow, 0644), 0);
+	meta = counter_metadata(src);
+	r = run("MODVMM_MODINFO", "--module-allowlist", allow, src, NULL);
+	ck_assert_str_eq(r.out, meta);
+	ck_assert_msg(g_str_has_prefix(r.err, "modvmm-modinfo: metadata only, "
+					      "not loaded: fx-counter-2.0.so: "
+					      "refusing module: sha256 "),
+		      "%s", r.err);
+	ck_assert_int_eq(r.status, 0);
+	run_clear(&r);
+
+	/* Another ABI major, with a constructor that aborts. */
+	r = run("MODVMM_MODINFO", major, NULL);
+	m = run("MODVMM_MODINFO", "--metadata-only", major, NULL);
+	ck_assert_str_eq(r.out, m.out);
+	ck_assert_str_eq(r.err, "modvmm-modinfo: metadata only, not loaded: "
+				"fx-abort-ctor.so: built for ABI 2.0, this "
+				"host provides ABI " MODVMM_ABI_STRING
+				" (a different major version)\n");
+	ck_assert_int_eq(r.status, 0);
+	run_clear(&r);
+	run_clear(&m);
+	r = run("MODVMM_MODINFO", "--json", major, NULL);
+	ck_assert(json_parser_load_from_data(p, r.out, -1, NULL));
+	ck_assert(!json_object_has_member(
+		json_node_get_object(json_parser_get_root(p)), "types"));
+	run_clear(&r);
+	scratch_remove(g_steal_pointer(&dir));
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("modinfo");
@@ -237,6 +468,11 @@ int main(void)
 	tcase_add_test(tc, test_modinfo_every_truncation_clean);
 	tcase_add_test(tc, test_modinfo_read_real_module);
 	tcase_add_test(tc, test_modinfo_read_no_entry_detected);
+	tcase_add_test(tc, test_modinfo_tool_types_after_metadata);
+	tcase_add_loop_test(tc, test_modinfo_tool_type_lines, 0,
+			    G_N_ELEMENTS(type_lines));
+	tcase_add_test(tc, test_modinfo_tool_types_json);
+	tcase_add_test(tc, test_modinfo_tool_refused_module_metadata_only);
 	suite_add_tcase(s, tc);
 	return check_run(s);
 }

@@ -211,6 +211,29 @@ START_TEST(test_stream_doc_version_1)
 }
 END_TEST
 
+/* The document's refusal of a reserved flag bit, on its example. */
+START_TEST(test_stream_doc_reserved_flag)
+{
+	g_autoptr(GByteArray) doc = doc_bytes();
+	struct uart u = { 0 }, before;
+	struct vms *v = example();
+	GError *err = NULL;
+
+	memcpy(&before, &u, sizeof(u));
+	ck_assert_uint_eq(doc->data[0x29], 0x01);
+	doc->data[0x29] = 0x81;
+	ck_assert_int_lt(vmstate_load(v, &u, doc->data, doc->len, 0, "serial0",
+				      NULL, &err),
+			 0);
+	ck_assert_error(err, "serial0: ex-uart: section at offset 0x28 has "
+			     "flags 0x81: bits other than 0x01 (optional) are "
+			     "reserved");
+	ck_assert_mem_eq(&u, &before, sizeof(u));
+	g_error_free(err);
+	vmstate_free(v);
+}
+END_TEST
+
 /* The RAM_ZERO record of the "Checksums" section: 16 pages at 1 MiB. */
 START_TEST(test_stream_doc_record_bytes)
 {
@@ -256,6 +279,7 @@ int main(void)
 	tcase_add_test(tc, test_stream_doc_example_bytes);
 	tcase_add_test(tc, test_stream_doc_example_loads);
 	tcase_add_test(tc, test_stream_doc_version_1);
+	tcase_add_test(tc, test_stream_doc_reserved_flag);
 	tcase_add_test(tc, test_stream_doc_record_bytes);
 	suite_add_tcase(s, tc);
 	return check_run(s);

@@ -407,8 +407,8 @@ START_TEST(test_uart_state_decoded_by_modvmm_stream)
 	ck_assert(g_file_set_contents(path, (char *)saved->data, 30, NULL));
 	ck_assert_int_eq(stream_tool(dir, path, NULL, &text, &err), 1);
 	ck_assert_msg(g_str_has_prefix(err, "modvmm-stream: "), "%s", err);
-	ck_assert_msg(strstr(err, ": uart16550: section uart16550 at offset "
-				  "0x0 claims "),
+	ck_assert_msg(strstr(err, ": device state: section uart16550 at "
+				  "offset 0x0 claims "),
 		      "%s", err);
 	unlink(path);
 }

@@ -464,6 +464,195 @@ START_TEST(test_vmstate_subsections_bounded_per_device)
 }
 END_TEST
 
+/* ---- one name, one description, within a device ----------------------- */
+
+/* Refused at registration with `expected`. */
+static void assert_refused(const struct modvmm_vmstate *d, uint32_t size,
+			   const char *expected)
+{
+	struct vms *v = NULL;
+	GError *err = NULL;
+
+	ck_assert_int_eq(
+		vmstate_import("module m: device type t", d, size, &v, &err),
+		-EINVAL);
+	ck_assert_ptr_null(v);
+	ck_assert_error(err, expected);
+	g_error_free(err);
+}
+
+/*
+ * vx/a has a legacy-named subsection vx/b, and vx has a subsection vx/b of
+ * its own: siblings differ, but a manifest lists a device's subsections
+ * by name, so the device's would list vx/b twice.
+ */
+static const struct modvmm_vmstate vx_b_deep = DESC("vx/b", 1, 1, ok_fields);
+static const struct modvmm_vmstate vx_b_top = DESC("vx/b", 1, 1, ok_fields);
+static const struct modvmm_vmstate_subsection vx_a_subs[] = {
+	{ .size = sizeof(struct modvmm_vmstate_subsection),
+	  .flags = MODVMM_VMS_LEGACY_NAME,
+	  .vms = &vx_b_deep },
+};
+static const struct modvmm_vmstate vx_a = DESC(
+	"vx/a", 1, 1, ok_fields, .subsections = vx_a_subs, .n_subsections = 1);
+static const struct modvmm_vmstate_subsection vx_subs[] = {
+	{ .size = sizeof(struct modvmm_vmstate_subsection), .vms = &vx_a },
+	{ .size = sizeof(struct modvmm_vmstate_subsection), .vms = &vx_b_top },
+};
+static const struct modvmm_vmstate vx =
+	DESC("vx", 1, 1, ok_fields, .subsections = vx_subs, .n_subsections = 2);
+
+START_TEST(test_vmstate_duplicate_legacy_name_at_depth_refused)
+{
+	assert_refused(&vx, sizeof(struct small),
+		       "module m: device type t: vmstate vx: name vx/b is used "
+		       "twice in one device: subsection of vx/a and "
+		       "subsection of vx");
+}
+END_TEST
+
+/* One description as a subsection of two parents: which one a manifest
+ * names would depend on the walk. */
+static const struct modvmm_vmstate_subsection vx2_subs[] = {
+	{ .size = sizeof(struct modvmm_vmstate_subsection), .vms = &vx_a },
+	{ .size = sizeof(struct modvmm_vmstate_subsection),
+	  .flags = MODVMM_VMS_LEGACY_NAME,
+	  .vms = &vx_b_deep },
+};
+static const struct modvmm_vmstate vx2 = DESC(
+	"vx", 1, 1, ok_fields, .subsections = vx2_subs, .n_subsections = 2);
+
+START_TEST(test_vmstate_subsection_of_two_parents_refused)
+{
+	assert_refused(&vx2, sizeof(struct small),
+		       "module m: device type t: vmstate vx: name vx/b is used "
+		       "twice in one device: subsection of vx/a and "
+		       "subsection of vx");
+}
+END_TEST
+
+/* A nested struct's description named like a subsection of the device. */
+static const struct modvmm_vmstate s_x_struct = DESC("s/x", 1, 1, ok_fields);
+static const struct modvmm_vmstate s_x_sub = DESC("s/x", 1, 1, ok_fields);
+static const struct modvmm_vmstate_field s_x_fields[] = {
+	F(U32, b, 1),
+	_MODVMM_VMS(MODVMM_VMS_STRUCT, "in", struct small, a, .since = 1,
+		    .vms = &s_x_struct, .stride = 4),
+};
+static const struct modvmm_vmstate_subsection s_x_subs[] = {
+	{ .size = sizeof(struct modvmm_vmstate_subsection), .vms = &s_x_sub },
+};
+static const struct modvmm_vmstate s_x = DESC(
+	"s", 1, 1, s_x_fields, .subsections = s_x_subs, .n_subsections = 1);
+
+START_TEST(test_vmstate_struct_named_like_subsection_refused)
+{
+	assert_refused(&s_x, sizeof(struct small),
+		       "module m: device type t: vmstate s: name s/x is used "
+		       "twice in one device: struct field in of s and "
+		       "subsection of s");
+}
+END_TEST
+
+/* A struct's description named like the device's own. */
+static const struct modvmm_vmstate s_struct = DESC("s", 1, 1, ok_fields);
+static const struct modvmm_vmstate_field s_self_fields[] = {
+	F(U32, b, 1),
+	_MODVMM_VMS(MODVMM_VMS_STRUCT, "in", struct small, a, .since = 1,
+		    .vms = &s_struct, .stride = 4),
+};
+static const struct modvmm_vmstate s_self = DESC("s", 1, 1, s_self_fields);
+
+START_TEST(test_vmstate_struct_named_like_device_refused)
+{
+	assert_refused(&s_self, sizeof(struct small),
+		       "module m: device type t: vmstate s: name s is used "
+		       "twice in one device: the device's description and "
+		       "struct field in of s");
+}
+END_TEST
+
+/* One description, with a subsection of its own, used by two fields. */
+struct pair {
+	uint32_t x;
+	uint32_t y;
+};
+
+struct two {
+	struct pair p0;
+	uint8_t n;
+	struct pair ps[2];
+};
+
+static const struct modvmm_vmstate_field pair_y_fields[] = {
+	MODVMM_VMS_FIELD(U32, struct pair, y, 1),
+};
+static const struct modvmm_vmstate pair_y = {
+	.size = sizeof(struct modvmm_vmstate),
+	.version = 1,
+	.min_version = 1,
+	.name = "pair/y",
+	.fields = pair_y_fields,
+	.n_fields = 1,
+};
+static const struct modvmm_vmstate_subsection pair_subs[] = {
+	{ .size = sizeof(struct modvmm_vmstate_subsection), .vms = &pair_y },
+};
+static const struct modvmm_vmstate_field pair_fields[] = {
+	MODVMM_VMS_FIELD(U32, struct pair, x, 1),
+};
+static const struct modvmm_vmstate pair_vms = {
+	.size = sizeof(struct modvmm_vmstate),
+	.version = 1,
+	.min_version = 1,
+	.name = "pair",
+	.fields = pair_fields,
+	.n_fields = 1,
+	.subsections = pair_subs,
+	.n_subsections = 1,
+};
+static const struct modvmm_vmstate_field two_fields[] = {
+	MODVMM_VMS_STRUCT_FIELD(struct two, p0, &pair_vms, 1),
+	MODVMM_VMS_FIELD(U8, struct two, n, 1),
+	_MODVMM_VMS(MODVMM_VMS_VARRAY, "ps", struct two, ps, .since = 1,
+		    .elem_kind = MODVMM_VMS_STRUCT, .length_field = "n",
+		    .count = 2, .stride = sizeof(struct pair),
+		    .vms = &pair_vms),
+};
+static const struct modvmm_vmstate two_vms = {
+	.size = sizeof(struct modvmm_vmstate),
+	.version = 1,
+	.min_version = 1,
+	.name = "two",
+	.fields = two_fields,
+	.n_fields = G_N_ELEMENTS(two_fields),
+};
+
+START_TEST(test_vmstate_description_reused_by_two_fields_accepted)
+{
+	struct two a = { { 1, 2 }, 2, { { 3, 4 }, { 5, 6 } } }, b = { 0 };
+	g_autoptr(GByteArray) out = g_byte_array_new();
+	struct vms *v = NULL;
+	GError *err = NULL;
+
+	if (vmstate_import("module m: device type t", &two_vms, sizeof(a), &v,
+			   &err) < 0)
+		ck_abort_msg("import: %s", err->message);
+	ck_assert_int_eq(vmstate_save(v, &a, 1, out, NULL), 0);
+	ck_assert_int_eq(
+		vmstate_load(v, &b, out->data, out->len, 0, "dev0", NULL, NULL),
+		0);
+	ck_assert_uint_eq(b.p0.x, 1);
+	ck_assert_uint_eq(b.p0.y, 2);
+	ck_assert_uint_eq(b.n, 2);
+	ck_assert_uint_eq(b.ps[0].x, 3);
+	ck_assert_uint_eq(b.ps[0].y, 4);
+	ck_assert_uint_eq(b.ps[1].x, 5);
+	ck_assert_uint_eq(b.ps[1].y, 6);
+	vmstate_free(v);
+}
+END_TEST
+
 /* ---- load outcomes ---------------------------------------------------- */
 
 /* What a newer or different source would send, as the destination sees. */
@@ -670,6 +859,108 @@ START_TEST(test_vmstate_load_garbage_inside_section)
 }
 END_TEST
 
+/* ---- section headers: what docs/stream-format.md allows --------------- */
+
+/* Offset of subsection `name`'s header in a saved section. */
+static size_t section_at(const GByteArray *out, const char *name)
+{
+	size_t n = strlen(name);
+
+	for (size_t i = 0; i + 3 + n <= out->len; i++)
+		if (out->data[i] == 0x53 && out->data[i + 2] == n &&
+		    !memcmp(out->data + i + 3, name, n))
+			return i;
+	ck_abort_msg("no section %s", name);
+	return 0;
+}
+
+/* Loads `out`: refused with `expected`, the state untouched. */
+static void assert_load_refused(const struct vms *v, const GByteArray *out,
+				const char *expected)
+{
+	struct st b = { 0 }, before;
+	GError *err = NULL;
+
+	memcpy(&before, &b, sizeof(b));
+	ck_assert_int_lt(
+		vmstate_load(v, &b, out->data, out->len, 0, "dev0", NULL, &err),
+		0);
+	ck_assert_error(err, expected);
+	ck_assert_mem_eq(&b, &before, sizeof(b));
+	g_error_free(err);
+}
+
+/*
+ * An optional subsection with an empty name, before the device's END: an
+ * unknown optional subsection is skipped, but a name of length 0 is not
+ * a name.
+ */
+START_TEST(test_vmstate_load_empty_subsection_name_refused)
+{
+	static const uint8_t empty[] = {
+		0x53, 0x01, 0x00,    /* start, optional, name length 0 */
+		1,    0,    0,	  0, /* version 1 */
+		0,    0,    0,	  0, /* payload of 0 bytes */
+		0x45,		     /* end */
+	};
+	struct vms *v = imp(&test_vms);
+	struct st a = { .u8 = 1 };
+	GByteArray *out = save(v, &a, 2);
+	size_t at = out->len - 1;
+	g_autofree char *expected = g_strdup_printf(
+		"dev0: test: section at offset 0x%zx has an empty name "
+		"(name length 0)",
+		at);
+	uint32_t len;
+
+	g_byte_array_set_size(out, out->len + sizeof(empty));
+	memcpy(out->data + at, empty, sizeof(empty));
+	out->data[out->len - 1] = 0x45;
+	memcpy(&len, out->data + 11, 4);
+	len += sizeof(empty);
+	memcpy(out->data + 11, &len, 4);
+	assert_load_refused(v, out, expected);
+	g_byte_array_unref(out);
+	vmstate_free(v);
+}
+END_TEST
+
+/* A known subsection whose flags carry a bit the format reserves. */
+START_TEST(test_vmstate_load_reserved_flag_refused)
+{
+	struct vms *v = imp(&test_vms);
+	struct st a = { .u8 = 1, .opt_y = 5 };
+	GByteArray *out = save(v, &a, 2);
+	size_t at = section_at(out, "test/opt");
+	g_autofree char *expected = g_strdup_printf(
+		"dev0: test: section at offset 0x%zx has flags 0x81: bits "
+		"other than 0x01 (optional) are reserved",
+		at);
+
+	ck_assert_uint_eq(out->data[at + 1], 0x01);
+	out->data[at + 1] = 0x81;
+	assert_load_refused(v, out, expected);
+	g_byte_array_unref(out);
+	vmstate_free(v);
+}
+END_TEST
+
+/* The same on the device's own section. */
+START_TEST(test_vmstate_load_reserved_flag_on_device_refused)
+{
+	struct vms *v = imp(&test_vms);
+	struct st a = { .u8 = 1 };
+	GByteArray *out = save(v, &a, 2);
+
+	out->data[1] = 0x02;
+	assert_load_refused(v, out,
+			    "dev0: test: section at offset 0x0 has flags 0x02: "
+			    "bits other than 0x01 (optional) are reserved");
+	g_byte_array_unref(out);
+	vmstate_free(v);
+}
+END_TEST
+
 /* Every prefix of a full stream: a clean error and the state untouched. */
 START_TEST(test_vmstate_load_truncated_at_every_offset)
 {
@@ -732,6 +1023,12 @@ int main(void)
 	tcase_add_test(tc, test_vmstate_subsections_bounded_per_device);
 	tcase_add_loop_test(tc, test_vmstate_registration_table, 0,
 			    G_N_ELEMENTS(registrations));
+	tcase_add_test(tc, test_vmstate_duplicate_legacy_name_at_depth_refused);
+	tcase_add_test(tc, test_vmstate_subsection_of_two_parents_refused);
+	tcase_add_test(tc, test_vmstate_struct_named_like_subsection_refused);
+	tcase_add_test(tc, test_vmstate_struct_named_like_device_refused);
+	tcase_add_test(tc,
+		       test_vmstate_description_reused_by_two_fields_accepted);
 	tcase_add_test(tc, test_vmstate_load_too_new);
 	tcase_add_test(tc, test_vmstate_load_too_old);
 	tcase_add_test(tc, test_vmstate_load_unknown_subsection_refused);
@@ -741,6 +1038,9 @@ int main(void)
 	tcase_add_test(tc, test_vmstate_load_varray_over_bound);
 	tcase_add_test(tc, test_vmstate_load_bool_out_of_range);
 	tcase_add_test(tc, test_vmstate_load_garbage_inside_section);
+	tcase_add_test(tc, test_vmstate_load_empty_subsection_name_refused);
+	tcase_add_test(tc, test_vmstate_load_reserved_flag_refused);
+	tcase_add_test(tc, test_vmstate_load_reserved_flag_on_device_refused);
 	tcase_add_test(tc, test_vmstate_load_truncated_at_every_offset);
 	tcase_add_test(tc, test_vmstate_hooks_run_in_order);
 	suite_add_tcase(s, tc);

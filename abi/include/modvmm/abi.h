@@ -21,6 +21,9 @@
  *        notify_add (guest write notifications, KVM ioeventfd); struct
  *        modvmm_region gains acpi_hid, acpi_irq and acpi_flags (ranges
  *        announced to the guest's ACPI tables)
+ *   1.3  struct modvmm_property gains flags, legacy_u64 and legacy_str:
+ *        the value of a property added in a later release that gives
+ *        the behaviour of the releases before it (MODVMM_PROP_*_ADDED)
  *
  * Rules for every struct in this SDK:
  *  - its first member is uint32_t size, set by the side that fills it in
@@ -44,7 +47,7 @@
 #endif
 
 #define MODVMM_ABI_MAJOR 1
-#define MODVMM_ABI_MINOR 2
+#define MODVMM_ABI_MINOR 3
 
 #define _MODVMM_STR(x) #x
 #define MODVMM_STRINGIFY(x) _MODVMM_STR(x)

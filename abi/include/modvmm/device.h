@@ -66,7 +66,23 @@ struct modvmm_property {
 	const char *description;
 	uint64_t default_u64; /* integer and bool types */
 	const char *default_str;
+
+	/*
+	 * Since 1.3. A property added in a later release of its device type
+	 * sets MODVMM_PROP_LEGACY and gives, in legacy_u64 or legacy_str as
+	 * for the default, the value that behaves as the releases before it
+	 * did. A host whose release of the type lacks the property takes a
+	 * migrating guest whose value is that one (and only then); a host
+	 * that has it gives it that value for a guest whose source lacked
+	 * it. Older machine types set it through their compat properties.
+	 */
+	uint32_t flags; /* MODVMM_PROP_LEGACY */
+	uint32_t reserved2;
+	uint64_t legacy_u64;
+	const char *legacy_str;
 };
+
+#define MODVMM_PROP_LEGACY 0x1u /* legacy_u64 or legacy_str is valid */
 
 struct modvmm_device_type {
 	uint32_t size;
@@ -95,6 +111,36 @@ struct modvmm_device_type {
 		.description = (desc), .default_u64 = (def_u),                 \
 		.default_str = (def_s),                                        \
 	}
+/*
+ * A property added in a later release: `legacy` is the value that
+ * behaves as the releases before it did (a string for _STR_ADDED).
+ */
+#define _MODVMM_PROP_ADDED(ptype, pname, stype, member, def_u, def_s, leg_u,   \
+			   leg_s, desc)                                        \
+	{                                                                      \
+		.size = sizeof(struct modvmm_property), .type = (ptype),       \
+		.offset = offsetof(stype, member), .name = (pname),            \
+		.description = (desc), .default_u64 = (def_u),                 \
+		.default_str = (def_s), .flags = MODVMM_PROP_LEGACY,           \
+		.legacy_u64 = (leg_u), .legacy_str = (leg_s),                  \
+	}
+#define MODVMM_PROP_U8_ADDED(n, s, m, d, legacy, desc)                         \
+	_MODVMM_PROP_ADDED(MODVMM_PROP_U8, n, s, m, d, NULL, legacy, NULL, desc)
+#define MODVMM_PROP_U16_ADDED(n, s, m, d, legacy, desc)                        \
+	_MODVMM_PROP_ADDED(MODVMM_PROP_U16, n, s, m, d, NULL, legacy, NULL,    \
+			   desc)
+#define MODVMM_PROP_U32_ADDED(n, s, m, d, legacy, desc)                        \
+	_MODVMM_PROP_ADDED(MODVMM_PROP_U32, n, s, m, d, NULL, legacy, NULL,    \
+			   desc)
+#define MODVMM_PROP_U64_ADDED(n, s, m, d, legacy, desc)                        \
+	_MODVMM_PROP_ADDED(MODVMM_PROP_U64, n, s, m, d, NULL, legacy, NULL,    \
+			   desc)
+#define MODVMM_PROP_BOOL_ADDED(n, s, m, d, legacy, desc)                       \
+	_MODVMM_PROP_ADDED(MODVMM_PROP_BOOL, n, s, m, d, NULL, legacy, NULL,   \
+			   desc)
+#define MODVMM_PROP_STR_ADDED(n, s, m, d, legacy, desc)                        \
+	_MODVMM_PROP_ADDED(MODVMM_PROP_STR, n, s, m, 0, d, 0, legacy, desc)
+
 #define MODVMM_PROP_U8_DEFINE(n, s, m, d, desc)                                \
 	_MODVMM_PROP(MODVMM_PROP_U8, n, s, m, d, NULL, desc)
 #define MODVMM_PROP_U16_DEFINE(n, s, m, d, desc)                               \

@@ -70,9 +70,25 @@ struct modvmm_host {
 	int32_t (*region_add)(struct modvmm_device *dev,
 			      const struct modvmm_region *region, void *opaque);
 
-	/* Guest time in nanoseconds; stops while the VM is stopped. */
+	/*
+	 * The device clock: guest time in nanoseconds, one for all devices
+	 * of a VM. It runs only while the guest runs: it stands still until
+	 * the guest first runs, while the VM is paused (a migration's last
+	 * phase and the save of a snapshot included) and after the guest
+	 * ended. It continues across a snapshot and a migration: post_load
+	 * on the destination reads the value pre_save read on the source,
+	 * and the clock goes on from there. (State saved by a host older
+	 * than this rule carries no clock; it then starts again from 0.)
+	 */
 	uint64_t (*clock_ns)(struct modvmm_device *dev);
 
+	/*
+	 * Timers on that clock. A callback runs only while the clock runs:
+	 * never while the VM is paused, and on a host that takes a guest
+	 * (restore, incoming migration) not before the guest runs there, so
+	 * never before post_load. The host does not save timers: a device
+	 * keeps its deadline in its state and re-arms in post_load.
+	 */
 	struct modvmm_timer *(*timer_new)(struct modvmm_device *dev,
 					  modvmm_timer_cb cb, void *opaque);
 	/* Arm (or re-arm) to fire once at clock_ns() >= expire_ns. */
