@@ -22,7 +22,7 @@ static int id_valid(const char *s)
 	return 1;
 }
 
-static const char *type_name(uint32_t type)
+const char *device_prop_type_name(uint32_t type)
 {
 	switch (type) {
 	case MODVMM_PROP_U8:
@@ -180,7 +180,7 @@ static int prop_set(struct modvmm_device *dev, const struct modvmm_property *p,
 		return error_setf(error, ERANGE,
 				  "%s: property %s: '%s' is not a %s "
 				  "(0..%" G_GUINT64_FORMAT ")",
-				  dev->id, p->name, value, type_name(p->type),
+				  dev->id, p->name, value, device_prop_type_name(p->type),
 				  (guint64)max[p->type]);
 	}
 	prop_store(dev, p, v, value);

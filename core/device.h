@@ -52,6 +52,9 @@ struct modvmm_device *device_find(struct vmm *vmm, const char *id);
 /* A property's current value as --device would take it ("on", "1016"). */
 char *device_prop_text(const struct modvmm_device *dev,
 		       const struct modvmm_property *p);
+/* A property type's name, as the module guide names it ("u16", "bool"). */
+const char *device_prop_type_name(uint32_t type);
+
 /* A value of property p's type in that form. */
 char *device_prop_value_text(const struct modvmm_property *p, uint64_t v,
 			     const char *str);

@@ -176,17 +176,24 @@ struct manifest *inventory_guest(struct vmm *vmm, const struct machine_type *t,
 	return m;
 }
 
-struct manifest *inventory_host(struct loader *l,
-				const struct machine_registry *r)
+struct manifest *inventory_new(const struct machine_registry *r)
 {
 	struct manifest *m = manifest_new(MANIFEST_INVENTORY);
-	const GPtrArray *mods = loader_modules(l);
 
 	m->abi = manifest_str(m, MODVMM_ABI_STRING);
 	m->registry.alias = manifest_str(m, r->alias);
 	m->registry.build_date = r->build_date;
 	for (size_t i = 0; i < r->n_types; i++)
 		manifest_add_machine(m, &r->types[i]);
+	return m;
+}
+
+struct manifest *inventory_host(struct loader *l,
+				const struct machine_registry *r)
+{
+	struct manifest *m = inventory_new(r);
+	const GPtrArray *mods = loader_modules(l);
+
 	for (guint i = 0; i < mods->len; i++) {
 		const struct module *mod = mods->pdata[i];
 

@@ -32,6 +32,9 @@ void inventory_describe_state(struct manifest *m, struct manifest_device *d,
 struct manifest *inventory_guest(struct vmm *vmm, const struct machine_type *t,
 				 int alias, int saved);
 
+/* An inventory with r's machine types and no device types yet. */
+struct manifest *inventory_new(const struct machine_registry *r);
+
 /* This host: the device types of every loaded module, r's machine types. */
 struct manifest *inventory_host(struct loader *l,
 				const struct machine_registry *r);

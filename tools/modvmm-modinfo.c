@@ -105,25 +105,6 @@ static void print_text(const char *path, const struct modinfo *mi)
 
 /* Device types, from the loaded module's descriptor ----------------------- */
 
-/* A property's type, as the module guide names it. */
-static const char *prop_type_name(uint32_t type)
-{
-	switch (type) {
-	case MODVMM_PROP_U8:
-		return "u8";
-	case MODVMM_PROP_U16:
-		return "u16";
-	case MODVMM_PROP_U32:
-		return "u32";
-	case MODVMM_PROP_U64:
-		return "u64";
-	case MODVMM_PROP_BOOL:
-		return "bool";
-	case MODVMM_PROP_STR:
-		return "string";
-	}
-	return "unknown"; /* the loader refuses any other */
-}
 
 /* A value as --device takes it; in text, a string is quoted, "" shows. */
 static char *prop_shown(const struct modvmm_property *p, char *text)
@@ -170,7 +151,7 @@ static void print_prop_text(const struct modvmm_property *p)
 	char *legacy = device_prop_legacy_text(p);
 
 	g_string_printf(line, "%s (%s), default %s", p->name,
-			prop_type_name(p->type), def);
+			device_prop_type_name(p->type), def);
 	if (legacy) {
 		legacy = prop_shown(p, legacy);
 		g_string_append_printf(line, ", legacy %s", legacy);
@@ -253,7 +234,7 @@ static void prop_json(JsonBuilder *b, const struct modvmm_property *p)
 
 	json_builder_begin_object(b);
 	add_string_or_null(b, "name", p->name);
-	add_string_or_null(b, "type", prop_type_name(p->type));
+	add_string_or_null(b, "type", device_prop_type_name(p->type));
 	add_string_or_null(b, "default", def);
 	add_string_or_null(b, "legacy", legacy);
 	add_string_or_null(b, "description", p->description);

@@ -280,17 +280,6 @@ static char *prop_value(uint32_t type, uint64_t u, const char *s)
 	return g_strdup_printf("%" G_GUINT64_FORMAT, (guint64)u);
 }
 
-static const char *prop_type_name(uint32_t type)
-{
-	static const char *const names[] = {
-		[MODVMM_PROP_U8] = "u8",     [MODVMM_PROP_U16] = "u16",
-		[MODVMM_PROP_U32] = "u32",   [MODVMM_PROP_U64] = "u64",
-		[MODVMM_PROP_BOOL] = "bool", [MODVMM_PROP_STR] = "string",
-	};
-
-	return type < G_N_ELEMENTS(names) && names[type] ? names[type] : "?";
-}
-
 static void add_value(JsonBuilder *b, const char *key, char *value)
 {
 	json_builder_set_member_name(b, key);
@@ -340,7 +329,7 @@ static void dump_modvmm(JsonBuilder *b, const struct device_type *dt,
 
 		json_builder_begin_object(b);
 		add_str(b, "name", p->name);
-		add_str(b, "type", prop_type_name(p->type));
+		add_str(b, "type", device_prop_type_name(p->type));
 		add_value(b, "default",
 			  prop_value(p->type, p->default_u64, p->default_str));
 		if (p->flags & MODVMM_PROP_LEGACY)
@@ -1363,12 +1352,7 @@ static JsonObject *host_of(JsonObject *dump)
 					json_object_get_member(head, k->data)));
 		return o;
 	}
-	m = manifest_new(MANIFEST_INVENTORY);
-	m->abi = manifest_str(m, MODVMM_ABI_STRING);
-	m->registry.alias = manifest_str(m, r->alias);
-	m->registry.build_date = r->build_date;
-	for (size_t i = 0; i < r->n_types; i++)
-		manifest_add_machine(m, &r->types[i]);
+	m = inventory_new(r);
 	text = manifest_to_json(m);
 	manifest_free(m);
 	n = json_from_string(text, NULL);

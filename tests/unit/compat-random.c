@@ -790,15 +790,9 @@ static struct manifest *source_manifest(struct cr_case *cc, const char *version,
 static struct manifest *dest_inventory(struct cr_case *cc, const char *version,
 				       const char *known_bad)
 {
-	const struct machine_registry *r = machine_registry();
-	struct manifest *m = manifest_new(MANIFEST_INVENTORY);
+	struct manifest *m = inventory_new(machine_registry());
 	struct manifest_device *d = manifest_add_device(m);
 
-	m->abi = manifest_str(m, MODVMM_ABI_STRING);
-	m->registry.alias = manifest_str(m, r->alias);
-	m->registry.build_date = r->build_date;
-	for (size_t i = 0; i < r->n_types; i++)
-		manifest_add_machine(m, &r->types[i]);
 	d->type = manifest_str(m, "rnd");
 	d->module = manifest_str(m, "rnd");
 	d->module_version = manifest_str(m, version);

@@ -211,15 +211,9 @@ static struct manifest *guest(const struct vms *v, void *state,
 
 static struct manifest *inventory(const struct vms *v)
 {
-	const struct machine_registry *r = machine_registry();
-	struct manifest *m = manifest_new(MANIFEST_INVENTORY);
+	struct manifest *m = inventory_new(machine_registry());
 	struct manifest_device *d = manifest_add_device(m);
 
-	m->abi = "1.3";
-	m->registry.alias = manifest_str(m, r->alias);
-	m->registry.build_date = r->build_date;
-	for (size_t i = 0; i < r->n_types; i++)
-		manifest_add_machine(m, &r->types[i]);
 	d->type = d->module = "dev";
 	d->module_version = "1.0.0";
 	inventory_describe_state(m, d, v, NULL, 0);
