@@ -10,7 +10,7 @@
 
 #include "fault.h"
 #include "incoming.h"
-#include "migration.h"
+#include "transport.h"
 #include "restore.h"
 
 int incoming_take(int listener, const char *uri, uint32_t timeout,
@@ -23,7 +23,7 @@ int incoming_take(int listener, const char *uri, uint32_t timeout,
 	int fd, r;
 
 	*ret = NULL;
-	r = migration_accept(listener, uri, timeout, &fd, error);
+	r = transport_accept(listener, uri, timeout, &fd, error);
 	if (r < 0)
 		return r;
 	r = snapshot_receive(fd, uri, &s, error);

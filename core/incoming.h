@@ -10,7 +10,7 @@
 
 /*
  * The destination's side of a migration, one connection at a time, on a
- * socket from migration_listen(): the source's head received, the guest
+ * socket from transport_listen(): the source's head received, the guest
  * judged (restore_judge()) and the verdict sent back, a refusal too;
  * then, for a migration, its state loaded (restore_build()) and COMPLETE
  * sent. Returns 0 with *ret the machine, ready to run, or 0 with *ret

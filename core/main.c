@@ -25,6 +25,7 @@
 #include "migration.h"
 #include "restore.h"
 #include "sandbox.h"
+#include "transport.h"
 #include "vmm.h"
 
 static char **opt_module_dirs;
@@ -342,7 +343,7 @@ static int restore(const struct machine_config *cfg, const char *path,
 static int receive(const struct machine_config *cfg, struct machine **ret,
 		   GError **error)
 {
-	int listener = migration_listen(opt_incoming, error);
+	int listener = transport_listen(opt_incoming, error);
 	int r = listener;
 
 	while (listener >= 0) {
@@ -362,7 +363,7 @@ static int receive(const struct machine_config *cfg, struct machine **ret,
 		}
 	}
 	if (listener >= 0)
-		migration_unlisten(listener, opt_incoming);
+		transport_unlisten(listener, opt_incoming);
 	if (*ret)
 		fprintf(stderr, "modvmm: guest arrived from %s\n",
 			opt_incoming);

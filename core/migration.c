@@ -1,23 +1,20 @@
 // SPDX-License-Identifier: LGPL-2.1-or-later
 /*
- * core/migration.c - live migration: the source's thread, and the
- * destination's listening end. The records are the snapshot file's
- * (core/snapshot.c, docs/stream-format.md) plus VERDICT and COMPLETE,
- * which go back from the destination.
+ * core/migration.c - live migration, the source's side: its thread, the
+ * dry run (migrate-check), the destination's verdict read and held to at
+ * stop time. The records are the snapshot file's (core/snapshot.c,
+ * docs/stream-format.md) plus VERDICT and COMPLETE, which go back from
+ * the destination; the transports are core/transport.c's and the
+ * destination's side is core/incoming.c.
  *
  * Invariant: the guest on the source is paused only between the last
  * RAM round and COMPLETE, and every way out of that window but COMPLETE
  * resumes it. Every wait on the peer, on either side, ends after the
- * migration's timeout (set_timeouts()), so that way out is always taken.
+ * migration's timeout (core/transport.c), so that way out is always taken.
  */
-#define _GNU_SOURCE /* accept4 */
 #include <errno.h>
 #include <netdb.h>
-#include <netinet/in.h>
-#include <netinet/tcp.h>
 #include <string.h>
-#include <sys/socket.h>
-#include <sys/un.h>
 #include <unistd.h>
 
 #include "../compat/error.h"
@@ -29,6 +26,7 @@
 #include "migration.h"
 #include "sandbox.h"
 #include "snapshot.h"
+#include "transport.h"
 
 struct migration {
 	struct machine *m;
@@ -160,203 +158,6 @@ static int cancelled(struct migration *mig, GError **error)
 	return c ? error_setf(error, ECANCELED, "cancelled") : 0;
 }
 
-/* Transports ------------------------------------------------------------- */
-
-static int parse_hostport(const char *hp, char **ret_host, char **ret_port,
-			  GError **error)
-{
-	const char *colon = strrchr(hp, ':');
-
-	if (!colon || colon == hp || !colon[1])
-		return error_setf(error, EINVAL,
-				  "tcp:%s: expected tcp:HOST:PORT", hp);
-	*ret_host = g_strndup(hp, (gsize)(colon - hp));
-	*ret_port = g_strdup(colon + 1);
-	return 0;
-}
-
-/*
- * Name lookup reads files and may load NSS modules, which the migration
- * thread's system call filter does not allow: it runs on the caller's.
- */
-static int tcp_resolve(const char *hp, int listening, struct addrinfo **ret,
-		       GError **error)
-{
-	g_autofree char *host = NULL, *port = NULL;
-	struct addrinfo hints = { .ai_socktype = SOCK_STREAM };
-	int r;
-
-	r = parse_hostport(hp, &host, &port, error);
-	if (r < 0)
-		return r;
-	hints.ai_flags = listening ? AI_PASSIVE : 0;
-	r = getaddrinfo(host, port, &hints, ret);
-	if (r)
-		return error_setf(error, EHOSTUNREACH, "tcp:%s: %s", hp,
-				  gai_strerror(r));
-	return 0;
-}
-
-/*
- * Bounds every wait on the peer: connect(), and each read or write that
- * moves nothing, fail after `s` seconds (EINPROGRESS, EAGAIN) instead of
- * waiting for TCP to give up, which takes minutes, or forever.
- */
-static void set_timeouts(int fd, uint32_t s)
-{
-	struct timeval tv = { .tv_sec = s };
-
-	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
-	setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
-}
-
-/* `timeout`: seconds the peer has for each step; 0 when listening. */
-static int tcp_open(const char *hp, const struct addrinfo *ai, int listening,
-		    uint32_t timeout, GError **error)
-{
-	const struct addrinfo *a;
-	int fd = -1, r = EHOSTUNREACH, one = 1;
-
-	for (a = ai; a; a = a->ai_next) {
-		fd = socket(a->ai_family, a->ai_socktype | SOCK_CLOEXEC,
-			    a->ai_protocol);
-		if (fd < 0)
-			continue;
-		setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-		if (!listening)
-			set_timeouts(fd, timeout);
-		if (listening ? !bind(fd, a->ai_addr, a->ai_addrlen) &&
-					!listen(fd, 1)
-			      : !connect(fd, a->ai_addr, a->ai_addrlen))
-			break;
-		r = errno;
-		close(fd);
-		fd = -1;
-	}
-	if (fd < 0 && r == EINPROGRESS)
-		return error_setf(error, ETIMEDOUT,
-				  "tcp:%s: no connection within %u s", hp,
-				  timeout);
-	if (fd < 0)
-		return error_setf(error, r, "tcp:%s: %s", hp, g_strerror(r));
-	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-	return fd;
-}
-
-static int tcp_socket(const char *hp, int listening, uint32_t timeout,
-		      GError **error)
-{
-	struct addrinfo *ai;
-	int r = tcp_resolve(hp, listening, &ai, error);
-
-	if (r < 0)
-		return r;
-	r = tcp_open(hp, ai, listening, timeout, error);
-	freeaddrinfo(ai);
-	return r;
-}
-
-static int unix_socket(const char *path, int listening, uint32_t timeout,
-		       GError **error)
-{
-	struct sockaddr_un sa = { .sun_family = AF_UNIX };
-	int fd, r;
-
-	if (strlen(path) >= sizeof(sa.sun_path))
-		return error_setf(error, ENAMETOOLONG,
-				  "unix:%s: the path is too long", path);
-	strcpy(sa.sun_path, path);
-	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	if (fd < 0)
-		return error_setf(error, errno, "unix:%s: %s", path,
-				  g_strerror(errno));
-	if (listening)
-		unlink(path);
-	else
-		set_timeouts(fd, timeout);
-	r = listening ? bind(fd, (struct sockaddr *)&sa, sizeof(sa)) ||
-				listen(fd, 1)
-		      : connect(fd, (struct sockaddr *)&sa, sizeof(sa));
-	if (r) {
-		r = errno;
-		close(fd);
-		/* A listener that accepts nothing, its backlog full. */
-		if (r == EAGAIN)
-			return error_setf(error, ETIMEDOUT,
-					  "unix:%s: not accepted within %u s",
-					  path, timeout);
-		return error_setf(error, r, "unix:%s: %s", path, g_strerror(r));
-	}
-	return fd;
-}
-
-static int fd_uri(const char *n, GError **error)
-{
-	char *end;
-	long v = strtol(n, &end, 10);
-
-	if (!*n || *end || v < 0 || v > G_MAXINT)
-		return error_setf(error, EINVAL, "fd:%s: not a descriptor", n);
-	return (int)v;
-}
-
-static int uri_open(const char *uri, int listening, uint32_t timeout,
-		    GError **error)
-{
-	int fd;
-
-	if (g_str_has_prefix(uri, "unix:"))
-		return unix_socket(uri + 5, listening, timeout, error);
-	if (g_str_has_prefix(uri, "tcp:"))
-		return tcp_socket(uri + 4, listening, timeout, error);
-	if (g_str_has_prefix(uri, "fd:")) {
-		fd = fd_uri(uri + 3, error);
-		if (fd >= 0 && !listening)
-			set_timeouts(fd, timeout);
-		return fd;
-	}
-	return error_setf(error, EINVAL,
-			  "migration URI '%s': expected unix:PATH, "
-			  "tcp:HOST:PORT or fd:N",
-			  uri);
-}
-
-int migration_listen(const char *uri, GError **error)
-{
-	return uri_open(uri, 1, 0, error);
-}
-
-void migration_unlisten(int listener, const char *uri)
-{
-	if (listener < 0 || g_str_has_prefix(uri, "fd:"))
-		return;
-	close(listener);
-	if (g_str_has_prefix(uri, "unix:"))
-		unlink(uri + 5);
-}
-
-int migration_accept(int listener, const char *uri, uint32_t timeout_s,
-		     int *ret_fd, GError **error)
-{
-	int fd;
-
-	if (g_str_has_prefix(uri, "fd:")) {
-		set_timeouts(listener, timeout_s);
-		*ret_fd = listener;
-		fault_point(FAULT_INCOMING_CONNECT);
-		return 0;
-	}
-	fd = accept4(listener, NULL, NULL, SOCK_CLOEXEC);
-	if (fd < 0)
-		return error_setf(error, errno, "%s: accept: %s", uri,
-				  g_strerror(errno));
-	/* Waiting for a source to come is not bounded; what it sends is. */
-	set_timeouts(fd, timeout_s);
-	*ret_fd = fd;
-	fault_point(FAULT_INCOMING_CONNECT);
-	return 0;
-}
-
 /* The source's thread ----------------------------------------------------- */
 
 static uint64_t count_bits(const uint64_t *b, uint64_t words)
@@ -431,7 +232,7 @@ static int receive_verdict(int fd, const char *uri, uint32_t timeout,
 	size_t off = 0;
 	int r;
 
-	r = snapshot_read_record(fd, uri, &off, buf, &rec, error);
+	r = stream_read_record(fd, uri, SNAPSHOT_FORMAT, &off, buf, &rec, error);
 	if (r < 0)
 		return peer_error(PHASE_VERDICT, timeout, r, error);
 	if (rec.type != SNAP_VERDICT || rec.len > SNAPSHOT_HEAD_MAX)
@@ -464,7 +265,7 @@ int migration_check(struct machine *m, const char *uri, JsonNode **ret,
 	JsonObject *o;
 	int r;
 
-	r = uri_open(uri, 0, MIGRATION_CHECK_TIMEOUT, error);
+	r = transport_open(uri, MIGRATION_CHECK_TIMEOUT, error);
 	if (r < 0)
 		return r;
 	w.fd = r;
@@ -545,8 +346,9 @@ static int migrate(struct migration *mig, GError **error)
 	size_t off = 0;
 	int paused = 0, r;
 
-	r = mig->ai ? tcp_open(mig->uri + 4, mig->ai, 0, mig->timeout, error)
-		    : uri_open(mig->uri, 0, mig->timeout, error);
+	r = mig->ai ? transport_connect_tcp(mig->uri + 4, mig->ai, mig->timeout,
+					    error)
+		    : transport_open(mig->uri, mig->timeout, error);
 	if (r < 0)
 		return r;
 	g_mutex_lock(&mig->lock);
@@ -620,7 +422,7 @@ static int migrate(struct migration *mig, GError **error)
 	g_mutex_unlock(&mig->lock);
 	if (r < 0)
 		goto fail;
-	r = snapshot_read_record(mig->fd, mig->uri, &off, buf, &rec, error);
+	r = stream_read_record(mig->fd, mig->uri, SNAPSHOT_FORMAT, &off, buf, &rec, error);
 	if (r < 0) {
 		r = peer_error(PHASE_COMPLETE, mig->timeout, r, error);
 		goto fail;
@@ -696,14 +498,14 @@ int migration_start(struct machine *m, const struct migration_sink *sink,
 
 	if (!g_str_has_prefix(uri, "unix:") && !g_str_has_prefix(uri, "tcp:") &&
 	    !g_str_has_prefix(uri, "fd:"))
-		return uri_open(uri, 0, 0, error);
-	if (g_str_has_prefix(uri, "fd:") && (fd = fd_uri(uri + 3, &err)) < 0) {
+		return transport_open(uri, 0, error);
+	if (g_str_has_prefix(uri, "fd:") && (fd = transport_fd(uri + 3, &err)) < 0) {
 		g_propagate_error(error, err);
 		return fd;
 	}
 	mig = g_new0(struct migration, 1);
 	if (g_str_has_prefix(uri, "tcp:") &&
-	    tcp_resolve(uri + 4, 0, &mig->ai, error) < 0) {
+	    transport_resolve(uri + 4, &mig->ai, error) < 0) {
 		g_free(mig);
 		return -EHOSTUNREACH;
 	}

@@ -77,17 +77,4 @@ int migration_cancel(struct migration *mig, GError **error);
 /* Waits for the thread; NULL is fine. */
 void migration_free(struct migration *mig);
 
-/*
- * Destination side. migration_listen() listens on "unix:PATH" or
- * "tcp:HOST:PORT" (or takes "fd:N", the connection itself), and keeps
- * listening through migration checks until migration_unlisten(), so that
- * a source that checks and then migrates always finds it.
- * migration_accept() returns the next connection's fd, on which every
- * read and write then waits at most timeout_s seconds for the source.
- */
-int migration_listen(const char *uri, GError **error);
-int migration_accept(int listener, const char *uri, uint32_t timeout_s,
-		     int *ret_fd, GError **error);
-void migration_unlisten(int listener, const char *uri);
-
 #endif

@@ -3,20 +3,16 @@
  * core/snapshot.c - snapshot files: writing a paused machine out, and
  * reading one back as hostile input.
  *
- * A file is the magic, a format version, then records: u8 type, three
- * zero bytes, u32 payload length, the CRC-32C of the payload and that of
- * the header's first 12 bytes, then the payload (docs/stream-format.md;
- * format 1 had no checksums). The reader maps the file and, before
- * anything else, walks every record and checks its framing and
- * checksums: a header is trusted only once its own checksum matches, so
- * a flipped bit in a length is reported as corruption, not as a file cut
- * short. Then every offset, index and id is checked against the machine
- * before it is used; an error names the file, the record's offset and
- * what was wrong.
+ * A file is the magic, a format version, then records (core/stream.c
+ * frames and checksums them; docs/stream-format.md). The reader maps
+ * the file and, before anything else, walks every record and checks its
+ * framing and checksums, so that a corrupt or cut file is refused before
+ * a machine is made for it. Then every offset, index and id is checked
+ * against the machine before it is used; an error names the file, the
+ * record's offset and what was wrong.
  */
 #include <errno.h>
 #include <fcntl.h>
-#include <poll.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -31,7 +27,6 @@
 #include "../compat/error.h"
 #include "../compat/json-text.h"
 #include "../compat/negotiate.h"
-#include "crc32c.h"
 #include "device.h"
 #include "fault.h"
 #include "inventory.h"
@@ -41,128 +36,6 @@
 
 #define PAGE 4096u
 #define RUN_PAGES 1024u	 /* pages in one RAM record: 4 MiB */
-#define REC_HEADER_1 8u	 /* format 1: type, zeros, length */
-#define REC_HEADER 16u	 /* format 2: then the payload's CRC, the header's */
-#define HEAD_CRC_LEN 12u /* the bytes the header's own CRC covers */
-
-static uint32_t header_size(uint32_t format)
-{
-	return format == 1 ? REC_HEADER_1 : REC_HEADER;
-}
-
-static uint32_t writer_format(const struct snap_writer *w)
-{
-	return w->format ? w->format : SNAPSHOT_FORMAT;
-}
-
-static uint32_t get_le32(const uint8_t *p)
-{
-	uint32_t v;
-
-	memcpy(&v, p, 4);
-	return GUINT32_FROM_LE(v);
-}
-
-static void put_le32(uint8_t *p, uint32_t v)
-{
-	v = GUINT32_TO_LE(v);
-	memcpy(p, &v, 4);
-}
-
-/*
- * The seconds of a migration socket's SO_RCVTIMEO or SO_SNDTIMEO (set by
- * core/migration.c), for a message about a peer that went silent.
- */
-static unsigned int sock_timeout(int fd, int opt)
-{
-	struct timeval tv = { 0 };
-	socklen_t len = sizeof(tv);
-
-	getsockopt(fd, SOL_SOCKET, opt, &tv, &len);
-	return (unsigned int)tv.tv_sec;
-}
-
-/* Writing ---------------------------------------------------------------- */
-
-/*
- * Waits until a stream's peer takes data again, for the socket's
- * SO_SNDTIMEO at most. (A blocking write with SO_SNDTIMEO returns what
- * it took once that time is up, and the next one waits again: a peer
- * that stopped would be given up on after two or three times it.)
- */
-static int w_wait(struct snap_writer *w, GError **error)
-{
-	unsigned int t = sock_timeout(w->fd, SO_SNDTIMEO);
-	struct pollfd pfd = { .fd = w->fd, .events = POLLOUT };
-	int r = poll(&pfd, 1, t ? (int)MIN(t, G_MAXINT / 1000) * 1000 : -1);
-
-	if (r > 0 || (r < 0 && errno == EINTR))
-		return 0;
-	if (!r)
-		return error_setf(error, ETIMEDOUT,
-				  "%s: writing at byte %" G_GUINT64_FORMAT
-				  ": the peer took nothing for %u s",
-				  w->what, w->bytes, t);
-	return error_setf(error, errno, "%s: poll: %s", w->what,
-			  g_strerror(errno));
-}
-
-static int w_all(struct snap_writer *w, const void *buf, size_t len,
-		 GError **error)
-{
-	const uint8_t *p = buf;
-	int sock = !w->align; /* a stream; a file is written aligned */
-
-	while (len) {
-		ssize_t n = sock ? send(w->fd, p, len, MSG_DONTWAIT)
-				 : write(w->fd, p, len);
-		int r;
-
-		if (n < 0 && sock && errno == ENOTSOCK) {
-			sock = 0;
-			continue;
-		}
-		if (n < 0 && errno == EINTR)
-			continue;
-		/* The peer's buffer is full: wait for it to take some. */
-		if (n < 0 && sock &&
-		    (errno == EAGAIN || errno == EWOULDBLOCK)) {
-			r = w_wait(w, error);
-			if (r < 0)
-				return r;
-			continue;
-		}
-		if (n < 0)
-			return error_setf(error, errno, "%s: writing: %s",
-					  w->what, g_strerror(errno));
-		p += n;
-		len -= (size_t)n;
-		w->bytes += (uint64_t)n;
-	}
-	return 0;
-}
-
-/* One record: the header, then `a` and `b` (either may be empty). */
-int snapshot_write_record(struct snap_writer *w, uint8_t type, const void *a,
-			  size_t alen, const void *b, size_t blen,
-			  GError **error)
-{
-	uint8_t head[REC_HEADER] = { type };
-	uint32_t format = writer_format(w);
-	int r;
-
-	put_le32(head + 4, (uint32_t)(alen + blen));
-	if (format >= 2) {
-		put_le32(head + 8, crc32c(crc32c(0, a, alen), b, blen));
-		put_le32(head + 12, crc32c(0, head, HEAD_CRC_LEN));
-	}
-	r = w_all(w, head, header_size(format), error);
-	if (!r && alen)
-		r = w_all(w, a, alen, error);
-	if (!r && blen)
-		r = w_all(w, b, blen, error);
-	return r;
-}
 
 static int w_json(struct snap_writer *w, uint8_t type, JsonBuilder *b,
 		  GError **error)
@@ -170,7 +43,7 @@ static int w_json(struct snap_writer *w, uint8_t type, JsonBuilder *b,
 	g_autoptr(JsonNode) root = json_builder_get_root(b);
 	g_autofree char *text = json_to_string(root, FALSE);
 
-	return snapshot_write_record(w, type, text, strlen(text), NULL, 0,
+	return stream_write_record(w, type, text, strlen(text), NULL, 0,
 				     error);
 }
 
@@ -189,12 +62,12 @@ static int page_zero(const uint8_t *p)
 static int pad(struct snap_writer *w, GError **error)
 {
 	static const uint8_t zeros[PAGE];
-	uint32_t hs = header_size(writer_format(w));
+	uint32_t hs = stream_header_size(stream_writer_format(w));
 	uint64_t n = (PAGE - (w->bytes + 2 * hs + 8) % PAGE) % PAGE;
 
 	if (!w->align || (w->bytes + hs + 8) % PAGE == 0)
 		return 0;
-	return snapshot_write_record(w, SNAP_PAD, zeros, n, NULL, 0, error);
+	return stream_write_record(w, SNAP_PAD, zeros, n, NULL, 0, error);
 }
 
 static int page_wanted(const uint64_t *dirty, uint64_t p)
@@ -230,7 +103,7 @@ int snapshot_write_ram(struct snap_writer *w, struct machine *m,
 		if (zero) {
 			uint64_t v[2] = { off, n };
 
-			r = snapshot_write_record(w, SNAP_RAM_ZERO, v,
+			r = stream_write_record(w, SNAP_RAM_ZERO, v,
 						  sizeof(v), NULL, 0, error);
 		} else {
 			const uint8_t *src = ram + off;
@@ -245,7 +118,7 @@ int snapshot_write_ram(struct snap_writer *w, struct machine *m,
 			}
 			r = pad(w, error);
 			if (!r)
-				r = snapshot_write_record(w, SNAP_RAM, &off, 8,
+				r = stream_write_record(w, SNAP_RAM, &off, 8,
 							  src, n * PAGE, error);
 		}
 		if (r < 0)
@@ -286,10 +159,10 @@ int snapshot_write_head(struct snap_writer *w, struct machine *m, int check,
 	uint8_t format[4];
 	int r;
 
-	put_le32(format, writer_format(w));
-	r = w_all(w, SNAPSHOT_MAGIC, 8, error);
+	le32_put(format, stream_writer_format(w));
+	r = stream_write(w, SNAPSHOT_MAGIC, 8, error);
 	if (!r)
-		r = w_all(w, format, 4, error);
+		r = stream_write(w, format, 4, error);
 	if (r < 0)
 		return r;
 	json_builder_begin_object(b);
@@ -319,7 +192,7 @@ int snapshot_write_head(struct snap_writer *w, struct machine *m, int check,
 	mf = inventory_guest(m->vmm, m->type, m->alias, w->align);
 	manifest = manifest_to_json(mf);
 	manifest_free(mf);
-	r = snapshot_write_record(w, SNAP_MANIFEST, manifest, strlen(manifest),
+	r = stream_write_record(w, SNAP_MANIFEST, manifest, strlen(manifest),
 				  NULL, 0, error);
 	if (r < 0)
 		return r;
@@ -363,7 +236,7 @@ int snapshot_write_state(struct snap_writer *w, struct machine *m,
 			r = vmstate_save(kvm_state_cpu_vms(), cs, 1, sec,
 					 error);
 		if (!r)
-			r = snapshot_write_record(w, SNAP_CPU, &idx, 4,
+			r = stream_write_record(w, SNAP_CPU, &idx, 4,
 						  sec->data, sec->len, error);
 		if (r < 0)
 			return r;
@@ -376,7 +249,7 @@ int snapshot_write_state(struct snap_writer *w, struct machine *m,
 			r = vmstate_save(kvm_state_vm_vms(), &vs, 1, sec,
 					 error);
 		if (!r)
-			r = snapshot_write_record(w, SNAP_VM, sec->data,
+			r = stream_write_record(w, SNAP_VM, sec->data,
 						  sec->len, NULL, 0, error);
 		if (r < 0)
 			return r;
@@ -398,12 +271,12 @@ int snapshot_write_state(struct snap_writer *w, struct machine *m,
 				 rec, error);
 		g_mutex_unlock(&m->vmm->lock);
 		if (!r)
-			r = snapshot_write_record(w, SNAP_DEVICE, rec->data,
+			r = stream_write_record(w, SNAP_DEVICE, rec->data,
 						  rec->len, NULL, 0, error);
 		if (r < 0)
 			return r;
 	}
-	return snapshot_write_record(w, SNAP_END, NULL, 0, NULL, 0, error);
+	return stream_write_record(w, SNAP_END, NULL, 0, NULL, 0, error);
 }
 
 static int fsync_dir(const char *path)
@@ -480,97 +353,10 @@ int snapshot_save(struct machine *m, const char *path, uint64_t *ret_bytes,
 }
 
 /* Reading ---------------------------------------------------------------- */
-
-static const char *record_name(uint8_t type)
-{
-	static const char *const names[] = {
-		[SNAP_HELLO] = "HELLO",
-		[SNAP_MANIFEST] = "MANIFEST",
-		[SNAP_CONFIG] = "CONFIG",
-		[SNAP_RAM] = "RAM",
-		[SNAP_RAM_ZERO] = "RAM_ZERO",
-		[SNAP_CPU] = "CPU",
-		[SNAP_VM] = "VM",
-		[SNAP_DEVICE] = "DEVICE",
-		[SNAP_END] = "END",
-		[SNAP_VERDICT] = "VERDICT",
-		[SNAP_COMPLETE] = "COMPLETE",
-		[SNAP_PAD] = "PAD",
-	};
-
-	return type < G_N_ELEMENTS(names) && names[type] ? names[type]
-							 : "unknown";
-}
-
-/*
- * The fields of a record header `h` read at `at`, of a file or a stream
- * (which have no PAD, but VERDICT and COMPLETE). From format 2 on, the
- * header's own checksum is checked first: a length or type is used only
- * once it is known to be the one written.
- */
-static int parse_header(const char *what, uint32_t format, const uint8_t *h,
-			size_t at, int file, struct snap_record *rec,
-			GError **error)
-{
-	int known;
-
-	rec->at = at;
-	rec->data_at = at + header_size(format);
-	rec->type = h[0];
-	rec->len = get_le32(h + 4);
-	if (format >= 2) {
-		uint32_t want = get_le32(h + HEAD_CRC_LEN);
-		uint32_t got = crc32c(0, h, HEAD_CRC_LEN);
-
-		if (got != want)
-			return error_setf(error, EBADMSG,
-					  "%s: offset %zu: record header (as "
-					  "read: %s, %u bytes) has checksum "
-					  "0x%08x, but carries 0x%08x (corrupt "
-					  "or altered)",
-					  what, at, record_name(rec->type),
-					  rec->len, got, want);
-	}
-	known = file ? rec->type <= SNAP_END || rec->type == SNAP_PAD
-		     : rec->type <= SNAP_COMPLETE;
-	if (h[1] || h[2] || h[3] || !rec->type || !known)
-		return error_setf(error, EINVAL,
-				  "%s: offset %zu: not a record header "
-				  "(type %u)",
-				  what, at, h[0]);
-	if (rec->len > SNAPSHOT_RECORD_MAX)
-		return error_setf(error, EFBIG,
-				  "%s: offset %zu: %s record of %u bytes, "
-				  "more than %u",
-				  what, at, record_name(rec->type), rec->len,
-				  SNAPSHOT_RECORD_MAX);
-	return 0;
-}
-
-/* The payload against the checksum its header carries (format 2 on). */
-static int check_payload(const char *what, uint32_t format, const uint8_t *h,
-			 const struct snap_record *rec, GError **error)
-{
-	uint32_t want, got;
-
-	if (format < 2)
-		return 0;
-	want = get_le32(h + 8);
-	got = crc32c(0, rec->data, rec->len);
-	if (got != want)
-		return error_setf(error, EBADMSG,
-				  "%s: offset %zu: %s record of %u bytes has "
-				  "checksum 0x%08x, but its header carries "
-				  "0x%08x (corrupt or altered)",
-				  what, rec->at, record_name(rec->type),
-				  rec->len, got, want);
-	return 0;
-}
-
 static int next_record(struct snapshot *s, size_t *off, struct snap_record *rec,
 		       GError **error)
 {
-	size_t left = s->len - *off, hs = header_size(s->format);
+	size_t left = s->len - *off, hs = stream_header_size(s->format);
 	const uint8_t *h = s->data + *off;
 	int r;
 
@@ -585,7 +371,7 @@ static int next_record(struct snapshot *s, size_t *off, struct snap_record *rec,
 				  "header that starts at offset %zu (the file "
 				  "is cut short)",
 				  s->path, s->len, *off);
-	r = parse_header(s->path, s->format, h, *off, 1, rec, error);
+	r = stream_parse_header(s->path, s->format, h, *off, 1, rec, error);
 	if (r < 0)
 		return r;
 	if (rec->len > left - hs)
@@ -593,77 +379,17 @@ static int next_record(struct snapshot *s, size_t *off, struct snap_record *rec,
 				  "%s: offset %zu: %s record of %u bytes, "
 				  "but the file ends %zu bytes later (cut "
 				  "short)",
-				  s->path, *off, record_name(rec->type),
+				  s->path, *off, stream_record_name(rec->type),
 				  rec->len, left - hs);
 	rec->data = h + hs;
 	/* Once the whole file has been walked, it is not checked again. */
 	if (!s->verified) {
-		r = check_payload(s->path, s->format, h, rec, error);
+		r = stream_check_payload(s->path, s->format, h, rec, error);
 		if (r < 0)
 			return r;
 	}
 	*off += hs + rec->len;
 	return 0;
-}
-
-static int read_full(int fd, void *buf, size_t len)
-{
-	uint8_t *p = buf;
-
-	while (len) {
-		ssize_t n = read(fd, p, len);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		/* SO_RCVTIMEO ran out: the peer sent nothing for that long. */
-		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
-			return -ETIMEDOUT;
-		if (n <= 0)
-			return n < 0 ? -errno : -EPIPE;
-		p += n;
-		len -= (size_t)n;
-	}
-	return 0;
-}
-
-static int read_record(int fd, const char *what, uint32_t format,
-		       size_t *offset, GByteArray *buf, struct snap_record *rec,
-		       GError **error)
-{
-	uint8_t h[REC_HEADER];
-	int r;
-
-	r = read_full(fd, h, header_size(format));
-	if (r < 0)
-		return error_setf(error, -r,
-				  "%s: offset %zu: the stream ended before a "
-				  "record header%s%s",
-				  what, *offset, r == -EPIPE ? "" : ": ",
-				  r == -EPIPE ? "" : g_strerror(-r));
-	r = parse_header(what, format, h, *offset, 0, rec, error);
-	if (r < 0)
-		return r;
-	g_byte_array_set_size(buf, rec->len);
-	r = read_full(fd, buf->data, rec->len);
-	if (r < 0)
-		return error_setf(error, -r,
-				  "%s: offset %zu: the stream ended inside a "
-				  "%s record of %u bytes",
-				  what, *offset, record_name(rec->type),
-				  rec->len);
-	rec->data = buf->data;
-	r = check_payload(what, format, h, rec, error);
-	if (r < 0)
-		return r;
-	*offset += header_size(format) + rec->len;
-	return 0;
-}
-
-int snapshot_read_record(int fd, const char *what, size_t *offset,
-			 GByteArray *buf, struct snap_record *rec,
-			 GError **error)
-{
-	return read_record(fd, what, SNAPSHOT_FORMAT, offset, buf, rec, error);
 }
 
 /* The next record of the file or the stream. */
@@ -674,14 +400,14 @@ static int get_record(struct snapshot *s, GByteArray *buf,
 
 	if (s->fd < 0)
 		return next_record(s, &s->offset, rec, error);
-	r = read_record(s->fd, s->path, s->format, &s->offset, buf, rec, error);
+	r = stream_read_record(s->fd, s->path, s->format, &s->offset, buf, rec, error);
 	if (r == -ETIMEDOUT) {
 		g_clear_error(error);
 		r = error_setf(error, ETIMEDOUT,
 			       "%s: offset %zu: the source sent nothing for %u "
 			       "s during '%s'",
 			       s->path, s->offset,
-			       sock_timeout(s->fd, SO_RCVTIMEO), s->phase);
+			       stream_timeout(s->fd, SO_RCVTIMEO), s->phase);
 	}
 	return r;
 }
@@ -697,8 +423,8 @@ static int expect_record(struct snapshot *s, GByteArray *buf, uint8_t type,
 		return error_setf(error, EINVAL,
 				  "%s: offset %zu: a %s record where %s must "
 				  "be",
-				  s->path, rec->at, record_name(rec->type),
-				  record_name(type));
+				  s->path, rec->at, stream_record_name(rec->type),
+				  stream_record_name(type));
 	return 0;
 }
 
@@ -713,7 +439,7 @@ static JsonObject *head_json(struct snapshot *s, const struct snap_record *rec,
 		error_setf(error, EFBIG,
 			   "%s: %s record of %u bytes, more than "
 			   "%u",
-			   s->path, record_name(rec->type), rec->len,
+			   s->path, stream_record_name(rec->type), rec->len,
 			   SNAPSHOT_HEAD_MAX);
 		return NULL;
 	}
@@ -726,7 +452,7 @@ static JsonObject *head_json(struct snapshot *s, const struct snap_record *rec,
 		error_setf(error, EINVAL,
 			   "%s: offset %zu: the %s record is not "
 			   "a JSON object of the expected shape",
-			   s->path, rec->at, record_name(rec->type));
+			   s->path, rec->at, stream_record_name(rec->type));
 		return NULL;
 	}
 	return json_node_get_object(root);
@@ -944,7 +670,7 @@ static int check_magic(struct snapshot *s, const uint8_t *head, size_t len,
 				  "file is cut short)",
 				  s->path, len,
 				  len < 8 ? "magic" : "format version");
-	format = get_le32(head + 8);
+	format = le32_get(head + 8);
 	if (format < SNAPSHOT_FORMAT_OLDEST || format > SNAPSHOT_FORMAT)
 		return error_setf(error, EPROTONOSUPPORT,
 				  "%s: format %u; this host reads formats %u "
@@ -977,7 +703,7 @@ static int verify_body(struct snapshot *s, GError **error)
 					  "%s: offset %zu: a %s record after "
 					  "the head",
 					  s->path, rec.at,
-					  record_name(rec.type));
+					  stream_record_name(rec.type));
 	} while (rec.type != SNAP_END);
 	if (off != s->len)
 		return error_setf(error, EINVAL,
@@ -1014,11 +740,6 @@ fail:
 	return r;
 }
 
-const char *snapshot_record_name(uint8_t type)
-{
-	return record_name(type);
-}
-
 int snapshot_inspect(const char *path, const uint8_t *data, size_t len,
 		     struct snapshot **ret, GError **error)
 {
@@ -1050,7 +771,7 @@ int snapshot_next_record(struct snapshot *s, size_t *offset,
 	s->verified = verified;
 	if (r < 0)
 		return r;
-	check_payload(s->path, s->format, s->data + rec->at, rec, ret_corrupt);
+	stream_check_payload(s->path, s->format, s->data + rec->at, rec, ret_corrupt);
 	return 1;
 }
 
@@ -1061,12 +782,12 @@ int snapshot_receive(int fd, const char *what, struct snapshot **ret,
 	uint8_t head[12];
 	int r;
 
-	r = read_full(fd, head, sizeof(head));
+	r = stream_read_full(fd, head, sizeof(head));
 	if (r == -ETIMEDOUT)
 		r = error_setf(error, ETIMEDOUT,
 			       "%s: the source sent nothing for %u s during "
 			       "'%s'",
-			       what, sock_timeout(fd, SO_RCVTIMEO), s->phase);
+			       what, stream_timeout(fd, SO_RCVTIMEO), s->phase);
 	else if (r < 0)
 		r = error_setf(error, -r,
 			       "%s: the stream ended before its magic", what);
@@ -1096,7 +817,7 @@ int snapshot_send_verdict(struct snapshot *s, const struct compat_verdict *v,
 	 * version to save at and the subsections known here, for the
 	 * source's re-check when it stops the guest. */
 	line = compat_verdict_wire(v);
-	r = snapshot_write_record(&w, SNAP_VERDICT, line, strlen(line), NULL, 0,
+	r = stream_write_record(&w, SNAP_VERDICT, line, strlen(line), NULL, 0,
 				  error);
 	/* RAM comes next. */
 	s->phase = "ram";
@@ -1130,7 +851,7 @@ int snapshot_send_complete(struct snapshot *s, GError **error)
 				  "%s: the source closed the connection before "
 				  "COMPLETE",
 				  s->path);
-	return snapshot_write_record(&w, SNAP_COMPLETE, NULL, 0, NULL, 0,
+	return stream_write_record(&w, SNAP_COMPLETE, NULL, 0, NULL, 0,
 				     error);
 }
 
@@ -1160,7 +881,7 @@ static int load_ram(struct snapshot *s, struct machine *m,
 		return error_setf(error, EINVAL,
 				  "%s: offset %zu: %s record of %u bytes is "
 				  "not an offset and whole pages",
-				  s->path, rec->at, record_name(rec->type),
+				  s->path, rec->at, stream_record_name(rec->type),
 				  rec->len);
 	memcpy(&off, rec->data, 8);
 	if (rec->type == SNAP_RAM_ZERO)
@@ -1174,7 +895,7 @@ static int load_ram(struct snapshot *s, struct machine *m,
 			" pages at 0x%" G_GINT64_MODIFIER
 			"x lies outside the guest's %" G_GUINT64_FORMAT
 			" bytes",
-			s->path, rec->at, record_name(rec->type), pages, off,
+			s->path, rec->at, stream_record_name(rec->type), pages, off,
 			size);
 	if (rec->type == SNAP_RAM &&
 	    map_pages(s, m->kvm->ram + off, rec, pages))
@@ -1332,7 +1053,7 @@ int snapshot_load(struct snapshot *s, struct machine *m, GError **error)
 			r = error_setf(error, EINVAL,
 				       "%s: offset %zu: a %s record after the "
 				       "head",
-				       s->path, rec.at, record_name(rec.type));
+				       s->path, rec.at, stream_record_name(rec.type));
 			break;
 		}
 		if (r < 0)

@@ -8,6 +8,7 @@
 #include <glib.h>
 
 #include "../compat/manifest.h"
+#include "stream.h"
 
 struct machine;
 
@@ -26,48 +27,7 @@ struct machine;
  */
 
 #define SNAPSHOT_MAGIC "MODVMMSS"
-#define SNAPSHOT_FORMAT 2		/* written */
-#define SNAPSHOT_FORMAT_OLDEST 1	/* read, without checksums */
-#define SNAPSHOT_RECORD_MAX (64u << 20) /* bytes of one record's payload */
-#define SNAPSHOT_HEAD_MAX (64u << 10)	/* HELLO and CONFIG */
 
-enum snapshot_record {
-	SNAP_HELLO = 1,
-	SNAP_MANIFEST = 2,
-	SNAP_CONFIG = 3,
-	SNAP_RAM = 4,	   /* u64 offset, then whole pages */
-	SNAP_RAM_ZERO = 5, /* u64 offset, u64 pages: all zero */
-	SNAP_CPU = 6,	   /* u32 index, then a "kvm-cpu" section */
-	SNAP_VM = 7,	   /* a "kvm-vm" section */
-	SNAP_DEVICE = 8,   /* u8 id length, id, then the device's section */
-	SNAP_END = 9,
-	/* Live migration only, destination to source. */
-	SNAP_VERDICT = 10,  /* JSON: "accepted", "verdict" (text) */
-	SNAP_COMPLETE = 11, /* empty: everything loaded */
-	/* Files only: zeros, so that the next RAM record's pages start on
-	 * a page boundary of the file and can be mapped on restore. */
-	SNAP_PAD = 12,
-};
-
-/* Where records go: a file or a migration's socket. */
-struct snap_writer {
-	int fd;
-	uint64_t bytes;	  /* written so far */
-	const char *what; /* names it in messages */
-	int align;	  /* a file: RAM pages start page-aligned */
-	/*
-	 * Guest RAM cannot change while it is written (the machine is
-	 * paused): pages are checksummed where they lie. Otherwise (a live
-	 * migration round) each run of pages is copied first, so that the
-	 * checksum is that of the bytes sent.
-	 */
-	int paused;
-	uint32_t format; /* 0: SNAPSHOT_FORMAT */
-};
-
-int snapshot_write_record(struct snap_writer *w, uint8_t type, const void *a,
-			  size_t alen, const void *b, size_t blen,
-			  GError **error);
 /* HELLO, MANIFEST, CONFIG; `check`: a dry run, the verdict only. */
 int snapshot_write_head(struct snap_writer *w, struct machine *m, int check,
 			GError **error);
@@ -83,23 +43,7 @@ struct compat_verdict;
 int snapshot_write_state(struct snap_writer *w, struct machine *m,
 			 const struct compat_verdict *v, GError **error);
 
-/* A record as read: the payload lies in the file or in `buf`. */
-struct snap_record {
-	size_t at;	/* offset of its header in the stream */
-	size_t data_at; /* offset of its payload */
-	uint8_t type;
-	const uint8_t *data;
-	uint32_t len;
-};
 
-/*
- * Reads one record of this host's format from a stream (the source reads
- * the destination's answers with it); its payload goes into `buf`. Its
- * checksums are checked before it is returned.
- */
-int snapshot_read_record(int fd, const char *what, size_t *offset,
-			 GByteArray *buf, struct snap_record *rec,
-			 GError **error);
 
 /*
  * Writes the snapshot of a paused machine to `path`: to a temporary file

@@ -270,13 +270,13 @@ static void record_begin(struct show *sh, const struct snap_record *rec,
 {
 	if (!sh->b) {
 		printf("%s%s%s (offset %zu): %u bytes, %s\n",
-		       snapshot_record_name(rec->type), device ? " " : "",
+		       stream_record_name(rec->type), device ? " " : "",
 		       device ? device : "", rec->at, rec->len, checksum);
 		return;
 	}
 	json_builder_begin_object(sh->b);
 	json_builder_set_member_name(sh->b, "type");
-	json_builder_add_string_value(sh->b, snapshot_record_name(rec->type));
+	json_builder_add_string_value(sh->b, stream_record_name(rec->type));
 	json_builder_set_member_name(sh->b, "offset");
 	json_builder_add_int_value(sh->b, (gint64)rec->at);
 	json_builder_set_member_name(sh->b, "length");
@@ -600,7 +600,7 @@ static int show_answers(struct show *sh, size_t len)
 	while (off < len) {
 		struct snap_record rec;
 
-		if (snapshot_read_record(fd, file, &off, buf, &rec, &err) < 0) {
+		if (stream_read_record(fd, file, SNAPSHOT_FORMAT, &off, buf, &rec, &err) < 0) {
 			fail(sh, err);
 			break;
 		}

@@ -69,7 +69,7 @@ static void device_record(struct snap_writer *w, struct modvmm_device *dev)
 	g_byte_array_append(rec, (const uint8_t *)dev->id, idlen);
 	if (vmstate_save(dev->type->vms, dev->state, dev->type->vms->d.version,
 			 rec, NULL) < 0 ||
-	    snapshot_write_record(w, SNAP_DEVICE, rec->data, rec->len, NULL, 0,
+	    stream_write_record(w, SNAP_DEVICE, rec->data, rec->len, NULL, 0,
 				  NULL) < 0)
 		abort();
 }
@@ -83,7 +83,7 @@ static void vm_record(struct snap_writer *w)
 	vs.pic_slave.chip_id = KVM_IRQCHIP_PIC_SLAVE;
 	vs.ioapic.chip_id = KVM_IRQCHIP_IOAPIC;
 	if (vmstate_save(kvm_state_vm_vms(), &vs, 1, sec, NULL) < 0 ||
-	    snapshot_write_record(w, SNAP_VM, sec->data, sec->len, NULL, 0,
+	    stream_write_record(w, SNAP_VM, sec->data, sec->len, NULL, 0,
 				  NULL) < 0)
 		abort();
 }
@@ -97,7 +97,7 @@ static void cpu_record(struct snap_writer *w)
 	cs->n_msrs = 1;
 	cs->msr_index[0] = 0x10; /* the TSC */
 	if (vmstate_save(kvm_state_cpu_vms(), cs, 1, sec, NULL) < 0 ||
-	    snapshot_write_record(w, SNAP_CPU, &idx, 4, sec->data, sec->len,
+	    stream_write_record(w, SNAP_CPU, &idx, 4, sec->data, sec->len,
 				  NULL) < 0)
 		abort();
 }
@@ -151,7 +151,7 @@ static void seed(const char *dir, const char *name, uint32_t format, int align,
 			vm_record(&w);
 		} else if (*o == 'C') {
 			cpu_record(&w);
-		} else if (snapshot_write_record(&w, SNAP_END, NULL, 0, NULL, 0,
+		} else if (stream_write_record(&w, SNAP_END, NULL, 0, NULL, 0,
 						 NULL) < 0) {
 			abort();
 		}

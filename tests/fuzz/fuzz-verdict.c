@@ -18,6 +18,7 @@
  * destination named loads back here; nothing the destination sends
  * crashes the source, whose guest goes on running on any refusal.
  */
+#define _GNU_SOURCE /* memfd_create */
 #include "../../core/migration.c"
 
 #include <stdio.h>
@@ -79,11 +80,11 @@ static void frame(int fd, const uint8_t *data, size_t size)
 	const uint8_t *nul = memchr(data, 0, size);
 	size_t len = nul ? (size_t)(nul - data) : size;
 
-	if (snapshot_write_record(&w, SNAP_VERDICT, data, len, NULL, 0, NULL) <
+	if (stream_write_record(&w, SNAP_VERDICT, data, len, NULL, 0, NULL) <
 	    0)
 		abort();
 	if (!nul) {
-		if (snapshot_write_record(&w, SNAP_COMPLETE, NULL, 0, NULL, 0,
+		if (stream_write_record(&w, SNAP_COMPLETE, NULL, 0, NULL, 0,
 					  NULL) < 0)
 			abort();
 	} else if (write(fd, nul + 1, size - len - 1) !=
@@ -140,7 +141,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		goto out;
 	}
 	save_devices(m, mig.verdict);
-	r = snapshot_read_record(fd, mig.uri, &off, buf, &rec, &err);
+	r = stream_read_record(fd, mig.uri, SNAPSHOT_FORMAT, &off, buf, &rec, &err);
 	if (r < 0 ? !err || !*err->message : rec.len != buf->len)
 		abort();
 out:

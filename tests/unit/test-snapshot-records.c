@@ -86,7 +86,7 @@ START_TEST(test_crc32c_instruction_matches_tables)
 }
 END_TEST
 
-/* The bytes snapshot_write_record() sends for one record. */
+/* The bytes stream_write_record() sends for one record. */
 static GByteArray *record_bytes(uint8_t type, const void *p, size_t n)
 {
 	GByteArray *out = g_byte_array_new();
@@ -97,7 +97,7 @@ static GByteArray *record_bytes(uint8_t type, const void *p, size_t n)
 
 	ck_assert_int_eq(pipe(fds), 0);
 	w.fd = fds[1];
-	ck_assert_int_eq(snapshot_write_record(&w, type, p, n, NULL, 0, NULL),
+	ck_assert_int_eq(stream_write_record(&w, type, p, n, NULL, 0, NULL),
 			 0);
 	ck_assert_uint_eq(w.bytes, HDR + n);
 	close(fds[1]);
@@ -117,7 +117,7 @@ static int read_back(const uint8_t *b, size_t len, struct snap_record *rec,
 	ck_assert_int_eq(pipe(fds), 0);
 	ck_assert_int_eq(write(fds[1], b, len), (ssize_t)len);
 	close(fds[1]);
-	r = snapshot_read_record(fds[0], WHAT, &off, buf, rec, error);
+	r = stream_read_record(fds[0], WHAT, SNAPSHOT_FORMAT, &off, buf, rec, error);
 	close(fds[0]);
 	ck_assert_uint_eq(off, r < 0 ? AT : AT + len);
 	return r;

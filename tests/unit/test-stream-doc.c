@@ -249,7 +249,7 @@ START_TEST(test_stream_doc_record_bytes)
 	ck_assert_uint_eq(doc->len, 32);
 	ck_assert_int_eq(pipe(fds), 0);
 	w.fd = fds[1];
-	ck_assert_int_eq(snapshot_write_record(&w, SNAP_RAM_ZERO, v, sizeof(v),
+	ck_assert_int_eq(stream_write_record(&w, SNAP_RAM_ZERO, v, sizeof(v),
 					       NULL, 0, NULL),
 			 0);
 	ck_assert_uint_eq(w.bytes, 32);
@@ -261,7 +261,7 @@ START_TEST(test_stream_doc_record_bytes)
 	ck_assert_int_eq(write(fds[1], doc->data, doc->len), 32);
 	close(fds[1]);
 	ck_assert_int_eq(
-		snapshot_read_record(fds[0], "pipe", &off, buf, &rec, NULL), 0);
+		stream_read_record(fds[0], "pipe", SNAPSHOT_FORMAT, &off, buf, &rec, NULL), 0);
 	close(fds[0]);
 	ck_assert_uint_eq(rec.type, SNAP_RAM_ZERO);
 	ck_assert_uint_eq(rec.len, 16);

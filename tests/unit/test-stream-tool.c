@@ -89,7 +89,7 @@ static void put(struct snap_writer *w, struct written *out, uint8_t type,
 {
 	out->at[out->n] = FIRST + w->bytes;
 	out->len[out->n++] = alen + blen;
-	ck_assert_int_eq(snapshot_write_record(w, type, a, alen, b, blen, NULL),
+	ck_assert_int_eq(stream_write_record(w, type, a, alen, b, blen, NULL),
 			 0);
 	out->end = FIRST + w->bytes;
 }
@@ -422,10 +422,10 @@ START_TEST(test_stream_destination_answers_listed)
 
 	w.fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
 	ck_assert_int_ge(w.fd, 0);
-	ck_assert_int_eq(snapshot_write_record(&w, SNAP_VERDICT, verdict,
+	ck_assert_int_eq(stream_write_record(&w, SNAP_VERDICT, verdict,
 					       strlen(verdict), NULL, 0, NULL),
 			 0);
-	ck_assert_int_eq(snapshot_write_record(&w, SNAP_COMPLETE, NULL, 0, NULL,
+	ck_assert_int_eq(stream_write_record(&w, SNAP_COMPLETE, NULL, 0, NULL,
 					       0, NULL),
 			 0);
 	close(w.fd);

@@ -1,0 +1,45 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#ifndef CORE_TRANSPORT_H
+#define CORE_TRANSPORT_H
+
+#include <stdint.h>
+
+#include <glib.h>
+
+struct addrinfo;
+
+/*
+ * Migration transports: "unix:PATH", "tcp:HOST:PORT" and "fd:N". Every
+ * wait on the peer of a connection made here ends after `timeout`
+ * seconds (0: no bound).
+ */
+
+/* A connection to URI; the file descriptor, or a negative errno. */
+int transport_open(const char *uri, uint32_t timeout, GError **error);
+
+/* The N of "fd:N", checked. */
+int transport_fd(const char *n, GError **error);
+
+/*
+ * "HOST:PORT" looked up, and connected to: name lookup reads files and
+ * loads NSS modules, which a migration thread's system call filter does
+ * not allow, so it is done first, on the caller's thread.
+ */
+int transport_resolve(const char *hp, struct addrinfo **ret, GError **error);
+int transport_connect_tcp(const char *hp, const struct addrinfo *ai,
+			  uint32_t timeout, GError **error);
+
+/*
+ * Destination side. transport_listen() listens on "unix:PATH" or
+ * "tcp:HOST:PORT" (or takes "fd:N", the connection itself), and keeps
+ * listening through migration checks until transport_unlisten(), so that
+ * a source that checks and then migrates always finds it.
+ * transport_accept() returns the next connection's fd, on which every
+ * read and write then waits at most timeout_s seconds for the source.
+ */
+int transport_listen(const char *uri, GError **error);
+int transport_accept(int listener, const char *uri, uint32_t timeout_s,
+		     int *ret_fd, GError **error);
+void transport_unlisten(int listener, const char *uri);
+
+#endif
