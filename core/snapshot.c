@@ -691,7 +691,7 @@ static int check_magic(struct snapshot *s, const uint8_t *head, size_t len,
 static int verify_body(struct snapshot *s, GError **error)
 {
 	size_t off = s->body;
-	struct snap_record rec;
+	struct snap_record rec = { 0 };
 	int r;
 
 	do {

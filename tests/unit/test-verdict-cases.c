@@ -242,6 +242,7 @@ START_TEST(test_verdict_case_matches_load)
 	struct st into = { 0 };
 	g_autoptr(GByteArray) out = g_byte_array_new();
 	g_autofree char *text = NULL;
+	struct manifest *src, *dst;
 	struct compat_verdict *v;
 	const struct compat_device_verdict *dv;
 	GError *err = NULL;
@@ -251,8 +252,9 @@ START_TEST(test_verdict_case_matches_load)
 			 0);
 	ck_assert_int_eq(vmstate_import("dst", r->dst, sizeof(state), &b, &err),
 			 0);
-	v = compat_negotiate(wire(guest(a, &state, r->saved)),
-			     wire(inventory(b)), NULL);
+	src = wire(guest(a, &state, r->saved));
+	dst = wire(inventory(b));
+	v = compat_negotiate(src, dst, NULL);
 	text = compat_verdict_text(v);
 	dv = v->devices->pdata[0];
 	ck_assert_msg(dv->accepted == r->accepted, "%s:\n%s", r->name, text);
@@ -287,6 +289,8 @@ START_TEST(test_verdict_case_matches_load)
 	}
 	g_clear_error(&err);
 	compat_verdict_free(v);
+	manifest_free(src);
+	manifest_free(dst);
 	vmstate_free(a);
 	vmstate_free(b);
 }
