@@ -748,10 +748,13 @@ static void strings(JsonBuilder *b, const char *key, const GPtrArray *a)
 JsonNode *compat_verdict_node(const struct compat_verdict *v)
 {
 	g_autoptr(JsonBuilder) b = json_builder_new();
+	g_autofree char *text = compat_verdict_text(v);
 
 	json_builder_begin_object(b);
 	json_builder_set_member_name(b, "accepted");
 	json_builder_add_boolean_value(b, v->accepted);
+	json_builder_set_member_name(b, "verdict");
+	json_builder_add_string_value(b, text);
 	json_builder_set_member_name(b, "machine");
 	json_builder_add_string_value(b, v->machine);
 	json_builder_set_member_name(b, "tier");
@@ -782,6 +785,30 @@ JsonNode *compat_verdict_node(const struct compat_verdict *v)
 		json_builder_end_object(b);
 	}
 	json_builder_end_array(b);
+	/* What a source needs of it, as every release has read it: per
+	 * accepted device, the version to save at and the subsections known
+	 * here, for the re-check when it stops the guest. */
+	json_builder_set_member_name(b, "versions");
+	json_builder_begin_object(b);
+	for (guint i = 0; i < v->devices->len; i++) {
+		const struct compat_device_verdict *d = v->devices->pdata[i];
+
+		if (!d->accepted)
+			continue;
+		json_builder_set_member_name(b, d->id);
+		json_builder_add_int_value(b, d->version);
+	}
+	json_builder_end_object(b);
+	json_builder_set_member_name(b, "known");
+	json_builder_begin_object(b);
+	for (guint i = 0; i < v->devices->len; i++) {
+		const struct compat_device_verdict *d = v->devices->pdata[i];
+
+		if (!d->accepted)
+			continue;
+		strings(b, d->id, d->known);
+	}
+	json_builder_end_object(b);
 	json_builder_end_object(b);
 	return json_builder_get_root(b);
 }
@@ -800,29 +827,8 @@ char *compat_verdict_json(const struct compat_verdict *v)
 
 char *compat_verdict_wire(const struct compat_verdict *v)
 {
-	g_autofree char *text = compat_verdict_text(v);
-	g_autoptr(JsonNode) n = json_node_new(JSON_NODE_OBJECT);
-	JsonObject *o = json_object_new();
-	JsonObject *versions = json_object_new();
-	JsonObject *known = json_object_new();
+	g_autoptr(JsonNode) n = compat_verdict_node(v);
 
-	for (guint i = 0; i < v->devices->len; i++) {
-		const struct compat_device_verdict *d = v->devices->pdata[i];
-		JsonArray *a;
-
-		if (!d->accepted)
-			continue;
-		a = json_array_new();
-		json_object_set_int_member(versions, d->id, d->version);
-		for (guint j = 0; j < d->known->len; j++)
-			json_array_add_string_element(a, d->known->pdata[j]);
-		json_object_set_array_member(known, d->id, a);
-	}
-	json_object_set_boolean_member(o, "accepted", v->accepted);
-	json_object_set_string_member(o, "verdict", text);
-	json_object_set_object_member(o, "versions", versions);
-	json_object_set_object_member(o, "known", known);
-	json_node_take_object(n, o);
 	return json_to_string(n, FALSE);
 }
 

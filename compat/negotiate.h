@@ -59,9 +59,11 @@ char *compat_verdict_json(const struct compat_verdict *v);
 JsonNode *compat_verdict_node(const struct compat_verdict *v);
 
 /*
- * The verdict as a destination sends it to its source (SNAP_VERDICT,
- * docs/stream-format.md): "accepted", "verdict" (the text), and per
- * accepted device "versions" {ID: VERSION} and "known" {ID: [NAME...]}.
+ * The verdict's one JSON shape (docs/compat.md): `compat check --json`
+ * prints it, a destination sends it to its source (SNAP_VERDICT) as one
+ * line. Besides the per-device list, "verdict" (the text), and per
+ * accepted device "versions" {ID: VERSION} and "known" {ID: [NAME...]},
+ * which is what a source reads of it.
  */
 char *compat_verdict_wire(const struct compat_verdict *v);
 
