@@ -875,6 +875,17 @@ def restore(g, snap, *extra, timeout=60):
     return p, sock, out
 
 
+def restored_client(p, sock):
+    """A client of the restored host's control socket, which it opens
+    once the guest is built (after the devices' post_load)."""
+    deadline = time.time() + 20
+    while not os.path.exists(sock):
+        expect(p.poll() is None and time.time() < deadline,
+               "the restored host opened no control socket")
+        time.sleep(0.02)
+    return Client(sock)
+
+
 def snapshot_save_and_restore_continue(g):
     c = Client(g.sock)
     g.wait_for("^count 5 ")
@@ -2764,7 +2775,7 @@ def device_time_across_restore_and_pause(g):
         wait_log(path, lambda lg: "post_load" in [e for e, _ in lg],
                  "no post_load on the restored host")
         time.sleep(1)
-        rc = Client(sock)
+        rc = restored_client(p, sock)
         log = clock_log(open(path).read())
         loaded = clock_at(log, "post_load")
         expect(loaded == saved, f"post_load saw the clock at {loaded} ns; "
@@ -2847,7 +2858,7 @@ def device_clock_absent_starts_at_0(g):
         expect(clock_at(log, "post_load") == 0,
                f"post_load saw the clock at {clock_at(log, 'post_load')} "
                f"ns; a snapshot without it starts from 0")
-        rc = Client(sock)
+        rc = restored_client(p, sock)
         rc.cmd("cont")
         wait_log(path, lambda lg: ticks_after(lg, "post_load", 1),
                  "no tick after cont")
