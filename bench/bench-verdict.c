@@ -76,9 +76,19 @@ static void device(struct manifest *m, unsigned int i)
 	d->vms = vms(m, type, i, 0, 1, 3);
 	snprintf(name, sizeof(name), "%s/dma", type);
 	g_ptr_array_add(d->subs, vms(m, name, i, 1, guest ? 2 : 1, 2));
+	/* Both types have both properties; the guest's machine set them. */
+	for (int k = 0; k < 2; k++) {
+		struct manifest_prop *p = g_new0(struct manifest_prop, 1);
+
+		p->property = manifest_str(m, k ? "irq-coalesce" : "fifo");
+		if (guest) {
+			p->value = manifest_str(m, k ? "on" : "16");
+			p->set = p->machine = 1;
+		}
+		g_ptr_array_add(d->props, p);
+	}
 	if (guest) {
 		struct manifest_vms *irq;
-		struct manifest_prop *p;
 
 		/* Sent, optional and unknown here: the source drops it. */
 		snprintf(name, sizeof(name), "%s/irq", type);
@@ -87,16 +97,6 @@ static void device(struct manifest *m, unsigned int i)
 		irq->send = 1;
 		((struct manifest_vms *)d->subs->pdata[0])->send = 1;
 		g_ptr_array_add(d->subs, irq);
-		p = g_new0(struct manifest_prop, 1);
-		*p = (struct manifest_prop){ manifest_str(m, "fifo"),
-					     manifest_str(m, "16"), NULL, 1,
-					     1 };
-		g_ptr_array_add(d->props, p);
-		p = g_new0(struct manifest_prop, 1);
-		*p = (struct manifest_prop){ manifest_str(m, "irq-coalesce"),
-					     manifest_str(m, "on"), NULL, 1,
-					     1 };
-		g_ptr_array_add(d->props, p);
 	} else {
 		struct manifest_known_bad *kb =
 			g_new0(struct manifest_known_bad, 1);
