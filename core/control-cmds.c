@@ -148,6 +148,13 @@ static JsonNode *cmd_snapshot_save(struct control_session *s, JsonObject *args,
 
 /* Migration ------------------------------------------------------------- */
 
+/* The control's outgoing migration; NULL for a session without a
+ * control (as a test or a fuzz target drives one). */
+static struct migration *current_migration(struct control_session *s)
+{
+	return s->c ? *control_migration(s->c) : NULL;
+}
+
 static void migration_event(void *opaque, JsonNode *status)
 {
 	control_event(opaque, "MIGRATION", status);
@@ -157,8 +164,8 @@ static JsonNode *cmd_migrate(struct control_session *s, JsonObject *args,
 			     GError **error)
 {
 	const struct migration_sink sink = { migration_event, s->c };
-	struct migration **mig = control_migration(s->c);
 	struct machine *m = s->m;
+	struct migration **mig;
 	gint64 downtime = json_object_get_int_member_with_default(
 		args, "downtime-ms", s->m->downtime_ms);
 	gint64 timeout = json_object_get_int_member_with_default(
@@ -166,6 +173,13 @@ static JsonNode *cmd_migrate(struct control_session *s, JsonObject *args,
 
 	if (has_kvm(s, error) < 0)
 		return NULL;
+	if (!s->c) {
+		error_setf(error, ENOTCONN,
+			   "migrate: this session has no control socket to "
+			   "report the migration on");
+		return NULL;
+	}
+	mig = control_migration(s->c);
 	if (migration_running(*mig)) {
 		error_setf(error, EBUSY, "a migration is already running");
 		return NULL;
@@ -213,8 +227,8 @@ static JsonNode *cmd_query_migrate(struct control_session *s, JsonObject *args,
 
 	(void)args;
 	(void)error;
-	if (*control_migration(s->c))
-		return migration_status(*control_migration(s->c));
+	if (current_migration(s))
+		return migration_status(current_migration(s));
 	o = json_object_new();
 	json_object_set_string_member(o, "status", "none");
 	return object_node(o);
@@ -223,7 +237,7 @@ static JsonNode *cmd_query_migrate(struct control_session *s, JsonObject *args,
 static JsonNode *cmd_migrate_cancel(struct control_session *s, JsonObject *args,
 				    GError **error)
 {
-	struct migration *mig = *control_migration(s->c);
+	struct migration *mig = current_migration(s);
 
 	(void)args;
 	if (!migration_running(mig)) {
