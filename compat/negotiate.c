@@ -50,6 +50,22 @@ void compat_verdict_free(struct compat_verdict *v)
 	g_free(v);
 }
 
+static struct compat_device_verdict *device_verdict_new(const char *id,
+							const char *type)
+{
+	struct compat_device_verdict *d =
+		g_new0(struct compat_device_verdict, 1);
+
+	d->id = g_strdup(id);
+	d->type = g_strdup(type);
+	d->known = g_ptr_array_new_with_free_func(g_free);
+	d->dropped = g_ptr_array_new_with_free_func(g_free);
+	d->reasons = g_ptr_array_new_with_free_func(g_free);
+	d->ignored = g_ptr_array_new_with_free_func(g_free);
+	d->added = g_ptr_array_new_with_free_func(g_free);
+	return d;
+}
+
 static void reason(GPtrArray *to, const char *fmt, ...) G_GNUC_PRINTF(2, 3);
 
 static void reason(GPtrArray *to, const char *fmt, ...)
@@ -511,20 +527,13 @@ static void check_props(struct compat_device_verdict *dv,
 static struct compat_device_verdict *
 negotiate_device(const struct manifest_device *src, const struct dest *ds)
 {
-	struct compat_device_verdict *dv = g_new0(struct compat_device_verdict, 1);
+	struct compat_device_verdict *dv =
+		device_verdict_new(src->id, src->type);
 	const struct manifest_device *d = g_hash_table_lookup(ds->types,
 							      src->type);
 	struct parts ps;
 	uint32_t lo, hi;
 	int meet;
-
-	dv->id = g_strdup(src->id);
-	dv->type = g_strdup(src->type);
-	dv->known = g_ptr_array_new_with_free_func(g_free);
-	dv->dropped = g_ptr_array_new_with_free_func(g_free);
-	dv->reasons = g_ptr_array_new_with_free_func(g_free);
-	dv->ignored = g_ptr_array_new_with_free_func(g_free);
-	dv->added = g_ptr_array_new_with_free_func(g_free);
 
 	if (!src->vms) {
 		reason(dv->reasons,
@@ -848,14 +857,9 @@ static struct compat_device_verdict *wire_device(struct compat_verdict *v,
 		if (!strcmp(d->id, id))
 			return d;
 	}
-	d = g_new0(struct compat_device_verdict, 1);
-	d->id = g_strdup(id);
+	/* The wire carries no type: only what a source needs. */
+	d = device_verdict_new(id, NULL);
 	d->accepted = 1;
-	d->known = g_ptr_array_new_with_free_func(g_free);
-	d->dropped = g_ptr_array_new_with_free_func(g_free);
-	d->reasons = g_ptr_array_new_with_free_func(g_free);
-	d->ignored = g_ptr_array_new_with_free_func(g_free);
-	d->added = g_ptr_array_new_with_free_func(g_free);
 	g_ptr_array_add(v->devices, d);
 	return d;
 }

@@ -17,6 +17,7 @@ int incoming_take(int listener, const char *uri, uint32_t timeout,
 		  const struct machine_config *cfg, struct machine **ret,
 		  GError **error)
 {
+	g_autoptr(GError) err = NULL;
 	struct compat_verdict *v = NULL;
 	struct snapshot *s = NULL;
 	struct machine *m = NULL;
@@ -32,21 +33,24 @@ int incoming_take(int listener, const char *uri, uint32_t timeout,
 		return r;
 	}
 	fault_point(FAULT_INCOMING_MANIFEST);
-	r = restore_judge(cfg, s, &m, &v, error);
+	r = restore_judge(cfg, s, &m, &v, &err);
 	/* The source hears the verdict first, a refusal too. */
 	if (v)
 		snapshot_send_verdict(s, v, NULL);
-	if (!r && !s->check)
-		r = restore_build(m, cfg, s, v, error);
-	if (!r && !s->check)
-		r = snapshot_send_complete(s, error);
-	/* A dry run is answered by its verdict, whatever it says. */
 	if (s->check && v) {
+		/* A dry run is answered by its verdict, whatever it says. */
 		r = 0;
-		g_clear_error(error);
-	}
-	if (r < 0 || s->check)
 		g_clear_pointer(&m, machine_free);
+	} else {
+		if (r < 0)
+			g_propagate_error(error, g_steal_pointer(&err));
+		if (!r)
+			r = restore_build(m, cfg, s, v, error);
+		if (!r)
+			r = snapshot_send_complete(s, error);
+		if (r < 0)
+			g_clear_pointer(&m, machine_free);
+	}
 	compat_verdict_free(v);
 	close(s->fd);
 	snapshot_free(s);
