@@ -69,8 +69,8 @@ socket answers, which it opens after; QEMU: its status leaves
 tmpfs (`/dev/shm`), so the figures are the VMMs' and not a disk's; on a
 disk, modvmm's save also waits for `fsync` (a saved snapshot survives a
 crash of the host), which `cat` does not. modvmm's restore checks every
-record's checksum and then maps the file's RAM pages instead of copying
-them: a page is copied when the guest first writes it.
+record's checksum, reading RAM pages straight into guest memory and
+checking them there (the guest never runs on the file's own pages).
 MiB/s is guest RAM over time.
 """
 
@@ -133,17 +133,52 @@ class Result:
         self.dirty = lines * pages * 4096 / (1 << 20) / max(live_ms, 1) * 1e3
 
 
-def modvmm_migrate(ctx, mem, pages):
+def tls_certs(ctx):
+    """A directory of certificates for --migration-tls (certtool, as
+    docs/user-guide.md shows): a CA, a server certificate for 127.0.0.1,
+    a client certificate. Made once per run."""
+    d = os.path.join(ctx.tmp, "tls")
+    if os.path.exists(f"{d}/client-cert.pem"):
+        return d
+    os.makedirs(d, exist_ok=True)
+    tmpl = {"ca": 'cn = "bench CA"\nca\ncert_signing_key\n',
+            "server": 'cn = "bench"\nip_address = "127.0.0.1"\n'
+                      'tls_www_server\nsigning_key\nencryption_key\n',
+            "client": 'cn = "bench"\ntls_www_client\nsigning_key\n'}
+
+    def certtool(*args):
+        subprocess.run(["certtool", *args], check=True, capture_output=True)
+
+    for name, text in tmpl.items():
+        with open(f"{d}/{name}.tmpl", "w") as f:
+            f.write(text + "expiration_days = 7\n")
+        certtool("--generate-privkey", "--key-type=ecdsa", "--outfile",
+                 f"{d}/{name}-key.pem")
+        if name == "ca":
+            certtool("--generate-self-signed", "--load-privkey",
+                     f"{d}/ca-key.pem", "--template", f"{d}/ca.tmpl",
+                     "--outfile", f"{d}/ca-cert.pem")
+        else:
+            certtool("--generate-certificate", "--load-privkey",
+                     f"{d}/{name}-key.pem", "--load-ca-certificate",
+                     f"{d}/ca-cert.pem", "--load-ca-privkey",
+                     f"{d}/ca-key.pem", "--template", f"{d}/{name}.tmpl",
+                     "--outfile", f"{d}/{name}-cert.pem")
+    return d
+
+
+def modvmm_migrate(ctx, mem, pages, tls=False):
     fill = fill_of(mem)
     port = free_port()
     t = ctx.tmp
+    opt = ["--migration-tls", tls_certs(ctx)] if tls else []
     d = lib.spawn([ctx.modvmm, "run", "-M", ctx.modules, "--incoming",
-                   f"tcp:127.0.0.1:{port}", "--control", f"{t}/d.sock"],
-                  f"{t}/d.out")
+                   f"tcp:127.0.0.1:{port}", "--control", f"{t}/d.sock"]
+                  + opt, f"{t}/d.out")
     s = lib.spawn([ctx.modvmm, "run", "-M", ctx.modules, "--memory", mem,
                    "--downtime-ms", str(DOWNTIME_MS), "--append",
-                   append_for(fill, pages), "--control", f"{t}/s.sock"],
-                  f"{t}/s.out")
+                   append_for(fill, pages), "--control", f"{t}/s.sock"]
+                  + opt, f"{t}/s.out")
     try:
         settle(f"{t}/s.out", s, fill)
         lines = count_lines(f"{t}/s.out")
@@ -340,7 +375,26 @@ def run(ctx):
             "memcpy (limit)", lower=False)
     sec.add(f"{ram[-1][0]}: throughput", "MiB/s", best, tcp,
             "loopback TCP (limit)", lower=False, headline=True)
+    tls_series(ctx, sec, sizes[-1])
     return sec
+
+
+def tls_series(ctx, sec, mem):
+    """The same idle migration over TLS (--migration-tls on both hosts)
+    beside plaintext, alternating, on this host's two processes: both
+    ends' encryption share its CPUs with the copy."""
+    ctx.say(f"migration: {mem}, idle, TLS and plaintext")
+    rs = {"tls": [], "plain": []}
+    for _ in range(ctx.reps):
+        rs["tls"].append(modvmm_migrate(ctx, mem, 0, tls=True))
+        rs["plain"].append(modvmm_migrate(ctx, mem, 0))
+    st = {k: {f: lib.Stat(getattr(r, f) for r in v)
+              for f in ("total", "down", "mibs")} for k, v in rs.items()}
+    sec.add(f"{mem}, idle, TLS: total time", "ms", st["tls"]["total"],
+            st["plain"]["total"], "modvmm, plaintext")
+    sec.add(f"{mem}, idle, TLS: throughput", "MiB/s", st["tls"]["mibs"],
+            st["plain"]["mibs"], "modvmm, plaintext", lower=False,
+            headline=True)
 
 
 def modvmm_snapshot(ctx, mem, snap):

@@ -950,6 +950,63 @@ int compat_verdict_parse(const char *what, const char *data, size_t len,
 	return 0;
 }
 
+static const struct manifest_device *find_guest_device(const struct manifest *m,
+							const char *id)
+{
+	for (guint i = 0; i < m->devices->len; i++) {
+		const struct manifest_device *d = m->devices->pdata[i];
+
+		if (d->id && !strcmp(d->id, id))
+			return d;
+	}
+	return NULL;
+}
+
+int compat_verdict_check(const char *what, const struct compat_verdict *v,
+			 const struct manifest *offered, GError **error)
+{
+	g_autoptr(GPtrArray) reasons = g_ptr_array_new_with_free_func(g_free);
+	g_autoptr(GString) all = g_string_new(NULL);
+
+	if (!v->accepted)
+		return 0;
+	for (guint i = 0; i < offered->devices->len; i++) {
+		const struct manifest_device *d = offered->devices->pdata[i];
+		uint32_t agreed = compat_verdict_version(v, d->id);
+
+		if (!d->vms)
+			continue;
+		if (!agreed)
+			reason(reasons,
+			       "%s (%s): no agreed state version (0); this "
+			       "source saves versions %u-%u",
+			       d->id, d->type, d->vms->min, d->vms->version);
+		else if (agreed < d->vms->min || agreed > d->vms->version)
+			reason(reasons,
+			       "%s (%s): agreed state version %u, this source "
+			       "saves versions %u-%u",
+			       d->id, d->type, agreed, d->vms->min,
+			       d->vms->version);
+	}
+	for (guint i = 0; i < v->devices->len; i++) {
+		const struct compat_device_verdict *dv = v->devices->pdata[i];
+
+		if (!find_guest_device(offered, dv->id))
+			reason(reasons,
+			       "%.64s: a device this guest does not have",
+			       dv->id);
+	}
+	if (!reasons->len)
+		return 0;
+	for (guint i = 0; i < reasons->len; i++)
+		g_string_append_printf(all, "%s%s", i ? "; " : "",
+				       (const char *)reasons->pdata[i]);
+	return error_setf(error, EPROTO,
+			  "%s: the destination's verdict agrees to what this "
+			  "source did not offer: %s",
+			  what, all->str);
+}
+
 uint32_t compat_verdict_version(const struct compat_verdict *v, const char *id)
 {
 	for (guint i = 0; i < v->devices->len; i++) {

@@ -76,6 +76,16 @@ char *compat_verdict_wire(const struct compat_verdict *v);
 int compat_verdict_parse(const char *what, const char *data, size_t len,
 			 struct compat_verdict **ret, GError **error);
 
+/*
+ * A source holds an accepted verdict to what it offered (`offered`, the
+ * guest's manifest it sent): every device with state has an agreed
+ * version within the versions it saves (never 0), and the verdict names
+ * no device the guest does not have. -EPROTO naming every device that
+ * is not so; a refused verdict passes (the refusal is its own answer).
+ */
+int compat_verdict_check(const char *what, const struct compat_verdict *v,
+			 const struct manifest *offered, GError **error);
+
 /* The agreed version of device `id`, or 0 if not accepted. */
 uint32_t compat_verdict_version(const struct compat_verdict *v,
 				const char *id);

@@ -5,6 +5,10 @@
  * One bus per space. Regions never overlap (refused at bus_add), are kept
  * sorted by base, and are found by binary search. The bus takes no lock:
  * the VM serialises all dispatch with device set-up and teardown.
+ *
+ * bus_add() is where every device's range is judged, whatever module
+ * asks: it must lie inside the space, clear of what the machine reserved
+ * (guest RAM, KVM's in-kernel devices) and of every other device.
  */
 #include <errno.h>
 
@@ -26,11 +30,24 @@ struct bus_region {
 	uint32_t acpi_flags;
 };
 
+struct bus_reserved {
+	uint64_t base;
+	uint64_t length;
+	char *what;
+};
+
 struct bus {
 	char *name;
+	uint64_t last;	       /* the space's last address */
 	GArray *regions;       /* struct bus_region, sorted by base */
+	GArray *reserved;      /* struct bus_reserved: no device there */
 	GHashTable *unclaimed; /* addresses already reported */
 };
+
+static void reserved_clear(gpointer p)
+{
+	g_free(((struct bus_reserved *)p)->what);
+}
 
 static void region_clear(gpointer p)
 {
@@ -46,8 +63,11 @@ struct bus *bus_new(const char *name)
 	struct bus *bus = g_new0(struct bus, 1);
 
 	bus->name = g_strdup(name);
+	bus->last = UINT64_MAX;
 	bus->regions = g_array_new(FALSE, FALSE, sizeof(struct bus_region));
 	g_array_set_clear_func(bus->regions, region_clear);
+	bus->reserved = g_array_new(FALSE, FALSE, sizeof(struct bus_reserved));
+	g_array_set_clear_func(bus->reserved, reserved_clear);
 	bus->unclaimed = g_hash_table_new_full(g_int64_hash, g_int64_equal,
 					       g_free, NULL);
 	return bus;
@@ -58,9 +78,23 @@ void bus_free(struct bus *bus)
 	if (!bus)
 		return;
 	g_array_unref(bus->regions);
+	g_array_unref(bus->reserved);
 	g_hash_table_unref(bus->unclaimed);
 	g_free(bus->name);
 	g_free(bus);
+}
+
+void bus_set_last(struct bus *bus, uint64_t last)
+{
+	bus->last = last;
+}
+
+void bus_reserve(struct bus *bus, uint64_t base, uint64_t length,
+		 const char *what)
+{
+	struct bus_reserved r = { base, length, g_strdup(what) };
+
+	g_array_append_val(bus->reserved, r);
 }
 
 /* Index of the first region whose end lies above addr. */
@@ -88,12 +122,38 @@ int bus_add(struct bus *bus, const struct modvmm_region *region, void *opaque,
 	const char *name = region->name ? region->name : "region";
 	guint i;
 
-	if (!region->length || region->base + region->length < region->base)
+	if (!region->length)
 		return error_setf(
 			error, EINVAL,
 			"%s region %s at 0x%" G_GINT64_MODIFIER
 			"x has invalid length 0x%" G_GINT64_MODIFIER "x",
 			bus->name, name, region->base, region->length);
+	/* Checked so that base + length - 1 cannot wrap. */
+	if (region->base > bus->last ||
+	    region->length - 1 > bus->last - region->base)
+		return error_setf(error, ERANGE,
+				  "%s region %s at 0x%" G_GINT64_MODIFIER
+				  "x, length 0x%" G_GINT64_MODIFIER
+				  "x, goes past the end of the %s space "
+				  "(0x%" G_GINT64_MODIFIER "x)",
+				  bus->name, name, region->base, region->length,
+				  bus->name, bus->last);
+	for (i = 0; i < bus->reserved->len; i++) {
+		const struct bus_reserved *o =
+			&g_array_index(bus->reserved, struct bus_reserved, i);
+
+		if (region->base <= o->base + o->length - 1 &&
+		    o->base <= region->base + region->length - 1)
+			return error_setf(
+				error, EBUSY,
+				"%s region %s 0x%" G_GINT64_MODIFIER
+				"x-0x%" G_GINT64_MODIFIER
+				"x overlaps %s at 0x%" G_GINT64_MODIFIER
+				"x-0x%" G_GINT64_MODIFIER "x",
+				bus->name, name, region->base,
+				region->base + region->length - 1, o->what,
+				o->base, o->base + o->length - 1);
+	}
 	if (region->acpi_hid && !acpi_hid_valid(region->acpi_hid))
 		return error_setf(error, EINVAL,
 				  "%s region %s: '%.32s' is neither an ACPI id "

@@ -11,10 +11,21 @@ struct bus;
 struct bus *bus_new(const char *name);
 void bus_free(struct bus *bus);
 
+/* The space's last address (UINT64_MAX until set): 0xffff for ports. */
+void bus_set_last(struct bus *bus, uint64_t last);
+
+/*
+ * [base, base + length) is the machine's (`what` names it: "guest RAM",
+ * "the in-kernel IOAPIC"): no device may claim any of it.
+ */
+void bus_reserve(struct bus *bus, uint64_t base, uint64_t length,
+		 const char *what);
+
 /*
  * Claims [base, base + length) for `owner` (a device handle, only compared;
- * owner_id names it to others). -EBUSY when it overlaps an existing region;
- * the message names both regions and the other owner.
+ * owner_id names it to others). -ERANGE when it does not fit in the space;
+ * -EBUSY when it overlaps a reserved range or an existing region; the
+ * message names both ranges and the other owner.
  */
 int bus_add(struct bus *bus, const struct modvmm_region *region, void *opaque,
 	    const void *owner, const char *owner_id, GError **error);

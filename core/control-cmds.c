@@ -18,8 +18,10 @@
 #include "../compat/error.h"
 #include "control-cmds.h"
 #include "device.h"
+#include "incoming.h"
 #include "inventory.h"
 #include "migration.h"
+#include "tls.h"
 #include "snapshot.h"
 
 static JsonNode *empty_object(void)
@@ -56,6 +58,8 @@ static int has_kvm(struct control_session *s, GError **error)
 
 /* Run state ------------------------------------------------------------ */
 
+static struct migration *current_migration(struct control_session *s);
+
 static JsonNode *cmd_query_status(struct control_session *s, JsonObject *args,
 				  GError **error)
 {
@@ -70,7 +74,12 @@ static JsonNode *cmd_query_status(struct control_session *s, JsonObject *args,
 		return object_node(o);
 	}
 	st = s->m->kvm ? machine_state(s->m) : MACHINE_ENDED;
-	json_object_set_string_member(o, "status", machine_state_name(st));
+	/* Paused after a migration whose end is unknown (user-guide.md). */
+	if (st == MACHINE_PAUSED && migration_in_doubt(current_migration(s)))
+		json_object_set_string_member(o, "status", "migrate-unknown");
+	else
+		json_object_set_string_member(o, "status",
+					      machine_state_name(st));
 	json_object_set_boolean_member(o, "running", st == MACHINE_RUNNING);
 	return object_node(o);
 }
@@ -99,8 +108,18 @@ static JsonNode *cmd_cont(struct control_session *s, JsonObject *args,
 			  GError **error)
 {
 	(void)args;
-	if (has_kvm(s, error) < 0 || machine_resume(s->m, error) < 0)
+	if (has_kvm(s, error) < 0)
 		return NULL;
+	/* After an unknown end, the disks' locks first: the destination
+	 * holds them if it runs the guest. */
+	if (migration_in_doubt(current_migration(s)) &&
+	    devices_lock_files(s->m->vmm, error) < 0) {
+		g_prefix_error(error, "the destination may run the guest: ");
+		return NULL;
+	}
+	if (machine_resume(s->m, error) < 0)
+		return NULL;
+	migration_resolve(current_migration(s), "'cont': the guest runs here");
 	control_event(s->c, "RESUME", NULL);
 	return empty_object();
 }
@@ -127,6 +146,15 @@ static JsonNode *cmd_snapshot_save(struct control_session *s, JsonObject *args,
 
 	if (has_kvm(s, error) < 0)
 		return NULL;
+	/* Renamed over the socket, the snapshot would leave the operator
+	 * without control, and be removed with the socket at the end. */
+	if (s->c && control_is_socket_path(s->c, file)) {
+		error_setf(error, EEXIST,
+			   "%s: not saved: the path is this modvmm's control "
+			   "socket",
+			   file);
+		return NULL;
+	}
 	/* A running guest is paused for the save and resumed after it. */
 	running = machine_state(s->m) == MACHINE_RUNNING;
 	if (running && machine_pause(s->m, error) < 0)
@@ -160,9 +188,31 @@ static void migration_event(void *opaque, JsonNode *status)
 	control_event(opaque, "MIGRATION", status);
 }
 
+/*
+ * The certificates a migration uses: tls=DIR's, none with tls=off, or
+ * else --migration-tls's (NULL when there are none).
+ */
+static int migrate_tls(struct control_session *s, JsonObject *args,
+		       struct tls_creds **ret, GError **error)
+{
+	const char *tls = json_object_get_string_member_with_default(
+		args, "tls", NULL);
+
+	*ret = NULL;
+	if (!tls) {
+		*ret = tls_creds_ref(s->m->migration_tls);
+		return 0;
+	}
+	if (!strcmp(tls, "off"))
+		return 0;
+	return tls_creds_load(tls, TLS_NEED_CLIENT, ret, error);
+}
+
 static JsonNode *cmd_migrate(struct control_session *s, JsonObject *args,
 			     GError **error)
 {
+	struct tls_creds *tls;
+	int r;
 	const struct migration_sink sink = { migration_event, s->c };
 	struct machine *m = s->m;
 	struct migration **mig;
@@ -184,6 +234,13 @@ static JsonNode *cmd_migrate(struct control_session *s, JsonObject *args,
 		error_setf(error, EBUSY, "a migration is already running");
 		return NULL;
 	}
+	if (migration_in_doubt(*mig)) {
+		error_setf(error, EBUSY,
+			   "the last migration's end is unknown: 'cont' if "
+			   "the guest must live here, 'quit' if it runs on "
+			   "the destination");
+		return NULL;
+	}
 	if (machine_state(m) == MACHINE_ENDED) {
 		error_setf(error, ESHUTDOWN, "the guest has shut down");
 		return NULL;
@@ -200,10 +257,16 @@ static JsonNode *cmd_migrate(struct control_session *s, JsonObject *args,
 			   MIGRATION_TIMEOUT_MAX);
 		return NULL;
 	}
+	if (migrate_tls(s, args, &tls, error) < 0)
+		return NULL;
+	control_migration_lock(s->c);
 	g_clear_pointer(mig, migration_free);
-	if (migration_start(m, &sink, json_object_get_string_member(args, "uri"),
-			    (uint32_t)downtime, (uint32_t)timeout, mig,
-			    error) < 0)
+	r = migration_start(m, &sink, json_object_get_string_member(args, "uri"),
+			    (uint32_t)downtime, (uint32_t)timeout, tls, mig,
+			    error);
+	control_migration_unlock(s->c);
+	tls_creds_unref(tls);
+	if (r < 0)
 		return NULL;
 	return empty_object();
 }
@@ -211,11 +274,16 @@ static JsonNode *cmd_migrate(struct control_session *s, JsonObject *args,
 static JsonNode *cmd_migrate_check(struct control_session *s, JsonObject *args,
 				   GError **error)
 {
+	struct tls_creds *tls = NULL;
 	JsonNode *ret = NULL;
+	int r;
 
-	if (has_kvm(s, error) < 0 ||
-	    migration_check(s->m, json_object_get_string_member(args, "uri"),
-			    &ret, error) < 0)
+	if (has_kvm(s, error) < 0 || migrate_tls(s, args, &tls, error) < 0)
+		return NULL;
+	r = migration_check(s->m, json_object_get_string_member(args, "uri"),
+			    tls, &ret, error);
+	tls_creds_unref(tls);
+	if (r < 0)
 		return NULL;
 	return ret;
 }
@@ -227,6 +295,9 @@ static JsonNode *cmd_query_migrate(struct control_session *s, JsonObject *args,
 
 	(void)args;
 	(void)error;
+	/* A destination, while the guest arrives. */
+	if (!s->m && control_incoming(s->c))
+		return incoming_status(control_incoming(s->c));
 	if (current_migration(s))
 		return migration_status(current_migration(s));
 	o = json_object_new();
@@ -240,6 +311,16 @@ static JsonNode *cmd_migrate_cancel(struct control_session *s, JsonObject *args,
 	struct migration *mig = current_migration(s);
 
 	(void)args;
+	if (!s->m) {
+		if (!control_incoming(s->c)) {
+			error_setf(error, EALREADY,
+				   "no migration is running");
+			return NULL;
+		}
+		if (incoming_cancel(control_incoming(s->c), error) < 0)
+			return NULL;
+		return empty_object();
+	}
 	if (!migration_running(mig)) {
 		error_setf(error, EALREADY, "no migration is running");
 		return NULL;
@@ -318,13 +399,14 @@ static JsonNode *cmd_query_modules(struct control_session *s, JsonObject *args,
 
 /*
  * A module file named by the operator: a bare name is looked for in the
- * module directories (".so" may be left off); a path must lie in one of
- * them, as at start-up.
+ * module directories (".so" may be left off); a path is taken as it is.
+ * Either way loader_load() then refuses a file that does not resolve
+ * into a module directory, as at start-up.
  */
 static char *module_file(struct loader *l, const char *file, GError **error)
 {
 	const GPtrArray *dirs = loader_dirs(l);
-	g_autofree char *name = NULL, *real = NULL, *dir = NULL;
+	g_autofree char *name = NULL;
 	g_autoptr(GString) list = g_string_new(NULL);
 
 	if (!*file) {
@@ -343,30 +425,13 @@ static char *module_file(struct loader *l, const char *file, GError **error)
 			g_free(p);
 		}
 	}
+	if (!name)
+		return g_strdup(file);
 	for (guint i = 0; i < dirs->len; i++)
 		g_string_append_printf(list, "%s%s", i ? ", " : "",
 				       (char *)dirs->pdata[i]);
-	if (name) {
-		error_setf(error, ENOENT,
-			   "module-load: no %s in the module directories (%s)",
-			   name, list->str);
-		return NULL;
-	}
-	real = realpath(file, NULL);
-	if (!real) {
-		error_setf(error, errno, "module-load: %s: %s", file,
-			   g_strerror(errno));
-		return NULL;
-	}
-	dir = g_path_get_dirname(real);
-	for (guint i = 0; i < dirs->len; i++) {
-		g_autofree char *d = realpath(dirs->pdata[i], NULL);
-
-		if (d && !strcmp(d, dir))
-			return g_strdup(file);
-	}
-	error_setf(error, EPERM,
-		   "module-load: %s is not in a module directory (%s)", file,
+	error_setf(error, ENOENT,
+		   "module-load: no %s in the module directories (%s)", name,
 		   list->str);
 	return NULL;
 }
@@ -599,6 +664,12 @@ static const struct control_arg migrate_args[] = {
 	{ "uri", "string", 1 },
 	{ "downtime-ms", "int", 0 },
 	{ "timeout-s", "int", 0 },
+	{ "tls", "string", 0 },
+	{ NULL },
+};
+static const struct control_arg migrate_check_args[] = {
+	{ "uri", "string", 1 },
+	{ "tls", "string", 0 },
 	{ NULL },
 };
 static const struct control_arg uri_args[] = {
@@ -631,9 +702,9 @@ static const struct control_cmd cmds[] = {
 	{ "query-inventory",  no_args,            0, cmd_query_inventory },
 	{ "snapshot-save",    snapshot_save_args, 0, cmd_snapshot_save },
 	{ "migrate",          migrate_args,       0, cmd_migrate },
-	{ "migrate-check",    uri_args,           0, cmd_migrate_check },
-	{ "query-migrate",    no_args,            0, cmd_query_migrate },
-	{ "migrate-cancel",   no_args,            0, cmd_migrate_cancel },
+	{ "migrate-check",    migrate_check_args, 0, cmd_migrate_check },
+	{ "query-migrate",    no_args,            0, cmd_query_migrate,    1 },
+	{ "migrate-cancel",   no_args,            0, cmd_migrate_cancel,   1 },
 };
 
 static const char *const no_data[] = { NULL };

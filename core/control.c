@@ -8,10 +8,12 @@
  * are non-blocking; a client's output is queued and written as the
  * socket takes it. Bounds: a request line of CONTROL_LINE_MAX bytes (a
  * longer one is answered with an error and skipped to its newline),
- * CONTROL_OUTPUT_MAX bytes of queued output, CONTROL_MAX_CLIENTS, and
- * the timeout for the handshake and for output that does not move.
+ * CONTROL_OUTPUT_MAX bytes of queued output, CONTROL_MAX_CLIENTS, the
+ * timeout for the handshake and for output that does not move, and the
+ * idle limit for a client that sends no request.
  */
 #include <errno.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -41,7 +43,8 @@ struct client {
 	int discarding; /* inside a line that was too long */
 	GString *out;
 	gsize out_pos;
-	gint64 deadline; /* monotonic µs: handshake or stalled output */
+	gint64 deadline;  /* monotonic µs: handshake or stalled output */
+	gint64 last_line; /* monotonic µs: the last request line */
 	unsigned int serial;
 	int closing; /* the client closed its end: go once output is out */
 };
@@ -51,17 +54,27 @@ struct control {
 	struct machine *m; /* NULL while an incoming migration is awaited */
 	char *incoming;	   /* the URI migrate-incoming gave */
 	int awaiting;	   /* the main thread waits for it */
+	int wait_ended;	   /* a signal ended that wait */
 	GCond incoming_cond;
+	struct incoming *arriving; /* the guest's migration in, meanwhile */
 	char *path;
+	/* The socket this control made at `path` (its directory resolved),
+	 * and its inode: what is removed at the end must still be it. */
+	char *canon;
+	dev_t sock_dev;
+	ino_t sock_ino;
 	unsigned int timeout; /* s */
+	unsigned int idle;    /* s a client may send nothing; 0: no limit */
 	GSocket *listener;
 	GMainContext *ctx;
 	GMainLoop *loop;
 	GThread *thread;
 	GPtrArray *clients; /* struct client * */
 	unsigned int serial;
-	/* The last outgoing migration (the protocol thread's), or NULL. */
+	/* The last outgoing migration (the protocol thread's), or NULL;
+	 * replaced and settled under mig_lock. */
 	struct migration *migration;
+	GMutex mig_lock;
 	const struct control_commands *cmds;
 };
 
@@ -196,6 +209,52 @@ struct machine *control_machine(struct control *c)
 	return m;
 }
 
+void control_end_wait(struct control *c)
+{
+	g_mutex_lock(&c->lock);
+	c->wait_ended = 1;
+	g_cond_broadcast(&c->incoming_cond);
+	g_mutex_unlock(&c->lock);
+}
+
+void control_attach_incoming(struct control *c, struct incoming *in)
+{
+	g_mutex_lock(&c->lock);
+	c->arriving = in;
+	g_mutex_unlock(&c->lock);
+}
+
+struct incoming *control_incoming(struct control *c)
+{
+	struct incoming *in;
+
+	if (!c)
+		return NULL;
+	g_mutex_lock(&c->lock);
+	in = c->arriving;
+	g_mutex_unlock(&c->lock);
+	return in;
+}
+
+void control_migration_lock(struct control *c)
+{
+	g_mutex_lock(&c->mig_lock);
+}
+
+void control_migration_unlock(struct control *c)
+{
+	g_mutex_unlock(&c->mig_lock);
+}
+
+void control_settle_migration(struct control *c)
+{
+	if (!c)
+		return;
+	g_mutex_lock(&c->mig_lock);
+	migration_settle(c->migration);
+	g_mutex_unlock(&c->mig_lock);
+}
+
 void control_attach(struct control *c, struct machine *m)
 {
 	g_mutex_lock(&c->lock);
@@ -208,7 +267,7 @@ char *control_wait_incoming(struct control *c)
 	char *uri;
 
 	g_mutex_lock(&c->lock);
-	while (!c->incoming)
+	while (!c->incoming && !c->wait_ended)
 		g_cond_wait(&c->incoming_cond, &c->lock);
 	uri = g_strdup(c->incoming);
 	g_mutex_unlock(&c->lock);
@@ -237,6 +296,32 @@ int control_set_incoming(struct control *c, const char *uri, GError **error)
 	g_cond_broadcast(&c->incoming_cond);
 	g_mutex_unlock(&c->lock);
 	return r;
+}
+
+/*
+ * Whether `uri` is "fd:N" for a descriptor of the control socket itself
+ * (its listener or a client's connection): the migration commands take
+ * any socket this process holds, and a stream written to a client, or
+ * read from it, would garble the protocol. On the control thread only.
+ */
+static int names_own_socket(struct control *c, const char *uri)
+{
+	char *end;
+	long fd;
+
+	if (!c || !g_str_has_prefix(uri, "fd:"))
+		return 0;
+	fd = strtol(uri + 3, &end, 10);
+	if (!uri[3] || *end)
+		return 0;
+	if (fd == g_socket_get_fd(c->listener))
+		return 1;
+	for (guint i = 0; i < c->clients->len; i++)
+		if (fd ==
+		    g_socket_get_fd(
+			    ((struct client *)c->clients->pdata[i])->sock))
+			return 1;
+	return 0;
 }
 
 static JsonNode *session_run(struct control_session *s, JsonNode *root)
@@ -305,6 +390,15 @@ static JsonNode *session_run(struct control_session *s, JsonNode *root)
 	bad = args_check(cmd, args);
 	if (bad)
 		return error_node("GenericError", bad, id);
+	if (json_object_has_member(args, "uri") && !cmd->open_args &&
+	    names_own_socket(s->c,
+			     json_object_get_string_member(args, "uri"))) {
+		bad = g_strdup_printf(
+			"%s: a descriptor of the control socket, "
+			"not one for a migration",
+			json_object_get_string_member(args, "uri"));
+		return error_node("GenericError", bad, id);
+	}
 	/* The guest may have arrived (an incoming migration) meanwhile. */
 	if (s->c)
 		s->m = control_machine(s->c);
@@ -326,20 +420,115 @@ static JsonNode *session_run(struct control_session *s, JsonNode *root)
 	return reply;
 }
 
+/*
+ * json-glib reads an integer beyond 64 bits as a wrapped value (-1, 1)
+ * and a number beyond a double's range as infinity, which it then writes
+ * as `inf.0`, not JSON: so such a number is found in the text first,
+ * with the member it is the value of (or is in). The text has passed
+ * json_text_depth(): outside strings there are only JSON's characters,
+ * nested at most MAX_DEPTH levels.
+ * Returns the offset of the number, or -1 if every number is in range.
+ */
+static gssize number_out_of_range(const char *s, size_t len, char **ret_key,
+				  const char **ret_kind)
+{
+	/* The member each open array or object is the value of. */
+	const char *outer[MAX_DEPTH + 1];
+	size_t outer_len[MAX_DEPTH + 1];
+	const char *key = NULL;
+	size_t key_len = 0;
+	int depth = 0;
+
+	for (size_t i = 0; i < len; i++) {
+		size_t end = i + 1;
+
+		if ((s[i] == '{' || s[i] == '[') && depth <= MAX_DEPTH) {
+			outer[depth] = key;
+			outer_len[depth++] = key_len;
+			continue;
+		}
+		if ((s[i] == '}' || s[i] == ']') && depth > 0) {
+			key = outer[--depth];
+			key_len = outer_len[depth];
+			continue;
+		}
+
+		if (s[i] == '"') {
+			size_t start = i + 1, j;
+
+			while (end < len && s[end] != '"')
+				end += s[end] == '\\' ? 2 : 1;
+			/* A string followed by ':' names the values after it. */
+			for (j = end + 1; j < len && g_ascii_isspace(s[j]); j++)
+				;
+			if (j < len && s[j] == ':') {
+				key = s + start;
+				key_len = MIN(end, len) - start;
+			}
+			i = end;
+			continue;
+		}
+		if (s[i] != '-' && !g_ascii_isdigit(s[i]))
+			continue;
+		while (end < len && strchr("+-.0123456789eE", s[end]))
+			end++;
+		{
+			g_autofree char *num = g_strndup(s + i, end - i);
+			int integer = !strpbrk(num, ".eE");
+			char *stop;
+
+			errno = 0;
+			if (integer)
+				g_ascii_strtoll(num, &stop, 10);
+			if ((integer && errno == ERANGE) ||
+			    (!integer && isinf(g_ascii_strtod(num, &stop)))) {
+				*ret_key = key ? g_strndup(key, key_len) : NULL;
+				*ret_kind = integer ? "a 64-bit integer"
+						    : "a double";
+				return (gssize)i;
+			}
+		}
+		i = end - 1;
+	}
+	return -1;
+}
+
+static char *out_of_range_line(const char *line, size_t len, gssize at,
+			       const char *key, const char *kind)
+{
+	size_t n = 0;
+	g_autofree char *msg = NULL;
+
+	while (at + n < len && strchr("+-.0123456789eE", line[at + n]))
+		n++;
+	msg = g_strdup_printf("JSON number out of range at offset %zd%s%s%s: "
+			      "%.*s%s is beyond %s",
+			      at, key ? " (member '" : "", key ? key : "",
+			      key ? "')" : "", (int)MIN(n, 40), line + at,
+			      n > 40 ? "..." : "", kind);
+	return control_error_line("GenericError", msg);
+}
+
 char *control_session_line(struct control_session *s, const char *line,
 			   size_t len)
 {
 	g_autoptr(JsonParser) parser = NULL;
 	g_autoptr(GError) err = NULL;
-	g_autofree char *msg = NULL;
+	g_autofree char *msg = NULL, *key = NULL;
+	const char *kind;
 	JsonNode *root;
+	gssize bad_at;
 	size_t at;
 	int depth;
 
 	while (len && g_ascii_isspace(line[len - 1]))
 		len--;
+	/* Every line gets one reply: a client waiting for one must not
+	 * wait forever. */
 	if (!len)
-		return NULL; /* a blank line asks nothing */
+		return control_error_line("GenericError",
+					  "QMP input is an empty line: "
+					  "expected a JSON object");
 	depth = json_text_depth(line, len, &at);
 	if (depth == -2)
 		msg = g_strdup_printf("JSON parse error: a string holds "
@@ -355,6 +544,9 @@ char *control_session_line(struct control_session *s, const char *line,
 				      MAX_DEPTH);
 	if (msg)
 		return control_error_line("GenericError", msg);
+	bad_at = number_out_of_range(line, len, &key, &kind);
+	if (bad_at >= 0)
+		return out_of_range_line(line, len, bad_at, key, kind);
 	parser = json_parser_new_immutable();
 	if (!json_parser_load_from_data(parser, line, (gssize)len, &err)) {
 		msg = g_strdup_printf("JSON parse error: %s", err->message);
@@ -362,7 +554,9 @@ char *control_session_line(struct control_session *s, const char *line,
 	}
 	root = json_parser_get_root(parser);
 	if (!root)
-		return NULL;
+		return control_error_line("GenericError",
+					  "QMP input is an empty line: "
+					  "expected a JSON object");
 	if (!all_utf8(root))
 		return control_error_line("GenericError",
 					  "JSON parse error: a string is not "
@@ -521,6 +715,7 @@ static int client_lines(struct client *cl)
 			reply = control_session_line(&cl->s,
 						     cl->in->str + start, len);
 		start += len + 1;
+		cl->last_line = g_get_monotonic_time();
 		if (cl->s.negotiated && !cl->out_src)
 			cl->deadline = 0;
 		if (reply && client_send(cl, reply) < 0)
@@ -635,8 +830,8 @@ static gboolean control_accept(GSocket *sock, GIOCondition cond, gpointer data)
 	cl->in = g_string_new(NULL);
 	cl->out = g_string_new(NULL);
 	cl->serial = ++c->serial;
-	cl->deadline =
-		g_get_monotonic_time() + (gint64)c->timeout * G_USEC_PER_SEC;
+	cl->last_line = g_get_monotonic_time();
+	cl->deadline = cl->last_line + (gint64)c->timeout * G_USEC_PER_SEC;
 	g_ptr_array_add(c->clients, cl);
 	cl->in_src =
 		g_socket_create_source(s, G_IO_IN | G_IO_HUP | G_IO_ERR, NULL);
@@ -648,7 +843,12 @@ static gboolean control_accept(GSocket *sock, GIOCondition cond, gpointer data)
 	return G_SOURCE_CONTINUE;
 }
 
-/* Once a second: clients past their handshake or output deadline go. */
+/*
+ * Once a second: clients past their handshake or output deadline go, and
+ * so do clients that sent no request for the idle limit, which would
+ * otherwise hold the CONTROL_MAX_CLIENTS places for ever and lock the
+ * operator out.
+ */
 static gboolean control_tick(gpointer data)
 {
 	struct control *c = data;
@@ -657,6 +857,16 @@ static gboolean control_tick(gpointer data)
 	for (guint i = c->clients->len; i-- > 0;) {
 		struct client *cl = c->clients->pdata[i];
 
+		if (c->idle && cl->s.negotiated &&
+		    now - cl->last_line >= (gint64)c->idle * G_USEC_PER_SEC) {
+			g_autofree char *why = g_strdup_printf(
+				"no request for %u s (the idle limit); "
+				"disconnected",
+				c->idle);
+
+			client_drop(cl, why);
+			continue;
+		}
 		if (!cl->deadline || now < cl->deadline)
 			continue;
 		client_drop(cl, cl->s.negotiated
@@ -755,6 +965,10 @@ void control_run_ended(struct control *c, const struct kvm_result *res)
 		reason = "guest-reset";
 		control_event(c, "RESET", shutdown_data(TRUE, reason));
 		break;
+	case KVM_END_TRIPLE_FAULT:
+		reason = "guest-triple-fault";
+		control_event(c, "RESET", shutdown_data(TRUE, reason));
+		break;
 	case KVM_END_PANIC:
 		reason = "guest-panic";
 		d = json_node_new(JSON_NODE_OBJECT);
@@ -829,10 +1043,33 @@ static int claim_path(const char *path, GError **error)
 	return 0;
 }
 
-int control_new(struct machine *m, const char *path, unsigned int timeout,
-		const struct control_commands *cmds, struct control **ret,
-		GError **error)
+/* `path` with its directory resolved: the same name however it is
+ * spelt, even for a file that does not exist (yet). */
+static char *canonical_path(const char *path)
 {
+	g_autofree char *dir = g_path_get_dirname(path);
+	g_autofree char *base = g_path_get_basename(path);
+	g_autofree char *real = realpath(dir, NULL);
+
+	return g_build_filename(real ? real : dir, base, NULL);
+}
+
+int control_is_socket_path(struct control *c, const char *path)
+{
+	g_autofree char *canon = NULL;
+	struct stat st;
+
+	if (stat(path, &st) == 0)
+		return st.st_dev == c->sock_dev && st.st_ino == c->sock_ino;
+	canon = canonical_path(path);
+	return !strcmp(canon, c->canon);
+}
+
+int control_new(struct machine *m, const char *path, unsigned int timeout,
+		unsigned int idle, const struct control_commands *cmds,
+		struct control **ret, GError **error)
+{
+	struct stat st;
 	g_autoptr(GSocketAddress) addr = NULL;
 	g_autoptr(GError) err = NULL;
 	g_autofree char *tmp = NULL;
@@ -847,12 +1084,14 @@ int control_new(struct machine *m, const char *path, unsigned int timeout,
 		return r;
 	c = g_new0(struct control, 1);
 	g_mutex_init(&c->lock);
+	g_mutex_init(&c->mig_lock);
 	g_cond_init(&c->incoming_cond);
 	c->m = m;
 	c->cmds = cmds;
 	c->awaiting = !m; /* from the start: a client may be quick */
 	c->path = g_strdup(path);
 	c->timeout = timeout ? timeout : CONTROL_TIMEOUT_DEFAULT;
+	c->idle = idle;
 	c->clients = g_ptr_array_new();
 	c->listener = g_socket_new(G_SOCKET_FAMILY_UNIX, G_SOCKET_TYPE_STREAM,
 				   G_SOCKET_PROTOCOL_DEFAULT, &err);
@@ -878,6 +1117,11 @@ int control_new(struct machine *m, const char *path, unsigned int timeout,
 		g_free(c->path);
 		g_free(c);
 		return r;
+	}
+	c->canon = canonical_path(path);
+	if (lstat(path, &st) == 0) {
+		c->sock_dev = st.st_dev;
+		c->sock_ino = st.st_ino;
 	}
 	g_socket_set_blocking(c->listener, FALSE);
 	c->ctx = g_main_context_new();
@@ -926,6 +1170,8 @@ static gboolean control_finish(gpointer data)
 
 void control_free(struct control *c)
 {
+	struct stat st;
+
 	if (!c)
 		return;
 	/* Queued after every event already sent, so those go out first. */
@@ -938,14 +1184,19 @@ void control_free(struct control *c)
 	migration_free(c->migration);
 	g_socket_close(c->listener, NULL);
 	g_object_unref(c->listener);
-	unlink(c->path);
+	/* Only the socket made here: whatever replaced it is someone's. */
+	if (lstat(c->path, &st) == 0 && S_ISSOCK(st.st_mode) &&
+	    st.st_dev == c->sock_dev && st.st_ino == c->sock_ino)
+		unlink(c->path);
 	g_main_loop_unref(c->loop);
 	g_main_context_unref(c->ctx);
 	g_ptr_array_unref(c->clients);
 	g_mutex_clear(&c->lock);
+	g_mutex_clear(&c->mig_lock);
 	g_cond_clear(&c->incoming_cond);
 	g_free(c->incoming);
 	g_free(c->path);
+	g_free(c->canon);
 	g_free(c);
 }
 

@@ -21,6 +21,9 @@
 #define CONTROL_OUTPUT_MAX (16u << 20) /* pending output of one client */
 #define CONTROL_MAX_CLIENTS 16
 #define CONTROL_TIMEOUT_DEFAULT 60 /* seconds: handshake, stalled output */
+/* Seconds a negotiated client may send no request; 0 is no limit. */
+#define CONTROL_IDLE_DEFAULT 600
+#define CONTROL_IDLE_MIN 5 /* modvmm ctl watch asks every 2 s */
 
 struct control;
 struct control_session;
@@ -55,11 +58,13 @@ struct control_commands {
 
 /*
  * Listens on `path` (a stale socket left there is replaced; anything else
- * is refused) and starts the protocol thread. `timeout` is in seconds.
+ * is refused) and starts the protocol thread. `timeout` is in seconds;
+ * `idle`, the seconds a negotiated client may send no request before it
+ * is disconnected (0: no limit).
  */
 int control_new(struct machine *m, const char *path, unsigned int timeout,
-		const struct control_commands *cmds, struct control **ret,
-		GError **error);
+		unsigned int idle, const struct control_commands *cmds,
+		struct control **ret, GError **error);
 
 /*
  * A destination started with --incoming defer: the control socket runs
@@ -69,6 +74,15 @@ int control_new(struct machine *m, const char *path, unsigned int timeout,
  */
 char *control_wait_incoming(struct control *c);
 int control_set_incoming(struct control *c, const char *uri, GError **error);
+/* Ends control_wait_incoming() without a URI (NULL): a signal came. */
+void control_end_wait(struct control *c);
+/*
+ * The migration the guest arrives by, while it does, for query-migrate
+ * and migrate-cancel (NULL: none). It must outlive the control.
+ */
+struct incoming;
+void control_attach_incoming(struct control *c, struct incoming *in);
+struct incoming *control_incoming(struct control *c);
 void control_attach(struct control *c, struct machine *m);
 struct machine *control_machine(struct control *c);
 
@@ -79,6 +93,11 @@ struct machine *control_machine(struct control *c);
  */
 struct migration;
 struct migration **control_migration(struct control *c);
+/* Held while the protocol thread replaces it. */
+void control_migration_lock(struct control *c);
+void control_migration_unlock(struct control *c);
+/* For a stop, from any thread: migration_settle() on it. */
+void control_settle_migration(struct control *c);
 
 /* Sends an event to every negotiated client; takes `data` (may be NULL).
  * Callable from any thread. */
@@ -87,8 +106,16 @@ void control_event(struct control *c, const char *name, JsonNode *data);
 /* The events that say how the run ended (SHUTDOWN and what led to it). */
 void control_run_ended(struct control *c, const struct kvm_result *res);
 
+/*
+ * True when `path` names this control's socket: the same file (device
+ * and inode, links followed), or, where nothing exists, the same name.
+ * A snapshot must not take its place.
+ */
+int control_is_socket_path(struct control *c, const char *path);
+
 /* Writes what clients are still owed (for at most a second), closes them,
- * removes the socket and stops the thread. NULL is fine. */
+ * removes the socket if the path still is the one made here, and stops
+ * the thread. NULL is fine. */
 void control_free(struct control *c);
 
 /*

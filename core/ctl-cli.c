@@ -32,7 +32,19 @@ struct conn {
 	const char *path;
 	int eof_ok;	     /* watch: the server closing is the normal end */
 	JsonNode *migration; /* the last MIGRATION event's data */
+	int keepalive; /* waiting for events: ask something now and then */
+	gint64 asked;  /* monotonic µs of the last keepalive */
 };
+
+/*
+ * The server disconnects a client that sends no request for its idle
+ * limit (at least CONTROL_IDLE_MIN, 5 s): a client that only waits for
+ * events asks for the status every KEEPALIVE_US, and skips the replies.
+ */
+#define KEEPALIVE_US (2 * G_USEC_PER_SEC)
+#define KEEPALIVE_ID "modvmm-ctl-keepalive"
+#define KEEPALIVE_LINE                                                         \
+	"{\"execute\": \"query-status\", \"id\": \"" KEEPALIVE_ID "\"}\n"
 
 static int fail(const char *fmt, ...) G_GNUC_PRINTF(1, 2);
 
@@ -57,6 +69,23 @@ static JsonNode *conn_read(struct conn *c)
 		g_autoptr(GError) err = NULL;
 		gssize n;
 
+		if (!nl && c->keepalive) {
+			gint64 now = g_get_monotonic_time();
+
+			if (now - c->asked >= KEEPALIVE_US) {
+				if (g_socket_send(c->sock, KEEPALIVE_LINE,
+						  strlen(KEEPALIVE_LINE), NULL,
+						  &err) < 0) {
+					fail("%s: %s", c->path, err->message);
+					return NULL;
+				}
+				c->asked = now;
+			}
+			if (!g_socket_condition_timed_wait(
+				    c->sock, G_IO_IN,
+				    c->asked + KEEPALIVE_US - now, NULL, NULL))
+				continue;
+		}
 		if (nl) {
 			g_autofree char *line = g_strndup(
 				c->buf->str, (gsize)(nl - c->buf->str));
@@ -150,6 +179,12 @@ static JsonNode *conn_execute(struct conn *c, const char *cmd, JsonNode *args)
 		if (!n)
 			return NULL;
 		r = JSON_NODE_HOLDS_OBJECT(n) ? json_node_get_object(n) : NULL;
+		if (r && !g_strcmp0(json_object_get_string_member_with_default(
+					    r, "id", NULL),
+				    KEEPALIVE_ID)) {
+			json_node_unref(n);
+			continue;
+		}
 		if (r && json_object_has_member(r, "return"))
 			return n;
 		if (r && (e = member_object(r, "error"))) {
@@ -212,7 +247,43 @@ static int parse_bool(const char *s, gboolean *ret)
 	return -EINVAL;
 }
 
-/* key=value words as the command's arguments, typed by the schema. */
+/* A usage error: the message, and -EINVAL (the exit status is 2). */
+static int usage_error(const char *fmt, ...) G_GNUC_PRINTF(1, 2);
+
+static int usage_error(const char *fmt, ...)
+{
+	va_list ap;
+
+	fputs("modvmm: ctl: ", stderr);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+	return -EINVAL;
+}
+
+/* Before connecting: every word is key=value, once per key. */
+static int check_words(const char *cmd, char **words)
+{
+	for (char **w = words; *w; w++) {
+		char *eq = strchr(*w, '=');
+
+		if (!eq || eq == *w)
+			return usage_error("%s: '%s' is not key=value", cmd,
+					   *w);
+		for (char **p = words; p < w; p++)
+			if (!strncmp(*p, *w, (size_t)(eq - *w) + 1))
+				return usage_error("%s: '%.*s' is given twice",
+						   cmd, (int)(eq - *w), *w);
+	}
+	return 0;
+}
+
+/*
+ * key=value words as the command's arguments, typed by the schema; a
+ * word that is not of its argument's type is a usage error (-EINVAL):
+ * nothing is sent.
+ */
 static int build_args(JsonNode *commands, const char *cmd, char **words,
 		      JsonNode **ret)
 {
@@ -223,10 +294,6 @@ static int build_args(JsonNode *commands, const char *cmd, char **words,
 		g_autofree char *key = NULL;
 		const char *type, *val;
 
-		if (!eq || eq == *words) {
-			json_object_unref(o);
-			return fail("%s: '%s' is not key=value", cmd, *words);
-		}
 		key = g_strndup(*words, (gsize)(eq - *words));
 		val = eq + 1;
 		type = arg_type(commands, cmd, key);
@@ -238,8 +305,9 @@ static int build_args(JsonNode *commands, const char *cmd, char **words,
 			v = g_ascii_strtoll(val, &end, 0);
 			if (!*val || *end || errno) {
 				json_object_unref(o);
-				return fail("%s: %s=%s: not an integer", cmd,
-					    key, val);
+				return usage_error("%s: %s=%s: not an integer "
+						   "(or beyond 64 bits)",
+						   cmd, key, val);
 			}
 			json_object_set_int_member(o, key, v);
 		} else if (type && !strcmp(type, "bool")) {
@@ -247,8 +315,8 @@ static int build_args(JsonNode *commands, const char *cmd, char **words,
 
 			if (parse_bool(val, &b) < 0) {
 				json_object_unref(o);
-				return fail("%s: %s=%s: not on or off", cmd,
-					    key, val);
+				return usage_error("%s: %s=%s: not on or off",
+						   cmd, key, val);
 			}
 			json_object_set_boolean_member(o, key, b);
 		} else {
@@ -437,7 +505,8 @@ static JsonObject *migration_over(struct conn *c)
 	const char *st = d ? str(d, "status") : "";
 
 	return !strcmp(st, "completed") || !strcmp(st, "failed") ||
-			       !strcmp(st, "cancelled")
+			       !strcmp(st, "cancelled") ||
+			       !strcmp(st, "unknown")
 		       ? d
 		       : NULL;
 }
@@ -454,8 +523,10 @@ static int follow_migration(struct conn *c)
 	JsonObject *d;
 
 	c->eof_ok = 1;
-	/* A long migration may go a while between events. */
+	/* A long migration may go a while between events; on a terminal
+	 * query-migrate is asked every 0.2 s anyway. */
 	g_socket_set_timeout(c->sock, 0);
+	c->keepalive = !tty;
 	while (!(d = migration_over(c))) {
 		g_autoptr(JsonNode) n = NULL;
 
@@ -571,6 +642,12 @@ int cmd_ctl(int argc, char **argv)
 	}
 	c.path = argv[1];
 	cmd = argv[2];
+	if (!strcmp(cmd, "watch") && argc > 3) {
+		fprintf(stderr, "modvmm: ctl: watch takes no arguments\n");
+		return 2;
+	}
+	if (check_words(cmd, argv + 3) < 0)
+		return 2;
 	c.buf = g_string_new(NULL);
 	c.sock = g_socket_new(G_SOCKET_FAMILY_UNIX, G_SOCKET_TYPE_STREAM,
 			      G_SOCKET_PROTOCOL_DEFAULT, &err);
@@ -595,6 +672,7 @@ int cmd_ctl(int argc, char **argv)
 		goto out;
 	if (!strcmp(cmd, "watch")) {
 		c.eof_ok = 1;
+		c.keepalive = 1;
 		status = watch(&c);
 		goto out;
 	}
@@ -604,8 +682,10 @@ int cmd_ctl(int argc, char **argv)
 		goto out;
 	if (build_args(json_object_get_member(json_node_get_object(commands),
 					      "return"),
-		       cmd, argv + 3, &args) < 0)
+		       cmd, argv + 3, &args) < 0) {
+		status = 2;
 		goto out;
+	}
 	reply = conn_execute(&c, cmd, args);
 	if (!reply)
 		goto out;

@@ -6,8 +6,12 @@
  * A device's type (and so its module) cannot go away while the device
  * exists: the loader refuses to unload a module with instances.
  */
+#define _GNU_SOURCE /* F_OFD_SETLK */
 #include <errno.h>
+#include <fcntl.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "device.h"
 #include "../compat/error.h"
@@ -215,8 +219,19 @@ static void device_detach_locked(struct modvmm_device *dev, int realized)
 		device_timer_free(dev->timers->pdata[dev->timers->len - 1]);
 }
 
+static void device_file_clear(gpointer p)
+{
+	struct device_file *f = p;
+
+	g_free(f->path);
+	if (f->fd >= 0)
+		close(f->fd);
+}
+
 static void device_release(struct modvmm_device *dev)
 {
+	if (dev->files)
+		g_array_unref(dev->files);
 	g_free(dev->prop_origin);
 	g_ptr_array_unref(dev->timers);
 	g_ptr_array_unref(dev->strings);
@@ -329,6 +344,8 @@ int device_create_machine(struct vmm *vmm, const char *spec,
 	dev->state = g_malloc0(dt->t.instance_size);
 	dev->strings = g_ptr_array_new_with_free_func(g_free);
 	dev->timers = g_ptr_array_new();
+	dev->files = g_array_new(FALSE, FALSE, sizeof(struct device_file));
+	g_array_set_clear_func(dev->files, device_file_clear);
 
 	dev->prop_origin = g_new0(uint8_t, dt->t.n_properties + 1u);
 
@@ -406,6 +423,139 @@ void device_destroy_all(struct vmm *vmm)
 {
 	while (vmm->devices->len)
 		device_destroy(vmm->devices->pdata[vmm->devices->len - 1]);
+}
+
+/* Another device's use of the file `st` that conflicts with this one's. */
+static const struct device_file *file_conflict(struct modvmm_device *dev,
+					       const struct stat *st, int write,
+					       const struct modvmm_device **ret)
+{
+	GPtrArray *devs = dev->vmm->devices;
+
+	for (guint i = 0; i < devs->len; i++) {
+		const struct modvmm_device *o = devs->pdata[i];
+
+		for (guint j = 0; o != dev && j < o->files->len; j++) {
+			const struct device_file *f =
+				&g_array_index(o->files, struct device_file, j);
+
+			if (f->st_dev == st->st_dev &&
+			    f->st_ino == st->st_ino && (write || f->write)) {
+				*ret = o;
+				return f;
+			}
+		}
+	}
+	return NULL;
+}
+
+int device_file_open(struct modvmm_device *dev, const char *path,
+		     uint32_t flags, GError **error)
+{
+	int write = !!(flags & MODVMM_FILE_WRITE);
+	struct flock lock = { .l_type = write ? F_WRLCK : F_RDLCK,
+			      .l_whence = SEEK_SET };
+	const struct modvmm_device *holder = NULL;
+	const struct device_file *f;
+	struct device_file mine;
+	struct stat st;
+	int fd, r;
+
+	if (flags & ~MODVMM_FILE_WRITE)
+		return error_setf(error, EINVAL,
+				  "%s: file_open flags 0x%x: unknown bits",
+				  path, flags);
+	fd = open(path, (write ? O_RDWR : O_RDONLY) | O_CLOEXEC | O_NOCTTY);
+	if (fd < 0 || fstat(fd, &st) < 0) {
+		r = errno;
+		if (fd >= 0)
+			close(fd);
+		return error_setf(error, r, "%s: %s", path, g_strerror(r));
+	}
+	f = file_conflict(dev, &st, write, &holder);
+	if (f) {
+		close(fd);
+		return error_setf(error, EBUSY,
+				  "%s: in use: device %s (%s) has it open %s",
+				  path, holder->id, holder->type->t.name,
+				  f->write ? "read-write" : "read-only");
+	}
+	/* One writer or many readers, across processes that ask (another
+	 * modvmm, QEMU): an open file description lock goes with the last
+	 * close of this descriptor, whatever else the process holds. */
+	if (!dev->vmm->no_file_locks && fcntl(fd, F_OFD_SETLK, &lock) < 0) {
+		r = errno;
+		close(fd);
+		if (r == EAGAIN || r == EACCES)
+			return error_setf(
+				error, EBUSY,
+				"%s: in use: another process holds "
+				"a lock on it for %s",
+				path, write ? "reading or writing" : "writing");
+		return error_setf(error, r, "%s: lock: %s", path,
+				  g_strerror(r));
+	}
+	mine.path = g_strdup(path);
+	mine.st_dev = st.st_dev;
+	mine.st_ino = st.st_ino;
+	mine.write = write;
+	mine.fd = fcntl(fd, F_DUPFD_CLOEXEC, 0);
+	mine.locked = !dev->vmm->no_file_locks;
+	g_array_append_val(dev->files, mine);
+	return fd;
+}
+
+static int file_lock(const struct device_file *f, short type)
+{
+	struct flock lock = { .l_type = type, .l_whence = SEEK_SET };
+
+	return fcntl(f->fd, F_OFD_SETLK, &lock) < 0 ? -errno : 0;
+}
+
+int devices_lock_files(struct vmm *vmm, GError **error)
+{
+	for (guint i = 0; i < vmm->devices->len; i++) {
+		struct modvmm_device *dev = vmm->devices->pdata[i];
+
+		for (guint j = 0; j < dev->files->len; j++) {
+			struct device_file *f =
+				&g_array_index(dev->files, struct device_file, j);
+			int r = f->locked ? 0
+					  : file_lock(f, f->write ? F_WRLCK
+								  : F_RDLCK);
+
+			if (r == -EAGAIN || r == -EACCES)
+				return error_setf(
+					error, EBUSY,
+					"%s: %s: in use: another process holds "
+					"a lock on it for %s",
+					dev->id, f->path,
+					f->write ? "reading or writing"
+						 : "writing");
+			if (r < 0)
+				return error_setf(error, -r, "%s: %s: lock: %s",
+						  dev->id, f->path,
+						  g_strerror(-r));
+			f->locked = 1;
+		}
+	}
+	vmm->no_file_locks = 0;
+	return 0;
+}
+
+void devices_unlock_files(struct vmm *vmm)
+{
+	for (guint i = 0; i < vmm->devices->len; i++) {
+		struct modvmm_device *dev = vmm->devices->pdata[i];
+
+		for (guint j = 0; j < dev->files->len; j++) {
+			struct device_file *f =
+				&g_array_index(dev->files, struct device_file, j);
+
+			if (f->locked && !file_lock(f, F_UNLCK))
+				f->locked = 0;
+		}
+	}
 }
 
 struct modvmm_timer *device_timer_new(struct modvmm_device *dev,

@@ -3,6 +3,7 @@
 #define CORE_DEVICE_H
 
 #include <stdarg.h>
+#include <sys/types.h>
 
 #include <glib.h>
 
@@ -19,6 +20,17 @@ struct modvmm_device {
 	GError *error;	    /* first host service failure during realize */
 	/* Per property of its type: who set it (enum device_prop_origin). */
 	uint8_t *prop_origin;
+	GArray *files; /* struct device_file: what it opened (file_open) */
+};
+
+/* A file a device opened through the host (device_file_open()). */
+struct device_file {
+	char *path;
+	dev_t st_dev;
+	ino_t st_ino;
+	int write;
+	int fd;	    /* a duplicate: the open file description locked */
+	int locked; /* its lock is held */
 };
 
 enum device_prop_origin {
@@ -69,6 +81,26 @@ struct modvmm_timer {
 	struct timer *t;
 	struct modvmm_device *dev;
 };
+
+/*
+ * The host service file_open (abi/include/modvmm/host.h): opens `path`
+ * for `dev`, refusing a file another device of the VM writes (or that
+ * this one would write while another has it), and takes an open file
+ * description lock on it against other processes, unless the VM was
+ * told not to (vmm->no_file_locks). The descriptor, or -errno with the
+ * reason in *error.
+ */
+int device_file_open(struct modvmm_device *dev, const char *path,
+		     uint32_t flags, GError **error);
+
+/*
+ * The locks of every device's files, handed over in a migration: the
+ * source lets them go when it commits, the destination takes them before
+ * the guest runs there, and a source resumed after an unknown end takes
+ * them back (refused while the destination holds them).
+ */
+int devices_lock_files(struct vmm *vmm, GError **error);
+void devices_unlock_files(struct vmm *vmm);
 
 struct modvmm_timer *device_timer_new(struct modvmm_device *dev,
 				      modvmm_timer_cb cb, void *opaque);

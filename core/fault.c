@@ -23,12 +23,16 @@ static const char *const names[FAULT_N] = {
 	[FAULT_MIGRATE_RAM] = "migrate-ram",
 	[FAULT_MIGRATE_DEVICE_STATE] = "migrate-device-state",
 	[FAULT_MIGRATE_COMPLETE] = "migrate-complete",
+	[FAULT_MIGRATE_COMMIT] = "migrate-commit",
+	[FAULT_MIGRATE_RUNNING] = "migrate-running",
 	[FAULT_INCOMING_CONNECT] = "incoming-connect",
 	[FAULT_INCOMING_MANIFEST] = "incoming-manifest",
 	[FAULT_INCOMING_VERDICT] = "incoming-verdict",
 	[FAULT_INCOMING_RAM] = "incoming-ram",
 	[FAULT_INCOMING_DEVICE_STATE] = "incoming-device-state",
 	[FAULT_INCOMING_COMPLETE] = "incoming-complete",
+	[FAULT_INCOMING_COMMIT] = "incoming-commit",
+	[FAULT_INCOMING_RUNNING] = "incoming-running",
 };
 
 /* Written before any thread exists, only read after. */

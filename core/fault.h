@@ -19,7 +19,9 @@ enum fault {
 	FAULT_MIGRATE_VERDICT,	    /* the verdict came, it accepts */
 	FAULT_MIGRATE_RAM,	    /* the first RAM round sent */
 	FAULT_MIGRATE_DEVICE_STATE, /* guest paused, last pages sent */
-	FAULT_MIGRATE_COMPLETE,	    /* COMPLETE came, the run not ended */
+	FAULT_MIGRATE_COMPLETE,	    /* COMPLETE came, COMMIT not sent */
+	FAULT_MIGRATE_COMMIT,	    /* COMMIT sent, RUNNING not come */
+	FAULT_MIGRATE_RUNNING,	    /* RUNNING came, the run not ended */
 	/* The destination, in its main thread. */
 	FAULT_INCOMING_CONNECT,	     /* accepted, nothing read */
 	FAULT_INCOMING_MANIFEST,     /* HELLO, MANIFEST, CONFIG read */
@@ -27,6 +29,8 @@ enum fault {
 	FAULT_INCOMING_RAM,	     /* the first RAM record came */
 	FAULT_INCOMING_DEVICE_STATE, /* the first record of state came */
 	FAULT_INCOMING_COMPLETE,     /* all loaded, COMPLETE not sent */
+	FAULT_INCOMING_COMMIT,	     /* COMMIT came, the guest not started */
+	FAULT_INCOMING_RUNNING,	     /* vCPUs made, RUNNING not sent */
 	FAULT_N,
 };
 

@@ -125,9 +125,34 @@ static int32_t host_region_add(struct modvmm_device *dev,
 			MODVMM_SPACE_PIO, MODVMM_SPACE_MMIO);
 		goto out;
 	}
+	/* The interrupt announced with a range is the device's line: one
+	 * the irqchip lacks would never reach the guest. */
+	if ((r.acpi_flags & MODVMM_ACPI_IRQ) && r.acpi_irq >= VMM_IRQ_LINES) {
+		ret = error_setf(&err, EINVAL,
+				 "region %s: IRQ %u is not a line of the "
+				 "interrupt controller (IOAPIC pins 0-%u)",
+				 r.name ? r.name : "(unnamed)", r.acpi_irq,
+				 VMM_IRQ_LINES - 1);
+		goto out;
+	}
 	ret = bus_add(bus, &r, opaque, dev, dev->id, &err);
 out:
 	keep_error(dev, ret, err);
+	return ret;
+}
+
+static int32_t host_file_open(struct modvmm_device *dev, const char *path,
+			      uint32_t flags)
+{
+	GError *err = NULL;
+	int ret;
+
+	if (!path)
+		ret = error_setf(&err, EINVAL, "file_open: no path");
+	else
+		ret = device_file_open(dev, path, flags, &err);
+	if (ret < 0)
+		keep_error(dev, ret, err);
 	return ret;
 }
 
@@ -179,6 +204,7 @@ static const struct modvmm_host services = {
 	.request = host_request,
 	.irq_pulse = host_irq_pulse,
 	.notify_add = host_notify_add,
+	.file_open = host_file_open,
 };
 
 const struct modvmm_host *host_services(void)

@@ -378,9 +378,13 @@ static int handle_exit(struct kvm_cpu *cpu)
 	case KVM_EXIT_INTR:
 		return 0;
 	case KVM_EXIT_SHUTDOWN:
-		/* A triple fault: how Linux's reboot=t and most resets end. */
-		kvm_cpus_stop(kvm, KVM_END_RESET, 0,
-			      "guest reset (triple fault)");
+		/*
+		 * A triple fault: the CPU resets. Linux's reboot=t asks for
+		 * one, but mostly it is a guest whose memory or state is
+		 * broken, which must not look like an orderly reset.
+		 */
+		kvm_cpus_stop(kvm, KVM_END_TRIPLE_FAULT, 0,
+			      "guest reset by a triple fault");
 		return 1;
 	case KVM_EXIT_SYSTEM_EVENT:
 		switch (run->system_event.type) {
@@ -460,9 +464,11 @@ static void kick_handler(int sig)
 	(void)sig;
 }
 
-void kvm_cpus_run(struct kvm *kvm, struct kvm_result *ret)
+void kvm_cpus_run(struct kvm *kvm, void (*started)(void *), void *opaque,
+		  struct kvm_result *ret)
 {
 	struct sigaction sa = { .sa_handler = kick_handler };
+	int hold;
 
 	/* No SA_RESTART: the kick must make KVM_RUN return EINTR. */
 	sigemptyset(&sa.sa_mask);
@@ -473,6 +479,13 @@ void kvm_cpus_run(struct kvm *kvm, struct kvm_result *ret)
 	 * thread with its id or sets immediate_exit before it first runs.
 	 */
 	g_mutex_lock(&kvm->stop_lock);
+	/* Until `started` returns, the vCPUs wait before their first
+	 * instruction: the guest runs only once its threads all exist. */
+	hold = started && !kvm->paused;
+	if (hold) {
+		kvm->paused = 1;
+		kick_all(kvm);
+	}
 	for (unsigned int i = 0; i < kvm->ncpus && !kvm->stopping; i++) {
 		struct kvm_cpu *cpu = kvm->cpus[i];
 		int r = pthread_create(&cpu->tid, NULL, cpu_thread, cpu);
@@ -490,6 +503,15 @@ void kvm_cpus_run(struct kvm *kvm, struct kvm_result *ret)
 
 		pthread_setname_np(cpu->tid, name);
 		cpu->started = 1;
+	}
+	if (started && !kvm->stopping) {
+		g_mutex_unlock(&kvm->stop_lock);
+		started(opaque);
+		g_mutex_lock(&kvm->stop_lock);
+	}
+	if (hold) {
+		kvm->paused = 0;
+		g_cond_broadcast(&kvm->stop_cond);
 	}
 	while (!kvm->stopping)
 		g_cond_wait(&kvm->stop_cond, &kvm->stop_lock);

@@ -13,7 +13,8 @@ enum kvm_end {
 	KVM_END_NONE,
 	KVM_END_EXIT,	  /* the guest asked to exit (debug-exit): arg */
 	KVM_END_POWEROFF, /* the guest powered off */
-	KVM_END_RESET,	  /* the guest reset (i8042, triple fault) */
+	KVM_END_RESET,	  /* the guest reset (i8042, ACPI) */
+	KVM_END_TRIPLE_FAULT, /* a fault the guest could not handle */
 	KVM_END_PANIC,	  /* the guest reported a panic */
 	KVM_END_STOPPED,  /* the host stopped it (signal): arg */
 	KVM_END_QUIT,	  /* the operator asked it to quit (control) */
@@ -46,7 +47,8 @@ int kvm_cpus_create(struct kvm *kvm, const struct kvm_boot *boot,
  * Runs the vCPUs, one thread each, until the guest or kvm_cpus_stop()
  * ends the run. Device callbacks run on the vCPU threads.
  */
-void kvm_cpus_run(struct kvm *kvm, struct kvm_result *ret);
+void kvm_cpus_run(struct kvm *kvm, void (*started)(void *), void *opaque,
+		  struct kvm_result *ret);
 
 /*
  * Ends the run; callable from any thread, also from device code. The first

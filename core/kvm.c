@@ -134,6 +134,41 @@ int kvm_dirty_log_get(struct kvm *kvm, uint64_t *bitmap, GError **error)
 	return 0;
 }
 
+/*
+ * What this VM has at fixed addresses, which no device may claim: guest
+ * RAM, and what KVM emulates in the kernel (its accesses never reach a
+ * device here): the PICs with their ELCR, the PIT and port 0x61, the
+ * IOAPIC, the local APICs, the real-mode TSS and identity map.
+ */
+static void reserve_ranges(struct kvm *kvm)
+{
+	static const struct {
+		int mmio;
+		uint64_t base, length;
+		const char *what;
+	} fixed[] = {
+		{ 0, 0x20, 2, "the in-kernel PIC (master)" },
+		{ 0, 0x40, 4, "the in-kernel PIT" },
+		{ 0, 0x61, 1, "the in-kernel PIT (port 0x61)" },
+		{ 0, 0xa0, 2, "the in-kernel PIC (slave)" },
+		{ 0, 0x4d0, 2, "the in-kernel PIC's ELCR" },
+		{ 1, KVM_IOAPIC_ADDR, 0x1000, "the in-kernel IOAPIC" },
+		{ 1, KVM_LAPIC_ADDR, 0x1000, "the in-kernel local APIC" },
+		{ 1, KVM_IDMAP_ADDR, 0x4000,
+		  "KVM's identity map and real-mode TSS" },
+	};
+	struct vmm *vmm = kvm->vmm;
+	uint64_t low = MIN(kvm->ram_size, KVM_RAM_LOW_MAX);
+
+	bus_reserve(vmm->mmio, 0, low, "guest RAM");
+	if (kvm->ram_size > low)
+		bus_reserve(vmm->mmio, KVM_HOLE_END, kvm->ram_size - low,
+			    "guest RAM");
+	for (size_t i = 0; i < G_N_ELEMENTS(fixed); i++)
+		bus_reserve(fixed[i].mmio ? vmm->mmio : vmm->pio, fixed[i].base,
+			    fixed[i].length, fixed[i].what);
+}
+
 int kvm_open(struct vmm *vmm, const char *dev, uint64_t ram_size,
 	     unsigned int ncpus, struct kvm **ret, GError **error)
 {
@@ -261,6 +296,7 @@ int kvm_open(struct vmm *vmm, const char *dev, uint64_t ram_size,
 		if (r < 0)
 			goto fail;
 	}
+	reserve_ranges(kvm);
 	*ret = kvm;
 	return 0;
 fail:

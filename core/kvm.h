@@ -14,6 +14,9 @@
 /* Where KVM's real-mode TSS and identity map live (top of 4 GiB). */
 #define KVM_TSS_ADDR 0xfffbd000ull
 #define KVM_IDMAP_ADDR 0xfffbc000ull
+/* KVM's in-kernel IOAPIC and local APICs (at their reset addresses). */
+#define KVM_IOAPIC_ADDR 0xfec00000ull
+#define KVM_LAPIC_ADDR 0xfee00000ull
 
 #define KVM_MAX_CPUS 64
 

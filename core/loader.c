@@ -228,6 +228,36 @@ out:
 	return r;
 }
 
+/*
+ * A loader given module directories loads only files that resolve into
+ * one of them: the rule is applied here, to the file trusted_open()
+ * resolved and opened, whether it was named by a path, found by a bare
+ * name or listed at start-up, so that no symbolic link leads out of the
+ * directories. A loader without directories (one a test drives) loads
+ * the files it is given.
+ */
+static int dir_rule(struct loader *l, const char *file, const char *real,
+		    GError **error)
+{
+	g_autofree char *dir = g_path_get_dirname(real);
+	g_autoptr(GString) list = g_string_new(NULL);
+
+	if (!l->dirs->len)
+		return 0;
+	for (guint i = 0; i < l->dirs->len; i++) {
+		g_autofree char *d = realpath(l->dirs->pdata[i], NULL);
+
+		if (d && !strcmp(d, dir))
+			return 0;
+		g_string_append_printf(list, "%s%s", i ? ", " : "",
+				       (char *)l->dirs->pdata[i]);
+	}
+	return error_setf(error, EPERM,
+			  "%s: refusing module: %s is not in a module "
+			  "directory (%s) (rule: module directory)",
+			  file, real, list->str);
+}
+
 /* Reads `len` bytes at `off`, fewer at the end; the count or -errno. */
 static ssize_t read_at_most(int fd, char *buf, size_t len, off_t off)
 {
@@ -846,6 +876,11 @@ int loader_load(struct loader *l, const char *path, struct module **ret,
 	r = trusted_open(path, "module", &real, &fd, error);
 	if (r < 0)
 		return r;
+	r = dir_rule(l, file, real, error);
+	if (r < 0) {
+		close(fd);
+		return r;
+	}
 	m = g_new0(struct module, 1);
 	m->fd = fd;
 	m->types = g_ptr_array_new_with_free_func(device_type_free);

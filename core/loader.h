@@ -64,7 +64,9 @@ int loader_set_allowlist(struct loader *l, const char *path, GError **error);
 
 /*
  * Checks and loads one module file. Nothing of the module runs unless its
- * file, directory, digest (with an allowlist) and metadata pass; what is
+ * file, directory, digest (with an allowlist) and metadata pass, and,
+ * when the loader has module directories, the file `path` resolves to
+ * (symbolic links followed) lies in one of them; what is
  * mapped is the file that was checked, whatever happens to the path. On
  * failure nothing stays loaded.
  */

@@ -463,10 +463,11 @@ fail:
 	return r;
 }
 
-void machine_run(struct machine *m, struct kvm_result *ret)
+void machine_run(struct machine *m, void (*started)(void *), void *opaque,
+		 struct kvm_result *ret)
 {
 	timers_release(m->vmm->timers);
-	kvm_cpus_run(m->kvm, ret);
+	kvm_cpus_run(m->kvm, started, opaque, ret);
 	/* Saved after the run (--snapshot-on-exit), the clock is at rest. */
 	timers_hold(m->vmm->timers);
 }

@@ -11,6 +11,8 @@
 #include "vmm.h"
 
 
+struct tls_creds;
+
 struct machine_config {
 	const char *machine; /* NULL or "microvm" */
 	uint64_t memory;     /* bytes */
@@ -43,6 +45,8 @@ struct machine {
 	uint32_t downtime_ms;
 	/* s: migrate's default timeout-s (--migration-timeout) */
 	uint32_t migration_timeout;
+	/* migrate's certificates (--migration-tls), the front end's */
+	struct tls_creds *migration_tls;
 };
 
 /*
@@ -85,8 +89,13 @@ int machine_new(const struct machine_config *cfg, const char *type_name,
 int machine_open_kvm(struct machine *m, const struct machine_config *cfg,
 		     uint64_t memory, unsigned int cpus, GError **error);
 
-/* Runs until the guest ends or machine_stop(); see enum kvm_end. */
-void machine_run(struct machine *m, struct kvm_result *ret);
+/*
+ * Runs until the guest ends or machine_stop(); see enum kvm_end.
+ * `started` (NULL: none) is called once every vCPU thread exists, before
+ * any runs guest code, unless the machine was stopped first.
+ */
+void machine_run(struct machine *m, void (*started)(void *), void *opaque,
+		 struct kvm_result *ret);
 
 /* Ends the run from any thread (a signal watcher, say). */
 void machine_stop(struct machine *m, int signo);

@@ -3,6 +3,7 @@
  * core/main.c - the modvmm command line: a thin front end over the core
  * library. This is the only place in core/ that prints or exits.
  */
+#define _GNU_SOURCE /* sigabbrev_np */
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
@@ -13,6 +14,7 @@
 #include <glib.h>
 #include <json-glib/json-glib.h>
 
+#include "../compat/error.h"
 #include "compat-cli.h"
 #include "control-cmds.h"
 #include "control.h"
@@ -25,6 +27,7 @@
 #include "migration.h"
 #include "restore.h"
 #include "sandbox.h"
+#include "tls.h"
 #include "transport.h"
 #include "vmm.h"
 
@@ -214,7 +217,10 @@ static char *opt_snapshot_on_exit;
 static int opt_downtime_ms = MIGRATION_DOWNTIME_DEFAULT;
 static gboolean opt_paused;
 static int opt_control_timeout = CONTROL_TIMEOUT_DEFAULT;
+static int opt_control_idle = CONTROL_IDLE_DEFAULT;
 static int opt_migration_timeout = MIGRATION_TIMEOUT_DEFAULT;
+static char *opt_migration_tls;
+static struct tls_creds *migration_tls; /* --migration-tls, loaded */
 static char *opt_seccomp;
 
 static const GOptionEntry run_options[] = {
@@ -261,11 +267,20 @@ static const GOptionEntry run_options[] = {
 	  "Seconds a control client has for the handshake and to take its "
 	  "output (default 60)",
 	  "S" },
+	{ "control-idle-timeout", 0, 0, G_OPTION_ARG_INT, &opt_control_idle,
+	  "Seconds a control client may send no request before it is "
+	  "disconnected (default 600; 0: no limit)",
+	  "S" },
 	{ "migration-timeout", 0, 0, G_OPTION_ARG_INT, &opt_migration_timeout,
 	  "Seconds a migration peer may send and take nothing: an incoming "
 	  "source, and the destination of migrate without timeout-s "
 	  "(default 60)",
 	  "S" },
+	{ "migration-tls", 0, 0, G_OPTION_ARG_FILENAME, &opt_migration_tls,
+	  "Migrate over TLS on tcp: with the certificates in DIR "
+	  "(ca-cert.pem, server-cert.pem and server-key.pem for "
+	  "--incoming, client-cert.pem and client-key.pem for migrate)",
+	  "DIR" },
 	{ "seccomp", 0, 0, G_OPTION_ARG_STRING, &opt_seccomp,
 	  "System call filters per thread: enforce (default), log (the "
 	  "kernel logs what enforce would refuse) or off",
@@ -277,22 +292,74 @@ static const GOptionEntry run_options[] = {
 #define STATUS_SETUP 125
 #define STATUS_GUEST_ERROR 126
 #define STATUS_PANIC 124
+#define STATUS_TRIPLE_FAULT 123
 
+/*
+ * SIGINT, SIGTERM and SIGHUP, from the start of a run: before the guest
+ * is here, they end the wait for it (an incoming migration is cancelled:
+ * the source keeps the guest); once it runs, an outgoing migration is
+ * cancelled or, past its commit, its end awaited, and then the guest
+ * stops as it would without one. SIGUSR2 ends the thread.
+ */
 struct watcher {
 	pthread_t tid;
 	sigset_t set;
+	GMutex lock; /* guards what follows */
 	struct machine *m;
+	struct incoming *in;
+	struct control *ctl;
+	int early; /* the signal that came before the guest, or 0 */
 };
 
-/* Turns SIGINT, SIGTERM and SIGHUP into a clean stop; SIGUSR2 ends it. */
 static void *watch_signals(void *data)
 {
 	struct watcher *w = data;
+	struct machine *m;
 	int sig;
 
-	while (!sigwait(&w->set, &sig) && sig != SIGUSR2)
-		machine_stop(w->m, sig);
+	sandbox_enter_or_die(SANDBOX_MAIN);
+	while (!sigwait(&w->set, &sig) && sig != SIGUSR2) {
+		g_mutex_lock(&w->lock);
+		m = w->m;
+		if (!m) {
+			w->early = w->early ? w->early : sig;
+			if (w->in)
+				incoming_cancel(w->in, NULL);
+			if (w->ctl)
+				control_end_wait(w->ctl);
+		}
+		g_mutex_unlock(&w->lock);
+		if (m) {
+			control_settle_migration(w->ctl);
+			machine_stop(m, sig);
+		}
+	}
 	return NULL;
+}
+
+/* The guest is here: a signal that came meanwhile stops it before it runs. */
+static void watcher_attach(struct watcher *w, struct machine *m,
+			   struct control *ctl)
+{
+	int early;
+
+	g_mutex_lock(&w->lock);
+	w->m = m;
+	w->ctl = ctl;
+	early = w->early;
+	g_mutex_unlock(&w->lock);
+	if (early)
+		machine_stop(m, early);
+}
+
+static int watcher_early(struct watcher *w)
+{
+	int sig;
+
+	g_mutex_lock(&w->lock);
+	sig = w->early;
+	g_mutex_unlock(&w->lock);
+	return sig;
 }
 
 static int end_status(const struct kvm_result *res)
@@ -307,6 +374,8 @@ static int end_status(const struct kvm_result *res)
 		return 0;
 	case KVM_END_PANIC:
 		return STATUS_PANIC;
+	case KVM_END_TRIPLE_FAULT:
+		return STATUS_TRIPLE_FAULT;
 	case KVM_END_STOPPED:
 		return 128 + (int)res->arg;
 	default:
@@ -338,36 +407,70 @@ static int restore(const struct machine_config *cfg, const char *path,
 
 /*
  * --incoming URI: a migration check gets its verdict, then the next
- * connection is awaited (not on an inherited fd:, which has one).
+ * connection is awaited (not on an inherited fd:, which has one). The
+ * control socket, if any, shows and may cancel it meanwhile.
  */
-static int receive(const struct machine_config *cfg, struct machine **ret,
-		   GError **error)
+static int receive(const struct machine_config *cfg, struct watcher *w,
+		   struct control *ctl, struct incoming **ret_in,
+		   struct machine **ret, GError **error)
 {
-	int listener = transport_listen(opt_incoming, error);
-	int r = listener;
+	struct incoming *in = NULL;
+	int r = incoming_listen(opt_incoming, (uint32_t)opt_migration_timeout,
+				&in, error);
 
-	while (listener >= 0) {
+	if (r < 0)
+		return r;
+	incoming_set_tls(in, migration_tls);
+	*ret_in = in;
+	if (ctl)
+		control_attach_incoming(ctl, in);
+	g_mutex_lock(&w->lock);
+	w->in = in;
+	if (w->early)
+		incoming_cancel(in, NULL);
+	g_mutex_unlock(&w->lock);
+	for (;;) {
 		fprintf(stderr, "modvmm: waiting for a migration on %s\n",
 			opt_incoming);
-		r = incoming_take(listener, opt_incoming,
-				  (uint32_t)opt_migration_timeout, cfg, ret,
-				  error);
+		r = incoming_take(in, cfg, ret, error);
 		if (r < 0 || *ret)
 			break;
 		fprintf(stderr, "modvmm: %s: a migration check: verdict sent\n",
 			opt_incoming);
 		/* An inherited descriptor has one connection. */
 		if (g_str_has_prefix(opt_incoming, "fd:")) {
-			r = -ECANCELED;
+			r = error_setf(error, ECANCELED,
+				       "%s: the inherited connection was a "
+				       "migration check",
+				       opt_incoming);
 			break;
 		}
 	}
-	if (listener >= 0)
-		transport_unlisten(listener, opt_incoming);
 	if (*ret)
 		fprintf(stderr, "modvmm: guest arrived from %s\n",
 			opt_incoming);
 	return r;
+}
+
+/*
+ * The guest is about to run here: the source, which waits for that,
+ * hears it. The line comes before any guest code runs here, so that an
+ * operator resolving a migration in doubt can tell from this host's
+ * output whether the guest ran here (docs/user-guide.md).
+ */
+static void tell_source(void *opaque)
+{
+	g_autoptr(GError) err = NULL;
+
+	if (incoming_confirm(opaque, &err) < 0)
+		fprintf(stderr,
+			"modvmm: the guest runs here, but the source was not "
+			"told (%s): if it still has the guest paused, quit it "
+			"there\n",
+			err->message);
+	else
+		fprintf(stderr, "modvmm: the guest runs here (RUNNING sent to "
+				"the source)\n");
 }
 
 static int cmd_run(int argc, char **argv)
@@ -380,6 +483,7 @@ static int cmd_run(int argc, char **argv)
 	struct watcher w = { 0 };
 	struct machine *m = NULL;
 	struct control *ctl = NULL;
+	struct incoming *in = NULL;
 	g_autofree char *deferred = NULL;
 	enum sandbox_mode seccomp = SANDBOX_ENFORCE;
 	int status;
@@ -438,6 +542,14 @@ static int cmd_run(int argc, char **argv)
 			opt_control_timeout);
 		return 2;
 	}
+	if (opt_control_idle && (opt_control_idle < CONTROL_IDLE_MIN ||
+				 opt_control_idle > 86400)) {
+		fprintf(stderr,
+			"modvmm: --control-idle-timeout %d: 0 (no limit) or "
+			"%d to 86400\n",
+			opt_control_idle, CONTROL_IDLE_MIN);
+		return 2;
+	}
 	if (opt_migration_timeout < 1 ||
 	    opt_migration_timeout > MIGRATION_TIMEOUT_MAX) {
 		fprintf(stderr, "modvmm: --migration-timeout %d: 1 to %d\n",
@@ -482,71 +594,77 @@ static int cmd_run(int argc, char **argv)
 		print_error(err);
 		return STATUS_SETUP;
 	}
-
-	if (opt_restore && restore(&cfg, opt_restore, &m, &err) < 0) {
+	/* The files are read now; a destination on tcp: needs its pair. */
+	if (opt_migration_tls &&
+	    tls_creds_load(opt_migration_tls,
+			   opt_incoming && g_str_has_prefix(opt_incoming, "tcp:")
+				   ? TLS_NEED_SERVER
+				   : 0,
+			   &migration_tls, &err) < 0) {
 		print_error(err);
 		return STATUS_SETUP;
 	}
-	/* --incoming defer: the control socket first, the URI from it. */
-	if (opt_incoming && !strcmp(opt_incoming, "defer")) {
+	g_mutex_init(&w.lock);
+	pthread_create(&w.tid, NULL, watch_signals, &w);
+
+	status = STATUS_SETUP;
+	if (opt_restore && restore(&cfg, opt_restore, &m, &err) < 0)
+		goto out;
+	/* A destination's control socket serves while the guest comes. */
+	if (opt_incoming && opt_control) {
 		if (control_new(NULL, opt_control,
 				(unsigned int)opt_control_timeout,
-				control_commands(), &ctl, &err) < 0) {
-			print_error(err);
-			return STATUS_SETUP;
-		}
+				(unsigned int)opt_control_idle,
+				control_commands(), &ctl, &err) < 0)
+			goto out;
+		g_mutex_lock(&w.lock);
+		w.ctl = ctl;
+		g_mutex_unlock(&w.lock);
+	}
+	/* --incoming defer: the URI from the control socket. */
+	if (opt_incoming && !strcmp(opt_incoming, "defer")) {
 		fprintf(stderr, "modvmm: waiting for migrate-incoming on %s\n",
 			opt_control);
-		/* Nothing to lose yet: a signal may end the wait at once. */
-		pthread_sigmask(SIG_UNBLOCK, &w.set, NULL);
-		deferred = control_wait_incoming(ctl);
-		pthread_sigmask(SIG_BLOCK, &w.set, NULL);
+		if (!watcher_early(&w))
+			deferred = control_wait_incoming(ctl);
 		g_free(opt_incoming); /* "defer" */
 		opt_incoming = deferred;
+		if (!opt_incoming)
+			goto out;
+	} else if (ctl) {
+		control_set_incoming(ctl, opt_incoming, NULL);
 	}
-	if (opt_incoming && receive(&cfg, &m, &err) < 0) {
-		if (err) {
+	if (opt_incoming && receive(&cfg, &w, ctl, &in, &m, &err) < 0) {
+		if (err && !watcher_early(&w))
 			print_error(err);
-			fprintf(stderr,
-				"modvmm: migration from %s failed: no guest "
-				"started here\n",
-				opt_incoming);
-		}
-		control_free(ctl);
-		return STATUS_SETUP;
+		g_clear_error(&err);
+		fprintf(stderr,
+			"modvmm: migration from %s %s: no guest started here\n",
+			opt_incoming,
+			watcher_early(&w) ? "cancelled by a signal" : "failed");
+		goto out;
 	}
-	if (!m && machine_create(&cfg, &m, &err) < 0) {
-		print_error(err);
-		control_free(ctl);
-		return STATUS_SETUP;
-	}
+	if (!m && machine_create(&cfg, &m, &err) < 0)
+		goto out;
 	if (m->warning)
 		fprintf(stderr, "modvmm: warning: %s\n", m->warning);
 	m->downtime_ms = (uint32_t)opt_downtime_ms;
 	m->migration_timeout = (uint32_t)opt_migration_timeout;
+	m->migration_tls = migration_tls;
 	if (ctl)
 		control_attach(ctl, m);
 	else if (opt_control &&
 		 control_new(m, opt_control, (unsigned int)opt_control_timeout,
-			     control_commands(), &ctl, &err) < 0) {
-		print_error(err);
-		machine_free(m);
-		return STATUS_SETUP;
-	}
+			     (unsigned int)opt_control_idle, control_commands(),
+			     &ctl, &err) < 0)
+		goto out;
 	if (opt_paused)
 		machine_pause(m, NULL);
-	/* Set-up is over; the signal watcher and vCPUs inherit this. */
-	if (sandbox_enter(SANDBOX_MAIN, &err) < 0) {
-		print_error(err);
-		control_free(ctl);
-		machine_free(m);
-		return STATUS_SETUP;
-	}
-	w.m = m;
-	pthread_create(&w.tid, NULL, watch_signals, &w);
-	machine_run(m, &res);
-	pthread_kill(w.tid, SIGUSR2);
-	pthread_join(w.tid, NULL);
+	/* Set-up is over; the vCPUs inherit this. */
+	if (sandbox_enter(SANDBOX_MAIN, &err) < 0)
+		goto out;
+	watcher_attach(&w, m, ctl);
+	machine_run(m, in ? tell_source : NULL, in, &res);
 	/* The host stopped it: its state is whole, and can be kept. */
 	if (opt_snapshot_on_exit &&
 	    (res.end == KVM_END_STOPPED || res.end == KVM_END_QUIT)) {
@@ -562,16 +680,30 @@ static int cmd_run(int argc, char **argv)
 				opt_snapshot_on_exit, (guint64)bytes);
 		}
 	}
-	if (ctl) {
+	if (ctl)
 		control_run_ended(ctl, &res);
-		control_free(ctl);
-	}
-	machine_free(m);
-
 	status = end_status(&res);
 	fprintf(stderr, "modvmm: %s (exit status %d)\n",
 		res.message ? res.message : "guest stopped", status);
+out:
+	if (err)
+		print_error(err);
+	/* A signal ended the wait for the guest: the status says which. */
+	if (status == STATUS_SETUP && watcher_early(&w)) {
+		status = 128 + watcher_early(&w);
+		fprintf(stderr, "modvmm: stopped by SIG%s before the guest "
+				"ran (exit status %d)\n",
+			sigabbrev_np(watcher_early(&w)), status);
+	}
+	pthread_kill(w.tid, SIGUSR2);
+	pthread_join(w.tid, NULL);
+	control_free(ctl);
+	machine_free(m);
+	incoming_free(in);
+	tls_creds_unref(migration_tls);
+	tls_shutdown();
 	kvm_result_clear(&res);
+	g_mutex_clear(&w.lock);
 	return status;
 }
 

@@ -7,18 +7,23 @@
  * the destination; the transports are core/transport.c's and the
  * destination's side is core/incoming.c.
  *
- * Invariant: the guest on the source is paused only between the last
- * RAM round and COMPLETE, and every way out of that window but COMPLETE
- * resumes it. Every wait on the peer, on either side, ends after the
- * migration's timeout (core/transport.c), so that way out is always taken.
+ * Invariant: the guest on the source is paused from the last RAM round
+ * on. Every way out before the commit (COMPLETE came, COMMIT about to go)
+ * resumes it; after it, the source never resumes it by itself: RUNNING
+ * ends the run here, and anything else leaves the guest paused "in
+ * doubt" (MIGRATION_UNKNOWN) until an operator says where it lives
+ * (migration_resolve()). Every wait on the peer, on either side, ends
+ * after the migration's timeout (core/transport.c).
  */
 #include <errno.h>
 #include <netdb.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include "../compat/error.h"
 #include "../compat/negotiate.h"
+#include "device.h"
 #include "fault.h"
 #include "inventory.h"
 #include "kvm-cpu.h"
@@ -26,6 +31,7 @@
 #include "migration.h"
 #include "sandbox.h"
 #include "snapshot.h"
+#include "tls.h"
 #include "transport.h"
 
 struct migration {
@@ -36,6 +42,7 @@ struct migration {
 	uint32_t timeout;	 /* s the destination may move nothing */
 	GThread *thread;
 	struct addrinfo *ai; /* tcp: the destination, looked up beforehand */
+	struct tls_creds *tls; /* NULL: plaintext */
 	int fd;
 
 	GMutex lock; /* guards what follows */
@@ -52,6 +59,8 @@ struct migration {
 	gint64 started;		    /* µs, monotonic */
 	gint64 total_time;	    /* ms, once over */
 	int cancel;
+	int committed; /* COMMIT decided: the guest is not ours to resume */
+	GCond ended;   /* state >= MIGRATION_COMPLETED */
 	struct compat_verdict *verdict; /* the destination's, once it came */
 };
 
@@ -65,6 +74,7 @@ static const char *state_name(enum migration_state s)
 		[MIGRATION_COMPLETED] = "completed",
 		[MIGRATION_FAILED] = "failed",
 		[MIGRATION_CANCELLED] = "cancelled",
+		[MIGRATION_UNKNOWN] = "unknown",
 	};
 
 	return names[s];
@@ -138,11 +148,15 @@ static void set_state(struct migration *mig, enum migration_state st,
 
 	g_mutex_lock(&mig->lock);
 	mig->state = st;
-	if (error)
+	if (error) {
+		g_free(mig->error);
 		mig->error = g_strdup(error);
-	if (st >= MIGRATION_COMPLETED)
+	}
+	if (st >= MIGRATION_COMPLETED && !mig->total_time)
 		mig->total_time =
 			(g_get_monotonic_time() - mig->started) / 1000;
+	if (st >= MIGRATION_COMPLETED)
+		g_cond_broadcast(&mig->ended);
 	ev = status_locked(mig);
 	g_mutex_unlock(&mig->lock);
 	report(mig, ev);
@@ -176,6 +190,7 @@ enum phase {
 	PHASE_RAM,	    /* RAM rounds, the guest running */
 	PHASE_DEVICE_STATE, /* the guest paused: last pages, vCPU, devices */
 	PHASE_COMPLETE,	    /* waiting for COMPLETE */
+	PHASE_RUNNING,	    /* COMMIT sent, waiting for RUNNING */
 };
 
 static const struct {
@@ -187,6 +202,7 @@ static const struct {
 	[PHASE_RAM] = { "ram", 0 },
 	[PHASE_DEVICE_STATE] = { "device state", 0 },
 	[PHASE_COMPLETE] = { "complete", 1 },
+	[PHASE_RUNNING] = { "running", 1 },
 };
 
 /*
@@ -223,29 +239,74 @@ static int peer_error(enum phase ph, uint32_t timeout, int r, GError **error)
 	return error_setf(error, -r, "%s (during '%s')", was, name);
 }
 
-/* The destination's VERDICT record, parsed (compat_verdict_parse()). */
-static int receive_verdict(int fd, const char *uri, uint32_t timeout,
-			   struct compat_verdict **ret, GError **error)
+/* Whether the VERDICT's sender ends a migration with the commit. */
+static int peer_commits(const struct snap_record *rec)
+{
+	g_autoptr(JsonParser) p = json_parser_new_immutable();
+	JsonNode *root, *n;
+
+	if (!json_parser_load_from_data(p, (const char *)rec->data, rec->len,
+					NULL))
+		return 0;
+	root = json_parser_get_root(p);
+	n = JSON_NODE_HOLDS_OBJECT(root)
+		    ? json_object_get_member(json_node_get_object(root),
+					     "commit")
+		    : NULL;
+	return n && JSON_NODE_HOLDS_VALUE(n) &&
+	       json_node_get_value_type(n) == G_TYPE_INT64 &&
+	       json_node_get_int(n) >= SNAPSHOT_COMMIT;
+}
+
+/*
+ * The destination's VERDICT record, parsed (compat_verdict_parse()) and,
+ * when it accepts, held to what this guest offered (compat_verdict_check():
+ * no device at version 0 or at one it cannot save).
+ */
+static int receive_verdict(struct machine *m, int fd, const char *uri,
+			   uint32_t timeout, struct compat_verdict **ret,
+			   GError **error)
 {
 	g_autoptr(GByteArray) buf = g_byte_array_new();
+	struct compat_verdict *v;
+	struct manifest *mf;
 	struct snap_record rec;
 	size_t off = 0;
 	int r;
 
-	r = stream_read_record(fd, uri, SNAPSHOT_FORMAT, &off, buf, &rec, error);
+	r = stream_read_record(fd, uri, SNAPSHOT_FORMAT, &off, buf, &rec,
+			       error);
 	if (r < 0)
 		return peer_error(PHASE_VERDICT, timeout, r, error);
 	if (rec.type != SNAP_VERDICT || rec.len > SNAPSHOT_HEAD_MAX)
 		return error_setf(error, EPROTO,
 				  "%s: the destination sent no verdict", uri);
-	return compat_verdict_parse(uri, (const char *)rec.data, rec.len, ret,
-				    error);
+	r = compat_verdict_parse(uri, (const char *)rec.data, rec.len, &v,
+				 error);
+	if (r < 0)
+		return r;
+	mf = inventory_guest(m->vmm, m->type, m->alias, 0);
+	r = compat_verdict_check(uri, v, mf, error);
+	manifest_free(mf);
+	if (!r && v->accepted && !peer_commits(&rec))
+		r = error_setf(error, EPROTO,
+			       "%s: the destination does not take COMMIT at "
+			       "the end of a migration (an older modvmm): "
+			       "the guest could end up running on both "
+			       "hosts; refused",
+			       uri);
+	if (r < 0) {
+		compat_verdict_free(v);
+		return r;
+	}
+	*ret = v;
+	return 0;
 }
 
 static int read_verdict(struct migration *mig, GError **error)
 {
-	int r = receive_verdict(mig->fd, mig->uri, mig->timeout, &mig->verdict,
-				error);
+	int r = receive_verdict(mig->m, mig->fd, mig->uri, mig->timeout,
+				&mig->verdict, error);
 
 	if (r < 0)
 		return r;
@@ -257,15 +318,15 @@ static int read_verdict(struct migration *mig, GError **error)
 	return 0;
 }
 
-int migration_check(struct machine *m, const char *uri, JsonNode **ret,
-		    GError **error)
+int migration_check(struct machine *m, const char *uri,
+		    struct tls_creds *tls, JsonNode **ret, GError **error)
 {
 	struct snap_writer w = { .what = uri };
 	struct compat_verdict *v = NULL;
 	JsonObject *o;
 	int r;
 
-	r = transport_open(uri, MIGRATION_CHECK_TIMEOUT, error);
+	r = transport_open(uri, MIGRATION_CHECK_TIMEOUT, tls, error);
 	if (r < 0)
 		return r;
 	w.fd = r;
@@ -274,7 +335,7 @@ int migration_check(struct machine *m, const char *uri, JsonNode **ret,
 		r = peer_error(PHASE_HANDSHAKE, MIGRATION_CHECK_TIMEOUT, r,
 			       error);
 	else
-		r = receive_verdict(w.fd, uri, MIGRATION_CHECK_TIMEOUT, &v,
+		r = receive_verdict(m, w.fd, uri, MIGRATION_CHECK_TIMEOUT, &v,
 				    error);
 	if (!g_str_has_prefix(uri, "fd:"))
 		close(w.fd);
@@ -333,6 +394,50 @@ static int send_round(struct migration *mig, struct snap_writer *w,
 	return r;
 }
 
+/* Resuming after all: the disks' locks back, or a word why not. */
+static void relock(struct migration *mig)
+{
+	g_autoptr(GError) err = NULL;
+	struct vmm_sinks *sk = &mig->m->vmm->sinks;
+
+	if (devices_lock_files(mig->m->vmm, &err) < 0 && sk->log)
+		sk->log(sk->opaque, "migration", MODVMM_LOG_WARNING,
+			err->message);
+}
+
+/* -EPIPE when the peer closed its end (nothing more will come). */
+static int peer_gone(int fd)
+{
+	uint8_t b;
+	ssize_t n = recv(fd, &b, 1, MSG_PEEK | MSG_DONTWAIT);
+
+	if (n == 0 || (n < 0 && (errno == ECONNRESET || errno == EPIPE)))
+		return -EPIPE;
+	return 0;
+}
+
+/* The destination's next record, which must be an empty `type`. */
+static int await_record(struct migration *mig, uint8_t type, enum phase ph,
+			GError **error)
+{
+	g_autoptr(GByteArray) buf = g_byte_array_new();
+	struct snap_record rec;
+	size_t off = 0;
+	int r;
+
+	r = stream_read_record(mig->fd, mig->uri, SNAPSHOT_FORMAT, &off, buf,
+			       &rec, error);
+	if (r < 0)
+		return peer_error(ph, mig->timeout, r, error);
+	if (rec.type != type || rec.len)
+		return error_setf(error, EPROTO,
+				  "%s: the destination answered with a %s "
+				  "record of %u bytes, not %s",
+				  mig->uri, stream_record_name(rec.type),
+				  rec.len, stream_record_name(type));
+	return 0;
+}
+
 static int migrate(struct migration *mig, GError **error)
 {
 	struct machine *m = mig->m;
@@ -340,15 +445,12 @@ static int migrate(struct migration *mig, GError **error)
 	uint64_t words = (kvm->ram_size / 4096 + 63) / 64;
 	g_autofree uint64_t *dirty = g_new0(uint64_t, words);
 	struct snap_writer w = { .what = mig->uri };
-	g_autoptr(GByteArray) buf = g_byte_array_new();
-	struct snap_record rec;
 	gint64 stop_at, t;
-	size_t off = 0;
 	int paused = 0, r;
 
 	r = mig->ai ? transport_connect_tcp(mig->uri + 4, mig->ai, mig->timeout,
-					    error)
-		    : transport_open(mig->uri, mig->timeout, error);
+					    mig->tls, error)
+		    : transport_open(mig->uri, mig->timeout, mig->tls, error);
 	if (r < 0)
 		return r;
 	g_mutex_lock(&mig->lock);
@@ -422,19 +524,47 @@ static int migrate(struct migration *mig, GError **error)
 	g_mutex_unlock(&mig->lock);
 	if (r < 0)
 		goto fail;
-	r = stream_read_record(mig->fd, mig->uri, SNAPSHOT_FORMAT, &off, buf, &rec, error);
-	if (r < 0) {
-		r = peer_error(PHASE_COMPLETE, mig->timeout, r, error);
+	r = await_record(mig, SNAP_COMPLETE, PHASE_COMPLETE, error);
+	if (r < 0)
 		goto fail;
-	}
-	if (rec.type != SNAP_COMPLETE) {
-		r = error_setf(error, EPROTO,
-			       "the destination did not confirm: %s: it "
-			       "answered with a %u record, not COMPLETE",
-			       mig->uri, rec.type);
-		goto fail;
-	}
 	fault_point(FAULT_MIGRATE_COMPLETE);
+	/*
+	 * The commit: once COMMIT may have reached the destination, the
+	 * guest is not ours to resume. A destination that gave up since
+	 * COMPLETE (it closed the connection) cannot run it, and a COMMIT
+	 * that could not be written did not reach it: both resume here.
+	 */
+	r = peer_gone(mig->fd);
+	g_mutex_lock(&mig->lock);
+	mig->committed = !mig->cancel && !r;
+	g_mutex_unlock(&mig->lock);
+	if (r < 0) {
+		r = error_setf(error, -r,
+			       "the destination closed the connection after "
+			       "COMPLETE");
+		goto fail;
+	}
+	if (!mig->committed) {
+		r = error_setf(error, ECANCELED, "cancelled");
+		goto fail;
+	}
+	/* The disks' locks go with the guest (devices_lock_files()). */
+	devices_unlock_files(m->vmm);
+	r = stream_write_record(&w, SNAP_COMMIT, NULL, 0, NULL, 0, error);
+	if (r < 0) {
+		g_mutex_lock(&mig->lock);
+		mig->committed = 0;
+		g_mutex_unlock(&mig->lock);
+		r = peer_error(PHASE_COMPLETE, mig->timeout, r, error);
+		relock(mig);
+		goto fail;
+	}
+	kvm_dirty_log_stop(kvm);
+	fault_point(FAULT_MIGRATE_COMMIT);
+	r = await_record(mig, SNAP_RUNNING, PHASE_RUNNING, error);
+	if (r < 0)
+		return r;
+	fault_point(FAULT_MIGRATE_RUNNING);
 	g_mutex_lock(&mig->lock);
 	mig->downtime = (uint64_t)(g_get_monotonic_time() - stop_at) / 1000;
 	g_mutex_unlock(&mig->lock);
@@ -452,15 +582,37 @@ static gpointer migration_thread(gpointer data)
 	g_autoptr(GError) err = NULL;
 	g_autofree char *msg = NULL;
 	int r = sandbox_enter(SANDBOX_MIGRATION, &err);
+	int fd;
 
 	if (!r)
 		r = migrate(mig, &err);
-	if (mig->fd >= 0 && !g_str_has_prefix(mig->uri, "fd:"))
-		close(mig->fd);
+	/* Not to be shut down by a cancel once closed. */
+	g_mutex_lock(&mig->lock);
+	fd = mig->fd;
+	mig->fd = -1;
+	g_mutex_unlock(&mig->lock);
+	if (fd >= 0 && !g_str_has_prefix(mig->uri, "fd:"))
+		close(fd);
 	if (r == 0) {
 		set_state(mig, MIGRATION_COMPLETED, NULL);
 		msg = g_strdup_printf("guest migrated to %s", mig->uri);
 		kvm_cpus_stop(mig->m->kvm, KVM_END_MIGRATED, 0, msg);
+	} else if (mig->committed) {
+		struct vmm_sinks *sk = &mig->m->vmm->sinks;
+		g_autofree char *why = g_strdup_printf(
+			"%s after COMMIT: the destination may or may not run "
+			"the guest; it stays paused here until 'cont' (it "
+			"runs here) or 'quit' (it runs there)",
+			err ? err->message : g_strerror(-r));
+
+		set_state(mig, MIGRATION_UNKNOWN, why);
+		if (sk->log) {
+			g_autofree char *line =
+				g_strdup_printf("to %s: %s", mig->uri, why);
+
+			sk->log(sk->opaque, "migration", MODVMM_LOG_ERROR,
+				line);
+		}
 	} else {
 		int cancel;
 
@@ -490,7 +642,8 @@ static gpointer migration_thread(gpointer data)
 
 int migration_start(struct machine *m, const struct migration_sink *sink,
 		    const char *uri, uint32_t downtime_ms, uint32_t timeout_s,
-		    struct migration **ret, GError **error)
+		    struct tls_creds *tls, struct migration **ret,
+		    GError **error)
 {
 	struct migration *mig;
 	GError *err = NULL;
@@ -498,7 +651,7 @@ int migration_start(struct machine *m, const struct migration_sink *sink,
 
 	if (!g_str_has_prefix(uri, "unix:") && !g_str_has_prefix(uri, "tcp:") &&
 	    !g_str_has_prefix(uri, "fd:"))
-		return transport_open(uri, 0, error);
+		return transport_open(uri, 0, NULL, error);
 	if (g_str_has_prefix(uri, "fd:") && (fd = transport_fd(uri + 3, &err)) < 0) {
 		g_propagate_error(error, err);
 		return fd;
@@ -515,11 +668,13 @@ int migration_start(struct machine *m, const struct migration_sink *sink,
 	mig->uri = g_strdup(uri);
 	mig->downtime_limit = downtime_ms;
 	mig->timeout = timeout_s;
+	mig->tls = tls_creds_ref(tls);
 	mig->fd = -1;
 	mig->ram_bytes = m->kvm->ram_size;
 	mig->started = g_get_monotonic_time();
 	mig->state = MIGRATION_SETUP;
 	g_mutex_init(&mig->lock);
+	g_cond_init(&mig->ended);
 	report(mig, migration_status(mig));
 	mig->thread = g_thread_new("migration", migration_thread, mig);
 	*ret = mig;
@@ -533,6 +688,10 @@ int migration_cancel(struct migration *mig, GError **error)
 	g_mutex_lock(&mig->lock);
 	if (mig->state >= MIGRATION_COMPLETED)
 		r = error_setf(error, EALREADY, "no migration is running");
+	else if (mig->committed)
+		r = error_setf(error, EBUSY,
+			       "the migration has committed: the destination "
+			       "has the guest (waiting for it to say it runs)");
 	else
 		mig->cancel = 1;
 	/* A thread blocked on the socket notices now. */
@@ -542,14 +701,53 @@ int migration_cancel(struct migration *mig, GError **error)
 	return r;
 }
 
+void migration_settle(struct migration *mig)
+{
+	if (!mig)
+		return;
+	g_mutex_lock(&mig->lock);
+	if (mig->state < MIGRATION_COMPLETED && !mig->committed) {
+		mig->cancel = 1;
+		if (mig->fd >= 0)
+			shutdown(mig->fd, SHUT_RDWR);
+	}
+	while (mig->state < MIGRATION_COMPLETED)
+		g_cond_wait(&mig->ended, &mig->lock);
+	g_mutex_unlock(&mig->lock);
+}
+
+int migration_in_doubt(struct migration *mig)
+{
+	int r;
+
+	if (!mig)
+		return 0;
+	g_mutex_lock(&mig->lock);
+	r = mig->state == MIGRATION_UNKNOWN;
+	g_mutex_unlock(&mig->lock);
+	return r;
+}
+
+void migration_resolve(struct migration *mig, const char *how)
+{
+	g_autofree char *msg = NULL;
+
+	if (!migration_in_doubt(mig))
+		return;
+	msg = g_strdup_printf("in doubt; resolved by %s", how);
+	set_state(mig, MIGRATION_FAILED, msg);
+}
+
 void migration_free(struct migration *mig)
 {
 	if (!mig)
 		return;
 	g_thread_join(mig->thread);
+	g_cond_clear(&mig->ended);
 	g_mutex_clear(&mig->lock);
 	if (mig->ai)
 		freeaddrinfo(mig->ai);
+	tls_creds_unref(mig->tls);
 	compat_verdict_free(mig->verdict);
 	g_free(mig->error);
 	g_free(mig->uri);

@@ -113,6 +113,9 @@ int restore_judge(const struct machine_config *cfg, struct snapshot *s,
 static int restore_devices(struct machine *m, const struct machine_config *cfg,
 			   struct snapshot *s, GError **error)
 {
+	/* A guest arriving by migration: its source holds the locks on
+	 * the disks both open (docs/security.md). */
+	m->vmm->no_file_locks = s->fd >= 0;
 	for (guint i = 0; i < s->ids->len; i++) {
 		const char *spec = spec_with_id(cfg->devices, s->ids->pdata[i]);
 		const struct manifest_device *md =

@@ -56,4 +56,13 @@ int sandbox_enter(enum sandbox_kind kind, GError **error);
 /* For threads that cannot report: a failure ends the process. */
 void sandbox_enter_or_die(enum sandbox_kind kind);
 
+/*
+ * Around a name lookup (getaddrinfo()), whose NSS modules are the host's
+ * and may make calls no list has: between these two, on this thread, a
+ * refused call is reported and fails with ENOSYS instead of ending the
+ * process. No call is allowed that the filter refuses.
+ */
+void sandbox_lookup_begin(void);
+void sandbox_lookup_end(void);
+
 #endif

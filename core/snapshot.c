@@ -4,12 +4,16 @@
  * reading one back as hostile input.
  *
  * A file is the magic, a format version, then records (core/stream.c
- * frames and checksums them; docs/stream-format.md). The reader maps
- * the file and, before anything else, walks every record and checks its
- * framing and checksums, so that a corrupt or cut file is refused before
- * a machine is made for it. Then every offset, index and id is checked
- * against the machine before it is used; an error names the file, the
- * record's offset and what was wrong.
+ * frames and checksums them; docs/stream-format.md). The reader, before
+ * anything else, walks every record and checks its framing and
+ * checksums, so that a corrupt or cut file is refused before a machine
+ * is made for it. Loading reads each record again and checks it on the
+ * bytes read, RAM pages where they land in guest RAM: a file
+ * is read with pread(), never mapped, so the guest runs on what was
+ * checked and nothing done to the file later reaches it. Then every
+ * offset, index and id is checked against the machine before it is
+ * used, and RAM records must give every page of guest RAM; an error
+ * names the file, the record's offset and what was wrong.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -27,6 +31,7 @@
 #include "../compat/error.h"
 #include "../compat/json-text.h"
 #include "../compat/negotiate.h"
+#include "crc32c.h"
 #include "device.h"
 #include "fault.h"
 #include "inventory.h"
@@ -182,6 +187,11 @@ int snapshot_write_head(struct snap_writer *w, struct machine *m, int check,
 		json_builder_set_member_name(b, "check");
 		json_builder_add_boolean_value(b, TRUE);
 	}
+	/* A stream's source ends the migration with COMMIT. */
+	if (!w->align) {
+		json_builder_set_member_name(b, "commit");
+		json_builder_add_int_value(b, SNAPSHOT_COMMIT);
+	}
 	json_builder_end_object(b);
 	r = w_json(w, SNAP_HELLO, b, error);
 	if (r < 0)
@@ -296,8 +306,11 @@ static int fsync_dir(const char *path)
 int snapshot_save(struct machine *m, const char *path, uint64_t *ret_bytes,
 		  GError **error)
 {
-	g_autofree char *tmp = g_strconcat(path, ".partial", NULL);
+	/* A name of its own in the file's directory: a stale
+	 * FILE.partial.* left by a killed save does not block this one. */
+	g_autofree char *tmp = g_strconcat(path, ".partial.XXXXXX", NULL);
 	g_autoptr(GString) stateless = g_string_new(NULL);
+	struct stat st;
 	/*
 	 * Paused, the guest and its devices leave RAM alone (the pause
 	 * drained what the devices were doing). A run that has ended (a
@@ -322,20 +335,30 @@ int snapshot_save(struct machine *m, const char *path, uint64_t *ret_bytes,
 				  "%s: not saved: devices without VMState "
 				  "cannot be saved: %s",
 				  path, stateless->str);
-	w.fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+	/* The rename would replace whatever has the name: a socket (a
+	 * control socket), a device node or a directory is not a snapshot
+	 * file to replace. */
+	if (stat(path, &st) == 0 && !S_ISREG(st.st_mode))
+		return error_setf(error, EEXIST,
+				  "%s: not saved: the path exists and is not a "
+				  "regular file",
+				  path);
+	w.fd = g_mkstemp_full(tmp, O_WRONLY | O_CLOEXEC, 0600);
 	if (w.fd < 0)
-		return error_setf(error, errno, "%s: %s", tmp,
-				  g_strerror(errno));
+		return error_setf(
+			error, errno,
+			"%s: not saved: creating a file beside it: %s", path,
+			g_strerror(errno));
 	r = snapshot_write_head(&w, m, 0, error);
 	if (!r)
 		r = snapshot_write_ram(&w, m, NULL, error);
 	if (!r)
 		r = snapshot_write_state(&w, m, NULL, error);
 	if (!r && fsync(w.fd) < 0)
-		r = error_setf(error, errno, "%s: fsync: %s", tmp,
+		r = error_setf(error, errno, "%s: fsync: %s", path,
 			       g_strerror(errno));
 	if (close(w.fd) < 0 && !r)
-		r = error_setf(error, errno, "%s: close: %s", tmp,
+		r = error_setf(error, errno, "%s: close: %s", path,
 			       g_strerror(errno));
 	if (!r && rename(tmp, path) < 0)
 		r = error_setf(error, errno, "%s: rename from %s: %s", path,
@@ -353,11 +376,98 @@ int snapshot_save(struct machine *m, const char *path, uint64_t *ret_bytes,
 }
 
 /* Reading ---------------------------------------------------------------- */
-static int next_record(struct snapshot *s, size_t *off, struct snap_record *rec,
+
+/* How much of a record's payload next_record() reads, and checks. */
+enum payload {
+	PAYLOAD_CHECKED,   /* all of it, against its checksum */
+	PAYLOAD_UNCHECKED, /* all of it; the caller reports its checksum */
+	/*
+	 * As CHECKED, but of a file's RAM record only the guest offset: its
+	 * pages go straight into guest RAM and are checked there
+	 * (read_pages()), or not read at all (verify_body()).
+	 */
+	PAYLOAD_RAM_LATER,
+};
+
+/* `len` bytes of the file at `at`: 0, -ENODATA if it ends before. */
+static int file_read(struct snapshot *s, void *buf, size_t len, size_t at)
+{
+	uint8_t *p = buf;
+
+	while (len) {
+		ssize_t n = pread(s->file_fd, p, len, (off_t)at);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			return n < 0 ? -errno : -ENODATA;
+		p += n;
+		len -= (size_t)n;
+		at += (size_t)n;
+	}
+	return 0;
+}
+
+static int file_error(struct snapshot *s, size_t at, int r, GError **error)
+{
+	if (r == -ENODATA)
+		return error_setf(error, EIO,
+				  "%s: offset %zu: the file ends there now, "
+				  "%zu bytes before the end it had when it "
+				  "was opened (it was cut while being read)",
+				  s->path, at, s->len - at);
+	return error_setf(error, -r, "%s: offset %zu: %s", s->path, at,
+			  g_strerror(-r));
+}
+
+/* A file's RAM record whose pages next_record() left in the file. */
+static int pages_pending(const struct snapshot *s,
+			 const struct snap_record *rec)
+{
+	return s->fd < 0 && !s->data && rec->type == SNAP_RAM &&
+	       rec->len >= 8;
+}
+
+/* Bytes of a file's RAM record read and checksummed at a time. */
+#define READ_CHUNK (256u << 10)
+
+/*
+ * The payload of a RAM record whose pages next_record() left in the
+ * file, checked a piece at a time through a small buffer: before a
+ * machine is made (verify_body()), and before a guest offset that does
+ * not fit is reported, so that corruption is reported as such.
+ */
+static int check_pending(struct snapshot *s, const struct snap_record *rec,
+			 GError **error)
+{
+	g_autofree uint8_t *buf = g_malloc(READ_CHUNK);
+	uint32_t crc = 0;
+
+	for (size_t done = 0; done < rec->len;) {
+		size_t n = MIN(rec->len - done, READ_CHUNK);
+		int r = file_read(s, buf, n, rec->data_at + done);
+
+		if (r < 0)
+			return file_error(s, rec->data_at + done, r, error);
+		crc = crc32c(crc, buf, n);
+		done += n;
+	}
+	return stream_check_crc(s->path, s->format, rec, crc, error);
+}
+
+/*
+ * The record at *off of a file, its framing checked against the file's
+ * length: its payload where it lies in s->data (bytes being inspected)
+ * or read into `buf`.
+ */
+static int next_record(struct snapshot *s, size_t *off, GByteArray *buf,
+		       enum payload want, struct snap_record *rec,
 		       GError **error)
 {
 	size_t left = s->len - *off, hs = stream_header_size(s->format);
-	const uint8_t *h = s->data + *off;
+	uint8_t hbuf[REC_HEADER];
+	const uint8_t *h = s->data ? s->data + *off : hbuf;
+	size_t n;
 	int r;
 
 	if (!left)
@@ -371,6 +481,8 @@ static int next_record(struct snapshot *s, size_t *off, struct snap_record *rec,
 				  "header that starts at offset %zu (the file "
 				  "is cut short)",
 				  s->path, s->len, *off);
+	if (!s->data && (r = file_read(s, hbuf, hs, *off)) < 0)
+		return file_error(s, *off, r, error);
 	r = stream_parse_header(s->path, s->format, h, *off, 1, rec, error);
 	if (r < 0)
 		return r;
@@ -381,9 +493,17 @@ static int next_record(struct snapshot *s, size_t *off, struct snap_record *rec,
 				  "short)",
 				  s->path, *off, stream_record_name(rec->type),
 				  rec->len, left - hs);
-	rec->data = h + hs;
-	/* Once the whole file has been walked, it is not checked again. */
-	if (!s->verified) {
+	n = want == PAYLOAD_RAM_LATER && pages_pending(s, rec) ? 8 : rec->len;
+	if (s->data) {
+		rec->data = h + hs;
+	} else {
+		g_byte_array_set_size(buf, (guint)n);
+		r = file_read(s, buf->data, n, rec->data_at);
+		if (r < 0)
+			return file_error(s, rec->data_at, r, error);
+		rec->data = buf->data;
+	}
+	if (want != PAYLOAD_UNCHECKED && n == rec->len) {
 		r = stream_check_payload(s->path, s->format, h, rec, error);
 		if (r < 0)
 			return r;
@@ -399,7 +519,8 @@ static int get_record(struct snapshot *s, GByteArray *buf,
 	int r;
 
 	if (s->fd < 0)
-		return next_record(s, &s->offset, rec, error);
+		return next_record(s, &s->offset, buf, PAYLOAD_RAM_LATER, rec,
+				   error);
 	r = stream_read_record(s->fd, s->path, s->format, &s->offset, buf, rec, error);
 	if (r == -ETIMEDOUT) {
 		g_clear_error(error);
@@ -486,7 +607,7 @@ static int read_hello(struct snapshot *s, const struct snap_record *rec,
 	JsonObject *o = head_json(s, rec, p, error);
 	JsonNode *alias, *n;
 	const char *machine;
-	gint64 mem, cpus;
+	gint64 mem, cpus, commit;
 
 	if (!o)
 		return -EINVAL;
@@ -515,6 +636,8 @@ static int read_hello(struct snapshot *s, const struct snap_record *rec,
 	s->check = n && JSON_NODE_HOLDS_VALUE(n) &&
 		   json_node_get_value_type(n) == G_TYPE_BOOLEAN &&
 		   json_node_get_boolean(n);
+	if (member_int(o, "commit", &commit) == 0)
+		s->commit = (int)CLAMP(commit, 0, G_MAXINT);
 	s->machine = g_strdup(machine);
 	s->alias = json_node_get_boolean(alias);
 	s->memory = (uint64_t)mem;
@@ -604,10 +727,8 @@ void snapshot_free(struct snapshot *s)
 {
 	if (!s)
 		return;
-	if (s->map)
-		g_mapped_file_unref(s->map);
-	if (s->map_fd >= 0)
-		close(s->map_fd);
+	if (s->file_fd >= 0)
+		close(s->file_fd);
 	manifest_free(s->manifest);
 	g_ptr_array_unref(s->ids);
 	g_ptr_array_unref(s->specs);
@@ -622,7 +743,7 @@ static struct snapshot *snapshot_new(const char *path, int fd)
 
 	s->path = g_strdup(path);
 	s->fd = fd;
-	s->map_fd = -1;
+	s->file_fd = -1;
 	s->phase = "handshake";
 	s->ids = g_ptr_array_new_with_free_func(g_free);
 	s->specs = g_ptr_array_new_with_free_func(g_free);
@@ -684,18 +805,22 @@ static int check_magic(struct snapshot *s, const uint8_t *head, size_t len,
 
 /*
  * Every record after the head, up to END, framed and checksummed, before
- * the snapshot is used: a corrupt file is refused before a machine is
- * made for it. It costs a read of the whole file, which the restored
- * guest's pages then find in the page cache.
+ * the snapshot is used: a cut or corrupt file is refused before a
+ * machine is made for it (devices made, a disk image locked, would only
+ * hide what is wrong). snapshot_load() checks RAM pages again, on the
+ * copy the guest runs on: the file may have changed in between.
  */
 static int verify_body(struct snapshot *s, GError **error)
 {
+	g_autoptr(GByteArray) buf = g_byte_array_new();
 	size_t off = s->body;
 	struct snap_record rec = { 0 };
 	int r;
 
 	do {
-		r = next_record(s, &off, &rec, error);
+		r = next_record(s, &off, buf, PAYLOAD_RAM_LATER, &rec, error);
+		if (!r && pages_pending(s, &rec))
+			r = check_pending(s, &rec, error);
 		if (r < 0)
 			return r;
 		if (rec.type < SNAP_RAM && rec.type != SNAP_PAD)
@@ -710,25 +835,33 @@ static int verify_body(struct snapshot *s, GError **error)
 				  "%s: %zu bytes after the END record at "
 				  "offset %zu",
 				  s->path, s->len - off, rec.at);
-	s->verified = 1;
 	return 0;
 }
 
 int snapshot_open(const char *path, struct snapshot **ret, GError **error)
 {
-	g_autoptr(GError) err = NULL;
 	struct snapshot *s = snapshot_new(path, -1);
+	uint8_t head[12];
+	struct stat st;
 	int r;
 
-	s->map = g_mapped_file_new(path, FALSE, &err);
-	if (!s->map) {
-		r = error_setf(error, ENOENT, "snapshot %s", err->message);
+	s->file_fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (s->file_fd < 0 || fstat(s->file_fd, &st) < 0) {
+		r = error_setf(error, errno, "snapshot %s: %s", path,
+			       g_strerror(errno));
 		goto fail;
 	}
-	s->data = (const uint8_t *)g_mapped_file_get_contents(s->map);
-	s->len = g_mapped_file_get_length(s->map);
-	s->map_fd = open(path, O_RDONLY | O_CLOEXEC);
-	r = check_magic(s, s->data, s->len, error);
+	if (!S_ISREG(st.st_mode)) {
+		r = error_setf(error, EINVAL, "snapshot %s: not a regular file",
+			       path);
+		goto fail;
+	}
+	s->len = (size_t)st.st_size;
+	r = file_read(s, head, MIN(s->len, sizeof(head)), 0);
+	if (r < 0)
+		r = file_error(s, 0, r, error);
+	else
+		r = check_magic(s, head, MIN(s->len, sizeof(head)), error);
 	if (!r)
 		r = verify_body(s, error);
 	if (r < 0)
@@ -761,14 +894,12 @@ int snapshot_next_record(struct snapshot *s, size_t *offset,
 			 struct snap_record *rec, GError **ret_corrupt,
 			 GError **error)
 {
-	int verified = s->verified, r;
+	int r;
 
 	if (*offset >= s->len)
 		return 0;
 	/* The payload's checksum is reported below, not refused. */
-	s->verified = 1;
-	r = next_record(s, offset, rec, error);
-	s->verified = verified;
+	r = next_record(s, offset, NULL, PAYLOAD_UNCHECKED, rec, error);
 	if (r < 0)
 		return r;
 	stream_check_payload(s->path, s->format, s->data + rec->at, rec, ret_corrupt);
@@ -805,6 +936,7 @@ int snapshot_receive(int fd, const char *what, struct snapshot **ret,
 int snapshot_send_verdict(struct snapshot *s, const struct compat_verdict *v,
 			  GError **error)
 {
+	g_autoptr(JsonNode) n = NULL;
 	g_autofree char *line = NULL;
 	struct snap_writer w = { .fd = s->fd,
 				 .what = s->path,
@@ -816,7 +948,11 @@ int snapshot_send_verdict(struct snapshot *s, const struct compat_verdict *v,
 	/* The text for the source's operator; per accepted device, the
 	 * version to save at and the subsections known here, for the
 	 * source's re-check when it stops the guest. */
-	line = compat_verdict_wire(v);
+	n = compat_verdict_node(v);
+	/* And how this host ends a migration. */
+	json_object_set_int_member(json_node_get_object(n), "commit",
+				   SNAPSHOT_COMMIT);
+	line = json_to_string(n, FALSE);
 	r = stream_write_record(&w, SNAP_VERDICT, line, strlen(line), NULL, 0,
 				  error);
 	/* RAM comes next. */
@@ -855,26 +991,129 @@ int snapshot_send_complete(struct snapshot *s, GError **error)
 				     error);
 }
 
-/*
- * A file's pages, when they lie page-aligned in it, are mapped (private,
- * copy on write) instead of copied: a restored guest reads them from the
- * page cache as it touches them. Returns 0 when they must be copied.
- */
-static int map_pages(struct snapshot *s, uint8_t *at,
-		     const struct snap_record *rec, uint64_t pages)
+int snapshot_await_commit(struct snapshot *s, GError **error)
 {
-	size_t data = rec->data_at + 8;
+	g_autoptr(GByteArray) buf = g_byte_array_new();
+	g_autoptr(GError) err = NULL;
+	struct snap_record rec;
+	int r;
 
-	if (s->map_fd < 0 || data % PAGE)
+	s->phase = "commit";
+	r = stream_read_record(s->fd, s->path, s->format, &s->offset, buf,
+			       &rec, &err);
+	if (r == -ETIMEDOUT)
+		return error_setf(error, ETIMEDOUT,
+				  "%s: the source sent no COMMIT for %u s "
+				  "after COMPLETE",
+				  s->path, stream_timeout(s->fd, SO_RCVTIMEO));
+	if (r < 0)
+		return error_setf(error, -r,
+				  "%s: no COMMIT from the source: %s", s->path,
+				  err->message);
+	if (rec.type != SNAP_COMMIT || rec.len)
+		return error_setf(error, EPROTO,
+				  "%s: the source answered COMPLETE with a %s "
+				  "record of %u bytes, not COMMIT",
+				  s->path, stream_record_name(rec.type),
+				  rec.len);
+	fault_point(FAULT_INCOMING_COMMIT);
+	return 0;
+}
+
+int snapshot_send_running(struct snapshot *s, GError **error)
+{
+	struct snap_writer w = { .fd = s->fd,
+				 .what = s->path,
+				 .format = s->format };
+
+	s->phase = "running";
+	return stream_write_record(&w, SNAP_RUNNING, NULL, 0, NULL, 0, error);
+}
+
+/*
+ * The pages of a file's RAM record, read straight into guest RAM at
+ * `dst` and checked there, a piece at a time while it is in the cache:
+ * what the guest runs on is what was checked, and the file is read once.
+ */
+static int read_pages(struct snapshot *s, uint8_t *dst,
+		      const struct snap_record *rec, GError **error)
+{
+	size_t at = rec->data_at + 8, len = rec->len - 8;
+	uint32_t crc = crc32c(0, rec->data, 8);
+
+	for (size_t done = 0; done < len;) {
+		size_t n = MIN(len - done, READ_CHUNK);
+		int r = file_read(s, dst + done, n, at + done);
+
+		if (r < 0)
+			return file_error(s, at + done, r, error);
+		crc = crc32c(crc, dst + done, n);
+		done += n;
+	}
+	return stream_check_crc(s->path, s->format, rec, crc, error);
+}
+
+/*
+ * Which pages of guest RAM the RAM and RAM_ZERO records gave. A file
+ * gives each page once: a second record for a page is refused, as is a
+ * page no record gives (it would run as zeros). A stream's rounds give a
+ * page again whenever the guest rewrote it, but the first gives them all.
+ */
+struct ram_cover {
+	uint64_t *given; /* a bit per page */
+	uint64_t pages;
+	int once;
+};
+
+static int page_given(const struct ram_cover *c, uint64_t p)
+{
+	return (c->given[p / 64] >> (p % 64)) & 1;
+}
+
+static int cover(struct snapshot *s, struct ram_cover *c,
+		 const struct snap_record *rec, uint64_t first, uint64_t n,
+		 GError **error)
+{
+	for (uint64_t p = first; p < first + n; p++) {
+		if (c->once && page_given(c, p))
+			return error_setf(
+				error, EINVAL,
+				"%s: offset %zu: %s record gives the page at "
+				"0x%" G_GINT64_MODIFIER "x of guest RAM "
+				"again (an earlier record gave it; a snapshot "
+				"gives each page once)",
+				s->path, rec->at, stream_record_name(rec->type),
+				p * PAGE);
+		c->given[p / 64] |= 1ull << (p % 64);
+	}
+	return 0;
+}
+
+static int cover_check(struct snapshot *s, const struct ram_cover *c,
+		       GError **error)
+{
+	uint64_t p = 0, n = 1;
+
+	while (p < c->pages && page_given(c, p))
+		p++;
+	if (p == c->pages)
 		return 0;
-	return mmap(at, pages * PAGE, PROT_READ | PROT_WRITE,
-		    MAP_PRIVATE | MAP_FIXED, s->map_fd, (off_t)data) == at;
+	while (p + n < c->pages && !page_given(c, p + n))
+		n++;
+	return error_setf(error, EINVAL,
+			  "%s: guest RAM 0x%" G_GINT64_MODIFIER
+			  "x-0x%" G_GINT64_MODIFIER "x (%" G_GUINT64_FORMAT
+			  " pages) is in no RAM or RAM_ZERO record (the "
+			  "first such range; every page must be given)",
+			  s->path, p * PAGE, (p + n) * PAGE - 1, n);
 }
 
 static int load_ram(struct snapshot *s, struct machine *m,
-		    const struct snap_record *rec, GError **error)
+		    const struct snap_record *rec, struct ram_cover *c,
+		    GError **error)
 {
 	uint64_t off, pages, size = m->kvm->ram_size;
+	int r;
 
 	if (rec->len < 8 || (rec->type == SNAP_RAM_ZERO && rec->len != 16) ||
 	    (rec->type == SNAP_RAM && (rec->len - 8) % PAGE))
@@ -888,7 +1127,9 @@ static int load_ram(struct snapshot *s, struct machine *m,
 		memcpy(&pages, rec->data + 8, 8);
 	else
 		pages = (rec->len - 8) / PAGE;
-	if (off % PAGE || off > size || pages > (size - off) / PAGE)
+	if (off % PAGE || off > size || pages > (size - off) / PAGE) {
+		if (pages_pending(s, rec) && (r = check_pending(s, rec, error)))
+			return r;
 		return error_setf(
 			error, EINVAL,
 			"%s: offset %zu: %s of %" G_GUINT64_FORMAT
@@ -897,16 +1138,19 @@ static int load_ram(struct snapshot *s, struct machine *m,
 			" bytes",
 			s->path, rec->at, stream_record_name(rec->type), pages, off,
 			size);
-	if (rec->type == SNAP_RAM &&
-	    map_pages(s, m->kvm->ram + off, rec, pages))
-		return 0;
-	if (rec->type == SNAP_RAM)
+	}
+	if (pages_pending(s, rec)) {
+		r = read_pages(s, m->kvm->ram + off, rec, error);
+		if (r < 0)
+			return r;
+	} else if (rec->type == SNAP_RAM) {
 		memcpy(m->kvm->ram + off, rec->data + 8, pages * PAGE);
-	else if (pages)
+	} else if (pages) {
 		/* Guest RAM is private anonymous memory: dropped pages read
 		 * as zero, and pages never touched cost nothing to drop. */
 		madvise(m->kvm->ram + off, pages * PAGE, MADV_DONTNEED);
-	return 0;
+	}
+	return cover(s, c, rec, off / PAGE, pages, error);
 }
 
 static int load_cpu(struct snapshot *s, struct machine *m,
@@ -1016,6 +1260,9 @@ int snapshot_load(struct snapshot *s, struct machine *m, GError **error)
 	g_autoptr(GHashTable) seen_dev = g_hash_table_new(NULL, NULL);
 	g_autofree uint8_t *seen_cpu = g_malloc0(m->kvm->ncpus);
 	g_autoptr(GByteArray) buf = g_byte_array_new();
+	uint64_t pages = m->kvm->ram_size / PAGE;
+	g_autofree uint64_t *given = g_new0(uint64_t, (pages + 63) / 64);
+	struct ram_cover c = { given, pages, s->fd < 0 };
 	int vm = 0, r;
 
 	s->offset = s->body;
@@ -1030,7 +1277,7 @@ int snapshot_load(struct snapshot *s, struct machine *m, GError **error)
 		switch (rec.type) {
 		case SNAP_RAM:
 		case SNAP_RAM_ZERO:
-			r = load_ram(s, m, &rec, error);
+			r = load_ram(s, m, &rec, &c, error);
 			break;
 		case SNAP_CPU:
 			r = load_cpu(s, m, &rec, seen_cpu, error);
@@ -1064,6 +1311,9 @@ end:
 		return error_setf(error, EINVAL,
 				  "%s: %zu bytes after the END record", s->path,
 				  s->len - s->offset);
+	r = cover_check(s, &c, error);
+	if (r < 0)
+		return r;
 	for (unsigned int i = 0; i < m->kvm->ncpus; i++)
 		if (!seen_cpu[i])
 			return error_setf(error, EINVAL,

@@ -54,26 +54,30 @@ int snapshot_write_state(struct snap_writer *w, struct machine *m,
 int snapshot_save(struct machine *m, const char *path, uint64_t *ret_bytes,
 		  GError **error);
 
-/* A snapshot file, opened and its head (HELLO, MANIFEST, CONFIG) read. */
+/*
+ * A snapshot file, opened and its head (HELLO, MANIFEST, CONFIG) read.
+ * A file is read with pread(), never mapped: every byte a restored guest
+ * gets was copied out of the file and then checked, so that the file
+ * changing or being cut afterwards cannot reach the guest.
+ */
 struct snapshot {
 	char *path;
-	GMappedFile *map;
-	const uint8_t *data;
-	size_t len;
+	const uint8_t *data; /* bytes being inspected (snapshot_inspect()) */
+	size_t len;	     /* of those, or of the file when it was opened */
 	size_t body;   /* offset of the first record after CONFIG */
 	char *machine; /* what HELLO says */
 	int alias;
 	uint64_t memory;
 	unsigned int cpus;
 	int check; /* a migration check: the verdict, and nothing after it */
+	int commit; /* HELLO's "commit": the end-phase protocol it speaks */
 	struct manifest *manifest;
 	GPtrArray *ids;	  /* char *: device ids, in creation order */
 	GPtrArray *specs; /* char *: their --device specs */
 	int fd;		  /* a migration stream, or -1 for a file */
-	int map_fd;	  /* a file: its pages are mapped into guest RAM */
+	int file_fd;	  /* a file opened by snapshot_open(), or -1 */
 	size_t offset;	  /* bytes read from it so far */
 	uint32_t format;  /* what its magic said */
-	int verified;	  /* a file: every record's framing and checksums */
 	/* A stream: the phase a silence of the source is reported in. */
 	const char *phase;
 };
@@ -81,7 +85,8 @@ struct snapshot {
 /*
  * Also walks every record of the file and checks its framing and
  * checksums, so that a corrupt or cut snapshot is refused before a
- * machine is made for it.
+ * machine is made for it (snapshot_load() checks each record again, on
+ * the bytes it loads).
  */
 int snapshot_open(const char *path, struct snapshot **ret, GError **error);
 void snapshot_free(struct snapshot *s);
@@ -101,8 +106,9 @@ int snapshot_inspect(const char *path, const uint8_t *data, size_t len,
 		     struct snapshot **ret, GError **error);
 
 /*
- * The record at *offset (s->body: the first after the head), its framing
- * checked as snapshot_open() checks it; *offset moves past it. A
+ * The record at *offset of a snapshot_inspect() snapshot (s->body: the
+ * first after the head), its framing checked as snapshot_open() checks
+ * it; *offset moves past it. A
  * payload whose checksum does not match is returned all the same, with
  * the message in *ret_corrupt (format 1 has no checksums). Returns 1, or
  * 0 at the end of the data.
@@ -124,11 +130,23 @@ struct compat_verdict;
 int snapshot_send_verdict(struct snapshot *s, const struct compat_verdict *v,
 			  GError **error);
 int snapshot_send_complete(struct snapshot *s, GError **error);
+/*
+ * The commit (docs/stream-format.md): after COMPLETE, the source's
+ * COMMIT awaited (anything else, its silence for the stream's timeout
+ * or the connection closing is an error: the guest must not run here);
+ * once the guest runs, RUNNING told.
+ */
+int snapshot_await_commit(struct snapshot *s, GError **error);
+int snapshot_send_running(struct snapshot *s, GError **error);
 
 /*
  * Loads RAM, vCPU, VM and device state into a machine created from the
- * snapshot's head (restore_build()). Every record is
- * checked against the snapshot's bounds and the machine before use.
+ * snapshot's head (restore_build()). Every record is checked against the
+ * snapshot's bounds and the machine before use, and a file's records
+ * against their checksums once copied out of it (RAM pages where they
+ * land, in guest RAM). RAM and RAM_ZERO records must give every page of
+ * guest RAM: a file each exactly once, a migration stream each at least
+ * once (its rounds send a page again when the guest rewrote it).
  */
 int snapshot_load(struct snapshot *s, struct machine *m, GError **error);
 

@@ -143,6 +143,8 @@ const char *stream_record_name(uint8_t type)
 		[SNAP_VERDICT] = "VERDICT",
 		[SNAP_COMPLETE] = "COMPLETE",
 		[SNAP_PAD] = "PAD",
+		[SNAP_COMMIT] = "COMMIT",
+		[SNAP_RUNNING] = "RUNNING",
 	};
 
 	return type < G_N_ELEMENTS(names) && names[type] ? names[type]
@@ -165,6 +167,7 @@ int stream_parse_header(const char *what, uint32_t format, const uint8_t *h,
 	rec->data_at = at + stream_header_size(format);
 	rec->type = h[0];
 	rec->len = le32_get(h + 4);
+	rec->crc = format >= 2 ? le32_get(h + 8) : 0;
 	if (format >= 2) {
 		uint32_t want = le32_get(h + HEAD_CRC_LEN);
 		uint32_t got = crc32c(0, h, HEAD_CRC_LEN);
@@ -178,8 +181,10 @@ int stream_parse_header(const char *what, uint32_t format, const uint8_t *h,
 					  what, at, stream_record_name(rec->type),
 					  rec->len, got, want);
 	}
-	known = file ? rec->type <= SNAP_END || rec->type == SNAP_PAD
-		     : rec->type <= SNAP_COMPLETE;
+	/* A captured source stream ends with COMMIT after END. */
+	known = file ? rec->type <= SNAP_END || rec->type == SNAP_PAD ||
+			       rec->type == SNAP_COMMIT
+		     : rec->type <= SNAP_RUNNING && rec->type != SNAP_PAD;
 	if (h[1] || h[2] || h[3] || !rec->type || !known)
 		return error_setf(error, EINVAL,
 				  "%s: offset %zu: not a record header "
@@ -198,12 +203,23 @@ int stream_parse_header(const char *what, uint32_t format, const uint8_t *h,
 int stream_check_payload(const char *what, uint32_t format, const uint8_t *h,
 			 const struct snap_record *rec, GError **error)
 {
-	uint32_t want, got;
+	struct snap_record r = *rec;
 
 	if (format < 2)
 		return 0;
-	want = le32_get(h + 8);
-	got = crc32c(0, rec->data, rec->len);
+	r.crc = le32_get(h + 8);
+	return stream_check_crc(what, format, &r,
+				crc32c(0, rec->data, rec->len), error);
+}
+
+int stream_check_crc(const char *what, uint32_t format,
+		     const struct snap_record *rec, uint32_t got,
+		     GError **error)
+{
+	uint32_t want = rec->crc;
+
+	if (format < 2)
+		return 0;
 	if (got != want)
 		return error_setf(error, EBADMSG,
 				  "%s: offset %zu: %s record of %u bytes has "

@@ -30,11 +30,17 @@ enum snapshot_record {
 	SNAP_END = 9,
 	/* Live migration only, destination to source. */
 	SNAP_VERDICT = 10,  /* JSON: "accepted", "verdict" (text) */
-	SNAP_COMPLETE = 11, /* empty: everything loaded */
+	SNAP_COMPLETE = 11, /* empty: everything loaded, COMMIT awaited */
 	/* Files only: zeros, so that the next RAM record's pages start on
-	 * a page boundary of the file and can be mapped on restore. */
+	 * a page boundary of the file (aligned reads on restore). */
 	SNAP_PAD = 12,
+	/* The end of a migration (docs/stream-format.md, "The commit"). */
+	SNAP_COMMIT = 13,  /* source to destination, empty: run the guest */
+	SNAP_RUNNING = 14, /* destination to source, empty: it runs here */
 };
+
+/* The end-phase protocol a peer speaks, in HELLO and VERDICT: "commit". */
+#define SNAPSHOT_COMMIT 1
 
 /* Where records go: a file or a migration's socket. */
 struct snap_writer {
@@ -75,6 +81,7 @@ struct snap_record {
 	uint8_t type;
 	const uint8_t *data;
 	uint32_t len;
+	uint32_t crc; /* format 2 on: the payload's CRC-32C, as carried */
 };
 
 /* "HELLO", "RAM", ...: a record type's name in messages. */
@@ -92,6 +99,13 @@ int stream_parse_header(const char *what, uint32_t format, const uint8_t *h,
 /* rec's payload against the checksum its header `h` carries. */
 int stream_check_payload(const char *what, uint32_t format, const uint8_t *h,
 			 const struct snap_record *rec, GError **error);
+/*
+ * The same for a payload the caller read in pieces and checksummed
+ * itself: `got` is the CRC-32C of all rec->len bytes of it.
+ */
+int stream_check_crc(const char *what, uint32_t format,
+		     const struct snap_record *rec, uint32_t got,
+		     GError **error);
 
 /*
  * Reads one record of `format` from a stream into `buf` (the peer has the

@@ -15,11 +15,14 @@
 #include <netinet/tcp.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/un.h>
 #include <unistd.h>
 
 #include "../compat/error.h"
 #include "fault.h"
+#include "sandbox.h"
+#include "tls.h"
 #include "transport.h"
 
 static int parse_hostport(const char *hp, char **ret_host, char **ret_port,
@@ -50,7 +53,9 @@ static int tcp_resolve(const char *hp, int listening, struct addrinfo **ret,
 	if (r < 0)
 		return r;
 	hints.ai_flags = listening ? AI_PASSIVE : 0;
+	sandbox_lookup_begin();
 	r = getaddrinfo(host, port, &hints, ret);
+	sandbox_lookup_end();
 	if (r)
 		return error_setf(error, EHOSTUNREACH, "tcp:%s: %s", hp,
 				  gai_strerror(r));
@@ -150,13 +155,66 @@ static int unix_socket(const char *path, int listening, uint32_t timeout,
 	return fd;
 }
 
+/*
+ * A tcp: connection with `tls` set goes through the TLS handshake; the
+ * descriptor returned (the plaintext's) has the same timeouts.
+ */
+static int secure(int fd, const char *uri, const char *host,
+		  uint32_t timeout, struct tls_creds *tls, GError **error)
+{
+	int r;
+
+	if (!tls || !g_str_has_prefix(uri, "tcp:"))
+		return fd;
+	r = tls_wrap(tls, fd, host, timeout, error);
+	if (r < 0) {
+		g_prefix_error(error, "%s: ", uri);
+		return r;
+	}
+	set_timeouts(r, timeout);
+	return r;
+}
+
+/* The source's side: the destination's certificate must name HOST. */
+static int secure_client(int fd, const char *hp, uint32_t timeout,
+			 struct tls_creds *tls, GError **error)
+{
+	g_autofree char *host = NULL, *port = NULL, *uri = NULL;
+	int r;
+
+	if (!tls)
+		return fd;
+	r = parse_hostport(hp, &host, &port, error);
+	if (r < 0) {
+		close(fd);
+		return r;
+	}
+	/* "[::1]": the address inside the brackets. */
+	if (host[0] == '[' && g_str_has_suffix(host, "]")) {
+		memmove(host, host + 1, strlen(host) - 2);
+		host[strlen(host) - 2] = '\0';
+	}
+	uri = g_strconcat("tcp:", hp, NULL);
+	return secure(fd, uri, host, timeout, tls, error);
+}
+
 int transport_fd(const char *n, GError **error)
 {
 	char *end;
 	long v = strtol(n, &end, 10);
 
+	struct stat st;
+
 	if (!*n || *end || v < 0 || v > G_MAXINT)
 		return error_setf(error, EINVAL, "fd:%s: not a descriptor", n);
+	/* Only a socket bounds its waits (SO_RCVTIMEO): a read on an
+	 * eventfd or a pipe could hold the control thread for ever, and a
+	 * write could reach a disk image. */
+	if (fstat((int)v, &st) < 0)
+		return error_setf(error, errno, "fd:%s: %s", n,
+				  g_strerror(errno));
+	if (!S_ISSOCK(st.st_mode))
+		return error_setf(error, ENOTSOCK, "fd:%s: not a socket", n);
 	return (int)v;
 }
 
@@ -196,7 +254,7 @@ void transport_unlisten(int listener, const char *uri)
 }
 
 int transport_accept(int listener, const char *uri, uint32_t timeout_s,
-		     int *ret_fd, GError **error)
+		     struct tls_creds *tls, int *ret_fd, GError **error)
 {
 	int fd;
 
@@ -212,14 +270,22 @@ int transport_accept(int listener, const char *uri, uint32_t timeout_s,
 				  g_strerror(errno));
 	/* Waiting for a source to come is not bounded; what it sends is. */
 	set_timeouts(fd, timeout_s);
+	fd = secure(fd, uri, NULL, timeout_s, tls, error);
+	if (fd < 0)
+		return fd;
 	*ret_fd = fd;
 	fault_point(FAULT_INCOMING_CONNECT);
 	return 0;
 }
 
-int transport_open(const char *uri, uint32_t timeout, GError **error)
+int transport_open(const char *uri, uint32_t timeout, struct tls_creds *tls,
+		   GError **error)
 {
-	return uri_open(uri, 0, timeout, error);
+	int fd = uri_open(uri, 0, timeout, error);
+
+	if (fd < 0 || !g_str_has_prefix(uri, "tcp:"))
+		return fd;
+	return secure_client(fd, uri + 4, timeout, tls, error);
 }
 
 int transport_resolve(const char *hp, struct addrinfo **ret, GError **error)
@@ -228,7 +294,12 @@ int transport_resolve(const char *hp, struct addrinfo **ret, GError **error)
 }
 
 int transport_connect_tcp(const char *hp, const struct addrinfo *ai,
-			  uint32_t timeout, GError **error)
+			  uint32_t timeout, struct tls_creds *tls,
+			  GError **error)
 {
-	return tcp_open(hp, ai, 0, timeout, error);
+	int fd = tcp_open(hp, ai, 0, timeout, error);
+
+	if (fd < 0)
+		return fd;
+	return secure_client(fd, hp, timeout, tls, error);
 }

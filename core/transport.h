@@ -7,15 +7,22 @@
 #include <glib.h>
 
 struct addrinfo;
+struct tls_creds;
 
 /*
  * Migration transports: "unix:PATH", "tcp:HOST:PORT" and "fd:N". Every
  * wait on the peer of a connection made here ends after `timeout`
  * seconds (0: no bound).
+ *
+ * `tls` (NULL: plaintext) secures a tcp: connection (core/tls.c): the
+ * handshake is done before these return, and the descriptor returned
+ * carries the plaintext. unix: and fd: stay plaintext: their peer is on
+ * this host, and the socket's permissions decide who it may be.
  */
 
 /* A connection to URI; the file descriptor, or a negative errno. */
-int transport_open(const char *uri, uint32_t timeout, GError **error);
+int transport_open(const char *uri, uint32_t timeout, struct tls_creds *tls,
+		   GError **error);
 
 /* The N of "fd:N", checked. */
 int transport_fd(const char *n, GError **error);
@@ -27,7 +34,8 @@ int transport_fd(const char *n, GError **error);
  */
 int transport_resolve(const char *hp, struct addrinfo **ret, GError **error);
 int transport_connect_tcp(const char *hp, const struct addrinfo *ai,
-			  uint32_t timeout, GError **error);
+			  uint32_t timeout, struct tls_creds *tls,
+			  GError **error);
 
 /*
  * Destination side. transport_listen() listens on "unix:PATH" or
@@ -39,7 +47,7 @@ int transport_connect_tcp(const char *hp, const struct addrinfo *ai,
  */
 int transport_listen(const char *uri, GError **error);
 int transport_accept(int listener, const char *uri, uint32_t timeout_s,
-		     int *ret_fd, GError **error);
+		     struct tls_creds *tls, int *ret_fd, GError **error);
 void transport_unlisten(int listener, const char *uri);
 
 #endif

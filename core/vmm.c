@@ -13,7 +13,10 @@ struct vmm *vmm_new(const struct modvmm_host *host)
 	g_mutex_init(&vmm->lock);
 	vmm->loader = loader_new(host);
 	vmm->pio = bus_new("pio");
+	bus_set_last(vmm->pio, 0xffff);
 	vmm->mmio = bus_new("mmio");
+	/* x86-64 physical addresses have at most 52 bits. */
+	bus_set_last(vmm->mmio, (UINT64_C(1) << 52) - 1);
 	vmm->mem = memory_new();
 	vmm->timers = timers_new(&vmm->lock);
 	vmm->ioevents = ioevents_new(&vmm->lock);

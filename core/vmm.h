@@ -43,6 +43,10 @@ struct vmm {
 	uint64_t irq_pulses[VMM_IRQ_LINES]; /* edges sent, per line */
 	uint32_t last_request;		    /* MODVMM_REQUEST_*, 0 for none */
 	uint32_t last_request_arg;
+	/* Devices' files are opened without a lock against other
+	 * processes: a guest arriving by migration, whose source holds
+	 * them until it hands the guest over. */
+	int no_file_locks;
 };
 
 /* `host` is the services table handed to every module this VM loads. */

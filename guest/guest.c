@@ -16,6 +16,7 @@
  *   hotplug    watch the hot-plug slot (below) and report what it sees
  *   reset      end with an i8042 reset (0xfe) instead of debug-exit
  *   panic      end by reporting a panic through pvpanic (port 0x505)
+ *   triple     end with a triple fault (a divide error with an empty IDT)
  *   fill=N     first, write one non-zero word into every page of N MiB
  *              from 4 MiB, then print "fill N MiB" (for the migration
  *              benchmark: no page of that RAM is left all zeros)
@@ -667,7 +668,7 @@ static void fail(int check, const char *what)
 void guest_main(const char *cmdline)
 {
 	uint64_t count = 3, pages = 64, ticks = 5, forever = 0, reset = 0;
-	uint64_t pace = 0, hotplug = 0, panic = 0, fill = 0;
+	uint64_t pace = 0, hotplug = 0, panic = 0, fill = 0, triple = 0;
 	uint8_t slot = 0xff;
 	uint64_t sum;
 	uint64_t bench;
@@ -682,6 +683,7 @@ void guest_main(const char *cmdline)
 	arg(cmdline, "hotplug", &hotplug);
 	arg(cmdline, "panic", &panic);
 	arg(cmdline, "fill", &fill);
+	arg(cmdline, "triple", &triple);
 
 	puts_serial("modvmm guest: hello\n");
 	if (!check_uart())
@@ -776,6 +778,23 @@ void guest_main(const char *cmdline)
 		__asm__ volatile("cli");
 		outb(0x64, 0xfe);
 		return fail(6, "i8042 reset did not reset");
+	}
+	if (triple) {
+		/*
+		 * With no gate present, neither the divide error, nor the
+		 * fault raised for its gate, nor the double fault is
+		 * delivered. (lidt and int3 are emulated under some
+		 * paravirtualised KVMs, which cannot emulate them here.)
+		 */
+		puts_serial("modvmm guest: triple fault\n");
+		__asm__ volatile("cli");
+		for (int v = 0; v < 256; v++)
+			idt[v] = (struct idt_entry){ 0 };
+		__asm__ volatile("xor %%ecx, %%ecx; div %%ecx"
+				 :
+				 :
+				 : "eax", "ecx", "edx", "memory");
+		return fail(12, "the triple fault did not end the run");
 	}
 	outb(DEBUG_EXIT, 0);
 }

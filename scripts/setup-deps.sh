@@ -12,10 +12,13 @@ set -eu
 # valgrind: the KVM suite runs once more with modvmm under memcheck.
 # gnuplot-nox and fio: bench/run plots migration figures and measures the
 # host's own I/O beside virtio-blk (its smoke mode runs with the tests).
+# glib-networking: GIO's TLS (GnuTLS) for migration over TLS
+# (--migration-tls); gnutls-bin: certtool, with which the control suite
+# and bench/migration.py make their test certificates.
 packages="meson ninja-build pkg-config gcc clang libclang-rt-14-dev binutils
 	libglib2.0-dev libjson-glib-dev libelf-dev libseccomp-dev check abigail-tools python3
 	qemu-system-x86 linux-image-amd64 busybox-static cpio socat acpica-tools
-	valgrind gnuplot-nox fio"
+	valgrind gnuplot-nox fio glib-networking gnutls-bin"
 
 missing=
 for p in $packages; do

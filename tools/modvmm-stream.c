@@ -11,7 +11,8 @@
  *    END. Each record is listed with its offset, length and whether its
  *    checksum matches, and each DEVICE record's state is shown field by
  *    field;
- *  - a destination's answers (VERDICT, COMPLETE), listed the same way;
+ *  - a destination's answers (VERDICT, COMPLETE, RUNNING), listed the
+ *    same way;
  *  - device state sections one after another, shown field by field.
  * Records are read by core/snapshot.c, sections by core/vmstate.c, with
  * the description of the module that owns them and the same checks as a
@@ -567,7 +568,7 @@ static void show_verdict(struct show *sh, const struct snap_record *rec)
 }
 
 /*
- * A destination's answers to a source (VERDICT, then COMPLETE), read as
+ * A destination's answers to a source (VERDICT, COMPLETE, RUNNING), read as
  * the source reads them: they have no magic, and are in this host's
  * format.
  */

@@ -229,13 +229,12 @@ static int32_t blk_realize(struct modvmm_device *dev, void *state)
 			  "no backing file: give file=PATH");
 		return -EINVAL;
 	}
-	s->fd = open(s->file, (s->readonly ? O_RDONLY : O_RDWR) | O_CLOEXEC);
-	if (s->fd < 0) {
-		r = -errno;
-		host->log(dev, MODVMM_LOG_ERROR, "%s: %s", s->file,
-			  strerror(-r));
-		return r;
-	}
+	/* The host opens it: it refuses an image another device or
+	 * another modvmm writes, and locks it against them. */
+	s->fd = host->file_open(dev, s->file,
+				s->readonly ? 0 : MODVMM_FILE_WRITE);
+	if (s->fd < 0)
+		return s->fd;
 	if (fstat(s->fd, &st) < 0) {
 		r = -errno;
 		goto fail;

@@ -35,9 +35,8 @@ struct fx_state {
 struct machine *fuzz_machine(void);
 
 /*
- * Back to the state of a fresh machine: zeroed RAM (anonymous again, for
- * a restore may have mapped a file over it) and device state, with the
- * fx0 subsection that must be sent switched on.
+ * Back to the state of a fresh machine: zeroed RAM (anonymous again) and
+ * device state, with the fx0 subsection that must be sent switched on.
  */
 void fuzz_machine_reset(struct machine *m);
 

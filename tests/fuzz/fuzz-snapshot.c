@@ -74,7 +74,7 @@ static void load_body(struct snapshot *s)
 	struct machine *m = fuzz_machine();
 	g_autoptr(GError) err = NULL;
 
-	/* A file's RAM records may have been mapped over guest RAM. */
+	/* Guest RAM as a fresh machine has it: zeros. */
 	fuzz_machine_reset(m);
 	if (snapshot_load(s, m, &err) == 0 || !err || !*err->message)
 		abort();

@@ -12,7 +12,8 @@
  * functions) reads the verdict; when it is an acceptance, the target goes
  * on as migrate() does once the guest is paused: the re-check of needed subsections
  * against the verdict's "known", each device's state saved at the
- * version of the verdict's "versions", and the COMPLETE record.
+ * version of the verdict's "versions", and the COMPLETE record the
+ * commit starts from (a verdict without "commit" is refused first).
  * Invariants: a refusal carries a message (compat_verdict_parse()
  * refuses a version outside 1..2^32-1); a device's state saved at a version the
  * destination named loads back here; nothing the destination sends
@@ -98,10 +99,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	static int fd = -1;
 	struct machine *m = fuzz_machine();
 	struct migration mig = { .m = m, .uri = (char *)"fuzz", .fd = -1 };
-	g_autoptr(GByteArray) buf = g_byte_array_new();
 	g_autoptr(GError) err = NULL;
-	struct snap_record rec;
-	size_t off = 0;
 	int r;
 
 	if (fd < 0) {
@@ -141,8 +139,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		goto out;
 	}
 	save_devices(m, mig.verdict);
-	r = stream_read_record(fd, mig.uri, SNAPSHOT_FORMAT, &off, buf, &rec, &err);
-	if (r < 0 ? !err || !*err->message : rec.len != buf->len)
+	/* As migrate() waits for it before the commit. */
+	r = await_record(&mig, SNAP_COMPLETE, PHASE_COMPLETE, &err);
+	if (r < 0 && (!err || !*err->message))
 		abort();
 out:
 	/* FUZZ_VERBOSE=1 says where an input stopped: seeds are made so. */

@@ -54,8 +54,9 @@ VALGRIND_SLOWDOWN = 4
 L2_APPEND = ("console=ttyS0 earlyprintk=serial,ttyS0,115200 reboot=k "
              "panic=-1 pci=off i8042.noaux i8042.nokbd nokaslr quiet")
 
-# name, shell snippet (run by busybox sh; $MODVMM, $MODDIR, $OUT set, and
-# $SLOWDOWN, the factor its own waits take), timeout in seconds. A case
+# name, shell snippet (run by busybox sh; $MODVMM, $MODDIR, $OUT set,
+# $WORK, the run's own temporary directory, where a case writes its files,
+# and $SLOWDOWN, the factor its own waits take), timeout in seconds. A case
 # passes when its snippet exits 0.
 CASES = [
     ("builtin_guest_passes_self_checks", r'''
@@ -84,6 +85,12 @@ $MODVMM run --module-dir $MODDIR --append reset >$OUT 2>&1; st=$?
 [ $st = 0 ] && grep -q "modvmm guest: PASS" $OUT &&
 grep -q "modvmm: guest reset (exit status 0)" $OUT
 ''', 90),
+    # A triple fault is not an orderly reset: it has its own status.
+    ("triple_fault_has_its_own_status", r'''
+$MODVMM run --module-dir $MODDIR --append triple >$OUT 2>&1; st=$?
+[ $st = 123 ] && grep -q "modvmm guest: triple fault" $OUT &&
+grep -q "modvmm: guest reset by a triple fault (exit status 123)" $OUT
+''', 90),
     ("sigint_stops_guest_cleanly", r'''
 # Emptied first: the background job truncates $OUT only once it runs, and
 # an earlier case's "count 2" must not send SIGINT before modvmm is there.
@@ -97,15 +104,15 @@ kill -INT $pid; wait $pid; st=$?
 [ $st = 130 ] && grep -q "stopped by SIGINT (exit status 130)" $OUT
 ''', 90),
     ("serial_console_to_file", r'''
-$MODVMM run --module-dir $MODDIR --device uart16550,console=file:/tmp/con \
-	>$OUT 2>&1 && grep -q "modvmm guest: PASS" /tmp/con &&
+$MODVMM run --module-dir $MODDIR --device uart16550,console=file:$WORK/con \
+	>$OUT 2>&1 && grep -q "modvmm guest: PASS" $WORK/con &&
 ! grep -q "modvmm guest: PASS" $OUT
 ''', 90),
     ("guest_drives_virtio_blk_rng_and_rtc", r'''
-dd if=/dev/zero of=/tmp/disk.$$ bs=1M count=1 2>/dev/null
-$MODVMM run --module-dir $MODDIR --device virtio-blk,file=/tmp/disk.$$ \
+dd if=/dev/zero of=$WORK/disk bs=1M count=1 2>/dev/null
+$MODVMM run --module-dir $MODDIR --device virtio-blk,file=$WORK/disk \
 	--device virtio-rng --device cmos-rtc --append "count=8" >$OUT 2>&1; st=$?
-rm -f /tmp/disk.$$
+rm -f $WORK/disk
 [ $st = 0 ] && grep -q "modvmm guest: PASS" $OUT &&
 grep -q "^virtio-blk: 64 blocks of 4 KiB" $OUT &&
 grep -q "^virtio-blk: 8 writes, 16 reads verified" $OUT &&
@@ -123,9 +130,9 @@ grep -q "L2-SHELL-OK" $OUT && grep -q "modvmm: guest reset" $OUT && [ $st = 0 ]
     # discovery), the RTC as PNP0B00. A file system made on /dev/vda is
     # written, unmounted, mounted again and read back.
     ("linux_uses_virtio_disk_rtc_and_rng", r'''
-dd if=/dev/zero of=/tmp/vda.img bs=1M count=32 2>/dev/null
+dd if=/dev/zero of=$WORK/vda.img bs=1M count=32 2>/dev/null
 $MODVMM run --module-dir $MODDIR --memory 256M --kernel /l2/vmlinuz \
-	--initrd /l2/initrd.gz --device virtio-blk,file=/tmp/vda.img \
+	--initrd /l2/initrd.gz --device virtio-blk,file=$WORK/vda.img \
 	--device virtio-rng --device cmos-rtc --append "$L2_APPEND" >$OUT 2>&1; st=$?
 grep -q "L2-VDA-OK 65536" $OUT && grep -q "L2-FS-OK" $OUT &&
 grep -q "L2-RTC-OK rtc_cmos" $OUT && grep -q "L2-RNG-OK virtio_rng" $OUT &&
@@ -175,10 +182,17 @@ done
 
 
 def suite_script(cases, moddir, modvmm, valgrind=None):
+    """The suite as one shell script. Each case runs as a script of its
+    own in a session of its own (setsid), so that its watchdog kills the
+    case's process group, never a process the case did not start; every
+    file is written under $WORK, a directory made for this run."""
     lines = [
+        "WORK=$(mktemp -d) || exit 1",
+        "trap 'rm -rf \"$WORK\"' EXIT",
         f"MODVMM={modvmm}", f"MODDIR={moddir}",
         f"SLOWDOWN={VALGRIND_SLOWDOWN if valgrind else 1}",
-        f"L2_APPEND='{L2_APPEND}'", "export L2_APPEND",
+        f"L2_APPEND='{L2_APPEND}'",
+        "export WORK MODVMM MODDIR SLOWDOWN L2_APPEND",
         f"echo 1..{len(cases)}",
     ]
     if valgrind:
@@ -192,31 +206,34 @@ def suite_script(cases, moddir, modvmm, valgrind=None):
         # 3.19), so --seccomp=log cannot even install them. exec keeps
         # the pid, which a case may signal.
         lines += [
-            "cat >$PWD/vg-modvmm <<'EOF'",
+            "cat >$WORK/vg-modvmm <<'EOF'",
             "cmd=$1; shift",
             f"exec {valgrind} {modvmm} \"$cmd\" --seccomp=off \"$@\"",
             "EOF",
-            "MODVMM=\"sh $PWD/vg-modvmm\"",
+            "MODVMM=\"sh $WORK/vg-modvmm\"",
         ]
     for n, (name, body, timeout) in enumerate(cases, 1):
-        fn = f"case_{n}"
+        case = f"$WORK/case.{n}.sh"
         lines += [
-            f"{fn}() {{", body.strip(), "}",
-            f"OUT=/tmp/out.{n}",
+            f"cat >{case} <<'MODVMM_CASE_EOF'", body.strip(),
+            "MODVMM_CASE_EOF",
+            f"OUT=$WORK/out.{n}", "export OUT",
         ]
         if valgrind:
             timeout *= VALGRIND_SLOWDOWN
             lines += [
-                f"VGDIR=$PWD/vg.{n}", "export VGDIR",
+                f"VGDIR=$WORK/vg.{n}", "export VGDIR",
                 "rm -rf $VGDIR", "mkdir -p $VGDIR",
             ]
-        # Killing the watchdog leaves its sleep behind: with the output
-        # pipe of the suite, it would keep meson waiting out the timeout.
+        # setsid does not fork here (a background job leads no group),
+        # so $cpid is the case's process group. Killing the watchdog
+        # leaves its sleep behind: with the output pipe of the suite, it
+        # would keep meson waiting out the timeout.
         lines += [
             f"start=$(date +%s)",
-            f"( {fn} ) & cpid=$!",
-            f"( sleep {timeout}; kill -9 $cpid 2>/dev/null; "
-            f"pkill -9 -f modvmm 2>/dev/null ) >/dev/null 2>&1 & wpid=$!",
+            f"setsid sh {case} & cpid=$!",
+            f"( sleep {timeout}; kill -9 -$cpid 2>/dev/null ) "
+            f">/dev/null 2>&1 & wpid=$!",
             f"if wait $cpid; then r=ok; else r='not ok'; fi",
             "kill $wpid 2>/dev/null",
         ]
@@ -460,10 +477,11 @@ def run_command(cmd, direct):
         return subprocess.run(["sh", "-c", cmd], env=env).returncode
     # A quoted here-document keeps the command exactly as given.
     body = ("MODVMM=/bin/modvmm MODDIR=/modules\nexport MODVMM MODDIR\n"
-            "cat >/tmp/cmd.sh <<'MODVMM_CMD_EOF'\n" + cmd +
+            "W=$(mktemp -d)\n"
+            "cat >$W/cmd.sh <<'MODVMM_CMD_EOF'\n" + cmd +
             "\nMODVMM_CMD_EOF\n"
-            "sh /tmp/cmd.sh >/tmp/run.out 2>&1; st=$?\n"
-            "tr -d '\\r' </tmp/run.out\necho KVM-RUN-STATUS $st\n")
+            "sh $W/cmd.sh >$W/run.out 2>&1; st=$?\n"
+            "tr -d '\\r' <$W/run.out\necho KVM-RUN-STATUS $st\n")
     lines = l1_boot(body, False, 300)
     status = 1
     for line in lines or []:

@@ -69,8 +69,27 @@ static const struct {
 	{ "{\"execute\":\"qmp_capabilities\"}",
 	  "{\"error\":{\"class\":\"CommandNotFound\",\"desc\":\"Capabilities "
 	  "negotiation is already complete, command ignored\"}}" },
-	{ "", NULL },
-	{ "   \r", NULL },
+	/* Every line gets a reply: a client waits for one. */
+	{ "", "{\"error\":{\"class\":\"GenericError\",\"desc\":\"QMP input "
+	      "is an empty line: expected a JSON object\"}}" },
+	{ "   \r", "{\"error\":{\"class\":\"GenericError\",\"desc\":\"QMP "
+		 "input is an empty line: expected a JSON object\"}}" },
+	/* json-glib would echo `inf.0` (not JSON) and read -1. */
+	{ "{\"execute\":\"query-status\",\"id\":1e99999}",
+	  "{\"error\":{\"class\":\"GenericError\",\"desc\":\"JSON number out "
+	  "of range at offset 31 (member 'id'): 1e99999 is beyond a "
+	  "double\"}}" },
+	{ "{\"execute\":\"query-status\",\"id\":99999999999999999999}",
+	  "{\"error\":{\"class\":\"GenericError\",\"desc\":\"JSON number out "
+	  "of range at offset 31 (member 'id'): 99999999999999999999 is "
+	  "beyond a 64-bit integer\"}}" },
+	{ "{\"execute\":\"query-status\",\"id\":[1,{\"a\":\"1e999\"},-1e999]}",
+	  "{\"error\":{\"class\":\"GenericError\",\"desc\":\"JSON number out "
+	  "of range at offset 48 (member 'id'): -1e999 is beyond a "
+	  "double\"}}" },
+	{ "{\"execute\":\"query-status\",\"id\":-9223372036854775808}",
+	  "{\"return\":{\"status\":\"shutdown\",\"running\":false},\"id\":"
+	  "-9223372036854775808}" },
 	{ "{\"execute\":\"query-status\",\"id\":\"a\"}",
 	  "{\"return\":{\"status\":\"shutdown\",\"running\":false},\"id\":"
 	  "\"a\"}" },
@@ -107,8 +126,8 @@ static const struct {
 	  "\"version\":\"1.0.0\",\"abi\":\"" MODVMM_ABI_STRING "\",*" },
 	{ "{\"execute\":\"module-load\",\"arguments\":{\"file\":\"/etc/"
 	  "passwd\"}}",
-	  "{\"error\":{\"class\":\"GenericError\",\"desc\":\"module-load: "
-	  "/etc/passwd is not in a module directory (*" },
+	  "{\"error\":{\"class\":\"GenericError\",\"desc\":\"passwd: "
+	  "refusing module: /etc/passwd is not in a module directory (*" },
 	{ "{\"execute\":\"query-machines\"}",
 	  "{\"return\":[{\"name\":\"microvm-1.0\",\"alias\":\"microvm\","
 	  "\"released\":*" },

@@ -376,6 +376,55 @@ START_TEST(test_bus_acpi_ids_checked_and_listed)
 }
 END_TEST
 
+/*
+ * A range must fit in its space and keep clear of what the machine
+ * reserved, whatever device asks; the message names both.
+ */
+START_TEST(test_bus_range_outside_space_or_reserved_refused)
+{
+	struct bus *bus = bus_new("mmio");
+	struct modvmm_region r = {
+		.size = sizeof(r),
+		.space = MODVMM_SPACE_MMIO,
+		.base = 0,
+		.length = 0x200,
+		.name = "virtio-mmio",
+	};
+	GError *err = NULL;
+
+	bus_set_last(bus, 0xffffffff);
+	bus_reserve(bus, 0, 0x8000000, "guest RAM");
+	bus_reserve(bus, 0xfec00000, 0x1000, "the in-kernel IOAPIC");
+	ck_assert_int_eq(bus_add(bus, &r, NULL, bus, "vda", &err), -EBUSY);
+	ck_assert_error(err, "mmio region virtio-mmio 0x0-0x1ff overlaps "
+			     "guest RAM at 0x0-0x7ffffff");
+	g_clear_error(&err);
+	r.base = 0xfebfff00;
+	ck_assert_int_eq(bus_add(bus, &r, NULL, bus, "vda", &err), -EBUSY);
+	ck_assert_error(err, "mmio region virtio-mmio 0xfebfff00-0xfec000ff "
+			     "overlaps the in-kernel IOAPIC at "
+			     "0xfec00000-0xfec00fff");
+	g_clear_error(&err);
+	r.base = 0xffffff00;
+	ck_assert_int_eq(bus_add(bus, &r, NULL, bus, "vda", &err), -ERANGE);
+	ck_assert_error(err, "mmio region virtio-mmio at 0xffffff00, length "
+			     "0x200, goes past the end of the mmio space "
+			     "(0xffffffff)");
+	g_clear_error(&err);
+	/* One that would wrap around 2^64. */
+	bus_set_last(bus, UINT64_MAX);
+	r.base = UINT64_MAX - 0xff;
+	ck_assert_int_eq(bus_add(bus, &r, NULL, bus, "vda", &err), -ERANGE);
+	g_clear_error(&err);
+	/* Just below the IOAPIC, and the last bytes of the space: fine. */
+	r.base = 0xfebffe00;
+	ck_assert_int_eq(bus_add(bus, &r, NULL, bus, "vda", NULL), 0);
+	r.base = UINT64_MAX - 0x1ff;
+	ck_assert_int_eq(bus_add(bus, &r, NULL, bus, "vdb", NULL), 0);
+	bus_free(bus);
+}
+END_TEST
+
 static unsigned int rang;
 
 static void ring(void *opaque)
@@ -457,6 +506,7 @@ int main(void)
 	tcase_add_test(tc, test_memory_bounds);
 	tcase_add_test(tc, test_debug_exit_write_requests_exit);
 	tcase_add_test(tc, test_bus_acpi_ids_checked_and_listed);
+	tcase_add_test(tc, test_bus_range_outside_space_or_reserved_refused);
 	tcase_add_test(tc, test_doorbell_without_ioeventfd);
 	tcase_add_test(tc, test_host_table_header);
 	suite_add_tcase(s, tc);

@@ -380,6 +380,43 @@ START_TEST(test_loader_symlink_into_untrusted_dir_refused)
 }
 END_TEST
 
+/*
+ * A loader with module directories: a link in one of them to a module
+ * outside them is refused, naming the file it resolves to, whether named
+ * by its path or listed at start-up; the file itself, in a module
+ * directory, loads.
+ */
+START_TEST(test_loader_symlink_out_of_module_dirs_refused)
+{
+	g_autoptr(GPtrArray) errors =
+		g_ptr_array_new_with_free_func((GDestroyNotify)g_error_free);
+	char *dir, *file = copy_to_tmp(&dir);
+	g_autofree char *moddir = g_dir_make_tmp("modvmm-test-XXXXXX", NULL);
+	g_autofree char *link = g_build_filename(moddir, "link.so", NULL);
+	g_autofree char *expected = g_strdup_printf(
+		"link.so: refusing module: %s is not in a module directory "
+		"(%s) (rule: module directory)",
+		file, moddir);
+	GError *err = NULL;
+
+	ck_assert_int_eq(symlink(file, link), 0);
+	loader_add_dir(vmm->loader, moddir);
+	ck_assert_int_eq(loader_load(vmm->loader, link, NULL, &err), -EPERM);
+	ck_assert_error(err, expected);
+	g_clear_error(&err);
+	ck_assert_int_eq(loader_load_all(vmm->loader, errors), 0);
+	ck_assert_uint_eq(errors->len, 1);
+	ck_assert_str_eq(((GError *)errors->pdata[0])->message, expected);
+	ck_assert_uint_eq(loader_modules(vmm->loader)->len, 0);
+	/* Its own directory made a module directory, the file loads. */
+	loader_add_dir(vmm->loader, dir);
+	ck_assert_int_eq(loader_load(vmm->loader, file, NULL, NULL), 0);
+	unlink(link);
+	rmdir(moddir);
+	remove_tmp(dir, file);
+}
+END_TEST
+
 /* A FIFO in a module's place is refused at once, not waited on. */
 START_TEST(test_loader_fifo_refused_without_blocking)
 {
@@ -727,6 +764,7 @@ int main(void)
 		fprintf(stderr, "# test_loader_foreign_owner_refused needs "
 				"root (to chown a file): not run\n");
 	tcase_add_test(tc, test_loader_symlink_into_untrusted_dir_refused);
+	tcase_add_test(tc, test_loader_symlink_out_of_module_dirs_refused);
 	tcase_add_test(tc, test_loader_fifo_refused_without_blocking);
 	tcase_add_test(tc, test_loader_maps_the_checked_descriptor);
 	tcase_add_test(tc, test_loader_stale_descriptor_names_stepped_over);

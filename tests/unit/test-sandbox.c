@@ -7,6 +7,7 @@
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
+#include <netdb.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
@@ -329,6 +330,57 @@ START_TEST(main_loads_modules_but_starts_no_process)
 }
 END_TEST
 
+/* What getaddrinfo() does for tcp:localhost and for a DNS name. */
+static void resolve_names(void)
+{
+	static const char *const names[] = { "localhost",
+					     "nonexistent.invalid" };
+	struct addrinfo hints = { .ai_socktype = SOCK_STREAM }, *ai;
+
+	for (size_t i = 0; i < G_N_ELEMENTS(names); i++)
+		if (!getaddrinfo(names[i], "4444", &hints, &ai))
+			freeaddrinfo(ai);
+}
+
+/* A call no list has, made by a name lookup's NSS module. */
+static void refused_in_lookup(void)
+{
+	long r;
+
+	sandbox_lookup_begin();
+	r = syscall(SYS_execve, "/bin/true", NULL, NULL);
+	sandbox_lookup_end();
+	if (r != -1 || errno != ENOSYS)
+		_exit(5);
+	/* Once the lookup is over, the same call ends the process. */
+	syscall(SYS_execve, "/bin/true", NULL, NULL);
+}
+
+START_TEST(main_resolves_host_names)
+{
+	assert_ran(in_child(SANDBOX_ENFORCE, SANDBOX_MAIN, resolve_names));
+}
+END_TEST
+
+START_TEST(refused_call_in_a_lookup_fails_it)
+{
+	struct outcome o =
+		in_child(SANDBOX_ENFORCE, SANDBOX_MAIN, refused_in_lookup);
+	g_autofree char *want = g_strdup_printf(
+		"modvmm: seccomp: system call execve (%d) refused in a thread "
+		"of kind main during a name lookup; the call fails with "
+		"ENOSYS\n"
+		"modvmm: seccomp: system call execve (%d) refused in a thread "
+		"of kind main; ending the process (docs/security.md lists "
+		"each kind's calls; --seccomp=log lets it through)\n",
+		SYS_execve, SYS_execve);
+
+	ck_assert_int_eq(o.status, SANDBOX_EXIT_STATUS);
+	ck_assert_str_eq(o.err, want);
+	g_free(o.err);
+}
+END_TEST
+
 START_TEST(thread_of_main_has_both_filters)
 {
 	assert_refused(in_child(SANDBOX_ENFORCE, SANDBOX_MAIN, thread_of_main),
@@ -362,6 +414,8 @@ int main(void)
 	tcase_add_test(tc, vcpu_cannot_open_or_map_code);
 	tcase_add_test(tc, io_and_migration_lists);
 	tcase_add_test(tc, main_loads_modules_but_starts_no_process);
+	tcase_add_test(tc, main_resolves_host_names);
+	tcase_add_test(tc, refused_call_in_a_lookup_fails_it);
 	tcase_add_test(tc, thread_of_main_has_both_filters);
 	tcase_add_test(tc, log_mode_lets_calls_through);
 	tcase_add_test(tc, off_mode_installs_nothing);

@@ -153,7 +153,7 @@ static const char *name_of(uint8_t type)
 	static const char *const names[] = {
 		"unknown",  "HELLO",	"MANIFEST", "CONFIG", "RAM",
 		"RAM_ZERO", "CPU",	"VM",	    "DEVICE", "END",
-		"VERDICT",  "COMPLETE", "PAD",
+		"VERDICT",  "COMPLETE", "PAD",	    "COMMIT", "RUNNING",
 	};
 
 	return type < G_N_ELEMENTS(names) ? names[type] : "unknown";
@@ -232,8 +232,8 @@ START_TEST(test_record_bad_fields_refused)
 		  WHAT ": offset 100: not a record header (type 0)" },
 		{ SNAP_PAD, 0, 0, EINVAL,
 		  WHAT ": offset 100: not a record header (type 12)" },
-		{ 13, 0, 0, EINVAL,
-		  WHAT ": offset 100: not a record header (type 13)" },
+		{ 15, 0, 0, EINVAL,
+		  WHAT ": offset 100: not a record header (type 15)" },
 		{ SNAP_END, 1, 0, EINVAL,
 		  WHAT ": offset 100: not a record header (type 9)" },
 		{ SNAP_RAM, 0, (64u << 20) + 1, EFBIG,

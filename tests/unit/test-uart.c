@@ -221,6 +221,33 @@ START_TEST(test_uart_bad_console_refused)
 }
 END_TEST
 
+/* The core, not the module, refuses a line the irqchip lacks and ports
+ * past 0xffff. */
+START_TEST(test_uart_irq_and_ports_out_of_range_refused)
+{
+	GError *err = NULL;
+
+	ck_assert_int_eq(device_create(vmm,
+				       "uart16550,id=s1,iobase=0x2f8,irq=9999",
+				       NULL, &err),
+			 -EINVAL);
+	ck_assert_error(err, "s1: realize of uart16550 failed: region "
+			     "uart16550: IRQ 9999 is not a line of the "
+			     "interrupt controller (IOAPIC pins 0-23)");
+	g_clear_error(&err);
+	ck_assert_int_eq(
+		device_create(vmm, "uart16550,id=s1,iobase=0xfffc", NULL, &err),
+		-ERANGE);
+	ck_assert_error(err, "s1: realize of uart16550 failed: pio region "
+			     "uart16550 at 0xfffc, length 0x8, goes past the "
+			     "end of the pio space (0xffff)");
+	g_clear_error(&err);
+	ck_assert_int_eq(
+		device_create(vmm, "uart16550,id=s1,iobase=0xfff8", NULL, NULL),
+		0);
+}
+END_TEST
+
 START_TEST(test_uart_console_on_pty)
 {
 	const char *msg;
@@ -451,6 +478,7 @@ int main(void)
 	tcase_add_test(tc, test_uart_corrupt_fifo_state_refused);
 	tcase_add_test(tc, test_uart_state_decoded_by_modvmm_stream);
 	tcase_add_test(tc, test_uart_reset_restores_power_on_state);
+	tcase_add_test(tc, test_uart_irq_and_ports_out_of_range_refused);
 	suite_add_tcase(s, tc);
 	return check_run(s);
 }

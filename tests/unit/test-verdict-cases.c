@@ -6,6 +6,7 @@
  * them, judged by the rule, then saved at the agreed version and loaded.
  * Accepted must load; refused must not, with the reason the row names.
  */
+#include <errno.h>
 #include <string.h>
 
 #include <modvmm/vmstate.h>
@@ -296,6 +297,70 @@ START_TEST(test_verdict_case_matches_load)
 }
 END_TEST
 
+/*
+ * A source holds an accepted verdict to what it offered (dev0 saves
+ * versions 2-3; nodev has no state): one row per verdict, the reason it
+ * is refused or NULL.
+ */
+static const struct {
+	const char *verdict;
+	const char *error;
+} offer_rows[] = {
+	{ "{\"accepted\":true,\"versions\":{\"dev0\":3}}", NULL },
+	{ "{\"accepted\":true,\"versions\":{\"dev0\":2}}", NULL },
+	{ "{\"accepted\":false,\"verdict\":\"no\"}", NULL },
+	{ "{\"accepted\":true}",
+	  "src: the destination's verdict agrees to what this source did not "
+	  "offer: dev0 (t): no agreed state version (0); this source saves "
+	  "versions 2-3" },
+	{ "{\"accepted\":true,\"known\":{\"dev0\":[]}}",
+	  "src: the destination's verdict agrees to what this source did not "
+	  "offer: dev0 (t): no agreed state version (0); this source saves "
+	  "versions 2-3" },
+	{ "{\"accepted\":true,\"versions\":{\"dev0\":1}}",
+	  "src: the destination's verdict agrees to what this source did not "
+	  "offer: dev0 (t): agreed state version 1, this source saves "
+	  "versions 2-3" },
+	{ "{\"accepted\":true,\"versions\":{\"dev0\":4,\"ghost\":1}}",
+	  "src: the destination's verdict agrees to what this source did not "
+	  "offer: dev0 (t): agreed state version 4, this source saves "
+	  "versions 2-3; ghost: a device this guest does not have" },
+};
+
+START_TEST(test_verdict_held_to_what_was_offered)
+{
+	struct manifest *m = manifest_new(MANIFEST_GUEST);
+	struct manifest_device *d = manifest_add_device(m);
+	struct compat_verdict *v = NULL;
+	GError *err = NULL;
+	int r;
+
+	d->id = manifest_str(m, "dev0");
+	d->type = manifest_str(m, "t");
+	d->vms = manifest_vms_new();
+	d->vms->name = manifest_str(m, "t");
+	d->vms->version = 3;
+	d->vms->min = 2;
+	d = manifest_add_device(m);
+	d->id = manifest_str(m, "nodev");
+	d->type = manifest_str(m, "u");
+	ck_assert_int_eq(compat_verdict_parse("src", offer_rows[_i].verdict,
+					      strlen(offer_rows[_i].verdict),
+					      &v, NULL),
+			 0);
+	r = compat_verdict_check("src", v, m, &err);
+	if (offer_rows[_i].error) {
+		ck_assert_int_eq(r, -EPROTO);
+		ck_assert_error(err, offer_rows[_i].error);
+		g_error_free(err);
+	} else {
+		ck_assert_int_eq(r, 0);
+	}
+	compat_verdict_free(v);
+	manifest_free(m);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("verdict-cases");
@@ -303,6 +368,8 @@ int main(void)
 
 	tcase_add_loop_test(tc, test_verdict_case_matches_load, 0,
 			    G_N_ELEMENTS(rows));
+	tcase_add_loop_test(tc, test_verdict_held_to_what_was_offered, 0,
+			    G_N_ELEMENTS(offer_rows));
 	suite_add_tcase(s, tc);
 	return check_run(s);
 }

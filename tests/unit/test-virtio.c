@@ -6,6 +6,7 @@
  * device must enter its error state and touch nothing outside guest RAM),
  * state save and load, and the dirty log of device writes.
  */
+#define _GNU_SOURCE /* F_OFD_SETLK */
 #include <errno.h>
 #include <fcntl.h>
 #include <unistd.h>
@@ -307,6 +308,8 @@ START_TEST(test_readonly_refuses_writes)
 		"virtio-blk,id=ro,file=%s,readonly=on,base=0xd0002000,irq=7",
 		disk);
 
+	/* Alone on the file: vda would be writing it. */
+	device_destroy(device_find(vmm, "vda"));
 	create(spec);
 	wr(0xd0002000, 0x14, 0);
 	ck_assert_uint_ne(rd(0xd0002000, 0x10) & (1u << 5), 0);
@@ -493,8 +496,71 @@ START_TEST(test_missing_file_refused)
 			      "base=0xd0004000",
 			      &dev, &err),
 		0);
-	ck_assert_str_eq(logs->pdata[logs->len - 1],
-			 "x: /nonexistent/d.img: No such file or directory");
+	ck_assert_str_eq(err->message,
+			 "x: realize of virtio-blk failed: /nonexistent/d.img: "
+			 "No such file or directory");
+}
+END_TEST
+
+/* Tries to create `spec`; the error message, or NULL when it was made. */
+static char *create_error(const char *fmt, const char *file)
+{
+	g_autofree char *spec = NULL;
+	GError *err = NULL;
+	char *msg;
+
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wformat-nonliteral"
+	spec = g_strdup_printf(fmt, file);
+#pragma GCC diagnostic pop
+	if (device_create(vmm, spec, NULL, &err) == 0)
+		return NULL;
+	msg = g_strdup(err->message);
+	g_error_free(err);
+	return msg;
+}
+
+/*
+ * A disk image vda writes: another device may neither write nor read it;
+ * a lock another open file description (another process) holds on it
+ * refuses it as well, unless the VM takes no locks (an incoming guest);
+ * the lock goes with the device.
+ */
+START_TEST(test_disk_in_use_refused)
+{
+	const char *rw = "virtio-blk,id=x,file=%s,base=0xd0004000,irq=9";
+	const char *ro = "virtio-blk,id=x,file=%s,readonly=on,"
+			 "base=0xd0004000,irq=9";
+	g_autofree char *want = g_strdup_printf(
+		"x: realize of virtio-blk failed: %s: in use: device vda "
+		"(virtio-blk) has it open read-write",
+		disk);
+	g_autofree char *locked = g_strdup_printf(
+		"x: realize of virtio-blk failed: %s: in use: another process "
+		"holds a lock on it for reading or writing",
+		disk);
+	struct flock lock = { .l_type = F_WRLCK, .l_whence = SEEK_SET };
+	char *msg;
+	int fd;
+
+	msg = create_error(rw, disk);
+	ck_assert_str_eq(msg, want);
+	g_free(msg);
+	msg = create_error(ro, disk);
+	ck_assert_str_eq(msg, want);
+	g_free(msg);
+	/* While vda has it, nobody else can lock it for writing. */
+	fd = open(disk, O_RDWR | O_CLOEXEC);
+	ck_assert_int_ge(fd, 0);
+	ck_assert_int_lt(fcntl(fd, F_OFD_SETLK, &lock), 0);
+	device_destroy(device_find(vmm, "vda"));
+	ck_assert_int_eq(fcntl(fd, F_OFD_SETLK, &lock), 0);
+	msg = create_error(rw, disk);
+	ck_assert_str_eq(msg, locked);
+	g_free(msg);
+	vmm->no_file_locks = 1;
+	ck_assert_ptr_null(create_error(rw, disk));
+	close(fd);
 }
 END_TEST
 
@@ -536,6 +602,7 @@ int main(void)
 	tcase_add_test(tc, test_device_writes_are_dirty_logged);
 	tcase_add_test(tc, test_state_round_trip_and_size_check);
 	tcase_add_test(tc, test_missing_file_refused);
+	tcase_add_test(tc, test_disk_in_use_refused);
 	tcase_add_test(tc, test_rng_fills_buffer);
 	suite_add_tcase(s, tc);
 	return check_run(s);

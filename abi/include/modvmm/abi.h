@@ -24,6 +24,9 @@
  *   1.3  struct modvmm_property gains flags, legacy_u64 and legacy_str:
  *        the value of a property added in a later release that gives
  *        the behaviour of the releases before it (MODVMM_PROP_*_ADDED)
+ *   1.4  host service file_open: a device's backing file opened by the
+ *        host, which refuses one another device or process writes
+ *        (an advisory lock on the file) and names the holder
  *
  * Rules for every struct in this SDK:
  *  - its first member is uint32_t size, set by the side that fills it in
@@ -47,7 +50,7 @@
 #endif
 
 #define MODVMM_ABI_MAJOR 1
-#define MODVMM_ABI_MINOR 3
+#define MODVMM_ABI_MINOR 4
 
 #define _MODVMM_STR(x) #x
 #define MODVMM_STRINGIFY(x) _MODVMM_STR(x)

@@ -125,7 +125,26 @@ struct modvmm_host {
 	int32_t (*notify_add)(struct modvmm_device *dev, uint32_t space,
 			      uint64_t addr, uint32_t width, uint64_t value,
 			      modvmm_notify_cb cb, void *opaque);
+
+	/* Since 1.4. */
+
+	/*
+	 * Opens `path`, the file behind a device (a disk image): for
+	 * reading and writing with MODVMM_FILE_WRITE in `flags`, for
+	 * reading otherwise; close-on-exec. The host refuses a file that
+	 * another device of this VM has open for writing, or that this one
+	 * would write while another has it open; and it takes an advisory
+	 * lock on the file (an open file description lock, as QEMU takes:
+	 * one writer or any number of readers), so that another modvmm
+	 * cannot use it for writing too. Returns the descriptor, which the
+	 * device closes (the lock goes with it), or -errno: -EBUSY when the
+	 * file is in use, the reason naming the holder.
+	 */
+	int32_t (*file_open)(struct modvmm_device *dev, const char *path,
+			     uint32_t flags);
 };
+
+#define MODVMM_FILE_WRITE 0x1u /* file_open: for writing too */
 
 _MODVMM_END_DECLARATIONS
 
