@@ -46,17 +46,24 @@ struct conn {
 #define KEEPALIVE_LINE                                                         \
 	"{\"execute\": \"query-status\", \"id\": \"" KEEPALIVE_ID "\"}\n"
 
+static void say(const char *fmt, va_list ap) G_GNUC_PRINTF(1, 0);
+
+static void say(const char *fmt, va_list ap)
+{
+	fputs("modvmm: ctl: ", stderr);
+	vfprintf(stderr, fmt, ap);
+	fputc('\n', stderr);
+}
+
 static int fail(const char *fmt, ...) G_GNUC_PRINTF(1, 2);
 
 static int fail(const char *fmt, ...)
 {
 	va_list ap;
 
-	fputs("modvmm: ctl: ", stderr);
 	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
+	say(fmt, ap);
 	va_end(ap);
-	fputc('\n', stderr);
 	return 1;
 }
 
@@ -254,11 +261,9 @@ static int usage_error(const char *fmt, ...)
 {
 	va_list ap;
 
-	fputs("modvmm: ctl: ", stderr);
 	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
+	say(fmt, ap);
 	va_end(ap);
-	fputc('\n', stderr);
 	return -EINVAL;
 }
 
