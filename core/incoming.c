@@ -21,6 +21,7 @@
 #include "fault.h"
 #include "incoming.h"
 #include "restore.h"
+#include "stream.h"
 #include "tls.h"
 #include "transport.h"
 
@@ -86,8 +87,9 @@ static void set_state(struct incoming *in, enum incoming_state st,
 }
 
 /* Serves one connection: 0 and a machine after COMMIT, or a dry run's 0. */
-static int serve(struct incoming *in, int fd, const struct machine_config *cfg,
-		 struct machine **ret, GError **error)
+static int serve(struct incoming *in, int fd, struct stream_io *io,
+		 const struct machine_config *cfg, struct machine **ret,
+		 GError **error)
 {
 	g_autoptr(GError) err = NULL;
 	struct compat_verdict *v = NULL;
@@ -95,9 +97,9 @@ static int serve(struct incoming *in, int fd, const struct machine_config *cfg,
 	struct machine *m = NULL;
 	int r;
 
-	r = snapshot_receive(fd, in->uri, &s, error);
+	r = snapshot_receive(fd, io, in->uri, &s, error);
 	if (r < 0) {
-		close(fd);
+		stream_close(fd, io);
 		return r;
 	}
 	fault_point(FAULT_INCOMING_MANIFEST);
@@ -164,7 +166,7 @@ out:
 		g_mutex_lock(&in->lock);
 		in->fd = -1;
 		g_mutex_unlock(&in->lock);
-		close(s->fd);
+		stream_close(s->fd, s->io);
 		snapshot_free(s);
 	}
 	*ret = m;
@@ -175,6 +177,7 @@ int incoming_take(struct incoming *in, const struct machine_config *cfg,
 		  struct machine **ret, GError **error)
 {
 	g_autoptr(GError) err = NULL;
+	struct stream_io *io = NULL;
 	int fd, r;
 
 	*ret = NULL;
@@ -185,13 +188,13 @@ int incoming_take(struct incoming *in, const struct machine_config *cfg,
 	g_mutex_unlock(&in->lock);
 	if (!r)
 		r = transport_accept(in->listener, in->uri, in->timeout,
-				     in->tls, &fd, &err);
+				     in->tls, &fd, &io, &err);
 	if (!r) {
 		g_mutex_lock(&in->lock);
 		if (in->state == INCOMING_CANCELLED) {
 			r = -ECANCELED;
 			if (!g_str_has_prefix(in->uri, "fd:"))
-				close(fd);
+				stream_close(fd, io);
 		} else {
 			in->state = INCOMING_ACTIVE;
 			in->fd = fd;
@@ -199,7 +202,7 @@ int incoming_take(struct incoming *in, const struct machine_config *cfg,
 		g_mutex_unlock(&in->lock);
 	}
 	if (!r)
-		r = serve(in, fd, cfg, ret, &err);
+		r = serve(in, fd, io, cfg, ret, &err);
 	g_mutex_lock(&in->lock);
 	if (in->state == INCOMING_CANCELLED) {
 		r = r < 0 ? -ECANCELED : r;
@@ -249,7 +252,7 @@ int incoming_confirm(struct incoming *in, GError **error)
 	r = snapshot_send_running(s, error);
 	set_state(in, INCOMING_RUNNING, NULL);
 	in->s = NULL;
-	close(s->fd);
+	stream_close(s->fd, s->io);
 	snapshot_free(s);
 	return r;
 }
@@ -282,7 +285,7 @@ void incoming_free(struct incoming *in)
 	if (!in)
 		return;
 	if (in->s) {
-		close(in->s->fd);
+		stream_close(in->s->fd, in->s->io);
 		snapshot_free(in->s);
 	}
 	transport_unlisten(in->listener, in->uri);

@@ -44,6 +44,7 @@ struct migration {
 	struct addrinfo *ai; /* tcp: the destination, looked up beforehand */
 	struct tls_creds *tls; /* NULL: plaintext */
 	int fd;
+	struct stream_io *io; /* TLS: what the records go through */
 
 	GMutex lock; /* guards what follows */
 	enum migration_state state;
@@ -263,7 +264,8 @@ static int peer_commits(const struct snap_record *rec)
  * when it accepts, held to what this guest offered (compat_verdict_check():
  * no device at version 0 or at one it cannot save).
  */
-static int receive_verdict(struct machine *m, int fd, const char *uri,
+static int receive_verdict(struct machine *m, int fd, struct stream_io *io,
+			   const char *uri,
 			   uint32_t timeout, struct compat_verdict **ret,
 			   GError **error)
 {
@@ -274,7 +276,7 @@ static int receive_verdict(struct machine *m, int fd, const char *uri,
 	size_t off = 0;
 	int r;
 
-	r = stream_read_record(fd, uri, SNAPSHOT_FORMAT, &off, buf, &rec,
+	r = stream_read_record(fd, io, uri, SNAPSHOT_FORMAT, &off, buf, &rec,
 			       error);
 	if (r < 0)
 		return peer_error(PHASE_VERDICT, timeout, r, error);
@@ -305,7 +307,7 @@ static int receive_verdict(struct machine *m, int fd, const char *uri,
 
 static int read_verdict(struct migration *mig, GError **error)
 {
-	int r = receive_verdict(mig->m, mig->fd, mig->uri, mig->timeout,
+	int r = receive_verdict(mig->m, mig->fd, mig->io, mig->uri, mig->timeout,
 				&mig->verdict, error);
 
 	if (r < 0)
@@ -326,7 +328,7 @@ int migration_check(struct machine *m, const char *uri,
 	JsonObject *o;
 	int r;
 
-	r = transport_open(uri, MIGRATION_CHECK_TIMEOUT, tls, error);
+	r = transport_open(uri, MIGRATION_CHECK_TIMEOUT, tls, &w.io, error);
 	if (r < 0)
 		return r;
 	w.fd = r;
@@ -335,10 +337,10 @@ int migration_check(struct machine *m, const char *uri,
 		r = peer_error(PHASE_HANDSHAKE, MIGRATION_CHECK_TIMEOUT, r,
 			       error);
 	else
-		r = receive_verdict(m, w.fd, uri, MIGRATION_CHECK_TIMEOUT, &v,
-				    error);
+		r = receive_verdict(m, w.fd, w.io, uri,
+				    MIGRATION_CHECK_TIMEOUT, &v, error);
 	if (!g_str_has_prefix(uri, "fd:"))
-		close(w.fd);
+		stream_close(w.fd, w.io);
 	if (r == -ETIMEDOUT || r == -EPIPE || r == -ECONNRESET)
 		g_prefix_error(error, "%s: ", uri);
 	if (r < 0)
@@ -405,17 +407,6 @@ static void relock(struct migration *mig)
 			err->message);
 }
 
-/* -EPIPE when the peer closed its end (nothing more will come). */
-static int peer_gone(int fd)
-{
-	uint8_t b;
-	ssize_t n = recv(fd, &b, 1, MSG_PEEK | MSG_DONTWAIT);
-
-	if (n == 0 || (n < 0 && (errno == ECONNRESET || errno == EPIPE)))
-		return -EPIPE;
-	return 0;
-}
-
 /* The destination's next record, which must be an empty `type`. */
 static int await_record(struct migration *mig, uint8_t type, enum phase ph,
 			GError **error)
@@ -425,8 +416,8 @@ static int await_record(struct migration *mig, uint8_t type, enum phase ph,
 	size_t off = 0;
 	int r;
 
-	r = stream_read_record(mig->fd, mig->uri, SNAPSHOT_FORMAT, &off, buf,
-			       &rec, error);
+	r = stream_read_record(mig->fd, mig->io, mig->uri, SNAPSHOT_FORMAT,
+			       &off, buf, &rec, error);
 	if (r < 0)
 		return peer_error(ph, mig->timeout, r, error);
 	if (rec.type != type || rec.len)
@@ -449,12 +440,14 @@ static int migrate(struct migration *mig, GError **error)
 	int paused = 0, r;
 
 	r = mig->ai ? transport_connect_tcp(mig->uri + 4, mig->ai, mig->timeout,
-					    mig->tls, error)
-		    : transport_open(mig->uri, mig->timeout, mig->tls, error);
+					    mig->tls, &w.io, error)
+		    : transport_open(mig->uri, mig->timeout, mig->tls, &w.io,
+				     error);
 	if (r < 0)
 		return r;
 	g_mutex_lock(&mig->lock);
 	mig->fd = w.fd = r;
+	mig->io = w.io;
 	g_mutex_unlock(&mig->lock);
 	fault_point(FAULT_MIGRATE_CONNECT);
 	r = snapshot_write_head(&w, m, 0, error);
@@ -534,7 +527,7 @@ static int migrate(struct migration *mig, GError **error)
 	 * COMPLETE (it closed the connection) cannot run it, and a COMMIT
 	 * that could not be written did not reach it: both resume here.
 	 */
-	r = peer_gone(mig->fd);
+	r = stream_peer_gone(mig->fd, mig->io);
 	g_mutex_lock(&mig->lock);
 	mig->committed = !mig->cancel && !r;
 	g_mutex_unlock(&mig->lock);
@@ -592,7 +585,8 @@ static gpointer migration_thread(gpointer data)
 	mig->fd = -1;
 	g_mutex_unlock(&mig->lock);
 	if (fd >= 0 && !g_str_has_prefix(mig->uri, "fd:"))
-		close(fd);
+		stream_close(fd, mig->io);
+	mig->io = NULL;
 	if (r == 0) {
 		set_state(mig, MIGRATION_COMPLETED, NULL);
 		msg = g_strdup_printf("guest migrated to %s", mig->uri);
@@ -646,12 +640,14 @@ int migration_start(struct machine *m, const struct migration_sink *sink,
 		    GError **error)
 {
 	struct migration *mig;
+	struct stream_io *io;
 	GError *err = NULL;
 	int fd;
 
+	/* Its message for a URI of no known transport. */
 	if (!g_str_has_prefix(uri, "unix:") && !g_str_has_prefix(uri, "tcp:") &&
 	    !g_str_has_prefix(uri, "fd:"))
-		return transport_open(uri, 0, NULL, error);
+		return transport_open(uri, 0, NULL, &io, error);
 	if (g_str_has_prefix(uri, "fd:") && (fd = transport_fd(uri + 3, &err)) < 0) {
 		g_propagate_error(error, err);
 		return fd;

@@ -164,8 +164,6 @@ static const struct rule rules[] = {
 	 */
 	{ K_MAIN, SCMP_SYS(sched_getattr), ANY },
 	{ K_MAIN, SCMP_SYS(sched_setattr), ANY },
-	/* Its relay: the migration code's end of the plaintext. */
-	{ K_MAIN, SCMP_SYS(socketpair), ANY },
 	/*
 	 * Name lookup (getaddrinfo() for a tcp: URI on the control
 	 * thread): the resolver asks uname() for the host's domain and

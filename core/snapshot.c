@@ -521,7 +521,7 @@ static int get_record(struct snapshot *s, GByteArray *buf,
 	if (s->fd < 0)
 		return next_record(s, &s->offset, buf, PAYLOAD_RAM_LATER, rec,
 				   error);
-	r = stream_read_record(s->fd, s->path, s->format, &s->offset, buf, rec, error);
+	r = stream_read_record(s->fd, s->io, s->path, s->format, &s->offset, buf, rec, error);
 	if (r == -ETIMEDOUT) {
 		g_clear_error(error);
 		r = error_setf(error, ETIMEDOUT,
@@ -906,14 +906,15 @@ int snapshot_next_record(struct snapshot *s, size_t *offset,
 	return 1;
 }
 
-int snapshot_receive(int fd, const char *what, struct snapshot **ret,
-		     GError **error)
+int snapshot_receive(int fd, struct stream_io *io, const char *what,
+		     struct snapshot **ret, GError **error)
 {
 	struct snapshot *s = snapshot_new(what, fd);
 	uint8_t head[12];
 	int r;
 
-	r = stream_read_full(fd, head, sizeof(head));
+	s->io = io;
+	r = stream_read_full(fd, io, head, sizeof(head));
 	if (r == -ETIMEDOUT)
 		r = error_setf(error, ETIMEDOUT,
 			       "%s: the source sent nothing for %u s during "
@@ -939,6 +940,7 @@ int snapshot_send_verdict(struct snapshot *s, const struct compat_verdict *v,
 	g_autoptr(JsonNode) n = NULL;
 	g_autofree char *line = NULL;
 	struct snap_writer w = { .fd = s->fd,
+				 .io = s->io,
 				 .what = s->path,
 				 .format = s->format };
 	int r;
@@ -965,10 +967,9 @@ int snapshot_send_verdict(struct snapshot *s, const struct compat_verdict *v,
 int snapshot_send_complete(struct snapshot *s, GError **error)
 {
 	struct snap_writer w = { .fd = s->fd,
+				 .io = s->io,
 				 .what = s->path,
 				 .format = s->format };
-	uint8_t b;
-	ssize_t n;
 
 	if (s->fd < 0)
 		return 0;
@@ -981,8 +982,7 @@ int snapshot_send_complete(struct snapshot *s, GError **error)
 	 * still succeeds: the guest would run on both hosts. The source
 	 * sends nothing after END, so anything but "no data yet" is that.
 	 */
-	n = recv(s->fd, &b, 1, MSG_PEEK | MSG_DONTWAIT);
-	if (n == 0 || (n < 0 && (errno == ECONNRESET || errno == EPIPE)))
+	if (stream_peer_gone(s->fd, s->io) < 0)
 		return error_setf(error, EPIPE,
 				  "%s: the source closed the connection before "
 				  "COMPLETE",
@@ -999,7 +999,7 @@ int snapshot_await_commit(struct snapshot *s, GError **error)
 	int r;
 
 	s->phase = "commit";
-	r = stream_read_record(s->fd, s->path, s->format, &s->offset, buf,
+	r = stream_read_record(s->fd, s->io, s->path, s->format, &s->offset, buf,
 			       &rec, &err);
 	if (r == -ETIMEDOUT)
 		return error_setf(error, ETIMEDOUT,
@@ -1023,6 +1023,7 @@ int snapshot_await_commit(struct snapshot *s, GError **error)
 int snapshot_send_running(struct snapshot *s, GError **error)
 {
 	struct snap_writer w = { .fd = s->fd,
+				 .io = s->io,
 				 .what = s->path,
 				 .format = s->format };
 

@@ -60,6 +60,8 @@ int snapshot_save(struct machine *m, const char *path, uint64_t *ret_bytes,
  * gets was copied out of the file and then checked, so that the file
  * changing or being cut afterwards cannot reach the guest.
  */
+struct stream_io;
+
 struct snapshot {
 	char *path;
 	const uint8_t *data; /* bytes being inspected (snapshot_inspect()) */
@@ -75,6 +77,7 @@ struct snapshot {
 	GPtrArray *ids;	  /* char *: device ids, in creation order */
 	GPtrArray *specs; /* char *: their --device specs */
 	int fd;		  /* a migration stream, or -1 for a file */
+	struct stream_io *io; /* the stream's layer (TLS), or NULL */
 	int file_fd;	  /* a file opened by snapshot_open(), or -1 */
 	size_t offset;	  /* bytes read from it so far */
 	uint32_t format;  /* what its magic said */
@@ -118,12 +121,12 @@ int snapshot_next_record(struct snapshot *s, size_t *offset,
 			 GError **error);
 
 /*
- * The same from a migration stream: reads the head from `fd` (which the
- * snapshot then holds, for the body, and for the VERDICT and COMPLETE
- * it sends back).
+ * The same from a migration stream: reads the head from `fd`, through
+ * `io` when not NULL (the snapshot then holds both, for the body, and for
+ * the VERDICT and COMPLETE it sends back; the caller closes them).
  */
-int snapshot_receive(int fd, const char *what, struct snapshot **ret,
-		     GError **error);
+int snapshot_receive(int fd, struct stream_io *io, const char *what,
+		     struct snapshot **ret, GError **error);
 
 /* Live migration: tells the source the verdict (a no-op for files). */
 struct compat_verdict;

@@ -78,27 +78,33 @@ int stream_write(struct snap_writer *w, const void *buf, size_t len,
 	int sock = !w->align; /* a stream; a file is written aligned */
 
 	while (len) {
-		ssize_t n = sock ? send(w->fd, p, len, MSG_DONTWAIT)
-				 : write(w->fd, p, len);
-		int r;
+		ssize_t n;
+		int e, r;
 
-		if (n < 0 && sock && errno == ENOTSOCK) {
-			sock = 0;
-			continue;
+		if (w->io) {
+			n = w->io->write(w->io, p, len);
+			e = n < 0 ? (int)-n : 0;
+		} else {
+			n = sock ? send(w->fd, p, len, MSG_DONTWAIT)
+				 : write(w->fd, p, len);
+			e = n < 0 ? errno : 0;
+			if (e == ENOTSOCK && sock) {
+				sock = 0;
+				continue;
+			}
 		}
-		if (n < 0 && errno == EINTR)
+		if (e == EINTR)
 			continue;
 		/* The peer's buffer is full: wait for it to take some. */
-		if (n < 0 && sock &&
-		    (errno == EAGAIN || errno == EWOULDBLOCK)) {
+		if ((sock || w->io) && (e == EAGAIN || e == EWOULDBLOCK)) {
 			r = w_wait(w, error);
 			if (r < 0)
 				return r;
 			continue;
 		}
 		if (n < 0)
-			return error_setf(error, errno, "%s: writing: %s",
-					  w->what, g_strerror(errno));
+			return error_setf(error, e, "%s: writing: %s", w->what,
+					  g_strerror(e));
 		p += n;
 		len -= (size_t)n;
 		w->bytes += (uint64_t)n;
@@ -230,34 +236,88 @@ int stream_check_crc(const char *what, uint32_t format,
 	return 0;
 }
 
-int stream_read_full(int fd, void *buf, size_t len)
+/*
+ * Waits until a layered stream's socket has data, for its SO_RCVTIMEO at
+ * most (the layer's socket does not block, so the timeout is not the
+ * kernel's): -ETIMEDOUT when the peer sent nothing for that long.
+ */
+static int r_wait(int fd)
+{
+	unsigned int t = stream_timeout(fd, SO_RCVTIMEO);
+	struct pollfd pfd = { .fd = fd, .events = POLLIN };
+	int r = poll(&pfd, 1, t ? (int)MIN(t, G_MAXINT / 1000) * 1000 : -1);
+
+	if (r > 0 || (r < 0 && errno == EINTR))
+		return 0;
+	return r ? -errno : -ETIMEDOUT;
+}
+
+int stream_read_full(int fd, struct stream_io *io, void *buf, size_t len)
 {
 	uint8_t *p = buf;
 
 	while (len) {
-		ssize_t n = read(fd, p, len);
+		ssize_t n;
+		int r;
 
-		if (n < 0 && errno == EINTR)
-			continue;
-		/* SO_RCVTIMEO ran out: the peer sent nothing for that long. */
-		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
-			return -ETIMEDOUT;
-		if (n <= 0)
-			return n < 0 ? -errno : -EPIPE;
+		if (io) {
+			n = io->read(io, p, len);
+			if (n == -EAGAIN) {
+				r = r_wait(fd);
+				if (r < 0)
+					return r;
+				continue;
+			}
+			if (n == -EINTR)
+				continue;
+			if (n <= 0)
+				return n < 0 ? (int)n : -EPIPE;
+		} else {
+			n = read(fd, p, len);
+			if (n < 0 && errno == EINTR)
+				continue;
+			/* SO_RCVTIMEO ran out: the peer sent nothing for
+			 * that long. */
+			if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+				return -ETIMEDOUT;
+			if (n <= 0)
+				return n < 0 ? -errno : -EPIPE;
+		}
 		p += n;
 		len -= (size_t)n;
 	}
 	return 0;
 }
 
-int stream_read_record(int fd, const char *what, uint32_t format,
-		       size_t *offset, GByteArray *buf, struct snap_record *rec,
-		       GError **error)
+int stream_peer_gone(int fd, struct stream_io *io)
+{
+	uint8_t b;
+	ssize_t n;
+
+	if (io)
+		return io->gone(io);
+	n = recv(fd, &b, 1, MSG_PEEK | MSG_DONTWAIT);
+	if (n == 0 || (n < 0 && (errno == ECONNRESET || errno == EPIPE)))
+		return -EPIPE;
+	return 0;
+}
+
+void stream_close(int fd, struct stream_io *io)
+{
+	if (io)
+		io->close(io);
+	else if (fd >= 0)
+		close(fd);
+}
+
+int stream_read_record(int fd, struct stream_io *io, const char *what,
+		       uint32_t format, size_t *offset, GByteArray *buf,
+		       struct snap_record *rec, GError **error)
 {
 	uint8_t h[REC_HEADER];
 	int r;
 
-	r = stream_read_full(fd, h, stream_header_size(format));
+	r = stream_read_full(fd, io, h, stream_header_size(format));
 	if (r < 0)
 		return error_setf(error, -r,
 				  "%s: offset %zu: the stream ended before a "
@@ -268,7 +328,7 @@ int stream_read_record(int fd, const char *what, uint32_t format,
 	if (r < 0)
 		return r;
 	g_byte_array_set_size(buf, rec->len);
-	r = stream_read_full(fd, buf->data, rec->len);
+	r = stream_read_full(fd, io, buf->data, rec->len);
 	if (r < 0)
 		return error_setf(error, -r,
 				  "%s: offset %zu: the stream ended inside a "

@@ -5,6 +5,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <string.h>
+#include <sys/types.h>
 
 #include <glib.h>
 
@@ -42,12 +43,31 @@ enum snapshot_record {
 /* The end-phase protocol a peer speaks, in HELLO and VERDICT: "commit". */
 #define SNAPSHOT_COMMIT 1
 
+/*
+ * A layer the bytes of a migration stream go through instead of its
+ * socket's own reads and writes (TLS, core/tls.c); the records stay the
+ * same. Each call moves what it can without waiting: a count, 0 at the
+ * end of the stream (read), -EAGAIN when it has to wait for the socket
+ * (readable for a read, writable for a write), or another negative
+ * errno. The socket itself stays the caller's handle: its timeouts bound
+ * the waits, and shutdown() on it (a cancel) ends them.
+ */
+struct stream_io {
+	ssize_t (*read)(struct stream_io *io, void *buf, size_t len);
+	ssize_t (*write)(struct stream_io *io, const void *buf, size_t len);
+	/* -EPIPE when the peer has ended the stream, without taking data. */
+	int (*gone)(struct stream_io *io);
+	/* Closes the socket too. */
+	void (*close)(struct stream_io *io);
+};
+
 /* Where records go: a file or a migration's socket. */
 struct snap_writer {
 	int fd;
-	uint64_t bytes;	  /* written so far */
-	const char *what; /* names it in messages */
-	int align;	  /* a file: RAM pages start page-aligned */
+	struct stream_io *io; /* NULL: fd's own writes */
+	uint64_t bytes;	      /* written so far */
+	const char *what;     /* names it in messages */
+	int align;	      /* a file: RAM pages start page-aligned */
 	/*
 	 * Guest RAM cannot change while it is written (the machine is
 	 * paused): pages are checksummed where they lie. Otherwise (a live
@@ -112,15 +132,25 @@ int stream_check_crc(const char *what, uint32_t format,
  * socket's timeouts for it); its checksums are checked before it is
  * returned. *offset counts the stream's bytes.
  */
-int stream_read_record(int fd, const char *what, uint32_t format,
-		       size_t *offset, GByteArray *buf, struct snap_record *rec,
-		       GError **error);
+int stream_read_record(int fd, struct stream_io *io, const char *what,
+		       uint32_t format, size_t *offset, GByteArray *buf,
+		       struct snap_record *rec, GError **error);
 
 /*
- * `len` bytes from `fd`: 0, -ETIMEDOUT when the socket's SO_RCVTIMEO ran
- * out (the peer sent nothing for that long), -EPIPE at its end.
+ * `len` bytes from `fd` (through `io` when not NULL): 0, -ETIMEDOUT when
+ * the socket's SO_RCVTIMEO ran out (the peer sent nothing for that
+ * long), -EPIPE at its end.
  */
-int stream_read_full(int fd, void *buf, size_t len);
+int stream_read_full(int fd, struct stream_io *io, void *buf, size_t len);
+
+/*
+ * -EPIPE when the peer of a stream has closed its end (nothing more will
+ * come), 0 when it has not or data waits; takes nothing from the stream.
+ */
+int stream_peer_gone(int fd, struct stream_io *io);
+
+/* Closes a stream: `io` with its socket, or else `fd`. */
+void stream_close(int fd, struct stream_io *io);
 
 /* The seconds of a socket's SO_RCVTIMEO or SO_SNDTIMEO, for messages. */
 unsigned int stream_timeout(int fd, int opt);

@@ -1,27 +1,30 @@
 // SPDX-License-Identifier: LGPL-2.1-or-later
 /*
  * core/tls.c - TLS for migration connections, through GIO (glib-networking
- * with GnuTLS): the certificates of a directory, the handshake, and a relay
- * that gives the migration code a plain socket (docs/security.md).
+ * with GnuTLS): the certificates of a directory, the handshake, and the
+ * layer through which the migration code then reads and writes its
+ * records (core/stream.c's struct stream_io; docs/security.md).
  *
  * Invariants:
- * - Every TLS operation runs on one thread of its own ("tls", of the main
- *   kind). glib-networking runs handshakes on GLib's shared worker
- *   threads, which inherit the system call filter of the thread that
- *   makes them: made from a migration thread, they would carry its narrow
- *   list into work that is not a migration's. The migration threads only
- *   hand a connected socket over and wait for the outcome.
+ * - Handshakes run on one thread of their own ("tls", of the main kind).
+ *   glib-networking runs them on GLib's shared worker threads, which
+ *   inherit the system call filter of the thread that makes them: made
+ *   from a migration thread, they would carry its narrow list into work
+ *   that is not a migration's. The migration threads only hand a
+ *   connected socket over and wait for the outcome.
+ * - After the handshake, the connection is the migration thread's alone:
+ *   it reads and writes it without waiting (GnuTLS's record layer over
+ *   the non-blocking socket), and waits on the socket itself, with the
+ *   socket's timeouts; a shutdown() of the socket (a cancel) ends those
+ *   waits as it does in plaintext. Under it, the socket is read ahead and
+ *   written in large pieces; a write returns once its bytes have left
+ *   for the socket, so nothing waits in a buffer while the thread waits
+ *   for the peer.
  * - Files are read when the certificates are loaded, on a thread that
  *   may open files, never during a migration.
- * - The record layer (core/stream.c) sees one end of a socket pair; the
- *   relay moves bytes between it and the TLS connection. Either side's end
- *   (or any TLS error) ends the relay and shows as the end of the stream
- *   on the other: a cut, a forged record or an unclean close all reach
- *   the migration as a stream that ended, which its own records judge.
  */
 #include <errno.h>
 #include <string.h>
-#include <sys/socket.h>
 #include <unistd.h>
 
 #include <gio/gio.h>
@@ -29,9 +32,8 @@
 
 #include "../compat/error.h"
 #include "sandbox.h"
+#include "stream.h"
 #include "tls.h"
-
-#define RELAY_BUF (256u << 10) /* bytes buffered each way */
 
 struct tls_creds {
 	gint refs;
@@ -188,58 +190,330 @@ const char *tls_creds_dir(const struct tls_creds *c)
 	return c->dir;
 }
 
-/* The relay -------------------------------------------------------------- */
+/* Reading ahead ---------------------------------------------------------- */
 
 /*
- * Owned by the TLS thread. `up` goes from the local socket to the peer,
- * `down` from the peer to the local socket; each waits on at most one
- * one-shot source per direction and side.
+ * The socket's input under a TLS connection, read in large pieces.
+ * GnuTLS asks its transport for each record's header and then its body,
+ * two reads of the socket for each 16 KiB: this takes what the socket
+ * has, up to READ_AHEAD, in one, and hands it out from memory. The rest
+ * (a blocking read during the handshake, a wait) goes to the socket's
+ * own stream; a wait is needed only once what was read ahead is taken.
  */
-struct relay {
+#define READ_AHEAD (256u << 10)
+
+typedef struct {
+	GInputStream parent;
+	GPollableInputStream *base; /* the socket's */
+	uint8_t *buf;
+	size_t at, len;
+} BulkInput;
+
+typedef struct {
+	GInputStreamClass parent_class;
+} BulkInputClass;
+
+GType bulk_input_get_type(void);
+static void bulk_input_pollable_init(GPollableInputStreamInterface *iface);
+G_DEFINE_TYPE_WITH_CODE(BulkInput, bulk_input, G_TYPE_INPUT_STREAM,
+			G_IMPLEMENT_INTERFACE(G_TYPE_POLLABLE_INPUT_STREAM,
+					      bulk_input_pollable_init))
+
+static gssize bulk_take(BulkInput *b, void *buf, gsize count)
+{
+	gsize n = MIN(count, b->len);
+
+	memcpy(buf, b->buf + b->at, n);
+	b->at += n;
+	b->len -= n;
+	return (gssize)n;
+}
+
+static gssize bulk_read(GInputStream *stream, void *buf, gsize count,
+			GCancellable *cancel, GError **error)
+{
+	BulkInput *b = (BulkInput *)stream;
+
+	if (b->len)
+		return bulk_take(b, buf, count);
+	return g_input_stream_read(G_INPUT_STREAM(b->base), buf, count, cancel,
+				   error);
+}
+
+static gboolean bulk_close(GInputStream *stream, GCancellable *cancel,
+			   GError **error)
+{
+	BulkInput *b = (BulkInput *)stream;
+
+	return g_input_stream_close(G_INPUT_STREAM(b->base), cancel, error);
+}
+
+static gboolean bulk_can_poll(GPollableInputStream *stream)
+{
+	(void)stream;
+	return TRUE;
+}
+
+static gboolean bulk_is_readable(GPollableInputStream *stream)
+{
+	BulkInput *b = (BulkInput *)stream;
+
+	return b->len || g_pollable_input_stream_is_readable(b->base);
+}
+
+static GSource *bulk_create_source(GPollableInputStream *stream,
+				   GCancellable *cancel)
+{
+	BulkInput *b = (BulkInput *)stream;
+	GSource *child =
+		b->len ? g_timeout_source_new(0)
+		       : g_pollable_input_stream_create_source(b->base, NULL);
+	GSource *src = g_pollable_source_new_full(stream, child, cancel);
+
+	g_source_unref(child);
+	return src;
+}
+
+static gssize bulk_read_nonblocking(GPollableInputStream *stream, void *buf,
+				    gsize count, GError **error)
+{
+	BulkInput *b = (BulkInput *)stream;
+	gssize n;
+
+	if (!b->len) {
+		n = g_pollable_input_stream_read_nonblocking(
+			b->base, b->buf, READ_AHEAD, NULL, error);
+		if (n <= 0)
+			return n;
+		b->at = 0;
+		b->len = (size_t)n;
+	}
+	return bulk_take(b, buf, count);
+}
+
+static void bulk_input_finalize(GObject *obj)
+{
+	BulkInput *b = (BulkInput *)obj;
+
+	g_object_unref(b->base);
+	g_free(b->buf);
+	G_OBJECT_CLASS(bulk_input_parent_class)->finalize(obj);
+}
+
+static void bulk_input_class_init(BulkInputClass *klass)
+{
+	G_OBJECT_CLASS(klass)->finalize = bulk_input_finalize;
+	G_INPUT_STREAM_CLASS(klass)->read_fn = bulk_read;
+	G_INPUT_STREAM_CLASS(klass)->close_fn = bulk_close;
+}
+
+static void bulk_input_pollable_init(GPollableInputStreamInterface *iface)
+{
+	iface->can_poll = bulk_can_poll;
+	iface->is_readable = bulk_is_readable;
+	iface->create_source = bulk_create_source;
+	iface->read_nonblocking = bulk_read_nonblocking;
+}
+
+static void bulk_input_init(BulkInput *b)
+{
+	b->buf = g_malloc(READ_AHEAD);
+}
+
+/*
+ * Its output, once the handshake is done (`on`): the records GnuTLS
+ * writes, one at a time, gather here and go out in one send when
+ * tls_write() has handed over all it was given, or when WRITE_AHEAD is
+ * full. Before (the handshake's writes, on GLib's workers) it is the
+ * socket's stream as it is.
+ */
+#define WRITE_AHEAD (256u << 10)
+
+typedef struct {
+	GOutputStream parent;
+	GPollableOutputStream *base; /* the socket's */
+	uint8_t *buf;
+	size_t len;
+	int on;
+} BulkOutput;
+
+typedef struct {
+	GOutputStreamClass parent_class;
+} BulkOutputClass;
+
+GType bulk_output_get_type(void);
+static void bulk_output_pollable_init(GPollableOutputStreamInterface *iface);
+G_DEFINE_TYPE_WITH_CODE(BulkOutput, bulk_output, G_TYPE_OUTPUT_STREAM,
+			G_IMPLEMENT_INTERFACE(G_TYPE_POLLABLE_OUTPUT_STREAM,
+					      bulk_output_pollable_init))
+
+/* What was gathered, to the socket: 0, -EAGAIN (some is left), -EPIPE. */
+static int bulk_flush(BulkOutput *b)
+{
+	size_t at = 0;
+	int r = 0;
+
+	while (at < b->len) {
+		g_autoptr(GError) err = NULL;
+		gssize n = g_pollable_output_stream_write_nonblocking(
+			b->base, b->buf + at, b->len - at, NULL, &err);
+
+		if (n < 0) {
+			r = g_error_matches(err, G_IO_ERROR,
+					    G_IO_ERROR_WOULD_BLOCK)
+				    ? -EAGAIN
+				    : -EPIPE;
+			break;
+		}
+		at += (size_t)n;
+	}
+	memmove(b->buf, b->buf + at, b->len - at);
+	b->len -= at;
+	return r;
+}
+
+static gssize bulk_write(GOutputStream *stream, const void *buf, gsize count,
+			 GCancellable *cancel, GError **error)
+{
+	BulkOutput *b = (BulkOutput *)stream;
+
+	/* Only the handshake writes so; nothing is gathered then. */
+	return g_output_stream_write(G_OUTPUT_STREAM(b->base), buf, count,
+				     cancel, error);
+}
+
+static gboolean bulk_out_close(GOutputStream *stream, GCancellable *cancel,
+			       GError **error)
+{
+	BulkOutput *b = (BulkOutput *)stream;
+
+	return g_output_stream_close(G_OUTPUT_STREAM(b->base), cancel, error);
+}
+
+static gboolean bulk_out_can_poll(GPollableOutputStream *stream)
+{
+	(void)stream;
+	return TRUE;
+}
+
+static gboolean bulk_is_writable(GPollableOutputStream *stream)
+{
+	BulkOutput *b = (BulkOutput *)stream;
+
+	return (b->on && b->len < WRITE_AHEAD) ||
+	       g_pollable_output_stream_is_writable(b->base);
+}
+
+static GSource *bulk_out_create_source(GPollableOutputStream *stream,
+				       GCancellable *cancel)
+{
+	BulkOutput *b = (BulkOutput *)stream;
+	GSource *child = g_pollable_output_stream_create_source(b->base, NULL);
+	GSource *src = g_pollable_source_new_full(stream, child, cancel);
+
+	g_source_unref(child);
+	return src;
+}
+
+static gssize bulk_write_nonblocking(GPollableOutputStream *stream,
+				     const void *buf, gsize count,
+				     GError **error)
+{
+	BulkOutput *b = (BulkOutput *)stream;
+	gsize n;
+
+	if (!b->on)
+		return g_pollable_output_stream_write_nonblocking(
+			b->base, buf, count, NULL, error);
+	if (b->len == WRITE_AHEAD && bulk_flush(b) == -EPIPE) {
+		g_set_error_literal(error, G_IO_ERROR, G_IO_ERROR_BROKEN_PIPE,
+				    "the connection ended");
+		return -1;
+	}
+	if (b->len == WRITE_AHEAD) {
+		g_set_error_literal(error, G_IO_ERROR, G_IO_ERROR_WOULD_BLOCK,
+				    "the socket is full");
+		return -1;
+	}
+	n = MIN(count, WRITE_AHEAD - b->len);
+	memcpy(b->buf + b->len, buf, n);
+	b->len += n;
+	return (gssize)n;
+}
+
+static void bulk_output_finalize(GObject *obj)
+{
+	BulkOutput *b = (BulkOutput *)obj;
+
+	g_object_unref(b->base);
+	g_free(b->buf);
+	G_OBJECT_CLASS(bulk_output_parent_class)->finalize(obj);
+}
+
+static void bulk_output_class_init(BulkOutputClass *klass)
+{
+	G_OBJECT_CLASS(klass)->finalize = bulk_output_finalize;
+	G_OUTPUT_STREAM_CLASS(klass)->write_fn = bulk_write;
+	G_OUTPUT_STREAM_CLASS(klass)->close_fn = bulk_out_close;
+}
+
+static void bulk_output_pollable_init(GPollableOutputStreamInterface *iface)
+{
+	iface->can_poll = bulk_out_can_poll;
+	iface->is_writable = bulk_is_writable;
+	iface->create_source = bulk_out_create_source;
+	iface->write_nonblocking = bulk_write_nonblocking;
+}
+
+static void bulk_output_init(BulkOutput *b)
+{
+	b->buf = g_malloc(WRITE_AHEAD);
+}
+
+/* A socket connection's streams, read and written in large pieces. */
+static GIOStream *bulk_stream(GSocketConnection *conn, BulkOutput **ret_out)
+{
+	GIOStream *io = G_IO_STREAM(conn);
+	BulkInput *in = g_object_new(bulk_input_get_type(), NULL);
+	BulkOutput *out = g_object_new(bulk_output_get_type(), NULL);
+	GIOStream *s;
+
+	in->base = g_object_ref(
+		G_POLLABLE_INPUT_STREAM(g_io_stream_get_input_stream(io)));
+	out->base = g_object_ref(
+		G_POLLABLE_OUTPUT_STREAM(g_io_stream_get_output_stream(io)));
+	s = g_simple_io_stream_new(G_INPUT_STREAM(in), G_OUTPUT_STREAM(out));
+	g_object_unref(in);
+	g_object_unref(out);
+	/* The connection's streams are its own: it lives as long. */
+	g_object_set_data_full(G_OBJECT(s), "connection", g_object_ref(conn),
+			       g_object_unref);
+	*ret_out = out;
+	return s;
+}
+
+/* The record I/O ---------------------------------------------------------- */
+
+/*
+ * A connection after its handshake, read and written by the migration
+ * thread that owns it (core/stream.c's layer): GnuTLS encrypts and
+ * decrypts on that thread, with that thread's system call filter (reads,
+ * writes and polls of a socket it already has), and no byte is copied
+ * through another thread.
+ */
+struct tls_io {
+	struct stream_io io;
 	GIOStream *tls;
 	GSocket *sock; /* the TCP connection under it */
 	GPollableInputStream *in;
 	GPollableOutputStream *out;
-	int fd; /* the TLS thread's end of the pair */
-	uint8_t *up, *down;
-	size_t up_at, up_len, down_at, down_len;
-	int up_eof, down_eof, shut;
-	int gone;	  /* the local side closed its end */
-	uint32_t timeout; /* s: how long what it sent may wait for the peer */
-	GSource *fd_src, *in_src, *out_src, *end_src;
+	BulkOutput *sent; /* under it: what GnuTLS wrote, not yet sent */
+	size_t owed;	  /* handed over, not yet reported (a flush waits) */
+	/* Read by tls_gone() to see whether the peer ended: read first. */
+	uint8_t held[4096];
+	size_t held_at, held_len;
+	int ended; /* the peer's end, or a TLS error, was read */
 };
-
-static void relay_arm(struct relay *r);
-
-static void relay_free(struct relay *r)
-{
-	GSource **srcs[] = { &r->fd_src, &r->in_src, &r->out_src, &r->end_src };
-
-	for (unsigned int i = 0; i < G_N_ELEMENTS(srcs); i++) {
-		if (*srcs[i]) {
-			g_source_destroy(*srcs[i]);
-			g_source_unref(*srcs[i]);
-			*srcs[i] = NULL;
-		}
-	}
-	close(r->fd);
-	/*
-	 * The socket first: closing the TLS connection would otherwise
-	 * wait to send its close_notify to a peer that may take nothing.
-	 */
-	g_socket_close(r->sock, NULL);
-	g_object_unref(r->sock);
-	g_object_unref(r->tls);
-	g_free(r->up);
-	g_free(r->down);
-	g_free(r);
-}
-
-/* Bytes `down` can take at its end. */
-static size_t down_room(const struct relay *r)
-{
-	return RELAY_BUF - r->down_at - r->down_len;
-}
 
 /* Clears a would-block error; 0 for any other (or none). */
 static int would_block(GError **err)
@@ -250,171 +524,112 @@ static int would_block(GError **err)
 	return 1;
 }
 
-/* Moves what can move now; 1 while the relay goes on, 0 at its end. */
-static int relay_pump(struct relay *r)
+/*
+ * What the socket has, decrypted. The peer's end, a cut, a forged record
+ * or an unclean close all show as the end of the stream, which the
+ * migration's own records judge (a record cut short, or none where one
+ * was due).
+ */
+static ssize_t tls_read(struct stream_io *io, void *buf, size_t len)
 {
-	int progress;
+	struct tls_io *t = (struct tls_io *)io;
+	g_autoptr(GError) err = NULL;
+	gssize n;
 
-	do {
-		g_autoptr(GError) err = NULL;
-		ssize_t n;
+	if (t->held_len) {
+		n = (gssize)MIN(len, t->held_len);
+		memcpy(buf, t->held + t->held_at, (size_t)n);
+		t->held_at += (size_t)n;
+		t->held_len -= (size_t)n;
+		return n;
+	}
+	if (t->ended)
+		return 0;
+	n = g_pollable_input_stream_read_nonblocking(t->in, buf, len, NULL,
+						     &err);
+	if (n > 0)
+		return n;
+	if (n < 0 && would_block(&err))
+		return -EAGAIN;
+	t->ended = 1;
+	return 0;
+}
 
-		progress = 0;
-		if (!r->up_len && !r->up_eof) {
-			n = recv(r->fd, r->up, RELAY_BUF, MSG_DONTWAIT);
-			if (n > 0) {
-				r->up_at = 0;
-				r->up_len = (size_t)n;
-				progress = 1;
-			} else if (!n || (errno != EAGAIN && errno != EINTR)) {
-				r->up_eof = 1;
-			}
-		}
-		if (r->up_len) {
-			/* After a would-block, the same bytes again (GnuTLS). */
-			n = g_pollable_output_stream_write_nonblocking(
-				r->out, r->up + r->up_at, r->up_len, NULL,
-				&err);
-			if (n > 0) {
-				r->up_at += (size_t)n;
-				r->up_len -= (size_t)n;
-				progress = 1;
-			} else if (!would_block(&err)) {
-				return 0;
-			}
-		}
-		/*
-		 * A read gives one TLS record (16 KiB at most): as many as
-		 * have come go out in one send, so that the migration
-		 * thread on the other end wakes once for them, not for each.
-		 */
-		while (!r->down_eof && down_room(r)) {
-			n = g_pollable_input_stream_read_nonblocking(
-				r->in, r->down + r->down_at + r->down_len,
-				down_room(r), NULL, &err);
-			if (n > 0) {
-				r->down_len += (size_t)n;
-				progress = 1;
-			} else {
-				/* The peer's end, or a TLS error. */
+/*
+ * As many records as go out now, each of 16 KiB at most, and then sent:
+ * what is reported written has left for the socket. A flush that must
+ * wait reports nothing yet; the caller offers the same bytes again after
+ * its wait, and hears then of those already handed over.
+ */
+static ssize_t tls_write(struct stream_io *io, const void *buf, size_t len)
+{
+	struct tls_io *t = (struct tls_io *)io;
+	ssize_t ret = 0;
+	int r;
+
+	if (!t->owed) {
+		while ((size_t)ret < len) {
+			g_autoptr(GError) err = NULL;
+			/*
+			 * After a would-block, the caller offers the same
+			 * bytes again, as GnuTLS needs: what is counted is
+			 * only records handed over whole.
+			 */
+			gssize n = g_pollable_output_stream_write_nonblocking(
+				t->out, (const uint8_t *)buf + ret,
+				len - (size_t)ret, NULL, &err);
+
+			if (n < 0) {
 				if (!would_block(&err))
-					r->down_eof = 1;
+					return -EPIPE;
 				break;
 			}
+			ret += n;
 		}
-		if (r->down_len) {
-			n = send(r->fd, r->down + r->down_at, r->down_len,
-				 MSG_DONTWAIT | MSG_NOSIGNAL);
-			if (n > 0) {
-				r->down_at += (size_t)n;
-				r->down_len -= (size_t)n;
-				if (!r->down_len)
-					r->down_at = 0;
-				progress = 1;
-			} else if (errno != EAGAIN && errno != EINTR) {
-				return 0;
-			}
-		}
-	} while (progress);
-	/* The local side has said all it will and it reached the peer. */
-	if (r->up_eof && !r->up_len)
+		t->owed = (size_t)ret;
+	}
+	r = bulk_flush(t->sent);
+	if (r < 0)
+		return r;
+	ret = (ssize_t)t->owed;
+	t->owed = 0;
+	return ret ? ret : -EAGAIN;
+}
+
+/*
+ * Whether the peer ended: a peek at the socket would see its close_notify
+ * or any other record as data, so a record is read, and what it held is
+ * kept for the next read.
+ */
+static int tls_gone(struct stream_io *io)
+{
+	struct tls_io *t = (struct tls_io *)io;
+	ssize_t n;
+
+	if (t->held_len)
 		return 0;
-	if (r->down_eof && !r->down_len && !r->shut) {
-		shutdown(r->fd, SHUT_WR);
-		r->shut = 1;
-	}
-	return 1;
+	n = tls_read(io, t->held, sizeof(t->held));
+	if (n == -EAGAIN)
+		return 0;
+	if (n <= 0)
+		return -EPIPE;
+	t->held_at = 0;
+	t->held_len = (size_t)n;
+	return 0;
 }
 
-static gboolean on_fd(int fd, GIOCondition cond, gpointer data)
+static void tls_close(struct stream_io *io)
 {
-	struct relay *r = data;
+	struct tls_io *t = (struct tls_io *)io;
 
-	(void)fd;
-	if (cond & (G_IO_HUP | G_IO_ERR))
-		r->gone = 1;
-	g_clear_pointer(&r->fd_src, g_source_unref);
-	relay_arm(r);
-	return G_SOURCE_REMOVE;
-}
-
-/* What the local side sent last waited for a silent peer long enough. */
-static gboolean on_end(gpointer data)
-{
-	struct relay *r = data;
-
-	g_clear_pointer(&r->end_src, g_source_unref);
-	relay_free(r);
-	return G_SOURCE_REMOVE;
-}
-
-static gboolean on_in(GObject *stream, gpointer data)
-{
-	struct relay *r = data;
-
-	(void)stream;
-	g_clear_pointer(&r->in_src, g_source_unref);
-	relay_arm(r);
-	return G_SOURCE_REMOVE;
-}
-
-static gboolean on_out(GObject *stream, gpointer data)
-{
-	struct relay *r = data;
-
-	(void)stream;
-	g_clear_pointer(&r->out_src, g_source_unref);
-	relay_arm(r);
-	return G_SOURCE_REMOVE;
-}
-
-/* Pumps, then waits for whatever the relay waits on now. */
-static void relay_arm(struct relay *r)
-{
-	GIOCondition cond = 0;
-
-	if (!relay_pump(r)) {
-		relay_free(r);
-		return;
-	}
-	if (!r->up_len && !r->up_eof)
-		cond |= G_IO_IN;
-	if (r->down_len)
-		cond |= G_IO_OUT;
-	/* Its close is seen even while the relay waits on the peer only. */
-	if (!r->gone)
-		cond |= G_IO_HUP;
 	/*
-	 * Once the local side is done, what it sent last still goes out,
-	 * but a peer that takes nothing does not keep the relay forever.
+	 * The socket first: closing the TLS connection would otherwise
+	 * wait to send its close_notify to a peer that may take nothing.
 	 */
-	if ((r->gone || r->up_eof) && !r->end_src) {
-		r->end_src = g_timeout_source_new_seconds(r->timeout);
-		g_source_set_callback(r->end_src, on_end, r, NULL);
-		g_source_attach(r->end_src, svc.ctx);
-	}
-	/* A socket source's condition is fixed: it is made anew. */
-	if (r->fd_src) {
-		g_source_destroy(r->fd_src);
-		g_clear_pointer(&r->fd_src, g_source_unref);
-	}
-	if (cond) {
-		r->fd_src = g_unix_fd_source_new(r->fd, cond);
-		g_source_set_callback(r->fd_src, G_SOURCE_FUNC(on_fd), r, NULL);
-		g_source_attach(r->fd_src, svc.ctx);
-	}
-	if (down_room(r) && !r->down_eof && !r->in_src) {
-		r->in_src = g_pollable_input_stream_create_source(r->in, NULL);
-		g_source_set_callback(r->in_src, G_SOURCE_FUNC(on_in), r, NULL);
-		g_source_attach(r->in_src, svc.ctx);
-	}
-	if (r->up_len && !r->out_src) {
-		r->out_src =
-			g_pollable_output_stream_create_source(r->out, NULL);
-		g_source_set_callback(r->out_src, G_SOURCE_FUNC(on_out), r,
-				      NULL);
-		g_source_attach(r->out_src, svc.ctx);
-	}
+	g_socket_close(t->sock, NULL);
+	g_object_unref(t->sock);
+	g_object_unref(t->tls);
+	g_free(t);
 }
 
 /* The handshake ---------------------------------------------------------- */
@@ -427,6 +642,7 @@ struct wrap {
 	uint32_t timeout;
 	GIOStream *tls;
 	GSocket *sock;
+	BulkOutput *sent; /* the output under tls */
 	GCancellable *cancel;
 	GSource *timer;
 	GTlsCertificateFlags bad; /* what the peer's certificate failed */
@@ -435,6 +651,7 @@ struct wrap {
 	GMutex lock;
 	GCond cond;
 	int done, ret;
+	struct stream_io *io;
 	GError *error;
 };
 
@@ -516,8 +733,8 @@ static void handshake_done(GObject *obj, GAsyncResult *res, gpointer data)
 	struct wrap *w = data;
 	g_autoptr(GError) err = NULL;
 	const char *peer = w->host ? "the destination" : "the source";
-	struct relay *r;
-	int sp[2], size = 4 << 20;
+	struct tls_io *t;
+	BulkOutput *sent = w->sent;
 
 	if (!g_tls_connection_handshake_finish(G_TLS_CONNECTION(obj), res,
 					       &err)) {
@@ -544,40 +761,28 @@ static void handshake_done(GObject *obj, GAsyncResult *res, gpointer data)
 		wrap_answer(w, -(w->error->code));
 		return;
 	}
-	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sp) < 0) {
-		int e = errno;
-
-		error_setf(&w->error, e, "TLS: socketpair: %s", g_strerror(e));
-		g_socket_close(w->sock, NULL);
-		g_clear_object(&w->tls);
-		g_clear_object(&w->sock);
-		wrap_answer(w, -e);
-		return;
-	}
-	/* Room for a few records each way: fewer wake-ups of each side. */
-	for (int i = 0; i < 2; i++) {
-		setsockopt(sp[i], SOL_SOCKET, SO_SNDBUF, &size, sizeof(size));
-		setsockopt(sp[i], SOL_SOCKET, SO_RCVBUF, &size, sizeof(size));
-	}
-	r = g_new0(struct relay, 1);
+	t = g_new0(struct tls_io, 1);
+	t->io.read = tls_read;
+	t->io.write = tls_write;
+	t->io.gone = tls_gone;
+	t->io.close = tls_close;
 	g_signal_handlers_disconnect_by_data(w->tls, w);
-	r->tls = g_steal_pointer(&w->tls);
-	r->sock = g_steal_pointer(&w->sock);
-	r->in = G_POLLABLE_INPUT_STREAM(g_io_stream_get_input_stream(r->tls));
-	r->out =
-		G_POLLABLE_OUTPUT_STREAM(g_io_stream_get_output_stream(r->tls));
-	r->fd = sp[1];
-	r->timeout = w->timeout ? w->timeout : 60;
-	r->up = g_malloc(RELAY_BUF);
-	r->down = g_malloc(RELAY_BUF);
-	wrap_answer(w, sp[0]);
-	relay_arm(r);
+	t->tls = g_steal_pointer(&w->tls);
+	t->sock = g_steal_pointer(&w->sock);
+	t->in = G_POLLABLE_INPUT_STREAM(g_io_stream_get_input_stream(t->tls));
+	t->out =
+		G_POLLABLE_OUTPUT_STREAM(g_io_stream_get_output_stream(t->tls));
+	t->sent = sent;
+	sent->on = 1;
+	w->io = &t->io;
+	wrap_answer(w, 0);
 }
 
 static gboolean wrap_start(gpointer data)
 {
 	struct wrap *w = data;
 	g_autoptr(GSocketConnection) conn = NULL;
+	g_autoptr(GIOStream) base = NULL;
 	g_autoptr(GSocketConnectable) id = NULL;
 	g_autoptr(GError) err = NULL;
 
@@ -589,16 +794,15 @@ static gboolean wrap_start(gpointer data)
 		return G_SOURCE_REMOVE;
 	}
 	conn = g_socket_connection_factory_create_connection(w->sock);
+	base = bulk_stream(conn, &w->sent);
 	if (w->host) {
 		id = g_network_address_new(w->host, 0);
-		w->tls = g_tls_client_connection_new(G_IO_STREAM(conn), id,
-						     &err);
+		w->tls = g_tls_client_connection_new(base, id, &err);
 		if (w->tls)
 			g_tls_connection_set_certificate(
 				G_TLS_CONNECTION(w->tls), w->c->client);
 	} else {
-		w->tls = g_tls_server_connection_new(G_IO_STREAM(conn),
-						     w->c->server, &err);
+		w->tls = g_tls_server_connection_new(base, w->c->server, &err);
 		if (w->tls)
 			g_object_set(w->tls, "authentication-mode",
 				     G_TLS_AUTHENTICATION_REQUIRED, NULL);
@@ -626,7 +830,7 @@ static gboolean wrap_start(gpointer data)
 }
 
 int tls_wrap(struct tls_creds *c, int fd, const char *host, uint32_t timeout,
-	     GError **error)
+	     struct stream_io **ret, GError **error)
 {
 	struct wrap w = { .c = c, .fd = fd, .host = host, .timeout = timeout };
 	const char *file = host ? "client" : "server";
@@ -654,5 +858,7 @@ int tls_wrap(struct tls_creds *c, int fd, const char *host, uint32_t timeout,
 	g_cond_clear(&w.cond);
 	if (w.ret < 0)
 		g_propagate_error(error, w.error);
+	else
+		*ret = w.io;
 	return w.ret;
 }

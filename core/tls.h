@@ -15,6 +15,7 @@
  */
 
 struct tls_creds;
+struct stream_io;
 
 #define TLS_NEED_CLIENT (1u << 0) /* client-cert.pem, client-key.pem */
 #define TLS_NEED_SERVER (1u << 1) /* server-cert.pem, server-key.pem */
@@ -34,13 +35,14 @@ const char *tls_creds_dir(const struct tls_creds *c);
  * The handshake on connected socket `fd` (which it takes, on failure
  * too): as the client, checking that the peer's certificate is issued for
  * `host`, or as the server (`host` NULL), requiring a client certificate.
- * Both certificates must be signed by the CA. Returns a socket carrying
- * the plaintext (the records of core/stream.c, unchanged), or a negative
+ * Both certificates must be signed by the CA. Returns 0 and in *ret the
+ * layer (core/stream.h) through which the records of core/stream.c then
+ * go over `fd`, which it owns (stream_close() closes both), or a negative
  * errno with a message naming what was wrong with the peer. `timeout`
  * (s, 0: none) bounds the handshake.
  */
 int tls_wrap(struct tls_creds *c, int fd, const char *host, uint32_t timeout,
-	     GError **error);
+	     struct stream_io **ret, GError **error);
 
 /* At exit: ASan builds wait for GLib's idle workers to end. */
 void tls_shutdown(void);

@@ -156,32 +156,35 @@ static int unix_socket(const char *path, int listening, uint32_t timeout,
 }
 
 /*
- * A tcp: connection with `tls` set goes through the TLS handshake; the
- * descriptor returned (the plaintext's) has the same timeouts.
+ * A tcp: connection with `tls` set goes through the TLS handshake; its
+ * records then go through *ret_io, over the same descriptor.
  */
-static int secure(int fd, const char *uri, const char *host,
-		  uint32_t timeout, struct tls_creds *tls, GError **error)
+static int secure(int fd, const char *uri, const char *host, uint32_t timeout,
+		  struct tls_creds *tls, struct stream_io **ret_io,
+		  GError **error)
 {
 	int r;
 
+	*ret_io = NULL;
 	if (!tls || !g_str_has_prefix(uri, "tcp:"))
 		return fd;
-	r = tls_wrap(tls, fd, host, timeout, error);
+	r = tls_wrap(tls, fd, host, timeout, ret_io, error);
 	if (r < 0) {
 		g_prefix_error(error, "%s: ", uri);
 		return r;
 	}
-	set_timeouts(r, timeout);
-	return r;
+	return fd;
 }
 
 /* The source's side: the destination's certificate must name HOST. */
 static int secure_client(int fd, const char *hp, uint32_t timeout,
-			 struct tls_creds *tls, GError **error)
+			 struct tls_creds *tls, struct stream_io **ret_io,
+			 GError **error)
 {
 	g_autofree char *host = NULL, *port = NULL, *uri = NULL;
 	int r;
 
+	*ret_io = NULL;
 	if (!tls)
 		return fd;
 	r = parse_hostport(hp, &host, &port, error);
@@ -195,7 +198,7 @@ static int secure_client(int fd, const char *hp, uint32_t timeout,
 		host[strlen(host) - 2] = '\0';
 	}
 	uri = g_strconcat("tcp:", hp, NULL);
-	return secure(fd, uri, host, timeout, tls, error);
+	return secure(fd, uri, host, timeout, tls, ret_io, error);
 }
 
 int transport_fd(const char *n, GError **error)
@@ -254,10 +257,12 @@ void transport_unlisten(int listener, const char *uri)
 }
 
 int transport_accept(int listener, const char *uri, uint32_t timeout_s,
-		     struct tls_creds *tls, int *ret_fd, GError **error)
+		     struct tls_creds *tls, int *ret_fd,
+		     struct stream_io **ret_io, GError **error)
 {
 	int fd;
 
+	*ret_io = NULL;
 	if (g_str_has_prefix(uri, "fd:")) {
 		set_timeouts(listener, timeout_s);
 		*ret_fd = listener;
@@ -270,7 +275,7 @@ int transport_accept(int listener, const char *uri, uint32_t timeout_s,
 				  g_strerror(errno));
 	/* Waiting for a source to come is not bounded; what it sends is. */
 	set_timeouts(fd, timeout_s);
-	fd = secure(fd, uri, NULL, timeout_s, tls, error);
+	fd = secure(fd, uri, NULL, timeout_s, tls, ret_io, error);
 	if (fd < 0)
 		return fd;
 	*ret_fd = fd;
@@ -279,13 +284,14 @@ int transport_accept(int listener, const char *uri, uint32_t timeout_s,
 }
 
 int transport_open(const char *uri, uint32_t timeout, struct tls_creds *tls,
-		   GError **error)
+		   struct stream_io **ret_io, GError **error)
 {
 	int fd = uri_open(uri, 0, timeout, error);
 
+	*ret_io = NULL;
 	if (fd < 0 || !g_str_has_prefix(uri, "tcp:"))
 		return fd;
-	return secure_client(fd, uri + 4, timeout, tls, error);
+	return secure_client(fd, uri + 4, timeout, tls, ret_io, error);
 }
 
 int transport_resolve(const char *hp, struct addrinfo **ret, GError **error)
@@ -295,11 +301,12 @@ int transport_resolve(const char *hp, struct addrinfo **ret, GError **error)
 
 int transport_connect_tcp(const char *hp, const struct addrinfo *ai,
 			  uint32_t timeout, struct tls_creds *tls,
-			  GError **error)
+			  struct stream_io **ret_io, GError **error)
 {
 	int fd = tcp_open(hp, ai, 0, timeout, error);
 
+	*ret_io = NULL;
 	if (fd < 0)
 		return fd;
-	return secure_client(fd, hp, timeout, tls, error);
+	return secure_client(fd, hp, timeout, tls, ret_io, error);
 }

@@ -7,6 +7,7 @@
 #include <glib.h>
 
 struct addrinfo;
+struct stream_io;
 struct tls_creds;
 
 /*
@@ -15,14 +16,17 @@ struct tls_creds;
  * seconds (0: no bound).
  *
  * `tls` (NULL: plaintext) secures a tcp: connection (core/tls.c): the
- * handshake is done before these return, and the descriptor returned
- * carries the plaintext. unix: and fd: stay plaintext: their peer is on
- * this host, and the socket's permissions decide who it may be.
+ * handshake is done before these return, and the records go through the
+ * layer returned in *ret_io (NULL: plaintext, the descriptor's own reads
+ * and writes); the descriptor stays the socket, for its timeouts and
+ * shutdown(). stream_close() closes both. unix: and fd: stay plaintext:
+ * their peer is on this host, and the socket's permissions decide who
+ * it may be.
  */
 
 /* A connection to URI; the file descriptor, or a negative errno. */
 int transport_open(const char *uri, uint32_t timeout, struct tls_creds *tls,
-		   GError **error);
+		   struct stream_io **ret_io, GError **error);
 
 /* The N of "fd:N", checked. */
 int transport_fd(const char *n, GError **error);
@@ -35,7 +39,7 @@ int transport_fd(const char *n, GError **error);
 int transport_resolve(const char *hp, struct addrinfo **ret, GError **error);
 int transport_connect_tcp(const char *hp, const struct addrinfo *ai,
 			  uint32_t timeout, struct tls_creds *tls,
-			  GError **error);
+			  struct stream_io **ret_io, GError **error);
 
 /*
  * Destination side. transport_listen() listens on "unix:PATH" or
@@ -47,7 +51,8 @@ int transport_connect_tcp(const char *hp, const struct addrinfo *ai,
  */
 int transport_listen(const char *uri, GError **error);
 int transport_accept(int listener, const char *uri, uint32_t timeout_s,
-		     struct tls_creds *tls, int *ret_fd, GError **error);
+		     struct tls_creds *tls, int *ret_fd,
+		     struct stream_io **ret_io, GError **error);
 void transport_unlisten(int listener, const char *uri);
 
 #endif

@@ -601,7 +601,7 @@ static int show_answers(struct show *sh, size_t len)
 	while (off < len) {
 		struct snap_record rec;
 
-		if (stream_read_record(fd, file, SNAPSHOT_FORMAT, &off, buf, &rec, &err) < 0) {
+		if (stream_read_record(fd, NULL, file, SNAPSHOT_FORMAT, &off, buf, &rec, &err) < 0) {
 			fail(sh, err);
 			break;
 		}

@@ -138,7 +138,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *in, size_t size)
 	r = snapshot_open(path, &s, &err);
 	if (r < 0 ? !err || !*err->message || s : !s)
 		abort();
-	rs = snapshot_receive(fd, "fuzz-stream", &st, &stream_err);
+	rs = snapshot_receive(fd, NULL, "fuzz-stream", &st, &stream_err);
 	if (rs < 0 ? !stream_err || !*stream_err->message || st : !st)
 		abort();
 	verbose("file", err);

@@ -117,7 +117,7 @@ static int read_back(const uint8_t *b, size_t len, struct snap_record *rec,
 	ck_assert_int_eq(pipe(fds), 0);
 	ck_assert_int_eq(write(fds[1], b, len), (ssize_t)len);
 	close(fds[1]);
-	r = stream_read_record(fds[0], WHAT, SNAPSHOT_FORMAT, &off, buf, rec, error);
+	r = stream_read_record(fds[0], NULL, WHAT, SNAPSHOT_FORMAT, &off, buf, rec, error);
 	close(fds[0]);
 	ck_assert_uint_eq(off, r < 0 ? AT : AT + len);
 	return r;

@@ -261,7 +261,7 @@ START_TEST(test_stream_doc_record_bytes)
 	ck_assert_int_eq(write(fds[1], doc->data, doc->len), 32);
 	close(fds[1]);
 	ck_assert_int_eq(
-		stream_read_record(fds[0], "pipe", SNAPSHOT_FORMAT, &off, buf, &rec, NULL), 0);
+		stream_read_record(fds[0], NULL, "pipe", SNAPSHOT_FORMAT, &off, buf, &rec, NULL), 0);
 	close(fds[0]);
 	ck_assert_uint_eq(rec.type, SNAP_RAM_ZERO);
 	ck_assert_uint_eq(rec.len, 16);
