@@ -115,6 +115,21 @@ static guint lower_bound(struct bus *bus, uint64_t addr)
 	return lo;
 }
 
+/* A region that overlaps `what` at base..base+length-1: refused. */
+static int overlap(const struct bus *bus, const char *name,
+		   const struct modvmm_region *region, const char *what,
+		   uint64_t base, uint64_t length, GError **error)
+{
+	return error_setf(error, EBUSY,
+			  "%s region %s 0x%" G_GINT64_MODIFIER
+			  "x-0x%" G_GINT64_MODIFIER
+			  "x overlaps %s at 0x%" G_GINT64_MODIFIER
+			  "x-0x%" G_GINT64_MODIFIER "x",
+			  bus->name, name, region->base,
+			  region->base + region->length - 1, what, base,
+			  base + length - 1);
+}
+
 int bus_add(struct bus *bus, const struct modvmm_region *region, void *opaque,
 	    const void *owner, const char *owner_id, GError **error)
 {
@@ -144,15 +159,8 @@ int bus_add(struct bus *bus, const struct modvmm_region *region, void *opaque,
 
 		if (region->base <= o->base + o->length - 1 &&
 		    o->base <= region->base + region->length - 1)
-			return error_setf(
-				error, EBUSY,
-				"%s region %s 0x%" G_GINT64_MODIFIER
-				"x-0x%" G_GINT64_MODIFIER
-				"x overlaps %s at 0x%" G_GINT64_MODIFIER
-				"x-0x%" G_GINT64_MODIFIER "x",
-				bus->name, name, region->base,
-				region->base + region->length - 1, o->what,
-				o->base, o->base + o->length - 1);
+			return overlap(bus, name, region, o->what, o->base,
+				       o->length, error);
 	}
 	if (region->acpi_hid && !acpi_hid_valid(region->acpi_hid))
 		return error_setf(error, EINVAL,
@@ -166,16 +174,13 @@ int bus_add(struct bus *bus, const struct modvmm_region *region, void *opaque,
 		struct bus_region *o =
 			&g_array_index(bus->regions, struct bus_region, i);
 
-		if (o->base < region->base + region->length)
-			return error_setf(
-				error, EBUSY,
-				"%s region %s 0x%" G_GINT64_MODIFIER
-				"x-0x%" G_GINT64_MODIFIER
-				"x overlaps %s of %s at 0x%" G_GINT64_MODIFIER
-				"x-0x%" G_GINT64_MODIFIER "x",
-				bus->name, name, region->base,
-				region->base + region->length - 1, o->name,
-				o->owner_id, o->base, o->base + o->length - 1);
+		if (o->base < region->base + region->length) {
+			g_autofree char *what =
+				g_strdup_printf("%s of %s", o->name, o->owner_id);
+
+			return overlap(bus, name, region, what, o->base,
+				       o->length, error);
+		}
 	}
 	nr.base = region->base;
 	nr.length = region->length;
