@@ -24,6 +24,7 @@
 #include "boot.h"
 #include "../compat/error.h"
 #include "kvm-cpu.h"
+#include "kvm-time.h"
 #include "sandbox.h"
 
 #define KICK_SIGNAL SIGUSR1
@@ -53,6 +54,20 @@ static void cpu_log(struct kvm_cpu *cpu, uint32_t level, const char *fmt, ...)
 	msg = g_strdup_vprintf(fmt, ap);
 	va_end(ap);
 	s->log(s->opaque, id, level, msg);
+}
+
+/*
+ * Guest time stops and starts with the vCPUs (core/kvm-time.c). A host
+ * whose KVM refuses is told; the guest runs on with its clocks as KVM
+ * has them.
+ */
+static void time_step(struct kvm *kvm, int (*step)(struct kvm *, GError **))
+{
+	struct vmm_sinks *s = &kvm->vmm->sinks;
+	g_autoptr(GError) err = NULL;
+
+	if (step(kvm, &err) < 0 && s->log)
+		s->log(s->opaque, "kvm", MODVMM_LOG_WARNING, err->message);
 }
 
 /* Takes every vCPU out of KVM_RUN; under stop_lock. */
@@ -104,12 +119,16 @@ void kvm_cpus_pause(struct kvm *kvm)
 	while (kvm->paused && !kvm->stopping &&
 	       kvm->parked < started_count(kvm))
 		g_cond_wait(&kvm->stop_cond, &kvm->stop_lock);
+	if (kvm->paused && !kvm->stopping)
+		time_step(kvm, kvm_time_freeze);
 	g_mutex_unlock(&kvm->stop_lock);
 }
 
 void kvm_cpus_resume(struct kvm *kvm)
 {
 	g_mutex_lock(&kvm->stop_lock);
+	if (kvm->paused && !kvm->stopping)
+		time_step(kvm, kvm_time_thaw);
 	kvm->paused = 0;
 	g_cond_broadcast(&kvm->stop_cond);
 	g_mutex_unlock(&kvm->stop_lock);
@@ -479,6 +498,9 @@ void kvm_cpus_run(struct kvm *kvm, void (*started)(void *), void *opaque,
 	 * thread with its id or sets immediate_exit before it first runs.
 	 */
 	g_mutex_lock(&kvm->stop_lock);
+	/* A restored guest's clocks go on from where they were kept. */
+	if (!kvm->paused)
+		time_step(kvm, kvm_time_thaw);
 	/* Until `started` returns, the vCPUs wait before their first
 	 * instruction: the guest runs only once its threads all exist. */
 	hold = started && !kvm->paused;
@@ -525,6 +547,8 @@ void kvm_cpus_run(struct kvm *kvm, void (*started)(void *), void *opaque,
 			pthread_join(cpu->tid, NULL);
 		cpu->started = 0;
 	}
+	/* What is saved after the run (--snapshot-on-exit) is its end. */
+	time_step(kvm, kvm_time_freeze);
 	ret->end = kvm->end;
 	ret->arg = kvm->end_arg;
 	ret->message = g_strdup(kvm->end_message);

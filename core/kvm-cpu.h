@@ -65,9 +65,6 @@ void kvm_cpus_stop(struct kvm *kvm, enum kvm_end end, uint32_t arg,
 void kvm_cpus_pause(struct kvm *kvm);
 void kvm_cpus_resume(struct kvm *kvm);
 
-/* The vCPU's KVM file descriptor. */
-int kvm_cpu_fd(struct kvm *kvm, unsigned int cpu);
-
 /* Destroys the vCPUs (after kvm_cpus_run() returned). */
 void kvm_cpus_destroy(struct kvm *kvm);
 

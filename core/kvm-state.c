@@ -16,14 +16,19 @@
  * host that predates it skips it (its device clock starts from 0, as it
  * always did) instead of refusing the guest once its RAM has moved; a
  * stream without it loads here with the device clock starting from 0.
+ *
+ * The TSC saved and kvmclock are those kept when the guest stopped, and
+ * a load keeps them for when it runs (core/kvm-time.c).
  */
 #include <errno.h>
 #include <string.h>
 #include <sys/ioctl.h>
 
 #include "../compat/error.h"
-#include "kvm-cpu.h"
 #include "kvm-state.h"
+#include "kvm-time.h"
+
+#define MSR_IA32_TSC 0x10
 
 G_STATIC_ASSERT(sizeof(((struct kvm_cpu_state *)0)->xsave) ==
 		sizeof(struct kvm_xsave));
@@ -209,6 +214,12 @@ int kvm_cpu_state_get(struct kvm *kvm, unsigned int cpu,
 	for (uint32_t i = 0; i < kvm->n_msrs; i++) {
 		st->msr_index[i] = m->entries[i].index;
 		st->msr_data[i] = m->entries[i].data;
+		/* The TSC as it was when the guest stopped, with kvmclock. */
+		if (st->msr_index[i] == MSR_IA32_TSC) {
+			r = kvm_time_tsc(kvm, cpu, &st->msr_data[i], error);
+			if (r < 0)
+				return r;
+		}
 	}
 	return 0;
 }
@@ -252,6 +263,11 @@ int kvm_cpu_state_set(struct kvm *kvm, unsigned int cpu,
 					  cpu, st->msr_index[r]);
 		return fail(error, cpu, "KVM_SET_MSRS");
 	}
+	/* Set now, so that the TSC deadline is armed against it, and again
+	 * with kvmclock when the guest runs (core/kvm-time.c). */
+	for (uint32_t i = 0; i < st->n_msrs; i++)
+		if (st->msr_index[i] == MSR_IA32_TSC)
+			kvm_time_load_tsc(kvm, cpu, st->msr_data[i]);
 	return set_regs(fd, cpu, st, REGS_BEFORE_MSRS, G_N_ELEMENTS(cpu_regs),
 			error);
 }
@@ -259,6 +275,8 @@ int kvm_cpu_state_set(struct kvm *kvm, unsigned int cpu,
 int kvm_vm_state_get(struct kvm *kvm, struct timers *timers,
 		     struct kvm_vm_state *st, GError **error)
 {
+	int r;
+
 	memset(st, 0, sizeof(*st));
 	st->pic_master.chip_id = KVM_IRQCHIP_PIC_MASTER;
 	st->pic_slave.chip_id = KVM_IRQCHIP_PIC_SLAVE;
@@ -269,8 +287,9 @@ int kvm_vm_state_get(struct kvm *kvm, struct timers *timers,
 		return fail(error, G_MAXUINT, "KVM_GET_IRQCHIP");
 	if (ioctl(kvm->vm_fd, KVM_GET_PIT2, &st->pit) < 0)
 		return fail(error, G_MAXUINT, "KVM_GET_PIT2");
-	if (ioctl(kvm->vm_fd, KVM_GET_CLOCK, &st->clock) < 0)
-		return fail(error, G_MAXUINT, "KVM_GET_CLOCK");
+	r = kvm_time_clock(kvm, &st->clock, error);
+	if (r < 0)
+		return r;
 	st->device_clock_ns = timers_clock_ns(timers);
 	return 0;
 }
@@ -296,9 +315,9 @@ int kvm_vm_state_set(struct kvm *kvm, struct timers *timers,
 		return fail(error, G_MAXUINT, "KVM_SET_IRQCHIP");
 	if (ioctl(kvm->vm_fd, KVM_SET_PIT2, &st->pit) < 0)
 		return fail(error, G_MAXUINT, "KVM_SET_PIT2");
-	/* Only the clock value is set; the flags are this host's. */
-	if (ioctl(kvm->vm_fd, KVM_SET_CLOCK, &clock) < 0)
-		return fail(error, G_MAXUINT, "KVM_SET_CLOCK");
+	/* Only the clock value is kept, the flags are this host's; it is
+	 * set with the TSCs when the guest runs (core/kvm-time.c). */
+	kvm_time_load_clock(kvm, &clock);
 	timers_set_clock(timers, st->device_clock_ns);
 	return 0;
 }

@@ -196,6 +196,7 @@ int kvm_open(struct vmm *vmm, const char *dev, uint64_t ram_size,
 	for (int i = 0; i < VMM_IRQ_LINES; i++)
 		kvm->irqfd[i] = -1;
 	g_mutex_init(&kvm->stop_lock);
+	g_mutex_init(&kvm->time.lock);
 	g_cond_init(&kvm->stop_cond);
 	kvm->sys_fd = open(dev, O_RDWR | O_CLOEXEC);
 	if (kvm->sys_fd < 0) {
@@ -323,6 +324,7 @@ void kvm_close(struct kvm *kvm)
 	g_free(kvm->msrs);
 	g_free(kvm->end_message);
 	g_mutex_clear(&kvm->stop_lock);
+	g_mutex_clear(&kvm->time.lock);
 	g_cond_clear(&kvm->stop_cond);
 	g_free(kvm);
 }

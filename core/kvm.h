@@ -2,6 +2,7 @@
 #ifndef CORE_KVM_H
 #define CORE_KVM_H
 
+#include <linux/kvm.h>
 #include <stdint.h>
 
 #include <glib.h>
@@ -39,6 +40,16 @@ struct kvm {
 	int has_ioeventfd;
 	uint32_t n_msrs;
 
+	/* Guest time while the vCPUs do not run (core/kvm-time.c). */
+	struct {
+		GMutex lock;
+		int kept; /* clock and tsc[] are the guest's time */
+		struct kvm_clock_data clock;
+		uint64_t tsc[KVM_MAX_CPUS];
+		uint64_t has_tsc; /* a bit per vCPU whose tsc[] is kept */
+		int tsc_fixed;	  /* KVM does not set a guest's TSC */
+	} time;
+
 	/* How the run ends: set once, by whoever stops it first. */
 	GMutex stop_lock;
 	GCond stop_cond;
@@ -67,6 +78,9 @@ void kvm_close(struct kvm *kvm);
 int kvm_dirty_log_start(struct kvm *kvm, GError **error);
 int kvm_dirty_log_get(struct kvm *kvm, uint64_t *bitmap, GError **error);
 void kvm_dirty_log_stop(struct kvm *kvm);
+
+/* vCPU `cpu`'s KVM file descriptor (core/kvm-cpu.c makes them). */
+int kvm_cpu_fd(struct kvm *kvm, unsigned int cpu);
 
 /* Drives a GSI of the in-kernel irqchip. */
 int kvm_irq_line(struct kvm *kvm, uint32_t gsi, uint32_t level);

@@ -9,6 +9,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <glib.h>
@@ -383,6 +385,26 @@ static int end_status(const struct kvm_result *res)
 	}
 }
 
+/*
+ * The guest's clocks go on from the moment it was saved: an operator is
+ * told how far behind that leaves them, when it is more than a minute.
+ */
+static void tell_age(const char *path)
+{
+	struct stat st;
+	time_t age;
+
+	if (stat(path, &st) < 0)
+		return;
+	age = time(NULL) - st.st_mtime;
+	if (age > 60)
+		fprintf(stderr,
+			"modvmm: %s was saved %lld s ago: the guest's clocks "
+			"go on from then, that far behind the host's (see "
+			"\"Guest time\" in the user guide)\n",
+			path, (long long)age);
+}
+
 /* --restore FILE: judged, then built; the verdict printed if refused. */
 static int restore(const struct machine_config *cfg, const char *path,
 		   struct machine **ret, GError **error)
@@ -398,6 +420,8 @@ static int restore(const struct machine_config *cfg, const char *path,
 		r = restore_build(m, cfg, s, v, error);
 	if (r < 0)
 		g_clear_pointer(&m, machine_free);
+	else
+		tell_age(path);
 	compat_verdict_free(v);
 	/* The guest's RAM holds it all now. */
 	snapshot_free(s);

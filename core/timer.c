@@ -120,6 +120,17 @@ void timers_set_clock(struct timers *ts, uint64_t ns)
 	g_mutex_unlock(&ts->lock);
 }
 
+void timers_advance(struct timers *ts, uint64_t ns)
+{
+	g_mutex_lock(&ts->lock);
+	if (stopped(ts))
+		ts->frozen += ns;
+	else
+		ts->offset -= ns;
+	g_cond_broadcast(&ts->cond);
+	g_mutex_unlock(&ts->lock);
+}
+
 static struct timer *earliest(struct timers *ts)
 {
 	struct timer *best = NULL;

@@ -38,6 +38,9 @@ void timers_release(struct timers *ts);
  */
 void timers_set_clock(struct timers *ts, uint64_t ns);
 
+/* The clock moves on by `ns` at once (core/kvm-time.c). */
+void timers_advance(struct timers *ts, uint64_t ns);
+
 struct timer *timer_new(struct timers *ts, timer_cb cb, void *opaque);
 void timer_mod(struct timer *t, uint64_t expire_ns);
 void timer_del(struct timer *t);

@@ -9,8 +9,9 @@
  *  - a snapshot file, or a captured migration stream as a source sends
  *    it: the magic, HELLO, MANIFEST, CONFIG, RAM..., CPU, VM, DEVICE,
  *    END. Each record is listed with its offset, length and whether its
- *    checksum matches, and each DEVICE record's state is shown field by
- *    field;
+ *    checksum matches, each DEVICE record's state is shown field by
+ *    field, and the guest time the CPU and VM records hold (each vCPU's
+ *    TSC, kvmclock and the device clock);
  *  - a destination's answers (VERDICT, COMPLETE, RUNNING), listed the
  *    same way;
  *  - device state sections one after another, shown field by field.
@@ -31,8 +32,10 @@
 #include <glib.h>
 #include <json-glib/json-glib.h>
 
+#include "../compat/error.h"
 #include "../compat/json-text.h"
 #include "../core/host.h"
+#include "../core/kvm-state.h"
 #include "../core/snapshot.h"
 #include "../core/vmm.h"
 
@@ -417,6 +420,67 @@ static void show_device(struct show *sh, struct vmm *vmm,
 	record_end(sh);
 }
 
+static void time_value(struct show *sh, const char *name, uint64_t v)
+{
+	if (sh->b) {
+		json_builder_set_member_name(sh->b, name);
+		json_builder_add_int_value(sh->b, (gint64)v);
+	} else {
+		printf("  %s %" G_GUINT64_FORMAT "\n", name, (guint64)v);
+	}
+}
+
+/*
+ * A CPU record (u32 vCPU index, its "kvm-cpu" section) or the VM record
+ * ("kvm-vm"): the guest time it holds.
+ */
+static void show_time(struct show *sh, const struct snap_record *rec,
+		      const char *checksum, int corrupt)
+{
+	g_autofree struct kvm_cpu_state *cs = g_new0(struct kvm_cpu_state, 1);
+	g_autofree char *id = NULL;
+	g_autoptr(GError) err = NULL;
+	struct kvm_vm_state vs = { 0 };
+	uint32_t idx = 0;
+	size_t used;
+	int r;
+
+	if (rec->type == SNAP_CPU && rec->len >= 4)
+		memcpy(&idx, rec->data, 4);
+	id = rec->type == SNAP_CPU ? g_strdup_printf("vcpu%u", idx)
+				   : g_strdup("vm");
+	record_begin(sh, rec, checksum, NULL);
+	if (corrupt) {
+		record_end(sh);
+		return;
+	}
+	if (rec->type == SNAP_CPU) {
+		r = rec->len < 4 ? error_setf(&err, EINVAL, "%s: offset %zu: "
+						"CPU record of %u bytes",
+					      sh->path, rec->at, rec->len)
+				 : vmstate_load(kvm_state_cpu_vms(), cs,
+						rec->data + 4, rec->len - 4,
+						rec->data_at + 4, id, &used,
+						&err);
+		if (!r) {
+			time_value(sh, "cpu", idx);
+			for (uint32_t i = 0; i < cs->n_msrs; i++)
+				if (cs->msr_index[i] == 0x10)
+					time_value(sh, "tsc", cs->msr_data[i]);
+		}
+	} else {
+		r = vmstate_load(kvm_state_vm_vms(), &vs, rec->data,
+				 rec->len, rec->data_at, id, &used, &err);
+		if (!r) {
+			time_value(sh, "kvmclock_ns", vs.clock.clock);
+			time_value(sh, "device_clock_ns", vs.device_clock_ns);
+		}
+	}
+	record_end(sh);
+	if (r < 0)
+		fail(sh, err);
+}
+
 /* Text: "ok", or why there is none to check; JSON the same. */
 static const char *checksum_text(const struct show *sh, uint32_t format,
 				 const GError *corrupt)
@@ -494,6 +558,8 @@ static int show_snapshot(struct show *sh, struct vmm *vmm, const uint8_t *data,
 		sum = checksum_text(sh, s->format, corrupt);
 		if (rec.type == SNAP_DEVICE) {
 			show_device(sh, vmm, s, &rec, sum, !!corrupt);
+		} else if (rec.type == SNAP_CPU || rec.type == SNAP_VM) {
+			show_time(sh, &rec, sum, !!corrupt);
 		} else {
 			record_begin(sh, &rec, sum, NULL);
 			record_end(sh);

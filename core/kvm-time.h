@@ -1,0 +1,46 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#ifndef CORE_KVM_TIME_H
+#define CORE_KVM_TIME_H
+
+#include <stdint.h>
+
+#include <glib.h>
+
+#include "kvm.h"
+
+/*
+ * Guest time (docs/user-guide.md, "Guest time"): the guest's clocks run
+ * only while its vCPUs do. When the vCPUs stop (a pause, the end of a
+ * run) kvmclock and every vCPU's TSC are read at one instant and kept;
+ * a snapshot or a migration saves those, and when the guest runs again,
+ * here or on another host, they are put back at one instant, so that
+ * the guest sees no time pass and its TSC and kvmclock agree as they
+ * did. The device clock of the host services (core/timer.c) stops with
+ * them.
+ */
+
+/* Keeps the clocks as they are now; a no-op while they are kept. */
+int kvm_time_freeze(struct kvm *kvm, GError **error);
+
+/*
+ * Puts the kept clocks back and lets them run (a no-op when none are
+ * kept), then tells each vCPU's kvmclock it was paused
+ * (KVM_KVMCLOCK_CTRL), for the guest's watchdogs.
+ */
+int kvm_time_thaw(struct kvm *kvm, GError **error);
+
+/* The kept TSC of `cpu`; kvm_time_freeze() first if none is kept. */
+int kvm_time_tsc(struct kvm *kvm, unsigned int cpu, uint64_t *ret,
+		 GError **error);
+/* The kept kvmclock, the same way. */
+int kvm_time_clock(struct kvm *kvm, struct kvm_clock_data *ret,
+		   GError **error);
+
+/*
+ * A restored or incoming guest's clocks, to be put back when it first
+ * runs: its TSC of `cpu`, then its kvmclock, which completes them.
+ */
+void kvm_time_load_tsc(struct kvm *kvm, unsigned int cpu, uint64_t tsc);
+void kvm_time_load_clock(struct kvm *kvm, const struct kvm_clock_data *c);
+
+#endif
