@@ -260,6 +260,24 @@ START_TEST(test_device_clock_frozen_while_paused)
 }
 END_TEST
 
+/* The clock moves on at once by what it is told, paused or running. */
+START_TEST(test_device_clock_advance)
+{
+	uint64_t a, b;
+
+	timers_pause(vmm->timers);
+	a = timers_clock_ns(vmm->timers);
+	timers_advance(vmm->timers, 5000000000ull);
+	ck_assert_uint_eq(timers_clock_ns(vmm->timers), a + 5000000000ull);
+	timers_resume(vmm->timers);
+	a = timers_clock_ns(vmm->timers);
+	timers_advance(vmm->timers, 7000000000ull);
+	b = timers_clock_ns(vmm->timers);
+	ck_assert_uint_ge(b, a + 7000000000ull);
+	ck_assert_uint_lt(b, a + 8000000000ull);
+}
+END_TEST
+
 START_TEST(test_device_destroy_with_armed_timer)
 {
 	struct modvmm_device *dev = NULL;
@@ -501,6 +519,7 @@ int main(void)
 	tcase_add_test(tc, test_device_mmio_dispatch_and_release);
 	tcase_add_test(tc, test_device_timer_fires_and_raises_irq);
 	tcase_add_test(tc, test_device_clock_frozen_while_paused);
+	tcase_add_test(tc, test_device_clock_advance);
 	tcase_add_test(tc, test_device_destroy_with_armed_timer);
 	tcase_add_test(tc, test_device_reset_all);
 	tcase_add_test(tc, test_memory_bounds);
