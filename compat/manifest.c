@@ -71,6 +71,7 @@ void manifest_free(struct manifest *m)
 					     i).props);
 	g_array_unref(m->machines);
 	g_ptr_array_unref(m->devices);
+	cpu_model_free(m->cpu);
 	g_string_chunk_free(m->strings);
 	g_free(m);
 }
@@ -649,6 +650,88 @@ static int rd_machines(struct rd *rd, JsonObject *root)
 	return 0;
 }
 
+static int rd_leaf(struct rd *rd, JsonArray *a, guint i, struct cpu_model *cpu)
+{
+	static const char *const regs[] = { "eax", "ebx", "ecx", "edx" };
+	g_autofree char *p = g_strdup_printf("cpu.leaves[%u]", i);
+	struct cpu_leaf l = { 0 };
+	uint32_t *v[] = { &l.eax, &l.ebx, &l.ecx, &l.edx };
+	JsonObject *o;
+	int r = 0;
+
+	o = element(rd, a, i, p, &r);
+	if (!o || (r = rd_u32(rd, o, p, "function", &l.function)) < 0 ||
+	    (r = rd_u32(rd, o, p, "index", &l.index)) < 0 ||
+	    (r = rd_u32(rd, o, p, "flags", &l.flags)) < 0)
+		return r;
+	for (size_t k = 0; k < G_N_ELEMENTS(regs); k++)
+		if ((r = rd_u32(rd, o, p, regs[k], v[k])) < 0)
+			return r;
+	for (guint j = 0; j < cpu->leaves->len; j++) {
+		const struct cpu_leaf *e =
+			&g_array_index(cpu->leaves, struct cpu_leaf, j);
+
+		if (e->function == l.function && e->index == l.index)
+			return bad(rd, p, NULL,
+				   "leaf 0x%x index %u is listed twice",
+				   l.function, l.index);
+	}
+	cpu_model_add_leaf(cpu, &l);
+	return 0;
+}
+
+/* "cpu": a guest's CPU, or what a host offers; absent or null: none. */
+static int rd_cpu(struct rd *rd, JsonObject *root)
+{
+	JsonNode *n = member(root, "cpu");
+	const char *name;
+	JsonObject *o;
+	JsonArray *a;
+	int r;
+
+	if (!n || JSON_NODE_HOLDS_NULL(n))
+		return 0;
+	if (!JSON_NODE_HOLDS_OBJECT(n))
+		return bad(rd, "", "cpu", "expected an object or null");
+	o = json_node_get_object(n);
+	if ((r = rd_str(rd, o, "cpu", "model", &name)) < 0)
+		return r;
+	rd->m->cpu = cpu_model_new(name);
+	if ((r = rd_u32(rd, o, "cpu", "tsc_khz", &rd->m->cpu->tsc_khz)) < 0)
+		return r;
+	if (rd->m->kind == MANIFEST_INVENTORY &&
+	    (r = rd_bool(rd, o, "cpu", "tsc_scaling",
+			 &rd->m->cpu->tsc_scaling)) < 0)
+		return r;
+	if ((r = rd_array(rd, o, "cpu", "leaves", CPU_MAX_LEAVES, &a)) < 0)
+		return r;
+	if (!a || !json_array_get_length(a))
+		return bad(rd, "cpu", "leaves", "missing or empty");
+	for (guint i = 0; i < json_array_get_length(a); i++)
+		if ((r = rd_leaf(rd, a, i, rd->m->cpu)) < 0)
+			return r;
+	if ((r = rd_array(rd, o, "cpu", "msrs", CPU_MAX_MSRS, &a)) < 0)
+		return r;
+	for (guint i = 0; a && i < json_array_get_length(a); i++) {
+		JsonNode *e = json_array_get_element(a, i);
+		g_autofree char *p = g_strdup_printf("cpu.msrs[%u]", i);
+		gint64 v;
+
+		if (!is_int(e))
+			return bad(rd, p, NULL, "expected an integer");
+		v = json_node_get_int(e);
+		if (v < 0 || v > UINT32_MAX)
+			return bad(rd, p, NULL,
+				   "%" G_GINT64_FORMAT " is out of range", v);
+		if (cpu_model_has_msr(rd->m->cpu, (uint32_t)v))
+			return bad(rd, p, NULL, "MSR 0x%x is listed twice",
+				   (uint32_t)v);
+		g_array_append_vals(rd->m->cpu->msrs, &(uint32_t){ (uint32_t)v },
+				    1);
+	}
+	return 0;
+}
+
 int manifest_parse(const char *what, const char *data, size_t len,
 		   enum manifest_kind kind, struct manifest **ret,
 		   GError **error)
@@ -724,6 +807,8 @@ int manifest_parse(const char *what, const char *data, size_t len,
 	} else if ((r = rd_machines(&rd, root)) < 0) {
 		goto fail;
 	}
+	if ((r = rd_cpu(&rd, root)) < 0)
+		goto fail;
 	if ((r = rd_array(&rd, root, "",
 			  kind == MANIFEST_GUEST ? "devices" : "types",
 			  MANIFEST_MAX_DEVICES, &a)) < 0)
@@ -917,6 +1002,42 @@ static void w_machines(JsonBuilder *b, const struct manifest *m)
 	json_builder_end_array(b);
 }
 
+static void w_cpu(JsonBuilder *b, const struct manifest *m)
+{
+	const struct cpu_model *c = m->cpu;
+
+	json_builder_set_member_name(b, "cpu");
+	json_builder_begin_object(b);
+	w_str(b, "model", c->name);
+	w_int(b, "tsc_khz", c->tsc_khz);
+	if (m->kind == MANIFEST_INVENTORY)
+		w_bool(b, "tsc_scaling", c->tsc_scaling);
+	json_builder_set_member_name(b, "leaves");
+	json_builder_begin_array(b);
+	for (guint i = 0; i < c->leaves->len; i++) {
+		const struct cpu_leaf *l =
+			&g_array_index(c->leaves, struct cpu_leaf, i);
+
+		json_builder_begin_object(b);
+		w_int(b, "function", l->function);
+		w_int(b, "index", l->index);
+		w_int(b, "flags", l->flags);
+		w_int(b, "eax", l->eax);
+		w_int(b, "ebx", l->ebx);
+		w_int(b, "ecx", l->ecx);
+		w_int(b, "edx", l->edx);
+		json_builder_end_object(b);
+	}
+	json_builder_end_array(b);
+	json_builder_set_member_name(b, "msrs");
+	json_builder_begin_array(b);
+	for (guint i = 0; i < c->msrs->len; i++)
+		json_builder_add_int_value(b,
+					   g_array_index(c->msrs, uint32_t, i));
+	json_builder_end_array(b);
+	json_builder_end_object(b);
+}
+
 char *manifest_to_json(const struct manifest *m)
 {
 	g_autoptr(JsonBuilder) b = json_builder_new();
@@ -938,6 +1059,8 @@ char *manifest_to_json(const struct manifest *m)
 	for (guint i = 0; i < m->devices->len; i++)
 		w_device(b, m, m->devices->pdata[i]);
 	json_builder_end_array(b);
+	if (m->cpu)
+		w_cpu(b, m);
 	json_builder_end_object(b);
 	root = json_builder_get_root(b);
 	json_generator_set_pretty(gen, TRUE);

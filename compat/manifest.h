@@ -7,6 +7,7 @@
 
 #include <glib.h>
 
+#include "cpu.h"
 #include "machine.h"
 
 /*
@@ -119,6 +120,10 @@ struct manifest {
 	struct machine_registry registry;
 	GArray *machines; /* struct machine_type, registry.types */
 	GPtrArray *devices; /* struct manifest_device * */
+	/* Guest: the CPU it was given; inventory: what this host offers.
+	 * NULL: the document lists none (an older writer, or a host that
+	 * could not open KVM). */
+	struct cpu_model *cpu;
 	GStringChunk *strings;
 };
 

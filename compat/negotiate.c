@@ -14,8 +14,9 @@
  * properties one side lacks judged by their legacy values; a source
  * module version the destination's module declares known-bad refused
  * with the module's reason. The machine type must be known and not
- * removed here. Every failure is collected, none stops the others, so an
- * operator sees the whole list at once.
+ * removed here; the guest's CPU is judged by compat_cpu_judge()
+ * (compat/cpu.c). Every failure is collected, none stops the others, so
+ * an operator sees the whole list at once.
  */
 #include <errno.h>
 #include <string.h>
@@ -46,6 +47,7 @@ void compat_verdict_free(struct compat_verdict *v)
 	g_free(v->text);
 	g_ptr_array_unref(v->reasons);
 	g_ptr_array_unref(v->warnings);
+	g_ptr_array_unref(v->cpu);
 	g_ptr_array_unref(v->devices);
 	g_free(v);
 }
@@ -661,6 +663,32 @@ static const struct machine_type *check_machine(struct compat_verdict *v,
 	return t;
 }
 
+/*
+ * The guest's CPU against what this host offers. A guest that lists none
+ * is judged as before, with a warning where this host could have checked
+ * it; a guest that lists one cannot go to a host that lists none.
+ */
+static void check_cpu(struct compat_verdict *v, const struct manifest *src,
+		      const struct manifest *dst)
+{
+	if (!src->cpu) {
+		if (dst->cpu)
+			reason(v->warnings,
+			       "the guest's manifest lists no CPU: its CPU is "
+			       "not checked");
+		return;
+	}
+	if (!dst->cpu)
+		reason(v->cpu,
+		       "the guest runs CPU model %s, and this host's inventory "
+		       "lists no CPU",
+		       src->cpu->name);
+	else
+		compat_cpu_judge(src->cpu, dst->cpu, v->cpu);
+	for (guint i = 0; i < v->cpu->len; i++)
+		g_ptr_array_add(v->reasons, g_strdup(v->cpu->pdata[i]));
+}
+
 struct compat_verdict *compat_negotiate(const struct manifest *src,
 					const struct manifest *dst,
 					const char *dst_machine)
@@ -673,10 +701,12 @@ struct compat_verdict *compat_negotiate(const struct manifest *src,
 				     : COMPAT_TIER_VERSIONED;
 	v->reasons = g_ptr_array_new_with_free_func(g_free);
 	v->warnings = g_ptr_array_new_with_free_func(g_free);
+	v->cpu = g_ptr_array_new_with_free_func(g_free);
 	v->devices = g_ptr_array_new_with_free_func(
 		(GDestroyNotify)device_verdict_free);
 
 	dest_init(&ds, dst, check_machine(v, src, dst, dst_machine));
+	check_cpu(v, src, dst);
 	for (guint i = 0; i < src->devices->len; i++) {
 		struct compat_device_verdict *dv =
 			negotiate_device(src->devices->pdata[i], &ds);
@@ -738,10 +768,12 @@ char *compat_verdict_text(const struct compat_verdict *v)
 				       v->devices->len == 1 ? "" : "s");
 	else
 		g_string_append_printf(
-			s, "verdict: refused, %u of %u device%s refused%s\n",
+			s, "verdict: refused, %u of %u device%s refused%s%s\n",
 			v->n_refused, v->devices->len,
 			v->devices->len == 1 ? "" : "s",
-			v->reasons->len ? ", and the machine type" : "");
+			v->reasons->len > v->cpu->len ? ", and the machine type"
+						      : "",
+			v->cpu->len ? ", and the CPU" : "");
 	return g_string_free(s, FALSE);
 }
 
@@ -770,6 +802,7 @@ JsonNode *compat_verdict_node(const struct compat_verdict *v)
 	json_builder_add_int_value(b, v->tier);
 	strings(b, "reasons", v->reasons);
 	strings(b, "warnings", v->warnings);
+	strings(b, "cpu_reasons", v->cpu);
 	json_builder_set_member_name(b, "devices");
 	json_builder_begin_array(b);
 	for (guint i = 0; i < v->devices->len; i++) {
@@ -933,6 +966,7 @@ int compat_verdict_parse(const char *what, const char *data, size_t len,
 
 	v->reasons = g_ptr_array_new_with_free_func(g_free);
 	v->warnings = g_ptr_array_new_with_free_func(g_free);
+	v->cpu = g_ptr_array_new_with_free_func(g_free);
 	v->devices = g_ptr_array_new_with_free_func(
 		(GDestroyNotify)device_verdict_free);
 	/* json-glib takes the second of two documents and leaks the first:

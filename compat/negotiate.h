@@ -39,6 +39,9 @@ struct compat_verdict {
 	enum compat_tier tier;
 	GPtrArray *reasons;  /* char *: refusals not tied to one device */
 	GPtrArray *warnings; /* char *: e.g. a deprecated machine type */
+	/* char *: what of the guest's CPU this host cannot give
+	 * (compat_cpu_judge()); also in `reasons` */
+	GPtrArray *cpu;
 	GPtrArray *devices;  /* struct compat_device_verdict * */
 	unsigned int n_refused;
 	char *text; /* parsed from the wire: the destination's text */

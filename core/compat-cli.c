@@ -4,9 +4,10 @@
  * from the command line.
  *
  *   modvmm compat manifest  [-M DIR...] [--machine M] [-d SPEC...]
- *                           [--no-defaults] [-o FILE]
- *   modvmm compat inventory [-M DIR...] [-o FILE]
- *   modvmm compat check --source MANIFEST [-M DIR...] [--machine M] [--json]
+ *                           [--no-defaults] [--cpu MODEL] [-o FILE]
+ *   modvmm compat inventory [-M DIR...] [--cpu MODEL] [-o FILE]
+ *   modvmm compat check --source MANIFEST [-M DIR...] [--machine M]
+ *                       [--cpu MODEL] [--json]
  *   modvmm compat hosts GUEST_MANIFEST INVENTORY.json... [--json]
  *
  * check and hosts exit 0 when accepted (by at least one host), 1 when
@@ -27,6 +28,7 @@
 #include "compat-cli.h"
 #include "host.h"
 #include "inventory.h"
+#include "kvm-cpuid.h"
 #include "machine.h"
 
 static char **opt_module_dirs;
@@ -35,6 +37,7 @@ static char **opt_devices;
 static char *opt_machine;
 static char *opt_output;
 static char *opt_source;
+static char *opt_cpu;
 static gboolean opt_no_defaults;
 static gboolean opt_json;
 
@@ -70,6 +73,14 @@ static const GOptionEntry check_options[] = {
 	  "The guest's manifest (from modvmm compat manifest)", "MANIFEST" },
 	{ "machine", 0, 0, G_OPTION_ARG_STRING, &opt_machine,
 	  "Machine type this host would run (must be the guest's)", "TYPE" },
+	{ NULL },
+};
+
+static const GOptionEntry cpu_options[] = {
+	{ "cpu", 0, 0, G_OPTION_ARG_STRING, &opt_cpu,
+	  "CPU model: the guest's (manifest), or the one this host is kept "
+	  "to (inventory, check); default host",
+	  "MODEL" },
 	{ NULL },
 };
 
@@ -227,11 +238,68 @@ static struct vmm *load_host(void)
 	return vmm;
 }
 
+static int check_cpu_option(void)
+{
+	g_autofree char *names = cpu_model_names_text();
+
+	if (!opt_cpu || cpu_model_known(opt_cpu))
+		return 0;
+	fprintf(stderr, "modvmm: --cpu %s: unknown CPU model (known: %s)\n",
+		opt_cpu, names);
+	return -1;
+}
+
+/*
+ * What this host offers, kept to --cpu (`limit`); NULL, said on standard
+ * error, where KVM cannot be asked: the document then lists no CPU.
+ */
+static struct cpu_model *host_cpu(const char *limit, const char *what)
+{
+	g_autoptr(GError) err = NULL;
+	struct cpu_model *offer;
+
+	if (kvm_cpu_offer(NULL, limit, &offer, &err) < 0) {
+		fprintf(stderr, "modvmm: %s: the %s lists no CPU\n",
+			err->message, what);
+		return NULL;
+	}
+	return offer;
+}
+
+/*
+ * The CPU a guest started here with --cpu would get; NULL without KVM.
+ * -1 when this host cannot give the model, with the bits it lacks.
+ */
+static int guest_cpu(struct cpu_model **ret)
+{
+	g_autoptr(GPtrArray) missing = g_ptr_array_new_with_free_func(g_free);
+	struct cpu_model *offer = host_cpu(NULL, "manifest");
+	g_autofree char *bits = NULL;
+	const char *name = opt_cpu ? opt_cpu : "host";
+	int r;
+
+	*ret = NULL;
+	if (!offer)
+		return 0;
+	r = cpu_model_build(name, offer, ret, missing);
+	cpu_model_free(offer);
+	if (r >= 0)
+		return 0;
+	g_ptr_array_add(missing, NULL);
+	bits = g_strjoinv(", ", (char **)missing->pdata);
+	fprintf(stderr,
+		"modvmm: this host cannot give CPU model %s: %s missing "
+		"here\n",
+		name, bits);
+	return -1;
+}
+
 static int cmd_manifest(int argc, char **argv)
 {
 	static const GOptionEntry *const groups[] = {
-		dir_options, manifest_options, output_options, NULL
+		dir_options, manifest_options, cpu_options, output_options, NULL
 	};
+	struct cpu_model *cpu;
 	g_autoptr(GError) err = NULL;
 	g_autofree char *text = NULL;
 	struct machine_config cfg = { 0 };
@@ -240,7 +308,8 @@ static int cmd_manifest(int argc, char **argv)
 
 	if (parse(&argc, &argv,
 		  "manifest - describe a guest's devices for migration",
-		  groups, 0) < 0)
+		  groups, 0) < 0 ||
+	    check_cpu_option() < 0)
 		return 2;
 	cfg.machine = opt_machine;
 	cfg.module_dirs = module_dirs();
@@ -254,7 +323,12 @@ static int cmd_manifest(int argc, char **argv)
 	}
 	if (m->warning)
 		fprintf(stderr, "modvmm: warning: %s\n", m->warning);
-	man = inventory_guest(m->vmm, m->type, m->alias, 0);
+	if (guest_cpu(&cpu) < 0) {
+		machine_free(m);
+		return 1;
+	}
+	man = inventory_guest(m->vmm, m->type, m->alias, cpu, 0);
+	cpu_model_free(cpu);
 	text = manifest_to_json(man);
 	manifest_free(man);
 	machine_free(m);
@@ -263,20 +337,25 @@ static int cmd_manifest(int argc, char **argv)
 
 static int cmd_inventory(int argc, char **argv)
 {
-	static const GOptionEntry *const groups[] = { dir_options,
-						       output_options, NULL };
+	static const GOptionEntry *const groups[] = {
+		dir_options, cpu_options, output_options, NULL
+	};
 	g_autofree char *text = NULL;
+	struct cpu_model *cpu;
 	struct manifest *inv;
 	struct vmm *vmm;
 
 	if (parse(&argc, &argv,
 		  "inventory - describe this host's modules and machine types",
-		  groups, 0) < 0)
+		  groups, 0) < 0 ||
+	    check_cpu_option() < 0)
 		return 2;
 	vmm = load_host();
 	if (!vmm)
 		return 2;
-	inv = inventory_host(vmm->loader, machine_registry());
+	cpu = host_cpu(opt_cpu, "inventory");
+	inv = inventory_host(vmm->loader, machine_registry(), cpu);
+	cpu_model_free(cpu);
 	text = manifest_to_json(inv);
 	manifest_free(inv);
 	vmm_free(vmm);
@@ -293,16 +372,19 @@ static void print_verdict(const struct compat_verdict *v)
 
 static int cmd_check(int argc, char **argv)
 {
-	static const GOptionEntry *const groups[] = { dir_options, check_options,
-						       json_options, NULL };
+	static const GOptionEntry *const groups[] = {
+		dir_options, check_options, cpu_options, json_options, NULL
+	};
 	struct manifest *src = NULL, *inv;
+	struct cpu_model *cpu;
 	struct compat_verdict *v;
 	struct vmm *vmm;
 	int status;
 
 	if (parse(&argc, &argv,
 		  "check - would this host accept the guest's state?", groups,
-		  0) < 0)
+		  0) < 0 ||
+	    check_cpu_option() < 0)
 		return 2;
 	if (!opt_source) {
 		fprintf(stderr, "modvmm: compat check: --source MANIFEST is "
@@ -316,7 +398,9 @@ static int cmd_check(int argc, char **argv)
 		manifest_free(src);
 		return 2;
 	}
-	inv = inventory_host(vmm->loader, machine_registry());
+	cpu = host_cpu(opt_cpu, "inventory");
+	inv = inventory_host(vmm->loader, machine_registry(), cpu);
+	cpu_model_free(cpu);
 	v = compat_negotiate(src, inv, opt_machine);
 	print_verdict(v);
 	status = v->accepted ? 0 : 1;

@@ -614,7 +614,7 @@ static JsonNode *cmd_query_manifest(struct control_session *s, JsonObject *args,
 {
 	(void)args;
 	return manifest_node(inventory_guest(s->m->vmm, s->m->type,
-					     s->m->alias, 0),
+					     s->m->alias, s->m->cpu, 0),
 			     error);
 }
 
@@ -623,7 +623,8 @@ static JsonNode *cmd_query_inventory(struct control_session *s,
 {
 	(void)args;
 	return manifest_node(
-		inventory_host(s->m->vmm->loader, machine_registry()), error);
+		inventory_host(s->m->vmm->loader, machine_registry(),
+			       s->m->cpu_offer), error);
 }
 
 /* The tables ------------------------------------------------------------ */

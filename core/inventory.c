@@ -152,10 +152,12 @@ static void describe_props(struct manifest *m, struct manifest_device *d,
 }
 
 struct manifest *inventory_guest(struct vmm *vmm, const struct machine_type *t,
-				 int alias, int saved)
+				 int alias, const struct cpu_model *cpu,
+				 int saved)
 {
 	struct manifest *m = manifest_new(MANIFEST_GUEST);
 
+	m->cpu = cpu ? cpu_model_copy(cpu) : NULL;
 	m->abi = manifest_str(m, MODVMM_ABI_STRING);
 	m->machine = manifest_str(m, t->name);
 	m->machine_alias = alias;
@@ -189,11 +191,13 @@ struct manifest *inventory_new(const struct machine_registry *r)
 }
 
 struct manifest *inventory_host(struct loader *l,
-				const struct machine_registry *r)
+				const struct machine_registry *r,
+				const struct cpu_model *cpu)
 {
 	struct manifest *m = inventory_new(r);
 	const GPtrArray *mods = loader_modules(l);
 
+	m->cpu = cpu ? cpu_model_copy(cpu) : NULL;
 	for (guint i = 0; i < mods->len; i++) {
 		const struct module *mod = mods->pdata[i];
 

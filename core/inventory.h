@@ -24,19 +24,25 @@ void inventory_describe_state(struct manifest *m, struct manifest_device *d,
 
 /*
  * The manifest of the guest whose devices `vmm` holds, on machine type
- * `t` (asked for by the alias when `alias` is set); `saved` when its
+ * `t` (asked for by the alias when `alias` is set), with CPU `cpu`
+ * (copied; NULL: none listed); `saved` when its
  * state is saved at the newest versions (a snapshot file's) rather than
  * at versions a destination agrees to. Asks each
  * device's subsections whether they are needed now, under the device lock.
  */
 struct manifest *inventory_guest(struct vmm *vmm, const struct machine_type *t,
-				 int alias, int saved);
+				 int alias, const struct cpu_model *cpu,
+				 int saved);
 
 /* An inventory with r's machine types and no device types yet. */
 struct manifest *inventory_new(const struct machine_registry *r);
 
-/* This host: the device types of every loaded module, r's machine types. */
+/*
+ * This host: the device types of every loaded module, r's machine types,
+ * the CPU it offers (`cpu`, copied; NULL: none listed).
+ */
 struct manifest *inventory_host(struct loader *l,
-				const struct machine_registry *r);
+				const struct machine_registry *r,
+				const struct cpu_model *cpu);
 
 #endif

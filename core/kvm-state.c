@@ -163,6 +163,11 @@ static int msr_list(struct kvm *kvm, int fd, GError **error)
 	return 0;
 }
 
+int kvm_state_msr_list(struct kvm *kvm, GError **error)
+{
+	return msr_list(kvm, kvm_cpu_fd(kvm, 0), error);
+}
+
 /*
  * The per-vCPU state KVM has one get and one set ioctl for, in the order
  * it is set; the MSRs go between the first four and the rest.

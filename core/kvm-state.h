@@ -52,6 +52,12 @@ struct kvm_vm_state {
 const struct vms *kvm_state_cpu_vms(void);
 const struct vms *kvm_state_vm_vms(void);
 
+/*
+ * kvm->msrs: the MSRs a save carries, found once (with vCPU 0 created,
+ * before it runs, or paused).
+ */
+int kvm_state_msr_list(struct kvm *kvm, GError **error);
+
 /* With the vCPUs paused (or not yet run). */
 int kvm_cpu_state_get(struct kvm *kvm, unsigned int cpu,
 		      struct kvm_cpu_state *st, GError **error);

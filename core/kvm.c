@@ -44,20 +44,23 @@ static int ioctl_fail(GError **error, const char *what)
 	return error_setf(error, e, "kvm: %s failed: %s", what, g_strerror(e));
 }
 
-static int cpuid_fetch(struct kvm *kvm, GError **error)
+int kvm_supported_cpuid(int sys_fd, struct kvm_cpuid2 **ret, GError **error)
 {
 	for (int n = 64; n <= 4096; n *= 2) {
 		struct kvm_cpuid2 *c = g_malloc0(
 			sizeof(*c) + n * sizeof(struct kvm_cpuid_entry2));
 
 		c->nent = n;
-		if (!ioctl(kvm->sys_fd, KVM_GET_SUPPORTED_CPUID, c)) {
-			kvm->cpuid = c;
+		if (!ioctl(sys_fd, KVM_GET_SUPPORTED_CPUID, c)) {
+			*ret = c;
 			return 0;
 		}
 		g_free(c);
 		if (errno != E2BIG)
-			return ioctl_fail(error, "KVM_GET_SUPPORTED_CPUID");
+			return error_setf(error, errno,
+					  "kvm: KVM_GET_SUPPORTED_CPUID "
+					  "failed: %s",
+					  g_strerror(errno));
 	}
 	return error_setf(error, E2BIG,
 			  "kvm: KVM_GET_SUPPORTED_CPUID returns "
@@ -244,7 +247,8 @@ int kvm_open(struct vmm *vmm, const char *dev, uint64_t ram_size,
 		r = ioctl_fail(error, "KVM_GET_VCPU_MMAP_SIZE");
 		goto fail;
 	}
-	r = cpuid_fetch(kvm, error);
+	/* What a guest on model "host" gets (core/kvm-cpuid.c). */
+	r = kvm_supported_cpuid(kvm->sys_fd, &kvm->cpuid, error);
 	if (r < 0)
 		goto fail;
 

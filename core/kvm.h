@@ -70,6 +70,9 @@ int kvm_open(struct vmm *vmm, const char *dev, uint64_t ram_size,
 	     unsigned int ncpus, struct kvm **ret, GError **error);
 void kvm_close(struct kvm *kvm);
 
+/* KVM_GET_SUPPORTED_CPUID of the /dev/kvm descriptor `sys_fd`. */
+int kvm_supported_cpuid(int sys_fd, struct kvm_cpuid2 **ret, GError **error);
+
 /*
  * Dirty-page tracking of guest RAM. The bitmap has a bit per 4 KiB page of
  * kvm->ram (as one block), in u64 words; _get() ORs in the pages the

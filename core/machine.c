@@ -16,6 +16,7 @@
 #include "device.h"
 #include "../compat/error.h"
 #include "host.h"
+#include "kvm-cpuid.h"
 #include "machine.h"
 
 extern const uint8_t guest_image[];
@@ -43,7 +44,11 @@ static void sink_irq_pulse(void *opaque, uint32_t line)
 		kvm_irq_pulse(m->kvm, line);
 }
 
-/* KVM first, then devices: their doorbells become ioeventfds. */
+/*
+ * KVM first, then devices: their doorbells become ioeventfds. What this
+ * host offers a guest is noted here, kept to --cpu (a restore has
+ * already noted it to judge its guest).
+ */
 static int open_kvm(struct machine *m, const struct machine_config *cfg,
 		    uint64_t memory, unsigned int cpus, GError **error)
 {
@@ -51,6 +56,9 @@ static int open_kvm(struct machine *m, const struct machine_config *cfg,
 
 	if (!r)
 		ioevents_set_binder(m->vmm->ioevents, kvm_ioeventfd, m->kvm);
+	if (!r && !m->cpu_offer)
+		r = kvm_cpu_offer_fd(m->kvm->sys_fd, m->kvm->cpuid, cfg->cpu,
+				     &m->cpu_offer, error);
 	return r;
 }
 
@@ -447,6 +455,9 @@ int machine_create(const struct machine_config *cfg, struct machine **ret,
 	r = open_kvm(m, cfg, cfg->memory, cfg->cpus, error);
 	if (r < 0)
 		goto fail;
+	r = kvm_cpu_use_model(m->kvm, cfg->cpu ? cfg->cpu : "host", error);
+	if (r < 0)
+		goto fail;
 	r = create_devices(m, cfg, error);
 	if (r < 0)
 		goto fail;
@@ -454,6 +465,10 @@ int machine_create(const struct machine_config *cfg, struct machine **ret,
 	if (r < 0)
 		goto fail;
 	r = kvm_cpus_create(m->kvm, &boot, error);
+	if (r < 0)
+		goto fail;
+	r = kvm_cpu_guest(m->kvm, cfg->cpu ? cfg->cpu : "host", 0, &m->cpu,
+			  error);
 	if (r < 0)
 		goto fail;
 	*ret = m;
@@ -566,6 +581,8 @@ void machine_free(struct machine *m)
 		kvm_close(m->kvm);
 	}
 	vmm_free(m->vmm);
+	cpu_model_free(m->cpu);
+	cpu_model_free(m->cpu_offer);
 	g_free(m->kernel);
 	g_free(m->initrd);
 	g_free(m->warning);

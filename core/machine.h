@@ -7,6 +7,7 @@
 #include <glib.h>
 
 #include "kvm-cpu.h"
+#include "../compat/cpu.h"
 #include "../compat/machine.h"
 #include "vmm.h"
 
@@ -27,6 +28,9 @@ struct machine_config {
 	const char *initrd;
 	const char *append;	/* kernel or built-in guest command line */
 	const char *kvm_device; /* NULL: /dev/kvm */
+	/* --cpu: the guest's CPU model on a fresh start; on a destination,
+	 * the model this host's offer is kept to. NULL: "host". */
+	const char *cpu;
 	int offline; /* modules and devices only: no KVM, no guest RAM */
 	struct vmm_sinks sinks; /* log (irq and request are the machine's) */
 };
@@ -47,6 +51,10 @@ struct machine {
 	uint32_t migration_timeout;
 	/* migrate's certificates (--migration-tls), the front end's */
 	struct tls_creds *migration_tls;
+	/* The guest's CPU as its manifest lists it, and what this host
+	 * offers (kept to cfg->cpu); NULL until KVM is open. */
+	struct cpu_model *cpu;
+	struct cpu_model *cpu_offer;
 };
 
 /*

@@ -224,6 +224,7 @@ static int opt_migration_timeout = MIGRATION_TIMEOUT_DEFAULT;
 static char *opt_migration_tls;
 static struct tls_creds *migration_tls; /* --migration-tls, loaded */
 static char *opt_seccomp;
+static char *opt_cpu;
 
 static const GOptionEntry run_options[] = {
 	{ "machine", 0, 0, G_OPTION_ARG_STRING, &opt_machine,
@@ -242,6 +243,10 @@ static const GOptionEntry run_options[] = {
 	  "Do not add the machine's default devices", NULL },
 	{ "kvm-device", 0, 0, G_OPTION_ARG_FILENAME, &opt_kvm_device,
 	  "KVM device node (default /dev/kvm)", "PATH" },
+	{ "cpu", 0, 0, G_OPTION_ARG_STRING, &opt_cpu,
+	  "The guest's CPU model (default host); with --restore or "
+	  "--incoming, the model this host's offer is kept to",
+	  "MODEL" },
 	{ "restore", 0, 0, G_OPTION_ARG_FILENAME, &opt_restore,
 	  "Resume the guest saved in this snapshot (its machine type, "
 	  "memory, vCPUs and devices)",
@@ -589,7 +594,16 @@ static int cmd_run(int argc, char **argv)
 		print_error(err);
 		return 2;
 	}
+	if (opt_cpu && !cpu_model_known(opt_cpu)) {
+		g_autofree char *names = cpu_model_names_text();
+
+		fprintf(stderr, "modvmm: --cpu %s: unknown CPU model (known: "
+				"%s)\n",
+			opt_cpu, names);
+		return 2;
+	}
 	cfg.cpus = (unsigned int)opt_cpus;
+	cfg.cpu = opt_cpu;
 	cfg.machine = opt_machine;
 	cfg.module_dirs = opt_module_dirs;
 	cfg.module_allowlist = opt_module_allowlist;

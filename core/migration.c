@@ -287,7 +287,7 @@ static int receive_verdict(struct machine *m, int fd, struct stream_io *io,
 				 error);
 	if (r < 0)
 		return r;
-	mf = inventory_guest(m->vmm, m->type, m->alias, 0);
+	mf = inventory_guest(m->vmm, m->type, m->alias, m->cpu, 0);
 	r = compat_verdict_check(uri, v, mf, error);
 	manifest_free(mf);
 	if (!r && v->accepted && !peer_commits(&rec))
@@ -364,7 +364,8 @@ int migration_check(struct machine *m, const char *uri,
 static int recheck_subsections(struct migration *mig, GError **error)
 {
 	struct machine *m = mig->m;
-	struct manifest *mf = inventory_guest(m->vmm, m->type, m->alias, 0);
+	struct manifest *mf =
+		inventory_guest(m->vmm, m->type, m->alias, m->cpu, 0);
 	g_autoptr(GPtrArray) reasons = g_ptr_array_new_with_free_func(g_free);
 	int r = 0;
 

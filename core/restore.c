@@ -13,6 +13,7 @@
 #include "device.h"
 #include "inventory.h"
 #include "kvm-cpu.h"
+#include "kvm-cpuid.h"
 #include "restore.h"
 
 /* The spec of --device with id=ID, if one was given. */
@@ -95,7 +96,13 @@ int restore_judge(const struct machine_config *cfg, struct snapshot *s,
 	r = machine_new(cfg, s->machine, s->alias, ret_m, error);
 	if (r < 0)
 		return r;
-	inv = inventory_host((*ret_m)->vmm->loader, machine_registry());
+	/* This host's CPU, kept to --cpu: the guest brings its own. */
+	r = kvm_cpu_offer(cfg->kvm_device, cfg->cpu, &(*ret_m)->cpu_offer,
+			  error);
+	if (r < 0)
+		return r;
+	inv = inventory_host((*ret_m)->vmm->loader, machine_registry(),
+			     (*ret_m)->cpu_offer);
 	*ret_v = compat_negotiate(s->manifest, inv, cfg->machine);
 	manifest_free(inv);
 	if (!(*ret_v)->accepted) {
@@ -150,6 +157,7 @@ int restore_build(struct machine *m, const struct machine_config *cfg,
 		  struct snapshot *s, const struct compat_verdict *v,
 		  GError **error)
 {
+	const struct cpu_model *cpu = s->manifest->cpu;
 	struct kvm_boot boot = { 0 };
 	int r;
 
@@ -161,10 +169,17 @@ int restore_build(struct machine *m, const struct machine_config *cfg,
 		s->specs->pdata[i] = spec;
 	}
 	r = machine_open_kvm(m, cfg, s->memory, s->cpus, error);
+	/* Exactly the CPU the guest had; one from before CPUs were listed
+	 * gets this host's, as it did then. */
+	if (!r && cpu)
+		kvm_cpu_use(m->kvm, cpu);
 	if (!r)
 		r = restore_devices(m, cfg, s, error);
 	if (!r)
 		r = kvm_cpus_create(m->kvm, &boot, error);
+	if (!r)
+		r = kvm_cpu_guest(m->kvm, cpu ? cpu->name : "host",
+				  cpu ? cpu->tsc_khz : 0, &m->cpu, error);
 	if (!r)
 		r = snapshot_load(s, m, error);
 	return r;

@@ -199,7 +199,7 @@ int snapshot_write_head(struct snap_writer *w, struct machine *m, int check,
 
 	/* A file holds each device at its newest version, and says so: a
 	 * host judges what it holds, not what its source could save. */
-	mf = inventory_guest(m->vmm, m->type, m->alias, w->align);
+	mf = inventory_guest(m->vmm, m->type, m->alias, m->cpu, w->align);
 	manifest = manifest_to_json(mf);
 	manifest_free(mf);
 	r = stream_write_record(w, SNAP_MANIFEST, manifest, strlen(manifest),

@@ -515,7 +515,8 @@ static int cmd_dump(int argc, char **argv)
 	g_ptr_array_sort(types, type_cmp);
 	/* The rule's own view of each type, as an inventory and a source
 	 * list it (compat/manifest.h), for diff and matrix. */
-	inv = manifest_node(inventory_host(vmm->loader, machine_registry()));
+	inv = manifest_node(
+		inventory_host(vmm->loader, machine_registry(), NULL));
 	src = manifest_new(MANIFEST_GUEST);
 	src->abi = manifest_str(src, MODVMM_ABI_STRING);
 	src->machine = manifest_str(src, machine);

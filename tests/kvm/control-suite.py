@@ -4490,6 +4490,287 @@ def socat_example_in_docs_works(g):
     expect(any(x.get("event") == "DEVICE_ADDED" for x in lines), lines)
 
 
+
+# ---- the guest's CPU (docs/compat.md, "The CPU") ----
+
+_SMALL = []
+
+
+def small_cpu():
+    """The baseline model the test hosts are kept to: x86-64-v2 where
+    this host's KVM can give it, else x86-64 (a KVM that hides SSE3 and
+    the like, such as kvm_pvm: modvmm then refuses to start a guest on
+    x86-64-v2, naming the bits, which this checks)."""
+    if not _SMALL:
+        r = subprocess.run([MODVMM, "run", "--module-dir",
+                            os.path.join(BUILD, "modules"), "--cpu",
+                            "x86-64-v2", "--append", "count=1"],
+                           capture_output=True, text=True, timeout=30)
+        if r.returncode == 0:
+            _SMALL.append("x86-64-v2")
+        else:
+            expect(r.returncode == 125 and re.search(
+                r"^modvmm: this host cannot give CPU model x86-64-v2: "
+                r"(CPUID\.[0-9a-fx.]+:E[A-D]X bit \d+ \(\S+\)(, |"
+                r" missing here\n$))+", r.stderr), r.stderr)
+            _SMALL.append("x86-64")
+    return _SMALL[0]
+
+
+def cpu_bits(cpu, function, index, reg):
+    for l in cpu["leaves"]:
+        if l["function"] == function and (l["index"] == index or
+                                          not l["flags"] & 1):
+            return l[reg]
+    return 0
+
+
+CPU_MISSING = re.compile(r"CPUID\.([0-9a-fx]+)(?:\.(\d+))?:(E[A-D]X) bit "
+                         r"(\d+)(?: \(\S+\))? missing here")
+
+
+def check_missing_named(text, guest, offer):
+    """Every bit the refusal names is the guest's and not in the offer;
+    at least one is named, none twice."""
+    named = CPU_MISSING.findall(text)
+    expect(named and len(named) == len(set(named)), text)
+    for fn, idx, reg, bit in named:
+        f = int(fn, 0)
+        i = int(idx or 0)
+        b = 1 << int(bit)
+        expect(cpu_bits(guest, f, i, reg.lower()) & b and
+               not cpu_bits(offer, f, i, reg.lower()) & b, (fn, idx, reg, bit))
+
+
+def inventory_cpu(g, model):
+    r = subprocess.run([MODVMM, "compat", "inventory", "-M", g.moddir,
+                        "--cpu", model], capture_output=True, text=True,
+                       timeout=30)
+    expect(r.returncode == 0, r.stderr)
+    return json.loads(r.stdout)["cpu"]
+
+
+def cpu_refusals_name_what_is_missing(g):
+    """A guest's manifest asking for a CPU feature, vendor, TSC rate or
+    MSR this host lacks: compat check refuses it, naming each."""
+    c = Client(g.sock)
+    m = c.cmd("query-manifest")
+    cpu = m["cpu"]
+    expect(cpu["model"] == "host" and cpu["tsc_khz"] > 0 and cpu["msrs"], cpu)
+    inv = c.cmd("query-inventory")["cpu"]
+    expect(inv["model"] == "host" and inv["tsc_khz"] == cpu["tsc_khz"], inv)
+
+    def check(doc, *extra):
+        path = os.path.join(g.tmp, "guest.json")
+        with open(path, "w") as f:
+            json.dump(doc, f)
+        return subprocess.run([MODVMM, "compat", "check", "--source", path,
+                               "-M", g.moddir] + list(extra),
+                              capture_output=True, text=True, timeout=30)
+
+    r = check(m)
+    expect(r.returncode == 0 and "warning" not in r.stdout, r.stdout)
+    # A feature this host does not offer: the first of avx512f, avx2,
+    # bmi1 it lacks.
+    bad = json.loads(json.dumps(m))
+    have = cpu_bits(inv, 7, 0, "ebx")
+    bit, name = next((b, n) for b, n in ((16, "avx512f"), (5, "avx2"),
+                                         (3, "bmi1"))
+                     if not have & (1 << b))
+    leaf = next(l for l in bad["cpu"]["leaves"]
+                if l["function"] == 7 and l["index"] == 0)
+    leaf["ebx"] |= 1 << bit
+    bad["cpu"]["msrs"].append(0x12345678)
+    for l in bad["cpu"]["leaves"]:
+        if l["function"] == 0:
+            l["ebx"], l["edx"], l["ecx"] = 0x756E6547, 0x49656E69, 0x6C65746E
+            if inv["leaves"][0]["ebx"] == 0x756E6547:  # GenuineIntel here
+                l["ebx"], l["edx"], l["ecx"] = (0x68747541, 0x69746E65,
+                                                0x444D4163)
+    if not inv["tsc_scaling"]:
+        bad["cpu"]["tsc_khz"] = cpu["tsc_khz"] * 2
+    r = check(bad)
+    expect(r.returncode == 1, r.stdout + r.stderr)
+    expect(f"refused: CPUID.7.0:EBX bit {bit} ({name}) missing here\n" in
+           r.stdout, r.stdout)
+    expect("refused: MSR 0x12345678 missing here\n" in r.stdout, r.stdout)
+    expect(re.search(r"^refused: CPU vendor (GenuineIntel|AuthenticAMD) at "
+                     r"the source, \w+ here$", r.stdout, re.M), r.stdout)
+    if not inv["tsc_scaling"]:
+        expect(f"refused: TSC rate {cpu['tsc_khz'] * 2} kHz at the source, "
+               f"{cpu['tsc_khz']} kHz here (more than 250 ppm apart), and "
+               "this host cannot scale a guest's TSC (no KVM_CAP_TSC_CONTROL)"
+               "\n" in r.stdout, r.stdout)
+    expect(r.stdout.endswith("verdict: refused, 0 of 3 devices refused, and "
+                             "the CPU\n"), r.stdout)
+    j = json.loads(check(bad, "--json").stdout)
+    expect(not j["accepted"] and f"CPUID.7.0:EBX bit {bit} ({name}) missing "
+           "here" in j["cpu_reasons"] and j["cpu_reasons"] == j["reasons"], j)
+    # Within 250 ppm of this host's rate: the same rate.
+    near = json.loads(json.dumps(m))
+    near["cpu"]["tsc_khz"] = cpu["tsc_khz"] + cpu["tsc_khz"] // 5000
+    r = check(near)
+    expect(r.returncode == 0, r.stdout)
+    # An older manifest without a CPU: judged as before, with a warning.
+    old = dict(m)
+    del old["cpu"]
+    r = check(old)
+    expect(r.returncode == 0 and "warning: the guest's manifest lists no "
+           "CPU: its CPU is not checked\n" in r.stdout, r.stdout)
+    # An inventory without a CPU cannot take a guest that has one.
+    host = os.path.join(g.tmp, "host.json")
+    inv_doc = c.cmd("query-inventory")
+    del inv_doc["cpu"]
+    with open(host, "w") as f:
+        json.dump(inv_doc, f)
+    path = os.path.join(g.tmp, "guest.json")
+    with open(path, "w") as f:
+        json.dump(m, f)
+    r = subprocess.run([MODVMM, "compat", "hosts", path, host],
+                       capture_output=True, text=True, timeout=30)
+    expect(r.returncode == 1 and "refused: the guest runs CPU model host, "
+           "and this host's inventory lists no CPU\n" in r.stdout, r.stdout)
+    # A host kept to the small model cannot take this guest.
+    r = check(m, "--cpu", small_cpu())
+    expect(r.returncode == 1, r.stdout)
+    check_missing_named(r.stdout, cpu, inventory_cpu(g, small_cpu()))
+    r = check(m, "--cpu", "x86")
+    expect(r.returncode == 2 and r.stderr == "modvmm: --cpu x86: unknown CPU "
+           "model (known: host, x86-64, x86-64-v2, x86-64-v3)\n", r.stderr)
+    g.assert_running()
+
+
+def unknown_cpu_model_is_a_usage_error(g):
+    r = subprocess.run([MODVMM, "run", "--module-dir", g.moddir, "--cpu",
+                        "pentium"], capture_output=True, text=True,
+                       timeout=30)
+    expect(r.returncode == 2 and r.stderr == "modvmm: --cpu pentium: unknown "
+           "CPU model (known: host, x86-64, x86-64-v2, x86-64-v3)\n",
+           r.stderr)
+
+
+class DestAt(Dest):
+    """A Dest whose output and socket are its own (several in a case)."""
+
+    def __init__(self, g, uri, name, extra=()):
+        self.out_path = os.path.join(g.tmp, name + ".out")
+        self.sock = os.path.join(g.tmp, name + ".sock")
+        self.out = open(self.out_path, "w")
+        self.proc = subprocess.Popen(
+            [MODVMM, "run", "--module-dir", g.moddir, "--incoming", uri,
+             "--control", self.sock] + list(extra),
+            stdout=self.out, stderr=subprocess.STDOUT)
+        deadline = time.time() + 10
+        while "waiting for a migration" not in self.output():
+            expect(time.time() < deadline and self.proc.poll() is None,
+                   "destination did not start: " + self.output())
+            time.sleep(0.02)
+        time.sleep(0.05)
+
+
+def small_cpu_guest(g):
+    """A guest started on the small model, its manifest's CPU."""
+    sub = os.path.join(g.tmp, "small")
+    os.makedirs(sub)
+    h = Guest(sub, extra=["--cpu", small_cpu()])
+    h.pages = 64
+    cpu = Client(h.sock).cmd("query-manifest")["cpu"]
+    expect(cpu["model"] == small_cpu(), cpu)
+    return h, cpu
+
+
+def migrate_small_cpu_guest_between_hosts(g):
+    """Started on the small model: it moves to a host kept to that
+    model, then to a `--cpu host` one, keeping its CPUID there, and on
+    again to a host kept to the model, which takes it."""
+    h, cpu = small_cpu_guest(g)
+    dests = []
+    try:
+        src = h
+        for i, model in enumerate((small_cpu(), "host", small_cpu())):
+            uri = f"unix:{h.tmp}/mig{i}.sock"
+            d = DestAt(h, uri, f"dest{i}", extra=["--cpu", model])
+            dests.append(d)
+            c = Client(src.sock)
+            if not i:
+                h.wait_for("^count 3 ")
+            c.cmd("migrate", uri=uri)
+            end = migration_end(c)
+            expect(end["status"] == "completed", end)
+            got = Client(d.sock).cmd("query-manifest")["cpu"]
+            expect(got["model"] == small_cpu() and
+                   got["leaves"] == cpu["leaves"], (model, got["model"]))
+            src = d
+        text = guest_text(h.output(), *(x.output() for x in dests))
+        ns = [n for n, _ in count_lines(text)]
+        expect(ns == list(range(1, len(ns) + 1)), ns)
+        Client(src.sock).cmd("quit")
+    finally:
+        for d in dests:
+            d.close()
+        h.close()
+
+
+def host_cpu_guest_refused_by_small_host(g):
+    """A guest on `--cpu host` does not move to a host kept to the small
+    model: refused, each missing feature named; it keeps running."""
+    c = Client(g.sock)
+    cpu = c.cmd("query-manifest")["cpu"]
+    uri = f"unix:{g.tmp}/mig.sock"
+    d = DestAt(g, uri, "dest", extra=["--cpu", small_cpu()])
+    try:
+        g.wait_for("^count 3 ")
+        c.cmd("migrate", uri=uri)
+        end = migration_end(c)
+        expect(end["status"] == "failed" and "refused by the destination; "
+               "the guest keeps running here" in end["error"] and
+               ", and the CPU\n" in end["error"], end)
+        check_missing_named(end["error"], cpu, inventory_cpu(g, small_cpu()))
+        expect(c.cmd("query-status")["status"] == "running", "status")
+        g.assert_running()
+    finally:
+        d.close()
+
+
+def restore_checks_the_cpu(g):
+    """A snapshot of a `--cpu host` guest is refused by a host kept to
+    the small model, naming what is missing; one of a small-model guest
+    restores there with its CPUID."""
+    c = Client(g.sock)
+    cpu = c.cmd("query-manifest")["cpu"]
+    snap = os.path.join(g.tmp, "guest.snap")
+    c.cmd("snapshot-save", file=snap)
+    r = subprocess.run([MODVMM, "run", "--module-dir", g.moddir, "--restore",
+                        snap, "--cpu", small_cpu()], capture_output=True,
+                       text=True, timeout=30)
+    expect(r.returncode == 125 and f"modvmm: {snap}: this host cannot "
+           "restore the snapshot:\n" in r.stderr and ", and the CPU\n" in
+           r.stderr, r.stderr)
+    check_missing_named(r.stderr, cpu, inventory_cpu(g, small_cpu()))
+    expect("modvmm guest" not in r.stdout, "a guest ran")
+    h, small = small_cpu_guest(g)
+    try:
+        hc = Client(h.sock)
+        h.wait_for("^count 3 ")
+        snap = os.path.join(h.tmp, "small.snap")
+        hc.cmd("snapshot-save", file=snap)
+        hc.cmd("quit")
+        h.wait_exit()
+        p, sock, out = restore(h, snap, "--cpu", small_cpu())
+        try:
+            rc = restored_client(p, sock)
+            got = rc.cmd("query-manifest")["cpu"]
+            expect(got["model"] == small_cpu() and
+                   got["leaves"] == small["leaves"], got["model"])
+            rc.cmd("quit")
+            expect(p.wait(20) == 0, "restored run's status")
+        finally:
+            if p.poll() is None:
+                p.kill()
+            out.close()
+    finally:
+        h.close()
+
 CASES = [
     (greeting_has_version_and_capabilities, {}),
     (commands_before_capabilities_refused, {}),
@@ -4589,6 +4870,11 @@ CASES = [
     (every_command_survives_hostile_arguments, {}),
     (migrate_check_refused, {}),
     (migrate_incoming_over_control_socket, {}),
+    (cpu_refusals_name_what_is_missing, {}),
+    (unknown_cpu_model_is_a_usage_error, {}),
+    (migrate_small_cpu_guest_between_hosts, {}),
+    (host_cpu_guest_refused_by_small_host, {}),
+    (restore_checks_the_cpu, {}),
     (device_time_across_migration, CLOCK_ARGS),
     (device_time_across_restore_and_pause, CLOCK_ARGS),
     (device_clock_absent_starts_at_0, CLOCK_ARGS),

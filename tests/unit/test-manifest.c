@@ -36,7 +36,13 @@ static const char guest_doc[] =
 	"\"properties\":[]},"
 	"{\"id\":\"blk0\",\"type\":\"virtio-blk\",\"module\":\"virtio-blk\","
 	"\"module_version\":\"0.3\",\"intree\":false,\"vmstate\":null,"
-	"\"subsections\":[],\"properties\":[]}]}";
+	"\"subsections\":[],\"properties\":[]}],"
+	/* The CPU it was given: two leaves, its TSC rate, two MSRs. */
+	"\"cpu\":{\"model\":\"x86-64-v2\",\"tsc_khz\":2596136,\"leaves\":["
+	"{\"function\":1,\"index\":0,\"flags\":0,\"eax\":659217,"
+	"\"ebx\":0,\"ecx\":2149589504,\"edx\":126614527},"
+	"{\"function\":7,\"index\":0,\"flags\":1,\"eax\":1,\"ebx\":65536,"
+	"\"ecx\":0,\"edx\":0}],\"msrs\":[16,3221225600]}}";
 
 /* An inventory: machine types with compat properties, a type with a
  * subsection and a known-bad version. */
@@ -59,7 +65,10 @@ static const char inventory_doc[] =
 	"\"known_bad\":[{\"version\":\"2.0\",\"reason\":\"FIFO count not "
 	"saved\"}]},"
 	"{\"type\":\"pvpanic\",\"module\":\"pvpanic\",\"module_version\":\"1.0\","
-	"\"intree\":true,\"vmstate\":null,\"subsections\":[],\"known_bad\":[]}]}";
+	"\"intree\":true,\"vmstate\":null,\"subsections\":[],\"known_bad\":[]}],"
+	"\"cpu\":{\"model\":\"host\",\"tsc_khz\":3000000,\"tsc_scaling\":true,"
+	"\"leaves\":[{\"function\":1,\"index\":0,\"flags\":0,\"eax\":1,"
+	"\"ebx\":2,\"ecx\":3,\"edx\":4}],\"msrs\":[]}}";
 
 static int parse(const char *text, size_t len, enum manifest_kind kind,
 		 struct manifest **ret, GError **err)
@@ -133,6 +142,13 @@ START_TEST(test_manifest_read_values)
 	ck_assert_int_eq(p->machine, 1);
 	d = m->devices->pdata[2];
 	ck_assert_ptr_null(d->vms);
+	ck_assert_str_eq(m->cpu->name, "x86-64-v2");
+	ck_assert_uint_eq(m->cpu->tsc_khz, 2596136);
+	ck_assert_uint_eq(m->cpu->leaves->len, 2);
+	ck_assert_uint_eq(cpu_model_leaf(m->cpu, 7, 0)->ebx, 65536);
+	ck_assert_uint_eq(cpu_model_leaf(m->cpu, 1, 5)->edx, 126614527);
+	ck_assert_uint_eq(m->cpu->msrs->len, 2);
+	ck_assert_int_eq(cpu_model_has_msr(m->cpu, 0xc0000080), 1);
 
 	ck_assert_int_eq(parse(inventory_doc, strlen(inventory_doc),
 			       MANIFEST_INVENTORY, &inv, &err), 0);
@@ -147,7 +163,28 @@ START_TEST(test_manifest_read_values)
 		((const struct manifest_known_bad *)d->known_bad->pdata[0])
 			->reason,
 		"FIFO count not saved");
+	ck_assert_str_eq(inv->cpu->name, "host");
+	ck_assert_int_eq(inv->cpu->tsc_scaling, 1);
+	ck_assert_uint_eq(inv->cpu->tsc_khz, 3000000);
 	manifest_free(inv);
+	manifest_free(m);
+}
+END_TEST
+
+/* A document of an older writer has no "cpu": none is listed. */
+START_TEST(test_manifest_without_cpu)
+{
+	g_autofree char *doc = NULL;
+	struct manifest *m = NULL;
+	GError *err = NULL;
+	const char *at = strstr(guest_doc, ",\"cpu\":");
+
+	doc = g_strdup_printf("%.*s}", (int)(at - guest_doc), guest_doc);
+	ck_assert_int_eq(parse(doc, strlen(doc), MANIFEST_GUEST, &m, &err), 0);
+	ck_assert_ptr_null(m->cpu);
+	g_free(doc);
+	doc = manifest_to_json(m);
+	ck_assert_ptr_null(strstr(doc, "\"cpu\""));
 	manifest_free(m);
 }
 END_TEST
@@ -163,11 +200,11 @@ static const struct bad_row {
 	int err;
 	const char *msg;
 } bad_rows[] = {
-	{ MANIFEST_GUEST, "\"properties\":[]}]}", "\"properties\":[]}]", EINVAL,
+	{ MANIFEST_GUEST, "3221225600]}}", "3221225600]}", EINVAL,
 	  "doc.json: not JSON: *" },
 	{ MANIFEST_GUEST, "{\"modvmm", "/* */ {\"modvmm", EINVAL, "doc.json: not JSON: unexpected byte 0x2f at offset 0" },
 	{ MANIFEST_GUEST, "{\"modvmm", "'x' {\"modvmm", EINVAL, "doc.json: not JSON: unexpected byte 0x27 at offset 0" },
-	{ MANIFEST_GUEST, "\"properties\":[]}]}", "\"properties\":[]}]}{}", EINVAL,
+	{ MANIFEST_GUEST, "3221225600]}}", "3221225600]}}{}", EINVAL,
 	  "doc.json: not JSON: unexpected byte 0x7b at offset *" },
 	{ MANIFEST_GUEST, "\"modvmm-manifest\":1", "\"modvmm-manifest\":2",
 	  EPROTONOSUPPORT, "doc.json: format version 2; this host reads version 1" },
@@ -177,6 +214,40 @@ static const struct bad_row {
 	  EINVAL, "doc.json: not an inventory (no \"modvmm-inventory\" member; this is a "
 	  "manifest)" },
 	{ MANIFEST_GUEST, "\"machine\":\"microvm-1.0\",", "", EINVAL, "doc.json: machine: missing" },
+	{ MANIFEST_GUEST, "\"cpu\":{", "\"cpu\":[],\"x\":{", EINVAL,
+	  "doc.json: cpu: expected an object or null" },
+	{ MANIFEST_GUEST, "\"model\":\"x86-64-v2\",", "", EINVAL,
+	  "doc.json: cpu.model: missing" },
+	{ MANIFEST_GUEST, "\"model\":\"x86-64-v2\"", "\"model\":\"\"", EINVAL,
+	  "doc.json: cpu.model: empty" },
+	{ MANIFEST_GUEST, "\"tsc_khz\":2596136", "\"tsc_khz\":-1", EINVAL,
+	  "doc.json: cpu.tsc_khz: -1 is out of range" },
+	{ MANIFEST_GUEST, "\"tsc_khz\":2596136,", "", EINVAL,
+	  "doc.json: cpu.tsc_khz: missing" },
+	{ MANIFEST_INVENTORY, "\"tsc_scaling\":true", "\"tsc_scaling\":1", EINVAL,
+	  "doc.json: cpu.tsc_scaling: expected true or false" },
+	{ MANIFEST_GUEST, "\"leaves\":[{\"function\":1", "\"leaves\":[],\"x\":[{\"function\":1",
+	  EINVAL, "doc.json: cpu.leaves: missing or empty" },
+	{ MANIFEST_GUEST, "\"leaves\":[", "\"leaves\":7,\"x\":[", EINVAL,
+	  "doc.json: cpu.leaves: expected an array" },
+	{ MANIFEST_GUEST, "{\"function\":1,", "7,{\"function\":1,", EINVAL,
+	  "doc.json: cpu.leaves[0]: expected an object" },
+	{ MANIFEST_GUEST, "\"function\":7,", "\"function\":1,", EINVAL,
+	  "doc.json: cpu.leaves[1]: leaf 0x1 index 0 is listed twice" },
+	{ MANIFEST_GUEST, "\"ecx\":2149589504", "\"ecx\":4294967296", EINVAL,
+	  "doc.json: cpu.leaves[0].ecx: 4294967296 is out of range" },
+	{ MANIFEST_GUEST, "\"edx\":126614527", "\"edx\":\"x\"", EINVAL,
+	  "doc.json: cpu.leaves[0].edx: expected an integer" },
+	{ MANIFEST_GUEST, "\"flags\":1,", "", EINVAL,
+	  "doc.json: cpu.leaves[1].flags: missing" },
+	{ MANIFEST_GUEST, "\"msrs\":[16,", "\"msrs\":[16,16,", EINVAL,
+	  "doc.json: cpu.msrs[1]: MSR 0x10 is listed twice" },
+	{ MANIFEST_GUEST, "\"msrs\":[16,", "\"msrs\":[\"16\",", EINVAL,
+	  "doc.json: cpu.msrs[0]: expected an integer" },
+	{ MANIFEST_GUEST, "\"msrs\":[16,", "\"msrs\":[-16,", EINVAL,
+	  "doc.json: cpu.msrs[0]: -16 is out of range" },
+	{ MANIFEST_GUEST, "\"msrs\":[", "\"msrs\":{},\"x\":[", EINVAL,
+	  "doc.json: cpu.msrs: expected an array" },
 	{ MANIFEST_GUEST, "\"id\":\"ex-rtc0\"", "\"id\":\"ex-uart0\"", EINVAL,
 	  "doc.json: devices[1].id: ex-uart0 is listed twice" },
 	{ MANIFEST_GUEST, "\"id\":\"ex-uart0\"", "\"id\":7", EINVAL, "doc.json: devices[0].id: expected a string" },
@@ -300,6 +371,32 @@ START_TEST(test_manifest_size_bound)
 }
 END_TEST
 
+/* More CPUID leaves than the bound: refused, naming the bound. */
+START_TEST(test_manifest_cpu_leaf_bound)
+{
+	GString *leaves = g_string_new(NULL);
+	g_autofree char *doc = NULL;
+	struct manifest *m = NULL;
+	GError *err = NULL;
+	const char *at = strstr(guest_doc, "\"leaves\":[");
+
+	for (unsigned int i = 0; i <= CPU_MAX_LEAVES; i++)
+		g_string_append_printf(leaves,
+				       "%s{\"function\":%u,\"index\":0,"
+				       "\"flags\":0,\"eax\":0,\"ebx\":0,"
+				       "\"ecx\":0,\"edx\":0}",
+				       i ? "," : "", i);
+	doc = g_strdup_printf("%.*s\"leaves\":[%s],\"msrs\":[]}}",
+			      (int)(at - guest_doc), guest_doc, leaves->str);
+	g_string_free(leaves, TRUE);
+	ck_assert_int_eq(parse(doc, strlen(doc), MANIFEST_GUEST, &m, &err),
+			 -EINVAL);
+	ck_assert_str_eq(err->message,
+			 "doc.json: cpu.leaves: 1025 entries, at most 1024");
+	g_error_free(err);
+}
+END_TEST
+
 /* More devices than the bound: refused, naming the bound. */
 START_TEST(test_manifest_device_bound)
 {
@@ -333,10 +430,12 @@ int main(void)
 
 	tcase_add_test(tc, test_manifest_round_trip);
 	tcase_add_test(tc, test_manifest_read_values);
+	tcase_add_test(tc, test_manifest_without_cpu);
 	tcase_add_loop_test(tc, test_manifest_bad, 0, G_N_ELEMENTS(bad_rows));
 	tcase_add_test(tc, test_manifest_depth);
 	tcase_add_test(tc, test_manifest_size_bound);
 	tcase_add_test(tc, test_manifest_device_bound);
+	tcase_add_test(tc, test_manifest_cpu_leaf_bound);
 	suite_add_tcase(s, tc);
 	return check_run(s);
 }

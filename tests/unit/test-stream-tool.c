@@ -125,7 +125,8 @@ static char *snapshot_file_format(const char *name, int body, uint32_t format,
 	ck_assert_int_ge(w.fd, 0);
 	ck_assert_int_eq(write(w.fd, head, sizeof(head)), sizeof(head));
 	mf = inventory_guest(
-		vmm, machine_lookup(machine_registry(), "microvm-1.0"), 0, 1);
+		vmm, machine_lookup(machine_registry(), "microvm-1.0"), 0, NULL,
+		1);
 	manifest = manifest_to_json(mf);
 	manifest_free(mf);
 	put(&w, out, SNAP_HELLO, hello, strlen(hello), NULL, 0);
