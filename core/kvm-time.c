@@ -10,6 +10,7 @@
  * the other stands still.
  */
 #include <errno.h>
+#include <stddef.h>
 #include <sys/ioctl.h>
 
 #include "../compat/error.h"
@@ -27,14 +28,17 @@
  */
 #define TSC_FAR (1ull << 62)
 
+/* struct kvm_msrs with room for one entry. */
 struct tsc_msr {
-	struct kvm_msrs h;
+	uint32_t nmsrs, pad;
 	struct kvm_msr_entry e;
 };
+G_STATIC_ASSERT(offsetof(struct tsc_msr, e) ==
+		offsetof(struct kvm_msrs, entries));
 
 static int tsc_get(int fd, uint64_t *ret)
 {
-	struct tsc_msr m = { .h.nmsrs = 1, .e.index = MSR_IA32_TSC };
+	struct tsc_msr m = { .nmsrs = 1, .e.index = MSR_IA32_TSC };
 
 	if (ioctl(fd, KVM_GET_MSRS, &m) != 1)
 		return -1;
@@ -45,7 +49,7 @@ static int tsc_get(int fd, uint64_t *ret)
 static int tsc_set(int fd, uint64_t tsc)
 {
 	struct tsc_msr m = {
-		.h.nmsrs = 1,
+		.nmsrs = 1,
 		.e.index = MSR_IA32_TSC,
 		.e.data = tsc,
 	};
