@@ -221,7 +221,8 @@ int kvm_cpu_state_get(struct kvm *kvm, unsigned int cpu,
 		st->msr_data[i] = m->entries[i].data;
 		/* The TSC as it was when the guest stopped, with kvmclock. */
 		if (st->msr_index[i] == MSR_IA32_TSC) {
-			r = kvm_time_tsc(kvm, cpu, &st->msr_data[i], error);
+			r = kvm_time_kept(kvm, cpu, &st->msr_data[i], NULL,
+					  error);
 			if (r < 0)
 				return r;
 		}
@@ -292,7 +293,7 @@ int kvm_vm_state_get(struct kvm *kvm, struct timers *timers,
 		return fail(error, G_MAXUINT, "KVM_GET_IRQCHIP");
 	if (ioctl(kvm->vm_fd, KVM_GET_PIT2, &st->pit) < 0)
 		return fail(error, G_MAXUINT, "KVM_GET_PIT2");
-	r = kvm_time_clock(kvm, &st->clock, error);
+	r = kvm_time_kept(kvm, 0, NULL, &st->clock, error);
 	if (r < 0)
 		return r;
 	st->device_clock_ns = timers_clock_ns(timers);

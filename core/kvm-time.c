@@ -173,26 +173,17 @@ out:
 	return r;
 }
 
-int kvm_time_tsc(struct kvm *kvm, unsigned int cpu, uint64_t *ret,
-		 GError **error)
+int kvm_time_kept(struct kvm *kvm, unsigned int cpu, uint64_t *tsc,
+		  struct kvm_clock_data *clock, GError **error)
 {
 	int r;
 
 	g_mutex_lock(&kvm->time.lock);
 	r = freeze(kvm, error);
-	*ret = kvm->time.tsc[cpu];
-	g_mutex_unlock(&kvm->time.lock);
-	return r;
-}
-
-int kvm_time_clock(struct kvm *kvm, struct kvm_clock_data *ret,
-		   GError **error)
-{
-	int r;
-
-	g_mutex_lock(&kvm->time.lock);
-	r = freeze(kvm, error);
-	*ret = kvm->time.clock;
+	if (tsc)
+		*tsc = kvm->time.tsc[cpu];
+	if (clock)
+		*clock = kvm->time.clock;
 	g_mutex_unlock(&kvm->time.lock);
 	return r;
 }

@@ -16,7 +16,8 @@
  * here or on another host, they are put back at one instant, so that
  * the guest sees no time pass and its TSC and kvmclock agree as they
  * did. The device clock of the host services (core/timer.c) stops with
- * them.
+ * them. Where KVM cannot set a guest's TSC (kvm_pvm gives guests the
+ * host's), the TSC runs on, and kvmclock and the device clock follow it.
  */
 
 /* Keeps the clocks as they are now; a no-op while they are kept. */
@@ -29,12 +30,12 @@ int kvm_time_freeze(struct kvm *kvm, GError **error);
  */
 int kvm_time_thaw(struct kvm *kvm, GError **error);
 
-/* The kept TSC of `cpu`; kvm_time_freeze() first if none is kept. */
-int kvm_time_tsc(struct kvm *kvm, unsigned int cpu, uint64_t *ret,
-		 GError **error);
-/* The kept kvmclock, the same way. */
-int kvm_time_clock(struct kvm *kvm, struct kvm_clock_data *ret,
-		   GError **error);
+/*
+ * The kept TSC of `cpu` (`tsc` not NULL) and kvmclock (`clock` not
+ * NULL); kvm_time_freeze() first if none are kept.
+ */
+int kvm_time_kept(struct kvm *kvm, unsigned int cpu, uint64_t *tsc,
+		  struct kvm_clock_data *clock, GError **error);
 
 /*
  * A restored or incoming guest's clocks, to be put back when it first

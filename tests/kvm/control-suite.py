@@ -1695,9 +1695,10 @@ def last_count(text):
 class Dest:
     """A destination host: modvmm run --incoming, its own module dir."""
 
-    def __init__(self, g, uri, moddir=None, netns=None, extra=(), env=None):
-        self.out_path = os.path.join(g.tmp, "dest.out")
-        self.sock = os.path.join(g.tmp, "dest.sock")
+    def __init__(self, g, uri, moddir=None, netns=None, extra=(), env=None,
+                 name="dest"):
+        self.out_path = os.path.join(g.tmp, name + ".out")
+        self.sock = os.path.join(g.tmp, name + ".sock")
         self.out = open(self.out_path, "w")
         cmd = [MODVMM, "run", "--module-dir", moddir or g.moddir,
                "--incoming", uri, "--control", self.sock] + list(extra)
@@ -4649,25 +4650,6 @@ def unknown_cpu_model_is_a_usage_error(g):
            r.stderr)
 
 
-class DestAt(Dest):
-    """A Dest whose output and socket are its own (several in a case)."""
-
-    def __init__(self, g, uri, name, extra=()):
-        self.out_path = os.path.join(g.tmp, name + ".out")
-        self.sock = os.path.join(g.tmp, name + ".sock")
-        self.out = open(self.out_path, "w")
-        self.proc = subprocess.Popen(
-            [MODVMM, "run", "--module-dir", g.moddir, "--incoming", uri,
-             "--control", self.sock] + list(extra),
-            stdout=self.out, stderr=subprocess.STDOUT)
-        deadline = time.time() + 10
-        while "waiting for a migration" not in self.output():
-            expect(time.time() < deadline and self.proc.poll() is None,
-                   "destination did not start: " + self.output())
-            time.sleep(0.02)
-        time.sleep(0.05)
-
-
 def small_cpu_guest(g):
     """A guest started on the small model, its manifest's CPU."""
     sub = os.path.join(g.tmp, "small")
@@ -4689,7 +4671,7 @@ def migrate_small_cpu_guest_between_hosts(g):
         src = h
         for i, model in enumerate((small_cpu(), "host", small_cpu())):
             uri = f"unix:{h.tmp}/mig{i}.sock"
-            d = DestAt(h, uri, f"dest{i}", extra=["--cpu", model])
+            d = Dest(h, uri, extra=["--cpu", model], name=f"dest{i}")
             dests.append(d)
             c = Client(src.sock)
             if not i:
@@ -4717,7 +4699,7 @@ def host_cpu_guest_refused_by_small_host(g):
     c = Client(g.sock)
     cpu = c.cmd("query-manifest")["cpu"]
     uri = f"unix:{g.tmp}/mig.sock"
-    d = DestAt(g, uri, "dest", extra=["--cpu", small_cpu()])
+    d = Dest(g, uri, extra=["--cpu", small_cpu()])
     try:
         g.wait_for("^count 3 ")
         c.cmd("migrate", uri=uri)
