@@ -32,7 +32,6 @@
 struct kvm_cpu {
 	struct kvm *kvm;
 	unsigned int id;
-	int fd;
 	struct kvm_run *run;
 	pthread_t tid;
 	int started; /* tid is valid and the thread not yet joined */
@@ -180,7 +179,7 @@ static int set_cpuid(struct kvm_cpu *cpu, GError **error)
 			break;
 		}
 	}
-	if (ioctl(cpu->fd, KVM_SET_CPUID2, c) < 0)
+	if (ioctl(kvm_cpu_fd(cpu->kvm, cpu->id), KVM_SET_CPUID2, c) < 0)
 		return error_setf(error, errno, "vcpu%u: KVM_SET_CPUID2: %s",
 				  cpu->id, g_strerror(errno));
 	return 0;
@@ -192,7 +191,7 @@ static int set_lapic(struct kvm_cpu *cpu, GError **error)
 	struct kvm_lapic_state s;
 	uint32_t lvt0, lvt1;
 
-	if (ioctl(cpu->fd, KVM_GET_LAPIC, &s) < 0)
+	if (ioctl(kvm_cpu_fd(cpu->kvm, cpu->id), KVM_GET_LAPIC, &s) < 0)
 		return error_setf(error, errno, "vcpu%u: KVM_GET_LAPIC: %s",
 				  cpu->id, g_strerror(errno));
 	memcpy(&lvt0, s.regs + 0x350, 4);
@@ -201,7 +200,7 @@ static int set_lapic(struct kvm_cpu *cpu, GError **error)
 	lvt1 = (lvt1 & ~0x700u) | (4u << 8); /* NMI */
 	memcpy(s.regs + 0x350, &lvt0, 4);
 	memcpy(s.regs + 0x360, &lvt1, 4);
-	if (ioctl(cpu->fd, KVM_SET_LAPIC, &s) < 0)
+	if (ioctl(kvm_cpu_fd(cpu->kvm, cpu->id), KVM_SET_LAPIC, &s) < 0)
 		return error_setf(error, errno, "vcpu%u: KVM_SET_LAPIC: %s",
 				  cpu->id, g_strerror(errno));
 	return 0;
@@ -227,6 +226,7 @@ static void seg(struct kvm_segment *s, uint16_t sel, uint8_t type, uint8_t l,
 static int set_long_mode(struct kvm_cpu *cpu, const struct kvm_boot *boot,
 			 GError **error)
 {
+	int fd = kvm_cpu_fd(cpu->kvm, cpu->id);
 	struct kvm_sregs sr;
 	struct kvm_regs regs = {
 		.rip = boot->rip,
@@ -237,7 +237,7 @@ static int set_long_mode(struct kvm_cpu *cpu, const struct kvm_boot *boot,
 	};
 	struct kvm_fpu fpu = { .fcw = 0x37f, .mxcsr = 0x1f80 };
 
-	if (ioctl(cpu->fd, KVM_GET_SREGS, &sr) < 0)
+	if (ioctl(fd, KVM_GET_SREGS, &sr) < 0)
 		return error_setf(error, errno, "vcpu%u: KVM_GET_SREGS: %s",
 				  cpu->id, g_strerror(errno));
 	seg(&sr.cs, BOOT_CS, 11, 1, 0);
@@ -257,9 +257,9 @@ static int set_long_mode(struct kvm_cpu *cpu, const struct kvm_boot *boot,
 	sr.cr4 |= 1u << 5;		   /* PAE */
 	sr.cr0 |= 1u | (1u << 31);	   /* PE, PG */
 	sr.efer |= (1u << 8) | (1u << 10); /* LME, LMA */
-	if (ioctl(cpu->fd, KVM_SET_SREGS, &sr) < 0 ||
-	    ioctl(cpu->fd, KVM_SET_REGS, &regs) < 0 ||
-	    ioctl(cpu->fd, KVM_SET_FPU, &fpu) < 0)
+	if (ioctl(fd, KVM_SET_SREGS, &sr) < 0 ||
+	    ioctl(fd, KVM_SET_REGS, &regs) < 0 ||
+	    ioctl(fd, KVM_SET_FPU, &fpu) < 0)
 		return error_setf(error, errno,
 				  "vcpu%u: setting 64-bit entry state: %s",
 				  cpu->id, g_strerror(errno));
@@ -275,12 +275,12 @@ static int cpu_create(struct kvm *kvm, unsigned int id,
 	cpu->kvm = kvm;
 	cpu->id = id;
 	kvm->cpus[id] = cpu;
-	cpu->fd = ioctl(kvm->vm_fd, KVM_CREATE_VCPU, id);
-	if (cpu->fd < 0)
+	kvm->cpu_fd[id] = ioctl(kvm->vm_fd, KVM_CREATE_VCPU, id);
+	if (kvm->cpu_fd[id] < 0)
 		return error_setf(error, errno, "vcpu%u: KVM_CREATE_VCPU: %s",
 				  id, g_strerror(errno));
 	cpu->run = mmap(NULL, kvm->run_size, PROT_READ | PROT_WRITE, MAP_SHARED,
-			cpu->fd, 0);
+			kvm->cpu_fd[id], 0);
 	if (cpu->run == MAP_FAILED) {
 		cpu->run = NULL;
 		return error_setf(error, errno, "vcpu%u: mmap of kvm_run: %s",
@@ -375,7 +375,7 @@ static char *describe_rip(struct kvm_cpu *cpu)
 {
 	struct kvm_regs regs;
 
-	if (ioctl(cpu->fd, KVM_GET_REGS, &regs) < 0)
+	if (ioctl(kvm_cpu_fd(cpu->kvm, cpu->id), KVM_GET_REGS, &regs) < 0)
 		return g_strdup("rip unknown");
 	return g_strdup_printf("rip 0x%llx", (unsigned long long)regs.rip);
 }
@@ -460,7 +460,7 @@ static void *cpu_thread(void *data)
 	pthread_sigmask(SIG_SETMASK, &set, NULL);
 	sandbox_enter_or_die(SANDBOX_VCPU);
 	for (;;) {
-		if (ioctl(cpu->fd, KVM_RUN, 0) < 0) {
+		if (ioctl(kvm_cpu_fd(cpu->kvm, cpu->id), KVM_RUN, 0) < 0) {
 			if (errno == EINTR || errno == EAGAIN) {
 				if (cpu->run->immediate_exit && cpu_park(cpu))
 					break;
@@ -554,11 +554,6 @@ void kvm_cpus_run(struct kvm *kvm, void (*started)(void *), void *opaque,
 	ret->message = g_strdup(kvm->end_message);
 }
 
-int kvm_cpu_fd(struct kvm *kvm, unsigned int cpu)
-{
-	return kvm->cpus[cpu]->fd;
-}
-
 void kvm_cpus_destroy(struct kvm *kvm)
 {
 	for (unsigned int i = 0; i < kvm->ncpus; i++) {
@@ -568,8 +563,9 @@ void kvm_cpus_destroy(struct kvm *kvm)
 			continue;
 		if (cpu->run)
 			munmap(cpu->run, kvm->run_size);
-		if (cpu->fd >= 0)
-			close(cpu->fd);
+		if (kvm->cpu_fd[i] >= 0)
+			close(kvm->cpu_fd[i]);
+		kvm->cpu_fd[i] = -1;
 		g_free(cpu);
 		kvm->cpus[i] = NULL;
 	}

@@ -198,6 +198,8 @@ int kvm_open(struct vmm *vmm, const char *dev, uint64_t ram_size,
 	kvm->ncpus = ncpus;
 	for (int i = 0; i < VMM_IRQ_LINES; i++)
 		kvm->irqfd[i] = -1;
+	for (int i = 0; i < KVM_MAX_CPUS; i++)
+		kvm->cpu_fd[i] = -1;
 	g_mutex_init(&kvm->stop_lock);
 	g_mutex_init(&kvm->time.lock);
 	g_cond_init(&kvm->stop_cond);

@@ -33,6 +33,7 @@ struct kvm {
 	uint64_t ram_size;
 	unsigned int ncpus;
 	struct kvm_cpu *cpus[KVM_MAX_CPUS];
+	int cpu_fd[KVM_MAX_CPUS]; /* each vCPU's, -1 until it is created */
 	struct kvm_cpuid2 *cpuid; /* what vCPUs are given */
 	uint32_t *msrs;		  /* MSRs saved (core/kvm-state.c) */
 	int irqfd[VMM_IRQ_LINES]; /* -1 until a line is first pulsed */
@@ -83,7 +84,10 @@ int kvm_dirty_log_get(struct kvm *kvm, uint64_t *bitmap, GError **error);
 void kvm_dirty_log_stop(struct kvm *kvm);
 
 /* vCPU `cpu`'s KVM file descriptor (core/kvm-cpu.c makes them). */
-int kvm_cpu_fd(struct kvm *kvm, unsigned int cpu);
+static inline int kvm_cpu_fd(const struct kvm *kvm, unsigned int cpu)
+{
+	return kvm->cpu_fd[cpu];
+}
 
 /* Drives a GSI of the in-kernel irqchip. */
 int kvm_irq_line(struct kvm *kvm, uint32_t gsi, uint32_t level);
