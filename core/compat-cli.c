@@ -250,8 +250,10 @@ static int check_cpu_option(void)
 }
 
 /*
- * What this host offers, kept to --cpu (`limit`); NULL, said on standard
- * error, where KVM cannot be asked: the document then lists no CPU.
+ * What this host offers, kept to --cpu (`limit`); NULL where KVM cannot
+ * be asked: the document `what` then lists no CPU, which is said on
+ * standard error (`what` NULL: a verdict, which says what it could not
+ * judge itself).
  */
 static struct cpu_model *host_cpu(const char *limit, const char *what)
 {
@@ -259,8 +261,9 @@ static struct cpu_model *host_cpu(const char *limit, const char *what)
 	struct cpu_model *offer;
 
 	if (kvm_cpu_offer(NULL, limit, &offer, &err) < 0) {
-		fprintf(stderr, "modvmm: %s: the %s lists no CPU\n",
-			err->message, what);
+		if (what)
+			fprintf(stderr, "modvmm: %s: the %s lists no CPU\n",
+				err->message, what);
 		return NULL;
 	}
 	return offer;
@@ -398,7 +401,7 @@ static int cmd_check(int argc, char **argv)
 		manifest_free(src);
 		return 2;
 	}
-	cpu = host_cpu(opt_cpu, "inventory");
+	cpu = host_cpu(opt_cpu, NULL);
 	inv = inventory_host(vmm->loader, machine_registry(), cpu);
 	cpu_model_free(cpu);
 	v = compat_negotiate(src, inv, opt_machine);
