@@ -194,10 +194,15 @@ int kvm_cpu_guest(struct kvm *kvm, const char *name, uint32_t tsc_khz,
 	if (khz < 0)
 		return error_setf(error, errno, "vcpu0: KVM_GET_TSC_KHZ: %s",
 				  g_strerror(errno));
-	/* The verdict accepted a rate within CPU_TSC_PPM of this host's
-	 * where KVM cannot scale; where it can, the guest keeps its own. */
+	/*
+	 * The verdict accepted a rate within CPU_TSC_PPM of this host's
+	 * where KVM cannot scale; where it can, the guest keeps its own.
+	 * Either way the guest's rate is the one it has had since it
+	 * started, which the next host is held to, so that hops within
+	 * the tolerance do not add up.
+	 */
 	if (tsc_khz && tsc_khz != (uint32_t)khz &&
-	    ioctl(kvm->sys_fd, KVM_CHECK_EXTENSION, KVM_CAP_TSC_CONTROL) > 0) {
+	    ioctl(kvm->sys_fd, KVM_CHECK_EXTENSION, KVM_CAP_TSC_CONTROL) > 0)
 		for (unsigned int i = 0; i < kvm->ncpus; i++)
 			if (ioctl(kvm_cpu_fd(kvm, i), KVM_SET_TSC_KHZ,
 				  (unsigned long)tsc_khz) < 0)
@@ -206,8 +211,8 @@ int kvm_cpu_guest(struct kvm *kvm, const char *name, uint32_t tsc_khz,
 						  "%u: %s",
 						  i, tsc_khz,
 						  g_strerror(errno));
+	if (tsc_khz)
 		khz = (int)tsc_khz;
-	}
 	r = kvm_state_msr_list(kvm, error);
 	if (r < 0)
 		return r;

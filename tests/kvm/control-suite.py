@@ -4753,6 +4753,69 @@ def restore_checks_the_cpu(g):
     finally:
         h.close()
 
+def with_tsc_khz(data, khz):
+    """The snapshot with its manifest's TSC rate set to `khz`."""
+    out = bytearray(data[:12])
+    for at, t, ln in records(data):
+        payload = data[at + REC_HDR:at + REC_HDR + ln]
+        if t == 2:
+            payload, n = re.subn(rb'("tsc_khz"\s*:\s*)\d+',
+                                 rb"\g<1>" + str(khz).encode(), payload)
+            expect(n == 1, "one TSC rate in the manifest")
+        out += record(t, payload)
+    return bytes(out)
+
+
+def restore_keeps_the_guests_tsc_rate(g):
+    """A guest whose TSC rate is within 250 ppm of this host's is taken
+    and keeps its own rate in its manifest, which the next host is held
+    to, so that hops do not add up; one 2000 ppm off is refused where KVM
+    cannot scale it, both rates named."""
+    c = Client(g.sock)
+    khz = c.cmd("query-manifest")["cpu"]["tsc_khz"]
+    snap = os.path.join(g.tmp, "guest.snap")
+    c.cmd("snapshot-save", file=snap)
+    data = open(snap, "rb").read()
+    near, far = khz + khz // 10000, khz + khz // 500
+    path = os.path.join(g.tmp, "near.snap")
+    with open(path, "wb") as f:
+        f.write(with_tsc_khz(data, near))
+    p, sock, out = restore(g, path)
+    try:
+        rc = restored_client(p, sock)
+        got = rc.cmd("query-manifest")["cpu"]["tsc_khz"]
+        expect(got == near, f"restored with a rate of {near} kHz on a "
+               f"{khz} kHz host, its manifest says {got} kHz")
+        rc.cmd("quit")
+        expect(p.wait(20) == 0, "restored run's status")
+    finally:
+        if p.poll() is None:
+            p.kill()
+        out.close()
+    with open(path, "wb") as f:
+        f.write(with_tsc_khz(data, far))
+    scaling = json.loads(subprocess.run(
+        [MODVMM, "compat", "inventory", "-M", g.moddir], capture_output=True,
+        text=True, timeout=30).stdout)["cpu"]["tsc_scaling"]
+    if scaling:
+        p, sock, out = restore(g, path, "--paused")
+        try:
+            rc = restored_client(p, sock)
+            got = rc.cmd("query-manifest")["cpu"]["tsc_khz"]
+            expect(got == far, f"scaled to {far} kHz, says {got} kHz")
+            rc.cmd("quit")
+            expect(p.wait(20) == 0, "restored run's status")
+        finally:
+            if p.poll() is None:
+                p.kill()
+            out.close()
+        return
+    r = subprocess.run([MODVMM, "run", "--module-dir", g.moddir, "--restore",
+                        path], capture_output=True, text=True, timeout=30)
+    expect(r.returncode == 125 and f"TSC rate {far} kHz at the source, "
+           f"{khz} kHz" in r.stderr, r.stderr)
+
+
 CASES = [
     (greeting_has_version_and_capabilities, {}),
     (commands_before_capabilities_refused, {}),
@@ -4857,6 +4920,7 @@ CASES = [
     (migrate_small_cpu_guest_between_hosts, {}),
     (host_cpu_guest_refused_by_small_host, {}),
     (restore_checks_the_cpu, {}),
+    (restore_keeps_the_guests_tsc_rate, {}),
     (device_time_across_migration, CLOCK_ARGS),
     (device_time_across_restore_and_pause, CLOCK_ARGS),
     (device_clock_absent_starts_at_0, CLOCK_ARGS),
