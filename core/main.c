@@ -689,6 +689,9 @@ static int cmd_run(int argc, char **argv)
 	m->downtime_ms = (uint32_t)opt_downtime_ms;
 	m->migration_timeout = (uint32_t)opt_migration_timeout;
 	m->migration_tls = migration_tls;
+	/* Paused before a client can ask: its first `cont` finds it so. */
+	if (opt_paused)
+		machine_pause(m, NULL);
 	if (ctl)
 		control_attach(ctl, m);
 	else if (opt_control &&
@@ -696,8 +699,6 @@ static int cmd_run(int argc, char **argv)
 			     (unsigned int)opt_control_idle, control_commands(),
 			     &ctl, &err) < 0)
 		goto out;
-	if (opt_paused)
-		machine_pause(m, NULL);
 	/* Set-up is over; the vCPUs inherit this. */
 	if (sandbox_enter(SANDBOX_MAIN, &err) < 0)
 		goto out;
