@@ -115,9 +115,7 @@ int kvm_cpu_offer_fd(int sys_fd, const struct kvm_cpuid2 *supported,
 	*ret = NULL;
 	host->tsc_scaling =
 		ioctl(sys_fd, KVM_CHECK_EXTENSION, KVM_CAP_TSC_CONTROL) > 0;
-	r = host_tsc_khz(sys_fd, &host->tsc_khz, error);
-	if (!r)
-		r = msr_index_list(sys_fd, host->msrs, error);
+	r = msr_index_list(sys_fd, host->msrs, error);
 	if (!r && cpu_model_limit(limit ? limit : "host", host, ret) < 0) {
 		g_autofree char *names = cpu_model_names_text();
 
@@ -144,6 +142,11 @@ int kvm_cpu_offer(const char *dev, const char *limit, struct cpu_model **ret,
 	r = kvm_supported_cpuid(fd, &c, error);
 	if (!r)
 		r = kvm_cpu_offer_fd(fd, c, limit, ret, error);
+	if (!r) {
+		r = host_tsc_khz(fd, &(*ret)->tsc_khz, error);
+		if (r < 0)
+			g_clear_pointer(ret, cpu_model_free);
+	}
 	close(fd);
 	return r;
 }

@@ -25,7 +25,11 @@ struct cpu_model *kvm_cpuid_model(const struct kvm_cpuid2 *c, const char *name);
  */
 int kvm_cpu_offer(const char *dev, const char *limit, struct cpu_model **ret,
 		  GError **error);
-/* The same from an open /dev/kvm and its supported CPUID. */
+/*
+ * The same from an open /dev/kvm and its supported CPUID, but for the
+ * TSC rate, left 0: a machine takes its vCPUs' (kvm_cpu_guest()) rather
+ * than make a VM for it.
+ */
 int kvm_cpu_offer_fd(int sys_fd, const struct kvm_cpuid2 *supported,
 		     const char *limit, struct cpu_model **ret, GError **error);
 

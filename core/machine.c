@@ -471,6 +471,8 @@ int machine_create(const struct machine_config *cfg, struct machine **ret,
 			  error);
 	if (r < 0)
 		goto fail;
+	/* A fresh guest's rate is this host's. */
+	m->cpu_offer->tsc_khz = m->cpu->tsc_khz;
 	*ret = m;
 	return 0;
 fail:

@@ -11,6 +11,7 @@ directory while it runs. The guest runs with `forever pace=10 hotplug`:
 it prints a counter line every 10 ms or so and reports the hot-plug slot.
 """
 import concurrent.futures
+import contextlib
 import json
 import os
 import random
@@ -1063,6 +1064,22 @@ def restored_client(p, sock):
                "the restored host opened no control socket")
         time.sleep(0.02)
     return Client(sock)
+
+
+@contextlib.contextmanager
+def restored(g, snap, *extra):
+    """The snapshot run on a second host (restore()): its control client,
+    then, unless the block failed, `quit` and an exit status of 0."""
+    p, sock, out = restore(g, snap, *extra)
+    try:
+        rc = restored_client(p, sock)
+        yield rc
+        rc.cmd("quit")
+        expect(p.wait(20) == 0, "restored run's status")
+    finally:
+        if p.poll() is None:
+            p.kill()
+        out.close()
 
 
 def snapshot_save_and_restore_continue(g):
@@ -4738,20 +4755,13 @@ def restore_checks_the_cpu(g):
         hc.cmd("snapshot-save", file=snap)
         hc.cmd("quit")
         h.wait_exit()
-        p, sock, out = restore(h, snap, "--cpu", small_cpu())
-        try:
-            rc = restored_client(p, sock)
+        with restored(h, snap, "--cpu", small_cpu()) as rc:
             got = rc.cmd("query-manifest")["cpu"]
             expect(got["model"] == small_cpu() and
                    got["leaves"] == small["leaves"], got["model"])
-            rc.cmd("quit")
-            expect(p.wait(20) == 0, "restored run's status")
-        finally:
-            if p.poll() is None:
-                p.kill()
-            out.close()
     finally:
         h.close()
+
 
 def with_tsc_khz(data, khz):
     """The snapshot with its manifest's TSC rate set to `khz`."""
@@ -4780,35 +4790,19 @@ def restore_keeps_the_guests_tsc_rate(g):
     path = os.path.join(g.tmp, "near.snap")
     with open(path, "wb") as f:
         f.write(with_tsc_khz(data, near))
-    p, sock, out = restore(g, path)
-    try:
-        rc = restored_client(p, sock)
+    with restored(g, path) as rc:
         got = rc.cmd("query-manifest")["cpu"]["tsc_khz"]
         expect(got == near, f"restored with a rate of {near} kHz on a "
                f"{khz} kHz host, its manifest says {got} kHz")
-        rc.cmd("quit")
-        expect(p.wait(20) == 0, "restored run's status")
-    finally:
-        if p.poll() is None:
-            p.kill()
-        out.close()
     with open(path, "wb") as f:
         f.write(with_tsc_khz(data, far))
     scaling = json.loads(subprocess.run(
         [MODVMM, "compat", "inventory", "-M", g.moddir], capture_output=True,
         text=True, timeout=30).stdout)["cpu"]["tsc_scaling"]
     if scaling:
-        p, sock, out = restore(g, path, "--paused")
-        try:
-            rc = restored_client(p, sock)
+        with restored(g, path, "--paused") as rc:
             got = rc.cmd("query-manifest")["cpu"]["tsc_khz"]
             expect(got == far, f"scaled to {far} kHz, says {got} kHz")
-            rc.cmd("quit")
-            expect(p.wait(20) == 0, "restored run's status")
-        finally:
-            if p.poll() is None:
-                p.kill()
-            out.close()
         return
     r = subprocess.run([MODVMM, "run", "--module-dir", g.moddir, "--restore",
                         path], capture_output=True, text=True, timeout=30)

@@ -207,9 +207,7 @@ wait_for "L2-TICK $((n + 12)) " 180 $b || fail "the restored guest did not count
 ctl $WORK/b.sock quit && reap $b 120 || fail "the restored guest did not end after quit"
 say "counted to $n, saved, restored, counted on to $(last L2-TICK)"
 [ "$(grep -ac L2-SHELL-OK $OUT)" = 1 ] || fail "the guest booted again"
-r=0
-rtc_agrees || r=1
-guest_ok L2-TICK && exit $r
+ticks_ok
 ''', 420),
     # The guest writes numbered records to its disk with O_DIRECT and
     # reads them all back every 10, while it moves to a second modvmm
@@ -268,9 +266,7 @@ ctl $WORK/b.sock query-devices | grep -q "cmos-rtc 1.1.0 *cmos-rtc@1 " ||
 wait_for "L2-TICK $((n + 12)) " 180 $b || fail "the guest did not count on from $n there"
 ctl $WORK/b.sock quit && reap $b 120 || fail "the guest did not end after quit"
 say "counted to $n on cmos-rtc 2.0.0, on to $(last L2-TICK) on 1.1.0"
-r=0
-rtc_agrees || r=1
-guest_ok L2-TICK && exit $r
+ticks_ok
 ''', 420),
     # A CPU hog on each of two vCPUs, the guest paused for 30 s (longer
     # than the kernel's soft lockup and RCU stall thresholds) and resumed:
@@ -289,9 +285,7 @@ ctl $WORK/a.sock cont || fail "cont"
 wait_for "L2-TICK $((n + 20)) " 240 $a || fail "the guest did not count on from $n after the pause"
 ctl $WORK/a.sock quit && reap $a 120 || fail "the guest did not end after quit"
 say "counted to $n, paused for 30 s, counted on to $(last L2-TICK)"
-r=0
-rtc_agrees || r=1
-guest_ok L2-TICK && exit $r
+ticks_ok
 ''', 540),
 ]
 
@@ -389,6 +383,13 @@ complaints() {
 }
 # rtc_agrees: on every L2-TICK line, the RTC's time and the guest's own
 # clock (read one after the other) are at most 2 s apart.
+# ticks_ok: guest_ok for the counter, and rtc_agrees; each says what is
+# wrong.
+ticks_ok() {
+	r=0
+	rtc_agrees || r=1
+	guest_ok L2-TICK && return $r
+}
 rtc_agrees() {
 	grep -a "L2-TICK [0-9]* rtc" $OUT | tr -d '\r' | awk '
 		{ sub(/.*L2-TICK /, ""); d = $3 - $5 }
