@@ -18,7 +18,7 @@
 #include <string.h>
 
 #include "bench.h"
-#include "../core/crc32c.h"
+#include "core/crc32c.h"
 
 #define REPS 7
 #define MIN_BYTES (256ull << 20)

@@ -18,7 +18,7 @@
 #include <unistd.h>
 
 #include "bench.h"
-#include "../core/sandbox.h"
+#include "core/sandbox.h"
 
 #define REPS 7
 #define CALLS 200000

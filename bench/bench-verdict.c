@@ -21,7 +21,7 @@
 #include <time.h>
 
 #include "bench.h"
-#include "../compat/negotiate.h"
+#include "compat/negotiate.h"
 
 #define REPS 11
 #define SAMPLE_US 20000.0

@@ -15,7 +15,7 @@
 #include <time.h>
 
 #include "bench.h"
-#include "../core/vmstate.h"
+#include "core/vmstate.h"
 
 #define REPS 7
 #define BIG_BUF (4u << 20)
@@ -85,7 +85,7 @@ int main(void)
 	double *t_vms = bench_samples_new(reps);
 	double *t_small = bench_samples_new(reps);
 	struct bench_sample s_mem, s_vms, s_small;
-	struct vms *vb, *vs;
+	struct state_desc *vb, *vs;
 	size_t bytes = sizeof(*a);
 	char label[64];
 

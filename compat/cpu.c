@@ -15,7 +15,7 @@
 #include <errno.h>
 #include <string.h>
 
-#include "cpu.h"
+#include "compat/cpu.h"
 
 /* ---- data ------------------------------------------------------------ */
 

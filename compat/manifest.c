@@ -14,9 +14,9 @@
 
 #include <json-glib/json-glib.h>
 
-#include "error.h"
-#include "json-text.h"
-#include "manifest.h"
+#include "base/error.h"
+#include "base/json-text.h"
+#include "compat/manifest.h"
 
 #define MAX_DEPTH 16
 

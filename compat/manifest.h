@@ -7,8 +7,8 @@
 
 #include <glib.h>
 
-#include "cpu.h"
-#include "machine.h"
+#include "compat/cpu.h"
+#include "compat/machine-types.h"
 
 /*
  * Manifests and inventories (docs/compat.md), as plain data.

@@ -23,9 +23,9 @@
 
 #include <json-glib/json-glib.h>
 
-#include "error.h"
-#include "json-text.h"
-#include "negotiate.h"
+#include "base/error.h"
+#include "base/json-text.h"
+#include "compat/negotiate.h"
 
 static void device_verdict_free(struct compat_device_verdict *d)
 {

@@ -5,7 +5,7 @@
 #include <glib.h>
 #include <json-glib/json-glib.h>
 
-#include "manifest.h"
+#include "compat/manifest.h"
 
 /*
  * The negotiation of ARCHITECTURE.md, per device: a guest's manifest (what

@@ -24,7 +24,7 @@
 #include <modvmm/device.h>
 
 #include "acpi.h"
-#include "../compat/error.h"
+#include "base/error.h"
 
 /*
  * Offsets in the region. Fixed, so a dump of guest memory reads the same

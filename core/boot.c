@@ -8,7 +8,7 @@
 #include <string.h>
 
 #include "boot.h"
-#include "../compat/error.h"
+#include "base/error.h"
 
 #define PTE_P 0x1ull
 #define PTE_RW 0x2ull

@@ -14,7 +14,7 @@
 
 #include "acpi.h"
 #include "bus.h"
-#include "../compat/error.h"
+#include "base/error.h"
 
 struct bus_region {
 	uint64_t base;

@@ -12,7 +12,7 @@
 
 #include "boot.h"
 #include "bzimage.h"
-#include "../compat/error.h"
+#include "base/error.h"
 #include "kvm.h"
 
 /* Offsets in the file and in struct boot_params (the zero page). */

@@ -15,7 +15,7 @@
 
 #include <modvmm/abi.h>
 
-#include "../compat/error.h"
+#include "base/error.h"
 #include "control-cmds.h"
 #include "device.h"
 #include "incoming.h"
@@ -113,7 +113,7 @@ static JsonNode *cmd_cont(struct control_session *s, JsonObject *args,
 	/* After an unknown end, the disks' locks first: the destination
 	 * holds them if it runs the guest. */
 	if (migration_in_doubt(current_migration(s)) &&
-	    devices_lock_files(s->m->vmm, error) < 0) {
+	    devices_lock_files(s->m->devs, error) < 0) {
 		g_prefix_error(error, "the destination may run the guest: ");
 		return NULL;
 	}
@@ -387,7 +387,7 @@ static JsonNode *module_json(const struct module *mod)
 static JsonNode *cmd_query_modules(struct control_session *s, JsonObject *args,
 				   GError **error)
 {
-	const GPtrArray *mods = loader_modules(s->m->vmm->loader);
+	const GPtrArray *mods = loader_modules(s->m->devs->loader);
 	JsonArray *a = json_array_new();
 
 	(void)args;
@@ -439,7 +439,7 @@ static char *module_file(struct loader *l, const char *file, GError **error)
 static JsonNode *cmd_module_load(struct control_session *s, JsonObject *args,
 				 GError **error)
 {
-	struct loader *l = s->m->vmm->loader;
+	struct loader *l = s->m->devs->loader;
 	g_autofree char *path = NULL;
 	struct module *mod;
 
@@ -454,7 +454,7 @@ static JsonNode *cmd_module_load(struct control_session *s, JsonObject *args,
 static JsonNode *cmd_module_unload(struct control_session *s, JsonObject *args,
 				   GError **error)
 {
-	struct loader *l = s->m->vmm->loader;
+	struct loader *l = s->m->devs->loader;
 	const char *name = json_object_get_string_member(args, "name");
 	struct module *mod = loader_find_module(l, name);
 	JsonObject *ev;
@@ -505,13 +505,13 @@ static JsonNode *device_json(const struct modvmm_device *dev)
 static JsonNode *cmd_query_devices(struct control_session *s, JsonObject *args,
 				   GError **error)
 {
-	struct vmm *vmm = s->m->vmm;
+	struct vm_devices *devs = s->m->devs;
 	JsonArray *a = json_array_new();
 
 	(void)args;
 	(void)error;
-	for (guint i = 0; i < vmm->devices->len; i++)
-		json_array_add_element(a, device_json(vmm->devices->pdata[i]));
+	for (guint i = 0; i < devs->devices->len; i++)
+		json_array_add_element(a, device_json(devs->devices->pdata[i]));
 	return array_node(a);
 }
 
@@ -584,7 +584,7 @@ static JsonNode *cmd_device_del(struct control_session *s, JsonObject *args,
 				GError **error)
 {
 	const char *id = json_object_get_string_member(args, "id");
-	struct modvmm_device *dev = device_find(s->m->vmm, id);
+	struct modvmm_device *dev = device_find(s->m->devs, id);
 	JsonObject *ev;
 
 	if (!dev) {
@@ -613,7 +613,7 @@ static JsonNode *cmd_query_manifest(struct control_session *s, JsonObject *args,
 				    GError **error)
 {
 	(void)args;
-	return manifest_node(inventory_guest(s->m->vmm, s->m->type,
+	return manifest_node(inventory_guest(s->m->devs, s->m->type,
 					     s->m->alias, s->m->cpu, 0),
 			     error);
 }
@@ -623,7 +623,7 @@ static JsonNode *cmd_query_inventory(struct control_session *s,
 {
 	(void)args;
 	return manifest_node(
-		inventory_host(s->m->vmm->loader, machine_registry(),
+		inventory_host(s->m->devs->loader, machine_registry(),
 			       s->m->cpu_offer), error);
 }
 

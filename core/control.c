@@ -25,8 +25,8 @@
 
 #include <modvmm/abi.h>
 
-#include "../compat/error.h"
-#include "../compat/json-text.h"
+#include "base/error.h"
+#include "base/json-text.h"
 #include "control.h"
 #include "migration.h"
 #include "sandbox.h"
@@ -606,10 +606,10 @@ static void client_drop(struct client *cl, const char *why)
 
 	struct machine *m = control_machine(c);
 
-	if (why && m && m->vmm->sinks.log) {
+	if (why && m && m->devs->sinks.log) {
 		g_autofree char *id = g_strdup_printf("control#%u", cl->serial);
 
-		m->vmm->sinks.log(m->vmm->sinks.opaque, id, MODVMM_LOG_WARNING,
+		m->devs->sinks.log(m->devs->sinks.opaque, id, MODVMM_LOG_WARNING,
 				  why);
 	}
 	g_ptr_array_remove(c->clients, cl);

@@ -14,7 +14,7 @@
 #include <unistd.h>
 
 #include "device.h"
-#include "../compat/error.h"
+#include "base/error.h"
 
 static int id_valid(const char *s)
 {
@@ -210,9 +210,9 @@ static char *prop_names(const struct device_type *dt)
  */
 static void device_detach_locked(struct modvmm_device *dev, int realized)
 {
-	bus_remove_owner(dev->vmm->pio, dev);
-	bus_remove_owner(dev->vmm->mmio, dev);
-	ioevents_remove_owner(dev->vmm->ioevents, dev);
+	bus_remove_owner(dev->devs->pio, dev);
+	bus_remove_owner(dev->devs->mmio, dev);
+	ioevents_remove_owner(dev->devs->ioevents, dev);
 	if (realized && dev->type->t.unrealize)
 		dev->type->t.unrealize(dev, dev->state);
 	while (dev->timers->len)
@@ -241,10 +241,10 @@ static void device_release(struct modvmm_device *dev)
 	g_free(dev);
 }
 
-struct modvmm_device *device_find(struct vmm *vmm, const char *id)
+struct modvmm_device *device_find(struct vm_devices *devs, const char *id)
 {
-	for (guint i = 0; i < vmm->devices->len; i++) {
-		struct modvmm_device *dev = vmm->devices->pdata[i];
+	for (guint i = 0; i < devs->devices->len; i++) {
+		struct modvmm_device *dev = devs->devices->pdata[i];
 
 		if (!strcmp(dev->id, id))
 			return dev;
@@ -252,12 +252,12 @@ struct modvmm_device *device_find(struct vmm *vmm, const char *id)
 	return NULL;
 }
 
-static char *id_default(struct vmm *vmm, const char *type)
+static char *id_default(struct vm_devices *devs, const char *type)
 {
 	for (unsigned int n = 0;; n++) {
 		char *id = g_strdup_printf("%s%u", type, n);
 
-		if (!device_find(vmm, id))
+		if (!device_find(devs, id))
 			return id;
 		g_free(id);
 	}
@@ -300,13 +300,13 @@ static int props_set(struct modvmm_device *dev, char **parts,
 	return 0;
 }
 
-int device_create(struct vmm *vmm, const char *spec, struct modvmm_device **ret,
+int device_create(struct vm_devices *devs, const char *spec, struct modvmm_device **ret,
 		  GError **error)
 {
-	return device_create_machine(vmm, spec, NULL, ret, error);
+	return device_create_machine(devs, spec, NULL, ret, error);
 }
 
-int device_create_machine(struct vmm *vmm, const char *spec,
+int device_create_machine(struct vm_devices *devs, const char *spec,
 			  const char *machine_props, struct modvmm_device **ret,
 			  GError **error)
 {
@@ -318,7 +318,7 @@ int device_create_machine(struct vmm *vmm, const char *spec,
 	int32_t rr;
 	int r;
 
-	dt = parts[0] ? loader_find_type(vmm->loader, parts[0]) : NULL;
+	dt = parts[0] ? loader_find_type(devs->loader, parts[0]) : NULL;
 	if (!dt)
 		return error_setf(error, ENOENT,
 				  "unknown device type '%s' (no loaded module "
@@ -333,14 +333,14 @@ int device_create_machine(struct vmm *vmm, const char *spec,
 			"%s: invalid device id '%s' (a letter, then up "
 			"to 62 of a-z A-Z 0-9 - _ .)",
 			dt->t.name, id);
-	if (id && device_find(vmm, id))
+	if (id && device_find(devs, id))
 		return error_setf(error, EEXIST, "device id '%s' is in use",
 				  id);
 
 	dev = g_new0(struct modvmm_device, 1);
-	dev->vmm = vmm;
+	dev->devs = devs;
 	dev->type = dt;
-	dev->id = id ? g_strdup(id) : id_default(vmm, dt->t.name);
+	dev->id = id ? g_strdup(id) : id_default(devs, dt->t.name);
 	dev->state = g_malloc0(dt->t.instance_size);
 	dev->strings = g_ptr_array_new_with_free_func(g_free);
 	dev->timers = g_ptr_array_new();
@@ -363,17 +363,17 @@ int device_create_machine(struct vmm *vmm, const char *spec,
 	if (r < 0)
 		goto fail;
 
-	g_mutex_lock(&vmm->lock);
+	g_mutex_lock(&devs->lock);
 	rr = dt->t.realize ? dt->t.realize(dev, dev->state) : 0;
-	g_mutex_unlock(&vmm->lock);
+	g_mutex_unlock(&devs->lock);
 	if (rr < 0) {
 		r = error_setf(error, -rr, "%s: realize of %s failed: %s",
 			       dev->id, dt->t.name,
 			       dev->error ? dev->error->message
 					  : g_strerror(-rr));
-		g_mutex_lock(&vmm->lock);
+		g_mutex_lock(&devs->lock);
 		device_detach_locked(dev, 0);
-		g_mutex_unlock(&vmm->lock);
+		g_mutex_unlock(&devs->lock);
 		goto fail;
 	}
 	/* A module that ignored a failed service call still hears of it. */
@@ -381,9 +381,9 @@ int device_create_machine(struct vmm *vmm, const char *spec,
 		device_log(dev, MODVMM_LOG_WARNING, "%s", dev->error->message);
 	g_clear_error(&dev->error);
 	dt->instances++;
-	g_mutex_lock(&vmm->lock);
-	g_ptr_array_add(vmm->devices, dev);
-	g_mutex_unlock(&vmm->lock);
+	g_mutex_lock(&devs->lock);
+	g_ptr_array_add(devs->devices, dev);
+	g_mutex_unlock(&devs->lock);
 	if (ret)
 		*ret = dev;
 	return 0;
@@ -394,35 +394,35 @@ fail:
 
 void device_destroy(struct modvmm_device *dev)
 {
-	struct vmm *vmm;
+	struct vm_devices *devs;
 
 	if (!dev)
 		return;
-	vmm = dev->vmm;
-	g_mutex_lock(&vmm->lock);
+	devs = dev->devs;
+	g_mutex_lock(&devs->lock);
 	device_detach_locked(dev, 1);
-	g_ptr_array_remove(vmm->devices, dev);
-	g_mutex_unlock(&vmm->lock);
+	g_ptr_array_remove(devs->devices, dev);
+	g_mutex_unlock(&devs->lock);
 	dev->type->instances--;
 	device_release(dev);
 }
 
-void device_reset_all(struct vmm *vmm)
+void device_reset_all(struct vm_devices *devs)
 {
-	g_mutex_lock(&vmm->lock);
-	for (guint i = 0; i < vmm->devices->len; i++) {
-		struct modvmm_device *dev = vmm->devices->pdata[i];
+	g_mutex_lock(&devs->lock);
+	for (guint i = 0; i < devs->devices->len; i++) {
+		struct modvmm_device *dev = devs->devices->pdata[i];
 
 		if (dev->type->t.reset)
 			dev->type->t.reset(dev, dev->state);
 	}
-	g_mutex_unlock(&vmm->lock);
+	g_mutex_unlock(&devs->lock);
 }
 
-void device_destroy_all(struct vmm *vmm)
+void device_destroy_all(struct vm_devices *devs)
 {
-	while (vmm->devices->len)
-		device_destroy(vmm->devices->pdata[vmm->devices->len - 1]);
+	while (devs->devices->len)
+		device_destroy(devs->devices->pdata[devs->devices->len - 1]);
 }
 
 /* Another device's use of the file `st` that conflicts with this one's. */
@@ -430,7 +430,7 @@ static const struct device_file *file_conflict(struct modvmm_device *dev,
 					       const struct stat *st, int write,
 					       const struct modvmm_device **ret)
 {
-	GPtrArray *devs = dev->vmm->devices;
+	GPtrArray *devs = dev->devs->devices;
 
 	for (guint i = 0; i < devs->len; i++) {
 		const struct modvmm_device *o = devs->pdata[i];
@@ -483,7 +483,7 @@ int device_file_open(struct modvmm_device *dev, const char *path,
 	/* One writer or many readers, across processes that ask (another
 	 * modvmm, QEMU): an open file description lock goes with the last
 	 * close of this descriptor, whatever else the process holds. */
-	if (!dev->vmm->no_file_locks && fcntl(fd, F_OFD_SETLK, &lock) < 0) {
+	if (!dev->devs->no_file_locks && fcntl(fd, F_OFD_SETLK, &lock) < 0) {
 		r = errno;
 		close(fd);
 		if (r == EAGAIN || r == EACCES)
@@ -500,7 +500,7 @@ int device_file_open(struct modvmm_device *dev, const char *path,
 	mine.st_ino = st.st_ino;
 	mine.write = write;
 	mine.fd = fcntl(fd, F_DUPFD_CLOEXEC, 0);
-	mine.locked = !dev->vmm->no_file_locks;
+	mine.locked = !dev->devs->no_file_locks;
 	g_array_append_val(dev->files, mine);
 	return fd;
 }
@@ -512,10 +512,10 @@ static int file_lock(const struct device_file *f, short type)
 	return fcntl(f->fd, F_OFD_SETLK, &lock) < 0 ? -errno : 0;
 }
 
-int devices_lock_files(struct vmm *vmm, GError **error)
+int devices_lock_files(struct vm_devices *devs, GError **error)
 {
-	for (guint i = 0; i < vmm->devices->len; i++) {
-		struct modvmm_device *dev = vmm->devices->pdata[i];
+	for (guint i = 0; i < devs->devices->len; i++) {
+		struct modvmm_device *dev = devs->devices->pdata[i];
 
 		for (guint j = 0; j < dev->files->len; j++) {
 			struct device_file *f =
@@ -539,14 +539,14 @@ int devices_lock_files(struct vmm *vmm, GError **error)
 			f->locked = 1;
 		}
 	}
-	vmm->no_file_locks = 0;
+	devs->no_file_locks = 0;
 	return 0;
 }
 
-void devices_unlock_files(struct vmm *vmm)
+void devices_unlock_files(struct vm_devices *devs)
 {
-	for (guint i = 0; i < vmm->devices->len; i++) {
-		struct modvmm_device *dev = vmm->devices->pdata[i];
+	for (guint i = 0; i < devs->devices->len; i++) {
+		struct modvmm_device *dev = devs->devices->pdata[i];
 
 		for (guint j = 0; j < dev->files->len; j++) {
 			struct device_file *f =
@@ -564,7 +564,7 @@ struct modvmm_timer *device_timer_new(struct modvmm_device *dev,
 	struct modvmm_timer *mt = g_new0(struct modvmm_timer, 1);
 
 	mt->dev = dev;
-	mt->t = timer_new(dev->vmm->timers, cb, opaque);
+	mt->t = timer_new(dev->devs->timers, cb, opaque);
 	g_ptr_array_add(dev->timers, mt);
 	return mt;
 }
@@ -581,7 +581,7 @@ void device_timer_free(struct modvmm_timer *mt)
 void device_logv(struct modvmm_device *dev, uint32_t level, const char *fmt,
 		 va_list ap)
 {
-	struct vmm_sinks *s = &dev->vmm->sinks;
+	struct vm_devices_sinks *s = &dev->devs->sinks;
 	g_autofree char *msg = g_strdup_vprintf(fmt, ap);
 
 	if (s->log)

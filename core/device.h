@@ -7,11 +7,11 @@
 
 #include <glib.h>
 
-#include "vmm.h"
+#include "vm-devices.h"
 
 /* A device instance. Modules only ever see a pointer to it. */
 struct modvmm_device {
-	struct vmm *vmm;
+	struct vm_devices *devs;
 	struct device_type *type;
 	char *id;
 	void *state;	    /* type->t.instance_size bytes */
@@ -44,7 +44,7 @@ enum device_prop_origin {
  * Creates and realizes a device from "TYPE[,id=ID][,PROP=VALUE...]", the
  * form of --device. Properties not given take the type's defaults.
  */
-int device_create(struct vmm *vmm, const char *spec, struct modvmm_device **ret,
+int device_create(struct vm_devices *devs, const char *spec, struct modvmm_device **ret,
 		  GError **error);
 
 /*
@@ -52,14 +52,14 @@ int device_create(struct vmm *vmm, const char *spec, struct modvmm_device **ret,
  * the machine type's compat properties: the device remembers which values
  * the machine type set and which the spec did.
  */
-int device_create_machine(struct vmm *vmm, const char *spec,
+int device_create_machine(struct vm_devices *devs, const char *spec,
 			  const char *machine_props, struct modvmm_device **ret,
 			  GError **error);
 
 /* Unrealizes, releases its regions and timers, and frees. NULL is fine. */
 void device_destroy(struct modvmm_device *dev);
 
-struct modvmm_device *device_find(struct vmm *vmm, const char *id);
+struct modvmm_device *device_find(struct vm_devices *devs, const char *id);
 
 /* A property's current value as --device would take it ("on", "1016"). */
 char *device_prop_text(const struct modvmm_device *dev,
@@ -87,7 +87,7 @@ struct modvmm_timer {
  * for `dev`, refusing a file another device of the VM writes (or that
  * this one would write while another has it), and takes an open file
  * description lock on it against other processes, unless the VM was
- * told not to (vmm->no_file_locks). The descriptor, or -errno with the
+ * told not to (devs->no_file_locks). The descriptor, or -errno with the
  * reason in *error.
  */
 int device_file_open(struct modvmm_device *dev, const char *path,
@@ -99,8 +99,8 @@ int device_file_open(struct modvmm_device *dev, const char *path,
  * the guest runs there, and a source resumed after an unknown end takes
  * them back (refused while the destination holds them).
  */
-int devices_lock_files(struct vmm *vmm, GError **error);
-void devices_unlock_files(struct vmm *vmm);
+int devices_lock_files(struct vm_devices *devs, GError **error);
+void devices_unlock_files(struct vm_devices *devs);
 
 struct modvmm_timer *device_timer_new(struct modvmm_device *dev,
 				      modvmm_timer_cb cb, void *opaque);
@@ -113,9 +113,9 @@ void device_log(struct modvmm_device *dev, uint32_t level, const char *fmt, ...)
 	G_GNUC_PRINTF(3, 4);
 
 /* Destroys every device, newest first. */
-void device_destroy_all(struct vmm *vmm);
+void device_destroy_all(struct vm_devices *devs);
 
 /* Resets every device, in creation order. */
-void device_reset_all(struct vmm *vmm);
+void device_reset_all(struct vm_devices *devs);
 
 #endif

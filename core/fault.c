@@ -13,7 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../compat/error.h"
+#include "base/error.h"
 #include "fault.h"
 
 static const char *const names[FAULT_N] = {

@@ -11,9 +11,9 @@
 #include <stdarg.h>
 
 #include "device.h"
-#include "../compat/error.h"
+#include "base/error.h"
 #include "host.h"
-#include "../compat/abi.h"
+#include "compat/abi-rules.h"
 
 static void host_log(struct modvmm_device *dev, uint32_t level, const char *fmt,
 		     ...) G_GNUC_PRINTF(3, 4);
@@ -40,25 +40,25 @@ static void keep_error(struct modvmm_device *dev, int r, GError *err)
 static int32_t host_irq_set(struct modvmm_device *dev, uint32_t line,
 			    uint32_t level)
 {
-	struct vmm *vmm = dev->vmm;
+	struct vm_devices *devs = dev->devs;
 
 	if (line >= VMM_IRQ_LINES || level > 1)
 		return -EINVAL;
-	vmm->irq_level[line] = level;
-	if (vmm->sinks.irq)
-		vmm->sinks.irq(vmm->sinks.opaque, line, level);
+	devs->irq_level[line] = level;
+	if (devs->sinks.irq)
+		devs->sinks.irq(devs->sinks.opaque, line, level);
 	return 0;
 }
 
 static int32_t host_irq_pulse(struct modvmm_device *dev, uint32_t line)
 {
-	struct vmm *vmm = dev->vmm;
+	struct vm_devices *devs = dev->devs;
 
 	if (line >= VMM_IRQ_LINES)
 		return -EINVAL;
-	vmm->irq_pulses[line]++;
-	if (vmm->sinks.irq_pulse)
-		vmm->sinks.irq_pulse(vmm->sinks.opaque, line);
+	devs->irq_pulses[line]++;
+	if (devs->sinks.irq_pulse)
+		devs->sinks.irq_pulse(devs->sinks.opaque, line);
 	return 0;
 }
 
@@ -75,7 +75,7 @@ static int32_t host_notify_add(struct modvmm_device *dev, uint32_t space,
 			       "(%d) nor MMIO (%d)",
 			       space, MODVMM_SPACE_PIO, MODVMM_SPACE_MMIO);
 	else
-		r = ioevent_add(dev->vmm->ioevents, dev, space, addr, width,
+		r = ioevent_add(dev->devs->ioevents, dev, space, addr, width,
 				value, cb, opaque, &err);
 	keep_error(dev, r, err);
 	return r;
@@ -84,13 +84,13 @@ static int32_t host_notify_add(struct modvmm_device *dev, uint32_t space,
 static int32_t host_mem_read(struct modvmm_device *dev, uint64_t gpa, void *buf,
 			     uint64_t len)
 {
-	return memory_read(dev->vmm->mem, gpa, buf, len);
+	return memory_read(dev->devs->mem, gpa, buf, len);
 }
 
 static int32_t host_mem_write(struct modvmm_device *dev, uint64_t gpa,
 			      const void *buf, uint64_t len)
 {
-	return memory_write(dev->vmm->mem, gpa, buf, len);
+	return memory_write(dev->devs->mem, gpa, buf, len);
 }
 
 static int32_t host_region_add(struct modvmm_device *dev,
@@ -113,9 +113,9 @@ static int32_t host_region_add(struct modvmm_device *dev,
 		goto out;
 	}
 	if (r.space == MODVMM_SPACE_PIO) {
-		bus = dev->vmm->pio;
+		bus = dev->devs->pio;
 	} else if (r.space == MODVMM_SPACE_MMIO) {
-		bus = dev->vmm->mmio;
+		bus = dev->devs->mmio;
 	} else {
 		ret = error_setf(
 			&err, EINVAL,
@@ -158,7 +158,7 @@ static int32_t host_file_open(struct modvmm_device *dev, const char *path,
 
 static uint64_t host_clock_ns(struct modvmm_device *dev)
 {
-	return timers_clock_ns(dev->vmm->timers);
+	return timers_clock_ns(dev->devs->timers);
 }
 
 static void host_timer_mod(struct modvmm_timer *mt, uint64_t expire_ns)
@@ -178,12 +178,12 @@ static const char *host_device_id(struct modvmm_device *dev)
 
 static void host_request(struct modvmm_device *dev, uint32_t what, uint32_t arg)
 {
-	struct vmm *vmm = dev->vmm;
+	struct vm_devices *devs = dev->devs;
 
-	vmm->last_request = what;
-	vmm->last_request_arg = arg;
-	if (vmm->sinks.request)
-		vmm->sinks.request(vmm->sinks.opaque, what, arg);
+	devs->last_request = what;
+	devs->last_request_arg = arg;
+	if (devs->sinks.request)
+		devs->sinks.request(devs->sinks.opaque, what, arg);
 }
 
 static const struct modvmm_host services = {

@@ -16,7 +16,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include "../compat/error.h"
+#include "base/error.h"
 #include "device.h"
 #include "fault.h"
 #include "incoming.h"
@@ -43,7 +43,7 @@ struct incoming {
 	enum incoming_state state;
 	int listener;	     /* -1 once closed */
 	int fd;		     /* the connection served, or -1 */
-	struct snapshot *s;  /* after COMMIT, for RUNNING */
+	struct snap_reader *s;  /* after COMMIT, for RUNNING */
 	char *error;
 };
 
@@ -93,7 +93,7 @@ static int serve(struct incoming *in, int fd, struct stream_io *io,
 {
 	g_autoptr(GError) err = NULL;
 	struct compat_verdict *v = NULL;
-	struct snapshot *s = NULL;
+	struct snap_reader *s = NULL;
 	struct machine *m = NULL;
 	int r;
 
@@ -153,7 +153,7 @@ static int serve(struct incoming *in, int fd, struct stream_io *io,
 	}
 	/* The source let the disks' locks go when it committed. */
 	if (!r)
-		r = devices_lock_files(m->vmm, error);
+		r = devices_lock_files(m->devs, error);
 	if (r < 0) {
 		g_clear_pointer(&m, machine_free);
 		goto out;
@@ -243,7 +243,7 @@ int incoming_cancel(struct incoming *in, GError **error)
 
 int incoming_confirm(struct incoming *in, GError **error)
 {
-	struct snapshot *s = in->s;
+	struct snap_reader *s = in->s;
 	int r;
 
 	if (!s)

@@ -32,7 +32,7 @@ static gint u32_cmp(gconstpointer a, gconstpointer b)
  * up to a version list the same entry for it whatever their oldest
  * versions are.
  */
-static struct manifest_vms *describe(struct manifest *m, const struct vms *v,
+static struct manifest_vms *describe(struct manifest *m, const struct state_desc *v,
 				     uint32_t min)
 {
 	struct manifest_vms *mv = manifest_vms_new();
@@ -67,8 +67,8 @@ struct subs_build {
 	GHashTable *sent; /* a guest's: names it would send now */
 };
 
-static void add_sub(void *opaque, const struct vms_sub *s,
-		    const struct vms *parent, uint32_t since)
+static void add_sub(void *opaque, const struct state_sub *s,
+		    const struct state_desc *parent, uint32_t since)
 {
 	struct subs_build *b = opaque;
 	struct manifest_vms *mv =
@@ -82,8 +82,8 @@ static void add_sub(void *opaque, const struct vms_sub *s,
 	g_ptr_array_add(b->d->subs, mv);
 }
 
-static void add_struct(void *opaque, const struct vms *desc,
-		       const struct vms *parent, uint32_t since)
+static void add_struct(void *opaque, const struct state_desc *desc,
+		       const struct state_desc *parent, uint32_t since)
 {
 	struct subs_build *b = opaque;
 	/* Always sent at its newest version. */
@@ -97,7 +97,7 @@ static void add_struct(void *opaque, const struct vms *desc,
 }
 
 void inventory_describe_state(struct manifest *m, struct manifest_device *d,
-			      const struct vms *v, const void *state,
+			      const struct state_desc *v, const void *state,
 			      uint32_t saved)
 {
 	g_autoptr(GHashTable) sent =
@@ -151,7 +151,7 @@ static void describe_props(struct manifest *m, struct manifest_device *d,
 	}
 }
 
-struct manifest *inventory_guest(struct vmm *vmm, const struct machine_type *t,
+struct manifest *inventory_guest(struct vm_devices *devs, const struct machine_type *t,
 				 int alias, const struct cpu_model *cpu,
 				 int saved)
 {
@@ -161,9 +161,9 @@ struct manifest *inventory_guest(struct vmm *vmm, const struct machine_type *t,
 	m->abi = manifest_str(m, MODVMM_ABI_STRING);
 	m->machine = manifest_str(m, t->name);
 	m->machine_alias = alias;
-	g_mutex_lock(&vmm->lock);
-	for (guint i = 0; i < vmm->devices->len; i++) {
-		struct modvmm_device *dev = vmm->devices->pdata[i];
+	g_mutex_lock(&devs->lock);
+	for (guint i = 0; i < devs->devices->len; i++) {
+		struct modvmm_device *dev = devs->devices->pdata[i];
 		struct manifest_device *d = manifest_add_device(m);
 
 		describe_type(m, d, dev->type);
@@ -174,7 +174,7 @@ struct manifest *inventory_guest(struct vmm *vmm, const struct machine_type *t,
 				saved ? dev->type->vms->d.version : 0);
 		describe_props(m, d, dev->type, dev);
 	}
-	g_mutex_unlock(&vmm->lock);
+	g_mutex_unlock(&devs->lock);
 	return m;
 }
 

@@ -2,8 +2,8 @@
 #ifndef CORE_INVENTORY_H
 #define CORE_INVENTORY_H
 
-#include "../compat/manifest.h"
-#include "vmm.h"
+#include "compat/manifest.h"
+#include "vm-devices.h"
 
 /*
  * Manifests and inventories (compat/manifest.h) of what this process has
@@ -19,18 +19,18 @@
  * a save would send now; without, an inventory's: what this host loads.
  */
 void inventory_describe_state(struct manifest *m, struct manifest_device *d,
-			      const struct vms *v, const void *state,
+			      const struct state_desc *v, const void *state,
 			      uint32_t saved);
 
 /*
- * The manifest of the guest whose devices `vmm` holds, on machine type
+ * The manifest of the guest whose devices `devs` holds, on machine type
  * `t` (asked for by the alias when `alias` is set), with CPU `cpu`
  * (copied; NULL: none listed); `saved` when its
  * state is saved at the newest versions (a snapshot file's) rather than
  * at versions a destination agrees to. Asks each
  * device's subsections whether they are needed now, under the device lock.
  */
-struct manifest *inventory_guest(struct vmm *vmm, const struct machine_type *t,
+struct manifest *inventory_guest(struct vm_devices *devs, const struct machine_type *t,
 				 int alias, const struct cpu_model *cpu,
 				 int saved);
 

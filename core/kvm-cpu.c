@@ -22,7 +22,7 @@
 #include <unistd.h>
 
 #include "boot.h"
-#include "../compat/error.h"
+#include "base/error.h"
 #include "kvm-cpu.h"
 #include "kvm-time.h"
 #include "sandbox.h"
@@ -42,7 +42,7 @@ static void cpu_log(struct kvm_cpu *cpu, uint32_t level, const char *fmt, ...)
 
 static void cpu_log(struct kvm_cpu *cpu, uint32_t level, const char *fmt, ...)
 {
-	struct vmm_sinks *s = &cpu->kvm->vmm->sinks;
+	struct vm_devices_sinks *s = &cpu->kvm->devs->sinks;
 	g_autofree char *id = g_strdup_printf("vcpu%u", cpu->id);
 	g_autofree char *msg = NULL;
 	va_list ap;
@@ -62,7 +62,7 @@ static void cpu_log(struct kvm_cpu *cpu, uint32_t level, const char *fmt, ...)
  */
 static void time_step(struct kvm *kvm, int (*step)(struct kvm *, GError **))
 {
-	struct vmm_sinks *s = &kvm->vmm->sinks;
+	struct vm_devices_sinks *s = &kvm->devs->sinks;
 	g_autoptr(GError) err = NULL;
 
 	if (step(kvm, &err) < 0 && s->log)
@@ -324,7 +324,7 @@ static void store_le(uint8_t *p, uint32_t n, uint64_t v)
 static void handle_io(struct kvm_cpu *cpu)
 {
 	struct kvm_run *run = cpu->run;
-	struct vmm *vmm = cpu->kvm->vmm;
+	struct vm_devices *devs = cpu->kvm->devs;
 	uint8_t *data = (uint8_t *)run + run->io.data_offset;
 	uint32_t size = run->io.size;
 
@@ -333,13 +333,13 @@ static void handle_io(struct kvm_cpu *cpu)
 		int r;
 
 		if (run->io.direction == KVM_EXIT_IO_OUT) {
-			r = vmm_pio_write(vmm, run->io.port, size,
+			r = vm_devices_pio_write(devs, run->io.port, size,
 					  load_le(data, size));
 		} else {
-			r = vmm_pio_read(vmm, run->io.port, size, &v);
+			r = vm_devices_pio_read(devs, run->io.port, size, &v);
 			store_le(data, size, v);
 		}
-		if (r == -ENOENT && bus_unclaimed_first(vmm->pio, run->io.port))
+		if (r == -ENOENT && bus_unclaimed_first(devs->pio, run->io.port))
 			cpu_log(cpu, MODVMM_LOG_DEBUG,
 				"unclaimed port %s at 0x%x (%u bytes); logged "
 				"once",
@@ -352,19 +352,19 @@ static void handle_io(struct kvm_cpu *cpu)
 static void handle_mmio(struct kvm_cpu *cpu)
 {
 	struct kvm_run *run = cpu->run;
-	struct vmm *vmm = cpu->kvm->vmm;
+	struct vm_devices *devs = cpu->kvm->devs;
 	uint32_t len = run->mmio.len;
 	uint64_t v;
 	int r;
 
 	if (run->mmio.is_write) {
-		r = vmm_mmio_write(vmm, run->mmio.phys_addr, len,
+		r = vm_devices_mmio_write(devs, run->mmio.phys_addr, len,
 				   load_le(run->mmio.data, len));
 	} else {
-		r = vmm_mmio_read(vmm, run->mmio.phys_addr, len, &v);
+		r = vm_devices_mmio_read(devs, run->mmio.phys_addr, len, &v);
 		store_le(run->mmio.data, len, v);
 	}
-	if (r == -ENOENT && bus_unclaimed_first(vmm->mmio, run->mmio.phys_addr))
+	if (r == -ENOENT && bus_unclaimed_first(devs->mmio, run->mmio.phys_addr))
 		cpu_log(cpu, MODVMM_LOG_DEBUG,
 			"unclaimed MMIO %s at 0x%llx (%u bytes); logged once",
 			run->mmio.is_write ? "write" : "read",

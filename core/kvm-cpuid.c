@@ -15,7 +15,7 @@
 #include <sys/ioctl.h>
 #include <unistd.h>
 
-#include "../compat/error.h"
+#include "base/error.h"
 #include "kvm-cpu.h"
 #include "kvm-cpuid.h"
 #include "kvm-state.h"

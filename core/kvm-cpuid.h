@@ -7,7 +7,7 @@
 
 #include <glib.h>
 
-#include "../compat/cpu.h"
+#include "compat/cpu.h"
 #include "kvm.h"
 
 /*

@@ -24,7 +24,7 @@
 #include <string.h>
 #include <sys/ioctl.h>
 
-#include "../compat/error.h"
+#include "base/error.h"
 #include "kvm-state.h"
 #include "kvm-time.h"
 
@@ -100,8 +100,8 @@ static const struct modvmm_vmstate vm_vmstate = {
 };
 /* clang-format on */
 
-static const struct vms *import_once(const struct modvmm_vmstate *d,
-				     uint32_t size, struct vms **slot)
+static const struct state_desc *import_once(const struct modvmm_vmstate *d,
+				     uint32_t size, struct state_desc **slot)
 {
 	static GMutex lock;
 
@@ -112,16 +112,16 @@ static const struct vms *import_once(const struct modvmm_vmstate *d,
 	return *slot;
 }
 
-const struct vms *kvm_state_cpu_vms(void)
+const struct state_desc *kvm_state_cpu_vms(void)
 {
-	static struct vms *v;
+	static struct state_desc *v;
 
 	return import_once(&cpu_vmstate, sizeof(struct kvm_cpu_state), &v);
 }
 
-const struct vms *kvm_state_vm_vms(void)
+const struct state_desc *kvm_state_vm_vms(void)
 {
-	static struct vms *v;
+	static struct state_desc *v;
 
 	return import_once(&vm_vmstate, sizeof(struct kvm_vm_state), &v);
 }

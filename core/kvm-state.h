@@ -49,8 +49,8 @@ struct kvm_vm_state {
 };
 
 /* The descriptions, imported once. */
-const struct vms *kvm_state_cpu_vms(void);
-const struct vms *kvm_state_vm_vms(void);
+const struct state_desc *kvm_state_cpu_vms(void);
+const struct state_desc *kvm_state_vm_vms(void);
 
 /*
  * kvm->msrs: the MSRs a save carries, found once (with vCPU 0 created,

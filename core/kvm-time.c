@@ -13,7 +13,7 @@
 #include <stddef.h>
 #include <sys/ioctl.h>
 
-#include "../compat/error.h"
+#include "base/error.h"
 #include "kvm-time.h"
 #include "timer.h"
 
@@ -66,7 +66,7 @@ static int fail(GError **error, const char *what)
 
 static void warn(struct kvm *kvm, const char *msg)
 {
-	struct vmm_sinks *s = &kvm->vmm->sinks;
+	struct vm_devices_sinks *s = &kvm->devs->sinks;
 
 	if (s->log)
 		s->log(s->opaque, "kvm", MODVMM_LOG_WARNING, msg);
@@ -158,7 +158,7 @@ int kvm_time_thaw(struct kvm *kvm, GError **error)
 		r = fail(error, "KVM_SET_CLOCK");
 		goto out;
 	}
-	timers_advance(kvm->vmm->timers, ran);
+	timers_advance(kvm->devs->timers, ran);
 	kvm->time.kept = 0;
 	kvm->time.has_tsc = 0;
 	/* EINVAL: the guest has no kvmclock to tell. */

@@ -16,7 +16,7 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
-#include "../compat/error.h"
+#include "base/error.h"
 #include "kvm.h"
 
 static const struct {
@@ -79,7 +79,7 @@ static int map_ram(struct kvm *kvm, uint32_t slot, uint64_t gpa, uint64_t size,
 
 	if (ioctl(kvm->vm_fd, KVM_SET_USER_MEMORY_REGION, &r) < 0)
 		return ioctl_fail(error, "KVM_SET_USER_MEMORY_REGION");
-	if (memory_add(kvm->vmm->mem, gpa, size, hva) < 0)
+	if (memory_add(kvm->devs->mem, gpa, size, hva) < 0)
 		return error_setf(error, EBUSY,
 				  "kvm: guest RAM 0x%" G_GINT64_MODIFIER
 				  "x+0x%" G_GINT64_MODIFIER "x overlaps",
@@ -133,7 +133,7 @@ int kvm_dirty_log_get(struct kvm *kvm, uint64_t *bitmap, GError **error)
 		word += words;
 	}
 	/* What devices wrote: KVM does not see those writes. */
-	memory_dirty_take(kvm->vmm->mem, bitmap);
+	memory_dirty_take(kvm->devs->mem, bitmap);
 	return 0;
 }
 
@@ -160,19 +160,19 @@ static void reserve_ranges(struct kvm *kvm)
 		{ 1, KVM_IDMAP_ADDR, 0x4000,
 		  "KVM's identity map and real-mode TSS" },
 	};
-	struct vmm *vmm = kvm->vmm;
+	struct vm_devices *devs = kvm->devs;
 	uint64_t low = MIN(kvm->ram_size, KVM_RAM_LOW_MAX);
 
-	bus_reserve(vmm->mmio, 0, low, "guest RAM");
+	bus_reserve(devs->mmio, 0, low, "guest RAM");
 	if (kvm->ram_size > low)
-		bus_reserve(vmm->mmio, KVM_HOLE_END, kvm->ram_size - low,
+		bus_reserve(devs->mmio, KVM_HOLE_END, kvm->ram_size - low,
 			    "guest RAM");
 	for (size_t i = 0; i < G_N_ELEMENTS(fixed); i++)
-		bus_reserve(fixed[i].mmio ? vmm->mmio : vmm->pio, fixed[i].base,
+		bus_reserve(fixed[i].mmio ? devs->mmio : devs->pio, fixed[i].base,
 			    fixed[i].length, fixed[i].what);
 }
 
-int kvm_open(struct vmm *vmm, const char *dev, uint64_t ram_size,
+int kvm_open(struct vm_devices *devs, const char *dev, uint64_t ram_size,
 	     unsigned int ncpus, struct kvm **ret, GError **error)
 {
 	struct kvm_pit_config pit = { .flags = KVM_PIT_SPEAKER_DUMMY };
@@ -193,7 +193,7 @@ int kvm_open(struct vmm *vmm, const char *dev, uint64_t ram_size,
 				  ncpus, KVM_MAX_CPUS);
 
 	kvm = g_new0(struct kvm, 1);
-	kvm->vmm = vmm;
+	kvm->devs = devs;
 	kvm->vm_fd = -1;
 	kvm->ncpus = ncpus;
 	for (int i = 0; i < VMM_IRQ_LINES; i++)
@@ -292,7 +292,7 @@ int kvm_open(struct vmm *vmm, const char *dev, uint64_t ram_size,
 	/* Huge pages: fewer faults for the guest, and for reading RAM
 	 * that was never touched (a migration's first pass). */
 	madvise(kvm->ram, ram_size, MADV_HUGEPAGE);
-	memory_dirty_track(vmm->mem, kvm->ram, ram_size);
+	memory_dirty_track(devs->mem, kvm->ram, ram_size);
 	low = MIN(ram_size, KVM_RAM_LOW_MAX);
 	r = map_ram(kvm, 0, 0, low, kvm->ram, error);
 	if (r < 0)
@@ -316,7 +316,7 @@ void kvm_close(struct kvm *kvm)
 	if (!kvm)
 		return;
 	if (kvm->ram) {
-		memory_clear(kvm->vmm->mem);
+		memory_clear(kvm->devs->mem);
 		munmap(kvm->ram, kvm->ram_size);
 	}
 	for (int i = 0; i < VMM_IRQ_LINES; i++)

@@ -7,7 +7,7 @@
 
 #include <glib.h>
 
-#include "vmm.h"
+#include "vm-devices.h"
 
 /* Guest RAM below the 32-bit PCI/MMIO hole; the rest goes above 4 GiB. */
 #define KVM_RAM_LOW_MAX (3ull << 30)
@@ -25,7 +25,7 @@ struct kvm_cpu;
 
 /* One VM: the KVM file descriptors, guest RAM and the vCPUs. */
 struct kvm {
-	struct vmm *vmm;
+	struct vm_devices *devs;
 	int sys_fd;
 	int vm_fd;
 	int run_size; /* of each vCPU's mmapped struct kvm_run */
@@ -65,9 +65,9 @@ struct kvm {
 /*
  * Opens /dev/kvm (or `dev`), checks every capability modvmm needs (each
  * missing one named), creates the VM with in-kernel irqchip and PIT, and
- * maps `ram_size` bytes of guest RAM into it and into vmm->mem.
+ * maps `ram_size` bytes of guest RAM into it and into devs->mem.
  */
-int kvm_open(struct vmm *vmm, const char *dev, uint64_t ram_size,
+int kvm_open(struct vm_devices *devs, const char *dev, uint64_t ram_size,
 	     unsigned int ncpus, struct kvm **ret, GError **error);
 void kvm_close(struct kvm *kvm);
 

@@ -26,9 +26,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "../compat/error.h"
+#include "base/error.h"
 #include "loader.h"
-#include "../compat/abi.h"
+#include "compat/abi-rules.h"
 
 struct loader {
 	const struct modvmm_host *host;

@@ -25,7 +25,7 @@ struct device_type {
 	struct modvmm_property *props; /* t.n_properties entries */
 	struct module *module;
 	unsigned int instances;
-	struct vms *vms; /* imported t.vmstate, or NULL */
+	struct state_desc *vms; /* imported t.vmstate, or NULL */
 };
 
 struct module {

@@ -14,7 +14,7 @@
 #include "boot.h"
 #include "bzimage.h"
 #include "device.h"
-#include "../compat/error.h"
+#include "base/error.h"
 #include "host.h"
 #include "kvm-cpuid.h"
 #include "machine.h"
@@ -52,10 +52,10 @@ static void sink_irq_pulse(void *opaque, uint32_t line)
 static int open_kvm(struct machine *m, const struct machine_config *cfg,
 		    uint64_t memory, unsigned int cpus, GError **error)
 {
-	int r = kvm_open(m->vmm, cfg->kvm_device, memory, cpus, &m->kvm, error);
+	int r = kvm_open(m->devs, cfg->kvm_device, memory, cpus, &m->kvm, error);
 
 	if (!r)
-		ioevents_set_binder(m->vmm->ioevents, kvm_ioeventfd, m->kvm);
+		ioevents_set_binder(m->devs->ioevents, kvm_ioeventfd, m->kvm);
 	if (!r && !m->cpu_offer)
 		r = kvm_cpu_offer_fd(m->kvm->sys_fd, m->kvm->cpuid, cfg->cpu,
 				     &m->cpu_offer, error);
@@ -184,7 +184,7 @@ static int check_device_types(struct machine *m,
 	for (size_t i = 0;
 	     !cfg->no_defaults && i < G_N_ELEMENTS(default_devices); i++)
 		if (!spec_has_type(cfg->devices, default_devices[i]) &&
-		    !loader_find_type(m->vmm->loader, default_devices[i]))
+		    !loader_find_type(m->devs->loader, default_devices[i]))
 			return error_setf(
 				error, ENOENT,
 				"machine microvm needs device type %s: "
@@ -197,7 +197,7 @@ static int check_device_types(struct machine *m,
 		for (size_t j = 0; j < t->n_props; j++) {
 			const struct compat_prop *p = &t->props[j];
 			struct device_type *dt =
-				loader_find_type(m->vmm->loader, p->device);
+				loader_find_type(m->devs->loader, p->device);
 			int found = 0;
 
 			for (uint32_t k = 0; dt && k < dt->t.n_properties; k++)
@@ -221,7 +221,7 @@ static int check_device_types(struct machine *m,
 	for (char **s = cfg->devices; s && *s; s++) {
 		g_autofree char *type = g_strndup(*s, strcspn(*s, ","));
 
-		if (!loader_find_type(m->vmm->loader, type))
+		if (!loader_find_type(m->devs->loader, type))
 			return error_setf(error, ENOENT,
 					  "unknown device type '%s' (no loaded "
 					  "module provides it)",
@@ -321,10 +321,10 @@ static int write_acpi(struct machine *m, GError **error)
 		g_array_new(FALSE, FALSE, sizeof(struct acpi_device));
 	struct announced a = { devs, MODVMM_SPACE_PIO };
 
-	bus_foreach_announced(m->vmm->pio, add_announced, &a);
+	bus_foreach_announced(m->devs->pio, add_announced, &a);
 	a.space = MODVMM_SPACE_MMIO;
-	bus_foreach_announced(m->vmm->mmio, add_announced, &a);
-	return acpi_write_tables(m->vmm->mem, m->kvm->ncpus,
+	bus_foreach_announced(m->devs->mmio, add_announced, &a);
+	return acpi_write_tables(m->devs->mem, m->kvm->ncpus,
 				 (struct acpi_device *)devs->data, devs->len,
 				 error);
 }
@@ -335,7 +335,7 @@ static int load_guest(struct machine *m, const struct machine_config *cfg,
 	const char *append = cfg->append ? cfg->append : "";
 	int r;
 
-	r = boot_write_tables(m->vmm->mem, error);
+	r = boot_write_tables(m->devs->mem, error);
 	if (r < 0)
 		return r;
 	boot->rsp = BOOT_STACK;
@@ -345,11 +345,11 @@ static int load_guest(struct machine *m, const struct machine_config *cfg,
 					  "guest command line is %zu bytes, at "
 					  "most %u",
 					  strlen(append), BOOT_CMDLINE_MAX - 1);
-		r = boot_load_flat(m->vmm->mem, guest_image, guest_image_size,
+		r = boot_load_flat(m->devs->mem, guest_image, guest_image_size,
 				   error);
 		if (r < 0)
 			return r;
-		memory_write(m->vmm->mem, BOOT_CMDLINE, append,
+		memory_write(m->devs->mem, BOOT_CMDLINE, append,
 			     strlen(append) + 1);
 		boot->rip = BOOT_KERNEL;
 		boot->rsi = BOOT_CMDLINE;
@@ -358,7 +358,7 @@ static int load_guest(struct machine *m, const struct machine_config *cfg,
 	r = write_acpi(m, error);
 	if (r < 0)
 		return r;
-	r = bzimage_load(m->vmm->mem, m->kvm->ram_size, (uint8_t *)m->kernel,
+	r = bzimage_load(m->devs->mem, m->kvm->ram_size, (uint8_t *)m->kernel,
 			 m->kernel_len, (uint8_t *)m->initrd, m->initrd_len,
 			 append, &boot->rip, error);
 	if (r < 0) {
@@ -372,8 +372,7 @@ static int load_guest(struct machine *m, const struct machine_config *cfg,
 int machine_new(const struct machine_config *cfg, const char *type_name,
 		int alias, struct machine **ret, GError **error)
 {
-	g_autoptr(GPtrArray) errors =
-		g_ptr_array_new_with_free_func((GDestroyNotify)g_error_free);
+	struct modules_config modules;
 	const struct machine_type *type;
 	char *warning = NULL;
 	struct machine *m;
@@ -387,30 +386,17 @@ int machine_new(const struct machine_config *cfg, const char *type_name,
 	m->type = type;
 	m->alias = alias;
 	m->warning = warning;
-	m->vmm = vmm_new(host_services());
-	/* Device time and timers start with the guest: machine_run(). */
-	timers_hold(m->vmm->timers);
-	m->vmm->sinks = cfg->sinks;
-	m->vmm->sinks.irq = sink_irq;
-	m->vmm->sinks.irq_pulse = sink_irq_pulse;
-	m->vmm->sinks.request = sink_request;
-	m->vmm->sinks.opaque = m;
-	loader_add_dirs(m->vmm->loader, cfg->module_dirs, NULL);
-	if (cfg->module_allowlist) {
-		r = loader_set_allowlist(m->vmm->loader, cfg->module_allowlist,
-					 error);
-		if (r < 0)
-			goto fail;
-	}
-	loader_load_all(m->vmm->loader, errors);
-	if (errors->len) {
-		GError *first = errors->pdata[0];
-
-		r = error_setf(error, first->code, "%s%s", first->message,
-			       errors->len > 1 ? " (and more module errors)"
-					       : "");
+	modules = cfg->modules;
+	modules.policy = MODULES_ALL;
+	r = modules_open(&modules, &m->devs, NULL, error);
+	if (r < 0)
 		goto fail;
-	}
+	/* Device time and timers start with the guest: machine_run(). */
+	timers_hold(m->devs->timers);
+	m->devs->sinks.irq = sink_irq;
+	m->devs->sinks.irq_pulse = sink_irq_pulse;
+	m->devs->sinks.request = sink_request;
+	m->devs->sinks.opaque = m;
 	*ret = m;
 	return 0;
 fail:
@@ -483,10 +469,10 @@ fail:
 void machine_run(struct machine *m, void (*started)(void *), void *opaque,
 		 struct kvm_result *ret)
 {
-	timers_release(m->vmm->timers);
+	timers_release(m->devs->timers);
 	kvm_cpus_run(m->kvm, started, opaque, ret);
 	/* Saved after the run (--snapshot-on-exit), the clock is at rest. */
-	timers_hold(m->vmm->timers);
+	timers_hold(m->devs->timers);
 }
 
 void machine_stop(struct machine *m, int signo)
@@ -547,8 +533,8 @@ int machine_pause(struct machine *m, GError **error)
 	/* What the guest rang for before it stopped is handled now: no
 	 * request is left half done in a saved state, and what devices
 	 * wrote to guest RAM is in the dirty log before its last pass. */
-	ioevents_drain(m->vmm->ioevents);
-	timers_pause(m->vmm->timers);
+	ioevents_drain(m->devs->ioevents);
+	timers_pause(m->devs->timers);
 	return 0;
 }
 
@@ -558,7 +544,7 @@ int machine_resume(struct machine *m, GError **error)
 
 	if (st != MACHINE_PAUSED)
 		return state_refuse(st, error);
-	timers_resume(m->vmm->timers);
+	timers_resume(m->devs->timers);
 	kvm_cpus_resume(m->kvm);
 	return 0;
 }
@@ -570,19 +556,19 @@ int machine_device_add(struct machine *m, const char *spec,
 	g_autofree char *compat =
 		compat_text(machine_registry(), m->type, type);
 
-	return device_create_machine(m->vmm, spec, compat, ret, error);
+	return device_create_machine(m->devs, spec, compat, ret, error);
 }
 
 void machine_free(struct machine *m)
 {
 	if (!m)
 		return;
-	device_destroy_all(m->vmm);
+	device_destroy_all(m->devs);
 	if (m->kvm) {
 		kvm_cpus_destroy(m->kvm);
 		kvm_close(m->kvm);
 	}
-	vmm_free(m->vmm);
+	vm_devices_free(m->devs);
 	cpu_model_free(m->cpu);
 	cpu_model_free(m->cpu_offer);
 	g_free(m->kernel);

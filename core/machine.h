@@ -7,9 +7,10 @@
 #include <glib.h>
 
 #include "kvm-cpu.h"
-#include "../compat/cpu.h"
-#include "../compat/machine.h"
-#include "vmm.h"
+#include "compat/cpu.h"
+#include "compat/machine-types.h"
+#include "modules.h"
+#include "vm-devices.h"
 
 
 struct tls_creds;
@@ -18,10 +19,10 @@ struct machine_config {
 	const char *machine; /* NULL or "microvm" */
 	uint64_t memory;     /* bytes */
 	unsigned int cpus;
-	char **module_dirs; /* NULL-terminated */
-	/* sha256sum output the modules must be listed in; NULL: any module
-	 * that passes the other checks (loader_set_allowlist()) */
-	const char *module_allowlist;
+	/* Where the modules come from; refused ones always fail the
+	 * machine (MODULES_ALL). Its sinks' log is the devices' log (irq
+	 * and request are the machine's). */
+	struct modules_config modules;
 	char **devices;	    /* --device specs, NULL-terminated */
 	int no_defaults;    /* no default devices */
 	const char *kernel; /* bzImage; NULL: the built-in guest */
@@ -32,11 +33,10 @@ struct machine_config {
 	 * the model this host's offer is kept to. NULL: "host". */
 	const char *cpu;
 	int offline; /* modules and devices only: no KVM, no guest RAM */
-	struct vmm_sinks sinks; /* log (irq and request are the machine's) */
 };
 
 struct machine {
-	struct vmm *vmm;
+	struct vm_devices *devs;
 	struct kvm *kvm;
 	char *kernel; /* file contents, read before KVM is opened */
 	gsize kernel_len;

@@ -21,8 +21,8 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include "../compat/error.h"
-#include "../compat/negotiate.h"
+#include "base/error.h"
+#include "compat/negotiate.h"
 #include "device.h"
 #include "fault.h"
 #include "inventory.h"
@@ -287,7 +287,7 @@ static int receive_verdict(struct machine *m, int fd, struct stream_io *io,
 				 error);
 	if (r < 0)
 		return r;
-	mf = inventory_guest(m->vmm, m->type, m->alias, m->cpu, 0);
+	mf = inventory_guest(m->devs, m->type, m->alias, m->cpu, 0);
 	r = compat_verdict_check(uri, v, mf, error);
 	manifest_free(mf);
 	if (!r && v->accepted && !peer_commits(&rec))
@@ -365,7 +365,7 @@ static int recheck_subsections(struct migration *mig, GError **error)
 {
 	struct machine *m = mig->m;
 	struct manifest *mf =
-		inventory_guest(m->vmm, m->type, m->alias, m->cpu, 0);
+		inventory_guest(m->devs, m->type, m->alias, m->cpu, 0);
 	g_autoptr(GPtrArray) reasons = g_ptr_array_new_with_free_func(g_free);
 	int r = 0;
 
@@ -401,9 +401,9 @@ static int send_round(struct migration *mig, struct snap_writer *w,
 static void relock(struct migration *mig)
 {
 	g_autoptr(GError) err = NULL;
-	struct vmm_sinks *sk = &mig->m->vmm->sinks;
+	struct vm_devices_sinks *sk = &mig->m->devs->sinks;
 
-	if (devices_lock_files(mig->m->vmm, &err) < 0 && sk->log)
+	if (devices_lock_files(mig->m->devs, &err) < 0 && sk->log)
 		sk->log(sk->opaque, "migration", MODVMM_LOG_WARNING,
 			err->message);
 }
@@ -543,7 +543,7 @@ static int migrate(struct migration *mig, GError **error)
 		goto fail;
 	}
 	/* The disks' locks go with the guest (devices_lock_files()). */
-	devices_unlock_files(m->vmm);
+	devices_unlock_files(m->devs);
 	r = stream_write_record(&w, SNAP_COMMIT, NULL, 0, NULL, 0, error);
 	if (r < 0) {
 		g_mutex_lock(&mig->lock);
@@ -593,7 +593,7 @@ static gpointer migration_thread(gpointer data)
 		msg = g_strdup_printf("guest migrated to %s", mig->uri);
 		kvm_cpus_stop(mig->m->kvm, KVM_END_MIGRATED, 0, msg);
 	} else if (mig->committed) {
-		struct vmm_sinks *sk = &mig->m->vmm->sinks;
+		struct vm_devices_sinks *sk = &mig->m->devs->sinks;
 		g_autofree char *why = g_strdup_printf(
 			"%s after COMMIT: the destination may or may not run "
 			"the guest; it stays paused here until 'cont' (it "
@@ -617,7 +617,7 @@ static gpointer migration_thread(gpointer data)
 		const char *why = cancel ? "cancelled"
 				  : err	 ? err->message
 					 : g_strerror(-r);
-		struct vmm_sinks *sk = &mig->m->vmm->sinks;
+		struct vm_devices_sinks *sk = &mig->m->devs->sinks;
 
 		set_state(mig, cancel ? MIGRATION_CANCELLED : MIGRATION_FAILED,
 			  cancel ? "cancelled; the guest keeps running here"

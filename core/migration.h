@@ -49,7 +49,7 @@ enum migration_state {
 struct migration;
 
 /*
- * Who hears of a migration's progress, as vmm_sinks are for devices:
+ * Who hears of a migration's progress, as vm_devices_sinks are for devices:
  * `status` gets each change of state as migration_status() describes it
  * (and takes it), from the migration's thread.
  */

@@ -17,9 +17,9 @@
 
 #include <modvmm/abi.h>
 
-#include "../compat/error.h"
+#include "base/error.h"
 #include "modinfo.h"
-#include "../compat/abi.h"
+#include "compat/abi-rules.h"
 
 #define MODINFO_SECTION ".modvmm_modinfo"
 

@@ -9,7 +9,7 @@
 #include <errno.h>
 #include <string.h>
 
-#include "../compat/error.h"
+#include "base/error.h"
 #include "device.h"
 #include "inventory.h"
 #include "kvm-cpu.h"
@@ -60,7 +60,7 @@ static char *spec_as_agreed(const char *spec,
 
 /* Each --device must replace a device of the snapshot, of its type. */
 static int check_overrides(const struct machine_config *cfg,
-			   const struct snapshot *s, GError **error)
+			   const struct snap_reader *s, GError **error)
 {
 	for (char **d = cfg->devices; d && *d; d++) {
 		g_autofree char *type = g_strndup(*d, strcspn(*d, ","));
@@ -83,7 +83,7 @@ static int check_overrides(const struct machine_config *cfg,
 	return 0;
 }
 
-int restore_judge(const struct machine_config *cfg, struct snapshot *s,
+int restore_judge(const struct machine_config *cfg, struct snap_reader *s,
 		  struct machine **ret_m, struct compat_verdict **ret_v,
 		  GError **error)
 {
@@ -101,7 +101,7 @@ int restore_judge(const struct machine_config *cfg, struct snapshot *s,
 			  error);
 	if (r < 0)
 		return r;
-	inv = inventory_host((*ret_m)->vmm->loader, machine_registry(),
+	inv = inventory_host((*ret_m)->devs->loader, machine_registry(),
 			     (*ret_m)->cpu_offer);
 	*ret_v = compat_negotiate(s->manifest, inv, cfg->machine);
 	manifest_free(inv);
@@ -118,11 +118,11 @@ int restore_judge(const struct machine_config *cfg, struct snapshot *s,
 
 /* The snapshot's devices, each as its spec says (or a --device's). */
 static int restore_devices(struct machine *m, const struct machine_config *cfg,
-			   struct snapshot *s, GError **error)
+			   struct snap_reader *s, GError **error)
 {
 	/* A guest arriving by migration: its source holds the locks on
 	 * the disks both open (docs/security.md). */
-	m->vmm->no_file_locks = s->fd >= 0;
+	m->devs->no_file_locks = s->fd >= 0;
 	for (guint i = 0; i < s->ids->len; i++) {
 		const char *spec = spec_with_id(cfg->devices, s->ids->pdata[i]);
 		const struct manifest_device *md =
@@ -154,7 +154,7 @@ static int restore_devices(struct machine *m, const struct machine_config *cfg,
 }
 
 int restore_build(struct machine *m, const struct machine_config *cfg,
-		  struct snapshot *s, const struct compat_verdict *v,
+		  struct snap_reader *s, const struct compat_verdict *v,
 		  GError **error)
 {
 	const struct cpu_model *cpu = s->manifest->cpu;

@@ -4,7 +4,7 @@
 
 #include <glib.h>
 
-#include "../compat/negotiate.h"
+#include "compat/negotiate.h"
 #include "machine.h"
 #include "snapshot.h"
 
@@ -24,7 +24,7 @@
  * are set whenever a verdict was reached, also on a refusal, which is
  * -EPROTO with the verdict's text in `error`; the caller frees both.
  */
-int restore_judge(const struct machine_config *cfg, struct snapshot *s,
+int restore_judge(const struct machine_config *cfg, struct snap_reader *s,
 		  struct machine **ret_m, struct compat_verdict **ret_v,
 		  GError **error);
 
@@ -35,7 +35,7 @@ int restore_judge(const struct machine_config *cfg, struct snapshot *s,
  * the snapshot loaded.
  */
 int restore_build(struct machine *m, const struct machine_config *cfg,
-		  struct snapshot *s, const struct compat_verdict *v,
+		  struct snap_reader *s, const struct compat_verdict *v,
 		  GError **error);
 
 #endif

@@ -27,7 +27,7 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
-#include "../compat/error.h"
+#include "base/error.h"
 #include "sandbox.h"
 
 #define K_MAIN (1u << SANDBOX_MAIN)

@@ -28,9 +28,9 @@
 
 #include <modvmm/abi.h>
 
-#include "../compat/error.h"
-#include "../compat/json-text.h"
-#include "../compat/negotiate.h"
+#include "base/error.h"
+#include "base/json-text.h"
+#include "compat/negotiate.h"
 #include "crc32c.h"
 #include "device.h"
 #include "fault.h"
@@ -199,7 +199,7 @@ int snapshot_write_head(struct snap_writer *w, struct machine *m, int check,
 
 	/* A file holds each device at its newest version, and says so: a
 	 * host judges what it holds, not what its source could save. */
-	mf = inventory_guest(m->vmm, m->type, m->alias, m->cpu, w->align);
+	mf = inventory_guest(m->devs, m->type, m->alias, m->cpu, w->align);
 	manifest = manifest_to_json(mf);
 	manifest_free(mf);
 	r = stream_write_record(w, SNAP_MANIFEST, manifest, strlen(manifest),
@@ -211,8 +211,8 @@ int snapshot_write_head(struct snap_writer *w, struct machine *m, int check,
 	json_builder_begin_object(b);
 	json_builder_set_member_name(b, "devices");
 	json_builder_begin_array(b);
-	for (guint i = 0; i < m->vmm->devices->len; i++) {
-		const struct modvmm_device *dev = m->vmm->devices->pdata[i];
+	for (guint i = 0; i < m->devs->devices->len; i++) {
+		const struct modvmm_device *dev = m->devs->devices->pdata[i];
 		g_autofree char *spec = device_spec(dev, error);
 
 		if (!spec)
@@ -254,7 +254,7 @@ int snapshot_write_state(struct snap_writer *w, struct machine *m,
 	{
 		g_autoptr(GByteArray) sec = g_byte_array_new();
 
-		r = kvm_vm_state_get(kvm, m->vmm->timers, &vs, error);
+		r = kvm_vm_state_get(kvm, m->devs->timers, &vs, error);
 		if (!r)
 			r = vmstate_save(kvm_state_vm_vms(), &vs, 1, sec,
 					 error);
@@ -264,22 +264,22 @@ int snapshot_write_state(struct snap_writer *w, struct machine *m,
 		if (r < 0)
 			return r;
 	}
-	for (guint i = 0; i < m->vmm->devices->len; i++) {
-		struct modvmm_device *dev = m->vmm->devices->pdata[i];
-		const struct vms *vms = dev->type->vms;
+	for (guint i = 0; i < m->devs->devices->len; i++) {
+		struct modvmm_device *dev = m->devs->devices->pdata[i];
+		const struct state_desc *vms = dev->type->vms;
 		g_autoptr(GByteArray) rec = g_byte_array_new();
 		uint8_t idlen = (uint8_t)strlen(dev->id);
 
 		g_byte_array_append(rec, &idlen, 1);
 		g_byte_array_append(rec, (const uint8_t *)dev->id, idlen);
 		/* Timers and the guest's accesses both run under this lock. */
-		g_mutex_lock(&m->vmm->lock);
+		g_mutex_lock(&m->devs->lock);
 		r = vmstate_save(vms, dev->state,
 				 v && compat_verdict_version(v, dev->id)
 					 ? compat_verdict_version(v, dev->id)
 					 : vms->d.version,
 				 rec, error);
-		g_mutex_unlock(&m->vmm->lock);
+		g_mutex_unlock(&m->devs->lock);
 		if (!r)
 			r = stream_write_record(w, SNAP_DEVICE, rec->data,
 						  rec->len, NULL, 0, error);
@@ -322,8 +322,8 @@ int snapshot_save(struct machine *m, const char *path, uint64_t *ret_bytes,
 				 .paused = machine_state(m) == MACHINE_PAUSED };
 	int r;
 
-	for (guint i = 0; i < m->vmm->devices->len; i++) {
-		const struct modvmm_device *dev = m->vmm->devices->pdata[i];
+	for (guint i = 0; i < m->devs->devices->len; i++) {
+		const struct modvmm_device *dev = m->devs->devices->pdata[i];
 
 		if (!dev->type->vms)
 			g_string_append_printf(stateless, "%s%s (%s)",
@@ -390,7 +390,7 @@ enum payload {
 };
 
 /* `len` bytes of the file at `at`: 0, -ENODATA if it ends before. */
-static int file_read(struct snapshot *s, void *buf, size_t len, size_t at)
+static int file_read(struct snap_reader *s, void *buf, size_t len, size_t at)
 {
 	uint8_t *p = buf;
 
@@ -408,7 +408,7 @@ static int file_read(struct snapshot *s, void *buf, size_t len, size_t at)
 	return 0;
 }
 
-static int file_error(struct snapshot *s, size_t at, int r, GError **error)
+static int file_error(struct snap_reader *s, size_t at, int r, GError **error)
 {
 	if (r == -ENODATA)
 		return error_setf(error, EIO,
@@ -421,7 +421,7 @@ static int file_error(struct snapshot *s, size_t at, int r, GError **error)
 }
 
 /* A file's RAM record whose pages next_record() left in the file. */
-static int pages_pending(const struct snapshot *s,
+static int pages_pending(const struct snap_reader *s,
 			 const struct snap_record *rec)
 {
 	return s->fd < 0 && !s->data && rec->type == SNAP_RAM &&
@@ -437,7 +437,7 @@ static int pages_pending(const struct snapshot *s,
  * machine is made (verify_body()), and before a guest offset that does
  * not fit is reported, so that corruption is reported as such.
  */
-static int check_pending(struct snapshot *s, const struct snap_record *rec,
+static int check_pending(struct snap_reader *s, const struct snap_record *rec,
 			 GError **error)
 {
 	g_autofree uint8_t *buf = g_malloc(READ_CHUNK);
@@ -460,7 +460,7 @@ static int check_pending(struct snapshot *s, const struct snap_record *rec,
  * length: its payload where it lies in s->data (bytes being inspected)
  * or read into `buf`.
  */
-static int next_record(struct snapshot *s, size_t *off, GByteArray *buf,
+static int next_record(struct snap_reader *s, size_t *off, GByteArray *buf,
 		       enum payload want, struct snap_record *rec,
 		       GError **error)
 {
@@ -513,7 +513,7 @@ static int next_record(struct snapshot *s, size_t *off, GByteArray *buf,
 }
 
 /* The next record of the file or the stream. */
-static int get_record(struct snapshot *s, GByteArray *buf,
+static int get_record(struct snap_reader *s, GByteArray *buf,
 		      struct snap_record *rec, GError **error)
 {
 	int r;
@@ -533,7 +533,7 @@ static int get_record(struct snapshot *s, GByteArray *buf,
 	return r;
 }
 
-static int expect_record(struct snapshot *s, GByteArray *buf, uint8_t type,
+static int expect_record(struct snap_reader *s, GByteArray *buf, uint8_t type,
 			 struct snap_record *rec, GError **error)
 {
 	int r = get_record(s, buf, rec, error);
@@ -549,7 +549,7 @@ static int expect_record(struct snapshot *s, GByteArray *buf, uint8_t type,
 	return 0;
 }
 
-static JsonObject *head_json(struct snapshot *s, const struct snap_record *rec,
+static JsonObject *head_json(struct snap_reader *s, const struct snap_record *rec,
 			     JsonParser *p, GError **error)
 {
 	size_t at;
@@ -600,7 +600,7 @@ static int member_int(JsonObject *o, const char *name, gint64 *ret)
 	return 0;
 }
 
-static int read_hello(struct snapshot *s, const struct snap_record *rec,
+static int read_hello(struct snap_reader *s, const struct snap_record *rec,
 		      GError **error)
 {
 	g_autoptr(JsonParser) p = json_parser_new_immutable();
@@ -678,7 +678,7 @@ static void props_from_spec(struct manifest *mf, struct manifest_device *md,
 	md->props_complete = 1;
 }
 
-static int read_config(struct snapshot *s, const struct snap_record *rec,
+static int read_config(struct snap_reader *s, const struct snap_record *rec,
 		       GError **error)
 {
 	g_autoptr(JsonParser) p = json_parser_new_immutable();
@@ -723,7 +723,7 @@ static int read_config(struct snapshot *s, const struct snap_record *rec,
 	return 0;
 }
 
-void snapshot_free(struct snapshot *s)
+void snapshot_free(struct snap_reader *s)
 {
 	if (!s)
 		return;
@@ -737,9 +737,9 @@ void snapshot_free(struct snapshot *s)
 	g_free(s);
 }
 
-static struct snapshot *snapshot_new(const char *path, int fd)
+static struct snap_reader *snapshot_new(const char *path, int fd)
 {
-	struct snapshot *s = g_new0(struct snapshot, 1);
+	struct snap_reader *s = g_new0(struct snap_reader, 1);
 
 	s->path = g_strdup(path);
 	s->fd = fd;
@@ -750,7 +750,7 @@ static struct snapshot *snapshot_new(const char *path, int fd)
 	return s;
 }
 
-static int read_head(struct snapshot *s, GError **error)
+static int read_head(struct snap_reader *s, GError **error)
 {
 	g_autoptr(GByteArray) buf = g_byte_array_new();
 	g_autofree char *what = g_strdup_printf("%s: manifest", s->path);
@@ -770,7 +770,7 @@ static int read_head(struct snapshot *s, GError **error)
 }
 
 /* The magic and format version both kinds of stream start with. */
-static int check_magic(struct snapshot *s, const uint8_t *head, size_t len,
+static int check_magic(struct snap_reader *s, const uint8_t *head, size_t len,
 		       GError **error)
 {
 	uint32_t format;
@@ -810,7 +810,7 @@ static int check_magic(struct snapshot *s, const uint8_t *head, size_t len,
  * hide what is wrong). snapshot_load() checks RAM pages again, on the
  * copy the guest runs on: the file may have changed in between.
  */
-static int verify_body(struct snapshot *s, GError **error)
+static int verify_body(struct snap_reader *s, GError **error)
 {
 	g_autoptr(GByteArray) buf = g_byte_array_new();
 	size_t off = s->body;
@@ -838,9 +838,9 @@ static int verify_body(struct snapshot *s, GError **error)
 	return 0;
 }
 
-int snapshot_open(const char *path, struct snapshot **ret, GError **error)
+int snapshot_open(const char *path, struct snap_reader **ret, GError **error)
 {
-	struct snapshot *s = snapshot_new(path, -1);
+	struct snap_reader *s = snapshot_new(path, -1);
 	uint8_t head[12];
 	struct stat st;
 	int r;
@@ -874,9 +874,9 @@ fail:
 }
 
 int snapshot_inspect(const char *path, const uint8_t *data, size_t len,
-		     struct snapshot **ret, GError **error)
+		     struct snap_reader **ret, GError **error)
 {
-	struct snapshot *s = snapshot_new(path, -1);
+	struct snap_reader *s = snapshot_new(path, -1);
 	int r;
 
 	s->data = data;
@@ -890,7 +890,7 @@ int snapshot_inspect(const char *path, const uint8_t *data, size_t len,
 	return 0;
 }
 
-int snapshot_next_record(struct snapshot *s, size_t *offset,
+int snapshot_next_record(struct snap_reader *s, size_t *offset,
 			 struct snap_record *rec, GError **ret_corrupt,
 			 GError **error)
 {
@@ -907,9 +907,9 @@ int snapshot_next_record(struct snapshot *s, size_t *offset,
 }
 
 int snapshot_receive(int fd, struct stream_io *io, const char *what,
-		     struct snapshot **ret, GError **error)
+		     struct snap_reader **ret, GError **error)
 {
-	struct snapshot *s = snapshot_new(what, fd);
+	struct snap_reader *s = snapshot_new(what, fd);
 	uint8_t head[12];
 	int r;
 
@@ -934,7 +934,7 @@ int snapshot_receive(int fd, struct stream_io *io, const char *what,
 	return 0;
 }
 
-int snapshot_send_verdict(struct snapshot *s, const struct compat_verdict *v,
+int snapshot_send_verdict(struct snap_reader *s, const struct compat_verdict *v,
 			  GError **error)
 {
 	g_autoptr(JsonNode) n = NULL;
@@ -964,7 +964,7 @@ int snapshot_send_verdict(struct snapshot *s, const struct compat_verdict *v,
 	return r;
 }
 
-int snapshot_send_complete(struct snapshot *s, GError **error)
+int snapshot_send_complete(struct snap_reader *s, GError **error)
 {
 	struct snap_writer w = { .fd = s->fd,
 				 .io = s->io,
@@ -991,7 +991,7 @@ int snapshot_send_complete(struct snapshot *s, GError **error)
 				     error);
 }
 
-int snapshot_await_commit(struct snapshot *s, GError **error)
+int snapshot_await_commit(struct snap_reader *s, GError **error)
 {
 	g_autoptr(GByteArray) buf = g_byte_array_new();
 	g_autoptr(GError) err = NULL;
@@ -1020,7 +1020,7 @@ int snapshot_await_commit(struct snapshot *s, GError **error)
 	return 0;
 }
 
-int snapshot_send_running(struct snapshot *s, GError **error)
+int snapshot_send_running(struct snap_reader *s, GError **error)
 {
 	struct snap_writer w = { .fd = s->fd,
 				 .io = s->io,
@@ -1036,7 +1036,7 @@ int snapshot_send_running(struct snapshot *s, GError **error)
  * `dst` and checked there, a piece at a time while it is in the cache:
  * what the guest runs on is what was checked, and the file is read once.
  */
-static int read_pages(struct snapshot *s, uint8_t *dst,
+static int read_pages(struct snap_reader *s, uint8_t *dst,
 		      const struct snap_record *rec, GError **error)
 {
 	size_t at = rec->data_at + 8, len = rec->len - 8;
@@ -1071,7 +1071,7 @@ static int page_given(const struct ram_cover *c, uint64_t p)
 	return (c->given[p / 64] >> (p % 64)) & 1;
 }
 
-static int cover(struct snapshot *s, struct ram_cover *c,
+static int cover(struct snap_reader *s, struct ram_cover *c,
 		 const struct snap_record *rec, uint64_t first, uint64_t n,
 		 GError **error)
 {
@@ -1090,7 +1090,7 @@ static int cover(struct snapshot *s, struct ram_cover *c,
 	return 0;
 }
 
-static int cover_check(struct snapshot *s, const struct ram_cover *c,
+static int cover_check(struct snap_reader *s, const struct ram_cover *c,
 		       GError **error)
 {
 	uint64_t p = 0, n = 1;
@@ -1109,7 +1109,7 @@ static int cover_check(struct snapshot *s, const struct ram_cover *c,
 			  s->path, p * PAGE, (p + n) * PAGE - 1, n);
 }
 
-static int load_ram(struct snapshot *s, struct machine *m,
+static int load_ram(struct snap_reader *s, struct machine *m,
 		    const struct snap_record *rec, struct ram_cover *c,
 		    GError **error)
 {
@@ -1154,7 +1154,7 @@ static int load_ram(struct snapshot *s, struct machine *m,
 	return cover(s, c, rec, off / PAGE, pages, error);
 }
 
-static int load_cpu(struct snapshot *s, struct machine *m,
+static int load_cpu(struct snap_reader *s, struct machine *m,
 		    const struct snap_record *rec, uint8_t *seen,
 		    GError **error)
 {
@@ -1189,7 +1189,7 @@ static int load_cpu(struct snapshot *s, struct machine *m,
 	return r;
 }
 
-static int load_vm(struct snapshot *s, struct machine *m,
+static int load_vm(struct snap_reader *s, struct machine *m,
 		   const struct snap_record *rec, GError **error)
 {
 	struct kvm_vm_state vs = { 0 }; /* the device clock may be absent */
@@ -1202,10 +1202,10 @@ static int load_vm(struct snapshot *s, struct machine *m,
 		r = error_setf(error, EINVAL,
 			       "%s: offset %zu: %zu bytes after the VM state",
 			       s->path, rec->at, rec->len - used);
-	return r < 0 ? r : kvm_vm_state_set(m->kvm, m->vmm->timers, &vs, error);
+	return r < 0 ? r : kvm_vm_state_set(m->kvm, m->devs->timers, &vs, error);
 }
 
-static int load_device(struct snapshot *s, struct machine *m,
+static int load_device(struct snap_reader *s, struct machine *m,
 		       const struct snap_record *rec, GHashTable *seen,
 		       GError **error)
 {
@@ -1220,19 +1220,19 @@ static int load_device(struct snapshot *s, struct machine *m,
 				  "device id",
 				  s->path, rec->at);
 	id = g_strndup((const char *)rec->data + 1, rec->data[0]);
-	dev = strlen(id) == rec->data[0] ? device_find(m->vmm, id) : NULL;
+	dev = strlen(id) == rec->data[0] ? device_find(m->devs, id) : NULL;
 	if (!dev || !dev->type->vms || g_hash_table_contains(seen, dev))
 		return error_setf(error, EINVAL,
 				  "%s: offset %zu: state for device '%s': %s",
 				  s->path, rec->at, id,
 				  !dev ? "no such device" : "a second time");
 	g_hash_table_add(seen, dev);
-	g_mutex_lock(&m->vmm->lock);
+	g_mutex_lock(&m->devs->lock);
 	r = vmstate_load(dev->type->vms, dev->state,
 			 rec->data + 1 + rec->data[0],
 			 rec->len - 1 - rec->data[0],
 			 rec->data_at + 1 + rec->data[0], id, &used, error);
-	g_mutex_unlock(&m->vmm->lock);
+	g_mutex_unlock(&m->devs->lock);
 	if (!r && used != rec->len - 1u - rec->data[0])
 		r = error_setf(error, EINVAL,
 			       "%s: offset %zu: bytes after device %s's state",
@@ -1245,7 +1245,7 @@ static int load_device(struct snapshot *s, struct machine *m,
  * reported in, and the fault points at its first record after the head
  * (RAM) and at its first record of state (its guest is paused from then).
  */
-static void stream_progress(struct snapshot *s, const struct snap_record *rec)
+static void stream_progress(struct snap_reader *s, const struct snap_record *rec)
 {
 	if (rec->at == s->body)
 		fault_point(FAULT_INCOMING_RAM);
@@ -1256,7 +1256,7 @@ static void stream_progress(struct snapshot *s, const struct snap_record *rec)
 	}
 }
 
-int snapshot_load(struct snapshot *s, struct machine *m, GError **error)
+int snapshot_load(struct snap_reader *s, struct machine *m, GError **error)
 {
 	g_autoptr(GHashTable) seen_dev = g_hash_table_new(NULL, NULL);
 	g_autofree uint8_t *seen_cpu = g_malloc0(m->kvm->ncpus);
@@ -1322,8 +1322,8 @@ end:
 					  i);
 	if (!vm)
 		return error_setf(error, EINVAL, "%s: no VM state", s->path);
-	for (guint i = 0; i < m->vmm->devices->len; i++) {
-		struct modvmm_device *dev = m->vmm->devices->pdata[i];
+	for (guint i = 0; i < m->devs->devices->len; i++) {
+		struct modvmm_device *dev = m->devs->devices->pdata[i];
 
 		if (!g_hash_table_contains(seen_dev, dev))
 			return error_setf(error, EINVAL,

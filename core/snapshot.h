@@ -7,7 +7,7 @@
 
 #include <glib.h>
 
-#include "../compat/manifest.h"
+#include "compat/manifest.h"
 #include "stream.h"
 
 struct machine;
@@ -62,7 +62,7 @@ int snapshot_save(struct machine *m, const char *path, uint64_t *ret_bytes,
  */
 struct stream_io;
 
-struct snapshot {
+struct snap_reader {
 	char *path;
 	const uint8_t *data; /* bytes being inspected (snapshot_inspect()) */
 	size_t len;	     /* of those, or of the file when it was opened */
@@ -91,8 +91,8 @@ struct snapshot {
  * machine is made for it (snapshot_load() checks each record again, on
  * the bytes it loads).
  */
-int snapshot_open(const char *path, struct snapshot **ret, GError **error);
-void snapshot_free(struct snapshot *s);
+int snapshot_open(const char *path, struct snap_reader **ret, GError **error);
+void snapshot_free(struct snap_reader *s);
 
 /* "HELLO", "RAM", ... as docs/stream-format.md names them; "unknown". */
 const char *snapshot_record_name(uint8_t type);
@@ -106,7 +106,7 @@ const char *snapshot_record_name(uint8_t type);
  * up to there. `data` must outlive the snapshot.
  */
 int snapshot_inspect(const char *path, const uint8_t *data, size_t len,
-		     struct snapshot **ret, GError **error);
+		     struct snap_reader **ret, GError **error);
 
 /*
  * The record at *offset of a snapshot_inspect() snapshot (s->body: the
@@ -116,7 +116,7 @@ int snapshot_inspect(const char *path, const uint8_t *data, size_t len,
  * the message in *ret_corrupt (format 1 has no checksums). Returns 1, or
  * 0 at the end of the data.
  */
-int snapshot_next_record(struct snapshot *s, size_t *offset,
+int snapshot_next_record(struct snap_reader *s, size_t *offset,
 			 struct snap_record *rec, GError **ret_corrupt,
 			 GError **error);
 
@@ -126,21 +126,21 @@ int snapshot_next_record(struct snapshot *s, size_t *offset,
  * the VERDICT and COMPLETE it sends back; the caller closes them).
  */
 int snapshot_receive(int fd, struct stream_io *io, const char *what,
-		     struct snapshot **ret, GError **error);
+		     struct snap_reader **ret, GError **error);
 
 /* Live migration: tells the source the verdict (a no-op for files). */
 struct compat_verdict;
-int snapshot_send_verdict(struct snapshot *s, const struct compat_verdict *v,
+int snapshot_send_verdict(struct snap_reader *s, const struct compat_verdict *v,
 			  GError **error);
-int snapshot_send_complete(struct snapshot *s, GError **error);
+int snapshot_send_complete(struct snap_reader *s, GError **error);
 /*
  * The commit (docs/stream-format.md): after COMPLETE, the source's
  * COMMIT awaited (anything else, its silence for the stream's timeout
  * or the connection closing is an error: the guest must not run here);
  * once the guest runs, RUNNING told.
  */
-int snapshot_await_commit(struct snapshot *s, GError **error);
-int snapshot_send_running(struct snapshot *s, GError **error);
+int snapshot_await_commit(struct snap_reader *s, GError **error);
+int snapshot_send_running(struct snap_reader *s, GError **error);
 
 /*
  * Loads RAM, vCPU, VM and device state into a machine created from the
@@ -151,6 +151,6 @@ int snapshot_send_running(struct snapshot *s, GError **error);
  * guest RAM: a file each exactly once, a migration stream each at least
  * once (its rounds send a page again when the guest rewrote it).
  */
-int snapshot_load(struct snapshot *s, struct machine *m, GError **error);
+int snapshot_load(struct snap_reader *s, struct machine *m, GError **error);
 
 #endif

@@ -16,7 +16,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include "../compat/error.h"
+#include "base/error.h"
 #include "crc32c.h"
 #include "stream.h"
 

@@ -30,7 +30,7 @@
 #include <gio/gio.h>
 #include <glib-unix.h>
 
-#include "../compat/error.h"
+#include "base/error.h"
 #include "sandbox.h"
 #include "stream.h"
 #include "tls.h"

@@ -12,9 +12,9 @@
 #include <errno.h>
 #include <string.h>
 
-#include "../compat/error.h"
+#include "base/error.h"
 #include "vmstate.h"
-#include "../compat/abi.h"
+#include "compat/abi-rules.h"
 
 int vmstate_kind_width(uint32_t kind)
 {
@@ -59,7 +59,7 @@ const char *vmstate_kind_name(uint32_t kind)
 	return kind < G_N_ELEMENTS(names) && names[kind] ? names[kind] : "?";
 }
 
-void vmstate_free(struct vms *v)
+void vmstate_free(struct state_desc *v)
 {
 	if (!v)
 		return;
@@ -73,13 +73,13 @@ void vmstate_free(struct vms *v)
 	g_free(v);
 }
 
-uint32_t vmstate_min_save(const struct vms *v)
+uint32_t vmstate_min_save(const struct state_desc *v)
 {
 	return v->d.min_save_version ? v->d.min_save_version : v->d.version;
 }
 
 /* Bytes of state a field covers, or 0 if it covers none. */
-static uint64_t field_state_size(const struct vms_field *vf)
+static uint64_t field_state_size(const struct state_field *vf)
 {
 	const struct modvmm_vmstate_field *f = &vf->f;
 	uint64_t elem = f->elem_kind == MODVMM_VMS_STRUCT
@@ -102,13 +102,13 @@ static uint64_t field_state_size(const struct vms_field *vf)
 }
 
 static int import(const char *where, const struct modvmm_vmstate *src,
-		  uint32_t state_size, int depth, struct vms **ret,
+		  uint32_t state_size, int depth, struct state_desc **ret,
 		  GError **error);
 
-static int field_check(const char *where, struct vms *v, uint32_t i, int depth,
+static int field_check(const char *where, struct state_desc *v, uint32_t i, int depth,
 		       GError **error)
 {
-	struct vms_field *vf = &v->fields[i];
+	struct state_field *vf = &v->fields[i];
 	const struct modvmm_vmstate_field *f = &vf->f;
 	const char *n = f->name;
 	uint64_t size;
@@ -205,10 +205,10 @@ static int field_check(const char *where, struct vms *v, uint32_t i, int depth,
 }
 
 static int import(const char *where, const struct modvmm_vmstate *src,
-		  uint32_t state_size, int depth, struct vms **ret,
+		  uint32_t state_size, int depth, struct state_desc **ret,
 		  GError **error)
 {
-	struct vms *v = g_new0(struct vms, 1);
+	struct state_desc *v = g_new0(struct state_desc, 1);
 	const char *p;
 	int r;
 
@@ -265,7 +265,7 @@ static int import(const char *where, const struct modvmm_vmstate *src,
 		goto fail;
 	}
 	/* Fields first, all of them, so that length fields can be found. */
-	v->fields = g_new0(struct vms_field, v->d.n_fields);
+	v->fields = g_new0(struct state_field, v->d.n_fields);
 	p = (const char *)v->d.fields;
 	for (uint32_t i = 0; i < v->d.n_fields; i++) {
 		const struct modvmm_vmstate_field *mf = (const void *)p;
@@ -294,12 +294,12 @@ static int import(const char *where, const struct modvmm_vmstate *src,
 			goto fail;
 	}
 
-	v->subs = g_new0(struct vms_sub, v->d.n_subsections);
+	v->subs = g_new0(struct state_sub, v->d.n_subsections);
 	p = (const char *)v->d.subsections;
 	for (uint32_t i = 0; i < v->d.n_subsections; i++) {
 		const struct modvmm_vmstate_subsection *ms = (const void *)p;
 		struct modvmm_vmstate_subsection s;
-		struct vms_sub *sub = &v->subs[i];
+		struct state_sub *sub = &v->subs[i];
 		size_t plen = strlen(v->name);
 
 		if (ms->size < sizeof(uint32_t) || ms->size > 4096 ||
@@ -348,7 +348,7 @@ fail:
 	return r;
 }
 
-static uint32_t count_subsections(const struct vms *v)
+static uint32_t count_subsections(const struct state_desc *v)
 {
 	uint32_t n = v->d.n_subsections;
 
@@ -362,8 +362,8 @@ static uint32_t count_subsections(const struct vms *v)
  * field's description or a subsection, with the description it sits in.
  */
 struct name_place {
-	const struct vms *v;
-	const struct vms *parent; /* NULL for the device's description */
+	const struct state_desc *v;
+	const struct state_desc *parent; /* NULL for the device's description */
 	const char *field;	  /* the struct field's name, or NULL */
 };
 
@@ -391,11 +391,11 @@ static int name_place_same(const struct name_place *a,
 	return a->field || !a->parent || a->parent->src == b->parent->src;
 }
 
-static int check_names(const char *where, const struct vms *top,
+static int check_names(const char *where, const struct state_desc *top,
 		       const struct name_place *here, GHashTable *seen,
 		       GError **error)
 {
-	const struct vms *v = here->v;
+	const struct state_desc *v = here->v;
 	const struct name_place *first = g_hash_table_lookup(seen, v->name);
 	struct name_place *p;
 	int r;
@@ -432,7 +432,7 @@ static int check_names(const char *where, const struct vms *top,
 }
 
 int vmstate_import(const char *where, const struct modvmm_vmstate *src,
-		   uint32_t state_size, struct vms **ret, GError **error)
+		   uint32_t state_size, struct state_desc **ret, GError **error)
 {
 	g_autoptr(GHashTable) seen = NULL;
 	struct name_place top;
@@ -520,10 +520,10 @@ static void set_state(uint8_t *at, int n, uint64_t v)
 	memcpy(at, &v, 8);
 }
 
-static int save_section(const struct vms *v, uint8_t *state, uint32_t version,
+static int save_section(const struct state_desc *v, uint8_t *state, uint32_t version,
 			uint8_t flags, GByteArray *out, GError **error);
 
-static int save_elems(const struct vms_field *vf, uint8_t *at, uint32_t n,
+static int save_elems(const struct state_field *vf, uint8_t *at, uint32_t n,
 		      GByteArray *out, GError **error)
 {
 	int w = vmstate_kind_width(vf->f.elem_kind);
@@ -551,7 +551,7 @@ static int save_elems(const struct vms_field *vf, uint8_t *at, uint32_t n,
 	return 0;
 }
 
-static int save_section(const struct vms *v, uint8_t *state, uint32_t version,
+static int save_section(const struct state_desc *v, uint8_t *state, uint32_t version,
 			uint8_t flags, GByteArray *out, GError **error)
 {
 	size_t nlen = strlen(v->name), len_at;
@@ -580,7 +580,7 @@ static int save_section(const struct vms *v, uint8_t *state, uint32_t version,
 	put_le(out, 0, 4);
 
 	for (uint32_t i = 0; i < v->d.n_fields; i++) {
-		const struct vms_field *vf = &v->fields[i];
+		const struct state_field *vf = &v->fields[i];
 		const struct modvmm_vmstate_field *f = &vf->f;
 		uint8_t *at = state + f->offset;
 		uint64_t n = 0;
@@ -636,7 +636,7 @@ static int save_section(const struct vms *v, uint8_t *state, uint32_t version,
 		}
 	}
 	for (uint32_t i = 0; i < v->d.n_subsections; i++) {
-		const struct vms_sub *s = &v->subs[i];
+		const struct state_sub *s = &v->subs[i];
 
 		if (s->needed && !s->needed(state))
 			continue;
@@ -655,7 +655,7 @@ static int save_section(const struct vms *v, uint8_t *state, uint32_t version,
 	return 0;
 }
 
-int vmstate_save(const struct vms *v, void *state, uint32_t version,
+int vmstate_save(const struct state_desc *v, void *state, uint32_t version,
 		 GByteArray *out, GError **error)
 {
 	guint start = out->len;
@@ -669,11 +669,11 @@ int vmstate_save(const struct vms *v, void *state, uint32_t version,
 /* ---- what a save would send ------------------------------------------ */
 
 /* Elements of a struct-kind field in `state`: 0 for any other kind. */
-static uint32_t struct_elems(const struct vms *v, const struct vms_field *vf,
+static uint32_t struct_elems(const struct state_desc *v, const struct state_field *vf,
 			     const uint8_t *state)
 {
 	const struct modvmm_vmstate_field *f = &vf->f;
-	const struct vms_field *lf;
+	const struct state_field *lf;
 
 	if (!vf->nested)
 		return 0;
@@ -688,7 +688,7 @@ static uint32_t struct_elems(const struct vms *v, const struct vms_field *vf,
 			     (uint64_t)f->count);
 }
 
-static void foreach_sub(const struct vms *v, uint32_t since, int top,
+static void foreach_sub(const struct state_desc *v, uint32_t since, int top,
 			GHashTable *seen, vmstate_sub_fn fn, void *opaque)
 {
 	for (uint32_t i = 0; i < v->d.n_fields; i++)
@@ -698,7 +698,7 @@ static void foreach_sub(const struct vms *v, uint32_t since, int top,
 					: since,
 				    0, seen, fn, opaque);
 	for (uint32_t i = 0; i < v->d.n_subsections; i++) {
-		const struct vms_sub *s = &v->subs[i];
+		const struct state_sub *s = &v->subs[i];
 
 		/* A description used by two fields has its subsections
 		 * once: a name means one description within a device. */
@@ -709,7 +709,7 @@ static void foreach_sub(const struct vms *v, uint32_t since, int top,
 	}
 }
 
-void vmstate_foreach_subsection(const struct vms *v, vmstate_sub_fn fn,
+void vmstate_foreach_subsection(const struct state_desc *v, vmstate_sub_fn fn,
 				void *opaque)
 {
 	g_autoptr(GHashTable) seen = g_hash_table_new(g_str_hash, g_str_equal);
@@ -717,11 +717,11 @@ void vmstate_foreach_subsection(const struct vms *v, vmstate_sub_fn fn,
 	foreach_sub(v, 0, 1, seen, fn, opaque);
 }
 
-static void foreach_struct(const struct vms *v, uint32_t since, int top,
+static void foreach_struct(const struct state_desc *v, uint32_t since, int top,
 			   GHashTable *seen, vmstate_struct_fn fn, void *opaque)
 {
 	for (uint32_t i = 0; i < v->d.n_fields; i++) {
-		const struct vms_field *vf = &v->fields[i];
+		const struct state_field *vf = &v->fields[i];
 		uint32_t s = top ? MAX(since, vf->f.since) : since;
 
 		if (!vf->nested || !g_hash_table_add(seen, vf->nested->name))
@@ -733,7 +733,7 @@ static void foreach_struct(const struct vms *v, uint32_t since, int top,
 		foreach_struct(v->subs[i].vms, since, 0, seen, fn, opaque);
 }
 
-void vmstate_foreach_struct(const struct vms *v, vmstate_struct_fn fn,
+void vmstate_foreach_struct(const struct state_desc *v, vmstate_struct_fn fn,
 			    void *opaque)
 {
 	g_autoptr(GHashTable) seen = g_hash_table_new(g_str_hash, g_str_equal);
@@ -741,13 +741,13 @@ void vmstate_foreach_struct(const struct vms *v, vmstate_struct_fn fn,
 	foreach_struct(v, 0, 1, seen, fn, opaque);
 }
 
-void vmstate_subsections_sent(const struct vms *v, const void *state,
+void vmstate_subsections_sent(const struct state_desc *v, const void *state,
 			      uint32_t version, GHashTable *ret)
 {
 	const uint8_t *st = state;
 
 	for (uint32_t i = 0; i < v->d.n_fields; i++) {
-		const struct vms_field *vf = &v->fields[i];
+		const struct state_field *vf = &v->fields[i];
 		uint32_t n;
 
 		if (vf->f.since > version)
@@ -760,7 +760,7 @@ void vmstate_subsections_sent(const struct vms *v, const void *state,
 				vf->nested->d.version, ret);
 	}
 	for (uint32_t i = 0; i < v->d.n_subsections; i++) {
-		const struct vms_sub *s = &v->subs[i];
+		const struct state_sub *s = &v->subs[i];
 
 		if (s->needed && !s->needed(state))
 			continue;
@@ -874,11 +874,11 @@ static int read_header(struct reader *rd, size_t end, const char *within,
 	return 0;
 }
 
-static int load_section(const struct vms *v, uint8_t *state, struct reader *rd,
+static int load_section(const struct state_desc *v, uint8_t *state, struct reader *rd,
 			const struct header *h, GError **error);
 
 /* A section that must be `v` (a nested struct): header, then the body. */
-static int load_nested(const struct vms *v, uint8_t *state, struct reader *rd,
+static int load_nested(const struct state_desc *v, uint8_t *state, struct reader *rd,
 		       size_t end, const char *within, GError **error)
 {
 	struct header h;
@@ -896,7 +896,7 @@ static int load_nested(const struct vms *v, uint8_t *state, struct reader *rd,
 	return load_section(v, state, rd, &h, error);
 }
 
-static int load_elems(const struct vms *v, const struct vms_field *vf,
+static int load_elems(const struct state_desc *v, const struct state_field *vf,
 		      uint8_t *at, uint32_t n, struct reader *rd, size_t end,
 		      GError **error)
 {
@@ -945,11 +945,11 @@ static int load_elems(const struct vms *v, const struct vms_field *vf,
 	return 0;
 }
 
-static int load_fields(const struct vms *v, uint8_t *state, uint32_t version,
+static int load_fields(const struct state_desc *v, uint8_t *state, uint32_t version,
 		       struct reader *rd, size_t end, GError **error)
 {
 	for (uint32_t i = 0; i < v->d.n_fields; i++) {
-		const struct vms_field *vf = &v->fields[i];
+		const struct state_field *vf = &v->fields[i];
 		const struct modvmm_vmstate_field *f = &vf->f;
 		uint8_t *at = state + f->offset;
 		const char *msg = NULL;
@@ -1033,13 +1033,13 @@ static int load_fields(const struct vms *v, uint8_t *state, uint32_t version,
 	return 0;
 }
 
-static int load_subsections(const struct vms *v, uint8_t *state,
+static int load_subsections(const struct state_desc *v, uint8_t *state,
 			    struct reader *rd, size_t end, GError **error)
 {
 	g_autofree uint8_t *seen = g_malloc0(v->d.n_subsections + 1u);
 
 	while (rd->pos < end) {
-		const struct vms_sub *sub = NULL;
+		const struct state_sub *sub = NULL;
 		size_t at = rd->pos;
 		struct header h;
 		uint32_t i;
@@ -1082,7 +1082,7 @@ static int load_subsections(const struct vms *v, uint8_t *state,
 	return 0;
 }
 
-static int load_section(const struct vms *v, uint8_t *state, struct reader *rd,
+static int load_section(const struct state_desc *v, uint8_t *state, struct reader *rd,
 			const struct header *h, GError **error)
 {
 	int r;
@@ -1140,7 +1140,7 @@ static int load_section(const struct vms *v, uint8_t *state, struct reader *rd,
 	return 0;
 }
 
-int vmstate_load_flags(const struct vms *v, void *state, const uint8_t *buf,
+int vmstate_load_flags(const struct state_desc *v, void *state, const uint8_t *buf,
 		       size_t len, size_t base, const char *id,
 		       unsigned int flags, const struct vmstate_trace *trace,
 		       size_t *ret_used, GError **error)
@@ -1194,11 +1194,11 @@ int vmstate_section_name(const uint8_t *buf, size_t len, size_t base,
  * reuses it are the same bytes on the wire, so both read "slot"; other
  * fields are named, so that two swapped fields of one kind differ.
  */
-static void layout_text(const struct vms *v, uint32_t version, GString *s)
+static void layout_text(const struct state_desc *v, uint32_t version, GString *s)
 {
 	g_string_append_printf(s, "%s@%u(", v->name, version);
 	for (uint32_t i = 0; i < v->d.n_fields; i++) {
-		const struct vms_field *vf = &v->fields[i];
+		const struct state_field *vf = &v->fields[i];
 		const struct modvmm_vmstate_field *f = &vf->f;
 
 		if (f->since > version || f->kind == MODVMM_VMS_VALIDATE)
@@ -1225,7 +1225,7 @@ static void layout_text(const struct vms *v, uint32_t version, GString *s)
 }
 
 /* Bytes a field always takes on the wire, or 0 if that depends. */
-static uint64_t wire_bytes(const struct vms_field *vf)
+static uint64_t wire_bytes(const struct state_field *vf)
 {
 	const struct modvmm_vmstate_field *f = &vf->f;
 
@@ -1244,11 +1244,11 @@ static uint64_t wire_bytes(const struct vms_field *vf)
 	return field_state_size(vf);
 }
 
-void vmstate_layout_fields(const struct vms *v, uint32_t version,
+void vmstate_layout_fields(const struct state_desc *v, uint32_t version,
 			   GPtrArray *ret)
 {
 	for (uint32_t i = 0; i < v->d.n_fields; i++) {
-		const struct vms_field *vf = &v->fields[i];
+		const struct state_field *vf = &v->fields[i];
 		const struct modvmm_vmstate_field *f = &vf->f;
 
 		if (f->since > version || f->kind == MODVMM_VMS_VALIDATE)
@@ -1270,7 +1270,7 @@ void vmstate_layout_fields(const struct vms *v, uint32_t version,
 	}
 }
 
-void vmstate_fingerprint(const struct vms *v, uint32_t version,
+void vmstate_fingerprint(const struct state_desc *v, uint32_t version,
 			 char out[VMS_FP_LEN + 1])
 {
 	g_autoptr(GString) s = g_string_new(NULL);
@@ -1282,12 +1282,12 @@ void vmstate_fingerprint(const struct vms *v, uint32_t version,
 	g_strlcpy(out, sum, VMS_FP_LEN + 1);
 }
 
-int vmstate_check_retired(const struct vms *v,
+int vmstate_check_retired(const struct state_desc *v,
 			  const struct machine_registry *r, const char *where,
 			  GError **error)
 {
 	for (uint32_t i = 0; i < v->d.n_fields; i++) {
-		const struct vms_field *vf = &v->fields[i];
+		const struct state_field *vf = &v->fields[i];
 		const struct machine_type *t;
 		char date[MACHINE_DATE_LEN];
 		uint32_t removed;

@@ -9,7 +9,7 @@
 
 #include <modvmm/vmstate.h>
 
-#include "../compat/machine.h"
+#include "compat/machine-types.h"
 
 /* Bounds on what a description may declare. */
 #define VMS_MAX_FIELDS 1024
@@ -24,31 +24,31 @@
 #define VMS_TAG_END 0x45   /* 'E' */
 #define VMS_FLAG_OPTIONAL 0x01
 
-struct vms;
+struct state_desc;
 
 /* A field as this host knows it: an imported copy. */
-struct vms_field {
+struct state_field {
 	struct modvmm_vmstate_field f;
-	struct vms *nested; /* STRUCT, arrays of STRUCT */
+	struct state_desc *nested; /* STRUCT, arrays of STRUCT */
 	int length_index;   /* VARRAY: index of its length field */
 };
 
-struct vms_sub {
+struct state_sub {
 	uint32_t flags;
-	struct vms *vms;
+	struct state_desc *vms;
 	int32_t (*needed)(const void *state);
 };
 
 /* A description as this host knows it, checked once at registration. */
-struct vms {
+struct state_desc {
 	struct modvmm_vmstate d;
 	/* The module's own: one description used in two places is one
 	 * description, two with one name are a conflict (vmstate_import). */
 	const struct modvmm_vmstate *src;
 	char *name;
 	uint32_t state_size; /* bytes of state it describes */
-	struct vms_field *fields;
-	struct vms_sub *subs;
+	struct state_field *fields;
+	struct state_sub *subs;
 };
 
 /*
@@ -56,18 +56,18 @@ struct vms {
  * state. `where` names its owner in messages ("module M: device type D").
  */
 int vmstate_import(const char *where, const struct modvmm_vmstate *src,
-		   uint32_t state_size, struct vms **ret, GError **error);
-void vmstate_free(struct vms *v);
+		   uint32_t state_size, struct state_desc **ret, GError **error);
+void vmstate_free(struct state_desc *v);
 
 /* "u8", "varray", ...; and bytes of an integer kind (0 for others). */
 const char *vmstate_kind_name(uint32_t kind);
 int vmstate_kind_width(uint32_t kind);
 
 /* Oldest version this description can save. */
-uint32_t vmstate_min_save(const struct vms *v);
+uint32_t vmstate_min_save(const struct state_desc *v);
 
 /* Appends one framed section for `state` at `version` to `out`. */
-int vmstate_save(const struct vms *v, void *state, uint32_t version,
+int vmstate_save(const struct state_desc *v, void *state, uint32_t version,
 		 GByteArray *out, GError **error);
 
 /*
@@ -76,9 +76,9 @@ int vmstate_save(const struct vms *v, void *state, uint32_t version,
  * description it sits in, `since` the first version of `v` at which it
  * can be on the wire (one inside a struct field comes with that field).
  */
-typedef void (*vmstate_sub_fn)(void *opaque, const struct vms_sub *s,
-			       const struct vms *parent, uint32_t since);
-void vmstate_foreach_subsection(const struct vms *v, vmstate_sub_fn fn,
+typedef void (*vmstate_sub_fn)(void *opaque, const struct state_sub *s,
+			       const struct state_desc *parent, uint32_t since);
+void vmstate_foreach_subsection(const struct state_desc *v, vmstate_sub_fn fn,
 				void *opaque);
 
 /*
@@ -86,9 +86,9 @@ void vmstate_foreach_subsection(const struct vms *v, vmstate_sub_fn fn,
  * subsections included), parents first, once per name: `parent` is the
  * description whose field holds it, `since` as for subsections.
  */
-typedef void (*vmstate_struct_fn)(void *opaque, const struct vms *desc,
-				  const struct vms *parent, uint32_t since);
-void vmstate_foreach_struct(const struct vms *v, vmstate_struct_fn fn,
+typedef void (*vmstate_struct_fn)(void *opaque, const struct state_desc *desc,
+				  const struct state_desc *parent, uint32_t since);
+void vmstate_foreach_struct(const struct state_desc *v, vmstate_struct_fn fn,
 			    void *opaque);
 
 /*
@@ -96,7 +96,7 @@ void vmstate_foreach_struct(const struct vms *v, vmstate_struct_fn fn,
  * vmstate_save() of `state` at `version` would put on the wire. Asks each
  * `needed` as a save does; runs no pre_save and writes nothing.
  */
-void vmstate_subsections_sent(const struct vms *v, const void *state,
+void vmstate_subsections_sent(const struct state_desc *v, const void *state,
 			      uint32_t version, GHashTable *ret);
 
 /* vmstate_load() flags. */
@@ -122,12 +122,12 @@ struct vmstate_trace {
  * device in messages; `base` is the section's offset in the whole stream,
  * for messages. *ret_used is the section's length on the wire.
  */
-int vmstate_load_flags(const struct vms *v, void *state, const uint8_t *buf,
+int vmstate_load_flags(const struct state_desc *v, void *state, const uint8_t *buf,
 		       size_t len, size_t base, const char *id,
 		       unsigned int flags, const struct vmstate_trace *trace,
 		       size_t *ret_used, GError **error);
 
-static inline int vmstate_load(const struct vms *v, void *state,
+static inline int vmstate_load(const struct state_desc *v, void *state,
 			       const uint8_t *buf, size_t len, size_t base,
 			       const char *id, size_t *ret_used, GError **error)
 {
@@ -152,7 +152,7 @@ int vmstate_section_name(const uint8_t *buf, size_t len, size_t base,
  * kinds and sizes in order, nested structs at their own version. Two hosts
  * with equal fingerprints for a version read each other's sections.
  */
-void vmstate_fingerprint(const struct vms *v, uint32_t version,
+void vmstate_fingerprint(const struct state_desc *v, uint32_t version,
 			 char out[VMS_FP_LEN + 1]);
 
 /*
@@ -163,7 +163,7 @@ void vmstate_fingerprint(const struct vms *v, uint32_t version,
  * '-' otherwise, BYTES 0 where the size depends on the state, STRUCT the
  * name of a nested description. Appended to `ret`.
  */
-void vmstate_layout_fields(const struct vms *v, uint32_t version,
+void vmstate_layout_fields(const struct state_desc *v, uint32_t version,
 			   GPtrArray *ret);
 
 /*
@@ -171,7 +171,7 @@ void vmstate_layout_fields(const struct vms *v, uint32_t version,
  * with `retired_in`) is refused unless that machine type is removed in
  * `r`. `where` names the owner, as for vmstate_import().
  */
-int vmstate_check_retired(const struct vms *v,
+int vmstate_check_retired(const struct state_desc *v,
 			  const struct machine_registry *r, const char *where,
 			  GError **error);
 

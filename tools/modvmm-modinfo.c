@@ -21,11 +21,12 @@
 
 #include <modvmm/abi.h>
 
-#include "../compat/abi.h"
-#include "../core/device.h"
-#include "../core/host.h"
-#include "../core/modinfo.h"
-#include "../core/vmm.h"
+#include "compat/abi-rules.h"
+#include "core/device.h"
+#include "core/host.h"
+#include "core/modinfo.h"
+#include "core/modules.h"
+#include "core/vm-devices.h"
 
 static gboolean opt_json;
 static gboolean opt_metadata_only;
@@ -125,8 +126,8 @@ static void print_sub_line(const char *key, const char *value)
 	printf("  %-12s %s\n", label, value);
 }
 
-static void print_sub_text(void *opaque, const struct vms_sub *s,
-			   const struct vms *parent, uint32_t since)
+static void print_sub_text(void *opaque, const struct state_sub *s,
+			   const struct state_desc *parent, uint32_t since)
 {
 	g_autoptr(GString) line = g_string_new(NULL);
 
@@ -162,7 +163,7 @@ static void print_prop_text(const struct modvmm_property *p)
 	print_sub_line("property", line->str);
 }
 
-static void print_state_text(const struct vms *v)
+static void print_state_text(const struct state_desc *v)
 {
 	g_autofree char *state = NULL;
 
@@ -206,8 +207,8 @@ static void add_string_or_null(JsonBuilder *b, const char *name,
 		json_builder_add_null_value(b);
 }
 
-static void sub_json(void *opaque, const struct vms_sub *s,
-		     const struct vms *parent, uint32_t since)
+static void sub_json(void *opaque, const struct state_sub *s,
+		     const struct state_desc *parent, uint32_t since)
 {
 	JsonBuilder *b = opaque;
 
@@ -286,17 +287,20 @@ static JsonNode *types_json(const struct module *m)
  * The module loaded as a host loads it, or NULL with the reason: the
  * loader's checks come first, and nothing of a module they refuse runs.
  */
-static struct module *module_load(struct vmm *vmm, const char *path,
+static struct module *module_load(const char *path, struct vm_devices **ret,
 				  GError **error)
 {
-	struct module *m = NULL;
+	char *files[] = { (char *)path, NULL };
+	struct modules_config cfg = {
+		.files = files,
+		.no_default_dir = 1,
+		.allowlist = opt_module_allowlist,
+		.policy = MODULES_ALL,
+	};
 
-	if (opt_module_allowlist &&
-	    loader_set_allowlist(vmm->loader, opt_module_allowlist, error) < 0)
+	if (modules_open(&cfg, ret, NULL, error) < 0)
 		return NULL;
-	if (loader_load(vmm->loader, path, &m, error) < 0)
-		return NULL;
-	return m;
+	return loader_modules((*ret)->loader)->pdata[0];
 }
 
 static void print_json(const char *path, const struct modinfo *mi,
@@ -326,7 +330,7 @@ int main(int argc, char **argv)
 	g_autoptr(GError) err = NULL;
 	struct modinfo *mi = NULL;
 	struct module *m = NULL;
-	struct vmm *vmm = NULL;
+	struct vm_devices *devs = NULL;
 
 	g_option_context_add_main_entries(ctx, options, NULL);
 	g_option_context_set_description(
@@ -354,8 +358,7 @@ int main(int argc, char **argv)
 		fflush(stdout);
 	}
 	if (!opt_metadata_only) {
-		vmm = vmm_new(host_services());
-		m = module_load(vmm, argv[1], &err);
+		m = module_load(argv[1], &devs, &err);
 		if (!m)
 			fprintf(stderr,
 				"modvmm-modinfo: metadata only, not loaded: "
@@ -366,8 +369,7 @@ int main(int argc, char **argv)
 		print_json(argv[1], mi, m);
 	else if (m)
 		print_types_text(m);
-	if (vmm)
-		vmm_free(vmm);
+	modules_close(devs);
 	modinfo_free(mi);
 	return 0;
 }

@@ -32,24 +32,21 @@
 #include <glib.h>
 #include <json-glib/json-glib.h>
 
-#include "../compat/error.h"
-#include "../compat/json-text.h"
-#include "../core/host.h"
-#include "../core/kvm-state.h"
-#include "../core/snapshot.h"
-#include "../core/vmm.h"
+#include "base/error.h"
+#include "base/json-text.h"
+#include "core/host.h"
+#include "core/modules.h"
+#include "core/kvm-state.h"
+#include "core/snapshot.h"
+#include "core/vm-devices.h"
 
 /* The magic and the u32 format version before a stream's first record. */
 #define STREAM_START (sizeof(SNAPSHOT_MAGIC) - 1 + 4)
 
-static char **opt_module_dirs;
+static struct modules_config opt_modules;
 static gboolean opt_json;
 
 static const GOptionEntry options[] = {
-	{ "module-dir", 'M', 0, G_OPTION_ARG_FILENAME_ARRAY, &opt_module_dirs,
-	  "Load descriptions from DIR (repeatable; default " MODVMM_MODULE_DIR
-	  ")",
-	  "DIR" },
 	{ "json", 'j', 0, G_OPTION_ARG_NONE, &opt_json,
 	  "Print JSON instead of text", NULL },
 	{ NULL },
@@ -180,10 +177,10 @@ static void json_field(void *opaque, const struct modvmm_vmstate_field *f,
 }
 
 /* The device type whose description is called `name`. */
-static const struct device_type *find(struct vmm *vmm, const char *name)
+static const struct device_type *find(struct vm_devices *devs, const char *name)
 {
-	for (guint i = 0; i < loader_modules(vmm->loader)->len; i++) {
-		const struct module *m = loader_modules(vmm->loader)->pdata[i];
+	for (guint i = 0; i < loader_modules(devs->loader)->len; i++) {
+		const struct module *m = loader_modules(devs->loader)->pdata[i];
 
 		for (guint j = 0; j < m->types->len; j++) {
 			const struct device_type *dt = m->types->pdata[j];
@@ -223,7 +220,7 @@ static void print_error(const GError *err)
 }
 
 /* Device state sections one after another: a stop at the first error. */
-static int show_sections(struct vmm *vmm, const char *path, const uint8_t *buf,
+static int show_sections(struct vm_devices *devs, const char *path, const uint8_t *buf,
 			 size_t len, const struct vmstate_trace *trace)
 {
 	g_autofree char *file = g_path_get_basename(path);
@@ -240,7 +237,7 @@ static int show_sections(struct vmm *vmm, const char *path, const uint8_t *buf,
 			print_error(err);
 			return 1;
 		}
-		dt = find(vmm, name);
+		dt = find(devs, name);
 		if (!dt) {
 			fflush(stdout);
 			fprintf(stderr,
@@ -306,7 +303,7 @@ static void fail(struct show *sh, const GError *err)
 	sh->status = 1;
 }
 
-static const struct manifest_device *manifest_find(const struct snapshot *s,
+static const struct manifest_device *manifest_find(const struct snap_reader *s,
 						   const char *id)
 {
 	for (guint i = 0; i < s->manifest->devices->len; i++) {
@@ -323,8 +320,8 @@ static const struct manifest_device *manifest_find(const struct snapshot *s,
  * A DEVICE record (u8 id length, the id, the device's section), decoded
  * with the description of the type the manifest gives that device.
  */
-static void show_device(struct show *sh, struct vmm *vmm,
-			const struct snapshot *s, const struct snap_record *rec,
+static void show_device(struct show *sh, struct vm_devices *devs,
+			const struct snap_reader *s, const struct snap_record *rec,
 			const char *checksum, int corrupt)
 {
 	static const int indent = 2;
@@ -352,7 +349,7 @@ static void show_device(struct show *sh, struct vmm *vmm,
 	id = g_strndup((const char *)rec->data + 1, idlen);
 	record_begin(sh, rec, checksum, id);
 	md = manifest_find(s, id);
-	dt = md ? loader_find_type(vmm->loader, md->type) : NULL;
+	dt = md ? loader_find_type(devs->loader, md->type) : NULL;
 	if (sh->b && md) {
 		json_builder_set_member_name(sh->b, "device_type");
 		json_builder_add_string_value(sh->b, md->type);
@@ -492,7 +489,7 @@ static const char *checksum_text(const struct show *sh, uint32_t format,
 	return sh->b ? "ok" : "checksum ok";
 }
 
-static void head_json(struct show *sh, const struct snapshot *s)
+static void head_json(struct show *sh, const struct snap_reader *s)
 {
 	JsonBuilder *b = sh->b;
 
@@ -519,12 +516,12 @@ static void head_json(struct show *sh, const struct snapshot *s)
  * walk goes on: its header's own checksum matched, so its length is the
  * one written.
  */
-static int show_snapshot(struct show *sh, struct vmm *vmm, const uint8_t *data,
+static int show_snapshot(struct show *sh, struct vm_devices *devs, const uint8_t *data,
 			 size_t len)
 {
 	g_autofree char *file = g_path_get_basename(sh->path);
 	g_autoptr(GError) err = NULL;
-	struct snapshot *s = NULL;
+	struct snap_reader *s = NULL;
 	size_t off = STREAM_START;
 	int end = 0, r;
 
@@ -557,7 +554,7 @@ static int show_snapshot(struct show *sh, struct vmm *vmm, const uint8_t *data,
 			break;
 		sum = checksum_text(sh, s->format, corrupt);
 		if (rec.type == SNAP_DEVICE) {
-			show_device(sh, vmm, s, &rec, sum, !!corrupt);
+			show_device(sh, devs, s, &rec, sum, !!corrupt);
 		} else if (rec.type == SNAP_CPU || rec.type == SNAP_VM) {
 			show_time(sh, &rec, sum, !!corrupt);
 		} else {
@@ -711,10 +708,12 @@ int main(int argc, char **argv)
 	g_autoptr(GError) err = NULL;
 	struct show sh = { 0 };
 	const uint8_t *data;
-	struct vmm *vmm;
+	struct vm_devices *devs;
 	size_t len;
 	int status;
 
+	g_option_context_add_main_entries(ctx, modules_options(&opt_modules),
+					  NULL);
 	g_option_context_add_main_entries(ctx, options, NULL);
 	if (!g_option_context_parse(ctx, &argc, &argv, &err)) {
 		fprintf(stderr, "modvmm-stream: %s\n", err->message);
@@ -732,9 +731,11 @@ int main(int argc, char **argv)
 	}
 	data = (const uint8_t *)g_mapped_file_get_contents(map);
 	len = g_mapped_file_get_length(map);
-	vmm = vmm_new(host_services());
-	loader_add_dirs(vmm->loader, opt_module_dirs, MODVMM_MODULE_DIR);
-	loader_load_all(vmm->loader, errors);
+	opt_modules.policy = MODULES_EACH;
+	if (modules_open(&opt_modules, &devs, errors, &err) < 0) {
+		fprintf(stderr, "modvmm-stream: %s\n", err->message);
+		return 1;
+	}
 	for (guint i = 0; i < errors->len; i++)
 		fprintf(stderr, "modvmm-stream: %s\n",
 			((GError *)errors->pdata[i])->message);
@@ -752,7 +753,7 @@ int main(int argc, char **argv)
 							json_field, b };
 			json_builder_begin_array(b);
 		}
-		status = show_sections(vmm, argv[1], data, len, &trace);
+		status = show_sections(devs, argv[1], data, len, &trace);
 		if (opt_json && !status)
 			json_builder_end_array(b);
 		/* One that does not load leaves the builder open. */
@@ -760,10 +761,10 @@ int main(int argc, char **argv)
 	} else if (len && data[0] == SNAP_VERDICT) {
 		status = show_answers(&sh, len);
 	} else {
-		status = show_snapshot(&sh, vmm, data, len);
+		status = show_snapshot(&sh, devs, data, len);
 	}
 	if (opt_json && sh.complete)
 		print_json(b);
-	vmm_free(vmm);
+	modules_close(devs);
 	return status;
 }

@@ -46,21 +46,19 @@
 #include <glib.h>
 #include <json-glib/json-glib.h>
 
-#include "../core/device.h"
-#include "../core/host.h"
-#include "../core/inventory.h"
-#include "../core/machine.h"
-#include "../core/vmm.h"
-#include "../compat/json-text.h"
-#include "../compat/negotiate.h"
+#include "core/device.h"
+#include "core/host.h"
+#include "core/modules.h"
+#include "core/inventory.h"
+#include "core/machine.h"
+#include "core/vm-devices.h"
+#include "base/json-text.h"
+#include "compat/negotiate.h"
 
-static char **opt_module_dirs;
+static struct modules_config opt_modules;
 static char *opt_machine;
 
 static const GOptionEntry options[] = {
-	{ "module-dir", 'M', 0, G_OPTION_ARG_FILENAME_ARRAY, &opt_module_dirs,
-	  "Load modules from DIR (repeatable; default " MODVMM_MODULE_DIR ")",
-	  "DIR" },
 	{ "machine", 0, 0, G_OPTION_ARG_STRING, &opt_machine,
 	  "Machine type named in the dump (default microvm)", "TYPE" },
 	{ NULL },
@@ -84,18 +82,18 @@ static void add_bool(JsonBuilder *b, const char *key, gboolean v)
 	json_builder_add_boolean_value(b, v);
 }
 
-static int elem_size(const struct vms_field *vf)
+static int elem_size(const struct state_field *vf)
 {
 	int w = vmstate_kind_width(vf->f.elem_kind);
 
 	return w ? w : (int)vf->f.stride;
 }
 
-static void describe(JsonBuilder *b, const struct vms *v,
-		     const struct vms_sub *sub, GHashTable *sent_on);
+static void describe(JsonBuilder *b, const struct state_desc *v,
+		     const struct state_sub *sub, GHashTable *sent_on);
 
 /* QEMU's "size" is the size of one element; arrays add a count. */
-static void field(JsonBuilder *b, const struct vms_field *vf,
+static void field(JsonBuilder *b, const struct state_field *vf,
 		  GHashTable *sent_on)
 {
 	const struct modvmm_vmstate_field *f = &vf->f;
@@ -150,8 +148,8 @@ static void field(JsonBuilder *b, const struct vms_field *vf,
  * GPtrArray of machine type names, for subsections at every depth, those
  * of nested structs' descriptions included).
  */
-static void describe(JsonBuilder *b, const struct vms *v,
-		     const struct vms_sub *sub, GHashTable *sent_on)
+static void describe(JsonBuilder *b, const struct state_desc *v,
+		     const struct state_sub *sub, GHashTable *sent_on)
 {
 	GPtrArray *on = sub ? g_hash_table_lookup(sent_on, v->name) : NULL;
 
@@ -184,7 +182,7 @@ static void describe(JsonBuilder *b, const struct vms *v,
 }
 
 /* Adds `machine` to the list of each subsection a save would send. */
-static void mark_sent(GHashTable *on, const struct vms *v, const void *state,
+static void mark_sent(GHashTable *on, const struct state_desc *v, const void *state,
 		      const char *machine)
 {
 	g_autoptr(GHashTable) sent = g_hash_table_new(g_str_hash, g_str_equal);
@@ -217,7 +215,7 @@ static void drop_log(void *opaque, const char *id, uint32_t level,
  * The machine types on which a newly created device of type `dt` sends
  * each of its subsections: what a bugfix type gates shows here.
  */
-static GHashTable *subsections_sent_on(struct vmm *vmm,
+static GHashTable *subsections_sent_on(struct vm_devices *devs,
 				       const struct device_type *dt)
 {
 	const struct machine_registry *r = machine_registry();
@@ -225,25 +223,25 @@ static GHashTable *subsections_sent_on(struct vmm *vmm,
 		g_hash_table_new_full(g_str_hash, g_str_equal, g_free,
 				      (GDestroyNotify)g_ptr_array_unref);
 
-	struct vmm_sinks sinks = vmm->sinks;
+	struct vm_devices_sinks sinks = devs->sinks;
 
 	/* A device that cannot be made from its defaults alone (a disk
 	 * needs its file) is not an error here: it shows no subsections. */
-	vmm->sinks.log = drop_log;
+	devs->sinks.log = drop_log;
 	for (size_t i = 0; dt->vms && i < r->n_types; i++) {
 		const struct machine_type *t = &r->types[i];
 		g_autofree char *spec = machine_device_spec(r, t, dt->t.name);
 		struct modvmm_device *dev;
 
 		if (machine_status(r, t, NULL, NULL) == MACHINE_REMOVED ||
-		    device_create(vmm, spec, &dev, NULL) < 0)
+		    device_create(devs, spec, &dev, NULL) < 0)
 			continue;
-		g_mutex_lock(&vmm->lock);
+		g_mutex_lock(&devs->lock);
 		mark_sent(on, dt->vms, dev->state, t->name);
-		g_mutex_unlock(&vmm->lock);
+		g_mutex_unlock(&devs->lock);
 		device_destroy(dev);
 	}
-	vmm->sinks = sinks;
+	devs->sinks = sinks;
 	return on;
 }
 
@@ -489,25 +487,29 @@ static int cmd_dump(int argc, char **argv)
 	g_autoptr(JsonNode) inv = NULL, src_node = NULL;
 	const char *machine;
 	struct manifest *src;
-	struct vmm *vmm;
+	struct vm_devices *devs;
 	int status = 0;
 
+	g_option_context_add_main_entries(ctx, modules_options(&opt_modules),
+					  NULL);
 	g_option_context_add_main_entries(ctx, options, NULL);
 	if (!g_option_context_parse(ctx, &argc, &argv, &err)) {
 		fprintf(stderr, "modvmm-vmstate: %s\n", err->message);
 		return 2;
 	}
 	machine = opt_machine ? opt_machine : "microvm";
-	vmm = vmm_new(host_services());
-	loader_add_dirs(vmm->loader, opt_module_dirs, MODVMM_MODULE_DIR);
-	loader_load_all(vmm->loader, errors);
+	opt_modules.policy = MODULES_EACH;
+	if (modules_open(&opt_modules, &devs, errors, &err) < 0) {
+		fprintf(stderr, "modvmm-vmstate: %s\n", err->message);
+		return 1;
+	}
 	for (guint i = 0; i < errors->len; i++) {
 		fprintf(stderr, "modvmm-vmstate: %s\n",
 			((GError *)errors->pdata[i])->message);
 		status = 1;
 	}
-	for (guint i = 0; i < loader_modules(vmm->loader)->len; i++) {
-		const struct module *m = loader_modules(vmm->loader)->pdata[i];
+	for (guint i = 0; i < loader_modules(devs->loader)->len; i++) {
+		const struct module *m = loader_modules(devs->loader)->pdata[i];
 
 		for (guint j = 0; j < m->types->len; j++)
 			g_ptr_array_add(types, m->types->pdata[j]);
@@ -516,7 +518,7 @@ static int cmd_dump(int argc, char **argv)
 	/* The rule's own view of each type, as an inventory and a source
 	 * list it (compat/manifest.h), for diff and matrix. */
 	inv = manifest_node(
-		inventory_host(vmm->loader, machine_registry(), NULL));
+		inventory_host(devs->loader, machine_registry(), NULL));
 	src = manifest_new(MANIFEST_GUEST);
 	src->abi = manifest_str(src, MODVMM_ABI_STRING);
 	src->machine = manifest_str(src, machine);
@@ -552,7 +554,7 @@ static int cmd_dump(int argc, char **argv)
 		json_builder_begin_object(b);
 		add_str(b, "Name", dt->t.name);
 		if (dt->vms) {
-			GHashTable *on = subsections_sent_on(vmm, dt);
+			GHashTable *on = subsections_sent_on(devs, dt);
 
 			add_int(b, "version_id", dt->vms->d.version);
 			add_int(b, "minimum_version_id",
@@ -574,7 +576,7 @@ static int cmd_dump(int argc, char **argv)
 	json_generator_set_root(gen, root);
 	text = json_generator_to_data(gen, NULL);
 	printf("%s\n", text);
-	vmm_free(vmm);
+	modules_close(devs);
 	return status;
 }
 

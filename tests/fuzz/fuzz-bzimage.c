@@ -9,7 +9,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 
-#include "../../core/bzimage.h"
+#include "core/bzimage.h"
 
 #define RAM (16u << 20)
 

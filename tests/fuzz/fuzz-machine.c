@@ -13,9 +13,9 @@
 
 #include <modvmm/virtio.h>
 
-#include "../../core/device.h"
-#include "../../core/kvm.h"
-#include "../../core/loader.h"
+#include "core/device.h"
+#include "core/kvm.h"
+#include "core/loader.h"
 #include "fuzz-machine.h"
 
 /* Descriptor tables are aligned by hand: one member per line. */
@@ -114,11 +114,11 @@ static struct modvmm_device *add_device(struct machine *m, struct module *mod,
 	dt->module = mod;
 	dt->instances = 1;
 	g_ptr_array_add(mod->types, dt);
-	dev->vmm = m->vmm;
+	dev->devs = m->devs;
 	dev->type = dt;
 	dev->id = g_strdup(id);
 	dev->state = g_malloc0(size);
-	g_ptr_array_add(m->vmm->devices, dev);
+	g_ptr_array_add(m->devs->devices, dev);
 	return dev;
 }
 
@@ -134,7 +134,7 @@ struct machine *fuzz_machine(void)
 	if (machine_create(&cfg, &m, NULL) < 0 || m->kvm)
 		abort();
 	kvm = g_new0(struct kvm, 1);
-	kvm->vmm = m->vmm;
+	kvm->devs = m->devs;
 	kvm->sys_fd = kvm->vm_fd = -1;
 	for (size_t i = 0; i < G_N_ELEMENTS(kvm->irqfd); i++)
 		kvm->irqfd[i] = -1;
@@ -163,11 +163,11 @@ void fuzz_machine_reset(struct machine *m)
 	if (mmap(kvm->ram, kvm->ram_size, PROT_READ | PROT_WRITE,
 		 MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, -1, 0) != kvm->ram)
 		abort();
-	for (guint i = 0; i < m->vmm->devices->len; i++) {
-		struct modvmm_device *dev = m->vmm->devices->pdata[i];
+	for (guint i = 0; i < m->devs->devices->len; i++) {
+		struct modvmm_device *dev = m->devs->devices->pdata[i];
 
 		memset(dev->state, 0, dev->type->t.instance_size);
 	}
-	fx = ((struct modvmm_device *)m->vmm->devices->pdata[0])->state;
+	fx = ((struct modvmm_device *)m->devs->devices->pdata[0])->state;
 	fx->dma_on = 1;
 }

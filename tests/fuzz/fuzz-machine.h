@@ -2,7 +2,7 @@
 #ifndef TESTS_FUZZ_MACHINE_H
 #define TESTS_FUZZ_MACHINE_H
 
-#include "../../core/machine.h"
+#include "core/machine.h"
 
 /*
  * The machine the migration targets (fuzz-snapshot, fuzz-verdict) stand

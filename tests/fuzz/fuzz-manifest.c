@@ -22,8 +22,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../../compat/json-text.h"
-#include "../../compat/negotiate.h"
+#include "base/json-text.h"
+#include "compat/negotiate.h"
 
 /*
  * The in-tree modules' inventory (corpus/manifest/1-inventory-real) with

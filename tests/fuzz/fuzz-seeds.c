@@ -24,18 +24,18 @@
 
 #include <modvmm/virtio.h>
 
-#include "../../core/device.h"
-#include "../../core/kvm-state.h"
-#include "../../core/kvm.h"
-#include "../../core/loader.h"
-#include "../../core/snapshot.h"
+#include "core/device.h"
+#include "core/kvm-state.h"
+#include "core/kvm.h"
+#include "core/loader.h"
+#include "core/snapshot.h"
 #include "fuzz-machine.h"
 
 /* The state the seeds carry: not all zeros, every field in range. */
 static void fill(struct machine *m)
 {
-	struct modvmm_device *fx = m->vmm->devices->pdata[0];
-	struct modvmm_device *vd = m->vmm->devices->pdata[1];
+	struct modvmm_device *fx = m->devs->devices->pdata[0];
+	struct modvmm_device *vd = m->devs->devices->pdata[1];
 	struct modvmm_virtio *v = vd->state;
 	struct fx_state *fs = fx->state;
 
@@ -145,8 +145,8 @@ static void seed(const char *dir, const char *name, uint32_t format, int align,
 		abort();
 	for (const char *o = check ? "" : order; *o; o++) {
 		if (*o == 'D') {
-			for (guint i = 0; i < m->vmm->devices->len; i++)
-				device_record(&w, m->vmm->devices->pdata[i]);
+			for (guint i = 0; i < m->devs->devices->len; i++)
+				device_record(&w, m->devs->devices->pdata[i]);
 		} else if (*o == 'V') {
 			vm_record(&w);
 		} else if (*o == 'C') {
@@ -160,7 +160,7 @@ static void seed(const char *dir, const char *name, uint32_t format, int align,
 }
 
 /* One section of state, as a DEVICE, CPU or VM record carries it. */
-static void section(const char *dir, const struct vms *v, void *state)
+static void section(const char *dir, const struct state_desc *v, void *state)
 {
 	g_autoptr(GByteArray) sec = g_byte_array_new();
 	int fd = create(dir, "vmstate", v->name);
@@ -188,7 +188,7 @@ int main(int argc, char **argv)
 	seed(argv[1], "check-v2", SNAPSHOT_FORMAT, 0, 0, 1, "");
 
 	m = fuzz_machine();
-	vd = m->vmm->devices->pdata[1];
+	vd = m->devs->devices->pdata[1];
 	section(argv[1], vd->type->vms, vd->state);
 	cs->n_msrs = 1;
 	cs->msr_index[0] = 0x10;

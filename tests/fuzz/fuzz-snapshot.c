@@ -26,13 +26,13 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
-#include "../../core/crc32c.h"
-#include "../../core/snapshot.h"
+#include "core/crc32c.h"
+#include "core/snapshot.h"
 #include "fuzz-machine.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
-static void check_head(const struct snapshot *s, size_t size)
+static void check_head(const struct snap_reader *s, size_t size)
 {
 	if (s->specs->len != s->manifest->devices->len ||
 	    s->ids->len != s->specs->len || s->body > size ||
@@ -48,7 +48,7 @@ static void check_head(const struct snapshot *s, size_t size)
 	}
 }
 
-static void same_head(const struct snapshot *a, const struct snapshot *b)
+static void same_head(const struct snap_reader *a, const struct snap_reader *b)
 {
 	if (strcmp(a->machine, b->machine) || a->alias != b->alias ||
 	    a->memory != b->memory || a->cpus != b->cpus ||
@@ -69,7 +69,7 @@ static void verbose(const char *what, const GError *err)
 			err ? err->message : "accepted");
 }
 
-static void load_body(struct snapshot *s)
+static void load_body(struct snap_reader *s)
 {
 	struct machine *m = fuzz_machine();
 	g_autoptr(GError) err = NULL;
@@ -121,7 +121,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *in, size_t size)
 	static int fd = -1;
 	g_autofree char *path = NULL;
 	g_autoptr(GError) err = NULL, stream_err = NULL;
-	struct snapshot *s = NULL, *st = NULL;
+	struct snap_reader *s = NULL, *st = NULL;
 	int r, rs;
 
 	if (size)

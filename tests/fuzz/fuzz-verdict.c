@@ -20,14 +20,14 @@
  * crashes the source, whose guest goes on running on any refusal.
  */
 #define _GNU_SOURCE /* memfd_create */
-#include "../../core/migration.c"
+#include "core/migration.c"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <sys/mman.h>
 
-#include "../../core/device.h"
-#include "../../core/loader.h"
+#include "core/device.h"
+#include "core/loader.h"
 #include "fuzz-machine.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
@@ -49,9 +49,9 @@ static void quiet(const char *domain, GLogLevelFlags level, const char *msg,
 
 static void save_devices(struct machine *m, const struct compat_verdict *cv)
 {
-	for (guint i = 0; i < m->vmm->devices->len; i++) {
-		struct modvmm_device *dev = m->vmm->devices->pdata[i];
-		const struct vms *v = dev->type->vms;
+	for (guint i = 0; i < m->devs->devices->len; i++) {
+		struct modvmm_device *dev = m->devs->devices->pdata[i];
+		const struct state_desc *v = dev->type->vms;
 		g_autoptr(GByteArray) out = g_byte_array_new();
 		g_autofree void *copy = g_memdup2(dev->state, v->state_size);
 		g_autoptr(GError) err = NULL;

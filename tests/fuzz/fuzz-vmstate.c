@@ -18,8 +18,8 @@
 
 #include <modvmm/virtio.h>
 
-#include "../../core/kvm-state.h"
-#include "../../core/vmstate.h"
+#include "core/kvm-state.h"
+#include "core/vmstate.h"
 
 struct fifo {
 	uint8_t count;
@@ -114,9 +114,9 @@ static const struct modvmm_vmstate desc = {
 	.n_subsections = 1,
 };
 
-static const struct vms *virtio_vms(void)
+static const struct state_desc *virtio_vms(void)
 {
-	static struct vms *v;
+	static struct state_desc *v;
 
 	if (!v && vmstate_import("virtio", &modvmm_virtio_vmstate,
 				 sizeof(struct modvmm_virtio), &v, NULL) < 0)
@@ -125,11 +125,11 @@ static const struct vms *virtio_vms(void)
 }
 
 /* The description named in the section's header, if it is one of those. */
-static const struct vms *named(const uint8_t *data, size_t size)
+static const struct state_desc *named(const uint8_t *data, size_t size)
 {
 	static const struct {
 		const char *name;
-		const struct vms *(*vms)(void);
+		const struct state_desc *(*vms)(void);
 	} descs[] = {
 		{ "kvm-cpu", kvm_state_cpu_vms },
 		{ "kvm-vm", kvm_state_vm_vms },
@@ -153,7 +153,7 @@ static void verbose(const GError *err)
 }
 
 /* Any description: the invariants that need no knowledge of its fields. */
-static void load_any(const struct vms *v, const uint8_t *data, size_t size)
+static void load_any(const struct state_desc *v, const uint8_t *data, size_t size)
 {
 	g_autofree uint8_t *s = g_malloc0(v->state_size);
 	g_autofree uint8_t *before = g_malloc0(v->state_size);
@@ -183,8 +183,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	static struct vms *v;
-	const struct vms *other = named(data, size);
+	static struct state_desc *v;
+	const struct state_desc *other = named(data, size);
 	struct st s, before, again;
 	GByteArray *out;
 	GError *err = NULL;

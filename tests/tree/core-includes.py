@@ -1,8 +1,9 @@
 #!/usr/bin/env python3
 # SPDX-License-Identifier: LGPL-2.1-or-later
 """core/ has no include cycle: taking a file's .c and .h as one unit, no
-unit includes one that includes it back, directly or through others, and
-compat/ includes nothing of core/ (ARCHITECTURE.md, "Layout").
+unit includes one that includes it back, directly or through others; and
+base/, compat/ and core/ include nothing of a layer above them
+(docs/hacking.md).
 
     core-includes.py SOURCE_ROOT
 
@@ -51,18 +52,23 @@ def cycles(graph):
 def main():
     root = sys.argv[1]
     core = cycles(units(os.path.join(root, "core")))
-    compat_dir = os.path.join(root, "compat")
-    upward = [f"compat/{f} includes {inc}"
-              for f in sorted(os.listdir(compat_dir))
-              for inc in re.findall(r'^#include "(\.\./core/[^"]+)"',
-                                    open(os.path.join(compat_dir, f)).read(),
-                                    re.M)]
+    # Each layer includes only from itself and the layers below it.
+    below = {"base": {"base"}, "compat": {"base", "compat"},
+             "core": {"base", "compat", "core"}}
+    upward = [f"{layer}/{f} includes {inc}"
+              for layer, allowed in below.items()
+              for f in sorted(os.listdir(os.path.join(root, layer)))
+              if f.endswith((".c", ".h"))
+              for inc in re.findall(r'^#include "(\w+)/[^"]+"',
+                                    open(os.path.join(root, layer, f)).read(),
+                                    re.M)
+              if inc not in allowed]
     print("1..2")
     print(f"{'not ok' if core else 'ok'} 1 - core/ has no include cycle")
     for c in core:
         print("#   " + " -> ".join(c))
-    print(f"{'not ok' if upward else 'ok'} 2 - compat/ includes nothing "
-          f"of core/")
+    print(f"{'not ok' if upward else 'ok'} 2 - base/, compat/ and core/ "
+          f"include nothing of a layer above them")
     for u in upward:
         print("#   " + u)
     return 1 if core or upward else 0

@@ -22,10 +22,10 @@
  */
 #include <string.h>
 
-#include "../../compat/manifest.h"
-#include "../../compat/negotiate.h"
-#include "../../core/inventory.h"
-#include "../../core/vmstate.h"
+#include "compat/manifest.h"
+#include "compat/negotiate.h"
+#include "core/inventory.h"
+#include "core/vmstate.h"
 #include "compat-random.h"
 
 #define CR_MAX_FIELDS 6
@@ -598,8 +598,8 @@ static void on_field(void *opaque, const struct modvmm_vmstate_field *f,
 
 struct cr_case {
 	struct cr_desc *a, *b;
-	struct vms *va, *vb;
-	struct vms *va_read; /* the source's, loading every version it saves */
+	struct state_desc *va, *vb;
+	struct state_desc *va_read; /* the source's, loading every version it saves */
 	uint8_t *state;	     /* the source's */
 	GHashTable *b_names;
 };
@@ -877,8 +877,8 @@ static int has_reason(const GPtrArray *a, const char *part)
 struct cr_node {
 	struct cr_desc *d;
 	char version[24];
-	struct vms *vms;
-	struct vms *vms_read;	    /* loads every version it saves */
+	struct state_desc *vms;
+	struct state_desc *vms_read;	    /* loads every version it saves */
 	GHashTable *names;	    /* its field names, slots aside */
 	struct manifest *inventory; /* as read from its JSON; on first use */
 	char *error;		    /* why it could not be imported */

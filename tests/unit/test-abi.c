@@ -3,7 +3,7 @@
 #include <errno.h>
 
 #include "check-tap.h"
-#include "../../compat/abi.h"
+#include "compat/abi-rules.h"
 
 static const struct {
 	uint32_t host_major, host_minor, mod_major, mod_minor;

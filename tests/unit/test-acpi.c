@@ -12,7 +12,7 @@
 #include <modvmm/device.h>
 
 #include "check-tap.h"
-#include "../../core/acpi.h"
+#include "core/acpi.h"
 
 #define RAM (1u << 20)
 

@@ -6,8 +6,8 @@
 #include <errno.h>
 
 #include "check-tap.h"
-#include "../../core/boot.h"
-#include "../../core/bzimage.h"
+#include "core/boot.h"
+#include "core/bzimage.h"
 
 #define RAM (256ull << 20)
 

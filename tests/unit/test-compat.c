@@ -8,9 +8,9 @@
 #include <errno.h>
 
 #include "check-tap.h"
-#include "../../compat/manifest.h"
-#include "../../compat/negotiate.h"
-#include "../../core/vmstate.h"
+#include "compat/manifest.h"
+#include "compat/negotiate.h"
+#include "core/vmstate.h"
 
 /* Rows override the defaults that FX() fills in. */
 #pragma GCC diagnostic ignored "-Woverride-init"
@@ -478,7 +478,7 @@ static int check_slot(const struct modvmm_vmstate *d, enum reg r,
 		      GError **error)
 {
 	struct manifest *inv = inventory(r);
-	struct vms *v = NULL;
+	struct state_desc *v = NULL;
 	int ret;
 
 	ck_assert_int_eq(vmstate_import("module m: device type d", d,
@@ -526,7 +526,7 @@ END_TEST
 /* A slot and the field reusing it are the same bytes on the wire. */
 START_TEST(test_compat_slot_reuse_keeps_the_layout)
 {
-	struct vms *a = NULL, *b = NULL;
+	struct state_desc *a = NULL, *b = NULL;
 	char fa[VMS_FP_LEN + 1], fb[VMS_FP_LEN + 1];
 
 	ck_assert_int_eq(vmstate_import("m", &unused_desc,
@@ -599,7 +599,7 @@ static const struct modvmm_vmstate pt_renamed_desc =
 static void fingerprint_of(const struct modvmm_vmstate *d,
 			   char out[VMS_FP_LEN + 1])
 {
-	struct vms *v = NULL;
+	struct state_desc *v = NULL;
 	GError *err = NULL;
 
 	ck_assert_msg(vmstate_import("m", d, sizeof(struct pts), &v, &err) ==

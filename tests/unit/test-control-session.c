@@ -9,7 +9,7 @@
 #include <unistd.h>
 
 #include "check-tap.h"
-#include "../../core/control-cmds.h"
+#include "core/control-cmds.h"
 
 static char *moddir;
 static struct machine *m;
@@ -36,7 +36,7 @@ static void setup(void)
 	chmod(moddir, 0755);
 	copy_fixture("fx-slot.so");
 	dirs[0] = moddir;
-	cfg.module_dirs = dirs;
+	cfg.modules.dirs = dirs;
 	ck_assert_msg(machine_create(&cfg, &m, &err) == 0, "%s",
 		      err ? err->message : "");
 }

@@ -8,7 +8,7 @@
 #include <errno.h>
 
 #include "check-tap.h"
-#include "../../compat/negotiate.h"
+#include "compat/negotiate.h"
 
 static void leaf(struct cpu_model *m, uint32_t fn, uint32_t idx, uint32_t eax,
 		 uint32_t ebx, uint32_t ecx, uint32_t edx)

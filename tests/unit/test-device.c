@@ -7,11 +7,11 @@
 
 #include "check-tap.h"
 #include "fixture.h"
-#include "../../core/device.h"
-#include "../../core/host.h"
-#include "../../core/vmm.h"
+#include "core/device.h"
+#include "core/host.h"
+#include "core/vm-devices.h"
 
-static struct vmm *vmm;
+static struct vm_devices *devs;
 static GPtrArray *logs;
 static uint32_t irq_calls[VMM_IRQ_LINES];
 
@@ -34,18 +34,18 @@ static void setup(void)
 {
 	g_autofree char *path = fixture_path("fx-ok.so");
 
-	vmm = vmm_new(host_services());
+	devs = vm_devices_new(host_services());
 	logs = g_ptr_array_new_with_free_func(g_free);
 	memset(irq_calls, 0, sizeof(irq_calls));
-	vmm->sinks.log = sink_log;
-	vmm->sinks.irq = sink_irq;
-	ck_assert_int_eq(loader_load(vmm->loader, path, NULL, NULL), 0);
+	devs->sinks.log = sink_log;
+	devs->sinks.irq = sink_irq;
+	ck_assert_int_eq(loader_load(devs->loader, path, NULL, NULL), 0);
 }
 
 static void teardown(void)
 {
-	device_destroy_all(vmm);
-	vmm_free(vmm);
+	device_destroy_all(devs);
+	vm_devices_free(devs);
 	g_ptr_array_unref(logs);
 }
 
@@ -54,7 +54,7 @@ static struct fixture_state *create(const char *spec)
 	struct modvmm_device *dev = NULL;
 	GError *err = NULL;
 
-	if (device_create(vmm, spec, &dev, &err) < 0)
+	if (device_create(devs, spec, &dev, &err) < 0)
 		ck_abort_msg("%s: %s", spec, err->message);
 	return dev->state;
 }
@@ -71,7 +71,7 @@ START_TEST(test_device_property_defaults)
 	ck_assert_str_eq(s->p_str, "dflt");
 	ck_assert_uint_eq(s->port, 0x700);
 	ck_assert_uint_eq(s->realized, 1);
-	ck_assert_ptr_nonnull(device_find(vmm, "fx-ok-dev0"));
+	ck_assert_ptr_nonnull(device_find(devs, "fx-ok-dev0"));
 	ck_assert_uint_eq(logs->len, 1);
 	ck_assert_str_eq(logs->pdata[0], "fx-ok-dev0: realized at port 0x700");
 }
@@ -124,9 +124,9 @@ START_TEST(test_device_bad_spec_table)
 {
 	GError *err = NULL;
 
-	ck_assert_int_lt(device_create(vmm, bad_specs[_i].spec, NULL, &err), 0);
+	ck_assert_int_lt(device_create(devs, bad_specs[_i].spec, NULL, &err), 0);
 	ck_assert_error(err, bad_specs[_i].error);
-	ck_assert_uint_eq(vmm->devices->len, 0);
+	ck_assert_uint_eq(devs->devices->len, 0);
 	g_error_free(err);
 }
 END_TEST
@@ -137,7 +137,7 @@ START_TEST(test_device_duplicate_id_refused)
 
 	create("fx-ok-dev,id=d0");
 	ck_assert_int_eq(
-		device_create(vmm, "fx-ok-dev,id=d0,port=0x10", NULL, &err),
+		device_create(devs, "fx-ok-dev,id=d0,port=0x10", NULL, &err),
 		-EEXIST);
 	ck_assert_error(err, "device id 'd0' is in use");
 	g_error_free(err);
@@ -149,13 +149,13 @@ START_TEST(test_device_pio_dispatch)
 	struct fixture_state *s = create("fx-ok-dev,id=d0");
 	uint64_t v;
 
-	ck_assert_int_eq(vmm_pio_write(vmm, 0x701, 2, 0x1234), 0);
+	ck_assert_int_eq(vm_devices_pio_write(devs, 0x701, 2, 0x1234), 0);
 	ck_assert_uint_eq(s->last_write, 0x1234);
 	ck_assert_uint_eq(s->last_width, 2);
 	/* The fixture reads back last_write + offset + width. */
-	ck_assert_int_eq(vmm_pio_read(vmm, 0x702, 1, &v), 0);
+	ck_assert_int_eq(vm_devices_pio_read(devs, 0x702, 1, &v), 0);
 	ck_assert_uint_eq(v, (0x1234 + 2 + 1) & 0xff);
-	ck_assert_int_eq(vmm_pio_read(vmm, 0x700, 4, &v), 0);
+	ck_assert_int_eq(vm_devices_pio_read(devs, 0x700, 4, &v), 0);
 	ck_assert_uint_eq(v, 0x1234 + 0 + 4);
 }
 END_TEST
@@ -165,16 +165,16 @@ START_TEST(test_device_unclaimed_reads_all_ones)
 	uint64_t v = 0;
 
 	create("fx-ok-dev,id=d0");
-	ck_assert_int_eq(vmm_pio_read(vmm, 0x800, 1, &v), -ENOENT);
+	ck_assert_int_eq(vm_devices_pio_read(devs, 0x800, 1, &v), -ENOENT);
 	ck_assert_uint_eq(v, 0xff);
-	ck_assert_int_eq(vmm_pio_read(vmm, 0x800, 4, &v), -ENOENT);
+	ck_assert_int_eq(vm_devices_pio_read(devs, 0x800, 4, &v), -ENOENT);
 	ck_assert_uint_eq(v, 0xffffffff);
 	/* Straddling the region's end is not the region's. */
-	ck_assert_int_eq(vmm_pio_read(vmm, 0x703, 2, &v), -ENOENT);
-	ck_assert_int_eq(vmm_pio_write(vmm, 0x800, 1, 1), -ENOENT);
-	ck_assert_int_eq(bus_unclaimed_first(vmm->pio, 0x800), 1);
-	ck_assert_int_eq(bus_unclaimed_first(vmm->pio, 0x800), 0);
-	ck_assert_int_eq(bus_unclaimed_first(vmm->pio, 0x801), 1);
+	ck_assert_int_eq(vm_devices_pio_read(devs, 0x703, 2, &v), -ENOENT);
+	ck_assert_int_eq(vm_devices_pio_write(devs, 0x800, 1, 1), -ENOENT);
+	ck_assert_int_eq(bus_unclaimed_first(devs->pio, 0x800), 1);
+	ck_assert_int_eq(bus_unclaimed_first(devs->pio, 0x800), 0);
+	ck_assert_int_eq(bus_unclaimed_first(devs->pio, 0x801), 1);
 }
 END_TEST
 
@@ -186,7 +186,7 @@ START_TEST(test_device_overlap_refused_and_undone)
 
 	/* d1's PIO is free and claimed first; its MMIO overlaps d0's, so
 	 * realize fails and the PIO claim must be undone. */
-	ck_assert_int_eq(device_create(vmm,
+	ck_assert_int_eq(device_create(devs,
 				       "fx-ok-dev,id=d1,port=0x10,"
 				       "mmio=0xd0000080",
 				       NULL, &err),
@@ -196,10 +196,10 @@ START_TEST(test_device_overlap_refused_and_undone)
 			"fx-mmio 0xd0000080-0xd000017f overlaps fx-mmio of "
 			"d0 at 0xd0000000-0xd00000ff");
 	g_error_free(err);
-	ck_assert_int_eq(vmm_pio_read(vmm, 0x10, 1, &v), -ENOENT);
-	ck_assert_int_eq(vmm_pio_write(vmm, 0x702, 1, 7), 0);
+	ck_assert_int_eq(vm_devices_pio_read(devs, 0x10, 1, &v), -ENOENT);
+	ck_assert_int_eq(vm_devices_pio_write(devs, 0x702, 1, 7), 0);
 	ck_assert_uint_eq(s->last_write, 7);
-	ck_assert_uint_eq(vmm->devices->len, 1);
+	ck_assert_uint_eq(devs->devices->len, 1);
 }
 END_TEST
 
@@ -209,20 +209,20 @@ START_TEST(test_device_mmio_dispatch_and_release)
 	struct fixture_state *s;
 	uint64_t v;
 
-	ck_assert_int_eq(device_create(vmm, "fx-ok-dev,id=d0,mmio=0xd0000000",
+	ck_assert_int_eq(device_create(devs, "fx-ok-dev,id=d0,mmio=0xd0000000",
 				       &dev, NULL),
 			 0);
 	s = dev->state;
-	ck_assert_int_eq(vmm_mmio_write(vmm, 0xd00000f8, 8, 0x1122334455667788),
+	ck_assert_int_eq(vm_devices_mmio_write(devs, 0xd00000f8, 8, 0x1122334455667788),
 			 0);
 	ck_assert_uint_eq(s->last_write, 0x1122334455667788);
-	ck_assert_int_eq(vmm_mmio_read(vmm, 0xd0000010, 8, &v), 0);
+	ck_assert_int_eq(vm_devices_mmio_read(devs, 0xd0000010, 8, &v), 0);
 	ck_assert_uint_eq(v, 0x1122334455667788 + 0x10 + 8);
-	ck_assert_int_eq(vmm_mmio_read(vmm, 0xd00000fc, 8, &v), -ENOENT);
-	ck_assert_int_eq(vmm_mmio_read(vmm, 0xd0000000, 3, &v), -ENOENT);
+	ck_assert_int_eq(vm_devices_mmio_read(devs, 0xd00000fc, 8, &v), -ENOENT);
+	ck_assert_int_eq(vm_devices_mmio_read(devs, 0xd0000000, 3, &v), -ENOENT);
 	device_destroy(dev);
-	ck_assert_int_eq(vmm_mmio_read(vmm, 0xd0000010, 8, &v), -ENOENT);
-	ck_assert_int_eq(vmm_pio_read(vmm, 0x700, 1, &v), -ENOENT);
+	ck_assert_int_eq(vm_devices_mmio_read(devs, 0xd0000010, 8, &v), -ENOENT);
+	ck_assert_int_eq(vm_devices_pio_read(devs, 0x700, 1, &v), -ENOENT);
 }
 END_TEST
 
@@ -235,12 +235,12 @@ START_TEST(test_device_timer_fires_and_raises_irq)
 	/* Functional, not a timing assertion: wait up to 10 s for 1 ms. */
 	for (int i = 0; i < 1000 && !fired; i++) {
 		g_usleep(10000);
-		g_mutex_lock(&vmm->lock);
+		g_mutex_lock(&devs->lock);
 		fired = s->timer_fired;
-		g_mutex_unlock(&vmm->lock);
+		g_mutex_unlock(&devs->lock);
 	}
 	ck_assert_uint_eq(fired, 1);
-	ck_assert_uint_eq(vmm->irq_level[7], 1);
+	ck_assert_uint_eq(devs->irq_level[7], 1);
 	ck_assert_uint_eq(irq_calls[7], 1);
 }
 END_TEST
@@ -249,14 +249,14 @@ START_TEST(test_device_clock_frozen_while_paused)
 {
 	uint64_t a, b;
 
-	timers_pause(vmm->timers);
-	a = timers_clock_ns(vmm->timers);
+	timers_pause(devs->timers);
+	a = timers_clock_ns(devs->timers);
 	g_usleep(2000);
-	b = timers_clock_ns(vmm->timers);
+	b = timers_clock_ns(devs->timers);
 	ck_assert_uint_eq(a, b);
-	timers_resume(vmm->timers);
+	timers_resume(devs->timers);
 	g_usleep(2000);
-	ck_assert_uint_gt(timers_clock_ns(vmm->timers), b);
+	ck_assert_uint_gt(timers_clock_ns(devs->timers), b);
 }
 END_TEST
 
@@ -265,14 +265,14 @@ START_TEST(test_device_clock_advance)
 {
 	uint64_t a, b;
 
-	timers_pause(vmm->timers);
-	a = timers_clock_ns(vmm->timers);
-	timers_advance(vmm->timers, 5000000000ull);
-	ck_assert_uint_eq(timers_clock_ns(vmm->timers), a + 5000000000ull);
-	timers_resume(vmm->timers);
-	a = timers_clock_ns(vmm->timers);
-	timers_advance(vmm->timers, 7000000000ull);
-	b = timers_clock_ns(vmm->timers);
+	timers_pause(devs->timers);
+	a = timers_clock_ns(devs->timers);
+	timers_advance(devs->timers, 5000000000ull);
+	ck_assert_uint_eq(timers_clock_ns(devs->timers), a + 5000000000ull);
+	timers_resume(devs->timers);
+	a = timers_clock_ns(devs->timers);
+	timers_advance(devs->timers, 7000000000ull);
+	b = timers_clock_ns(devs->timers);
 	ck_assert_uint_ge(b, a + 7000000000ull);
 	ck_assert_uint_lt(b, a + 8000000000ull);
 }
@@ -283,13 +283,13 @@ START_TEST(test_device_destroy_with_armed_timer)
 	struct modvmm_device *dev = NULL;
 
 	/* An hour away: destroy must free it without waiting or firing. */
-	ck_assert_int_eq(device_create(vmm,
+	ck_assert_int_eq(device_create(devs,
 				       "fx-ok-dev,id=d0,timer_ns=3600000000000",
 				       &dev, NULL),
 			 0);
 	ck_assert_uint_eq(dev->timers->len, 1);
 	device_destroy(dev);
-	ck_assert_uint_eq(vmm->devices->len, 0);
+	ck_assert_uint_eq(devs->devices->len, 0);
 }
 END_TEST
 
@@ -298,8 +298,8 @@ START_TEST(test_device_reset_all)
 	struct fixture_state *a = create("fx-ok-dev,id=d0");
 	struct fixture_state *b = create("fx-ok-dev,id=d1,port=0x10");
 
-	device_reset_all(vmm);
-	device_reset_all(vmm);
+	device_reset_all(devs);
+	device_reset_all(devs);
 	ck_assert_uint_eq(a->resets, 2);
 	ck_assert_uint_eq(b->resets, 2);
 }
@@ -308,7 +308,7 @@ END_TEST
 START_TEST(test_memory_bounds)
 {
 	uint8_t lo[4096], hi[4096], buf[8];
-	struct memory *mem = vmm->mem;
+	struct memory *mem = devs->mem;
 
 	memset(lo, 0x11, sizeof(lo));
 	memset(hi, 0x22, sizeof(hi));
@@ -337,17 +337,17 @@ START_TEST(test_debug_exit_write_requests_exit)
 		g_build_filename(g_getenv("MODULE_DIR"), "debug-exit.so", NULL);
 	uint64_t v;
 
-	ck_assert_int_eq(loader_load(vmm->loader, path, NULL, NULL), 0);
+	ck_assert_int_eq(loader_load(devs->loader, path, NULL, NULL), 0);
 	ck_assert_int_eq(
-		device_create(vmm, "debug-exit,iobase=0x604", NULL, NULL), 0);
-	ck_assert_uint_eq(vmm->last_request, 0);
-	ck_assert_int_eq(vmm_pio_write(vmm, 0x604, 1, 0x2a), 0);
-	ck_assert_uint_eq(vmm->last_request, MODVMM_REQUEST_EXIT);
-	ck_assert_uint_eq(vmm->last_request_arg, 0x2a);
+		device_create(devs, "debug-exit,iobase=0x604", NULL, NULL), 0);
+	ck_assert_uint_eq(devs->last_request, 0);
+	ck_assert_int_eq(vm_devices_pio_write(devs, 0x604, 1, 0x2a), 0);
+	ck_assert_uint_eq(devs->last_request, MODVMM_REQUEST_EXIT);
+	ck_assert_uint_eq(devs->last_request_arg, 0x2a);
 	/* Write-only: reads are all-ones, and the next port is not claimed. */
-	ck_assert_int_eq(vmm_pio_read(vmm, 0x604, 1, &v), 0);
+	ck_assert_int_eq(vm_devices_pio_read(devs, 0x604, 1, &v), 0);
 	ck_assert_uint_eq(v, 0xff);
-	ck_assert_int_eq(vmm_pio_read(vmm, 0x605, 1, &v), -ENOENT);
+	ck_assert_int_eq(vm_devices_pio_read(devs, 0x605, 1, &v), -ENOENT);
 }
 END_TEST
 
@@ -457,35 +457,35 @@ START_TEST(test_doorbell_without_ioeventfd)
 	static int owner;
 
 	rang = 0;
-	ck_assert_int_eq(ioevent_add(vmm->ioevents, &owner, MODVMM_SPACE_PIO,
+	ck_assert_int_eq(ioevent_add(devs->ioevents, &owner, MODVMM_SPACE_PIO,
 				     0x510, 4, 1, ring, GUINT_TO_POINTER(1),
 				     NULL),
 			 0);
-	ck_assert_int_eq(ioevent_add(vmm->ioevents, &owner, MODVMM_SPACE_PIO,
+	ck_assert_int_eq(ioevent_add(devs->ioevents, &owner, MODVMM_SPACE_PIO,
 				     0x510, 4, 1, ring, NULL, &err),
 			 -EBUSY);
 	ck_assert_error(err, "doorbell at 0x510 value 1 is taken");
-	g_mutex_lock(&vmm->lock);
+	g_mutex_lock(&devs->lock);
 	ck_assert_int_eq(
-		ioevents_write(vmm->ioevents, MODVMM_SPACE_PIO, 0x510, 4, 1),
+		ioevents_write(devs->ioevents, MODVMM_SPACE_PIO, 0x510, 4, 1),
 		1);
 	/* Another value, width or space is an ordinary write. */
 	ck_assert_int_eq(
-		ioevents_write(vmm->ioevents, MODVMM_SPACE_PIO, 0x510, 4, 2),
+		ioevents_write(devs->ioevents, MODVMM_SPACE_PIO, 0x510, 4, 2),
 		0);
 	ck_assert_int_eq(
-		ioevents_write(vmm->ioevents, MODVMM_SPACE_PIO, 0x510, 2, 1),
+		ioevents_write(devs->ioevents, MODVMM_SPACE_PIO, 0x510, 2, 1),
 		0);
 	ck_assert_int_eq(
-		ioevents_write(vmm->ioevents, MODVMM_SPACE_MMIO, 0x510, 4, 1),
+		ioevents_write(devs->ioevents, MODVMM_SPACE_MMIO, 0x510, 4, 1),
 		0);
-	g_mutex_unlock(&vmm->lock);
-	ck_assert_int_eq(vmm_pio_write(vmm, 0x510, 4, 1), 0);
+	g_mutex_unlock(&devs->lock);
+	ck_assert_int_eq(vm_devices_pio_write(devs, 0x510, 4, 1), 0);
 	ck_assert_uint_eq(rang, 2);
-	g_mutex_lock(&vmm->lock);
-	ioevents_remove_owner(vmm->ioevents, &owner);
-	g_mutex_unlock(&vmm->lock);
-	ck_assert_int_eq(vmm_pio_write(vmm, 0x510, 4, 1), -ENOENT);
+	g_mutex_lock(&devs->lock);
+	ioevents_remove_owner(devs->ioevents, &owner);
+	g_mutex_unlock(&devs->lock);
+	ck_assert_int_eq(vm_devices_pio_write(devs, 0x510, 4, 1), -ENOENT);
 	ck_assert_uint_eq(rang, 2);
 }
 END_TEST

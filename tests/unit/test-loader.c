@@ -12,22 +12,22 @@
 #include <unistd.h>
 
 #include "check-tap.h"
-#include "../../core/device.h"
-#include "../../core/host.h"
-#include "../../compat/error.h"
-#include "../../core/vmm.h"
+#include "core/device.h"
+#include "core/host.h"
+#include "base/error.h"
+#include "core/vm-devices.h"
 
-static struct vmm *vmm;
+static struct vm_devices *devs;
 
 static void setup(void)
 {
-	vmm = vmm_new(host_services());
+	devs = vm_devices_new(host_services());
 }
 
 static void teardown(void)
 {
-	device_destroy_all(vmm);
-	vmm_free(vmm);
+	device_destroy_all(devs);
+	vm_devices_free(devs);
 }
 
 /* Loads a fixture; returns the error (or NULL) for the caller to check. */
@@ -35,7 +35,7 @@ static GError *load(const char *file, struct module **ret)
 {
 	g_autofree char *path = fixture_path(file);
 	GError *err = NULL;
-	int r = loader_load(vmm->loader, path, ret, &err);
+	int r = loader_load(devs->loader, path, ret, &err);
 
 	ck_assert_msg((r < 0) == (err != NULL), "%s: r=%d but error %s", file,
 		      r, err ? "set" : "not set");
@@ -57,7 +57,7 @@ static void check_refusal(const char *file, const char *message)
 #pragma GCC diagnostic pop
 	err = load(file, NULL);
 	ck_assert_error(err, expected);
-	ck_assert_uint_eq(loader_modules(vmm->loader)->len, 0);
+	ck_assert_uint_eq(loader_modules(devs->loader)->len, 0);
 	g_error_free(err);
 }
 
@@ -162,7 +162,7 @@ START_TEST(test_loader_descriptor_shorter_zero_filled)
 	ck_assert_ptr_null(m->desc.init);
 	ck_assert_ptr_null(m->desc.exit);
 	ck_assert_ptr_nonnull(
-		loader_find_type(vmm->loader, "fx-desc-short-dev"));
+		loader_find_type(devs->loader, "fx-desc-short-dev"));
 }
 END_TEST
 
@@ -174,11 +174,11 @@ START_TEST(test_loader_oldest_sdk_module_loads)
 
 	ck_assert_ptr_null(load("fx-sdk10.so", &m));
 	ck_assert_str_eq(m->info->abi, "1.0");
-	dt = loader_find_type(vmm->loader, "fx-sdk10-dev");
+	dt = loader_find_type(devs->loader, "fx-sdk10-dev");
 	ck_assert_ptr_nonnull(dt);
 	ck_assert_uint_lt(dt->t.size, sizeof(struct modvmm_device_type));
 	ck_assert_ptr_null(dt->t.vmstate);
-	ck_assert_int_eq(device_create(vmm, "fx-sdk10-dev,id=old0", NULL, NULL),
+	ck_assert_int_eq(device_create(devs, "fx-sdk10-dev,id=old0", NULL, NULL),
 			 0);
 }
 END_TEST
@@ -191,8 +191,8 @@ START_TEST(test_loader_ok_registers_types)
 	ck_assert_ptr_null(load("fx-ok.so", &m));
 	ck_assert_str_eq(m->info->name, "fx-ok");
 	ck_assert_int_eq(m->info->intree, 1);
-	ck_assert_int_eq(loader_tainted(vmm->loader), 0);
-	dt = loader_find_type(vmm->loader, "fx-ok-dev");
+	ck_assert_int_eq(loader_tainted(devs->loader), 0);
+	dt = loader_find_type(devs->loader, "fx-ok-dev");
 	ck_assert_ptr_nonnull(dt);
 	ck_assert_ptr_eq(dt->module, m);
 	ck_assert_uint_eq(dt->t.n_properties, 10);
@@ -202,9 +202,9 @@ END_TEST
 START_TEST(test_loader_out_of_tree_taints)
 {
 	ck_assert_ptr_null(load("fx-ok.so", NULL));
-	ck_assert_int_eq(loader_tainted(vmm->loader), 0);
+	ck_assert_int_eq(loader_tainted(devs->loader), 0);
 	ck_assert_ptr_null(load("fx-ok2.so", NULL));
-	ck_assert_int_eq(loader_tainted(vmm->loader), 1);
+	ck_assert_int_eq(loader_tainted(devs->loader), 1);
 }
 END_TEST
 
@@ -236,7 +236,7 @@ START_TEST(test_loader_duplicate_device_type_refused)
 	ck_assert_ptr_null(load("fx-dup-a.so", NULL));
 	err = load("fx-dup-b.so", NULL);
 	ck_assert_error(err, expected);
-	ck_assert_uint_eq(loader_modules(vmm->loader)->len, 1);
+	ck_assert_uint_eq(loader_modules(devs->loader)->len, 1);
 	g_error_free(err);
 }
 END_TEST
@@ -246,7 +246,7 @@ START_TEST(test_loader_abort_ctor_really_aborts)
 {
 	g_autofree char *path = fixture_path("fx-abort-ctor-good.so");
 
-	loader_load(vmm->loader, path, NULL, NULL);
+	loader_load(devs->loader, path, NULL, NULL);
 }
 END_TEST
 
@@ -286,7 +286,7 @@ START_TEST(test_loader_group_writable_file_refused)
 	GError *err = NULL;
 
 	ck_assert_int_eq(chmod(file, 0664), 0);
-	ck_assert_int_lt(loader_load(vmm->loader, file, NULL, &err), 0);
+	ck_assert_int_lt(loader_load(devs->loader, file, NULL, &err), 0);
 	ck_assert_error(err, expected);
 	g_error_free(err);
 	remove_tmp(dir, file);
@@ -303,12 +303,12 @@ START_TEST(test_loader_world_writable_dir_refused)
 	GError *err = NULL;
 
 	ck_assert_int_eq(chmod(dir, 0777), 0);
-	ck_assert_int_lt(loader_load(vmm->loader, file, NULL, &err), 0);
+	ck_assert_int_lt(loader_load(devs->loader, file, NULL, &err), 0);
 	ck_assert_error(err, expected);
 	g_error_free(err);
 	/* The same file in a private directory loads. */
 	ck_assert_int_eq(chmod(dir, 0700), 0);
-	ck_assert_int_eq(loader_load(vmm->loader, file, NULL, NULL), 0);
+	ck_assert_int_eq(loader_load(devs->loader, file, NULL, NULL), 0);
 	remove_tmp(dir, file);
 }
 END_TEST
@@ -323,7 +323,7 @@ START_TEST(test_loader_group_writable_dir_refused)
 	GError *err = NULL;
 
 	ck_assert_int_eq(chmod(dir, 0770), 0);
-	ck_assert_int_eq(loader_load(vmm->loader, file, NULL, &err), -EPERM);
+	ck_assert_int_eq(loader_load(devs->loader, file, NULL, &err), -EPERM);
 	ck_assert_error(err, expected);
 	g_error_free(err);
 	ck_assert_int_eq(chmod(dir, 0700), 0);
@@ -342,7 +342,7 @@ START_TEST(test_loader_foreign_owner_refused)
 	GError *err = NULL;
 
 	ck_assert_int_eq(chown(file, 65534, (gid_t)-1), 0);
-	ck_assert_int_eq(loader_load(vmm->loader, file, NULL, &err), -EPERM);
+	ck_assert_int_eq(loader_load(devs->loader, file, NULL, &err), -EPERM);
 	ck_assert_error(err, expected);
 	g_error_free(err);
 	remove_tmp(dir, file);
@@ -367,12 +367,12 @@ START_TEST(test_loader_symlink_into_untrusted_dir_refused)
 
 	ck_assert_int_eq(symlink(file, link), 0);
 	ck_assert_int_eq(chmod(dir, 0777), 0);
-	ck_assert_int_eq(loader_load(vmm->loader, link, NULL, &err), -EPERM);
+	ck_assert_int_eq(loader_load(devs->loader, link, NULL, &err), -EPERM);
 	ck_assert_error(err, expected);
 	g_clear_error(&err);
 	/* Trusted again, the link loads the file it points to. */
 	ck_assert_int_eq(chmod(dir, 0700), 0);
-	ck_assert_int_eq(loader_load(vmm->loader, link, &m, NULL), 0);
+	ck_assert_int_eq(loader_load(devs->loader, link, &m, NULL), 0);
 	ck_assert_str_eq(m->path, file);
 	unlink(link);
 	rmdir(trusted);
@@ -400,17 +400,17 @@ START_TEST(test_loader_symlink_out_of_module_dirs_refused)
 	GError *err = NULL;
 
 	ck_assert_int_eq(symlink(file, link), 0);
-	loader_add_dir(vmm->loader, moddir);
-	ck_assert_int_eq(loader_load(vmm->loader, link, NULL, &err), -EPERM);
+	loader_add_dir(devs->loader, moddir);
+	ck_assert_int_eq(loader_load(devs->loader, link, NULL, &err), -EPERM);
 	ck_assert_error(err, expected);
 	g_clear_error(&err);
-	ck_assert_int_eq(loader_load_all(vmm->loader, errors), 0);
+	ck_assert_int_eq(loader_load_all(devs->loader, errors), 0);
 	ck_assert_uint_eq(errors->len, 1);
 	ck_assert_str_eq(((GError *)errors->pdata[0])->message, expected);
-	ck_assert_uint_eq(loader_modules(vmm->loader)->len, 0);
+	ck_assert_uint_eq(loader_modules(devs->loader)->len, 0);
 	/* Its own directory made a module directory, the file loads. */
-	loader_add_dir(vmm->loader, dir);
-	ck_assert_int_eq(loader_load(vmm->loader, file, NULL, NULL), 0);
+	loader_add_dir(devs->loader, dir);
+	ck_assert_int_eq(loader_load(devs->loader, file, NULL, NULL), 0);
 	unlink(link);
 	rmdir(moddir);
 	remove_tmp(dir, file);
@@ -425,7 +425,7 @@ START_TEST(test_loader_fifo_refused_without_blocking)
 	GError *err = NULL;
 
 	ck_assert_int_eq(mkfifo(fifo, 0600), 0);
-	ck_assert_int_eq(loader_load(vmm->loader, fifo, NULL, &err), -EINVAL);
+	ck_assert_int_eq(loader_load(devs->loader, fifo, NULL, &err), -EINVAL);
 	ck_assert_error(err, "fifo.so: not a regular file");
 	g_error_free(err);
 	unlink(fifo);
@@ -477,7 +477,7 @@ START_TEST(test_loader_stale_descriptor_names_stepped_over)
 	ck_assert_ptr_null(load("fx-ok2.so", &m));
 	ck_assert_str_eq(m->desc.name, "fx-ok2");
 	ck_assert_int_gt(m->fd, fds[3]);
-	ck_assert_ptr_nonnull(loader_find_type(vmm->loader, "fx-ok2-dev"));
+	ck_assert_ptr_nonnull(loader_find_type(devs->loader, "fx-ok2-dev"));
 	for (int i = 0; i < 4; i++)
 		dlclose(held[i]);
 }
@@ -528,12 +528,12 @@ START_TEST(test_loader_allowlist_listed_loads)
 	char *dir, *allow = allowlist_new(text, &dir);
 	GError *err = NULL;
 
-	ck_assert_int_eq(loader_set_allowlist(vmm->loader, allow, &err), 0);
+	ck_assert_int_eq(loader_set_allowlist(devs->loader, allow, &err), 0);
 	ck_assert_ptr_null(err);
 	ck_assert_ptr_null(load("fx-ok.so", NULL));
 	ck_assert_ptr_null(load("fx-ok2.so", NULL));
 	ck_assert_ptr_null(load("fx-dup-a.so", NULL));
-	ck_assert_uint_eq(loader_modules(vmm->loader)->len, 3);
+	ck_assert_uint_eq(loader_modules(devs->loader)->len, 3);
 	remove_tmp(dir, allow);
 }
 END_TEST
@@ -551,11 +551,11 @@ START_TEST(test_loader_allowlist_unlisted_refused)
 	g_autofree char *path = fixture_path("fx-ok2.so");
 	GError *err = NULL;
 
-	ck_assert_int_eq(loader_set_allowlist(vmm->loader, allow, NULL), 0);
-	ck_assert_int_eq(loader_load(vmm->loader, path, NULL, &err), -EPERM);
+	ck_assert_int_eq(loader_set_allowlist(devs->loader, allow, NULL), 0);
+	ck_assert_int_eq(loader_load(devs->loader, path, NULL, &err), -EPERM);
 	ck_assert_error(err, expected);
 	g_error_free(err);
-	ck_assert_uint_eq(loader_modules(vmm->loader)->len, 0);
+	ck_assert_uint_eq(loader_modules(devs->loader)->len, 0);
 	ck_assert_ptr_null(load("fx-ok.so", NULL));
 	/* The list is read at every load: a line added admits the module. */
 	g_free(text);
@@ -607,7 +607,7 @@ START_TEST(test_loader_allowlist_malformed_line_refused)
 		g_strdup_printf("%s:4: %s", allow, malformed_lines[_i].why);
 	GError *err = NULL;
 
-	ck_assert_int_eq(loader_set_allowlist(vmm->loader, allow, &err),
+	ck_assert_int_eq(loader_set_allowlist(devs->loader, allow, &err),
 			 -EINVAL);
 	ck_assert_error(err, expected);
 	g_error_free(err);
@@ -634,18 +634,18 @@ START_TEST(test_loader_allowlist_untrusted_file_refused)
 	GError *err = NULL;
 
 	ck_assert_int_eq(chmod(allow, 0664), 0);
-	ck_assert_int_eq(loader_set_allowlist(vmm->loader, allow, &err),
+	ck_assert_int_eq(loader_set_allowlist(devs->loader, allow, &err),
 			 -EPERM);
 	ck_assert_error(err, file_msg);
 	g_clear_error(&err);
 	ck_assert_int_eq(chmod(allow, 0644), 0);
 	ck_assert_int_eq(chmod(dir, 0777), 0);
-	ck_assert_int_eq(loader_set_allowlist(vmm->loader, allow, &err),
+	ck_assert_int_eq(loader_set_allowlist(devs->loader, allow, &err),
 			 -EPERM);
 	ck_assert_error(err, dir_msg);
 	g_clear_error(&err);
 	ck_assert_int_eq(chmod(dir, 0700), 0);
-	ck_assert_int_eq(loader_set_allowlist(vmm->loader, allow, NULL), 0);
+	ck_assert_int_eq(loader_set_allowlist(devs->loader, allow, NULL), 0);
 	/* Read again at every load, it is checked again at every load. */
 	ck_assert_int_eq(chmod(allow, 0646), 0);
 	g_free(file_msg);
@@ -656,7 +656,7 @@ START_TEST(test_loader_allowlist_untrusted_file_refused)
 	err = load("fx-ok.so", NULL);
 	ck_assert_error(err, file_msg);
 	g_error_free(err);
-	ck_assert_uint_eq(loader_modules(vmm->loader)->len, 0);
+	ck_assert_uint_eq(loader_modules(devs->loader)->len, 0);
 	remove_tmp(dir, allow);
 }
 END_TEST
@@ -666,7 +666,7 @@ START_TEST(test_loader_allowlist_missing_file)
 	GError *err = NULL;
 
 	ck_assert_int_eq(
-		loader_set_allowlist(vmm->loader, "/nonexistent/allow", &err),
+		loader_set_allowlist(devs->loader, "/nonexistent/allow", &err),
 		-ENOENT);
 	ck_assert_error(err, "/nonexistent/allow: No such file or directory");
 	g_error_free(err);
@@ -678,7 +678,7 @@ START_TEST(test_loader_missing_file)
 	GError *err = NULL;
 
 	ck_assert_int_eq(
-		loader_load(vmm->loader, "/nonexistent/x.so", NULL, &err),
+		loader_load(devs->loader, "/nonexistent/x.so", NULL, &err),
 		-ENOENT);
 	ck_assert_error(err, "/nonexistent/x.so: No such file or directory");
 	g_error_free(err);
@@ -692,15 +692,15 @@ START_TEST(test_loader_unload_refused_with_instances)
 	GError *err = NULL;
 
 	ck_assert_ptr_null(load("fx-ok.so", &m));
-	ck_assert_int_eq(device_create(vmm, "fx-ok-dev,id=d0", &dev, NULL), 0);
-	ck_assert_int_eq(loader_unload(vmm->loader, m, &err), -EBUSY);
+	ck_assert_int_eq(device_create(devs, "fx-ok-dev,id=d0", &dev, NULL), 0);
+	ck_assert_int_eq(loader_unload(devs->loader, m, &err), -EBUSY);
 	ck_assert_error(err, "cannot unload module fx-ok: 1 instance of device "
 			     "type fx-ok-dev exists");
 	g_clear_error(&err);
 	device_destroy(dev);
-	ck_assert_int_eq(loader_unload(vmm->loader, m, &err), 0);
-	ck_assert_ptr_null(loader_find_type(vmm->loader, "fx-ok-dev"));
-	ck_assert_ptr_null(loader_find_module(vmm->loader, "fx-ok"));
+	ck_assert_int_eq(loader_unload(devs->loader, m, &err), 0);
+	ck_assert_ptr_null(loader_find_type(devs->loader, "fx-ok-dev"));
+	ck_assert_ptr_null(loader_find_module(devs->loader, "fx-ok"));
 	/* And it loads again after unloading. */
 	ck_assert_ptr_null(load("fx-ok.so", NULL));
 }
@@ -715,12 +715,12 @@ START_TEST(test_loader_load_all_reports_each_and_loads_rest)
 
 	ck_assert(g_file_set_contents(bad, "junk", -1, NULL));
 	ck_assert_int_eq(chmod(bad, 0644), 0);
-	loader_add_dir(vmm->loader, dir);
-	ck_assert_int_eq(loader_load_all(vmm->loader, errors), 1);
+	loader_add_dir(devs->loader, dir);
+	ck_assert_int_eq(loader_load_all(devs->loader, errors), 1);
 	ck_assert_uint_eq(errors->len, 1);
 	ck_assert_str_eq(((GError *)errors->pdata[0])->message,
 			 "bad.so: not an ELF file");
-	ck_assert_ptr_nonnull(loader_find_module(vmm->loader, "fx-ok"));
+	ck_assert_ptr_nonnull(loader_find_module(devs->loader, "fx-ok"));
 	unlink(bad);
 	remove_tmp(dir, file);
 }

@@ -7,10 +7,10 @@
 
 #include "check-tap.h"
 #include "fixture.h"
-#include "../../compat/machine.h"
-#include "../../core/device.h"
-#include "../../core/host.h"
-#include "../../core/machine.h"
+#include "compat/machine-types.h"
+#include "core/device.h"
+#include "core/host.h"
+#include "core/machine.h"
 
 static const struct compat_prop p11[] = { { "fx-ok-dev", "u8", "11" } };
 static const struct compat_prop p101[] = { { "fx-ok-dev", "u16", "101" } };
@@ -162,7 +162,7 @@ END_TEST
 START_TEST(test_machine_compat_props_reach_device)
 {
 	g_autofree char *path = fixture_path("fx-ok.so");
-	struct vmm *vmm = vmm_new(host_services());
+	struct vm_devices *devs = vm_devices_new(host_services());
 	const struct machine_type *t10 = machine_lookup(&reg, "microvm-1.0");
 	g_autofree char *spec1 = machine_device_spec(&reg, t10, "fx-ok-dev");
 	g_autofree char *spec2 = machine_device_spec(
@@ -171,16 +171,16 @@ START_TEST(test_machine_compat_props_reach_device)
 	struct fixture_state *s;
 
 	ck_assert_str_eq(spec1, "fx-ok-dev,u8=11,u16=101,u8=10");
-	ck_assert_int_eq(loader_load(vmm->loader, path, NULL, NULL), 0);
-	ck_assert_int_eq(device_create(vmm, spec1, &d0, NULL), 0);
+	ck_assert_int_eq(loader_load(devs->loader, path, NULL, NULL), 0);
+	ck_assert_int_eq(device_create(devs, spec1, &d0, NULL), 0);
 	s = d0->state;
 	ck_assert_uint_eq(s->p_u8, 10);
 	ck_assert_uint_eq(s->p_u16, 101);
 	ck_assert_uint_eq(s->p_u32, 32); /* untouched default */
-	ck_assert_int_eq(device_create(vmm, spec2, &d1, NULL), 0);
+	ck_assert_int_eq(device_create(devs, spec2, &d1, NULL), 0);
 	ck_assert_uint_eq(((struct fixture_state *)d1->state)->p_u8, 5);
-	device_destroy_all(vmm);
-	vmm_free(vmm);
+	device_destroy_all(devs);
+	vm_devices_free(devs);
 }
 END_TEST
 

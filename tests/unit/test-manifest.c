@@ -8,7 +8,7 @@
 #include <errno.h>
 
 #include "check-tap.h"
-#include "../../compat/manifest.h"
+#include "compat/manifest.h"
 
 /* A guest manifest with what the format has: subsections on several
  * devices, sent and not, optional and not; a property; no VMState. */

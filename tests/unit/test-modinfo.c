@@ -7,7 +7,7 @@
 
 #include "check-tap.h"
 #include "spawn.h"
-#include "../../core/modinfo.h"
+#include "core/modinfo.h"
 
 /* run(ENV, ARG..., NULL): the program $ENV with the arguments. */
 #define run(env, ...) run_env_argv(env, (const char *const[]){ __VA_ARGS__ })

@@ -14,10 +14,10 @@
 
 #include "check-tap.h"
 #include "spawn.h"
-#include "../../core/device.h"
-#include "../../core/host.h"
-#include "../../core/vmm.h"
-#include "../../core/vmstate.h"
+#include "core/device.h"
+#include "core/host.h"
+#include "core/vm-devices.h"
+#include "core/vmstate.h"
 
 #define run(...)                                                               \
 	run_env_argv("MODVMM", (const char *const[]){ "compat", __VA_ARGS__, NULL })
@@ -203,7 +203,7 @@ END_TEST
 
 /* One host: a VM with one release loaded and one cmos-rtc on it. */
 struct host {
-	struct vmm *vmm;
+	struct vm_devices *devs;
 	struct modvmm_device *dev;
 };
 
@@ -213,30 +213,30 @@ static void host_open(struct host *h, const char *release, const char *props)
 	g_autofree char *spec = g_strdup_printf("cmos-rtc,id=rtc0%s", props);
 	GError *err = NULL;
 
-	h->vmm = vmm_new(host_services());
-	ck_assert_int_eq(loader_load(h->vmm->loader, path, NULL, &err), 0);
-	ck_assert_int_eq(device_create(h->vmm, spec, &h->dev, &err), 0);
+	h->devs = vm_devices_new(host_services());
+	ck_assert_int_eq(loader_load(h->devs->loader, path, NULL, &err), 0);
+	ck_assert_int_eq(device_create(h->devs, spec, &h->dev, &err), 0);
 }
 
 static void host_close(struct host *h)
 {
-	device_destroy_all(h->vmm);
-	vmm_free(h->vmm);
+	device_destroy_all(h->devs);
+	vm_devices_free(h->devs);
 }
 
 static uint8_t host_rd(struct host *h, uint8_t idx)
 {
 	uint64_t v;
 
-	ck_assert_int_eq(vmm_pio_write(h->vmm, 0x70, 1, idx), 0);
-	ck_assert_int_eq(vmm_pio_read(h->vmm, 0x71, 1, &v), 0);
+	ck_assert_int_eq(vm_devices_pio_write(h->devs, 0x70, 1, idx), 0);
+	ck_assert_int_eq(vm_devices_pio_read(h->devs, 0x71, 1, &v), 0);
 	return (uint8_t)v;
 }
 
 static void host_wr(struct host *h, uint8_t idx, uint8_t v)
 {
-	ck_assert_int_eq(vmm_pio_write(h->vmm, 0x70, 1, idx), 0);
-	ck_assert_int_eq(vmm_pio_write(h->vmm, 0x71, 1, v), 0);
+	ck_assert_int_eq(vm_devices_pio_write(h->devs, 0x70, 1, idx), 0);
+	ck_assert_int_eq(vm_devices_pio_write(h->devs, 0x71, 1, v), 0);
 }
 
 static int host_save(struct host *h, uint32_t version, GByteArray *out,
@@ -244,9 +244,9 @@ static int host_save(struct host *h, uint32_t version, GByteArray *out,
 {
 	int r;
 
-	g_mutex_lock(&h->vmm->lock);
+	g_mutex_lock(&h->devs->lock);
 	r = vmstate_save(h->dev->type->vms, h->dev->state, version, out, err);
-	g_mutex_unlock(&h->vmm->lock);
+	g_mutex_unlock(&h->devs->lock);
 	return r;
 }
 
@@ -254,10 +254,10 @@ static int host_load(struct host *h, GByteArray *in, GError **err)
 {
 	int r;
 
-	g_mutex_lock(&h->vmm->lock);
+	g_mutex_lock(&h->devs->lock);
 	r = vmstate_load(h->dev->type->vms, h->dev->state, in->data, in->len, 0,
 			 "rtc0", NULL, err);
-	g_mutex_unlock(&h->vmm->lock);
+	g_mutex_unlock(&h->devs->lock);
 	return r;
 }
 

@@ -13,10 +13,10 @@
 #include <time.h>
 
 #include "check-tap.h"
-#include "../../core/device.h"
-#include "../../core/host.h"
-#include "../../core/vmm.h"
-#include "../../core/vmstate.h"
+#include "core/device.h"
+#include "core/host.h"
+#include "core/vm-devices.h"
+#include "core/vmstate.h"
 
 #define BASE 0x70
 #define IRQ 8
@@ -36,7 +36,7 @@ struct fake_timer {
 	int armed;
 };
 
-static struct vmm *vmm;
+static struct vm_devices *devs;
 static struct modvmm_host fake;
 static uint64_t now_ns;
 static GPtrArray *timers; /* struct fake_timer * */
@@ -88,7 +88,7 @@ static void fake_timer_free(struct modvmm_timer *mt)
 /* The one timer a device holds (the module makes one). */
 static struct fake_timer *timer_of(const char *id)
 {
-	struct modvmm_device *dev = device_find(vmm, id);
+	struct modvmm_device *dev = device_find(devs, id);
 
 	for (guint i = 0; i < timers->len; i++) {
 		struct fake_timer *t = timers->pdata[i];
@@ -105,7 +105,7 @@ static void advance(uint64_t ns)
 {
 	uint64_t target = now_ns + ns;
 
-	g_mutex_lock(&vmm->lock);
+	g_mutex_lock(&devs->lock);
 	for (int n = 0;; n++) {
 		struct fake_timer *next = NULL;
 		uint64_t when = 0;
@@ -128,7 +128,7 @@ static void advance(uint64_t ns)
 		next->cb(next->opaque);
 	}
 	now_ns = target;
-	g_mutex_unlock(&vmm->lock);
+	g_mutex_unlock(&devs->lock);
 }
 
 static void sink_log(void *opaque, const char *id, uint32_t level,
@@ -153,16 +153,16 @@ static void setup(void)
 	now_ns = 1000 * SECOND;
 	timers = g_ptr_array_new();
 	logs = g_ptr_array_new_with_free_func(g_free);
-	vmm = vmm_new(&fake);
-	vmm->sinks.log = sink_log;
-	ck_assert_int_eq(loader_load(vmm->loader, path, NULL, NULL), 0);
-	ck_assert_int_eq(device_create(vmm, SPEC, NULL, NULL), 0);
+	devs = vm_devices_new(&fake);
+	devs->sinks.log = sink_log;
+	ck_assert_int_eq(loader_load(devs->loader, path, NULL, NULL), 0);
+	ck_assert_int_eq(device_create(devs, SPEC, NULL, NULL), 0);
 }
 
 static void teardown(void)
 {
-	device_destroy_all(vmm);
-	vmm_free(vmm);
+	device_destroy_all(devs);
+	vm_devices_free(devs);
 	ck_assert_uint_eq(timers->len, 0); /* every device freed its timer */
 	g_ptr_array_unref(timers);
 	g_ptr_array_unref(logs);
@@ -172,15 +172,15 @@ static uint8_t rd_at(uint16_t base, uint8_t idx)
 {
 	uint64_t v;
 
-	ck_assert_int_eq(vmm_pio_write(vmm, base, 1, idx), 0);
-	ck_assert_int_eq(vmm_pio_read(vmm, base + 1, 1, &v), 0);
+	ck_assert_int_eq(vm_devices_pio_write(devs, base, 1, idx), 0);
+	ck_assert_int_eq(vm_devices_pio_read(devs, base + 1, 1, &v), 0);
 	return (uint8_t)v;
 }
 
 static void wr_at(uint16_t base, uint8_t idx, uint8_t v)
 {
-	ck_assert_int_eq(vmm_pio_write(vmm, base, 1, idx), 0);
-	ck_assert_int_eq(vmm_pio_write(vmm, base + 1, 1, v), 0);
+	ck_assert_int_eq(vm_devices_pio_write(devs, base, 1, idx), 0);
+	ck_assert_int_eq(vm_devices_pio_write(devs, base + 1, 1, v), 0);
 }
 
 static uint8_t rd(uint8_t idx)
@@ -245,7 +245,7 @@ START_TEST(test_rtc_power_on_registers)
 	ck_assert_uint_eq(rd(0x0b), 0x02); /* 24 h, BCD, nothing enabled */
 	ck_assert_uint_eq(rd(0x0c), 0x00);
 	ck_assert_uint_eq(rd(0x0d), 0x80);
-	ck_assert_uint_eq(vmm->irq_level[IRQ], 0);
+	ck_assert_uint_eq(devs->irq_level[IRQ], 0);
 	ck_assert(!armed("rtc0"));
 }
 END_TEST
@@ -454,7 +454,7 @@ START_TEST(test_rtc_cmos_ram_bytes)
 	wr(0x80 | 0x40, 0x33);
 	ck_assert_uint_eq(rd(0x40), 0x33);
 	ck_assert_uint_eq(rd(0x80 | 0x40), 0x33);
-	ck_assert_int_eq(vmm_pio_read(vmm, BASE, 1, &v), 0);
+	ck_assert_int_eq(vm_devices_pio_read(devs, BASE, 1, &v), 0);
 	ck_assert_uint_eq(v, 0xff); /* the index port is write-only */
 }
 END_TEST
@@ -482,32 +482,32 @@ START_TEST(test_rtc_update_interrupt_and_c_read_clears)
 {
 	wr(0x0b, 0x12);
 	advance(SECOND - 1);
-	ck_assert_uint_eq(vmm->irq_level[IRQ], 0);
+	ck_assert_uint_eq(devs->irq_level[IRQ], 0);
 	advance(1);
-	ck_assert_uint_eq(vmm->irq_level[IRQ], 1);
+	ck_assert_uint_eq(devs->irq_level[IRQ], 1);
 	/* A raised flag needs no timer until the guest acknowledges it. */
 	ck_assert(!armed("rtc0"));
 	/* IRQF UF, and PF: it rises at 1024 Hz whether PIE is on or not. */
 	ck_assert_uint_eq(rd(0x0c), 0xd0);
-	ck_assert_uint_eq(vmm->irq_level[IRQ], 0);
+	ck_assert_uint_eq(devs->irq_level[IRQ], 0);
 	ck_assert_uint_eq(rd(0x0c), 0x00);
 	ck_assert(armed("rtc0"));
 	advance(SECOND);
-	ck_assert_uint_eq(vmm->irq_level[IRQ], 1);
+	ck_assert_uint_eq(devs->irq_level[IRQ], 1);
 }
 END_TEST
 
 START_TEST(test_rtc_flags_set_without_enables)
 {
 	advance(SECOND + SECOND / 1000);
-	ck_assert_uint_eq(vmm->irq_level[IRQ], 0);
+	ck_assert_uint_eq(devs->irq_level[IRQ], 0);
 	/* UF, and PF at the default 1024 Hz; no IRQF. */
 	ck_assert_uint_eq(rd(0x0c), 0x50);
 	ck_assert_uint_eq(rd(0x0c), 0x00);
 	/* Enabling an interrupt whose flag is up raises the line at once. */
 	advance(SECOND);
 	wr(0x0b, 0x12);
-	ck_assert_uint_eq(vmm->irq_level[IRQ], 1);
+	ck_assert_uint_eq(devs->irq_level[IRQ], 1);
 	ck_assert_uint_eq(rd(0x0c), 0xd0);
 }
 END_TEST
@@ -526,11 +526,11 @@ START_TEST(test_rtc_alarm_exact_match)
 	wr(5, 0x13);
 	wr(0x0b, 0x22); /* AIE */
 	advance(3 * SECOND - 1);
-	ck_assert_uint_eq(vmm->irq_level[IRQ], 0);
+	ck_assert_uint_eq(devs->irq_level[IRQ], 0);
 	advance(1);
-	ck_assert_uint_eq(vmm->irq_level[IRQ], 1);
+	ck_assert_uint_eq(devs->irq_level[IRQ], 1);
 	ck_assert_uint_eq(rd(0x0c), 0xb0); /* IRQF AF UF */
-	ck_assert_uint_eq(vmm->irq_level[IRQ], 0);
+	ck_assert_uint_eq(devs->irq_level[IRQ], 0);
 	/* Next match: tomorrow. */
 	ck_assert_uint_eq(timer_of("rtc0")->expire, now_ns + 86400 * SECOND);
 }
@@ -545,14 +545,14 @@ START_TEST(test_rtc_alarm_dont_care_matches)
 	wr(0x0b, 0x22);
 	/* 13:45:07 -> 13:46:00 */
 	advance(53 * SECOND - 1);
-	ck_assert_uint_eq(vmm->irq_level[IRQ], 0);
+	ck_assert_uint_eq(devs->irq_level[IRQ], 0);
 	advance(1);
-	ck_assert_uint_eq(vmm->irq_level[IRQ], 1);
+	ck_assert_uint_eq(devs->irq_level[IRQ], 1);
 	ck_assert_uint_eq(rd(0x0c), 0xb0);
 	advance(60 * SECOND - 1);
-	ck_assert_uint_eq(vmm->irq_level[IRQ], 0);
+	ck_assert_uint_eq(devs->irq_level[IRQ], 0);
 	advance(1);
-	ck_assert_uint_eq(vmm->irq_level[IRQ], 1);
+	ck_assert_uint_eq(devs->irq_level[IRQ], 1);
 	ck_assert_uint_eq(rd(2), 0x47);
 }
 END_TEST
@@ -566,7 +566,7 @@ START_TEST(test_rtc_alarm_all_dont_care_every_second)
 	wr(0x0b, 0x22);
 	for (int i = 0; i < 3; i++) {
 		advance(SECOND);
-		ck_assert_uint_eq(vmm->irq_level[IRQ], 1);
+		ck_assert_uint_eq(devs->irq_level[IRQ], 1);
 		ck_assert_uint_eq(rd(0x0c), 0xb0);
 	}
 }
@@ -582,7 +582,7 @@ START_TEST(test_rtc_alarm_0x80_to_0xbf_is_not_dont_care)
 	wr(0x0b, 0x22);
 	ck_assert(!armed("rtc0"));
 	advance(2 * 86400 * SECOND);
-	ck_assert_uint_eq(vmm->irq_level[IRQ], 0);
+	ck_assert_uint_eq(devs->irq_level[IRQ], 0);
 	ck_assert_uint_eq(rd(0x0c), 0x10);
 	wr(5, 0x80); /* 12 AM in 12 h mode, no hour in 24 h mode */
 	ck_assert(!armed("rtc0"));
@@ -603,7 +603,7 @@ START_TEST(test_rtc_alarm_12_hour_mode)
 	wr(1, 0x09);
 	wr(5, 0x81); /* 1 PM */
 	advance(SECOND);
-	ck_assert_uint_eq(vmm->irq_level[IRQ], 1);
+	ck_assert_uint_eq(devs->irq_level[IRQ], 1);
 	ck_assert_uint_eq(rd(0x0c), 0xb0);
 }
 END_TEST
@@ -615,7 +615,7 @@ START_TEST(test_rtc_alarm_flag_without_aie)
 	wr(3, 0x45);
 	wr(5, 0x13);
 	advance(2 * SECOND);
-	ck_assert_uint_eq(vmm->irq_level[IRQ], 0);
+	ck_assert_uint_eq(devs->irq_level[IRQ], 0);
 	ck_assert_uint_eq(rd(0x0c), 0x30);
 }
 END_TEST
@@ -629,7 +629,7 @@ START_TEST(test_rtc_alarm_never_matching_arms_nothing)
 	wr(0x0b, 0x22);
 	ck_assert(!armed("rtc0"));
 	advance(3 * 86400 * SECOND);
-	ck_assert_uint_eq(vmm->irq_level[IRQ], 0);
+	ck_assert_uint_eq(devs->irq_level[IRQ], 0);
 	ck_assert_uint_eq(rd(0x0c), 0x10);
 }
 END_TEST
@@ -651,19 +651,19 @@ START_TEST(test_rtc_periodic_rate_table)
 	if (!hz) {
 		ck_assert(!armed("rtc0"));
 		advance(SECOND);
-		ck_assert_uint_eq(vmm->irq_level[IRQ], 0);
+		ck_assert_uint_eq(devs->irq_level[IRQ], 0);
 		ck_assert_uint_eq(rd(0x0c), 0x10);
 		return;
 	}
 	advance(first - 1);
-	ck_assert_uint_eq(vmm->irq_level[IRQ], 0);
+	ck_assert_uint_eq(devs->irq_level[IRQ], 0);
 	advance(1);
-	ck_assert_uint_eq(vmm->irq_level[IRQ], 1);
+	ck_assert_uint_eq(devs->irq_level[IRQ], 1);
 	ck_assert_uint_eq(rd(0x0c), 0xc0);
 	advance(second - first - 1);
-	ck_assert_uint_eq(vmm->irq_level[IRQ], 0);
+	ck_assert_uint_eq(devs->irq_level[IRQ], 0);
 	advance(1);
-	ck_assert_uint_eq(vmm->irq_level[IRQ], 1);
+	ck_assert_uint_eq(devs->irq_level[IRQ], 1);
 	ck_assert_uint_eq(rd(0x0c) & 0xc0, 0xc0);
 
 	/* Half a second at the second's start holds hz / 2 edges; with
@@ -681,7 +681,7 @@ END_TEST
 START_TEST(test_rtc_periodic_flag_without_pie)
 {
 	advance(SECOND / 1024 + 1);
-	ck_assert_uint_eq(vmm->irq_level[IRQ], 0);
+	ck_assert_uint_eq(devs->irq_level[IRQ], 0);
 	ck_assert_uint_eq(rd(0x0c), 0x40);
 	ck_assert(!armed("rtc0"));
 }
@@ -693,20 +693,20 @@ START_TEST(test_rtc_lost_ticks_reinjected_on_ack)
 	wr(0x0b, 0x42);
 	/* Edges at 0.5, 1.0 and 1.5 s; the guest acknowledges none. */
 	advance(SECOND * 16 / 10);
-	ck_assert_uint_eq(vmm->irq_level[IRQ], 1);
+	ck_assert_uint_eq(devs->irq_level[IRQ], 1);
 	ck_assert_uint_eq(rd(0x0c), 0xd0);
-	ck_assert_uint_eq(vmm->irq_level[IRQ], 1);
+	ck_assert_uint_eq(devs->irq_level[IRQ], 1);
 	ck_assert_uint_eq(rd(0x0c), 0xc0);
-	ck_assert_uint_eq(vmm->irq_level[IRQ], 1);
+	ck_assert_uint_eq(devs->irq_level[IRQ], 1);
 	ck_assert_uint_eq(rd(0x0c), 0xc0);
-	ck_assert_uint_eq(vmm->irq_level[IRQ], 0);
+	ck_assert_uint_eq(devs->irq_level[IRQ], 0);
 	ck_assert_uint_eq(rd(0x0c), 0x00);
 }
 END_TEST
 
 START_TEST(test_rtc_lost_ticks_off_coalesces)
 {
-	ck_assert_int_eq(device_create(vmm,
+	ck_assert_int_eq(device_create(devs,
 				       "cmos-rtc,id=r1,iobase=0x170,irq=9,"
 				       "lost-ticks=off",
 				       NULL, NULL),
@@ -714,9 +714,9 @@ START_TEST(test_rtc_lost_ticks_off_coalesces)
 	wr_at(0x170, 0x0a, 0x2f);
 	wr_at(0x170, 0x0b, 0x42);
 	advance(SECOND * 16 / 10);
-	ck_assert_uint_eq(vmm->irq_level[9], 1);
+	ck_assert_uint_eq(devs->irq_level[9], 1);
 	ck_assert_uint_eq(rd_at(0x170, 0x0c) & 0xc0, 0xc0);
-	ck_assert_uint_eq(vmm->irq_level[9], 0);
+	ck_assert_uint_eq(devs->irq_level[9], 0);
 	ck_assert_uint_eq(rd_at(0x170, 0x0c), 0x00);
 }
 END_TEST
@@ -727,12 +727,12 @@ START_TEST(test_rtc_pie_off_drops_lost_ticks)
 	wr(0x0b, 0x42);
 	advance(SECOND * 16 / 10);
 	wr(0x0b, 0x02);
-	ck_assert_uint_eq(vmm->irq_level[IRQ], 0);
+	ck_assert_uint_eq(devs->irq_level[IRQ], 0);
 	/* On again: PF is still up, the two missed ticks are gone. */
 	wr(0x0b, 0x42);
-	ck_assert_uint_eq(vmm->irq_level[IRQ], 1);
+	ck_assert_uint_eq(devs->irq_level[IRQ], 1);
 	ck_assert_uint_eq(rd(0x0c), 0xd0);
-	ck_assert_uint_eq(vmm->irq_level[IRQ], 0);
+	ck_assert_uint_eq(devs->irq_level[IRQ], 0);
 	ck_assert_uint_eq(rd(0x0c), 0x00);
 }
 END_TEST
@@ -742,9 +742,9 @@ START_TEST(test_rtc_reset_clears_interrupts_keeps_time)
 	wr(0x40, 0x99);
 	wr(0x0b, 0x7a); /* PIE AIE UIE SQWE, 24 h */
 	advance(SECOND);
-	ck_assert_uint_eq(vmm->irq_level[IRQ], 1);
-	device_reset_all(vmm);
-	ck_assert_uint_eq(vmm->irq_level[IRQ], 0);
+	ck_assert_uint_eq(devs->irq_level[IRQ], 1);
+	device_reset_all(devs);
+	ck_assert_uint_eq(devs->irq_level[IRQ], 0);
 	ck_assert(!armed("rtc0"));
 	ck_assert_uint_eq(rd(0x0b), 0x02);
 	ck_assert_uint_eq(rd(0x0c), 0x00);
@@ -763,7 +763,7 @@ START_TEST(test_rtc_default_base_is_host_utc)
 
 	clock_gettime(CLOCK_REALTIME, &before);
 	ck_assert_int_eq(
-		device_create(vmm, "cmos-rtc,id=r1,iobase=0x170", NULL, NULL),
+		device_create(devs, "cmos-rtc,id=r1,iobase=0x170", NULL, NULL),
 		0);
 	clock_gettime(CLOCK_REALTIME, &after);
 	wr_at(0x170, 0x0b, 0x06); /* binary */
@@ -796,7 +796,7 @@ START_TEST(test_rtc_bad_base_refused)
 			"YYYY-MM-DDTHH:MM:SS",
 			bad[i]);
 
-		ck_assert_int_eq(device_create(vmm, spec, NULL, &err), -EINVAL);
+		ck_assert_int_eq(device_create(devs, spec, NULL, &err), -EINVAL);
 		ck_assert_error(err, "r1: realize of cmos-rtc failed: Invalid "
 				     "argument");
 		g_clear_error(&err);
@@ -816,24 +816,24 @@ static struct modvmm_device *far_device(const char *extra)
 				"base=2001-01-01T00:00:00%s",
 				extra);
 
-	ck_assert_int_eq(device_create(vmm, spec, &dev, NULL), 0);
+	ck_assert_int_eq(device_create(devs, spec, &dev, NULL), 0);
 	return dev;
 }
 
 static void migrate(const char *from, struct modvmm_device *to,
 		    uint32_t version, GByteArray *saved)
 {
-	struct modvmm_device *src = device_find(vmm, from);
+	struct modvmm_device *src = device_find(devs, from);
 	GError *err = NULL;
 	int r;
 
 	g_byte_array_set_size(saved, 0);
-	g_mutex_lock(&vmm->lock);
+	g_mutex_lock(&devs->lock);
 	r = vmstate_save(src->type->vms, src->state, version, saved, &err);
 	if (!r)
 		r = vmstate_load(to->type->vms, to->state, saved->data,
 				 saved->len, 0, to->id, NULL, &err);
-	g_mutex_unlock(&vmm->lock);
+	g_mutex_unlock(&devs->lock);
 	ck_assert_msg(r == 0, "%s", err ? err->message : "");
 }
 
@@ -913,12 +913,12 @@ START_TEST(test_rtc_periodic_resumes_after_load)
 	wr(0x0b, 0x42);
 	advance(SECOND / 5);
 	migrate("rtc0", dst, 2, saved);
-	device_destroy(device_find(vmm, "rtc0"));
+	device_destroy(device_find(devs, "rtc0"));
 	ck_assert(armed("far1"));
 	advance(SECOND * 3 / 10 - 1);
-	ck_assert_uint_eq(vmm->irq_level[FAR_IRQ], 0);
+	ck_assert_uint_eq(devs->irq_level[FAR_IRQ], 0);
 	advance(1);
-	ck_assert_uint_eq(vmm->irq_level[FAR_IRQ], 1);
+	ck_assert_uint_eq(devs->irq_level[FAR_IRQ], 1);
 	ck_assert_uint_eq(rd_at(FAR_BASE, 0x0c), 0xc0);
 }
 END_TEST
@@ -930,13 +930,13 @@ START_TEST(test_rtc_irq_line_follows_loaded_state)
 
 	wr(0x0b, 0x12);
 	advance(SECOND);
-	ck_assert_uint_eq(vmm->irq_level[IRQ], 1);
+	ck_assert_uint_eq(devs->irq_level[IRQ], 1);
 	migrate("rtc0", dst, 2, saved);
-	ck_assert_uint_eq(vmm->irq_level[FAR_IRQ], 1);
+	ck_assert_uint_eq(devs->irq_level[FAR_IRQ], 1);
 	ck_assert_uint_eq(rd(0x0c), 0xd0);
 	/* Nothing pending now: loading it lowers the line. */
 	migrate("rtc0", dst, 2, saved);
-	ck_assert_uint_eq(vmm->irq_level[FAR_IRQ], 0);
+	ck_assert_uint_eq(devs->irq_level[FAR_IRQ], 0);
 	ck_assert_uint_eq(rd_at(FAR_BASE, 0x0c), 0x00);
 }
 END_TEST
@@ -954,7 +954,7 @@ START_TEST(test_rtc_lost_ticks_subsection_sent_only_with_property)
 	ck_assert(has_subsection(saved));
 
 	/* Off: never, not even with a backlog it would have counted. */
-	ck_assert_int_eq(device_create(vmm,
+	ck_assert_int_eq(device_create(devs,
 				       "cmos-rtc,id=r2,iobase=0x270,irq=10,"
 				       "lost-ticks=off",
 				       &off, NULL),
@@ -1008,7 +1008,7 @@ START_TEST(test_rtc_load_without_subsection_leaves_no_stale_ticks)
 	struct modvmm_device *off = NULL;
 	g_autoptr(GByteArray) saved = g_byte_array_new();
 
-	ck_assert_int_eq(device_create(vmm,
+	ck_assert_int_eq(device_create(devs,
 				       "cmos-rtc,id=r2,iobase=0x270,irq=10,"
 				       "lost-ticks=off",
 				       &off, NULL),
@@ -1028,7 +1028,7 @@ END_TEST
 
 START_TEST(test_rtc_corrupt_phase_refused)
 {
-	struct modvmm_device *src = device_find(vmm, "rtc0");
+	struct modvmm_device *src = device_find(devs, "rtc0");
 	g_autoptr(GByteArray) saved = g_byte_array_new();
 	g_autofree uint8_t *before = NULL;
 	GError *err = NULL;

@@ -21,7 +21,7 @@
 #include <unistd.h>
 
 #include "check-tap.h"
-#include "../../core/sandbox.h"
+#include "core/sandbox.h"
 
 struct outcome {
 	int status; /* exit status, or 128 + signal */

@@ -11,8 +11,8 @@
 #include <unistd.h>
 
 #include "check-tap.h"
-#include "../../core/crc32c.h"
-#include "../../core/snapshot.h"
+#include "core/crc32c.h"
+#include "core/snapshot.h"
 
 #define HDR 16u
 #define WHAT "unix:/run/mig.sock"

@@ -7,9 +7,9 @@
 #include <unistd.h>
 
 #include "check-tap.h"
-#include "../../core/crc32c.h"
-#include "../../core/snapshot.h"
-#include "../../core/vmstate.h"
+#include "core/crc32c.h"
+#include "core/snapshot.h"
+#include "core/vmstate.h"
 
 /* The example's description, exactly as the document states it. */
 struct fifo {
@@ -125,9 +125,9 @@ static GByteArray *doc_bytes(void)
 	return doc_block("hex-example");
 }
 
-static struct vms *example(void)
+static struct state_desc *example(void)
 {
-	struct vms *v = NULL;
+	struct state_desc *v = NULL;
 
 	ck_assert_int_eq(vmstate_import("example", &uart_vms,
 					sizeof(struct uart), &v, NULL),
@@ -144,7 +144,7 @@ START_TEST(test_stream_doc_example_bytes)
 			  .dma_addr = 0x1000 };
 	g_autoptr(GByteArray) doc = doc_bytes();
 	g_autoptr(GByteArray) out = g_byte_array_new();
-	struct vms *v = example();
+	struct state_desc *v = example();
 
 	ck_assert_int_eq(vmstate_save(v, &u, 2, out, NULL), 0);
 	ck_assert_uint_eq(doc->len, 68);
@@ -158,7 +158,7 @@ START_TEST(test_stream_doc_example_loads)
 {
 	g_autoptr(GByteArray) doc = doc_bytes();
 	struct uart u = { 0 };
-	struct vms *v = example();
+	struct state_desc *v = example();
 	size_t used = 0;
 
 	ck_assert_int_eq(vmstate_load(v, &u, doc->data, doc->len, 0, "serial0",
@@ -191,7 +191,7 @@ START_TEST(test_stream_doc_version_1)
 		.fields = uart_fields,
 		.n_fields = G_N_ELEMENTS(uart_fields),
 	};
-	struct vms *v = example(), *v2 = NULL;
+	struct state_desc *v = example(), *v2 = NULL;
 	GError *err = NULL;
 
 	ck_assert_int_eq(vmstate_save(v, &u, 1, out, NULL), 0);
@@ -216,7 +216,7 @@ START_TEST(test_stream_doc_reserved_flag)
 {
 	g_autoptr(GByteArray) doc = doc_bytes();
 	struct uart u = { 0 }, before;
-	struct vms *v = example();
+	struct state_desc *v = example();
 	GError *err = NULL;
 
 	memcpy(&before, &u, sizeof(u));

@@ -15,12 +15,12 @@
 
 #include "check-tap.h"
 #include "spawn.h"
-#include "../../core/crc32c.h"
-#include "../../core/device.h"
-#include "../../core/host.h"
-#include "../../core/inventory.h"
-#include "../../core/snapshot.h"
-#include "../../core/vmm.h"
+#include "core/crc32c.h"
+#include "core/device.h"
+#include "core/host.h"
+#include "core/inventory.h"
+#include "core/snapshot.h"
+#include "core/vm-devices.h"
 
 #define run(env, ...) run_env_argv(env, (const char *const[]){ __VA_ARGS__ })
 
@@ -30,7 +30,7 @@
 static char *dir;    /* scratch: the module directory, the files made */
 static char *moddir; /* holds fx-counter 2.0.0 alone */
 static char *modopt; /* --module-dir=moddir */
-static struct vmm *vmm;
+static struct vm_devices *devs;
 
 /* fx-counter's state (tests/fixtures/fx-counter.c). */
 struct fx_counter {
@@ -58,9 +58,9 @@ static void setup(void)
 	ck_assert(g_file_set_contents(dst, data, (gssize)len, NULL));
 	ck_assert_int_eq(chmod(dst, 0644), 0);
 
-	vmm = vmm_new(host_services());
-	ck_assert_int_eq(loader_load(vmm->loader, dst, NULL, NULL), 0);
-	ck_assert_int_eq(device_create(vmm, "fx-counter,id=c0", &dev, NULL), 0);
+	devs = vm_devices_new(host_services());
+	ck_assert_int_eq(loader_load(devs->loader, dst, NULL, NULL), 0);
+	ck_assert_int_eq(device_create(devs, "fx-counter,id=c0", &dev, NULL), 0);
 	st = dev->state;
 	st->count = 7;
 	st->step = 3;
@@ -69,8 +69,8 @@ static void setup(void)
 
 static void teardown(void)
 {
-	device_destroy_all(vmm);
-	vmm_free(vmm);
+	device_destroy_all(devs);
+	vm_devices_free(devs);
 	g_free(modopt);
 	g_free(moddir);
 	scratch_remove(dir);
@@ -113,7 +113,7 @@ static char *snapshot_file_format(const char *name, int body, uint32_t format,
 	const uint8_t head[12] = {
 		'M', 'O', 'D', 'V', 'M', 'M', 'S', 'S', (uint8_t)format, 0, 0, 0
 	};
-	struct modvmm_device *dev = device_find(vmm, "c0");
+	struct modvmm_device *dev = device_find(devs, "c0");
 	g_autoptr(GByteArray) state = g_byte_array_new();
 	g_autofree char *manifest = NULL;
 	char *path = g_build_filename(dir, name, NULL);
@@ -125,7 +125,7 @@ static char *snapshot_file_format(const char *name, int body, uint32_t format,
 	ck_assert_int_ge(w.fd, 0);
 	ck_assert_int_eq(write(w.fd, head, sizeof(head)), sizeof(head));
 	mf = inventory_guest(
-		vmm, machine_lookup(machine_registry(), "microvm-1.0"), 0, NULL,
+		devs, machine_lookup(machine_registry(), "microvm-1.0"), 0, NULL,
 		1);
 	manifest = manifest_to_json(mf);
 	manifest_free(mf);
@@ -445,7 +445,7 @@ END_TEST
  */
 START_TEST(test_stream_bare_sections_then_junk)
 {
-	struct modvmm_device *dev = device_find(vmm, "c0");
+	struct modvmm_device *dev = device_find(devs, "c0");
 	g_autoptr(GByteArray) b = g_byte_array_new();
 	g_autofree char *path = g_build_filename(dir, "sections.bin", NULL);
 	g_autofree char *want = NULL, *err = NULL;

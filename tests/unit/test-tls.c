@@ -18,8 +18,8 @@
 #include <glib/gstdio.h>
 
 #include "check-tap.h"
-#include "../../core/stream.h"
-#include "../../core/tls.h"
+#include "core/stream.h"
+#include "core/tls.h"
 
 static char *root; /* certificate directories: good, other-ca */
 

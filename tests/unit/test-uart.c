@@ -7,15 +7,15 @@
 #include <json-glib/json-glib.h>
 
 #include "check-tap.h"
-#include "../../core/device.h"
-#include "../../core/host.h"
-#include "../../core/vmm.h"
-#include "../../core/vmstate.h"
+#include "core/device.h"
+#include "core/host.h"
+#include "core/vm-devices.h"
+#include "core/vmstate.h"
 
 #define BASE 0x3f8
 #define IRQ 4
 
-static struct vmm *vmm;
+static struct vm_devices *devs;
 static char *console;
 static GPtrArray *logs;
 
@@ -35,20 +35,20 @@ static void setup(void)
 	int fd;
 
 	logs = g_ptr_array_new_with_free_func(g_free);
-	vmm = vmm_new(host_services());
-	vmm->sinks.log = sink_log;
-	ck_assert_int_eq(loader_load(vmm->loader, path, NULL, NULL), 0);
+	devs = vm_devices_new(host_services());
+	devs->sinks.log = sink_log;
+	ck_assert_int_eq(loader_load(devs->loader, path, NULL, NULL), 0);
 	fd = g_file_open_tmp("modvmm-uart-XXXXXX", &console, NULL);
 	ck_assert_int_ge(fd, 0);
 	close(fd);
 	spec = g_strdup_printf("uart16550,id=serial0,console=file:%s", console);
-	ck_assert_int_eq(device_create(vmm, spec, NULL, NULL), 0);
+	ck_assert_int_eq(device_create(devs, spec, NULL, NULL), 0);
 }
 
 static void teardown(void)
 {
-	device_destroy_all(vmm);
-	vmm_free(vmm);
+	device_destroy_all(devs);
+	vm_devices_free(devs);
 	unlink(console);
 	g_free(console);
 	g_ptr_array_unref(logs);
@@ -58,13 +58,13 @@ static uint8_t in(unsigned int reg)
 {
 	uint64_t v;
 
-	ck_assert_int_eq(vmm_pio_read(vmm, BASE + reg, 1, &v), 0);
+	ck_assert_int_eq(vm_devices_pio_read(devs, BASE + reg, 1, &v), 0);
 	return (uint8_t)v;
 }
 
 static void out(unsigned int reg, uint8_t v)
 {
-	ck_assert_int_eq(vmm_pio_write(vmm, BASE + reg, 1, v), 0);
+	ck_assert_int_eq(vm_devices_pio_write(devs, BASE + reg, 1, v), 0);
 }
 
 START_TEST(test_uart_reset_state)
@@ -73,7 +73,7 @@ START_TEST(test_uart_reset_state)
 	ck_assert_uint_eq(in(2), 0x01); /* IIR: none pending, no FIFO */
 	ck_assert_uint_eq(in(6), 0xb0); /* MSR: DCD DSR CTS */
 	ck_assert_uint_eq(in(1), 0x00);
-	ck_assert_uint_eq(vmm->irq_level[IRQ], 0);
+	ck_assert_uint_eq(devs->irq_level[IRQ], 0);
 }
 END_TEST
 
@@ -141,13 +141,13 @@ START_TEST(test_uart_rx_interrupt_raised_and_cleared)
 {
 	out(4, 0x18); /* LOOP | OUT2 */
 	out(1, 0x01); /* RDI */
-	ck_assert_uint_eq(vmm->irq_level[IRQ], 0);
+	ck_assert_uint_eq(devs->irq_level[IRQ], 0);
 	out(0, 'z');
 	ck_assert_uint_eq(in(2), 0x04);
-	ck_assert_uint_eq(vmm->irq_level[IRQ], 1);
+	ck_assert_uint_eq(devs->irq_level[IRQ], 1);
 	ck_assert_uint_eq(in(0), 'z');
 	ck_assert_uint_eq(in(2), 0x01);
-	ck_assert_uint_eq(vmm->irq_level[IRQ], 0);
+	ck_assert_uint_eq(devs->irq_level[IRQ], 0);
 }
 END_TEST
 
@@ -155,20 +155,20 @@ START_TEST(test_uart_thr_empty_interrupt)
 {
 	out(4, 0x08); /* OUT2 */
 	out(1, 0x02); /* THRI: THR is empty, so it is pending at once */
-	ck_assert_uint_eq(vmm->irq_level[IRQ], 1);
+	ck_assert_uint_eq(devs->irq_level[IRQ], 1);
 	ck_assert_uint_eq(in(2), 0x02);
 	/* Reading IIR acknowledged it. */
-	ck_assert_uint_eq(vmm->irq_level[IRQ], 0);
+	ck_assert_uint_eq(devs->irq_level[IRQ], 0);
 	ck_assert_uint_eq(in(2), 0x01);
 	out(0, 'q');
-	ck_assert_uint_eq(vmm->irq_level[IRQ], 1);
+	ck_assert_uint_eq(devs->irq_level[IRQ], 1);
 }
 END_TEST
 
 START_TEST(test_uart_out2_gates_irq_line)
 {
 	out(1, 0x02);
-	ck_assert_uint_eq(vmm->irq_level[IRQ], 0);
+	ck_assert_uint_eq(devs->irq_level[IRQ], 0);
 	ck_assert_uint_eq(in(2) & 0x0f, 0x02); /* pending all the same */
 }
 END_TEST
@@ -206,7 +206,7 @@ START_TEST(test_uart_bad_console_refused)
 {
 	GError *err = NULL;
 
-	ck_assert_int_eq(device_create(vmm,
+	ck_assert_int_eq(device_create(devs,
 				       "uart16550,id=s1,iobase=0x2f8,"
 				       "console=telnet",
 				       NULL, &err),
@@ -227,7 +227,7 @@ START_TEST(test_uart_irq_and_ports_out_of_range_refused)
 {
 	GError *err = NULL;
 
-	ck_assert_int_eq(device_create(vmm,
+	ck_assert_int_eq(device_create(devs,
 				       "uart16550,id=s1,iobase=0x2f8,irq=9999",
 				       NULL, &err),
 			 -EINVAL);
@@ -236,14 +236,14 @@ START_TEST(test_uart_irq_and_ports_out_of_range_refused)
 			     "interrupt controller (IOAPIC pins 0-23)");
 	g_clear_error(&err);
 	ck_assert_int_eq(
-		device_create(vmm, "uart16550,id=s1,iobase=0xfffc", NULL, &err),
+		device_create(devs, "uart16550,id=s1,iobase=0xfffc", NULL, &err),
 		-ERANGE);
 	ck_assert_error(err, "s1: realize of uart16550 failed: pio region "
 			     "uart16550 at 0xfffc, length 0x8, goes past the "
 			     "end of the pio space (0xffff)");
 	g_clear_error(&err);
 	ck_assert_int_eq(
-		device_create(vmm, "uart16550,id=s1,iobase=0xfff8", NULL, NULL),
+		device_create(devs, "uart16550,id=s1,iobase=0xfff8", NULL, NULL),
 		0);
 }
 END_TEST
@@ -252,7 +252,7 @@ START_TEST(test_uart_console_on_pty)
 {
 	const char *msg;
 
-	ck_assert_int_eq(device_create(vmm,
+	ck_assert_int_eq(device_create(devs,
 				       "uart16550,id=s1,iobase=0x2f8,"
 				       "console=pty",
 				       NULL, NULL),
@@ -265,7 +265,7 @@ END_TEST
 
 static void out2(unsigned int reg, uint8_t v)
 {
-	ck_assert_int_eq(vmm_pio_write(vmm, 0x2f8 + reg, 1, v), 0);
+	ck_assert_int_eq(vm_devices_pio_write(devs, 0x2f8 + reg, 1, v), 0);
 }
 
 static uint8_t in2(unsigned int reg);
@@ -282,14 +282,14 @@ static uint8_t in2(unsigned int reg)
 {
 	uint64_t v;
 
-	ck_assert_int_eq(vmm_pio_read(vmm, 0x2f8 + reg, 1, &v), 0);
+	ck_assert_int_eq(vm_devices_pio_read(devs, 0x2f8 + reg, 1, &v), 0);
 	return (uint8_t)v;
 }
 
 /* The module's state description: registers and FIFO move whole. */
 START_TEST(test_uart_state_saves_and_loads)
 {
-	struct modvmm_device *src = device_find(vmm, "serial0"), *dst = NULL;
+	struct modvmm_device *src = device_find(devs, "serial0"), *dst = NULL;
 	g_autoptr(GByteArray) saved = g_byte_array_new();
 	GError *err = NULL;
 
@@ -302,7 +302,7 @@ START_TEST(test_uart_state_saves_and_loads)
 	out(1, 0x01);
 	out(0, 'x');
 	out(0, 'y');
-	ck_assert_int_eq(device_create(vmm,
+	ck_assert_int_eq(device_create(devs,
 				       "uart16550,id=s1,iobase=0x2f8,"
 				       "console=none",
 				       &dst, NULL),
@@ -326,29 +326,29 @@ END_TEST
  * pending. */
 START_TEST(test_uart_load_lowers_raised_line)
 {
-	struct modvmm_device *src = device_find(vmm, "serial0"), *dst = NULL;
+	struct modvmm_device *src = device_find(devs, "serial0"), *dst = NULL;
 	g_autoptr(GByteArray) saved = g_byte_array_new();
 
-	ck_assert_int_eq(device_create(vmm,
+	ck_assert_int_eq(device_create(devs,
 				       "uart16550,id=s1,iobase=0x2f8,irq=3,"
 				       "console=none",
 				       &dst, NULL),
 			 0);
 	out2(4, 0x08); /* OUT2 */
 	out2(1, 0x02); /* THRE interrupt: pending at once */
-	ck_assert_uint_eq(vmm->irq_level[3], 1);
+	ck_assert_uint_eq(devs->irq_level[3], 1);
 	ck_assert_int_eq(
 		vmstate_save(src->type->vms, src->state, 1, saved, NULL), 0);
 	ck_assert_int_eq(vmstate_load(dst->type->vms, dst->state, saved->data,
 				      saved->len, 0, "s1", NULL, NULL),
 			 0);
-	ck_assert_uint_eq(vmm->irq_level[3], 0);
+	ck_assert_uint_eq(devs->irq_level[3], 0);
 }
 END_TEST
 
 START_TEST(test_uart_corrupt_fifo_state_refused)
 {
-	struct modvmm_device *src = device_find(vmm, "serial0");
+	struct modvmm_device *src = device_find(devs, "serial0");
 	g_autoptr(GByteArray) saved = g_byte_array_new();
 	g_autofree uint8_t *before = NULL;
 	GError *err = NULL;
@@ -387,7 +387,7 @@ static int stream_tool(const char *a, const char *b, const char *c,
 /* modvmm-stream shows a real device's saved state, and a cut one fails. */
 START_TEST(test_uart_state_decoded_by_modvmm_stream)
 {
-	struct modvmm_device *src = device_find(vmm, "serial0");
+	struct modvmm_device *src = device_find(devs, "serial0");
 	g_autoptr(GByteArray) saved = g_byte_array_new();
 	g_autofree char *path = NULL, *text = NULL, *err = NULL;
 	g_autofree char *dir =
@@ -446,12 +446,12 @@ START_TEST(test_uart_reset_restores_power_on_state)
 	out(4, 0x1b);
 	out(1, 0x0f);
 	out(7, 0x42);
-	device_reset_all(vmm);
+	device_reset_all(devs);
 	ck_assert_uint_eq(in(4), 0);
 	ck_assert_uint_eq(in(1), 0);
 	ck_assert_uint_eq(in(7), 0);
 	ck_assert_uint_eq(in(5), 0x60);
-	ck_assert_uint_eq(vmm->irq_level[IRQ], 0);
+	ck_assert_uint_eq(devs->irq_level[IRQ], 0);
 }
 END_TEST
 

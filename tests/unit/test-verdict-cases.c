@@ -11,9 +11,9 @@
 
 #include <modvmm/vmstate.h>
 
-#include "../../compat/negotiate.h"
-#include "../../core/inventory.h"
-#include "../../core/vmstate.h"
+#include "compat/negotiate.h"
+#include "core/inventory.h"
+#include "core/vmstate.h"
 #include "check-tap.h"
 
 struct st {
@@ -194,7 +194,7 @@ static const struct row {
 	  0, 1, 1, NULL },
 };
 
-static struct manifest *guest(const struct vms *v, void *state,
+static struct manifest *guest(const struct state_desc *v, void *state,
 			      uint32_t saved)
 {
 	struct manifest *m = manifest_new(MANIFEST_GUEST);
@@ -210,7 +210,7 @@ static struct manifest *guest(const struct vms *v, void *state,
 	return m;
 }
 
-static struct manifest *inventory(const struct vms *v)
+static struct manifest *inventory(const struct state_desc *v)
 {
 	struct manifest *m = inventory_new(machine_registry());
 	struct manifest_device *d = manifest_add_device(m);
@@ -238,7 +238,7 @@ static struct manifest *wire(struct manifest *m)
 START_TEST(test_verdict_case_matches_load)
 {
 	const struct row *r = &rows[_i];
-	struct vms *a = NULL, *b = NULL;
+	struct state_desc *a = NULL, *b = NULL;
 	struct st state = { .a = 7, .b = 9, .on = 1, .in = { 3, 4, 1 } };
 	struct st into = { 0 };
 	g_autoptr(GByteArray) out = g_byte_array_new();

@@ -12,10 +12,10 @@
 #include <unistd.h>
 
 #include "check-tap.h"
-#include "../../core/device.h"
-#include "../../core/host.h"
-#include "../../core/vmm.h"
-#include "../../core/vmstate.h"
+#include "core/device.h"
+#include "core/host.h"
+#include "core/vm-devices.h"
+#include "core/vmstate.h"
 
 #define BASE 0xd0000000ull
 #define IRQ 5
@@ -36,7 +36,7 @@
 #define F_WRITE 2u
 #define F_INDIRECT 4u
 
-static struct vmm *vmm;
+static struct vm_devices *devs;
 static uint8_t *ram;
 static char *disk;
 static uint16_t avail_idx;
@@ -56,7 +56,7 @@ static void load_module(const char *name)
 	g_autofree char *path =
 		g_build_filename(g_getenv("MODULE_DIR"), file, NULL);
 
-	ck_assert_int_eq(loader_load(vmm->loader, path, NULL, NULL), 0);
+	ck_assert_int_eq(loader_load(devs->loader, path, NULL, NULL), 0);
 }
 
 static struct modvmm_device *create(const char *spec)
@@ -64,7 +64,7 @@ static struct modvmm_device *create(const char *spec)
 	struct modvmm_device *dev = NULL;
 	g_autoptr(GError) err = NULL;
 
-	ck_assert_msg(device_create(vmm, spec, &dev, &err) == 0, "%s: %s", spec,
+	ck_assert_msg(device_create(devs, spec, &dev, &err) == 0, "%s: %s", spec,
 		      err ? err->message : "?");
 	return dev;
 }
@@ -76,11 +76,11 @@ static void setup(void)
 	int fd;
 
 	logs = g_ptr_array_new_with_free_func(g_free);
-	vmm = vmm_new(host_services());
-	vmm->sinks.log = sink_log;
+	devs = vm_devices_new(host_services());
+	devs->sinks.log = sink_log;
 	ram = g_malloc0(RAM_SIZE);
-	ck_assert_int_eq(memory_add(vmm->mem, 0, RAM_SIZE, ram), 0);
-	memory_dirty_track(vmm->mem, ram, RAM_SIZE);
+	ck_assert_int_eq(memory_add(devs->mem, 0, RAM_SIZE, ram), 0);
+	memory_dirty_track(devs->mem, ram, RAM_SIZE);
 	load_module("virtio-blk");
 	load_module("virtio-rng");
 	fd = g_file_open_tmp("modvmm-disk-XXXXXX", &disk, NULL);
@@ -100,8 +100,8 @@ static void setup(void)
 
 static void teardown(void)
 {
-	device_destroy_all(vmm);
-	vmm_free(vmm);
+	device_destroy_all(devs);
+	vm_devices_free(devs);
 	g_free(ram);
 	unlink(disk);
 	g_free(disk);
@@ -112,13 +112,13 @@ static uint32_t rd(uint64_t base, uint64_t off)
 {
 	uint64_t v;
 
-	ck_assert_int_eq(vmm_mmio_read(vmm, base + off, 4, &v), 0);
+	ck_assert_int_eq(vm_devices_mmio_read(devs, base + off, 4, &v), 0);
 	return (uint32_t)v;
 }
 
 static void wr(uint64_t base, uint64_t off, uint32_t v)
 {
-	ck_assert_int_eq(vmm_mmio_write(vmm, base + off, 4, v), 0);
+	ck_assert_int_eq(vm_devices_mmio_write(devs, base + off, 4, v), 0);
 }
 
 static void put16(uint64_t gpa, uint16_t v)
@@ -257,7 +257,7 @@ START_TEST(test_write_then_read_blocks)
 	ck_assert_uint_eq(get16(USED + 2), 1);
 	ck_assert_uint_eq(get32(USED + 4), 0); /* head */
 	ck_assert_uint_eq(get32(USED + 8), 1); /* status byte only */
-	ck_assert_uint_eq(vmm->irq_pulses[IRQ], 1);
+	ck_assert_uint_eq(devs->irq_pulses[IRQ], 1);
 	ck_assert_uint_eq(rd(BASE, 0x60), 1);
 	wr(BASE, 0x64, 1);
 	ck_assert_uint_eq(rd(BASE, 0x60), 0);
@@ -276,7 +276,7 @@ START_TEST(test_write_then_read_blocks)
 	ck_assert_uint_eq(ram[DATA + 0x100 + 1536], 5);
 	ck_assert_uint_eq(get16(USED + 2), 2);
 	ck_assert_uint_eq(get32(USED + 16), 2049);
-	ck_assert_uint_eq(vmm->irq_pulses[IRQ], 2);
+	ck_assert_uint_eq(devs->irq_pulses[IRQ], 2);
 }
 END_TEST
 
@@ -309,7 +309,7 @@ START_TEST(test_readonly_refuses_writes)
 		disk);
 
 	/* Alone on the file: vda would be writing it. */
-	device_destroy(device_find(vmm, "vda"));
+	device_destroy(device_find(devs, "vda"));
 	create(spec);
 	wr(0xd0002000, 0x14, 0);
 	ck_assert_uint_ne(rd(0xd0002000, 0x10) & (1u << 5), 0);
@@ -392,7 +392,7 @@ START_TEST(test_malformed_chain_needs_reset)
 	submit(BASE, head);
 	ck_assert_uint_eq(rd(BASE, 0x70) & S_NEEDS_RESET, S_NEEDS_RESET);
 	ck_assert_uint_eq(rd(BASE, 0x60) & 2, 2); /* configuration change */
-	ck_assert_uint_eq(vmm->irq_pulses[IRQ], 1);
+	ck_assert_uint_eq(devs->irq_pulses[IRQ], 1);
 	ck_assert_uint_eq(get16(USED + 2), 0);
 	ck_assert_uint_eq(logs->len, 1);
 	ck_assert_str_eq(logs->pdata[0], want);
@@ -430,21 +430,21 @@ START_TEST(test_device_writes_are_dirty_logged)
 	uint64_t bitmap[RAM_SIZE / 4096 / 64] = { 0 };
 
 	driver_init(BASE);
-	memory_dirty_take(vmm->mem, bitmap);
+	memory_dirty_take(devs->mem, bitmap);
 	memset(bitmap, 0, sizeof(bitmap));
 	ck_assert_uint_eq(blk_request(0, 1, 4096, 1), 0);
-	memory_dirty_take(vmm->mem, bitmap);
+	memory_dirty_take(devs->mem, bitmap);
 	/* Used ring (page 3), data (pages 16-17), status (page 17). */
 	ck_assert_uint_eq(bitmap[0], (1ull << 3) | (1ull << 16) | (1ull << 17));
 	memset(bitmap, 0, sizeof(bitmap));
-	memory_dirty_take(vmm->mem, bitmap);
+	memory_dirty_take(devs->mem, bitmap);
 	ck_assert_uint_eq(bitmap[0], 0);
 }
 END_TEST
 
 START_TEST(test_state_round_trip_and_size_check)
 {
-	struct modvmm_device *src = device_find(vmm, "vda");
+	struct modvmm_device *src = device_find(devs, "vda");
 	g_autofree char *spec =
 		g_strdup_printf("virtio-blk,id=vda,file=%s", disk);
 	g_autoptr(GByteArray) saved = g_byte_array_new();
@@ -458,7 +458,7 @@ START_TEST(test_state_round_trip_and_size_check)
 	/* A second disk of the same size takes the state and goes on. */
 	device_destroy(src);
 	create(spec);
-	src = device_find(vmm, "vda");
+	src = device_find(devs, "vda");
 	ck_assert_int_eq(vmstate_load(src->type->vms, src->state, saved->data,
 				      saved->len, 0, "vda", NULL, &err),
 			 0);
@@ -474,7 +474,7 @@ START_TEST(test_state_round_trip_and_size_check)
 	close(fd);
 	device_destroy(src);
 	create(spec);
-	src = device_find(vmm, "vda");
+	src = device_find(devs, "vda");
 	ck_assert_int_lt(vmstate_load(src->type->vms, src->state, saved->data,
 				      saved->len, 0, "vda", NULL, &err),
 			 0);
@@ -491,7 +491,7 @@ START_TEST(test_missing_file_refused)
 	g_autoptr(GError) err = NULL;
 
 	ck_assert_int_lt(
-		device_create(vmm,
+		device_create(devs,
 			      "virtio-blk,id=x,file=/nonexistent/d.img,"
 			      "base=0xd0004000",
 			      &dev, &err),
@@ -513,7 +513,7 @@ static char *create_error(const char *fmt, const char *file)
 #pragma GCC diagnostic ignored "-Wformat-nonliteral"
 	spec = g_strdup_printf(fmt, file);
 #pragma GCC diagnostic pop
-	if (device_create(vmm, spec, NULL, &err) == 0)
+	if (device_create(devs, spec, NULL, &err) == 0)
 		return NULL;
 	msg = g_strdup(err->message);
 	g_error_free(err);
@@ -553,12 +553,12 @@ START_TEST(test_disk_in_use_refused)
 	fd = open(disk, O_RDWR | O_CLOEXEC);
 	ck_assert_int_ge(fd, 0);
 	ck_assert_int_lt(fcntl(fd, F_OFD_SETLK, &lock), 0);
-	device_destroy(device_find(vmm, "vda"));
+	device_destroy(device_find(devs, "vda"));
 	ck_assert_int_eq(fcntl(fd, F_OFD_SETLK, &lock), 0);
 	msg = create_error(rw, disk);
 	ck_assert_str_eq(msg, locked);
 	g_free(msg);
-	vmm->no_file_locks = 1;
+	devs->no_file_locks = 1;
 	ck_assert_ptr_null(create_error(rw, disk));
 	close(fd);
 }
@@ -580,7 +580,7 @@ START_TEST(test_rng_fills_buffer)
 	for (int i = 0; i < 64; i++)
 		nonzero += ram[DATA + i] != 0;
 	ck_assert_int_gt(nonzero, 32);
-	ck_assert_uint_eq(vmm->irq_pulses[6], 1);
+	ck_assert_uint_eq(devs->irq_pulses[6], 1);
 }
 END_TEST
 

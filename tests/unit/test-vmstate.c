@@ -6,7 +6,7 @@
 #include <errno.h>
 
 #include "check-tap.h"
-#include "../../core/vmstate.h"
+#include "core/vmstate.h"
 
 struct inner {
 	uint16_t a;
@@ -143,9 +143,9 @@ static const struct modvmm_vmstate test_vms = {
 	.n_subsections = G_N_ELEMENTS(all_subs),
 };
 
-static struct vms *imp(const struct modvmm_vmstate *d)
+static struct state_desc *imp(const struct modvmm_vmstate *d)
 {
-	struct vms *v = NULL;
+	struct state_desc *v = NULL;
 	GError *err = NULL;
 
 	if (vmstate_import("module m: device type t", d, sizeof(struct st), &v,
@@ -167,7 +167,7 @@ static void fill(struct st *s, GRand *r)
 	s->opt_y |= 1;
 }
 
-static GByteArray *save(const struct vms *v, struct st *s, uint32_t version)
+static GByteArray *save(const struct state_desc *v, struct st *s, uint32_t version)
 {
 	GByteArray *out = g_byte_array_new();
 	GError *err = NULL;
@@ -206,7 +206,7 @@ static void assert_loaded(const struct st *a, const struct st *b,
 START_TEST(test_vmstate_round_trip_every_version)
 {
 	g_autoptr(GRand) rnd = g_rand_new_with_seed(1234);
-	struct vms *v = imp(&test_vms);
+	struct state_desc *v = imp(&test_vms);
 
 	for (int round = 0; round < 50; round++) {
 		for (uint32_t ver = 1; ver <= 2; ver++) {
@@ -236,7 +236,7 @@ END_TEST
 
 START_TEST(test_vmstate_subsection_absent_keeps_value)
 {
-	struct vms *v = imp(&test_vms);
+	struct state_desc *v = imp(&test_vms);
 	struct st a = { .u8 = 1, .sub_x = 5 }, b = { .sub_x = 99 };
 	GByteArray *out = save(v, &a, 2);
 
@@ -252,7 +252,7 @@ END_TEST
 
 START_TEST(test_vmstate_save_outside_range_refused)
 {
-	struct vms *v = imp(&test_vms);
+	struct state_desc *v = imp(&test_vms);
 	struct st a = { 0 };
 	g_autoptr(GByteArray) out = g_byte_array_new();
 	GError *err = NULL;
@@ -386,7 +386,7 @@ static const struct {
 
 START_TEST(test_vmstate_registration_table)
 {
-	struct vms *v = NULL;
+	struct state_desc *v = NULL;
 	GError *err = NULL;
 	int r = vmstate_import("module m: device type t", &registrations[_i].d,
 			       sizeof(struct small), &v, &err);
@@ -441,7 +441,7 @@ START_TEST(test_vmstate_subsections_bounded_per_device)
 		};
 	}
 	for (int extra = 0; extra <= 1; extra++) {
-		struct vms *v = NULL;
+		struct state_desc *v = NULL;
 		GError *err = NULL;
 
 		child[0].n_subsections = GRAND + extra;
@@ -470,7 +470,7 @@ END_TEST
 static void assert_refused(const struct modvmm_vmstate *d, uint32_t size,
 			   const char *expected)
 {
-	struct vms *v = NULL;
+	struct state_desc *v = NULL;
 	GError *err = NULL;
 
 	ck_assert_int_eq(
@@ -632,7 +632,7 @@ START_TEST(test_vmstate_description_reused_by_two_fields_accepted)
 {
 	struct two a = { { 1, 2 }, 2, { { 3, 4 }, { 5, 6 } } }, b = { 0 };
 	g_autoptr(GByteArray) out = g_byte_array_new();
-	struct vms *v = NULL;
+	struct state_desc *v = NULL;
 	GError *err = NULL;
 
 	if (vmstate_import("module m: device type t", &two_vms, sizeof(a), &v,
@@ -689,7 +689,7 @@ static GError *transfer(const struct modvmm_vmstate *src,
 			const struct modvmm_vmstate *dst, struct st *a,
 			uint32_t version, struct st *ret)
 {
-	struct vms *vs = imp(src), *vd = imp(dst);
+	struct state_desc *vs = imp(src), *vd = imp(dst);
 	GByteArray *out = save(vs, a, version);
 	GError *err = NULL;
 
@@ -785,7 +785,7 @@ static size_t n_offset(void)
 
 START_TEST(test_vmstate_load_varray_over_bound)
 {
-	struct vms *v = imp(&test_vms);
+	struct state_desc *v = imp(&test_vms);
 	struct st a = { 0 }, b = { 0 };
 	GByteArray *out = save(v, &a, 2);
 	g_autofree char *expected = NULL;
@@ -809,7 +809,7 @@ END_TEST
 
 START_TEST(test_vmstate_load_bool_out_of_range)
 {
-	struct vms *v = imp(&test_vms);
+	struct state_desc *v = imp(&test_vms);
 	struct st a = { 0 }, b = { 0 };
 	GByteArray *out = save(v, &a, 2);
 	size_t at = n_offset() - 1 - 12 - 5;
@@ -830,7 +830,7 @@ END_TEST
 
 START_TEST(test_vmstate_load_garbage_inside_section)
 {
-	struct vms *v = imp(&test_vms);
+	struct state_desc *v = imp(&test_vms);
 	struct st a = { 0 }, b = { 0 };
 	GByteArray *out = save(v, &a, 2);
 	uint8_t junk[3] = { 0x99, 0x99, 0x99 };
@@ -875,7 +875,7 @@ static size_t section_at(const GByteArray *out, const char *name)
 }
 
 /* Loads `out`: refused with `expected`, the state untouched. */
-static void assert_load_refused(const struct vms *v, const GByteArray *out,
+static void assert_load_refused(const struct state_desc *v, const GByteArray *out,
 				const char *expected)
 {
 	struct st b = { 0 }, before;
@@ -903,7 +903,7 @@ START_TEST(test_vmstate_load_empty_subsection_name_refused)
 		0,    0,    0,	  0, /* payload of 0 bytes */
 		0x45,		     /* end */
 	};
-	struct vms *v = imp(&test_vms);
+	struct state_desc *v = imp(&test_vms);
 	struct st a = { .u8 = 1 };
 	GByteArray *out = save(v, &a, 2);
 	size_t at = out->len - 1;
@@ -928,7 +928,7 @@ END_TEST
 /* A known subsection whose flags carry a bit the format reserves. */
 START_TEST(test_vmstate_load_reserved_flag_refused)
 {
-	struct vms *v = imp(&test_vms);
+	struct state_desc *v = imp(&test_vms);
 	struct st a = { .u8 = 1, .opt_y = 5 };
 	GByteArray *out = save(v, &a, 2);
 	size_t at = section_at(out, "test/opt");
@@ -948,7 +948,7 @@ END_TEST
 /* The same on the device's own section. */
 START_TEST(test_vmstate_load_reserved_flag_on_device_refused)
 {
-	struct vms *v = imp(&test_vms);
+	struct state_desc *v = imp(&test_vms);
 	struct st a = { .u8 = 1 };
 	GByteArray *out = save(v, &a, 2);
 
@@ -965,7 +965,7 @@ END_TEST
 START_TEST(test_vmstate_load_truncated_at_every_offset)
 {
 	g_autoptr(GRand) rnd = g_rand_new_with_seed(99);
-	struct vms *v = imp(&test_vms);
+	struct state_desc *v = imp(&test_vms);
 	struct st a, b, before;
 	GByteArray *out;
 
@@ -992,7 +992,7 @@ END_TEST
 
 START_TEST(test_vmstate_hooks_run_in_order)
 {
-	struct vms *v = imp(&test_vms);
+	struct state_desc *v = imp(&test_vms);
 	struct st a = { .u8 = 5, .n = 2, .va = { 1, 2 } }, b = { 0 };
 	GByteArray *out = save(v, &a, 2);
 

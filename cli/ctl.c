@@ -13,7 +13,7 @@
 #include <gio/gunixsocketaddress.h>
 #include <json-glib/json-glib.h>
 
-#include "ctl-cli.h"
+#include "cli/ctl.h"
 
 static gboolean opt_json;
 static int opt_timeout = 30;

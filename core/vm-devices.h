@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
-#ifndef CORE_VMM_H
-#define CORE_VMM_H
+#ifndef CORE_VM_DEVICES_H
+#define CORE_VM_DEVICES_H
 
 #include <glib.h>
 
@@ -18,7 +18,7 @@
  * What the rest of the host hears from devices. Whoever runs the VM sets
  * these; when unset, the VM only records what it was told.
  */
-struct vmm_sinks {
+struct vm_devices_sinks {
 	void (*irq)(void *opaque, uint32_t line, uint32_t level);
 	void (*irq_pulse)(void *opaque, uint32_t line);
 	void (*request)(void *opaque, uint32_t what, uint32_t arg);
@@ -28,7 +28,7 @@ struct vmm_sinks {
 };
 
 /* One virtual machine's devices and the host resources they use. */
-struct vmm {
+struct vm_devices {
 	/* Held across every call into module code (device "big lock"). */
 	GMutex lock;
 	struct loader *loader;
@@ -38,7 +38,7 @@ struct vmm {
 	struct timers *timers;
 	struct ioevents *ioevents;
 	GPtrArray *devices; /* struct modvmm_device *, creation order */
-	struct vmm_sinks sinks;
+	struct vm_devices_sinks sinks;
 	uint32_t irq_level[VMM_IRQ_LINES];
 	uint64_t irq_pulses[VMM_IRQ_LINES]; /* edges sent, per line */
 	uint32_t last_request;		    /* MODVMM_REQUEST_*, 0 for none */
@@ -50,17 +50,17 @@ struct vmm {
 };
 
 /* `host` is the services table handed to every module this VM loads. */
-struct vmm *vmm_new(const struct modvmm_host *host);
+struct vm_devices *vm_devices_new(const struct modvmm_host *host);
 /* Unloads every module; the devices must be gone (device_destroy_all()). */
-void vmm_free(struct vmm *vmm);
+void vm_devices_free(struct vm_devices *devs);
 
 /* Dispatch a guest access to a device, under the device lock. */
-int vmm_pio_read(struct vmm *vmm, uint64_t port, uint32_t width, uint64_t *ret);
-int vmm_pio_write(struct vmm *vmm, uint64_t port, uint32_t width,
+int vm_devices_pio_read(struct vm_devices *devs, uint64_t port, uint32_t width, uint64_t *ret);
+int vm_devices_pio_write(struct vm_devices *devs, uint64_t port, uint32_t width,
 		  uint64_t value);
-int vmm_mmio_read(struct vmm *vmm, uint64_t addr, uint32_t width,
+int vm_devices_mmio_read(struct vm_devices *devs, uint64_t addr, uint32_t width,
 		  uint64_t *ret);
-int vmm_mmio_write(struct vmm *vmm, uint64_t addr, uint32_t width,
+int vm_devices_mmio_write(struct vm_devices *devs, uint64_t addr, uint32_t width,
 		   uint64_t value);
 
 #endif

@@ -23,16 +23,16 @@
 
 #include <glib.h>
 
-#include "../compat/error.h"
-#include "../compat/negotiate.h"
-#include "compat-cli.h"
-#include "host.h"
-#include "inventory.h"
-#include "kvm-cpuid.h"
-#include "machine.h"
+#include "base/error.h"
+#include "compat/negotiate.h"
+#include "cli/compat.h"
+#include "core/host.h"
+#include "core/inventory.h"
+#include "core/kvm-cpuid.h"
+#include "core/machine.h"
+#include "core/modules.h"
 
-static char **opt_module_dirs;
-static char *opt_module_allowlist;
+static struct modules_config opt_modules;
 static char **opt_devices;
 static char *opt_machine;
 static char *opt_output;
@@ -40,17 +40,6 @@ static char *opt_source;
 static char *opt_cpu;
 static gboolean opt_no_defaults;
 static gboolean opt_json;
-
-static const GOptionEntry dir_options[] = {
-	{ "module-dir", 'M', 0, G_OPTION_ARG_FILENAME_ARRAY, &opt_module_dirs,
-	  "Load modules from DIR (repeatable; default " MODVMM_MODULE_DIR ")",
-	  "DIR" },
-	{ "module-allowlist", 0, 0, G_OPTION_ARG_FILENAME,
-	  &opt_module_allowlist,
-	  "Load only the module files listed, by SHA-256 (sha256sum output)",
-	  "FILE" },
-	{ NULL },
-};
 
 static const GOptionEntry manifest_options[] = {
 	{ "machine", 0, 0, G_OPTION_ARG_STRING, &opt_machine,
@@ -101,6 +90,8 @@ static int parse(int *argc, char ***argv, const char *what,
 	g_autoptr(GOptionContext) ctx = g_option_context_new(what);
 	g_autoptr(GError) err = NULL;
 
+	g_option_context_add_main_entries(ctx, modules_options(&opt_modules),
+					  NULL);
 	for (; *groups; groups++)
 		g_option_context_add_main_entries(ctx, *groups, NULL);
 	if (!g_option_context_parse(ctx, argc, argv, &err)) {
@@ -199,43 +190,30 @@ static int emit(const char *text)
 	return 0;
 }
 
-static char **module_dirs(void)
-{
-	static char *default_dirs[] = { (char *)MODVMM_MODULE_DIR, NULL };
-
-	return opt_module_dirs && *opt_module_dirs ? opt_module_dirs
-						    : default_dirs;
-}
-
 /*
  * This host's modules, loaded as `modvmm run` loads them: with the same
  * allowlist, and a refused module is an error, since a host with one does
  * not start a guest (and so takes none). NULL when any is refused.
  */
-static struct vmm *load_host(void)
+static struct vm_devices *load_host(void)
 {
 	g_autoptr(GPtrArray) errors =
 		g_ptr_array_new_with_free_func((GDestroyNotify)g_error_free);
 	g_autoptr(GError) err = NULL;
-	struct vmm *vmm = vmm_new(host_services());
+	struct vm_devices *devs = NULL;
 
-	loader_add_dirs(vmm->loader, module_dirs(), NULL);
-	if (opt_module_allowlist &&
-	    loader_set_allowlist(vmm->loader, opt_module_allowlist, &err) < 0) {
-		print_error(err);
-		vmm_free(vmm);
+	opt_modules.policy = MODULES_ALL;
+	if (modules_open(&opt_modules, &devs, errors, &err) < 0) {
+		for (guint i = 0; i < errors->len; i++)
+			print_error(errors->pdata[i]);
+		if (errors->len)
+			fprintf(stderr, "modvmm: compat: a module is refused: "
+					"this host would not start a guest\n");
+		else
+			print_error(err);
 		return NULL;
 	}
-	loader_load_all(vmm->loader, errors);
-	for (guint i = 0; i < errors->len; i++)
-		print_error(errors->pdata[i]);
-	if (errors->len) {
-		fprintf(stderr, "modvmm: compat: a module is refused: this host "
-				"would not start a guest\n");
-		vmm_free(vmm);
-		return NULL;
-	}
-	return vmm;
+	return devs;
 }
 
 static int check_cpu_option(void)
@@ -300,7 +278,7 @@ static int guest_cpu(struct cpu_model **ret)
 static int cmd_manifest(int argc, char **argv)
 {
 	static const GOptionEntry *const groups[] = {
-		dir_options, manifest_options, cpu_options, output_options, NULL
+		manifest_options, cpu_options, output_options, NULL
 	};
 	struct cpu_model *cpu;
 	g_autoptr(GError) err = NULL;
@@ -315,8 +293,7 @@ static int cmd_manifest(int argc, char **argv)
 	    check_cpu_option() < 0)
 		return 2;
 	cfg.machine = opt_machine;
-	cfg.module_dirs = module_dirs();
-	cfg.module_allowlist = opt_module_allowlist;
+	cfg.modules = opt_modules;
 	cfg.devices = opt_devices;
 	cfg.no_defaults = opt_no_defaults;
 	cfg.offline = 1;
@@ -330,7 +307,7 @@ static int cmd_manifest(int argc, char **argv)
 		machine_free(m);
 		return 1;
 	}
-	man = inventory_guest(m->vmm, m->type, m->alias, cpu, 0);
+	man = inventory_guest(m->devs, m->type, m->alias, cpu, 0);
 	cpu_model_free(cpu);
 	text = manifest_to_json(man);
 	manifest_free(man);
@@ -341,27 +318,27 @@ static int cmd_manifest(int argc, char **argv)
 static int cmd_inventory(int argc, char **argv)
 {
 	static const GOptionEntry *const groups[] = {
-		dir_options, cpu_options, output_options, NULL
+		cpu_options, output_options, NULL
 	};
 	g_autofree char *text = NULL;
 	struct cpu_model *cpu;
 	struct manifest *inv;
-	struct vmm *vmm;
+	struct vm_devices *devs;
 
 	if (parse(&argc, &argv,
 		  "inventory - describe this host's modules and machine types",
 		  groups, 0) < 0 ||
 	    check_cpu_option() < 0)
 		return 2;
-	vmm = load_host();
-	if (!vmm)
+	devs = load_host();
+	if (!devs)
 		return 2;
 	cpu = host_cpu(opt_cpu, "inventory");
-	inv = inventory_host(vmm->loader, machine_registry(), cpu);
+	inv = inventory_host(devs->loader, machine_registry(), cpu);
 	cpu_model_free(cpu);
 	text = manifest_to_json(inv);
 	manifest_free(inv);
-	vmm_free(vmm);
+	modules_close(devs);
 	return emit(text);
 }
 
@@ -376,12 +353,12 @@ static void print_verdict(const struct compat_verdict *v)
 static int cmd_check(int argc, char **argv)
 {
 	static const GOptionEntry *const groups[] = {
-		dir_options, check_options, cpu_options, json_options, NULL
+		check_options, cpu_options, json_options, NULL
 	};
 	struct manifest *src = NULL, *inv;
 	struct cpu_model *cpu;
 	struct compat_verdict *v;
-	struct vmm *vmm;
+	struct vm_devices *devs;
 	int status;
 
 	if (parse(&argc, &argv,
@@ -396,13 +373,13 @@ static int cmd_check(int argc, char **argv)
 	}
 	if (read_doc(opt_source, MANIFEST_GUEST, &src) < 0)
 		return 2;
-	vmm = load_host();
-	if (!vmm) {
+	devs = load_host();
+	if (!devs) {
 		manifest_free(src);
 		return 2;
 	}
 	cpu = host_cpu(opt_cpu, NULL);
-	inv = inventory_host(vmm->loader, machine_registry(), cpu);
+	inv = inventory_host(devs->loader, machine_registry(), cpu);
 	cpu_model_free(cpu);
 	v = compat_negotiate(src, inv, opt_machine);
 	print_verdict(v);
@@ -410,7 +387,7 @@ static int cmd_check(int argc, char **argv)
 	compat_verdict_free(v);
 	manifest_free(inv);
 	manifest_free(src);
-	vmm_free(vmm);
+	modules_close(devs);
 	return status;
 }
 

@@ -8,7 +8,7 @@
 #include <errno.h>
 #include <string.h>
 
-#include "abi.h"
+#include "compat/abi-rules.h"
 
 int abi_version_check(uint32_t host_major, uint32_t host_minor,
 		      uint32_t mod_major, uint32_t mod_minor)

@@ -16,38 +16,30 @@
 #include <glib.h>
 #include <json-glib/json-glib.h>
 
-#include "../compat/error.h"
-#include "compat-cli.h"
-#include "control-cmds.h"
-#include "control.h"
-#include "ctl-cli.h"
-#include "device.h"
-#include "fault.h"
-#include "host.h"
-#include "incoming.h"
-#include "machine.h"
-#include "migration.h"
-#include "restore.h"
-#include "sandbox.h"
-#include "tls.h"
-#include "transport.h"
-#include "vmm.h"
+#include "base/error.h"
+#include "cli/compat.h"
+#include "core/control-cmds.h"
+#include "core/control.h"
+#include "cli/ctl.h"
+#include "core/device.h"
+#include "core/fault.h"
+#include "core/host.h"
+#include "core/incoming.h"
+#include "core/machine.h"
+#include "core/migration.h"
+#include "core/modules.h"
+#include "core/restore.h"
+#include "core/sandbox.h"
+#include "core/tls.h"
+#include "core/transport.h"
+#include "core/vm-devices.h"
 
-static char **opt_module_dirs;
-static char *opt_module_allowlist;
+static struct modules_config opt_modules;
 static char **opt_devices;
 static gboolean opt_json;
 static gboolean opt_verbose;
 
 static const GOptionEntry module_options[] = {
-	{ "module-dir", 'M', 0, G_OPTION_ARG_FILENAME_ARRAY, &opt_module_dirs,
-	  "Load modules from DIR (repeatable; default " MODVMM_MODULE_DIR ")",
-	  "DIR" },
-	{ "module-allowlist", 0, 0, G_OPTION_ARG_FILENAME,
-	  &opt_module_allowlist,
-	  "Load only modules whose SHA-256 is listed in FILE (the output of "
-	  "sha256sum; owned by root or you, not group/world-writable)",
-	  "FILE" },
 	{ "device", 'd', 0, G_OPTION_ARG_STRING_ARRAY, &opt_devices,
 	  "Create a device: TYPE[,id=ID][,PROP=VALUE...] (repeatable)",
 	  "SPEC" },
@@ -72,13 +64,13 @@ static void print_device_log(void *opaque, const char *id, uint32_t level,
 		fprintf(stderr, "modvmm: %s: %s\n", id, msg);
 }
 
-static void print_modules_text(struct vmm *vmm)
+static void print_modules_text(struct vm_devices *devs)
 {
-	const GPtrArray *mods = loader_modules(vmm->loader);
+	const GPtrArray *mods = loader_modules(devs->loader);
 
 	printf("host ABI %s, %u module%s loaded%s\n", MODVMM_ABI_STRING,
 	       mods->len, mods->len == 1 ? "" : "s",
-	       loader_tainted(vmm->loader) ? " (tainted: out-of-tree module)"
+	       loader_tainted(devs->loader) ? " (tainted: out-of-tree module)"
 					   : "");
 	for (guint i = 0; i < mods->len; i++) {
 		const struct module *m = mods->pdata[i];
@@ -95,17 +87,17 @@ static void print_modules_text(struct vmm *vmm)
 		       types->len ? types->str : "none", "", m->path);
 		g_string_free(types, TRUE);
 	}
-	for (guint i = 0; i < vmm->devices->len; i++) {
-		const struct modvmm_device *dev = vmm->devices->pdata[i];
+	for (guint i = 0; i < devs->devices->len; i++) {
+		const struct modvmm_device *dev = devs->devices->pdata[i];
 
 		printf("device %s: %s (module %s)\n", dev->id,
 		       dev->type->t.name, dev->type->module->info->name);
 	}
 }
 
-static void print_modules_json(struct vmm *vmm)
+static void print_modules_json(struct vm_devices *devs)
 {
-	const GPtrArray *mods = loader_modules(vmm->loader);
+	const GPtrArray *mods = loader_modules(devs->loader);
 	g_autoptr(JsonBuilder) b = json_builder_new();
 	g_autoptr(JsonGenerator) gen = json_generator_new();
 	g_autoptr(JsonNode) root = NULL;
@@ -115,7 +107,7 @@ static void print_modules_json(struct vmm *vmm)
 	json_builder_set_member_name(b, "abi");
 	json_builder_add_string_value(b, MODVMM_ABI_STRING);
 	json_builder_set_member_name(b, "tainted");
-	json_builder_add_boolean_value(b, loader_tainted(vmm->loader));
+	json_builder_add_boolean_value(b, loader_tainted(devs->loader));
 	json_builder_set_member_name(b, "modules");
 	json_builder_begin_array(b);
 	for (guint i = 0; i < mods->len; i++) {
@@ -129,8 +121,8 @@ static void print_modules_json(struct vmm *vmm)
 	json_builder_end_array(b);
 	json_builder_set_member_name(b, "devices");
 	json_builder_begin_array(b);
-	for (guint i = 0; i < vmm->devices->len; i++) {
-		const struct modvmm_device *dev = vmm->devices->pdata[i];
+	for (guint i = 0; i < devs->devices->len; i++) {
+		const struct modvmm_device *dev = devs->devices->pdata[i];
 
 		json_builder_begin_object(b);
 		json_builder_set_member_name(b, "id");
@@ -158,9 +150,11 @@ static int cmd_modules(int argc, char **argv)
 	g_autoptr(GPtrArray) errors =
 		g_ptr_array_new_with_free_func((GDestroyNotify)g_error_free);
 	g_autoptr(GError) err = NULL;
-	struct vmm *vmm;
+	struct vm_devices *devs;
 	int status = 0;
 
+	g_option_context_add_main_entries(ctx, modules_options(&opt_modules),
+					  NULL);
 	g_option_context_add_main_entries(ctx, module_options, NULL);
 	if (!g_option_context_parse(ctx, &argc, &argv, &err)) {
 		print_error(err);
@@ -171,16 +165,12 @@ static int cmd_modules(int argc, char **argv)
 			argv[1]);
 		return 2;
 	}
-	vmm = vmm_new(host_services());
-	vmm->sinks.log = print_device_log;
-	loader_add_dirs(vmm->loader, opt_module_dirs, MODVMM_MODULE_DIR);
-	if (opt_module_allowlist &&
-	    loader_set_allowlist(vmm->loader, opt_module_allowlist, &err) < 0) {
+	opt_modules.policy = MODULES_EACH;
+	opt_modules.sinks.log = print_device_log;
+	if (modules_open(&opt_modules, &devs, errors, &err) < 0) {
 		print_error(err);
-		vmm_free(vmm);
 		return 1;
 	}
-	loader_load_all(vmm->loader, errors);
 	for (guint i = 0; i < errors->len; i++)
 		print_error(errors->pdata[i]);
 	if (errors->len)
@@ -188,17 +178,16 @@ static int cmd_modules(int argc, char **argv)
 	for (char **d = opt_devices; d && *d; d++) {
 		g_autoptr(GError) derr = NULL;
 
-		if (device_create(vmm, *d, NULL, &derr) < 0) {
+		if (device_create(devs, *d, NULL, &derr) < 0) {
 			print_error(derr);
 			status = 1;
 		}
 	}
 	if (opt_json)
-		print_modules_json(vmm);
+		print_modules_json(devs);
 	else
-		print_modules_text(vmm);
-	device_destroy_all(vmm);
-	vmm_free(vmm);
+		print_modules_text(devs);
+	modules_close(devs);
 	return status;
 }
 
@@ -415,7 +404,7 @@ static int restore(const struct machine_config *cfg, const char *path,
 		   struct machine **ret, GError **error)
 {
 	struct compat_verdict *v = NULL;
-	struct snapshot *s = NULL;
+	struct snap_reader *s = NULL;
 	struct machine *m = NULL;
 	int r = snapshot_open(path, &s, error);
 
@@ -517,6 +506,8 @@ static int cmd_run(int argc, char **argv)
 	enum sandbox_mode seccomp = SANDBOX_ENFORCE;
 	int status;
 
+	g_option_context_add_main_entries(ctx, modules_options(&opt_modules),
+					  NULL);
 	g_option_context_add_main_entries(ctx, module_options, NULL);
 	g_option_context_add_main_entries(ctx, run_options, NULL);
 	if (!g_option_context_parse(ctx, &argc, &argv, &err)) {
@@ -605,21 +596,14 @@ static int cmd_run(int argc, char **argv)
 	cfg.cpus = (unsigned int)opt_cpus;
 	cfg.cpu = opt_cpu;
 	cfg.machine = opt_machine;
-	cfg.module_dirs = opt_module_dirs;
-	cfg.module_allowlist = opt_module_allowlist;
+	cfg.modules = opt_modules;
+	cfg.modules.sinks.log = print_device_log;
 	cfg.devices = opt_devices;
 	cfg.no_defaults = opt_no_defaults;
 	cfg.kernel = opt_kernel;
 	cfg.initrd = opt_initrd;
 	cfg.append = opt_append;
 	cfg.kvm_device = opt_kvm_device;
-	cfg.sinks.log = print_device_log;
-	if (!opt_module_dirs || !*opt_module_dirs) {
-		static char *default_dirs[] = { (char *)MODVMM_MODULE_DIR,
-						NULL };
-
-		cfg.module_dirs = default_dirs;
-	}
 
 	/* Before any thread exists, so that every thread inherits it. */
 	sigemptyset(&w.set);

@@ -9,7 +9,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "machine.h"
+#include "compat/machine-types.h"
 
 #define DEPRECATED_AFTER_YEARS 3
 #define REMOVED_AFTER_YEARS 6

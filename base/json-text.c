@@ -7,7 +7,7 @@
 
 #include <glib.h>
 
-#include "json-text.h"
+#include "base/json-text.h"
 
 /* The value of the \uXXXX escape at s[i], or -1 if there is none. */
 static long u_escape(const char *s, size_t len, size_t i)

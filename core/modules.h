@@ -1,0 +1,56 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#ifndef CORE_MODULES_H
+#define CORE_MODULES_H
+
+#include <glib.h>
+
+#include "vm-devices.h"
+
+/*
+ * What a refused module means to the one opening the modules. A host
+ * that starts or takes a guest refuses to with any module refused;
+ * commands that list or decode go on with the rest.
+ */
+enum modules_policy {
+	MODULES_ALL,  /* any refusal fails modules_open(): nothing stays */
+	MODULES_EACH, /* each refusal is reported; the rest load */
+};
+
+/*
+ * How a VM's module world is opened: the one way every command, tool and
+ * benchmark does it, so that each takes the same options and the same
+ * trust rules apply to all.
+ */
+struct modules_config {
+	char **dirs;	     /* NULL-terminated; none: MODVMM_MODULE_DIR */
+	char **files;	     /* NULL-terminated; loaded after the dirs' */
+	int no_default_dir;  /* with no dirs, no directory: `files` alone */
+	char *allowlist;     /* sha256sum output, or NULL for none */
+	enum modules_policy policy;
+	struct vm_devices_sinks sinks; /* module code's log, while loading */
+};
+
+/* The directory modules load from when none is given. */
+const char *modules_default_dir(void);
+
+/*
+ * The options --module-dir DIR (repeatable) and --module-allowlist FILE,
+ * parsed into `cfg`: a NULL-terminated GOptionEntry array for a front
+ * end's option context. One set per process: a second call rebinds it.
+ */
+const GOptionEntry *modules_options(struct modules_config *cfg);
+
+/*
+ * A new device world with the modules of `cfg` loaded, in each directory
+ * in name order and then `files`. A bad allowlist is an error before
+ * anything loads. Each refused module is appended to `errors` (GError *),
+ * which may be NULL; under MODULES_ALL a refusal is also the error
+ * returned (the first one, saying if there are more), and nothing stays.
+ */
+int modules_open(const struct modules_config *cfg, struct vm_devices **ret,
+		 GPtrArray *errors, GError **error);
+
+/* Frees what modules_open() made: devices, then modules. */
+void modules_close(struct vm_devices *devs);
+
+#endif
