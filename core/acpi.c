@@ -118,7 +118,7 @@ G_STATIC_ASSERT(DSDT_OFF >= MADT_OFF + MADT_LEN(ACPI_MAX_CPUS));
 #define DEVICE_NAMES_MIN_LEN (DEVICE_NAMES * DEVICE_MIN_LEN)
 G_STATIC_ASSERT(DEVICE_NAMES_MIN_LEN > DSDT_MAX);
 
-static void put(uint8_t *p, size_t off, int n, uint64_t v)
+static void put_le(uint8_t *p, size_t off, int n, uint64_t v)
 {
 	for (int i = 0; i < n; i++, v >>= 8)
 		p[off + (size_t)i] = (uint8_t)v;
@@ -136,13 +136,13 @@ static uint8_t sum(const uint8_t *p, size_t n)
 static void sdt_header(uint8_t *t, const char *sig, uint32_t len, uint8_t rev)
 {
 	memcpy(t, sig, 4);
-	put(t, 4, 4, len);
+	put_le(t, 4, 4, len);
 	t[8] = rev;
 	memcpy(t + 10, OEM_ID, 6);
 	memcpy(t + 16, OEM_TABLE_ID, 8);
-	put(t, 24, 4, 1); /* OEM revision */
+	put_le(t, 24, 4, 1); /* OEM revision */
 	memcpy(t + 28, CREATOR_ID, 4);
-	put(t, 32, 4, 1); /* creator revision */
+	put_le(t, 32, 4, 1); /* creator revision */
 }
 
 /* Last, once every byte of the table is in place. */
@@ -182,7 +182,7 @@ static void aml_le(struct aml *a, uint64_t v, int n)
 {
 	uint8_t b[8];
 
-	put(b, 0, n, v);
+	put_le(b, 0, n, v);
 	aml_bytes(a, b, (size_t)n);
 }
 
@@ -443,13 +443,13 @@ static void fadt_write(uint8_t *t)
 	sdt_header(t, "FACP", FADT_LEN, FADT_REVISION);
 	/* The i8042 is there (Linux resets through it with reboot=k) and
 	 * so is the CMOS RTC; VGA and MSI are not. */
-	put(t, FADT_IAPC_BOOT_ARCH, 2,
+	put_le(t, FADT_IAPC_BOOT_ARCH, 2,
 	    IAPC_8042 | IAPC_VGA_NOT_PRESENT | IAPC_MSI_NOT_SUPPORTED);
 	/* Hardware-reduced: every PM block, SCI and FACS field stays 0. */
-	put(t, FADT_FLAGS, 4, FADT_HW_REDUCED_ACPI);
+	put_le(t, FADT_FLAGS, 4, FADT_HW_REDUCED_ACPI);
 	t[FADT_MINOR_VERSION] = FADT_MINOR;
 	/* Only the 64-bit pointer: with X_DSDT set, DSDT is ignored. */
-	put(t, FADT_X_DSDT, 8, ACPI_TABLES_BASE + DSDT_OFF);
+	put_le(t, FADT_X_DSDT, 8, ACPI_TABLES_BASE + DSDT_OFF);
 	memcpy(t + FADT_HYPERVISOR_ID, HYPERVISOR_ID, 8);
 	sdt_checksum(t);
 }
@@ -464,29 +464,29 @@ static void madt_write(uint8_t *t, unsigned int ncpus)
 	size_t off = 44;
 
 	sdt_header(t, "APIC", MADT_LEN(ncpus), MADT_REVISION);
-	put(t, 36, 4, MADT_LAPIC_ADDR);
+	put_le(t, 36, 4, MADT_LAPIC_ADDR);
 	/* The legacy PICs exist too: KVM's in-kernel irqchip has them. */
-	put(t, 40, 4, MADT_PCAT_COMPAT);
+	put_le(t, 40, 4, MADT_PCAT_COMPAT);
 	for (unsigned int i = 0; i < ncpus; i++, off += 8) {
 		t[off] = MADT_TYPE_LAPIC;
 		t[off + 1] = 8;
 		t[off + 2] = (uint8_t)i; /* processor UID */
 		t[off + 3] = (uint8_t)i; /* APIC id: KVM's is the vCPU index */
-		put(t, off + 4, 4, 1);	 /* enabled */
+		put_le(t, off + 4, 4, 1);	 /* enabled */
 	}
 	t[off] = MADT_TYPE_IOAPIC;
 	t[off + 1] = 12;
 	t[off + 2] = 0; /* IOAPIC id: what KVM's IOAPIC reports after reset */
-	put(t, off + 4, 4, IOAPIC_ADDR);
-	put(t, off + 8, 4, 0); /* its pins are GSIs 0-23 */
+	put_le(t, off + 4, 4, IOAPIC_ADDR);
+	put_le(t, off + 8, 4, 0); /* its pins are GSIs 0-23 */
 	sdt_checksum(t);
 }
 
 static void xsdt_write(uint8_t *t)
 {
 	sdt_header(t, "XSDT", XSDT_LEN, 1);
-	put(t, 36, 8, ACPI_TABLES_BASE + FADT_OFF);
-	put(t, 44, 8, ACPI_TABLES_BASE + MADT_OFF);
+	put_le(t, 36, 8, ACPI_TABLES_BASE + FADT_OFF);
+	put_le(t, 44, 8, ACPI_TABLES_BASE + MADT_OFF);
 	sdt_checksum(t);
 }
 
@@ -496,8 +496,8 @@ static void rsdp_write(uint8_t *t)
 	memcpy(t, "RSD PTR ", 8);
 	memcpy(t + 9, OEM_ID, 6);
 	t[15] = 2;
-	put(t, 20, 4, RSDP_LEN);
-	put(t, 24, 8, ACPI_TABLES_BASE + XSDT_OFF);
+	put_le(t, 20, 4, RSDP_LEN);
+	put_le(t, 24, 8, ACPI_TABLES_BASE + XSDT_OFF);
 	t[8] = (uint8_t)-sum(t, 20);
 	t[32] = (uint8_t)-sum(t, RSDP_LEN);
 }

@@ -205,7 +205,7 @@ void bus_remove_owner(struct bus *bus, const void *owner)
 			g_array_remove_index(bus->regions, i);
 }
 
-static struct bus_region *find(struct bus *bus, uint64_t addr, uint32_t width)
+static struct bus_region *region_at(struct bus *bus, uint64_t addr, uint32_t width)
 {
 	struct bus_region *r;
 	guint i;
@@ -224,7 +224,7 @@ static struct bus_region *find(struct bus *bus, uint64_t addr, uint32_t width)
 
 int bus_read(struct bus *bus, uint64_t addr, uint32_t width, uint64_t *ret)
 {
-	struct bus_region *r = find(bus, addr, width);
+	struct bus_region *r = region_at(bus, addr, width);
 	uint64_t mask =
 		width >= 8 ? UINT64_MAX : (UINT64_C(1) << (width * 8)) - 1;
 
@@ -239,7 +239,7 @@ int bus_read(struct bus *bus, uint64_t addr, uint32_t width, uint64_t *ret)
 
 int bus_write(struct bus *bus, uint64_t addr, uint32_t width, uint64_t value)
 {
-	struct bus_region *r = find(bus, addr, width);
+	struct bus_region *r = region_at(bus, addr, width);
 
 	if (!r)
 		return -ENOENT;

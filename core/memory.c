@@ -106,7 +106,7 @@ int memory_add(struct memory *mem, uint64_t gpa, uint64_t size, void *hva)
 	return 0;
 }
 
-static struct mem_range *find(struct memory *mem, uint64_t gpa)
+static struct mem_range *range_at(struct memory *mem, uint64_t gpa)
 {
 	for (guint i = 0; i < mem->ranges->len; i++) {
 		struct mem_range *r =
@@ -120,7 +120,7 @@ static struct mem_range *find(struct memory *mem, uint64_t gpa)
 
 void *memory_hva(struct memory *mem, uint64_t gpa, uint64_t len)
 {
-	struct mem_range *r = find(mem, gpa);
+	struct mem_range *r = range_at(mem, gpa);
 
 	if (!r || len > r->size - (gpa - r->gpa))
 		return NULL;
@@ -136,7 +136,7 @@ static int memory_rw(struct memory *mem, uint64_t gpa, uint8_t *buf,
 	if (gpa + len < gpa)
 		return -EFAULT;
 	while (left) {
-		struct mem_range *r = find(mem, a);
+		struct mem_range *r = range_at(mem, a);
 		uint64_t n;
 
 		if (!r)
@@ -146,7 +146,7 @@ static int memory_rw(struct memory *mem, uint64_t gpa, uint8_t *buf,
 		left -= n;
 	}
 	for (a = gpa, left = len; left;) {
-		struct mem_range *r = find(mem, a);
+		struct mem_range *r = range_at(mem, a);
 		uint64_t n = MIN(left, r->size - (a - r->gpa));
 
 		if (write) {

@@ -231,7 +231,7 @@ enum sandbox_mode sandbox_mode(void)
 	return mode;
 }
 
-static void put(const char *s)
+static void write_stderr(const char *s)
 {
 	ssize_t n = write(STDERR_FILENO, s, strlen(s));
 
@@ -251,12 +251,12 @@ static void report_refused(int sig, siginfo_t *info, void *uctx)
 	do
 		*--p = (char)('0' + nr % 10);
 	while (nr /= 10);
-	put("modvmm: seccomp: system call ");
-	put(name ? name : "?");
-	put(" (");
-	put(p);
-	put(") refused in a thread of kind ");
-	put(thread_kind ? thread_kind : "main");
+	write_stderr("modvmm: seccomp: system call ");
+	write_stderr(name ? name : "?");
+	write_stderr(" (");
+	write_stderr(p);
+	write_stderr(") refused in a thread of kind ");
+	write_stderr(thread_kind ? thread_kind : "main");
 #if defined(__x86_64__)
 	/*
 	 * A name lookup runs code this project does not own (the NSS
@@ -266,13 +266,13 @@ static void report_refused(int sig, siginfo_t *info, void *uctx)
 	 */
 	if (in_lookup) {
 		((ucontext_t *)uctx)->uc_mcontext.gregs[REG_RAX] = -ENOSYS;
-		put(" during a name lookup; the call fails with ENOSYS\n");
+		write_stderr(" during a name lookup; the call fails with ENOSYS\n");
 		return;
 	}
 #else
 	(void)uctx;
 #endif
-	put("; ending the process (docs/security.md lists each kind's "
+	write_stderr("; ending the process (docs/security.md lists each kind's "
 	    "calls; --seccomp=log lets it through)\n");
 	_exit(SANDBOX_EXIT_STATUS);
 }
@@ -410,9 +410,9 @@ void sandbox_enter_or_die(enum sandbox_kind kind)
 	g_autoptr(GError) err = NULL;
 
 	if (sandbox_enter(kind, &err) < 0) {
-		put("modvmm: ");
-		put(err->message);
-		put("\n");
+		write_stderr("modvmm: ");
+		write_stderr(err->message);
+		write_stderr("\n");
 		_exit(SANDBOX_EXIT_STATUS);
 	}
 }

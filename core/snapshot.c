@@ -42,7 +42,7 @@
 #define PAGE 4096u
 #define RUN_PAGES 1024u	 /* pages in one RAM record: 4 MiB */
 
-static int w_json(struct snap_writer *w, uint8_t type, JsonBuilder *b,
+static int write_json_record(struct snap_writer *w, uint8_t type, JsonBuilder *b,
 		  GError **error)
 {
 	g_autoptr(JsonNode) root = json_builder_get_root(b);
@@ -193,7 +193,7 @@ int snapshot_write_head(struct snap_writer *w, struct machine *m, int check,
 		json_builder_add_int_value(b, SNAPSHOT_COMMIT);
 	}
 	json_builder_end_object(b);
-	r = w_json(w, SNAP_HELLO, b, error);
+	r = write_json_record(w, SNAP_HELLO, b, error);
 	if (r < 0)
 		return r;
 
@@ -226,7 +226,7 @@ int snapshot_write_head(struct snap_writer *w, struct machine *m, int check,
 	}
 	json_builder_end_array(b);
 	json_builder_end_object(b);
-	return w_json(w, SNAP_CONFIG, b, error);
+	return write_json_record(w, SNAP_CONFIG, b, error);
 }
 
 int snapshot_write_state(struct snap_writer *w, struct machine *m,

@@ -54,7 +54,7 @@ unsigned int stream_timeout(int fd, int opt)
  * it took once that time is up, and the next one waits again: a peer
  * that stopped would be given up on after two or three times it.)
  */
-static int w_wait(struct snap_writer *w, GError **error)
+static int writer_wait(struct snap_writer *w, GError **error)
 {
 	unsigned int t = stream_timeout(w->fd, SO_SNDTIMEO);
 	struct pollfd pfd = { .fd = w->fd, .events = POLLOUT };
@@ -97,7 +97,7 @@ int stream_write(struct snap_writer *w, const void *buf, size_t len,
 			continue;
 		/* The peer's buffer is full: wait for it to take some. */
 		if ((sock || w->io) && (e == EAGAIN || e == EWOULDBLOCK)) {
-			r = w_wait(w, error);
+			r = writer_wait(w, error);
 			if (r < 0)
 				return r;
 			continue;
