@@ -1,4 +1,8 @@
 // SPDX-License-Identifier: LGPL-2.1-or-later
+/*
+ * base/error.c - the one error idiom: a negative errno returned, and the
+ * sentence for the user in a GError of the modvmm domain (base/error.h).
+ */
 #include <errno.h>
 
 #include "base/error.h"

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: LGPL-2.1-or-later
 /*
- * compat/json-text.c - what is checked in JSON text from outside before
+ * base/json-text.c - what is checked in JSON text from outside before
  * json-glib parses it.
  */
 #include <string.h>

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: LGPL-2.1-or-later
 /*
- * compat/abi.c - the module ABI version and struct-size rules.
+ * compat/abi-rules.c - the module ABI version and struct-size rules.
  *
  * Pure functions over plain data: no I/O, no allocation, so the loader and
  * the unit tests share exactly one statement of the rules.

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
-#ifndef COMPAT_ABI_H
-#define COMPAT_ABI_H
+#ifndef COMPAT_ABI_RULES_H
+#define COMPAT_ABI_RULES_H
 
 #include <stddef.h>
 #include <stdint.h>

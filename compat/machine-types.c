@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: LGPL-2.1-or-later
 /*
- * compat/machine.c - the machine types of this build and their lifecycle.
+ * compat/machine-types.c - the machine types of this build and their lifecycle.
  *
  * Pure functions over the tables below: no I/O, no clock. The lifecycle
  * is computed from the build's release date so that the same build always

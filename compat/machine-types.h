@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
-#ifndef COMPAT_MACHINE_H
-#define COMPAT_MACHINE_H
+#ifndef COMPAT_MACHINE_TYPES_H
+#define COMPAT_MACHINE_TYPES_H
 
 #include <stddef.h>
 #include <stdint.h>
