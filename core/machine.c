@@ -563,7 +563,9 @@ void machine_free(struct machine *m)
 {
 	if (!m)
 		return;
-	device_destroy_all(m->devs);
+	/* No device world when its modules were refused (machine_new()). */
+	if (m->devs)
+		device_destroy_all(m->devs);
 	if (m->kvm) {
 		kvm_cpus_destroy(m->kvm);
 		kvm_close(m->kvm);
