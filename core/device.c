@@ -306,17 +306,13 @@ int device_create(struct vm_devices *devs, const char *spec, struct modvmm_devic
 	return device_create_machine(devs, spec, NULL, ret, error);
 }
 
-int device_create_machine(struct vm_devices *devs, const char *spec,
-			  const char *machine_props, struct modvmm_device **ret,
-			  GError **error)
+/* The type a spec's parts name and the id they give, if any (else NULL). */
+static int spec_resolve(struct vm_devices *devs, char **parts,
+			struct device_type **ret_dt, const char **ret_id,
+			GError **error)
 {
-	g_auto(GStrv) parts = g_strsplit(spec, ",", -1);
-	g_auto(GStrv) mparts = NULL;
-	struct modvmm_device *dev = NULL;
 	struct device_type *dt;
 	const char *id = NULL;
-	int32_t rr;
-	int r;
 
 	dt = parts[0] ? loader_find_type(devs->loader, parts[0]) : NULL;
 	if (!dt)
@@ -336,8 +332,17 @@ int device_create_machine(struct vm_devices *devs, const char *spec,
 	if (id && device_find(devs, id))
 		return error_setf(error, EEXIST, "device id '%s' is in use",
 				  id);
+	*ret_dt = dt;
+	*ret_id = id;
+	return 0;
+}
 
-	dev = g_new0(struct modvmm_device, 1);
+/* A device of type dt, not yet realized, its properties the defaults. */
+static struct modvmm_device *device_new(struct vm_devices *devs,
+					struct device_type *dt, const char *id)
+{
+	struct modvmm_device *dev = g_new0(struct modvmm_device, 1);
+
 	dev->devs = devs;
 	dev->type = dt;
 	dev->id = id ? g_strdup(id) : id_default(devs, dt->t.name);
@@ -352,16 +357,19 @@ int device_create_machine(struct vm_devices *devs, const char *spec,
 	for (uint32_t i = 0; i < dt->t.n_properties; i++)
 		prop_store(dev, &dt->props[i], dt->props[i].default_u64,
 			   dt->props[i].default_str);
-	/* The machine type's values first: what the user gives wins. */
-	if (machine_props && *machine_props) {
-		mparts = g_strsplit(machine_props, ",", -1);
-		r = props_set(dev, mparts, DEVICE_PROP_MACHINE, error);
-		if (r < 0)
-			goto fail;
-	}
-	r = props_set(dev, parts + 1, DEVICE_PROP_USER, error);
-	if (r < 0)
-		goto fail;
+	return dev;
+}
+
+/*
+ * Realizes dev and adds it to its VM. On failure what realize() left is
+ * taken apart, and the caller frees dev.
+ */
+static int device_realize(struct modvmm_device *dev, GError **error)
+{
+	struct vm_devices *devs = dev->devs;
+	struct device_type *dt = dev->type;
+	int32_t rr;
+	int r;
 
 	g_mutex_lock(&devs->lock);
 	rr = dt->t.realize ? dt->t.realize(dev, dev->state) : 0;
@@ -374,7 +382,7 @@ int device_create_machine(struct vm_devices *devs, const char *spec,
 		g_mutex_lock(&devs->lock);
 		device_detach_locked(dev, 0);
 		g_mutex_unlock(&devs->lock);
-		goto fail;
+		return r;
 	}
 	/* A module that ignored a failed service call still hears of it. */
 	if (dev->error)
@@ -384,6 +392,37 @@ int device_create_machine(struct vm_devices *devs, const char *spec,
 	g_mutex_lock(&devs->lock);
 	g_ptr_array_add(devs->devices, dev);
 	g_mutex_unlock(&devs->lock);
+	return 0;
+}
+
+int device_create_machine(struct vm_devices *devs, const char *spec,
+			  const char *machine_props, struct modvmm_device **ret,
+			  GError **error)
+{
+	g_auto(GStrv) parts = g_strsplit(spec, ",", -1);
+	g_auto(GStrv) mparts = NULL;
+	struct modvmm_device *dev;
+	struct device_type *dt = NULL;
+	const char *id = NULL;
+	int r;
+
+	r = spec_resolve(devs, parts, &dt, &id, error);
+	if (r < 0)
+		return r;
+	dev = device_new(devs, dt, id);
+	/* The machine type's values first: what the user gives wins. */
+	if (machine_props && *machine_props) {
+		mparts = g_strsplit(machine_props, ",", -1);
+		r = props_set(dev, mparts, DEVICE_PROP_MACHINE, error);
+		if (r < 0)
+			goto fail;
+	}
+	r = props_set(dev, parts + 1, DEVICE_PROP_USER, error);
+	if (r < 0)
+		goto fail;
+	r = device_realize(dev, error);
+	if (r < 0)
+		goto fail;
 	if (ret)
 		*ret = dev;
 	return 0;

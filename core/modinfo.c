@@ -99,6 +99,82 @@ static char **single_slot(struct modinfo *mi, const char *key)
 	return NULL;
 }
 
+static int entry_device(struct modinfo *mi, const char *value, GError **error)
+{
+	if (!name_valid(value))
+		return error_setf(error, EINVAL,
+				  "%s: device=%s is not a valid device type "
+				  "name (1-63 of a-z 0-9 - _)",
+				  mi->file, value);
+	for (guint i = 0; i < mi->devices->len; i++)
+		if (!strcmp(mi->devices->pdata[i], value))
+			return error_setf(error, EINVAL,
+					  "%s: device=%s is listed twice",
+					  mi->file, value);
+	g_ptr_array_add(mi->devices, g_strdup(value));
+	return 0;
+}
+
+static int entry_vmstate(struct modinfo *mi, const char *value, GError **error)
+{
+	const char *at = strrchr(value, '@');
+
+	if (!at || at == value || !at[1] ||
+	    strspn(at + 1, "0123456789") != strlen(at + 1) ||
+	    strlen(at + 1) > 9)
+		return error_setf(error, EINVAL,
+				  "%s: vmstate=%s is not NAME@VERSION",
+				  mi->file, value);
+	g_ptr_array_add(mi->vmstates, g_strdup(value));
+	return 0;
+}
+
+static int entry_known_bad(struct modinfo *mi, const char *value,
+			   GError **error)
+{
+	const char *colon = strstr(value, ": ");
+
+	if (!colon || colon == value || !colon[2] ||
+	    memchr(value, ' ', (size_t)(colon - value)))
+		return error_setf(error, EINVAL,
+				  "%s: known_bad=%s is not "
+				  "\"VERSION: reason\"",
+				  mi->file, value);
+	if (colon - value > MODINFO_MAX_VALUE ||
+	    strlen(colon + 2) > MODINFO_MAX_VALUE)
+		return error_setf(error, EINVAL,
+				  "%s: known_bad=%.40s...: version and "
+				  "reason may have %d bytes each",
+				  mi->file, value, MODINFO_MAX_VALUE);
+	if (mi->known_bad->len == MODINFO_MAX_KNOWN_BAD)
+		return error_setf(error, EINVAL,
+				  "%s: more than %d known_bad= entries",
+				  mi->file, MODINFO_MAX_KNOWN_BAD);
+	g_ptr_array_add(mi->known_bad, g_strdup(value));
+	return 0;
+}
+
+static int entry_intree(struct modinfo *mi, const char *value, GError **error)
+{
+	if (strcmp(value, "Y"))
+		return error_setf(error, EINVAL,
+				  "%s: intree=%s: the only value is Y",
+				  mi->file, value);
+	mi->intree = 1;
+	return 0;
+}
+
+/* The keys with rules of their own; the rest go to single_slot(). */
+static const struct {
+	const char *key;
+	int (*parse)(struct modinfo *mi, const char *value, GError **error);
+} entry_rules[] = {
+	{ "device", entry_device },
+	{ "vmstate", entry_vmstate },
+	{ "known_bad", entry_known_bad },
+	{ "intree", entry_intree },
+};
+
 static int parse_entry(struct modinfo *mi, const char *entry, size_t off,
 		       GError **error)
 {
@@ -119,64 +195,9 @@ static int parse_entry(struct modinfo *mi, const char *entry, size_t off,
 	g_ptr_array_add(mi->keys, g_strdup(key));
 	g_ptr_array_add(mi->values, g_strdup(value));
 
-	if (!strcmp(key, "device")) {
-		if (!name_valid(value))
-			return error_setf(
-				error, EINVAL,
-				"%s: device=%s is not a valid device type name "
-				"(1-63 of a-z 0-9 - _)",
-				mi->file, value);
-		for (guint i = 0; i < mi->devices->len; i++)
-			if (!strcmp(mi->devices->pdata[i], value))
-				return error_setf(
-					error, EINVAL,
-					"%s: device=%s is listed twice",
-					mi->file, value);
-		g_ptr_array_add(mi->devices, g_strdup(value));
-		return 0;
-	}
-	if (!strcmp(key, "vmstate")) {
-		const char *at = strrchr(value, '@');
-
-		if (!at || at == value || !at[1] ||
-		    strspn(at + 1, "0123456789") != strlen(at + 1) ||
-		    strlen(at + 1) > 9)
-			return error_setf(error, EINVAL,
-					  "%s: vmstate=%s is not NAME@VERSION",
-					  mi->file, value);
-		g_ptr_array_add(mi->vmstates, g_strdup(value));
-		return 0;
-	}
-	if (!strcmp(key, "known_bad")) {
-		const char *colon = strstr(value, ": ");
-
-		if (!colon || colon == value || !colon[2] ||
-		    memchr(value, ' ', (size_t)(colon - value)))
-			return error_setf(error, EINVAL,
-					  "%s: known_bad=%s is not "
-					  "\"VERSION: reason\"",
-					  mi->file, value);
-		if (colon - value > MODINFO_MAX_VALUE ||
-		    strlen(colon + 2) > MODINFO_MAX_VALUE)
-			return error_setf(error, EINVAL,
-					  "%s: known_bad=%.40s...: version and "
-					  "reason may have %d bytes each",
-					  mi->file, value, MODINFO_MAX_VALUE);
-		if (mi->known_bad->len == MODINFO_MAX_KNOWN_BAD)
-			return error_setf(error, EINVAL,
-					  "%s: more than %d known_bad= entries",
-					  mi->file, MODINFO_MAX_KNOWN_BAD);
-		g_ptr_array_add(mi->known_bad, g_strdup(value));
-		return 0;
-	}
-	if (!strcmp(key, "intree")) {
-		if (strcmp(value, "Y"))
-			return error_setf(error, EINVAL,
-					  "%s: intree=%s: the only value is Y",
-					  mi->file, value);
-		mi->intree = 1;
-		return 0;
-	}
+	for (size_t i = 0; i < G_N_ELEMENTS(entry_rules); i++)
+		if (!strcmp(key, entry_rules[i].key))
+			return entry_rules[i].parse(mi, value, error);
 	slot = single_slot(mi, key);
 	if (!slot)
 		return 0; /* a key from a newer SDK: kept, not interpreted */
@@ -189,20 +210,58 @@ static int parse_entry(struct modinfo *mi, const char *entry, size_t off,
 	return 0;
 }
 
-int modinfo_parse(const char *file, const char *data, size_t len,
-		  struct modinfo **ret, GError **error)
+static struct modinfo *modinfo_new(const char *file)
 {
-	struct modinfo *mi;
-	size_t off = 0;
-	int r;
+	struct modinfo *mi = g_new0(struct modinfo, 1);
 
-	mi = g_new0(struct modinfo, 1);
 	mi->file = g_path_get_basename(file);
 	mi->devices = g_ptr_array_new_with_free_func(g_free);
 	mi->vmstates = g_ptr_array_new_with_free_func(g_free);
 	mi->known_bad = g_ptr_array_new_with_free_func(g_free);
 	mi->keys = g_ptr_array_new_with_free_func(g_free);
 	mi->values = g_ptr_array_new_with_free_func(g_free);
+	return mi;
+}
+
+/* The entries every module has: name=, version= and abi=, each valid. */
+static int required_check(struct modinfo *mi, GError **error)
+{
+	if (!mi->name)
+		return error_setf(error, EINVAL,
+				  "%s: " MODINFO_SECTION " has no name= entry",
+				  mi->file);
+	if (!name_valid(mi->name))
+		return error_setf(error, EINVAL,
+				  "%s: name=%s is not a valid module name "
+				  "(1-63 of a-z 0-9 - _)",
+				  mi->file, mi->name);
+	if (!mi->version || !*mi->version)
+		return error_setf(error, EINVAL,
+				  "%s: " MODINFO_SECTION
+				  " has no version= entry",
+				  mi->file);
+	if (strlen(mi->version) > MODINFO_MAX_VALUE)
+		return error_setf(error, EINVAL,
+				  "%s: version=%.40s... is longer than %d "
+				  "bytes",
+				  mi->file, mi->version, MODINFO_MAX_VALUE);
+	if (!mi->abi)
+		return error_setf(error, EINVAL,
+				  "%s: " MODINFO_SECTION " has no abi= entry",
+				  mi->file);
+	if (abi_version_parse(mi->abi, &mi->abi_major, &mi->abi_minor) < 0)
+		return error_setf(error, EINVAL,
+				  "%s: abi=%s is not MAJOR.MINOR", mi->file,
+				  mi->abi);
+	return 0;
+}
+
+int modinfo_parse(const char *file, const char *data, size_t len,
+		  struct modinfo **ret, GError **error)
+{
+	struct modinfo *mi = modinfo_new(file);
+	size_t off = 0;
+	int r;
 
 	if (len > MODINFO_MAX_SIZE) {
 		r = error_setf(error, EFBIG,
@@ -230,43 +289,9 @@ int modinfo_parse(const char *file, const char *data, size_t len,
 		}
 		off = (size_t)(nul - data) + 1;
 	}
-
-	if (!mi->name) {
-		r = error_setf(error, EINVAL,
-			       "%s: " MODINFO_SECTION " has no name= entry",
-			       mi->file);
+	r = required_check(mi, error);
+	if (r < 0)
 		goto fail;
-	}
-	if (!name_valid(mi->name)) {
-		r = error_setf(error, EINVAL,
-			       "%s: name=%s is not a valid module name "
-			       "(1-63 of a-z 0-9 - _)",
-			       mi->file, mi->name);
-		goto fail;
-	}
-	if (!mi->version || !*mi->version) {
-		r = error_setf(error, EINVAL,
-			       "%s: " MODINFO_SECTION " has no version= entry",
-			       mi->file);
-		goto fail;
-	}
-	if (strlen(mi->version) > MODINFO_MAX_VALUE) {
-		r = error_setf(error, EINVAL,
-			       "%s: version=%.40s... is longer than %d bytes",
-			       mi->file, mi->version, MODINFO_MAX_VALUE);
-		goto fail;
-	}
-	if (!mi->abi) {
-		r = error_setf(error, EINVAL,
-			       "%s: " MODINFO_SECTION " has no abi= entry",
-			       mi->file);
-		goto fail;
-	}
-	if (abi_version_parse(mi->abi, &mi->abi_major, &mi->abi_minor) < 0) {
-		r = error_setf(error, EINVAL, "%s: abi=%s is not MAJOR.MINOR",
-			       mi->file, mi->abi);
-		goto fail;
-	}
 	*ret = mi;
 	return 0;
 fail:
@@ -306,17 +331,106 @@ static int find_entry(Elf *elf, Elf_Scn *dynsym, GElf_Shdr *sh)
 	return 0;
 }
 
+/*
+ * An x86-64 shared object whose section headers lie within the file;
+ * `eh` is its ELF header.
+ */
+static int elf_header_check(int fd, Elf *elf, const char *file, GElf_Ehdr *eh,
+			    GError **error)
+{
+	struct stat st;
+
+	if (elf_kind(elf) != ELF_K_ELF || !gelf_getehdr(elf, eh))
+		return elf_fail(file, error);
+	if (gelf_getclass(elf) != ELFCLASS64 || eh->e_machine != EM_X86_64 ||
+	    eh->e_type != ET_DYN)
+		return error_setf(error, ENOEXEC,
+				  "%s: not an x86-64 ELF shared object", file);
+	/* libelf quietly yields no sections when their headers are cut off. */
+	if (fstat(fd, &st) < 0 || eh->e_shoff > (uint64_t)st.st_size ||
+	    (uint64_t)eh->e_shnum * eh->e_shentsize >
+		    (uint64_t)st.st_size - eh->e_shoff)
+		return error_setf(
+			error, EINVAL,
+			"%s: corrupt ELF file: %u section headers at offset "
+			"%" G_GUINT64_FORMAT
+			" extend past its end (%" G_GUINT64_FORMAT " bytes)",
+			file, eh->e_shnum, (guint64)eh->e_shoff,
+			(guint64)st.st_size);
+	return 0;
+}
+
+/* The two sections the metadata is read from; either may be missing. */
+struct modinfo_sections {
+	Elf_Scn *info, *dynsym;
+	GElf_Shdr info_sh, dynsym_sh;
+};
+
+static int sections_find(Elf *elf, const char *file,
+			 struct modinfo_sections *ret, GError **error)
+{
+	Elf_Scn *scn = NULL;
+	size_t shstrndx;
+
+	if (elf_getshdrstrndx(elf, &shstrndx) < 0)
+		return elf_fail(file, error);
+	while ((scn = elf_nextscn(elf, scn))) {
+		GElf_Shdr sh;
+		const char *name;
+
+		if (!gelf_getshdr(scn, &sh))
+			return elf_fail(file, error);
+		if (sh.sh_type == SHT_DYNSYM) {
+			ret->dynsym = scn;
+			ret->dynsym_sh = sh;
+			continue;
+		}
+		name = elf_strptr(elf, shstrndx, sh.sh_name);
+		if (name && !strcmp(name, MODINFO_SECTION)) {
+			ret->info = scn;
+			ret->info_sh = sh;
+		}
+	}
+	return 0;
+}
+
+/* The contents of the metadata section, bounded before they are read. */
+static int info_data(const struct modinfo_sections *sec, const char *file,
+		     Elf_Data **ret, GError **error)
+{
+	Elf_Data *d;
+
+	if (!sec->info)
+		return error_setf(error, ENOEXEC,
+				  "%s: not a modvmm module: no " MODINFO_SECTION
+				  " section",
+				  file);
+	if (sec->info_sh.sh_type != SHT_PROGBITS)
+		return error_setf(error, EINVAL,
+				  "%s: corrupt " MODINFO_SECTION
+				  ": section type %u, expected PROGBITS",
+				  file, sec->info_sh.sh_type);
+	if (sec->info_sh.sh_size > MODINFO_MAX_SIZE)
+		return error_setf(
+			error, EFBIG,
+			"%s: " MODINFO_SECTION " is %" G_GUINT64_FORMAT
+			" bytes, more than the limit of %d",
+			file, (guint64)sec->info_sh.sh_size, MODINFO_MAX_SIZE);
+	d = elf_getdata(sec->info, NULL);
+	if (!d || d->d_size != sec->info_sh.sh_size || (d->d_size && !d->d_buf))
+		return elf_fail(file, error);
+	*ret = d;
+	return 0;
+}
+
 int modinfo_read_fd(int fd, const char *path, struct modinfo **ret,
 		    GError **error)
 {
 	g_autofree char *file = g_path_get_basename(path);
-	Elf_Scn *scn = NULL, *info = NULL, *dynsym = NULL;
-	GElf_Shdr info_sh = { 0 }, dynsym_sh = { 0 };
+	struct modinfo_sections sec = { 0 };
 	struct modinfo *mi = NULL;
-	size_t shstrndx;
-	struct stat st;
 	GElf_Ehdr eh;
-	Elf_Data *d;
+	Elf_Data *d = NULL;
 	char magic[4];
 	Elf *elf;
 	int r;
@@ -331,83 +445,20 @@ int modinfo_read_fd(int fd, const char *path, struct modinfo **ret,
 	elf = elf_begin(fd, ELF_C_READ, NULL);
 	if (!elf)
 		return elf_fail(file, error);
-	if (elf_kind(elf) != ELF_K_ELF || !gelf_getehdr(elf, &eh)) {
-		r = elf_fail(file, error);
+	r = elf_header_check(fd, elf, file, &eh, error);
+	if (r < 0)
 		goto out;
-	}
-	if (gelf_getclass(elf) != ELFCLASS64 || eh.e_machine != EM_X86_64 ||
-	    eh.e_type != ET_DYN) {
-		r = error_setf(error, ENOEXEC,
-			       "%s: not an x86-64 ELF shared object", file);
+	r = sections_find(elf, file, &sec, error);
+	if (r < 0)
 		goto out;
-	}
-	/* libelf quietly yields no sections when their headers are cut off. */
-	if (fstat(fd, &st) < 0 || eh.e_shoff > (uint64_t)st.st_size ||
-	    (uint64_t)eh.e_shnum * eh.e_shentsize >
-		    (uint64_t)st.st_size - eh.e_shoff) {
-		r = error_setf(
-			error, EINVAL,
-			"%s: corrupt ELF file: %u section headers at offset "
-			"%" G_GUINT64_FORMAT
-			" extend past its end (%" G_GUINT64_FORMAT " bytes)",
-			file, eh.e_shnum, (guint64)eh.e_shoff,
-			(guint64)st.st_size);
+	r = info_data(&sec, file, &d, error);
+	if (r < 0)
 		goto out;
-	}
-	if (elf_getshdrstrndx(elf, &shstrndx) < 0) {
-		r = elf_fail(file, error);
-		goto out;
-	}
-	while ((scn = elf_nextscn(elf, scn))) {
-		GElf_Shdr sh;
-		const char *name;
-
-		if (!gelf_getshdr(scn, &sh)) {
-			r = elf_fail(file, error);
-			goto out;
-		}
-		if (sh.sh_type == SHT_DYNSYM) {
-			dynsym = scn;
-			dynsym_sh = sh;
-			continue;
-		}
-		name = elf_strptr(elf, shstrndx, sh.sh_name);
-		if (name && !strcmp(name, MODINFO_SECTION)) {
-			info = scn;
-			info_sh = sh;
-		}
-	}
-	if (!info) {
-		r = error_setf(error, ENOEXEC,
-			       "%s: not a modvmm module: no " MODINFO_SECTION
-			       " section",
-			       file);
-		goto out;
-	}
-	if (info_sh.sh_type != SHT_PROGBITS) {
-		r = error_setf(error, EINVAL,
-			       "%s: corrupt " MODINFO_SECTION
-			       ": section type %u, expected PROGBITS",
-			       file, info_sh.sh_type);
-		goto out;
-	}
-	if (info_sh.sh_size > MODINFO_MAX_SIZE) {
-		r = error_setf(error, EFBIG,
-			       "%s: " MODINFO_SECTION " is %" G_GUINT64_FORMAT
-			       " bytes, more than the limit of %d",
-			       file, (guint64)info_sh.sh_size,
-			       MODINFO_MAX_SIZE);
-		goto out;
-	}
-	d = elf_getdata(info, NULL);
-	if (!d || d->d_size != info_sh.sh_size || (d->d_size && !d->d_buf)) {
-		r = elf_fail(file, error);
-		goto out;
-	}
 	r = modinfo_parse(path, d->d_buf, d->d_size, &mi, error);
 	if (r < 0)
 		goto out;
-	mi->has_entry = dynsym ? find_entry(elf, dynsym, &dynsym_sh) : 0;
+	mi->has_entry =
+		sec.dynsym ? find_entry(elf, sec.dynsym, &sec.dynsym_sh) : 0;
 	*ret = mi;
 out:
 	elf_end(elf);

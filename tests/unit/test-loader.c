@@ -1,7 +1,9 @@
 // SPDX-License-Identifier: LGPL-2.1-or-later
 /*
- * core/loader.c against the fixture modules: every refusal with the exact
- * message a user reads, and the cases that must load.
+ * core/loader.c (with the trust rules of core/module-trust.c and the
+ * import of core/module-import.c) against the fixture modules: every
+ * refusal with the exact message a user reads, and the cases that must
+ * load.
  */
 #include <dlfcn.h>
 #include <errno.h>
