@@ -41,9 +41,9 @@ struct incoming {
 
 	GMutex lock; /* guards what follows */
 	enum incoming_state state;
-	int listener;	     /* -1 once closed */
-	int fd;		     /* the connection served, or -1 */
-	struct snap_reader *s;  /* after COMMIT, for RUNNING */
+	int listener;	       /* -1 once closed */
+	int fd;		       /* the connection served, or -1 */
+	struct snap_reader *s; /* after COMMIT, for RUNNING */
 	char *error;
 };
 
@@ -86,6 +86,71 @@ static void set_state(struct incoming *in, enum incoming_state st,
 	g_mutex_unlock(&in->lock);
 }
 
+/*
+ * Judges what the source sent against this host: the verdict, and the
+ * machine to build when it accepts. A source that would not commit could
+ * leave the guest running on both hosts: it is refused, in the verdict
+ * it reads.
+ */
+static int serve_judge(struct incoming *in, const struct machine_config *cfg,
+		       struct snap_reader *s, struct machine **ret_m,
+		       struct compat_verdict **ret_v, GError **error)
+{
+	struct compat_verdict *v;
+	int r;
+
+	r = restore_judge(cfg, s, ret_m, ret_v, error);
+	v = *ret_v;
+	if (v && s->commit < SNAPSHOT_COMMIT) {
+		g_ptr_array_add(v->reasons,
+				g_strdup("the source does not end a migration "
+					 "with COMMIT (an older modvmm): the "
+					 "guest could end up running on both "
+					 "hosts"));
+		if (v->accepted && !r)
+			r = error_setf(error, EPROTO,
+				       "%s: the source does not end a "
+				       "migration with COMMIT (an older "
+				       "modvmm); refused",
+				       in->uri);
+		v->accepted = 0;
+	}
+	return r;
+}
+
+/*
+ * The accepted guest: its state into the machine, COMPLETE out and the
+ * source's COMMIT in, after which the guest is this host's, with its
+ * disks' locks (the source let them go when it committed).
+ */
+static int serve_commit(struct incoming *in, struct machine *m,
+			const struct machine_config *cfg, struct snap_reader *s,
+			struct compat_verdict *v, GError **error)
+{
+	int r;
+
+	r = restore_build(m, cfg, s, v, error);
+	if (!r)
+		r = snapshot_send_complete(s, error);
+	if (!r)
+		r = snapshot_await_commit(s, error);
+	if (!r) {
+		g_mutex_lock(&in->lock);
+		if (in->state == INCOMING_CANCELLED) {
+			r = -ECANCELED;
+		} else {
+			in->state = INCOMING_COMMITTED;
+			/* No other source may come now. */
+			transport_unlisten(in->listener, in->uri);
+			in->listener = -1;
+		}
+		g_mutex_unlock(&in->lock);
+	}
+	if (!r)
+		r = devices_lock_files(m->devs, error);
+	return r;
+}
+
 /* Serves one connection: 0 and a machine after COMMIT, or a dry run's 0. */
 static int serve(struct incoming *in, int fd, struct stream_io *io,
 		 const struct machine_config *cfg, struct machine **ret,
@@ -103,25 +168,7 @@ static int serve(struct incoming *in, int fd, struct stream_io *io,
 		return r;
 	}
 	fault_point(FAULT_INCOMING_MANIFEST);
-	r = restore_judge(cfg, s, &m, &v, &err);
-	/*
-	 * A source that would not commit could leave the guest running on
-	 * both hosts: it is refused, in the verdict it reads.
-	 */
-	if (v && s->commit < SNAPSHOT_COMMIT) {
-		g_ptr_array_add(v->reasons,
-				g_strdup("the source does not end a migration "
-					 "with COMMIT (an older modvmm): the "
-					 "guest could end up running on both "
-					 "hosts"));
-		if (v->accepted && !r)
-			r = error_setf(&err, EPROTO,
-				       "%s: the source does not end a "
-				       "migration with COMMIT (an older "
-				       "modvmm); refused",
-				       in->uri);
-		v->accepted = 0;
-	}
+	r = serve_judge(in, cfg, s, &m, &v, &err);
 	/* The source hears the verdict first, a refusal too. */
 	if (v)
 		snapshot_send_verdict(s, v, NULL);
@@ -134,26 +181,7 @@ static int serve(struct incoming *in, int fd, struct stream_io *io,
 	if (r < 0)
 		g_propagate_error(error, g_steal_pointer(&err));
 	if (!r)
-		r = restore_build(m, cfg, s, v, error);
-	if (!r)
-		r = snapshot_send_complete(s, error);
-	if (!r)
-		r = snapshot_await_commit(s, error);
-	if (!r) {
-		g_mutex_lock(&in->lock);
-		if (in->state == INCOMING_CANCELLED) {
-			r = -ECANCELED;
-		} else {
-			in->state = INCOMING_COMMITTED;
-			/* No other source may come now. */
-			transport_unlisten(in->listener, in->uri);
-			in->listener = -1;
-		}
-		g_mutex_unlock(&in->lock);
-	}
-	/* The source let the disks' locks go when it committed. */
-	if (!r)
-		r = devices_lock_files(m->devs, error);
+		r = serve_commit(in, m, cfg, s, v, error);
 	if (r < 0) {
 		g_clear_pointer(&m, machine_free);
 		goto out;

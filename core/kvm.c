@@ -168,17 +168,139 @@ static void reserve_ranges(struct kvm *kvm)
 		bus_reserve(devs->mmio, KVM_HOLE_END, kvm->ram_size - low,
 			    "guest RAM");
 	for (size_t i = 0; i < G_N_ELEMENTS(fixed); i++)
-		bus_reserve(fixed[i].mmio ? devs->mmio : devs->pio, fixed[i].base,
-			    fixed[i].length, fixed[i].what);
+		bus_reserve(fixed[i].mmio ? devs->mmio : devs->pio,
+			    fixed[i].base, fixed[i].length, fixed[i].what);
+}
+
+/* A zeroed VM with no descriptor open yet: what kvm_close() can free. */
+static struct kvm *kvm_alloc(struct vm_devices *devs, unsigned int ncpus)
+{
+	struct kvm *kvm = g_new0(struct kvm, 1);
+
+	kvm->devs = devs;
+	kvm->vm_fd = -1;
+	kvm->ncpus = ncpus;
+	for (int i = 0; i < VMM_IRQ_LINES; i++)
+		kvm->irqfd[i] = -1;
+	for (int i = 0; i < KVM_MAX_CPUS; i++)
+		kvm->cpu_fd[i] = -1;
+	g_mutex_init(&kvm->stop_lock);
+	g_mutex_init(&kvm->time.lock);
+	g_cond_init(&kvm->stop_cond);
+	return kvm;
+}
+
+/*
+ * Opens the KVM device and checks what this host offers before any VM
+ * exists: the API version, every required capability (named with what
+ * it is for), the optional ones, the vCPU mapping size and the CPUID a
+ * guest on model "host" gets.
+ */
+static int kvm_open_system(struct kvm *kvm, const char *dev, GError **error)
+{
+	int r, v;
+
+	kvm->sys_fd = open(dev, O_RDWR | O_CLOEXEC);
+	if (kvm->sys_fd < 0) {
+		r = errno;
+		return error_setf(
+			error, r, "%s: %s%s", dev, g_strerror(r),
+			r == ENOENT   ? " (is the kvm module loaded and "
+					"is this host allowed to "
+					"virtualise?)"
+			: r == EACCES ? " (is this user in group kvm?)"
+				      : "");
+	}
+	v = ioctl(kvm->sys_fd, KVM_GET_API_VERSION, 0);
+	if (v < 0) {
+		r = errno;
+		return error_setf(
+			error, ENOTTY,
+			"%s: not a KVM device (KVM_GET_API_VERSION: %s)", dev,
+			g_strerror(r));
+	}
+	if (v != KVM_API_VERSION)
+		return error_setf(error, ENOTSUP,
+				  "%s: KVM API version %d, modvmm needs %d",
+				  dev, v, KVM_API_VERSION);
+	for (size_t i = 0; i < G_N_ELEMENTS(required_caps); i++)
+		if (ioctl(kvm->sys_fd, KVM_CHECK_EXTENSION,
+			  required_caps[i].cap) <= 0)
+			return error_setf(error, ENOTSUP,
+					  "%s: missing %s (needed for %s)", dev,
+					  required_caps[i].name,
+					  required_caps[i].why);
+	/* Optional: without them, doorbells and edges go through the
+	 * host's exit path instead. */
+	kvm->has_irqfd =
+		ioctl(kvm->sys_fd, KVM_CHECK_EXTENSION, KVM_CAP_IRQFD) > 0;
+	kvm->has_ioeventfd =
+		ioctl(kvm->sys_fd, KVM_CHECK_EXTENSION, KVM_CAP_IOEVENTFD) > 0;
+	kvm->run_size = ioctl(kvm->sys_fd, KVM_GET_VCPU_MMAP_SIZE, 0);
+	if (kvm->run_size < (int)sizeof(struct kvm_run))
+		return ioctl_fail(error, "KVM_GET_VCPU_MMAP_SIZE");
+	/* What a guest on model "host" gets (core/kvm-cpuid.c). */
+	return kvm_supported_cpuid(kvm->sys_fd, &kvm->cpuid, error);
+}
+
+/* The VM itself, with what KVM emulates in the kernel: irqchip and PIT. */
+static int kvm_create_vm(struct kvm *kvm, GError **error)
+{
+	struct kvm_pit_config pit = { .flags = KVM_PIT_SPEAKER_DUMMY };
+	uint64_t idmap = KVM_IDMAP_ADDR;
+
+	kvm->vm_fd = ioctl(kvm->sys_fd, KVM_CREATE_VM, 0);
+	if (kvm->vm_fd < 0)
+		return ioctl_fail(error, "KVM_CREATE_VM");
+	if (ioctl(kvm->vm_fd, KVM_SET_TSS_ADDR, KVM_TSS_ADDR) < 0)
+		return ioctl_fail(error, "KVM_SET_TSS_ADDR");
+	if (ioctl(kvm->vm_fd, KVM_SET_IDENTITY_MAP_ADDR, &idmap) < 0)
+		return ioctl_fail(error, "KVM_SET_IDENTITY_MAP_ADDR");
+	if (ioctl(kvm->vm_fd, KVM_CREATE_IRQCHIP, 0) < 0)
+		return ioctl_fail(error, "KVM_CREATE_IRQCHIP");
+	if (ioctl(kvm->vm_fd, KVM_CREATE_PIT2, &pit) < 0)
+		return ioctl_fail(error, "KVM_CREATE_PIT2");
+	return 0;
+}
+
+/* Guest RAM: below the hole under 4 GiB, and the rest above it. */
+static int kvm_map_guest_ram(struct kvm *kvm, uint64_t ram_size, GError **error)
+{
+	uint64_t low;
+	int r;
+
+	/* NORESERVE: untouched guest pages cost the host nothing. */
+	kvm->ram_size = ram_size;
+	kvm->ram = mmap(NULL, ram_size, PROT_READ | PROT_WRITE,
+			MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	if (kvm->ram == MAP_FAILED) {
+		kvm->ram = NULL;
+		r = errno;
+		return error_setf(error, r,
+				  "guest memory of %" G_GUINT64_FORMAT
+				  " MiB: %s",
+				  (guint64)(ram_size >> 20), g_strerror(r));
+	}
+	madvise(kvm->ram, ram_size, MADV_MERGEABLE);
+	/* Huge pages: fewer faults for the guest, and for reading RAM
+	 * that was never touched (a migration's first pass). */
+	madvise(kvm->ram, ram_size, MADV_HUGEPAGE);
+	memory_dirty_track(kvm->devs->mem, kvm->ram, ram_size);
+	low = MIN(ram_size, KVM_RAM_LOW_MAX);
+	r = map_ram(kvm, 0, 0, low, kvm->ram, error);
+	if (r < 0)
+		return r;
+	if (ram_size > low)
+		return map_ram(kvm, 1, KVM_HOLE_END, ram_size - low,
+			       kvm->ram + low, error);
+	return 0;
 }
 
 int kvm_open(struct vm_devices *devs, const char *dev, uint64_t ram_size,
 	     unsigned int ncpus, struct kvm **ret, GError **error)
 {
-	struct kvm_pit_config pit = { .flags = KVM_PIT_SPEAKER_DUMMY };
-	uint64_t idmap = KVM_IDMAP_ADDR, low;
 	struct kvm *kvm;
-	int r, v;
+	int r;
 
 	if (!dev)
 		dev = "/dev/kvm";
@@ -192,117 +314,16 @@ int kvm_open(struct vm_devices *devs, const char *dev, uint64_t ram_size,
 				  "%u vCPUs: between 1 and %d are supported",
 				  ncpus, KVM_MAX_CPUS);
 
-	kvm = g_new0(struct kvm, 1);
-	kvm->devs = devs;
-	kvm->vm_fd = -1;
-	kvm->ncpus = ncpus;
-	for (int i = 0; i < VMM_IRQ_LINES; i++)
-		kvm->irqfd[i] = -1;
-	for (int i = 0; i < KVM_MAX_CPUS; i++)
-		kvm->cpu_fd[i] = -1;
-	g_mutex_init(&kvm->stop_lock);
-	g_mutex_init(&kvm->time.lock);
-	g_cond_init(&kvm->stop_cond);
-	kvm->sys_fd = open(dev, O_RDWR | O_CLOEXEC);
-	if (kvm->sys_fd < 0) {
-		r = errno;
-		r = error_setf(error, r, "%s: %s%s", dev, g_strerror(r),
-			       r == ENOENT   ? " (is the kvm module loaded and "
-					       "is this host allowed to "
-					       "virtualise?)"
-			       : r == EACCES ? " (is this user in group kvm?)"
-					     : "");
-		goto fail;
-	}
-	v = ioctl(kvm->sys_fd, KVM_GET_API_VERSION, 0);
-	if (v < 0) {
-		r = errno;
-		r = error_setf(error, ENOTTY,
-			       "%s: not a KVM device (KVM_GET_API_VERSION: %s)",
-			       dev, g_strerror(r));
-		goto fail;
-	}
-	if (v != KVM_API_VERSION) {
-		r = error_setf(error, ENOTSUP,
-			       "%s: KVM API version %d, modvmm needs %d", dev,
-			       v, KVM_API_VERSION);
-		goto fail;
-	}
-	for (size_t i = 0; i < G_N_ELEMENTS(required_caps); i++) {
-		if (ioctl(kvm->sys_fd, KVM_CHECK_EXTENSION,
-			  required_caps[i].cap) <= 0) {
-			r = error_setf(error, ENOTSUP,
-				       "%s: missing %s (needed for %s)", dev,
-				       required_caps[i].name,
-				       required_caps[i].why);
-			goto fail;
-		}
-	}
-	/* Optional: without them, doorbells and edges go through the
-	 * host's exit path instead. */
-	kvm->has_irqfd =
-		ioctl(kvm->sys_fd, KVM_CHECK_EXTENSION, KVM_CAP_IRQFD) > 0;
-	kvm->has_ioeventfd =
-		ioctl(kvm->sys_fd, KVM_CHECK_EXTENSION, KVM_CAP_IOEVENTFD) > 0;
-	kvm->run_size = ioctl(kvm->sys_fd, KVM_GET_VCPU_MMAP_SIZE, 0);
-	if (kvm->run_size < (int)sizeof(struct kvm_run)) {
-		r = ioctl_fail(error, "KVM_GET_VCPU_MMAP_SIZE");
-		goto fail;
-	}
-	/* What a guest on model "host" gets (core/kvm-cpuid.c). */
-	r = kvm_supported_cpuid(kvm->sys_fd, &kvm->cpuid, error);
+	kvm = kvm_alloc(devs, ncpus);
+	r = kvm_open_system(kvm, dev, error);
 	if (r < 0)
 		goto fail;
-
-	kvm->vm_fd = ioctl(kvm->sys_fd, KVM_CREATE_VM, 0);
-	if (kvm->vm_fd < 0) {
-		r = ioctl_fail(error, "KVM_CREATE_VM");
-		goto fail;
-	}
-	if (ioctl(kvm->vm_fd, KVM_SET_TSS_ADDR, KVM_TSS_ADDR) < 0) {
-		r = ioctl_fail(error, "KVM_SET_TSS_ADDR");
-		goto fail;
-	}
-	if (ioctl(kvm->vm_fd, KVM_SET_IDENTITY_MAP_ADDR, &idmap) < 0) {
-		r = ioctl_fail(error, "KVM_SET_IDENTITY_MAP_ADDR");
-		goto fail;
-	}
-	if (ioctl(kvm->vm_fd, KVM_CREATE_IRQCHIP, 0) < 0) {
-		r = ioctl_fail(error, "KVM_CREATE_IRQCHIP");
-		goto fail;
-	}
-	if (ioctl(kvm->vm_fd, KVM_CREATE_PIT2, &pit) < 0) {
-		r = ioctl_fail(error, "KVM_CREATE_PIT2");
-		goto fail;
-	}
-
-	/* NORESERVE: untouched guest pages cost the host nothing. */
-	kvm->ram_size = ram_size;
-	kvm->ram = mmap(NULL, ram_size, PROT_READ | PROT_WRITE,
-			MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
-	if (kvm->ram == MAP_FAILED) {
-		kvm->ram = NULL;
-		r = errno;
-		r = error_setf(error, r,
-			       "guest memory of %" G_GUINT64_FORMAT " MiB: %s",
-			       (guint64)(ram_size >> 20), g_strerror(r));
-		goto fail;
-	}
-	madvise(kvm->ram, ram_size, MADV_MERGEABLE);
-	/* Huge pages: fewer faults for the guest, and for reading RAM
-	 * that was never touched (a migration's first pass). */
-	madvise(kvm->ram, ram_size, MADV_HUGEPAGE);
-	memory_dirty_track(devs->mem, kvm->ram, ram_size);
-	low = MIN(ram_size, KVM_RAM_LOW_MAX);
-	r = map_ram(kvm, 0, 0, low, kvm->ram, error);
+	r = kvm_create_vm(kvm, error);
 	if (r < 0)
 		goto fail;
-	if (ram_size > low) {
-		r = map_ram(kvm, 1, KVM_HOLE_END, ram_size - low,
-			    kvm->ram + low, error);
-		if (r < 0)
-			goto fail;
-	}
+	r = kvm_map_guest_ram(kvm, ram_size, error);
+	if (r < 0)
+		goto fail;
 	reserve_ranges(kvm);
 	*ret = kvm;
 	return 0;

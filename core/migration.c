@@ -430,28 +430,27 @@ static int await_record(struct migration *mig, uint8_t type, enum phase ph,
 	return 0;
 }
 
-static int migrate(struct migration *mig, GError **error)
+/*
+ * The handshake: connect, send HELLO, MANIFEST and CONFIG, and read the
+ * destination's verdict. Nothing of the guest has moved yet.
+ */
+static int migrate_handshake(struct migration *mig, struct snap_writer *w,
+			     GError **error)
 {
-	struct machine *m = mig->m;
-	struct kvm *kvm = m->kvm;
-	uint64_t words = (kvm->ram_size / 4096 + 63) / 64;
-	g_autofree uint64_t *dirty = g_new0(uint64_t, words);
-	struct snap_writer w = { .what = mig->uri };
-	gint64 stop_at, t;
-	int paused = 0, r;
+	int r;
 
 	r = mig->ai ? transport_connect_tcp(mig->uri + 4, mig->ai, mig->timeout,
-					    mig->tls, &w.io, error)
-		    : transport_open(mig->uri, mig->timeout, mig->tls, &w.io,
+					    mig->tls, &w->io, error)
+		    : transport_open(mig->uri, mig->timeout, mig->tls, &w->io,
 				     error);
 	if (r < 0)
 		return r;
 	g_mutex_lock(&mig->lock);
-	mig->fd = w.fd = r;
-	mig->io = w.io;
+	mig->fd = w->fd = r;
+	mig->io = w->io;
 	g_mutex_unlock(&mig->lock);
 	fault_point(FAULT_MIGRATE_CONNECT);
-	r = snapshot_write_head(&w, m, 0, error);
+	r = snapshot_write_head(w, mig->m, 0, error);
 	if (r < 0)
 		return peer_error(PHASE_HANDSHAKE, mig->timeout, r, error);
 	fault_point(FAULT_MIGRATE_MANIFEST);
@@ -459,13 +458,23 @@ static int migrate(struct migration *mig, GError **error)
 	if (r < 0)
 		return r;
 	fault_point(FAULT_MIGRATE_VERDICT);
+	return 0;
+}
 
-	set_state(mig, MIGRATION_ACTIVE, NULL);
-	r = kvm_dirty_log_start(kvm, error);
-	if (r < 0)
-		return r;
-	/* Everything once, while the guest runs; then what it rewrote. */
-	r = send_round(mig, &w, NULL, kvm->ram_size / 4096, error);
+/*
+ * The RAM rounds, the guest running: everything once, then what it
+ * rewrote, until what is left fits the downtime limit or the rounds run
+ * out. On return 0, `dirty` holds the pages rewritten since the last
+ * round, which go with the device state.
+ */
+static int migrate_ram_rounds(struct migration *mig, struct snap_writer *w,
+			      uint64_t *dirty, uint64_t words, GError **error)
+{
+	struct kvm *kvm = mig->m->kvm;
+	gint64 t;
+	int r;
+
+	r = send_round(mig, w, NULL, kvm->ram_size / 4096, error);
 	if (!r)
 		fault_point(FAULT_MIGRATE_RAM);
 	for (;;) {
@@ -474,7 +483,7 @@ static int migrate(struct migration *mig, GError **error)
 		t = g_get_monotonic_time();
 		if (r < 0 || (r = cancelled(mig, error)) < 0 ||
 		    (r = kvm_dirty_log_get(kvm, dirty, error)) < 0)
-			goto fail;
+			return r;
 		n = count_bits(dirty, words);
 		g_mutex_lock(&mig->lock);
 		bw = MAX(mig->bandwidth, 1u << 20);
@@ -483,14 +492,108 @@ static int migrate(struct migration *mig, GError **error)
 		g_mutex_unlock(&mig->lock);
 		if (mig->expected_downtime <= mig->downtime_limit ||
 		    mig->rounds >= MIGRATION_MAX_ROUNDS)
-			break;
-		r = send_round(mig, &w, dirty, n, error);
+			return 0;
+		r = send_round(mig, w, dirty, n, error);
 		memset(dirty, 0, words * 8);
 		g_mutex_lock(&mig->lock);
 		mig->dirty_rate = n * 4096 * G_USEC_PER_SEC /
 				  (uint64_t)MAX(g_get_monotonic_time() - t, 1);
 		g_mutex_unlock(&mig->lock);
 	}
+}
+
+/*
+ * The guest paused: the subsections checked once more against the
+ * verdict, the last dirty pages, then the vCPUs' and devices' state.
+ */
+static int migrate_device_state(struct migration *mig, struct snap_writer *w,
+				uint64_t *dirty, GError **error)
+{
+	struct machine *m = mig->m;
+	int r;
+
+	set_state(mig, MIGRATION_DEVICE, NULL);
+	r = recheck_subsections(mig, error);
+	if (!r)
+		r = kvm_dirty_log_get(m->kvm, dirty, error);
+	if (!r) {
+		r = snapshot_write_ram(w, m, dirty, error);
+		if (!r)
+			fault_point(FAULT_MIGRATE_DEVICE_STATE);
+		if (!r)
+			r = snapshot_write_state(w, m, mig->verdict, error);
+		if (r < 0)
+			r = peer_error(PHASE_DEVICE_STATE, mig->timeout, r,
+				       error);
+	}
+	g_mutex_lock(&mig->lock);
+	mig->transferred = w->bytes;
+	mig->remaining = 0;
+	g_mutex_unlock(&mig->lock);
+	return r;
+}
+
+/*
+ * The commit: once COMMIT may have reached the destination, the guest is
+ * not ours to resume. A destination that gave up since COMPLETE (it
+ * closed the connection) cannot run it, and a COMMIT that could not be
+ * written did not reach it: both resume here (an error return; the
+ * disks' locks are back by then).
+ */
+static int migrate_commit(struct migration *mig, struct snap_writer *w,
+			  GError **error)
+{
+	int r;
+
+	r = stream_peer_gone(mig->fd, mig->io);
+	g_mutex_lock(&mig->lock);
+	mig->committed = !mig->cancel && !r;
+	g_mutex_unlock(&mig->lock);
+	if (r < 0)
+		return error_setf(error, -r,
+				  "the destination closed the connection after "
+				  "COMPLETE");
+	if (!mig->committed)
+		return error_setf(error, ECANCELED, "cancelled");
+	/* The disks' locks go with the guest (devices_lock_files()). */
+	devices_unlock_files(mig->m->devs);
+	r = stream_write_record(w, SNAP_COMMIT, NULL, 0, NULL, 0, error);
+	if (r < 0) {
+		g_mutex_lock(&mig->lock);
+		mig->committed = 0;
+		g_mutex_unlock(&mig->lock);
+		r = peer_error(PHASE_COMPLETE, mig->timeout, r, error);
+		relock(mig);
+	}
+	return r;
+}
+
+/*
+ * One migration, start to end. Every way out before the commit stops
+ * dirty logging and resumes the guest if it paused it; after the commit
+ * (a failure waiting for RUNNING), the guest stays paused: see the
+ * invariant at the top of this file.
+ */
+static int migrate(struct migration *mig, GError **error)
+{
+	struct machine *m = mig->m;
+	struct kvm *kvm = m->kvm;
+	uint64_t words = (kvm->ram_size / 4096 + 63) / 64;
+	g_autofree uint64_t *dirty = g_new0(uint64_t, words);
+	struct snap_writer w = { .what = mig->uri };
+	gint64 stop_at;
+	int paused = 0, r;
+
+	r = migrate_handshake(mig, &w, error);
+	if (r < 0)
+		return r;
+	set_state(mig, MIGRATION_ACTIVE, NULL);
+	r = kvm_dirty_log_start(kvm, error);
+	if (r < 0)
+		return r;
+	r = migrate_ram_rounds(mig, &w, dirty, words, error);
+	if (r < 0)
+		goto fail;
 
 	/* Stop and copy. */
 	stop_at = g_get_monotonic_time();
@@ -498,61 +601,16 @@ static int migrate(struct migration *mig, GError **error)
 	if (r < 0)
 		goto fail;
 	paused = 1;
-	set_state(mig, MIGRATION_DEVICE, NULL);
-	r = recheck_subsections(mig, error);
-	if (!r)
-		r = kvm_dirty_log_get(kvm, dirty, error);
-	if (!r) {
-		r = snapshot_write_ram(&w, m, dirty, error);
-		if (!r)
-			fault_point(FAULT_MIGRATE_DEVICE_STATE);
-		if (!r)
-			r = snapshot_write_state(&w, m, mig->verdict, error);
-		if (r < 0)
-			r = peer_error(PHASE_DEVICE_STATE, mig->timeout, r,
-				       error);
-	}
-	g_mutex_lock(&mig->lock);
-	mig->transferred = w.bytes;
-	mig->remaining = 0;
-	g_mutex_unlock(&mig->lock);
+	r = migrate_device_state(mig, &w, dirty, error);
 	if (r < 0)
 		goto fail;
 	r = await_record(mig, SNAP_COMPLETE, PHASE_COMPLETE, error);
 	if (r < 0)
 		goto fail;
 	fault_point(FAULT_MIGRATE_COMPLETE);
-	/*
-	 * The commit: once COMMIT may have reached the destination, the
-	 * guest is not ours to resume. A destination that gave up since
-	 * COMPLETE (it closed the connection) cannot run it, and a COMMIT
-	 * that could not be written did not reach it: both resume here.
-	 */
-	r = stream_peer_gone(mig->fd, mig->io);
-	g_mutex_lock(&mig->lock);
-	mig->committed = !mig->cancel && !r;
-	g_mutex_unlock(&mig->lock);
-	if (r < 0) {
-		r = error_setf(error, -r,
-			       "the destination closed the connection after "
-			       "COMPLETE");
+	r = migrate_commit(mig, &w, error);
+	if (r < 0)
 		goto fail;
-	}
-	if (!mig->committed) {
-		r = error_setf(error, ECANCELED, "cancelled");
-		goto fail;
-	}
-	/* The disks' locks go with the guest (devices_lock_files()). */
-	devices_unlock_files(m->devs);
-	r = stream_write_record(&w, SNAP_COMMIT, NULL, 0, NULL, 0, error);
-	if (r < 0) {
-		g_mutex_lock(&mig->lock);
-		mig->committed = 0;
-		g_mutex_unlock(&mig->lock);
-		r = peer_error(PHASE_COMPLETE, mig->timeout, r, error);
-		relock(mig);
-		goto fail;
-	}
 	kvm_dirty_log_stop(kvm);
 	fault_point(FAULT_MIGRATE_COMMIT);
 	r = await_record(mig, SNAP_RUNNING, PHASE_RUNNING, error);

@@ -655,7 +655,8 @@ static int rtc_init(void)
 	return 1;
 }
 
-static void fail(int check, const char *what)
+/* Reports the failed check; 0, for the steps below to return. */
+static int fail(int check, const char *what)
 {
 	puts_serial("modvmm guest: FAIL check ");
 	put_u64((uint64_t)check);
@@ -663,52 +664,81 @@ static void fail(int check, const char *what)
 	puts_serial(what);
 	puts_serial("\n");
 	outb(DEBUG_EXIT, (uint8_t)check);
+	return 0;
 }
 
-void guest_main(const char *cmdline)
+/* The words of the command line (see the top of this file). */
+struct guest_args {
+	uint64_t count, pages, ticks, forever, pace;
+	uint64_t hotplug, reset, panic, fill, triple;
+};
+
+/* Field by field: a struct copy could become a memset call. */
+static void args_parse(const char *cmdline, struct guest_args *a)
 {
-	uint64_t count = 3, pages = 64, ticks = 5, forever = 0, reset = 0;
-	uint64_t pace = 0, hotplug = 0, panic = 0, fill = 0, triple = 0;
-	uint8_t slot = 0xff;
+	a->count = 3;
+	a->pages = 64;
+	a->ticks = 5;
+	a->forever = a->pace = a->hotplug = 0;
+	a->reset = a->panic = a->fill = a->triple = 0;
+	arg(cmdline, "count", &a->count);
+	arg(cmdline, "pages", &a->pages);
+	arg(cmdline, "ticks", &a->ticks);
+	arg(cmdline, "forever", &a->forever);
+	arg(cmdline, "reset", &a->reset);
+	arg(cmdline, "pace", &a->pace);
+	arg(cmdline, "hotplug", &a->hotplug);
+	arg(cmdline, "panic", &a->panic);
+	arg(cmdline, "fill", &a->fill);
+	arg(cmdline, "triple", &a->triple);
+}
+
+/*
+ * What every machine has: the UART, the i8042, memory that holds what
+ * was written (its checksum in *ret_sum), then interrupts: the PIT's
+ * ticks, and no vector nobody asked for.
+ */
+static int check_platform(const struct guest_args *a, uint64_t *ret_sum)
+{
 	uint64_t sum;
-	uint64_t bench;
-	int blk, rtc, r;
 
-	arg(cmdline, "count", &count);
-	arg(cmdline, "pages", &pages);
-	arg(cmdline, "ticks", &ticks);
-	arg(cmdline, "forever", &forever);
-	arg(cmdline, "reset", &reset);
-	arg(cmdline, "pace", &pace);
-	arg(cmdline, "hotplug", &hotplug);
-	arg(cmdline, "panic", &panic);
-	arg(cmdline, "fill", &fill);
-	arg(cmdline, "triple", &triple);
-
-	puts_serial("modvmm guest: hello\n");
 	if (!check_uart())
 		return fail(1, "uart16550 scratch/line status");
 	if (!check_i8042())
 		return fail(2, "i8042 status");
 
-	sum = mem_rewrite(pages, 0);
-	if (mem_sum(pages) != sum)
+	sum = mem_rewrite(a->pages, 0);
+	if (mem_sum(a->pages) != sum)
 		return fail(3, "memory checksum");
-	if (fill) {
-		mem_fill(fill);
+	if (a->fill) {
+		mem_fill(a->fill);
 		puts_serial("fill ");
-		put_u64(fill);
+		put_u64(a->fill);
 		puts_serial(" MiB\n");
 	}
+	*ret_sum = sum;
 
 	idt_load();
 	pic_init();
 	pit_init();
 	__asm__ volatile("sti");
-	while (guest_ticks < ticks)
+	while (guest_ticks < a->ticks)
 		__asm__ volatile("hlt");
 	if (guest_unexpected)
 		return fail(4, "unexpected interrupt vector");
+	return 1;
+}
+
+/*
+ * The optional devices: virtio-blk (and its benchmark), virtio-rng,
+ * cmos-rtc. *ret_blk and *ret_rtc say which of those driven later are
+ * there.
+ */
+static int devices_init(const char *cmdline, int *ret_blk, int *ret_rtc)
+{
+	uint64_t bench;
+	int blk, rtc, r;
+
 	blk = blk_init();
 	if (blk < 0)
 		return fail(9, "virtio-blk set-up");
@@ -727,18 +757,28 @@ void guest_main(const char *cmdline)
 	rtc = rtc_init();
 	if (rtc < 0)
 		return fail(10, "cmos-rtc date");
+	*ret_blk = blk;
+	*ret_rtc = rtc;
+	return 1;
+}
 
-	for (uint64_t n = 1; forever || n <= count; n++) {
-		for (uint64_t until = guest_ticks + pace; guest_ticks < until;)
+/* The counter lines: what a snapshot or a migration must not disturb. */
+static int count_rounds(const struct guest_args *a, int blk, uint64_t sum)
+{
+	uint8_t slot = 0xff;
+
+	for (uint64_t n = 1; a->forever || n <= a->count; n++) {
+		for (uint64_t until = guest_ticks + a->pace;
+		     guest_ticks < until;)
 			__asm__ volatile("hlt");
-		if (hotplug)
+		if (a->hotplug)
 			slot = hotplug_poll(slot);
 		/* Memory holds what the last round wrote: also after a
 		 * snapshot is restored or the guest has migrated. */
-		if (mem_sum(pages) != sum)
+		if (mem_sum(a->pages) != sum)
 			return fail(8, "memory changed between rounds");
-		sum = mem_rewrite(pages, n);
-		if (mem_sum(pages) != sum)
+		sum = mem_rewrite(a->pages, n);
+		if (mem_sum(a->pages) != sum)
 			return fail(5, "memory checksum after rewrite");
 		if (blk && !blk_round(n))
 			return fail(9, "virtio-blk block lost or corrupt");
@@ -750,7 +790,12 @@ void guest_main(const char *cmdline)
 		put_hex(sum);
 		puts_serial("\n");
 	}
+	return 1;
+}
 
+/* What the devices must show once the rounds are over. */
+static int devices_final(int blk, int rtc)
+{
 	if (blk) {
 		if (!blk_check_all())
 			return fail(9, "virtio-blk block lost or corrupt");
@@ -768,18 +813,25 @@ void guest_main(const char *cmdline)
 			return fail(10, "cmos-rtc periodic interrupts");
 		puts_serial("cmos-rtc: periodic interrupts counted\n");
 	}
-	puts_serial("modvmm guest: PASS\n");
-	if (panic) {
+	return 1;
+}
+
+/* The end the command line asked for; debug-exit 0 by default. */
+static void end_run(const struct guest_args *a)
+{
+	if (a->panic) {
 		puts_serial("modvmm guest: panic\n");
 		outb(PVPANIC, 1);
-		return fail(7, "pvpanic did not end the run");
+		fail(7, "pvpanic did not end the run");
+		return;
 	}
-	if (reset) {
+	if (a->reset) {
 		__asm__ volatile("cli");
 		outb(0x64, 0xfe);
-		return fail(6, "i8042 reset did not reset");
+		fail(6, "i8042 reset did not reset");
+		return;
 	}
-	if (triple) {
+	if (a->triple) {
 		/*
 		 * With no gate present, neither the divide error, nor the
 		 * fault raised for its gate, nor the double fault is
@@ -794,7 +846,24 @@ void guest_main(const char *cmdline)
 				 :
 				 :
 				 : "eax", "ecx", "edx", "memory");
-		return fail(12, "the triple fault did not end the run");
+		fail(12, "the triple fault did not end the run");
+		return;
 	}
 	outb(DEBUG_EXIT, 0);
+}
+
+/* Each step reports its own failure through debug-exit, and ends it. */
+void guest_main(const char *cmdline)
+{
+	struct guest_args a;
+	uint64_t sum = 0;
+	int blk = 0, rtc = 0;
+
+	args_parse(cmdline, &a);
+	puts_serial("modvmm guest: hello\n");
+	if (!check_platform(&a, &sum) || !devices_init(cmdline, &blk, &rtc) ||
+	    !count_rounds(&a, blk, sum) || !devices_final(blk, rtc))
+		return;
+	puts_serial("modvmm guest: PASS\n");
+	end_run(&a);
 }

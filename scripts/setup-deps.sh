@@ -15,7 +15,8 @@ set -eu
 # glib-networking: GIO's TLS (GnuTLS) for migration over TLS
 # (--migration-tls); gnutls-bin: certtool, with which the control suite
 # and bench/migration.py make their test certificates.
-packages="meson ninja-build pkg-config gcc clang libclang-rt-14-dev binutils
+# g++: the header test compiles every SDK header as C++ too (tests/abi).
+packages="meson ninja-build pkg-config gcc g++ clang libclang-rt-14-dev binutils
 	libglib2.0-dev libjson-glib-dev libelf-dev libseccomp-dev check abigail-tools python3
 	qemu-system-x86 linux-image-amd64 busybox-static cpio socat acpica-tools
 	valgrind gnuplot-nox fio glib-networking gnutls-bin"
