@@ -74,24 +74,14 @@ static const struct modvmm_vmstate small_vms = {
 	.n_fields = sizeof(small_fields) / sizeof(small_fields[0]),
 };
 
-int main(void)
+/* One large state saved and loaded, against memcpy out and back. */
+static int bench_big(const struct state_desc *vb, int reps, double *t_mem,
+		     double *t_vms)
 {
 	struct big *a = calloc(1, sizeof(*a)), *b = calloc(1, sizeof(*b));
-	int reps = bench_reps(REPS), n_small = (int)bench_scale(SMALL_DEVICES);
-	struct small *sa = calloc(n_small, sizeof(*sa));
-	struct small *sb = calloc(n_small, sizeof(*sb));
 	uint8_t *bounce = malloc(sizeof(*a));
-	double *t_mem = bench_samples_new(reps);
-	double *t_vms = bench_samples_new(reps);
-	double *t_small = bench_samples_new(reps);
-	struct bench_sample s_mem, s_vms, s_small;
-	struct state_desc *vb, *vs;
 	size_t bytes = sizeof(*a);
-	char label[64];
 
-	if (vmstate_import("bench", &big_vms, sizeof(*a), &vb, NULL) ||
-	    vmstate_import("bench", &small_vms, sizeof(*sa), &vs, NULL))
-		return 1;
 	for (size_t i = 0; i < BIG_BUF; i++)
 		a->buf[i] = (uint8_t)(i * 7);
 	for (size_t i = 0; i < BIG_ARR; i++)
@@ -114,6 +104,16 @@ int main(void)
 			return 1;
 		g_byte_array_unref(out);
 	}
+	return 0;
+}
+
+/* n_small small devices saved one after another, then loaded. */
+static int bench_small(const struct state_desc *vs, int reps, int n_small,
+		       double *t_small)
+{
+	struct small *sa = calloc(n_small, sizeof(*sa));
+	struct small *sb = calloc(n_small, sizeof(*sb));
+
 	for (int r = 0; r < reps; r++) {
 		GByteArray *out = g_byte_array_sized_new(64 * n_small);
 		double t0 = bench_now_us();
@@ -134,6 +134,27 @@ int main(void)
 		t_small[r] = bench_now_us() - t0;
 		g_byte_array_unref(out);
 	}
+	return 0;
+}
+
+int main(void)
+{
+	int reps = bench_reps(REPS), n_small = (int)bench_scale(SMALL_DEVICES);
+	double *t_mem = bench_samples_new(reps);
+	double *t_vms = bench_samples_new(reps);
+	double *t_small = bench_samples_new(reps);
+	struct bench_sample s_mem, s_vms, s_small;
+	struct state_desc *vb, *vs;
+	size_t bytes = sizeof(struct big);
+	char label[64];
+
+	if (vmstate_import("bench", &big_vms, sizeof(struct big), &vb, NULL) ||
+	    vmstate_import("bench", &small_vms, sizeof(struct small), &vs,
+			   NULL))
+		return 1;
+	if (bench_big(vb, reps, t_mem, t_vms) ||
+	    bench_small(vs, reps, n_small, t_small))
+		return 1;
 
 	s_mem = bench_summarise(t_mem, reps);
 	s_vms = bench_summarise(t_vms, reps);

@@ -22,11 +22,8 @@
 #include <modvmm/abi.h>
 
 #include "compat/abi-rules.h"
-#include "core/device.h"
-#include "core/host.h"
-#include "core/modinfo.h"
+#include "core/inspect.h"
 #include "core/modules.h"
-#include "core/vm-devices.h"
 
 static gboolean opt_json;
 static gboolean opt_metadata_only;
@@ -47,7 +44,7 @@ static const GOptionEntry options[] = {
 	{ NULL },
 };
 
-static const char *abi_verdict(const struct modinfo *mi)
+static const char *abi_verdict(const struct inspect_metadata *mi)
 {
 	switch (abi_version_check(MODVMM_ABI_MAJOR, MODVMM_ABI_MINOR,
 				  mi->abi_major, mi->abi_minor)) {
@@ -67,7 +64,7 @@ static void print_line(const char *key, const char *value)
 }
 
 /* Known keys in a fixed order, then any others in section order. */
-static void print_text(const char *path, const struct modinfo *mi)
+static void print_text(const char *path, const struct inspect_metadata *mi)
 {
 	static const char *const order[] = { "name",   "version",
 					     "abi",    "license",
@@ -106,7 +103,6 @@ static void print_text(const char *path, const struct modinfo *mi)
 
 /* Device types, from the loaded module's descriptor ----------------------- */
 
-
 /* A value as --device takes it; in text, a string is quoted, "" shows. */
 static char *prop_shown(const struct modvmm_property *p, char *text)
 {
@@ -126,15 +122,14 @@ static void print_sub_line(const char *key, const char *value)
 	printf("  %-12s %s\n", label, value);
 }
 
-static void print_sub_text(void *opaque, const struct state_sub *s,
-			   const struct state_desc *parent, uint32_t since)
+static void print_sub_text(void *opaque, const struct inspect_desc *s,
+			   const char *parent, uint32_t since)
 {
 	g_autoptr(GString) line = g_string_new(NULL);
 
 	(void)opaque;
-	g_string_printf(line, "%s version %u, loads %u..%u, in %s",
-			s->vms->name, s->vms->d.version, s->vms->d.min_version,
-			s->vms->d.version, parent->name);
+	g_string_printf(line, "%s version %u, loads %u..%u, in %s", s->name,
+			s->version, s->min_version, s->version, parent);
 	/* 0 or 1: from the description's first version on. */
 	if (since > 1)
 		g_string_append_printf(line, " from version %u", since);
@@ -148,11 +143,11 @@ static void print_prop_text(const struct modvmm_property *p)
 {
 	g_autoptr(GString) line = g_string_new(NULL);
 	g_autofree char *def = prop_shown(
-		p, device_prop_value_text(p, p->default_u64, p->default_str));
-	char *legacy = device_prop_legacy_text(p);
+		p, inspect_prop_text(p, p->default_u64, p->default_str));
+	char *legacy = inspect_prop_legacy_text(p);
 
 	g_string_printf(line, "%s (%s), default %s", p->name,
-			device_prop_type_name(p->type), def);
+			inspect_prop_type_name(p->type), def);
 	if (legacy) {
 		legacy = prop_shown(p, legacy);
 		g_string_append_printf(line, ", legacy %s", legacy);
@@ -166,6 +161,7 @@ static void print_prop_text(const struct modvmm_property *p)
 static void print_state_text(const struct state_desc *v)
 {
 	g_autofree char *state = NULL;
+	struct inspect_desc d;
 
 	if (!v) {
 		print_sub_line(
@@ -173,28 +169,27 @@ static void print_state_text(const struct state_desc *v)
 			"none (a guest with this device cannot migrate)");
 		return;
 	}
+	inspect_desc_get(v, &d);
 	state = g_strdup_printf("%s version %u, loads %u..%u, saves %u..%u",
-				v->name, v->d.version, v->d.min_version,
-				v->d.version, vmstate_min_save(v),
-				v->d.version);
+				d.name, d.version, d.min_version, d.version,
+				d.min_save, d.version);
 	print_sub_line("state", state);
-	vmstate_foreach_subsection(v, print_sub_text, NULL);
+	inspect_foreach_subsection(v, print_sub_text, NULL);
 }
 
-static void print_types_text(const struct module *m)
+static void print_type_text(void *opaque, const struct device_type *dt)
 {
-	for (guint i = 0; i < m->types->len; i++) {
-		const struct device_type *dt = m->types->pdata[i];
-		g_autofree char *head = NULL;
+	g_autofree char *head = NULL;
+	struct inspect_type t;
 
-		head = dt->t.description ? g_strdup_printf("%s: %s", dt->t.name,
-							   dt->t.description)
-					 : g_strdup(dt->t.name);
-		print_line("type", head);
-		for (uint32_t j = 0; j < dt->t.n_properties; j++)
-			print_prop_text(&dt->props[j]);
-		print_state_text(dt->vms);
-	}
+	(void)opaque;
+	inspect_type_get(dt, &t);
+	head = t.description ? g_strdup_printf("%s: %s", t.name, t.description)
+			     : g_strdup(t.name);
+	print_line("type", head);
+	for (uint32_t j = 0; j < t.n_props; j++)
+		print_prop_text(&t.props[j]);
+	print_state_text(t.state);
 }
 
 static void add_string_or_null(JsonBuilder *b, const char *name,
@@ -207,18 +202,18 @@ static void add_string_or_null(JsonBuilder *b, const char *name,
 		json_builder_add_null_value(b);
 }
 
-static void sub_json(void *opaque, const struct state_sub *s,
-		     const struct state_desc *parent, uint32_t since)
+static void sub_json(void *opaque, const struct inspect_desc *s,
+		     const char *parent, uint32_t since)
 {
 	JsonBuilder *b = opaque;
 
 	json_builder_begin_object(b);
-	add_string_or_null(b, "name", s->vms->name);
-	add_string_or_null(b, "parent", parent->name);
+	add_string_or_null(b, "name", s->name);
+	add_string_or_null(b, "parent", parent);
 	json_builder_set_member_name(b, "version");
-	json_builder_add_int_value(b, s->vms->d.version);
+	json_builder_add_int_value(b, s->version);
 	json_builder_set_member_name(b, "min_version");
-	json_builder_add_int_value(b, s->vms->d.min_version);
+	json_builder_add_int_value(b, s->min_version);
 	json_builder_set_member_name(b, "since");
 	json_builder_add_int_value(b, MAX(since, 1));
 	json_builder_set_member_name(b, "optional");
@@ -230,65 +225,80 @@ static void sub_json(void *opaque, const struct state_sub *s,
 static void prop_json(JsonBuilder *b, const struct modvmm_property *p)
 {
 	g_autofree char *def =
-		device_prop_value_text(p, p->default_u64, p->default_str);
-	g_autofree char *legacy = device_prop_legacy_text(p);
+		inspect_prop_text(p, p->default_u64, p->default_str);
+	g_autofree char *legacy = inspect_prop_legacy_text(p);
 
 	json_builder_begin_object(b);
 	add_string_or_null(b, "name", p->name);
-	add_string_or_null(b, "type", device_prop_type_name(p->type));
+	add_string_or_null(b, "type", inspect_prop_type_name(p->type));
 	add_string_or_null(b, "default", def);
 	add_string_or_null(b, "legacy", legacy);
 	add_string_or_null(b, "description", p->description);
 	json_builder_end_object(b);
 }
 
-static JsonNode *types_json(const struct module *m)
+/* A device type's state: its description's versions and subsections. */
+static void state_json(JsonBuilder *b, const struct state_desc *v)
+{
+	struct inspect_desc d;
+
+	json_builder_set_member_name(b, "state");
+	if (!v) {
+		json_builder_add_null_value(b);
+		return;
+	}
+	inspect_desc_get(v, &d);
+	json_builder_begin_object(b);
+	add_string_or_null(b, "name", d.name);
+	json_builder_set_member_name(b, "version");
+	json_builder_add_int_value(b, d.version);
+	json_builder_set_member_name(b, "min_version");
+	json_builder_add_int_value(b, d.min_version);
+	json_builder_set_member_name(b, "min_save_version");
+	json_builder_add_int_value(b, d.min_save);
+	json_builder_set_member_name(b, "subsections");
+	json_builder_begin_array(b);
+	inspect_foreach_subsection(v, sub_json, b);
+	json_builder_end_array(b);
+	json_builder_end_object(b);
+}
+
+static void type_json(void *opaque, const struct device_type *dt)
+{
+	JsonBuilder *b = opaque;
+	struct inspect_type t;
+
+	inspect_type_get(dt, &t);
+	json_builder_begin_object(b);
+	add_string_or_null(b, "name", t.name);
+	add_string_or_null(b, "description", t.description);
+	json_builder_set_member_name(b, "properties");
+	json_builder_begin_array(b);
+	for (uint32_t j = 0; j < t.n_props; j++)
+		prop_json(b, &t.props[j]);
+	json_builder_end_array(b);
+	state_json(b, t.state);
+	json_builder_end_object(b);
+}
+
+/* The device types of the one module `devs` has loaded. */
+static JsonNode *types_json(struct vm_devices *devs)
 {
 	g_autoptr(JsonBuilder) b = json_builder_new();
 
 	json_builder_begin_array(b);
-	for (guint i = 0; i < m->types->len; i++) {
-		const struct device_type *dt = m->types->pdata[i];
-
-		json_builder_begin_object(b);
-		add_string_or_null(b, "name", dt->t.name);
-		add_string_or_null(b, "description", dt->t.description);
-		json_builder_set_member_name(b, "properties");
-		json_builder_begin_array(b);
-		for (uint32_t j = 0; j < dt->t.n_properties; j++)
-			prop_json(b, &dt->props[j]);
-		json_builder_end_array(b);
-		json_builder_set_member_name(b, "state");
-		if (!dt->vms) {
-			json_builder_add_null_value(b);
-			json_builder_end_object(b);
-			continue;
-		}
-		json_builder_begin_object(b);
-		add_string_or_null(b, "name", dt->vms->name);
-		json_builder_set_member_name(b, "version");
-		json_builder_add_int_value(b, dt->vms->d.version);
-		json_builder_set_member_name(b, "min_version");
-		json_builder_add_int_value(b, dt->vms->d.min_version);
-		json_builder_set_member_name(b, "min_save_version");
-		json_builder_add_int_value(b, vmstate_min_save(dt->vms));
-		json_builder_set_member_name(b, "subsections");
-		json_builder_begin_array(b);
-		vmstate_foreach_subsection(dt->vms, sub_json, b);
-		json_builder_end_array(b);
-		json_builder_end_object(b);
-		json_builder_end_object(b);
-	}
+	inspect_foreach_type(devs, type_json, b);
 	json_builder_end_array(b);
 	return json_builder_get_root(b);
 }
 
 /*
- * The module loaded as a host loads it, or NULL with the reason: the
- * loader's checks come first, and nothing of a module they refuse runs.
+ * The module loaded as a host loads it, alone in *ret, or -1 with the
+ * reason: the loader's checks come first, and nothing of a module they
+ * refuse runs.
  */
-static struct module *module_load(const char *path, struct vm_devices **ret,
-				  GError **error)
+static int module_load(const char *path, struct vm_devices **ret,
+		       GError **error)
 {
 	char *files[] = { (char *)path, NULL };
 	struct modules_config cfg = {
@@ -298,25 +308,25 @@ static struct module *module_load(const char *path, struct vm_devices **ret,
 		.policy = MODULES_ALL,
 	};
 
-	if (modules_open(&cfg, ret, NULL, error) < 0)
-		return NULL;
-	return loader_modules((*ret)->loader)->pdata[0];
+	return modules_open(&cfg, ret, NULL, error);
 }
 
+/* `devs`: the module loaded, or NULL for its metadata alone. */
 static void print_json(const char *path, const struct modinfo *mi,
-		       const struct module *m)
+		       const struct inspect_metadata *md,
+		       struct vm_devices *devs)
 {
-	g_autoptr(JsonNode) node = modinfo_to_json(mi);
+	g_autoptr(JsonNode) node = inspect_metadata_json(mi);
 	JsonObject *o = json_node_get_object(node);
 	g_autoptr(JsonGenerator) gen = json_generator_new();
 	g_autofree char *text = NULL;
 
 	json_object_set_string_member(o, "path", path);
 	json_object_set_string_member(o, "host_abi", MODVMM_ABI_STRING);
-	json_object_set_string_member(o, "abi_verdict", abi_verdict(mi));
-	json_object_set_boolean_member(o, "exports_entry", mi->has_entry);
-	if (m)
-		json_object_set_member(o, "types", types_json(m));
+	json_object_set_string_member(o, "abi_verdict", abi_verdict(md));
+	json_object_set_boolean_member(o, "exports_entry", md->has_entry);
+	if (devs)
+		json_object_set_member(o, "types", types_json(devs));
 	json_generator_set_pretty(gen, TRUE);
 	json_generator_set_root(gen, node);
 	text = json_generator_to_data(gen, NULL);
@@ -329,7 +339,7 @@ int main(int argc, char **argv)
 		g_option_context_new("MODULE.so - show a module's metadata");
 	g_autoptr(GError) err = NULL;
 	struct modinfo *mi = NULL;
-	struct module *m = NULL;
+	struct inspect_metadata md;
 	struct vm_devices *devs = NULL;
 
 	g_option_context_add_main_entries(ctx, options, NULL);
@@ -347,29 +357,28 @@ int main(int argc, char **argv)
 				"(--help for usage)\n");
 		return 2;
 	}
-	if (modinfo_read(argv[1], &mi, &err) < 0) {
+	if (inspect_metadata_read(argv[1], &mi, &md, &err) < 0) {
 		fprintf(stderr, "modvmm-modinfo: %s\n", err->message);
 		return 1;
 	}
 	/* The metadata first: a module that crashes as it loads (its code
 	 * runs from here on) still has it shown. */
 	if (!opt_json) {
-		print_text(argv[1], mi);
+		print_text(argv[1], &md);
 		fflush(stdout);
 	}
 	if (!opt_metadata_only) {
-		m = module_load(argv[1], &devs, &err);
-		if (!m)
+		if (module_load(argv[1], &devs, &err) < 0)
 			fprintf(stderr,
 				"modvmm-modinfo: metadata only, not loaded: "
 				"%s\n",
 				err->message);
 	}
 	if (opt_json)
-		print_json(argv[1], mi, m);
-	else if (m)
-		print_types_text(m);
+		print_json(argv[1], mi, &md, devs);
+	else if (devs)
+		inspect_foreach_type(devs, print_type_text, NULL);
 	modules_close(devs);
-	modinfo_free(mi);
+	inspect_metadata_free(mi);
 	return 0;
 }

@@ -15,7 +15,8 @@
  *  - a destination's answers (VERDICT, COMPLETE, RUNNING), listed the
  *    same way;
  *  - device state sections one after another, shown field by field.
- * Records are read by core/snapshot.c, sections by core/vmstate.c, with
+ * Records are read by core/snapshot.c, sections by core/vmstate.c
+ * (through core/inspect.h), with
  * the description of the module that owns them and the same checks as a
  * load, but none of the module's load hooks. A record that is corrupt
  * (its checksum does not match) or a state that does not load is
@@ -24,6 +25,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -32,16 +34,9 @@
 #include <glib.h>
 #include <json-glib/json-glib.h>
 
-#include "base/error.h"
 #include "base/json-text.h"
-#include "core/host.h"
+#include "core/inspect.h"
 #include "core/modules.h"
-#include "core/kvm-state.h"
-#include "core/snapshot.h"
-#include "core/vm-devices.h"
-
-/* The magic and the u32 format version before a stream's first record. */
-#define STREAM_START (sizeof(SNAPSHOT_MAGIC) - 1 + 4)
 
 static struct modules_config opt_modules;
 static gboolean opt_json;
@@ -56,7 +51,7 @@ static const GOptionEntry options[] = {
 static char *int_text(uint32_t kind, const uint8_t *at)
 {
 	uint64_t u = 0;
-	int w = vmstate_kind_width(kind);
+	int w = inspect_kind_width(kind);
 
 	memcpy(&u, at, (size_t)w);
 	switch (kind) {
@@ -96,7 +91,7 @@ static char *value_text(const struct modvmm_vmstate_field *f, const uint8_t *at,
 		for (uint32_t i = 0; i < count; i++) {
 			g_autofree char *v = int_text(
 				f->elem_kind,
-				at + (size_t)i * (size_t)vmstate_kind_width(
+				at + (size_t)i * (size_t)inspect_kind_width(
 							 f->elem_kind));
 
 			g_string_append_printf(s, "%s%s", i ? ", " : "", v);
@@ -129,7 +124,7 @@ static void text_field(void *opaque, const struct modvmm_vmstate_field *f,
 
 	(void)offset;
 	printf("%*s%s = %s (%s)\n", *indent + depth * 2, "", f->name, v,
-	       vmstate_kind_name(f->kind));
+	       inspect_kind_name(f->kind));
 }
 
 /* JSON output ----------------------------------------------------------- */
@@ -168,49 +163,12 @@ static void json_field(void *opaque, const struct modvmm_vmstate_field *f,
 	json_builder_set_member_name(b, "field");
 	json_builder_add_string_value(b, f->name);
 	json_builder_set_member_name(b, "kind");
-	json_builder_add_string_value(b, vmstate_kind_name(f->kind));
+	json_builder_add_string_value(b, inspect_kind_name(f->kind));
 	json_builder_set_member_name(b, "offset");
 	json_builder_add_int_value(b, (gint64)offset);
 	json_builder_set_member_name(b, "value");
 	json_builder_add_string_value(b, v);
 	json_builder_end_object(b);
-}
-
-/* The device type whose description is called `name`. */
-static const struct device_type *find(struct vm_devices *devs, const char *name)
-{
-	for (guint i = 0; i < loader_modules(devs->loader)->len; i++) {
-		const struct module *m = loader_modules(devs->loader)->pdata[i];
-
-		for (guint j = 0; j < m->types->len; j++) {
-			const struct device_type *dt = m->types->pdata[j];
-
-			if (dt->vms && !strcmp(dt->vms->name, name))
-				return dt;
-		}
-	}
-	return NULL;
-}
-
-/*
- * One section with dt's description: checked first without the trace,
- * so that a state that does not load shows no half of itself, then
- * decoded with it. *ret_used: its bytes.
- */
-static int decode(const struct device_type *dt, const uint8_t *buf, size_t len,
-		  size_t base, const char *id,
-		  const struct vmstate_trace *trace, size_t *ret_used,
-		  GError **error)
-{
-	g_autofree uint8_t *state = g_malloc0(dt->t.instance_size);
-	int r;
-
-	r = vmstate_load_flags(dt->vms, state, buf, len, base, id,
-			       VMSTATE_NO_HOOKS, NULL, ret_used, error);
-	if (r < 0)
-		return r;
-	return vmstate_load_flags(dt->vms, state, buf, len, base, id,
-				  VMSTATE_NO_HOOKS, trace, ret_used, error);
 }
 
 static void print_error(const GError *err)
@@ -220,8 +178,9 @@ static void print_error(const GError *err)
 }
 
 /* Device state sections one after another: a stop at the first error. */
-static int show_sections(struct vm_devices *devs, const char *path, const uint8_t *buf,
-			 size_t len, const struct vmstate_trace *trace)
+static int show_sections(struct vm_devices *devs, const char *path,
+			 const uint8_t *buf, size_t len,
+			 const struct inspect_trace *trace)
 {
 	g_autofree char *file = g_path_get_basename(path);
 	size_t pos = 0;
@@ -229,15 +188,15 @@ static int show_sections(struct vm_devices *devs, const char *path, const uint8_
 	while (pos < len) {
 		const struct device_type *dt;
 		g_autoptr(GError) err = NULL;
-		char name[VMS_MAX_NAME + 1];
+		g_autofree char *name = NULL;
 		size_t used = 0;
 
-		if (vmstate_section_name(buf + pos, len - pos, pos, file, name,
+		if (inspect_section_peek(buf + pos, len - pos, pos, file, &name,
 					 &err) < 0) {
 			print_error(err);
 			return 1;
 		}
-		dt = find(devs, name);
+		dt = inspect_type_by_state(devs, name);
 		if (!dt) {
 			fflush(stdout);
 			fprintf(stderr,
@@ -247,8 +206,8 @@ static int show_sections(struct vm_devices *devs, const char *path, const uint8_
 				file, name, pos);
 			return 1;
 		}
-		if (decode(dt, buf + pos, len - pos, pos, file, trace, &used,
-			   &err) < 0) {
+		if (inspect_decode_section(dt, buf + pos, len - pos, pos, file,
+					   trace, &used, &err) < 0) {
 			print_error(err);
 			return 1;
 		}
@@ -261,23 +220,24 @@ static int show_sections(struct vm_devices *devs, const char *path, const uint8_
 struct show {
 	JsonBuilder *b; /* NULL: text */
 	const char *path;
+	const struct inspect_head *head; /* a snapshot's, while shown */
 	int status;
 	int complete; /* the JSON is whole: print it */
 };
 
 /* One record's line, or its object left open for what follows. */
-static void record_begin(struct show *sh, const struct snap_record *rec,
+static void record_begin(struct show *sh, const struct inspect_record *rec,
 			 const char *checksum, const char *device)
 {
 	if (!sh->b) {
-		printf("%s%s%s (offset %zu): %u bytes, %s\n",
-		       stream_record_name(rec->type), device ? " " : "",
-		       device ? device : "", rec->at, rec->len, checksum);
+		printf("%s%s%s (offset %zu): %u bytes, %s\n", rec->name,
+		       device ? " " : "", device ? device : "", rec->at,
+		       rec->len, checksum);
 		return;
 	}
 	json_builder_begin_object(sh->b);
 	json_builder_set_member_name(sh->b, "type");
-	json_builder_add_string_value(sh->b, stream_record_name(rec->type));
+	json_builder_add_string_value(sh->b, rec->name);
 	json_builder_set_member_name(sh->b, "offset");
 	json_builder_add_int_value(sh->b, (gint64)rec->at);
 	json_builder_set_member_name(sh->b, "length");
@@ -297,18 +257,17 @@ static void record_end(struct show *sh)
 }
 
 /* A reader's message: printed, and the exit status says it. */
-static void fail(struct show *sh, const GError *err)
+static void reader_error(struct show *sh, const GError *err)
 {
 	print_error(err);
 	sh->status = 1;
 }
 
-static const struct manifest_device *manifest_find(const struct snap_reader *s,
+static const struct manifest_device *manifest_find(const struct manifest *m,
 						   const char *id)
 {
-	for (guint i = 0; i < s->manifest->devices->len; i++) {
-		const struct manifest_device *md =
-			s->manifest->devices->pdata[i];
+	for (guint i = 0; i < m->devices->len; i++) {
+		const struct manifest_device *md = m->devices->pdata[i];
 
 		if (!strcmp(md->id, id))
 			return md;
@@ -316,45 +275,128 @@ static const struct manifest_device *manifest_find(const struct snap_reader *s,
 	return NULL;
 }
 
+/* An error about the record at `rec`, after what stdout holds so far. */
+static void record_error(struct show *sh, const struct inspect_record *rec,
+			 const char *fmt, ...) G_GNUC_PRINTF(3, 4);
+
+static void record_error(struct show *sh, const struct inspect_record *rec,
+			 const char *fmt, ...)
+{
+	g_autofree char *file = g_path_get_basename(sh->path);
+	g_autofree char *text = NULL;
+	va_list ap;
+
+	va_start(ap, fmt);
+	text = g_strdup_vprintf(fmt, ap);
+	va_end(ap);
+	fflush(stdout);
+	fprintf(stderr, "modvmm-stream: %s: offset %zu: %s\n", file, rec->at,
+		text);
+	sh->status = 1;
+}
+
+/*
+ * Why a DEVICE record's state is not decoded when its bytes are the ones
+ * written: no device of that id in the manifest, no loaded module with
+ * its type, or a type without a description here.
+ */
+static void report_undecoded(struct show *sh, const struct inspect_record *rec,
+			     const char *id, const struct manifest_device *md,
+			     const struct device_type *dt)
+{
+	struct inspect_type t;
+
+	if (!md) {
+		record_error(sh, rec,
+			     "state for device '%s', which the manifest does "
+			     "not list",
+			     id);
+		return;
+	}
+	if (!dt) {
+		record_error(sh, rec,
+			     "device %s: no loaded module has device type %s "
+			     "(module %s %s; see --module-dir)",
+			     id, md->type, md->module, md->module_version);
+		return;
+	}
+	inspect_type_get(dt, &t);
+	record_error(sh, rec,
+		     "device %s: device type %s of the loaded module %s %s has "
+		     "no state description (the snapshot's is module %s %s)",
+		     id, md->type, t.module, t.module_version, md->module,
+		     md->module_version);
+}
+
+/* The device id a DEVICE record starts with (u8 length, the id), or NULL. */
+static char *device_record_id(const struct inspect_record *rec)
+{
+	if (rec->len < 1 || !rec->data[0] || rec->data[0] >= rec->len ||
+	    memchr(rec->data + 1, 0, rec->data[0]))
+		return NULL;
+	return g_strndup((const char *)rec->data + 1, rec->data[0]);
+}
+
+/* The section after a DEVICE record's id, decoded with dt's description. */
+static void decode_device(struct show *sh, const struct inspect_record *rec,
+			  const char *id, const struct device_type *dt)
+{
+	static const int indent = 2;
+	size_t skip = 1 + (size_t)rec->data[0], used = 0;
+	g_autoptr(GError) err = NULL;
+	struct inspect_trace trace;
+
+	if (sh->b) {
+		json_builder_set_member_name(sh->b, "state");
+		trace = (struct inspect_trace){ json_section, json_field,
+						sh->b };
+	} else {
+		trace = (struct inspect_trace){ text_section, text_field,
+						(void *)&indent };
+	}
+	/* A failed check leaves the builder untouched: a decode traces
+	 * only a state that loads. */
+	if (inspect_decode_section(dt, rec->data + skip, rec->len - skip,
+				   rec->data_at + skip, id, &trace, &used,
+				   &err) < 0) {
+		if (sh->b)
+			json_builder_add_null_value(sh->b);
+		reader_error(sh, err);
+	} else if (used != rec->len - skip) {
+		record_error(sh, rec, "%zu bytes after device %s's state",
+			     rec->len - skip - used, id);
+	}
+}
+
 /*
  * A DEVICE record (u8 id length, the id, the device's section), decoded
  * with the description of the type the manifest gives that device.
  */
 static void show_device(struct show *sh, struct vm_devices *devs,
-			const struct snap_reader *s, const struct snap_record *rec,
-			const char *checksum, int corrupt)
+			const struct inspect_record *rec, const char *checksum,
+			int corrupt)
 {
-	static const int indent = 2;
-	g_autofree char *file = g_path_get_basename(sh->path);
-	g_autofree char *id = NULL;
+	g_autofree char *id = device_record_id(rec);
 	const struct manifest_device *md;
 	const struct device_type *dt;
-	g_autoptr(GError) err = NULL;
-	struct vmstate_trace trace;
-	size_t idlen, used = 0;
+	struct inspect_type t = { 0 };
 
-	if (rec->len < 1 || !rec->data[0] || rec->data[0] >= rec->len ||
-	    memchr(rec->data + 1, 0, rec->data[0])) {
+	if (!id) {
 		record_begin(sh, rec, checksum, NULL);
 		record_end(sh);
-		fflush(stdout);
-		fprintf(stderr,
-			"modvmm-stream: %s: offset %zu: DEVICE record without "
-			"a device id\n",
-			file, rec->at);
-		sh->status = 1;
+		record_error(sh, rec, "DEVICE record without a device id");
 		return;
 	}
-	idlen = rec->data[0];
-	id = g_strndup((const char *)rec->data + 1, idlen);
 	record_begin(sh, rec, checksum, id);
-	md = manifest_find(s, id);
-	dt = md ? loader_find_type(devs->loader, md->type) : NULL;
+	md = manifest_find(sh->head->manifest, id);
+	dt = md ? inspect_type_by_name(devs, md->type) : NULL;
+	if (dt)
+		inspect_type_get(dt, &t);
 	if (sh->b && md) {
 		json_builder_set_member_name(sh->b, "device_type");
 		json_builder_add_string_value(sh->b, md->type);
 	}
-	if (corrupt || !dt || !dt->vms) {
+	if (corrupt || !t.state) {
 		/* Not decoded: its bytes are not the ones written, or no
 		 * description here says what they are. */
 		if (sh->b) {
@@ -362,58 +404,11 @@ static void show_device(struct show *sh, struct vm_devices *devs,
 			json_builder_add_null_value(sh->b);
 		}
 		record_end(sh);
-		if (corrupt)
-			return;
-		fflush(stdout);
-		if (!md)
-			fprintf(stderr,
-				"modvmm-stream: %s: offset %zu: state for "
-				"device '%s', which the manifest does not "
-				"list\n",
-				file, rec->at, id);
-		else if (!dt)
-			fprintf(stderr,
-				"modvmm-stream: %s: offset %zu: device %s: "
-				"no loaded module has device type %s "
-				"(module %s %s; see --module-dir)\n",
-				file, rec->at, id, md->type, md->module,
-				md->module_version);
-		else
-			fprintf(stderr,
-				"modvmm-stream: %s: offset %zu: device %s: "
-				"device type %s of the loaded module %s %s has "
-				"no state description (the snapshot's is "
-				"module %s %s)\n",
-				file, rec->at, id, md->type,
-				dt->module->info->name,
-				dt->module->info->version, md->module,
-				md->module_version);
-		sh->status = 1;
+		if (!corrupt)
+			report_undecoded(sh, rec, id, md, dt);
 		return;
 	}
-	if (sh->b) {
-		json_builder_set_member_name(sh->b, "state");
-		trace = (struct vmstate_trace){ json_section, json_field,
-						sh->b };
-	} else {
-		trace = (struct vmstate_trace){ text_section, text_field,
-						(void *)&indent };
-	}
-	/* A failed check leaves the builder untouched: decode() traces
-	 * only a state that loads. */
-	if (decode(dt, rec->data + 1 + idlen, rec->len - 1 - idlen,
-		   rec->data_at + 1 + idlen, id, &trace, &used, &err) < 0) {
-		if (sh->b)
-			json_builder_add_null_value(sh->b);
-		fail(sh, err);
-	} else if (used != rec->len - 1 - idlen) {
-		fflush(stdout);
-		fprintf(stderr,
-			"modvmm-stream: %s: offset %zu: %zu bytes after device "
-			"%s's state\n",
-			file, rec->at, rec->len - 1 - idlen - used, id);
-		sh->status = 1;
-	}
+	decode_device(sh, rec, id, dt);
 	record_end(sh);
 }
 
@@ -431,51 +426,36 @@ static void time_value(struct show *sh, const char *name, uint64_t v)
  * A CPU record (u32 vCPU index, its "kvm-cpu" section) or the VM record
  * ("kvm-vm"): the guest time it holds.
  */
-static void show_time(struct show *sh, const struct snap_record *rec,
+static void show_time(struct show *sh, const struct inspect_record *rec,
 		      const char *checksum, int corrupt)
 {
-	g_autofree struct kvm_cpu_state *cs = g_new0(struct kvm_cpu_state, 1);
-	g_autofree char *id = NULL;
 	g_autoptr(GError) err = NULL;
-	struct kvm_vm_state vs = { 0 };
-	uint32_t idx = 0;
-	size_t used;
-	int r;
+	uint64_t tsc = 0, kvmclock = 0, device_clock = 0;
+	uint32_t cpu = 0;
+	int has_tsc = 0, r;
 
-	if (rec->type == SNAP_CPU && rec->len >= 4)
-		memcpy(&idx, rec->data, 4);
-	id = rec->type == SNAP_CPU ? g_strdup_printf("vcpu%u", idx)
-				   : g_strdup("vm");
 	record_begin(sh, rec, checksum, NULL);
 	if (corrupt) {
 		record_end(sh);
 		return;
 	}
-	if (rec->type == SNAP_CPU) {
-		r = rec->len < 4 ? error_setf(&err, EINVAL, "%s: offset %zu: "
-						"CPU record of %u bytes",
-					      sh->path, rec->at, rec->len)
-				 : vmstate_load(kvm_state_cpu_vms(), cs,
-						rec->data + 4, rec->len - 4,
-						rec->data_at + 4, id, &used,
-						&err);
+	if (rec->kind == INSPECT_RECORD_CPU) {
+		r = inspect_cpu_time(sh->path, rec, &cpu, &tsc, &has_tsc, &err);
 		if (!r) {
-			time_value(sh, "cpu", idx);
-			for (uint32_t i = 0; i < cs->n_msrs; i++)
-				if (cs->msr_index[i] == 0x10)
-					time_value(sh, "tsc", cs->msr_data[i]);
+			time_value(sh, "cpu", cpu);
+			if (has_tsc)
+				time_value(sh, "tsc", tsc);
 		}
 	} else {
-		r = vmstate_load(kvm_state_vm_vms(), &vs, rec->data,
-				 rec->len, rec->data_at, id, &used, &err);
+		r = inspect_vm_time(rec, &kvmclock, &device_clock, &err);
 		if (!r) {
-			time_value(sh, "kvmclock_ns", vs.clock.clock);
-			time_value(sh, "device_clock_ns", vs.device_clock_ns);
+			time_value(sh, "kvmclock_ns", kvmclock);
+			time_value(sh, "device_clock_ns", device_clock);
 		}
 	}
 	record_end(sh);
 	if (r < 0)
-		fail(sh, err);
+		reader_error(sh, err);
 }
 
 /* Text: "ok", or why there is none to check; JSON the same. */
@@ -489,24 +469,63 @@ static const char *checksum_text(const struct show *sh, uint32_t format,
 	return sh->b ? "ok" : "checksum ok";
 }
 
-static void head_json(struct show *sh, const struct snap_reader *s)
+/* The snapshot's head: a line of text, or its members of the JSON. */
+static void show_head(struct show *sh, const char *file)
 {
+	const struct inspect_head *h = sh->head;
 	JsonBuilder *b = sh->b;
+	guint n = h->manifest->devices->len;
 
+	if (!b) {
+		printf("%s: format %u, machine %s%s, %u vCPU%s, memory "
+		       "%" G_GUINT64_FORMAT " bytes, %u device%s%s\n",
+		       file, h->format, h->machine,
+		       h->alias ? " (started as the unversioned alias)" : "",
+		       h->cpus, h->cpus == 1 ? "" : "s", (guint64)h->memory, n,
+		       n == 1 ? "" : "s",
+		       h->check ? ", a migration check" : "");
+		return;
+	}
+	json_builder_begin_object(b);
 	json_builder_set_member_name(b, "file");
-	json_builder_add_string_value(b, s->path);
+	json_builder_add_string_value(b, file);
 	json_builder_set_member_name(b, "format");
-	json_builder_add_int_value(b, s->format);
+	json_builder_add_int_value(b, h->format);
 	json_builder_set_member_name(b, "machine");
-	json_builder_add_string_value(b, s->machine);
+	json_builder_add_string_value(b, h->machine);
 	json_builder_set_member_name(b, "alias");
-	json_builder_add_boolean_value(b, s->alias);
+	json_builder_add_boolean_value(b, h->alias);
 	json_builder_set_member_name(b, "memory");
-	json_builder_add_int_value(b, (gint64)s->memory);
+	json_builder_add_int_value(b, (gint64)h->memory);
 	json_builder_set_member_name(b, "cpus");
-	json_builder_add_int_value(b, s->cpus);
+	json_builder_add_int_value(b, h->cpus);
 	json_builder_set_member_name(b, "check");
-	json_builder_add_boolean_value(b, s->check);
+	json_builder_add_boolean_value(b, h->check);
+	json_builder_set_member_name(b, "records");
+	json_builder_begin_array(b);
+}
+
+/* One record of a snapshot, by its kind; 1 when it is the END record. */
+static int show_record(struct show *sh, struct vm_devices *devs,
+		       const struct inspect_record *rec, const GError *corrupt)
+{
+	const char *sum = checksum_text(sh, sh->head->format, corrupt);
+
+	switch (rec->kind) {
+	case INSPECT_RECORD_DEVICE:
+		show_device(sh, devs, rec, sum, !!corrupt);
+		break;
+	case INSPECT_RECORD_CPU:
+	case INSPECT_RECORD_VM:
+		show_time(sh, rec, sum, !!corrupt);
+		break;
+	default:
+		record_begin(sh, rec, sum, NULL);
+		record_end(sh);
+	}
+	if (corrupt)
+		reader_error(sh, corrupt);
+	return rec->kind == INSPECT_RECORD_END;
 }
 
 /*
@@ -516,57 +535,34 @@ static void head_json(struct show *sh, const struct snap_reader *s)
  * walk goes on: its header's own checksum matched, so its length is the
  * one written.
  */
-static int show_snapshot(struct show *sh, struct vm_devices *devs, const uint8_t *data,
-			 size_t len)
+static int show_snapshot(struct show *sh, struct vm_devices *devs,
+			 const uint8_t *data, size_t len)
 {
 	g_autofree char *file = g_path_get_basename(sh->path);
 	g_autoptr(GError) err = NULL;
 	struct snap_reader *s = NULL;
-	size_t off = STREAM_START;
+	struct inspect_head head;
+	size_t off;
 	int end = 0, r;
 
-	if (snapshot_inspect(file, data, len, &s, &err) < 0) {
+	if (inspect_snapshot_open(file, data, len, &s, &head, &err) < 0) {
 		print_error(err);
 		return 1;
 	}
-	if (sh->b) {
-		json_builder_begin_object(sh->b);
-		head_json(sh, s);
-		json_builder_set_member_name(sh->b, "records");
-		json_builder_begin_array(sh->b);
-	} else {
-		printf("%s: format %u, machine %s%s, %u vCPU%s, memory "
-		       "%" G_GUINT64_FORMAT " bytes, %u device%s%s\n",
-		       file, s->format, s->machine,
-		       s->alias ? " (started as the unversioned alias)" : "",
-		       s->cpus, s->cpus == 1 ? "" : "s", (guint64)s->memory,
-		       s->manifest->devices->len,
-		       s->manifest->devices->len == 1 ? "" : "s",
-		       s->check ? ", a migration check" : "");
-	}
+	sh->head = &head;
+	off = head.first;
+	show_head(sh, file);
 	for (;;) {
 		g_autoptr(GError) corrupt = NULL;
-		struct snap_record rec;
-		const char *sum;
+		struct inspect_record rec;
 
-		r = snapshot_next_record(s, &off, &rec, &corrupt, &err);
+		r = inspect_snapshot_next(s, &off, &rec, &corrupt, &err);
 		if (r <= 0)
 			break;
-		sum = checksum_text(sh, s->format, corrupt);
-		if (rec.type == SNAP_DEVICE) {
-			show_device(sh, devs, s, &rec, sum, !!corrupt);
-		} else if (rec.type == SNAP_CPU || rec.type == SNAP_VM) {
-			show_time(sh, &rec, sum, !!corrupt);
-		} else {
-			record_begin(sh, &rec, sum, NULL);
-			record_end(sh);
-		}
-		if (corrupt)
-			fail(sh, corrupt);
-		end = rec.type == SNAP_END;
+		end = show_record(sh, devs, &rec, corrupt);
 	}
 	if (r < 0)
-		fail(sh, err);
+		reader_error(sh, err);
 	if (sh->b) {
 		json_builder_end_array(sh->b);
 		json_builder_set_member_name(sh->b, "end");
@@ -577,18 +573,19 @@ static int show_snapshot(struct show *sh, struct vm_devices *devs, const uint8_t
 		printf("no END record: the data ends at offset %zu\n", off);
 	}
 	sh->complete = 1;
-	snapshot_free(s);
+	sh->head = NULL;
+	inspect_snapshot_free(s);
 	return sh->status;
 }
 
 /* A VERDICT record's "accepted" and "verdict" (text), when it has them. */
-static void show_verdict(struct show *sh, const struct snap_record *rec)
+static void show_verdict(struct show *sh, const struct inspect_record *rec)
 {
 	g_autoptr(JsonParser) p = json_parser_new_immutable();
 	JsonNode *root, *acc = NULL, *text = NULL;
 	size_t at;
 
-	if (rec->len <= SNAPSHOT_HEAD_MAX &&
+	if (rec->len <= inspect_json_record_max() &&
 	    json_text_depth((const char *)rec->data, rec->len, &at) >= 0 &&
 	    json_parser_load_from_data(p, (const char *)rec->data, rec->len,
 				       NULL) &&
@@ -640,6 +637,7 @@ static int show_answers(struct show *sh, size_t len)
 	g_autofree char *file = g_path_get_basename(sh->path);
 	g_autoptr(GByteArray) buf = g_byte_array_new();
 	g_autoptr(GError) err = NULL;
+	uint32_t format = inspect_stream_format();
 	size_t off = 0;
 	int fd;
 
@@ -654,23 +652,22 @@ static int show_answers(struct show *sh, size_t len)
 		json_builder_set_member_name(sh->b, "file");
 		json_builder_add_string_value(sh->b, file);
 		json_builder_set_member_name(sh->b, "format");
-		json_builder_add_int_value(sh->b, SNAPSHOT_FORMAT);
+		json_builder_add_int_value(sh->b, format);
 		json_builder_set_member_name(sh->b, "records");
 		json_builder_begin_array(sh->b);
 	} else {
 		printf("%s: a destination's answers, format %u\n", file,
-		       SNAPSHOT_FORMAT);
+		       format);
 	}
 	while (off < len) {
-		struct snap_record rec;
+		struct inspect_record rec;
 
-		if (stream_read_record(fd, NULL, file, SNAPSHOT_FORMAT, &off, buf, &rec, &err) < 0) {
-			fail(sh, err);
+		if (inspect_answer_next(fd, file, &off, buf, &rec, &err) < 0) {
+			reader_error(sh, err);
 			break;
 		}
-		record_begin(sh, &rec, checksum_text(sh, SNAPSHOT_FORMAT, NULL),
-			     NULL);
-		if (rec.type == SNAP_VERDICT)
+		record_begin(sh, &rec, checksum_text(sh, format, NULL), NULL);
+		if (rec.kind == INSPECT_RECORD_VERDICT)
 			show_verdict(sh, &rec);
 		record_end(sh);
 	}
@@ -744,12 +741,12 @@ int main(int argc, char **argv)
 	sh.path = argv[1];
 	/* What the first byte starts: a section, a destination's first
 	 * answer, or else the magic (which says if it is not one). */
-	if (len && data[0] == VMS_TAG_START) {
-		struct vmstate_trace trace = { text_section, text_field,
+	if (inspect_starts_section(data, len)) {
+		struct inspect_trace trace = { text_section, text_field,
 					       (void *)&no_indent };
 
 		if (opt_json) {
-			trace = (struct vmstate_trace){ json_section,
+			trace = (struct inspect_trace){ json_section,
 							json_field, b };
 			json_builder_begin_array(b);
 		}
@@ -758,7 +755,7 @@ int main(int argc, char **argv)
 			json_builder_end_array(b);
 		/* One that does not load leaves the builder open. */
 		sh.complete = !status;
-	} else if (len && data[0] == SNAP_VERDICT) {
+	} else if (inspect_starts_answers(data, len)) {
 		status = show_answers(&sh, len);
 	} else {
 		status = show_snapshot(&sh, devs, data, len);

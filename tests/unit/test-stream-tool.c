@@ -377,6 +377,57 @@ START_TEST(test_stream_device_without_module_reported)
 }
 END_TEST
 
+/*
+ * --module-allowlist (modules_options()): a module whose digest the list
+ * lacks is refused with the loader's reason, and its device's state is
+ * not decoded; once listed, it is.
+ */
+START_TEST(test_stream_module_not_on_allowlist_refused)
+{
+	struct written o;
+	g_autofree char *path = snapshot_file("snap.bin", 1, &o);
+	g_autofree char *so = g_build_filename(moddir, "fx-counter-2.0.so",
+					       NULL);
+	g_autofree char *list = g_build_filename(dir, "allowlist", NULL);
+	g_autofree char *listopt = g_strdup_printf("--module-allowlist=%s",
+						   list);
+	g_autofree char *data = NULL, *sum = NULL, *want_err = NULL;
+	g_autofree char *listed = NULL;
+	struct run r;
+	gsize len;
+
+	ck_assert(g_file_get_contents(so, &data, &len, NULL));
+	sum = g_compute_checksum_for_data(G_CHECKSUM_SHA256,
+					  (const guchar *)data, len);
+	ck_assert(g_file_set_contents(list,
+				      "00000000000000000000000000000000"
+				      "00000000000000000000000000000000"
+				      "  other.so\n",
+				      -1, NULL));
+	ck_assert_int_eq(chmod(list, 0644), 0);
+	want_err = g_strdup_printf(
+		"modvmm-stream: fx-counter-2.0.so: refusing module: sha256 %s "
+		"is not in allowlist %s (rule: --module-allowlist)\n"
+		"modvmm-stream: snap.bin: offset %zu: device c0: no loaded "
+		"module has device type fx-counter (module fx-counter 2.0.0; "
+		"see --module-dir)\n",
+		sum, list, o.at[4]);
+	r = run("MODVMM_STREAM", modopt, listopt, path, NULL);
+	ck_assert_str_eq(r.err, want_err);
+	ck_assert_ptr_null(strstr(r.out, "count = "));
+	ck_assert_int_eq(r.status, 1);
+	run_clear(&r);
+
+	listed = g_strdup_printf("%s  fx-counter-2.0.so\n", sum);
+	ck_assert(g_file_set_contents(list, listed, -1, NULL));
+	r = run("MODVMM_STREAM", modopt, listopt, path, NULL);
+	ck_assert_str_eq(r.err, "");
+	ck_assert_ptr_nonnull(strstr(r.out, "count = 0x7 (u32)"));
+	ck_assert_int_eq(r.status, 0);
+	run_clear(&r);
+}
+END_TEST
+
 /* Format 1, as an older modvmm wrote it: read, with no checksums. */
 START_TEST(test_stream_format_1_listed_without_checksums)
 {
@@ -527,6 +578,7 @@ int main(void)
 	tcase_add_test(tc, test_stream_cut_inside_record_stops_there);
 	tcase_add_test(tc, test_stream_head_only_listed);
 	tcase_add_test(tc, test_stream_device_without_module_reported);
+	tcase_add_test(tc, test_stream_module_not_on_allowlist_refused);
 	tcase_add_test(tc, test_stream_format_1_listed_without_checksums);
 	tcase_add_test(tc, test_stream_destination_answers_listed);
 	tcase_add_test(tc, test_stream_bare_sections_then_junk);

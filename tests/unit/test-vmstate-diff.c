@@ -593,6 +593,52 @@ static char *node_text(JsonNode *n)
 }
 
 /*
+ * --module-allowlist (modules_options()): a module whose digest the list
+ * lacks is refused with the loader's reason, the dump goes on without
+ * it and the exit status says so; once listed, it is dumped.
+ */
+START_TEST(test_vmstate_dump_module_not_on_allowlist_refused)
+{
+	g_autofree char *from = fixture_path("fx-counter-2.0.so");
+	g_autofree char *dir = g_build_filename(scratch, "mods", NULL);
+	g_autofree char *to = g_build_filename(dir, "fx-counter.so", NULL);
+	g_autofree char *list = g_build_filename(scratch, "allowlist", NULL);
+	g_autofree char *data = NULL, *sum = NULL, *want = NULL;
+	g_autofree char *listed = NULL, *out = NULL, *err = NULL;
+	g_autofree char *out2 = NULL, *err2 = NULL;
+	const char *const args[] = { "dump", "--module-dir", dir,
+				     "--module-allowlist", list, NULL };
+	gsize len;
+
+	ck_assert_int_eq(g_mkdir(dir, 0700), 0);
+	ck_assert(g_file_get_contents(from, &data, &len, NULL));
+	ck_assert(g_file_set_contents(to, data, (gssize)len, NULL));
+	ck_assert_int_eq(chmod(to, 0644), 0);
+	sum = g_compute_checksum_for_data(G_CHECKSUM_SHA256,
+					  (const guchar *)data, len);
+	ck_assert(g_file_set_contents(list,
+				      "00000000000000000000000000000000"
+				      "00000000000000000000000000000000"
+				      "  other.so\n",
+				      -1, NULL));
+	ck_assert_int_eq(chmod(list, 0644), 0);
+	want = g_strdup_printf("modvmm-vmstate: fx-counter.so: refusing "
+			       "module: sha256 %s is not in allowlist %s "
+			       "(rule: --module-allowlist)\n",
+			       sum, list);
+	ck_assert_int_eq(tool_argv(&out, &err, args), 1);
+	ck_assert_str_eq(err, want);
+	ck_assert_ptr_null(strstr(out, "\"fx-counter\" : {"));
+
+	listed = g_strdup_printf("%s  fx-counter.so\n", sum);
+	ck_assert(g_file_set_contents(list, listed, -1, NULL));
+	ck_assert_int_eq(tool_argv(&out2, &err2, args), 0);
+	ck_assert_str_eq(err2, "");
+	ck_assert_ptr_nonnull(strstr(out2, "\"fx-counter\" : {"));
+}
+END_TEST
+
+/*
  * A struct's description with a subsection of its own: the dump shows
  * it inside that description, with the machine types that send it, and
  * says nothing on stderr.
@@ -1097,6 +1143,7 @@ int main(void)
 	tcase_add_test(tc, test_vmstate_diff_stable_optional_flipped);
 	tcase_add_test(tc, test_vmstate_dump_no_state_in_qemu_shape);
 	tcase_add_test(tc, test_vmstate_diff_agrees_with_compat_check);
+	tcase_add_test(tc, test_vmstate_dump_module_not_on_allowlist_refused);
 	suite_add_tcase(s, tc);
 	return check_run(s);
 }

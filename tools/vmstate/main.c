@@ -1,0 +1,61 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
+/*
+ * tools/vmstate/main.c - modvmm-vmstate, the state descriptions of loaded
+ * modules: picks the subcommand.
+ *
+ *   modvmm-vmstate dump [--module-dir DIR...] [--machine M]
+ *   modvmm-vmstate diff [--stable] OLD.json NEW.json
+ *   modvmm-vmstate matrix A.json B.json ...
+ *
+ * dump writes JSON in the shape of QEMU's -dump-vmstate output: a
+ * "vmschkmachine" entry, then one entry per device type with "Name",
+ * "version_id", "minimum_version_id" and a "Description" holding "Fields"
+ * (each "field", "version_id", "field_exists", "size") and "Subsections".
+ * What QEMU has no words for is added under keys of our own: "since",
+ * "kind", "optional", "legacy_name", "retired_in", "minimum_save_version",
+ * and a "modvmm" object per device naming its module, its known-bad
+ * versions, the type's properties, and the type as the compatibility rule
+ * sees it ("inventory": what this host loads; "source": what a device of
+ * it saves, every subsection sent), with the host's machine types in
+ * "vmschkmachine". A device without state has the keys of every other
+ * (version 0, no fields): QEMU's checker reads them.
+ *
+ * diff and matrix do not judge: they make a guest's manifest from one
+ * dump and an inventory from the other and ask compat_negotiate(), as
+ * modvmm compat check does. A device is refused with the verdict's
+ * reasons; the field-by-field comparison below only explains a layout
+ * the rule found different. Dumps without the rule's entries (QEMU's,
+ * hand-written) are turned into them from their descriptions: each field
+ * as vmstate_layout_fields() writes it. QEMU's dumps name their slots
+ * "unused" and give no "kind"; any of their fields may fill a slot's bytes.
+ * One of our fields reuses a slot only where it names the slot's machine
+ * type and its own dump lists that type as removed (this build's types
+ * for dumps without the list), as a host loads it only then.
+ *
+ * diff --stable treats OLD and NEW as two releases of one stable series:
+ * any change to what goes on the wire is a finding (a subsection turned
+ * optional or mandatory too), except a subsection added that is
+ * optional or that a bugfix machine type gates (NEW sends it on
+ * some machine type, and on none that OLD has: its "sent_on" key, which
+ * dump fills in from a freshly created device of each machine type).
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "vmstate-tool.h"
+
+int main(int argc, char **argv)
+{
+	if (argc >= 2 && !strcmp(argv[1], "diff"))
+		return cmd_diff(argc - 1, argv + 1);
+	if (argc >= 2 && !strcmp(argv[1], "matrix"))
+		return cmd_matrix(argc - 1, argv + 1);
+	if (argc >= 2 && !strcmp(argv[1], "dump"))
+		return cmd_dump(argc - 1, argv + 1);
+	fprintf(stderr, "Usage: modvmm-vmstate dump [--module-dir DIR...] "
+			"[--machine TYPE]\n"
+			"       modvmm-vmstate diff [--stable] OLD.json "
+			"NEW.json\n"
+			"       modvmm-vmstate matrix A.json B.json ...\n");
+	return 2;
+}
