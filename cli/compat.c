@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: LGPL-2.1-or-later
 /*
- * core/compat-cli.c - modvmm compat: manifests, inventories and verdicts
+ * cli/compat.c - modvmm compat: manifests, inventories and verdicts
  * from the command line.
  *
  *   modvmm compat manifest  [-M DIR...] [--machine M] [-d SPEC...]
@@ -24,13 +24,10 @@
 #include <glib.h>
 
 #include "base/error.h"
+#include "cli/cli.h"
 #include "compat/negotiate.h"
-#include "cli/compat.h"
-#include "core/host.h"
-#include "core/inventory.h"
-#include "core/kvm-cpuid.h"
-#include "core/machine.h"
 #include "core/modules.h"
+#include "core/vm.h"
 
 static struct modules_config opt_modules;
 static char **opt_devices;
@@ -78,11 +75,6 @@ static const GOptionEntry json_options[] = {
 	  "Print the verdict as JSON", NULL },
 	{ NULL },
 };
-
-static void print_error(const GError *err)
-{
-	fprintf(stderr, "modvmm: %s\n", err->message);
-}
 
 static int parse(int *argc, char ***argv, const char *what,
 		 const GOptionEntry *const *groups, int max_args)
@@ -238,7 +230,7 @@ static struct cpu_model *host_cpu(const char *limit, const char *what)
 	g_autoptr(GError) err = NULL;
 	struct cpu_model *offer;
 
-	if (kvm_cpu_offer(NULL, limit, &offer, &err) < 0) {
+	if (vm_cpu_offer(limit, &offer, &err) < 0) {
 		if (what)
 			fprintf(stderr, "modvmm: %s: the %s lists no CPU\n",
 				err->message, what);
@@ -296,22 +288,21 @@ static int cmd_manifest(int argc, char **argv)
 	cfg.modules = opt_modules;
 	cfg.devices = opt_devices;
 	cfg.no_defaults = opt_no_defaults;
-	cfg.offline = 1;
-	if (machine_create(&cfg, &m, &err) < 0) {
+	if (vm_offline_open(&cfg, &m, &err) < 0) {
 		print_error(err);
 		return 1;
 	}
-	if (m->warning)
-		fprintf(stderr, "modvmm: warning: %s\n", m->warning);
+	if (vm_offline_warning(m))
+		fprintf(stderr, "modvmm: warning: %s\n", vm_offline_warning(m));
 	if (guest_cpu(&cpu) < 0) {
-		machine_free(m);
+		vm_offline_close(m);
 		return 1;
 	}
-	man = inventory_guest(m->devs, m->type, m->alias, cpu, 0);
+	man = vm_offline_manifest(m, cpu);
 	cpu_model_free(cpu);
 	text = manifest_to_json(man);
 	manifest_free(man);
-	machine_free(m);
+	vm_offline_close(m);
 	return emit(text);
 }
 
@@ -334,7 +325,7 @@ static int cmd_inventory(int argc, char **argv)
 	if (!devs)
 		return 2;
 	cpu = host_cpu(opt_cpu, "inventory");
-	inv = inventory_host(devs->loader, machine_registry(), cpu);
+	inv = modules_inventory(devs, cpu);
 	cpu_model_free(cpu);
 	text = manifest_to_json(inv);
 	manifest_free(inv);
@@ -379,7 +370,7 @@ static int cmd_check(int argc, char **argv)
 		return 2;
 	}
 	cpu = host_cpu(opt_cpu, NULL);
-	inv = inventory_host(devs->loader, machine_registry(), cpu);
+	inv = modules_inventory(devs, cpu);
 	cpu_model_free(cpu);
 	v = compat_negotiate(src, inv, opt_machine);
 	print_verdict(v);
@@ -389,6 +380,90 @@ static int cmd_check(int argc, char **argv)
 	manifest_free(src);
 	modules_close(devs);
 	return status;
+}
+
+/* A host whose inventory cannot be read: said, and the others go on. */
+static void host_unreadable(JsonBuilder *b, const char *path,
+			    const GError *err)
+{
+	if (opt_json) {
+		json_builder_begin_object(b);
+		json_builder_set_member_name(b, "host");
+		json_builder_add_string_value(b, path);
+		json_builder_set_member_name(b, "error");
+		json_builder_add_string_value(b, err->message);
+		json_builder_end_object(b);
+	} else {
+		printf("%s: cannot be read\n  %s\n", path, err->message);
+	}
+}
+
+static void host_verdict(JsonBuilder *b, const char *path,
+			 const struct compat_verdict *v)
+{
+	g_autofree char *t = NULL;
+	g_auto(GStrv) lines = NULL;
+
+	if (opt_json) {
+		json_builder_begin_object(b);
+		json_builder_set_member_name(b, "host");
+		json_builder_add_string_value(b, path);
+		json_builder_set_member_name(b, "verdict");
+		json_builder_add_value(b, compat_verdict_node(v));
+		json_builder_end_object(b);
+		return;
+	}
+	t = compat_verdict_text(v);
+	lines = g_strsplit(t, "\n", -1);
+	printf("%s: %s\n", path,
+	       v->accepted ? "can take the guest" : "cannot take the guest");
+	for (char **l = lines; *l && **l; l++)
+		printf("  %s\n", *l);
+}
+
+/*
+ * The guest judged against one host's inventory: 1 when it can take the
+ * guest, 0 when not, -1 when the inventory cannot be read.
+ */
+static int judge_host(JsonBuilder *b, const struct manifest *src,
+		      const char *path)
+{
+	g_autoptr(GError) err = NULL;
+	struct manifest *inv = NULL;
+	struct compat_verdict *v;
+	int accepted;
+
+	/* One unreadable host does not hide the answer for others. */
+	if (read_doc_error(path, MANIFEST_INVENTORY, &inv, &err) < 0) {
+		host_unreadable(b, path, err);
+		return -1;
+	}
+	v = compat_negotiate(src, inv, NULL);
+	accepted = v->accepted ? 1 : 0;
+	host_verdict(b, path, v);
+	compat_verdict_free(v);
+	manifest_free(inv);
+	return accepted;
+}
+
+static void print_hosts(JsonBuilder *b, int hosts, int accepted,
+			int unreadable)
+{
+	if (opt_json) {
+		g_autoptr(JsonGenerator) gen = json_generator_new();
+		g_autoptr(JsonNode) root = json_builder_get_root(b);
+		g_autofree char *text = NULL;
+
+		json_generator_set_pretty(gen, TRUE);
+		json_generator_set_root(gen, root);
+		text = json_generator_to_data(gen, NULL);
+		printf("%s\n", text);
+	} else {
+		printf("%d of %d hosts can take the guest", accepted, hosts);
+		if (unreadable)
+			printf(" (%d could not be read)", unreadable);
+		printf("\n");
+	}
 }
 
 static int cmd_hosts(int argc, char **argv)
@@ -412,65 +487,15 @@ static int cmd_hosts(int argc, char **argv)
 		return 2;
 	json_builder_begin_array(b);
 	for (int i = 2; i < argc; i++) {
-		g_autoptr(GError) err = NULL;
-		struct manifest *inv = NULL;
-		struct compat_verdict *v;
+		int r = judge_host(b, src, argv[i]);
 
-		/* One unreadable host does not hide the answer for others. */
-		if (read_doc_error(argv[i], MANIFEST_INVENTORY, &inv, &err) < 0) {
+		if (r < 0)
 			unreadable++;
-			if (opt_json) {
-				json_builder_begin_object(b);
-				json_builder_set_member_name(b, "host");
-				json_builder_add_string_value(b, argv[i]);
-				json_builder_set_member_name(b, "error");
-				json_builder_add_string_value(b, err->message);
-				json_builder_end_object(b);
-			} else {
-				printf("%s: cannot be read\n  %s\n", argv[i],
-				       err->message);
-			}
-			continue;
-		}
-		v = compat_negotiate(src, inv, NULL);
-		accepted += v->accepted;
-		if (opt_json) {
-			json_builder_begin_object(b);
-			json_builder_set_member_name(b, "host");
-			json_builder_add_string_value(b, argv[i]);
-			json_builder_set_member_name(b, "verdict");
-			json_builder_add_value(b, compat_verdict_node(v));
-			json_builder_end_object(b);
-		} else {
-			g_autofree char *t = compat_verdict_text(v);
-			g_auto(GStrv) lines = g_strsplit(t, "\n", -1);
-
-			printf("%s: %s\n", argv[i],
-			       v->accepted ? "can take the guest"
-					   : "cannot take the guest");
-			for (char **l = lines; *l && **l; l++)
-				printf("  %s\n", *l);
-		}
-		compat_verdict_free(v);
-		manifest_free(inv);
+		else
+			accepted += r;
 	}
 	json_builder_end_array(b);
-	if (opt_json) {
-		g_autoptr(JsonGenerator) gen = json_generator_new();
-		g_autoptr(JsonNode) root = json_builder_get_root(b);
-		g_autofree char *text = NULL;
-
-		json_generator_set_pretty(gen, TRUE);
-		json_generator_set_root(gen, root);
-		text = json_generator_to_data(gen, NULL);
-		printf("%s\n", text);
-	} else {
-		printf("%d of %d hosts can take the guest", accepted,
-		       argc - 2);
-		if (unreadable)
-			printf(" (%d could not be read)", unreadable);
-		printf("\n");
-	}
+	print_hosts(b, argc - 2, accepted, unreadable);
 	manifest_free(src);
 	if (unreadable)
 		return 2;

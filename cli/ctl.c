@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: LGPL-2.1-or-later
 /*
- * core/ctl-cli.c - modvmm ctl: one command to a running modvmm's control
+ * cli/ctl.c - modvmm ctl: one command to a running modvmm's control
  * socket, its arguments typed from the server's own query-commands, and
  * the reply as readable text or (--json) as it came.
  */
@@ -13,7 +13,7 @@
 #include <gio/gunixsocketaddress.h>
 #include <json-glib/json-glib.h>
 
-#include "cli/ctl.h"
+#include "cli/cli.h"
 
 static gboolean opt_json;
 static int opt_timeout = 30;
@@ -612,88 +612,91 @@ static int watch(struct conn *c)
 	}
 }
 
-int cmd_ctl(int argc, char **argv)
+/* The options and words; -1 (a usage error, said) when they do not do. */
+static int parse_ctl(int *argc, char ***argv)
 {
 	g_autoptr(GOptionContext) ctx = g_option_context_new(
 		"SOCKET COMMAND [KEY=VALUE...] - send a command to a running "
 		"modvmm ('watch' prints events; 'query-commands' lists the "
 		"commands)");
 	g_autoptr(GError) err = NULL;
-	g_autoptr(GSocketAddress) addr = NULL;
-	g_autoptr(JsonNode) greeting = NULL, caps = NULL, commands = NULL;
-	g_autoptr(JsonNode) reply = NULL;
-	struct conn c = { 0 };
-	JsonNode *args = NULL;
-	const char *cmd;
-	int status = 1;
 
 	g_option_context_add_main_entries(ctx, ctl_options, NULL);
 	/* KEY=VALUE words may start with '-' (a negative number). */
 	g_option_context_set_strict_posix(ctx, TRUE);
-	if (!g_option_context_parse(ctx, &argc, &argv, &err)) {
-		fprintf(stderr, "modvmm: %s\n", err->message);
-		return 2;
+	if (!g_option_context_parse(ctx, argc, argv, &err)) {
+		print_error(err);
+		return -1;
 	}
-	if (argc < 3) {
+	if (*argc < 3) {
 		fprintf(stderr, "modvmm: ctl: usage: modvmm ctl [--json] "
 				"SOCKET COMMAND "
 				"[KEY=VALUE...]\n");
-		return 2;
+		return -1;
 	}
 	if (opt_timeout < 1) {
 		fprintf(stderr, "modvmm: ctl: --timeout %d: at least 1\n",
 			opt_timeout);
-		return 2;
+		return -1;
 	}
-	c.path = argv[1];
-	cmd = argv[2];
-	if (!strcmp(cmd, "watch") && argc > 3) {
+	if (!strcmp((*argv)[2], "watch") && *argc > 3) {
 		fprintf(stderr, "modvmm: ctl: watch takes no arguments\n");
-		return 2;
+		return -1;
 	}
-	if (check_words(cmd, argv + 3) < 0)
-		return 2;
-	c.buf = g_string_new(NULL);
-	c.sock = g_socket_new(G_SOCKET_FAMILY_UNIX, G_SOCKET_TYPE_STREAM,
-			      G_SOCKET_PROTOCOL_DEFAULT, &err);
-	addr = g_unix_socket_address_new(c.path);
-	if (!c.sock || !g_socket_connect(c.sock, addr, NULL, &err)) {
-		fail("%s: %s", c.path, err->message);
-		goto out;
+	return check_words((*argv)[2], *argv + 3);
+}
+
+/* Connected, greeted and negotiated; -1 (said) when not. */
+static int conn_open(struct conn *c, const char *cmd)
+{
+	g_autoptr(GError) err = NULL;
+	g_autoptr(GSocketAddress) addr = NULL;
+	g_autoptr(JsonNode) greeting = NULL, caps = NULL;
+
+	c->buf = g_string_new(NULL);
+	c->sock = g_socket_new(G_SOCKET_FAMILY_UNIX, G_SOCKET_TYPE_STREAM,
+			       G_SOCKET_PROTOCOL_DEFAULT, &err);
+	addr = g_unix_socket_address_new(c->path);
+	if (!c->sock || !g_socket_connect(c->sock, addr, NULL, &err)) {
+		fail("%s: %s", c->path, err->message);
+		return -1;
 	}
-	g_socket_set_timeout(c.sock, strcmp(cmd, "watch") ? opt_timeout : 0);
-	greeting = conn_read(&c);
+	g_socket_set_timeout(c->sock, strcmp(cmd, "watch") ? opt_timeout : 0);
+	greeting = conn_read(c);
 	if (!greeting)
-		goto out;
+		return -1;
 	if (!JSON_NODE_HOLDS_OBJECT(greeting) ||
 	    !json_object_has_member(json_node_get_object(greeting), "QMP")) {
 		g_autofree char *t = json_to_string(greeting, FALSE);
 
-		fail("%s: not a control socket greeting: %s", c.path, t);
-		goto out;
+		fail("%s: not a control socket greeting: %s", c->path, t);
+		return -1;
 	}
-	caps = conn_execute(&c, "qmp_capabilities", NULL);
-	if (!caps)
-		goto out;
-	if (!strcmp(cmd, "watch")) {
-		c.eof_ok = 1;
-		c.keepalive = 1;
-		status = watch(&c);
-		goto out;
-	}
-	commands = conn_execute(&c, "query-commands", NULL);
+	caps = conn_execute(c, "qmp_capabilities", NULL);
+	return caps ? 0 : -1;
+}
+
+/*
+ * One command, its arguments typed from the server's query-commands, and
+ * its reply printed: the exit status.
+ */
+static int run_command(struct conn *c, const char *cmd, char **words)
+{
+	g_autoptr(JsonNode) commands = NULL, reply = NULL;
+	JsonNode *args = NULL;
+	int status;
+
+	commands = conn_execute(c, "query-commands", NULL);
 	if (!commands || !JSON_NODE_HOLDS_ARRAY(json_object_get_member(
 				 json_node_get_object(commands), "return")))
-		goto out;
+		return 1;
 	if (build_args(json_object_get_member(json_node_get_object(commands),
 					      "return"),
-		       cmd, argv + 3, &args) < 0) {
-		status = 2;
-		goto out;
-	}
-	reply = conn_execute(&c, cmd, args);
+		       cmd, words, &args) < 0)
+		return 2;
+	reply = conn_execute(c, cmd, args);
 	if (!reply)
-		goto out;
+		return 1;
 	if (opt_json) {
 		g_autofree char *t = json_to_string(reply, TRUE);
 
@@ -706,7 +709,7 @@ int cmd_ctl(int argc, char **argv)
 	status = 0;
 	/* A migration is followed to its end: that is what one waits for. */
 	if (!strcmp(cmd, "migrate"))
-		status = follow_migration(&c);
+		status = follow_migration(c);
 	/* A refusal is a failure for scripts, as for modvmm compat check. */
 	if (!strcmp(cmd, "migrate-check") &&
 	    !json_object_get_boolean_member_with_default(
@@ -714,6 +717,28 @@ int cmd_ctl(int argc, char **argv)
 						  "return"),
 		    "accepted", FALSE))
 		status = 1;
+	return status;
+}
+
+int cmd_ctl(int argc, char **argv)
+{
+	struct conn c = { 0 };
+	const char *cmd;
+	int status = 1;
+
+	if (parse_ctl(&argc, &argv) < 0)
+		return 2;
+	c.path = argv[1];
+	cmd = argv[2];
+	if (conn_open(&c, cmd) < 0)
+		goto out;
+	if (!strcmp(cmd, "watch")) {
+		c.eof_ok = 1;
+		c.keepalive = 1;
+		status = watch(&c);
+	} else {
+		status = run_command(&c, cmd, argv + 3);
+	}
 out:
 	if (c.migration)
 		json_node_unref(c.migration);

@@ -563,7 +563,7 @@ void machine_free(struct machine *m)
 {
 	if (!m)
 		return;
-	/* No device world when its modules were refused (machine_new()). */
+	/* machine_new() frees one whose modules failed: no devices yet. */
 	if (m->devs)
 		device_destroy_all(m->devs);
 	if (m->kvm) {

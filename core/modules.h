@@ -6,6 +6,9 @@
 
 #include "vm-devices.h"
 
+struct cpu_model;
+struct manifest;
+
 /*
  * What a refused module means to the one opening the modules. A host
  * that starts or takes a guest refuses to with any module refused;
@@ -52,5 +55,26 @@ int modules_open(const struct modules_config *cfg, struct vm_devices **ret,
 
 /* Frees what modules_open() made: devices, then modules. */
 void modules_close(struct vm_devices *devs);
+
+/* Creates a device from a --device spec (TYPE[,id=ID][,PROP=VALUE...]). */
+int modules_device_add(struct vm_devices *devs, const char *spec,
+		       GError **error);
+
+/*
+ * What `devs` holds, as `modvmm modules` lists it: the host's ABI, each
+ * module (name, version, ABI, in-tree or not, its device types, its
+ * file), then each device. As lines of text (each ending in a newline),
+ * or as one pretty-printed JSON object (no newline at the end).
+ */
+char *modules_to_text(struct vm_devices *devs);
+char *modules_to_json(struct vm_devices *devs);
+
+/*
+ * This host's inventory: the device types of the modules `devs` holds,
+ * this build's machine types, and the CPU it offers (`cpu`, copied; NULL:
+ * none listed).
+ */
+struct manifest *modules_inventory(struct vm_devices *devs,
+				   const struct cpu_model *cpu);
 
 #endif
