@@ -16,6 +16,7 @@
 #include <modvmm/abi.h>
 
 #include "base/error.h"
+#include "base/json-read.h"
 #include "control-cmds.h"
 #include "device.h"
 #include "incoming.h"
@@ -518,9 +519,7 @@ static JsonNode *cmd_query_devices(struct control_session *s, JsonObject *args,
 /* A property value as device_create() parses it; NULL if not a scalar. */
 static char *scalar_text(JsonNode *n)
 {
-	if (!JSON_NODE_HOLDS_VALUE(n))
-		return NULL;
-	switch (json_node_get_value_type(n)) {
+	switch (json_read_type(n)) {
 	case G_TYPE_STRING:
 		return g_strdup(json_node_get_string(n));
 	case G_TYPE_INT64:

@@ -26,7 +26,7 @@
 #include <modvmm/abi.h>
 
 #include "base/error.h"
-#include "base/json-text.h"
+#include "base/json-read.h"
 #include "control.h"
 #include "migration.h"
 #include "sandbox.h"
@@ -136,30 +136,6 @@ char *control_greeting(void)
 
 /* Sessions ---------------------------------------------------------------- */
 
-static int all_utf8(JsonNode *n)
-{
-	if (JSON_NODE_HOLDS_OBJECT(n)) {
-		JsonObjectIter it;
-		const char *k;
-		JsonNode *v;
-
-		json_object_iter_init(&it, json_node_get_object(n));
-		while (json_object_iter_next(&it, &k, &v))
-			if (!g_utf8_validate(k, -1, NULL) || !all_utf8(v))
-				return 0;
-	} else if (JSON_NODE_HOLDS_ARRAY(n)) {
-		JsonArray *a = json_node_get_array(n);
-
-		for (guint i = 0; i < json_array_get_length(a); i++)
-			if (!all_utf8(json_array_get_element(a, i)))
-				return 0;
-	} else if (JSON_NODE_HOLDS_VALUE(n) &&
-		   json_node_get_value_type(n) == G_TYPE_STRING) {
-		return g_utf8_validate(json_node_get_string(n), -1, NULL);
-	}
-	return 1;
-}
-
 static GType arg_gtype(const char *type)
 {
 	if (!strcmp(type, "int"))
@@ -186,8 +162,7 @@ static char *args_check(const struct control_cmd *cmd, JsonObject *args)
 			return g_strdup_printf("Parameter '%s' is unexpected",
 					       (char *)l->data);
 		}
-		if (!JSON_NODE_HOLDS_VALUE(v) ||
-		    json_node_get_value_type(v) != arg_gtype(a->type))
+		if (json_read_type(v) != arg_gtype(a->type))
 			return g_strdup_printf("Invalid parameter type for "
 					       "'%s', expected: %s",
 					       a->name, a->type);
@@ -324,24 +299,19 @@ static int names_own_socket(struct control *c, const char *uri)
 	return 0;
 }
 
-static JsonNode *session_run(struct control_session *s, JsonNode *root)
+/*
+ * The request's envelope as QEMU checks it: only known members, a string
+ * "execute", an object "arguments" (absent: none). Returns NULL, or the
+ * error reply; *ret_args is left alone when there are no arguments.
+ */
+static JsonNode *request_check(JsonObject *req, JsonNode *id,
+			       const char **ret_name, JsonObject **ret_args)
 {
 	static const char *const known[] = { "execute", "arguments", "id" };
-	g_autoptr(JsonObject) empty = json_object_new();
-	g_autoptr(GList) members = NULL;
-	g_autoptr(GError) err = NULL;
+	g_autoptr(GList) members = json_object_get_members(req);
 	g_autofree char *bad = NULL;
-	const struct control_cmd *cmd;
-	JsonObject *req, *args = empty;
-	JsonNode *id, *exec, *an, *ret, *reply;
-	const char *name;
+	JsonNode *exec, *an;
 
-	if (!JSON_NODE_HOLDS_OBJECT(root))
-		return error_node("GenericError",
-				  "QMP input must be a JSON object", NULL);
-	req = json_node_get_object(root);
-	id = json_object_get_member(req, "id");
-	members = json_object_get_members(req);
 	for (GList *l = members; l; l = l->next) {
 		size_t i = 0;
 
@@ -358,8 +328,7 @@ static JsonNode *session_run(struct control_session *s, JsonNode *root)
 	if (!exec)
 		return error_node("GenericError",
 				  "QMP input lacks member 'execute'", id);
-	if (!JSON_NODE_HOLDS_VALUE(exec) ||
-	    json_node_get_value_type(exec) != G_TYPE_STRING)
+	if (json_read_type(exec) != G_TYPE_STRING)
 		return error_node("GenericError",
 				  "QMP input member 'execute' must be a string",
 				  id);
@@ -369,9 +338,22 @@ static JsonNode *session_run(struct control_session *s, JsonNode *root)
 			"GenericError",
 			"QMP input member 'arguments' must be an object", id);
 	if (an)
-		args = json_node_get_object(an);
-	name = json_node_get_string(exec);
-	cmd = s->cmds->find(name);
+		*ret_args = json_node_get_object(an);
+	*ret_name = json_node_get_string(exec);
+	return NULL;
+}
+
+/*
+ * The command `name` may run now, with these arguments: negotiation
+ * first, then only once; known; its arguments as its table says; a
+ * migration's "uri" not the control socket's own. NULL or the error.
+ */
+static JsonNode *command_check(struct control_session *s, const char *name,
+			       const struct control_cmd *cmd, JsonObject *args,
+			       JsonNode *id)
+{
+	g_autofree char *bad = NULL;
+
 	if (!s->negotiated && (!cmd || strcmp(name, "qmp_capabilities")))
 		return error_node("CommandNotFound",
 				  "Expecting capabilities negotiation with "
@@ -399,6 +381,29 @@ static JsonNode *session_run(struct control_session *s, JsonNode *root)
 			json_object_get_string_member(args, "uri"));
 		return error_node("GenericError", bad, id);
 	}
+	return NULL;
+}
+
+static JsonNode *session_run(struct control_session *s, JsonNode *root)
+{
+	g_autoptr(JsonObject) empty = json_object_new();
+	g_autoptr(GError) err = NULL;
+	g_autofree char *bad = NULL;
+	const struct control_cmd *cmd;
+	JsonObject *req, *args = empty;
+	JsonNode *id, *ret, *reply;
+	const char *name = NULL;
+
+	if (!JSON_NODE_HOLDS_OBJECT(root))
+		return error_node("GenericError",
+				  "QMP input must be a JSON object", NULL);
+	req = json_node_get_object(root);
+	id = json_object_get_member(req, "id");
+	if ((reply = request_check(req, id, &name, &args)))
+		return reply;
+	cmd = s->cmds->find(name);
+	if ((reply = command_check(s, name, cmd, args, id)))
+		return reply;
 	/* The guest may have arrived (an incoming migration) meanwhile. */
 	if (s->c)
 		s->m = control_machine(s->c);
@@ -425,7 +430,7 @@ static JsonNode *session_run(struct control_session *s, JsonNode *root)
  * and a number beyond a double's range as infinity, which it then writes
  * as `inf.0`, not JSON: so such a number is found in the text first,
  * with the member it is the value of (or is in). The text has passed
- * json_text_depth(): outside strings there are only JSON's characters,
+ * json_read_check(): outside strings there are only JSON's characters,
  * nested at most MAX_DEPTH levels.
  * Returns the offset of the number, or -1 if every number is in range.
  */
@@ -518,8 +523,6 @@ char *control_session_line(struct control_session *s, const char *line,
 	const char *kind;
 	JsonNode *root;
 	gssize bad_at;
-	size_t at;
-	int depth;
 
 	while (len && g_ascii_isspace(line[len - 1]))
 		len--;
@@ -529,26 +532,17 @@ char *control_session_line(struct control_session *s, const char *line,
 		return control_error_line("GenericError",
 					  "QMP input is an empty line: "
 					  "expected a JSON object");
-	depth = json_text_depth(line, len, &at);
-	if (depth == -2)
-		msg = g_strdup_printf("JSON parse error: a string holds "
-				      "\\u0000 at offset %zu",
-				      at);
-	else if (depth < 0)
-		msg = g_strdup_printf("JSON parse error: unexpected byte "
-				      "0x%02x at offset %zu",
-				      (unsigned char)line[at], at);
-	else if (depth > MAX_DEPTH)
-		msg = g_strdup_printf("JSON parse error: nested deeper than "
-				      "%d levels",
-				      MAX_DEPTH);
-	if (msg)
+	/* Checked before the numbers are looked at, and again (at no
+	 * cost worth a second function) as the text is parsed. */
+	if (json_read_check(line, len, MAX_DEPTH, &err) < 0) {
+		msg = g_strdup_printf("JSON parse error: %s", err->message);
 		return control_error_line("GenericError", msg);
+	}
 	bad_at = number_out_of_range(line, len, &key, &kind);
 	if (bad_at >= 0)
 		return out_of_range_line(line, len, bad_at, key, kind);
 	parser = json_parser_new_immutable();
-	if (!json_parser_load_from_data(parser, line, (gssize)len, &err)) {
+	if (json_read_parse(parser, line, len, MAX_DEPTH, &err) < 0) {
 		msg = g_strdup_printf("JSON parse error: %s", err->message);
 		return control_error_line("GenericError", msg);
 	}
@@ -557,7 +551,7 @@ char *control_session_line(struct control_session *s, const char *line,
 		return control_error_line("GenericError",
 					  "QMP input is an empty line: "
 					  "expected a JSON object");
-	if (!all_utf8(root))
+	if (!json_read_all_utf8(root))
 		return control_error_line("GenericError",
 					  "JSON parse error: a string is not "
 					  "valid UTF-8");

@@ -22,6 +22,7 @@
 #include <unistd.h>
 
 #include "base/error.h"
+#include "base/json-read.h"
 #include "compat/negotiate.h"
 #include "device.h"
 #include "fault.h"
@@ -240,23 +241,23 @@ static int peer_error(enum phase ph, uint32_t timeout, int r, GError **error)
 	return error_setf(error, -r, "%s (during '%s')", was, name);
 }
 
-/* Whether the VERDICT's sender ends a migration with the commit. */
+/*
+ * Whether the VERDICT's sender ends a migration with the commit. The text
+ * is one compat_verdict_parse() took, which bounds no depth: nor does
+ * this, so that both read the same documents.
+ */
 static int peer_commits(const struct snap_record *rec)
 {
 	g_autoptr(JsonParser) p = json_parser_new_immutable();
-	JsonNode *root, *n;
+	JsonObject *o;
 
-	if (!json_parser_load_from_data(p, (const char *)rec->data, rec->len,
-					NULL))
+	if (json_read_parse(p, (const char *)rec->data, rec->len, G_MAXINT,
+			    NULL) < 0 ||
+	    !(o = json_read_root_object(p)))
 		return 0;
-	root = json_parser_get_root(p);
-	n = JSON_NODE_HOLDS_OBJECT(root)
-		    ? json_object_get_member(json_node_get_object(root),
-					     "commit")
-		    : NULL;
-	return n && JSON_NODE_HOLDS_VALUE(n) &&
-	       json_node_get_value_type(n) == G_TYPE_INT64 &&
-	       json_node_get_int(n) >= SNAPSHOT_COMMIT;
+	return json_read_type(json_object_get_member(o, "commit")) ==
+		       G_TYPE_INT64 &&
+	       json_object_get_int_member(o, "commit") >= SNAPSHOT_COMMIT;
 }
 
 /*

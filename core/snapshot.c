@@ -29,7 +29,7 @@
 #include <modvmm/abi.h>
 
 #include "base/error.h"
-#include "base/json-text.h"
+#include "base/json-read.h"
 #include "compat/negotiate.h"
 #include "crc32c.h"
 #include "device.h"
@@ -549,12 +549,16 @@ static int expect_record(struct snap_reader *s, GByteArray *buf, uint8_t type,
 	return 0;
 }
 
+/* The deepest a head record nests: CONFIG's {"devices":[{...}]}. */
+#define HEAD_MAX_DEPTH 4
+/* A machine type, an ABI, a device id: bounded as a manifest's names. */
+#define HEAD_MAX_STRING MANIFEST_MAX_STRING
+
+/* A head record's object, or NULL; whatever is wrong told as one. */
 static JsonObject *head_json(struct snap_reader *s, const struct snap_record *rec,
 			     JsonParser *p, GError **error)
 {
-	size_t at;
-	int depth;
-	JsonNode *root;
+	JsonObject *o = NULL;
 
 	if (rec->len > SNAPSHOT_HEAD_MAX) {
 		error_setf(error, EFBIG,
@@ -564,63 +568,40 @@ static JsonObject *head_json(struct snap_reader *s, const struct snap_record *re
 			   SNAPSHOT_HEAD_MAX);
 		return NULL;
 	}
-	depth = json_text_depth((const char *)rec->data, rec->len, &at);
-	if (depth < 0 || depth > 4 ||
-	    !json_parser_load_from_data(p, (const char *)rec->data, rec->len,
-					NULL) ||
-	    !(root = json_parser_get_root(p)) ||
-	    !JSON_NODE_HOLDS_OBJECT(root)) {
+	if (json_read_parse(p, (const char *)rec->data, rec->len,
+			    HEAD_MAX_DEPTH, NULL) < 0 ||
+	    !(o = json_read_root_object(p)))
 		error_setf(error, EINVAL,
 			   "%s: offset %zu: the %s record is not "
 			   "a JSON object of the expected shape",
 			   s->path, rec->at, stream_record_name(rec->type));
-		return NULL;
-	}
-	return json_node_get_object(root);
-}
-
-static const char *member_str(JsonObject *o, const char *name)
-{
-	JsonNode *n = json_object_get_member(o, name);
-
-	return n && JSON_NODE_HOLDS_VALUE(n) &&
-			       json_node_get_value_type(n) == G_TYPE_STRING
-		       ? json_node_get_string(n)
-		       : NULL;
-}
-
-static int member_int(JsonObject *o, const char *name, gint64 *ret)
-{
-	JsonNode *n = json_object_get_member(o, name);
-
-	if (!n || !JSON_NODE_HOLDS_VALUE(n) ||
-	    json_node_get_value_type(n) != G_TYPE_INT64)
-		return -EINVAL;
-	*ret = json_node_get_int(n);
-	return 0;
+	return o;
 }
 
 static int read_hello(struct snap_reader *s, const struct snap_record *rec,
 		      GError **error)
 {
 	g_autoptr(JsonParser) p = json_parser_new_immutable();
+	g_autofree char *what = g_strdup_printf("%s: HELLO", s->path);
+	struct json_read in = { .what = what, .error = error };
 	JsonObject *o = head_json(s, rec, p, error);
-	JsonNode *alias, *n;
-	const char *machine;
-	gint64 mem, cpus, commit;
+	const char *machine, *abi;
+	int64_t mem, cpus;
+	int alias, r;
 
 	if (!o)
 		return -EINVAL;
-	machine = member_str(o, "machine");
-	alias = json_object_get_member(o, "alias");
-	if (!machine || !alias || !JSON_NODE_HOLDS_VALUE(alias) ||
-	    json_node_get_value_type(alias) != G_TYPE_BOOLEAN ||
-	    member_int(o, "memory", &mem) < 0 ||
-	    member_int(o, "cpus", &cpus) < 0 || !member_str(o, "abi"))
-		return error_setf(error, EINVAL,
-				  "%s: HELLO lacks machine, alias, memory, "
-				  "cpus or abi, or has them of the wrong type",
-				  s->path);
+	/* Types here, ranges below: their messages say what a guest has. */
+	if ((r = json_read_string(&in, o, "", "machine", HEAD_MAX_STRING, 0,
+				  &machine)) < 0 ||
+	    (r = json_read_bool(&in, o, "", "alias", &alias)) < 0 ||
+	    (r = json_read_int(&in, o, "", "memory", INT64_MIN, INT64_MAX,
+			       &mem)) < 0 ||
+	    (r = json_read_int(&in, o, "", "cpus", INT64_MIN, INT64_MAX,
+			       &cpus)) < 0 ||
+	    (r = json_read_string(&in, o, "", "abi", HEAD_MAX_STRING, 0,
+				  &abi)) < 0)
+		return r;
 	if (mem <= 0 || mem % PAGE || (guint64)mem > (1ull << 40))
 		return error_setf(error, EINVAL,
 				  "%s: HELLO: guest memory %" G_GINT64_FORMAT
@@ -632,14 +613,16 @@ static int read_hello(struct snap_reader *s, const struct snap_record *rec,
 				  "%s: HELLO: %" G_GINT64_FORMAT
 				  " vCPUs (1 to %d)",
 				  s->path, cpus, KVM_MAX_CPUS);
-	n = json_object_get_member(o, "check");
-	s->check = n && JSON_NODE_HOLDS_VALUE(n) &&
-		   json_node_get_value_type(n) == G_TYPE_BOOLEAN &&
-		   json_node_get_boolean(n);
-	if (member_int(o, "commit", &commit) == 0)
-		s->commit = (int)CLAMP(commit, 0, G_MAXINT);
+	/* Optional, and ignored if not of its type: older writers. */
+	s->check = json_read_type(json_object_get_member(o, "check")) ==
+			   G_TYPE_BOOLEAN &&
+		   json_object_get_boolean_member(o, "check");
+	if (json_read_type(json_object_get_member(o, "commit")) ==
+	    G_TYPE_INT64)
+		s->commit = (int)CLAMP(json_object_get_int_member(o, "commit"),
+				       0, G_MAXINT);
 	s->machine = g_strdup(machine);
-	s->alias = json_node_get_boolean(alias);
+	s->alias = alias;
 	s->memory = (uint64_t)mem;
 	s->cpus = (unsigned int)cpus;
 	return 0;
@@ -682,17 +665,21 @@ static int read_config(struct snap_reader *s, const struct snap_record *rec,
 		       GError **error)
 {
 	g_autoptr(JsonParser) p = json_parser_new_immutable();
+	g_autofree char *what = g_strdup_printf("%s: CONFIG", s->path);
+	struct json_read in = { .what = what, .error = error };
 	JsonObject *o = head_json(s, rec, p, error);
-	JsonNode *dn = o ? json_object_get_member(o, "devices") : NULL;
-	JsonArray *a;
+	JsonArray *a = NULL;
 	guint n;
+	int r;
 
 	if (!o)
 		return -EINVAL;
-	if (!dn || !JSON_NODE_HOLDS_ARRAY(dn))
+	if ((r = json_read_array(&in, o, "", "devices", MANIFEST_MAX_DEVICES,
+				 &a)) < 0)
+		return r;
+	if (!a)
 		return error_setf(error, EINVAL,
 				  "%s: CONFIG has no devices array", s->path);
-	a = json_node_get_array(dn);
 	n = json_array_get_length(a);
 	if (n != s->manifest->devices->len)
 		return error_setf(error, EINVAL,
@@ -700,16 +687,18 @@ static int read_config(struct snap_reader *s, const struct snap_record *rec,
 				  "%u",
 				  s->path, n, s->manifest->devices->len);
 	for (guint i = 0; i < n; i++) {
-		JsonNode *e = json_array_get_element(a, i);
+		g_autofree char *at = json_read_index("", "devices", i);
 		struct manifest_device *md = s->manifest->devices->pdata[i];
 		const char *id, *spec;
+		JsonObject *e;
 
-		id = JSON_NODE_HOLDS_OBJECT(e)
-			     ? member_str(json_node_get_object(e), "id")
-			     : NULL;
-		spec = id ? member_str(json_node_get_object(e), "spec") : NULL;
-		if (!spec || strcmp(id, md->id) ||
-		    !g_str_has_prefix(spec, md->type) ||
+		if ((r = json_read_element(&in, a, i, at, &e)) < 0 ||
+		    (r = json_read_string(&in, e, at, "id", HEAD_MAX_STRING, 0,
+					  &id)) < 0 ||
+		    (r = json_read_string(&in, e, at, "spec",
+					  SNAPSHOT_HEAD_MAX, 0, &spec)) < 0)
+			return r;
+		if (strcmp(id, md->id) || !g_str_has_prefix(spec, md->type) ||
 		    spec[strlen(md->type)] != ',')
 			return error_setf(error, EINVAL,
 					  "%s: CONFIG device %u does not match "
