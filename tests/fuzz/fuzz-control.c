@@ -19,7 +19,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 static struct machine *machine(void)
 {
 	static struct machine *m;
-	struct machine_config cfg = { .no_defaults = 1, .offline = 1 };
+	struct machine_config cfg = { .no_defaults = 1,
+				      .offline = 1,
+				      .modules.no_default_dir = 1 };
 
 	if (!m && machine_create(&cfg, &m, NULL) < 0)
 		abort();

@@ -125,7 +125,9 @@ static struct modvmm_device *add_device(struct machine *m, struct module *mod,
 struct machine *fuzz_machine(void)
 {
 	static struct machine *m;
-	struct machine_config cfg = { .no_defaults = 1, .offline = 1 };
+	struct machine_config cfg = { .no_defaults = 1,
+				      .offline = 1,
+				      .modules.no_default_dir = 1 };
 	struct module *mod;
 	struct kvm *kvm;
 
