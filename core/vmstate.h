@@ -1,4 +1,12 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * core/vmstate.h - device state as this host holds it, after QEMU's
+ * VMState: a module's description imported and checked once
+ * (vmstate-check.c), saved and loaded as framed sections by an
+ * interpreter (vmstate.c) that leaves each field to its kind's codec in
+ * one table (vmstate-types.c), and read for layouts and walks without a
+ * save (vmstate-layout.c). docs/stream-format.md is the wire format.
+ */
 #ifndef CORE_VMSTATE_H
 #define CORE_VMSTATE_H
 
