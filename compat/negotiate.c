@@ -24,7 +24,7 @@
 #include <json-glib/json-glib.h>
 
 #include "base/error.h"
-#include "base/json-text.h"
+#include "base/json-read.h"
 #include "compat/negotiate.h"
 
 static void device_verdict_free(struct compat_device_verdict *d)
@@ -874,12 +874,6 @@ char *compat_verdict_wire(const struct compat_verdict *v)
 	return json_to_string(n, FALSE);
 }
 
-static int value_is(JsonNode *n, GType type)
-{
-	return n && JSON_NODE_HOLDS_VALUE(n) &&
-	       json_node_get_value_type(n) == type;
-}
-
 static struct compat_device_verdict *wire_device(struct compat_verdict *v,
 						 const char *id)
 {
@@ -898,62 +892,79 @@ static struct compat_device_verdict *wire_device(struct compat_verdict *v,
 }
 
 /* What is wrong with the verdict's shape, or NULL; fills v from it. */
-static const char *wire_read(JsonNode *n, struct compat_verdict *v)
+static int wire_versions(struct json_read *rd, JsonObject *o,
+			 struct compat_verdict *v)
 {
+	JsonObject *versions;
 	JsonObjectIter it;
 	const char *id;
-	JsonObject *o;
 	JsonNode *m;
+	int r = json_read_object(rd, o, NULL, "versions", &versions);
 
-	if (!JSON_NODE_HOLDS_OBJECT(n))
-		return "not an object";
-	o = json_node_get_object(n);
-	m = json_object_get_member(o, "accepted");
-	if (!value_is(m, G_TYPE_BOOLEAN))
-		return "no boolean 'accepted'";
-	v->accepted = json_node_get_boolean(m);
-	m = json_object_get_member(o, "verdict");
-	if (m && !value_is(m, G_TYPE_STRING))
-		return "'verdict' is not a string";
-	v->text = g_strdup(m ? json_node_get_string(m) : "");
-	m = json_object_get_member(o, "versions");
-	if (m && !JSON_NODE_HOLDS_OBJECT(m))
-		return "'versions' is not an object";
-	if (m) {
-		json_object_iter_init(&it, json_node_get_object(m));
-		while (json_object_iter_next(&it, &id, &m)) {
-			if (!value_is(m, G_TYPE_INT64) ||
-			    json_node_get_int(m) < 1 ||
-			    json_node_get_int(m) > G_MAXUINT32)
-				return "a 'versions' entry is not a version";
-			wire_device(v, id)->version =
-				(uint32_t)json_node_get_int(m);
-		}
+	if (r < 0 || !versions)
+		return r;
+	json_object_iter_init(&it, versions);
+	while (json_object_iter_next(&it, &id, &m)) {
+		int64_t version;
+
+		r = json_read_node_int(rd, m, "versions", id, 1, UINT32_MAX,
+				       &version);
+		if (r < 0)
+			return r;
+		wire_device(v, id)->version = (uint32_t)version;
 	}
-	m = json_object_get_member(o, "known");
-	if (!m)
-		return NULL;
-	if (!JSON_NODE_HOLDS_OBJECT(m))
-		return "'known' is not an object";
-	json_object_iter_init(&it, json_node_get_object(m));
+	return 0;
+}
+
+static int wire_known(struct json_read *rd, JsonObject *o,
+		      struct compat_verdict *v)
+{
+	JsonObject *known;
+	JsonObjectIter it;
+	const char *id;
+	JsonNode *m;
+	int r = json_read_object(rd, o, NULL, "known", &known);
+
+	if (r < 0 || !known)
+		return r;
+	json_object_iter_init(&it, known);
 	while (json_object_iter_next(&it, &id, &m)) {
 		struct compat_device_verdict *d;
-		JsonArray *a;
+		GPtrArray *names;
 
 		if (!JSON_NODE_HOLDS_ARRAY(m))
-			return "a 'known' entry is not an array";
-		a = json_node_get_array(m);
+			return json_read_fail(rd, "known", id,
+					      "expected an array");
+		r = json_read_strings(rd, known, "known", id,
+				      MANIFEST_MAX_SUBSECTIONS +
+					      MANIFEST_MAX_STRUCTS,
+				      MANIFEST_MAX_STRING, &names);
+		if (r < 0)
+			return r;
 		d = wire_device(v, id);
-		for (guint i = 0; i < json_array_get_length(a); i++) {
-			JsonNode *e = json_array_get_element(a, i);
-
-			if (!value_is(e, G_TYPE_STRING))
-				return "a 'known' entry holds a non-string";
-			g_ptr_array_add(d->known,
-					g_strdup(json_node_get_string(e)));
-		}
+		for (guint i = 0; i < names->len; i++)
+			g_ptr_array_add(d->known, g_strdup(names->pdata[i]));
+		g_ptr_array_unref(names);
 	}
-	return NULL;
+	return 0;
+}
+
+static int wire_read(struct json_read *rd, JsonObject *o,
+		     struct compat_verdict *v)
+{
+	JsonNode *text = json_object_get_member(o, "verdict");
+	int accepted, r;
+
+	r = json_read_bool(rd, o, NULL, "accepted", &accepted);
+	if (r < 0)
+		return r;
+	v->accepted = accepted;
+	/* Free text, lines and all: only its type is checked. */
+	if (text && json_read_type(text) != G_TYPE_STRING)
+		return json_read_fail(rd, NULL, "verdict", "expected a string");
+	v->text = g_strdup(text ? json_node_get_string(text) : "");
+	r = wire_versions(rd, o, v);
+	return r < 0 ? r : wire_known(rd, o, v);
 }
 
 int compat_verdict_parse(const char *what, const char *data, size_t len,
@@ -961,24 +972,26 @@ int compat_verdict_parse(const char *what, const char *data, size_t len,
 {
 	g_autoptr(JsonParser) p = json_parser_new_immutable();
 	struct compat_verdict *v = g_new0(struct compat_verdict, 1);
-	const char *why = "not JSON";
-	size_t at;
+	g_autoptr(GError) err = NULL;
+	struct json_read rd = { .error = &err };
+	JsonObject *o;
+	int r;
 
 	v->reasons = g_ptr_array_new_with_free_func(g_free);
 	v->warnings = g_ptr_array_new_with_free_func(g_free);
 	v->cpu = g_ptr_array_new_with_free_func(g_free);
 	v->devices = g_ptr_array_new_with_free_func(
 		(GDestroyNotify)device_verdict_free);
-	/* json-glib takes the second of two documents and leaks the first:
-	 * json_text_depth() refuses that. */
-	if (json_text_depth(data, len, &at) >= 0 &&
-	    json_parser_load_from_data(p, data, (gssize)len, NULL))
-		why = wire_read(json_parser_get_root(p), v);
-	if (why) {
+	r = json_read_parse(p, data, len, COMPAT_VERDICT_MAX_DEPTH, &err);
+	if (!r && !(o = json_read_root_object(p)))
+		r = error_setf(&err, EINVAL, "not an object");
+	if (!r)
+		r = wire_read(&rd, o, v);
+	if (r < 0) {
 		compat_verdict_free(v);
 		return error_setf(error, EPROTO,
 				  "%s: the destination's verdict is not one: %s",
-				  what, why);
+				  what, err->message);
 	}
 	*ret = v;
 	return 0;

@@ -70,9 +70,12 @@ JsonNode *compat_verdict_node(const struct compat_verdict *v);
  */
 char *compat_verdict_wire(const struct compat_verdict *v);
 
+/* The deepest nesting a destination's verdict may have; it needs three. */
+#define COMPAT_VERDICT_MAX_DEPTH 8
+
 /*
  * Reads a destination's verdict, hostile input: `len` bytes of JSON of
- * that shape (anything else is refused, saying what is wrong). The
+ * that shape (anything else is refused, naming the member that is wrong). The
  * result's devices are the accepted ones, with version and known
  * subsections; `text` is the destination's.
  */

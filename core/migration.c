@@ -243,16 +243,15 @@ static int peer_error(enum phase ph, uint32_t timeout, int r, GError **error)
 
 /*
  * Whether the VERDICT's sender ends a migration with the commit. The text
- * is one compat_verdict_parse() took, which bounds no depth: nor does
- * this, so that both read the same documents.
+ * is one compat_verdict_parse() took, under the same bound.
  */
 static int peer_commits(const struct snap_record *rec)
 {
 	g_autoptr(JsonParser) p = json_parser_new_immutable();
 	JsonObject *o;
 
-	if (json_read_parse(p, (const char *)rec->data, rec->len, G_MAXINT,
-			    NULL) < 0 ||
+	if (json_read_parse(p, (const char *)rec->data, rec->len,
+			    COMPAT_VERDICT_MAX_DEPTH, NULL) < 0 ||
 	    !(o = json_read_root_object(p)))
 		return 0;
 	return json_read_type(json_object_get_member(o, "commit")) ==

@@ -2555,14 +2555,18 @@ def no_complete_source_resumes(g):
 def malformed_verdict_refused_source_resumes(g):
     """A destination whose verdict has members of the wrong type: the
     source refuses it, naming what is wrong, and keeps its guest."""
-    bad = [({"accepted": "yes"}, "no boolean 'accepted'"),
-           ({"accepted": True, "verdict": 1}, "'verdict' is not a string"),
+    bad = [({"accepted": "yes"}, "accepted: expected true or false"),
+           ({"verdict": "fake"}, "accepted: missing"),
+           ({"accepted": True, "verdict": 1}, "verdict: expected a string"),
            ({"accepted": True, "known": {"fx-counter0": [1]}},
-            "a 'known' entry holds a non-string"),
+            "known.fx-counter0[0]: expected a UTF-8 string of at most 256 "
+            "bytes"),
            ({"accepted": True, "known": {"x": "y"}},
-            "a 'known' entry is not an array"),
+            "known.x: expected an array"),
            ({"accepted": True, "versions": []},
-            "'versions' is not an object")]
+            "versions: expected an object or null"),
+           ({"accepted": True, "versions": {"u0": "1"}},
+            "versions.u0: expected an integer")]
     c = Client(g.sock)
     for n, (verdict, why) in enumerate(bad):
         path = f"{g.tmp}/fake{n}.sock"
@@ -2589,7 +2593,7 @@ def verdict_version_not_offered_refused_source_resumes(g):
     vs = mods["uart16550"]["vmstates"]
     expect(vs and "@" in vs[0], vs)
     newest = int(vs[0].split("@")[1])
-    cases = [({"uart165500": 0}, "a 'versions' entry is not a version"),
+    cases = [({"uart165500": 0}, "versions.uart165500: 0 is out of range"),
              ({}, "uart165500 (uart16550): no agreed state version (0); "
               f"this source saves versions 1-{newest}"),
              ({"uart165500": newest + 1},

@@ -361,6 +361,25 @@ START_TEST(test_verdict_held_to_what_was_offered)
 }
 END_TEST
 
+/* A destination's verdict is hostile text: nesting is bounded before
+ * json-glib recurses into it, and the refusal says why. */
+START_TEST(test_verdict_nesting_bounded)
+{
+	const char *text = "{\"accepted\":true,\"known\":{\"d\":"
+			   "[[[[[[[[\"x\"]]]]]]]]}}";
+	struct compat_verdict *v = NULL;
+	GError *err = NULL;
+
+	ck_assert_int_eq(compat_verdict_parse("src", text, strlen(text), &v,
+					      &err),
+			 -EPROTO);
+	ck_assert_ptr_null(v);
+	ck_assert_error(err, "src: the destination's verdict is not one: "
+			     "nested deeper than 8 levels");
+	g_error_free(err);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("verdict-cases");
@@ -368,6 +387,7 @@ int main(void)
 
 	tcase_add_loop_test(tc, test_verdict_case_matches_load, 0,
 			    G_N_ELEMENTS(rows));
+	tcase_add_test(tc, test_verdict_nesting_bounded);
 	tcase_add_loop_test(tc, test_verdict_held_to_what_was_offered, 0,
 			    G_N_ELEMENTS(offer_rows));
 	suite_add_tcase(s, tc);
