@@ -60,7 +60,8 @@ enum machine_status machine_status(const struct machine_registry *r,
 const char *machine_status_name(enum machine_status s);
 
 /* Newest type that is not removed: what to use instead. */
-const struct machine_type *machine_replacement(const struct machine_registry *r);
+const struct machine_type *
+machine_replacement(const struct machine_registry *r);
 
 /*
  * Compat properties in effect for `t`: its own and every newer type's.

@@ -236,12 +236,13 @@ static int read_layouts(struct reader *rd, JsonObject *o, const char *path,
 		    (r = read_name(rd, lo, p, "fingerprint", &fp)) < 0)
 			return r;
 		if (!fp_valid(fp))
-			return json_read_fail(in, p, "fingerprint",
-					      "expected %u lowercase hex digits",
-					      MANIFEST_FP_LEN);
+			return json_read_fail(
+				in, p, "fingerprint",
+				"expected %u lowercase hex digits",
+				MANIFEST_FP_LEN);
 		if (i ? l.since <= g_array_index(v->layouts,
 						 struct manifest_layout, i - 1)
-						 .since
+					    .since
 		      : l.since > v->min)
 			return json_read_fail(
 				in, p, "since",
@@ -250,9 +251,10 @@ static int read_layouts(struct reader *rd, JsonObject *o, const char *path,
 				    "oldest version",
 				l.since);
 		if (l.since > v->version)
-			return json_read_fail(in, p, "since",
-					      "%u: after the newest version, %u",
-					      l.since, v->version);
+			return json_read_fail(
+				in, p, "since",
+				"%u: after the newest version, %u", l.since,
+				v->version);
 		memcpy(l.fp, fp, sizeof(l.fp));
 		if ((r = json_read_strings(in, lo, p, "fields",
 					   MANIFEST_MAX_FIELDS,
@@ -449,9 +451,10 @@ static int read_device(struct reader *rd, JsonObject *o, const char *path,
 		return r;
 	if ((r = read_name(rd, o, path, "type", &d->type)) < 0 ||
 	    (r = read_name(rd, o, path, "module", &d->module)) < 0 ||
-	    (r = read_name(rd, o, path, "module_version",
-			   &d->module_version)) < 0 ||
-	    (r = json_read_flag(&rd->json, o, path, "intree", &d->intree)) < 0 ||
+	    (r = read_name(rd, o, path, "module_version", &d->module_version)) <
+		    0 ||
+	    (r = json_read_flag(&rd->json, o, path, "intree", &d->intree)) <
+		    0 ||
 	    (r = json_read_object(&rd->json, o, path, "vmstate", &vo)) < 0)
 		return r;
 	if (vo && (r = read_vms(rd, vo, vp, VMS_TOP, &d->vms)) < 0)

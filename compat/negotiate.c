@@ -989,9 +989,10 @@ int compat_verdict_parse(const char *what, const char *data, size_t len,
 		r = wire_read(&rd, o, v);
 	if (r < 0) {
 		compat_verdict_free(v);
-		return error_setf(error, EPROTO,
-				  "%s: the destination's verdict is not one: %s",
-				  what, err->message);
+		return error_setf(
+			error, EPROTO,
+			"%s: the destination's verdict is not one: %s", what,
+			err->message);
 	}
 	*ret = v;
 	return 0;

@@ -205,7 +205,8 @@ void bus_remove_owner(struct bus *bus, const void *owner)
 			g_array_remove_index(bus->regions, i);
 }
 
-static struct bus_region *region_at(struct bus *bus, uint64_t addr, uint32_t width)
+static struct bus_region *region_at(struct bus *bus, uint64_t addr,
+				    uint32_t width)
 {
 	struct bus_region *r;
 	guint i;

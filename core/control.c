@@ -603,8 +603,8 @@ static void client_drop(struct client *cl, const char *why)
 	if (why && m && m->devs->sinks.log) {
 		g_autofree char *id = g_strdup_printf("control#%u", cl->serial);
 
-		m->devs->sinks.log(m->devs->sinks.opaque, id, MODVMM_LOG_WARNING,
-				  why);
+		m->devs->sinks.log(m->devs->sinks.opaque, id,
+				   MODVMM_LOG_WARNING, why);
 	}
 	g_ptr_array_remove(c->clients, cl);
 	client_free(cl);

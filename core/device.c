@@ -300,8 +300,8 @@ static int props_set(struct modvmm_device *dev, char **parts,
 	return 0;
 }
 
-int device_create(struct vm_devices *devs, const char *spec, struct modvmm_device **ret,
-		  GError **error)
+int device_create(struct vm_devices *devs, const char *spec,
+		  struct modvmm_device **ret, GError **error)
 {
 	return device_create_machine(devs, spec, NULL, ret, error);
 }

@@ -44,8 +44,8 @@ enum device_prop_origin {
  * Creates and realizes a device from "TYPE[,id=ID][,PROP=VALUE...]", the
  * form of --device. Properties not given take the type's defaults.
  */
-int device_create(struct vm_devices *devs, const char *spec, struct modvmm_device **ret,
-		  GError **error);
+int device_create(struct vm_devices *devs, const char *spec,
+		  struct modvmm_device **ret, GError **error);
 
 /*
  * The same, with `machine_props` ("PROP=VALUE,...", or NULL) set first, as

@@ -32,8 +32,8 @@ static gint u32_cmp(gconstpointer a, gconstpointer b)
  * up to a version list the same entry for it whatever their oldest
  * versions are.
  */
-static struct manifest_vms *describe(struct manifest *m, const struct state_desc *v,
-				     uint32_t min)
+static struct manifest_vms *describe(struct manifest *m,
+				     const struct state_desc *v, uint32_t min)
 {
 	struct manifest_vms *mv = manifest_vms_new();
 	g_autofree uint32_t *at = g_new(uint32_t, v->d.n_fields + 1u);
@@ -151,9 +151,9 @@ static void describe_props(struct manifest *m, struct manifest_device *d,
 	}
 }
 
-struct manifest *inventory_guest(struct vm_devices *devs, const struct machine_type *t,
-				 int alias, const struct cpu_model *cpu,
-				 int saved)
+struct manifest *inventory_guest(struct vm_devices *devs,
+				 const struct machine_type *t, int alias,
+				 const struct cpu_model *cpu, int saved)
 {
 	struct manifest *m = manifest_new(MANIFEST_GUEST);
 

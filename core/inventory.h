@@ -30,9 +30,9 @@ void inventory_describe_state(struct manifest *m, struct manifest_device *d,
  * at versions a destination agrees to. Asks each
  * device's subsections whether they are needed now, under the device lock.
  */
-struct manifest *inventory_guest(struct vm_devices *devs, const struct machine_type *t,
-				 int alias, const struct cpu_model *cpu,
-				 int saved);
+struct manifest *inventory_guest(struct vm_devices *devs,
+				 const struct machine_type *t, int alias,
+				 const struct cpu_model *cpu, int saved);
 
 /* An inventory with r's machine types and no device types yet. */
 struct manifest *inventory_new(const struct machine_registry *r);

@@ -334,12 +334,13 @@ static void handle_io(struct kvm_cpu *cpu)
 
 		if (run->io.direction == KVM_EXIT_IO_OUT) {
 			r = vm_devices_pio_write(devs, run->io.port, size,
-					  load_le(data, size));
+						 load_le(data, size));
 		} else {
 			r = vm_devices_pio_read(devs, run->io.port, size, &v);
 			store_le(data, size, v);
 		}
-		if (r == -ENOENT && bus_unclaimed_first(devs->pio, run->io.port))
+		if (r == -ENOENT &&
+		    bus_unclaimed_first(devs->pio, run->io.port))
 			cpu_log(cpu, MODVMM_LOG_DEBUG,
 				"unclaimed port %s at 0x%x (%u bytes); logged "
 				"once",
@@ -359,12 +360,13 @@ static void handle_mmio(struct kvm_cpu *cpu)
 
 	if (run->mmio.is_write) {
 		r = vm_devices_mmio_write(devs, run->mmio.phys_addr, len,
-				   load_le(run->mmio.data, len));
+					  load_le(run->mmio.data, len));
 	} else {
 		r = vm_devices_mmio_read(devs, run->mmio.phys_addr, len, &v);
 		store_le(run->mmio.data, len, v);
 	}
-	if (r == -ENOENT && bus_unclaimed_first(devs->mmio, run->mmio.phys_addr))
+	if (r == -ENOENT &&
+	    bus_unclaimed_first(devs->mmio, run->mmio.phys_addr))
 		cpu_log(cpu, MODVMM_LOG_DEBUG,
 			"unclaimed MMIO %s at 0x%llx (%u bytes); logged once",
 			run->mmio.is_write ? "write" : "read",

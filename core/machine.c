@@ -52,7 +52,8 @@ static void sink_irq_pulse(void *opaque, uint32_t line)
 static int open_kvm(struct machine *m, const struct machine_config *cfg,
 		    uint64_t memory, unsigned int cpus, GError **error)
 {
-	int r = kvm_open(m->devs, cfg->kvm_device, memory, cpus, &m->kvm, error);
+	int r = kvm_open(m->devs, cfg->kvm_device, memory, cpus, &m->kvm,
+			 error);
 
 	if (!r)
 		ioevents_set_binder(m->devs->ioevents, kvm_ioeventfd, m->kvm);

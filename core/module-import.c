@@ -82,17 +82,17 @@ static int prop_legacy_check(const char *file, const char *type,
 				  file, type, p->name, p->flags);
 	if (!(p->flags & MODVMM_PROP_LEGACY))
 		return 0;
-	if (p->type == MODVMM_PROP_STR ? !p->legacy_str
-	    : p->type == MODVMM_PROP_BOOL
-		    ? p->legacy_u64 > 1
-		    : w < 8 && p->legacy_u64 >> (8 * w))
+	if (p->type == MODVMM_PROP_STR	  ? !p->legacy_str
+	    : p->type == MODVMM_PROP_BOOL ? p->legacy_u64 > 1
+					  : w < 8 && p->legacy_u64 >> (8 * w))
 		return error_setf(error, EINVAL,
 				  "%s: device type %s: property %s: its "
 				  "legacy value is not a %s",
 				  file, type, p->name,
-				  p->type == MODVMM_PROP_STR	? "string"
-				  : p->type == MODVMM_PROP_BOOL ? "bool"
-								: "value of its width");
+				  p->type == MODVMM_PROP_STR ? "string"
+				  : p->type == MODVMM_PROP_BOOL
+					  ? "bool"
+					  : "value of its width");
 	return 0;
 }
 

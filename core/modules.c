@@ -26,8 +26,8 @@ const GOptionEntry *modules_options(struct modules_config *cfg)
 {
 	static GOptionEntry entries[] = {
 		{ "module-dir", 'M', 0, G_OPTION_ARG_FILENAME_ARRAY, NULL,
-		  "Load modules from DIR (repeatable; default " MODVMM_MODULE_DIR
-		  ")",
+		  "Load modules from DIR (repeatable; "
+		  "default " MODVMM_MODULE_DIR ")",
 		  "DIR" },
 		{ "module-allowlist", 0, 0, G_OPTION_ARG_FILENAME, NULL,
 		  "Load only modules whose SHA-256 is listed in FILE (the "

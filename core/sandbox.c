@@ -266,14 +266,15 @@ static void report_refused(int sig, siginfo_t *info, void *uctx)
 	 */
 	if (in_lookup) {
 		((ucontext_t *)uctx)->uc_mcontext.gregs[REG_RAX] = -ENOSYS;
-		write_stderr(" during a name lookup; the call fails with ENOSYS\n");
+		write_stderr(
+			" during a name lookup; the call fails with ENOSYS\n");
 		return;
 	}
 #else
 	(void)uctx;
 #endif
 	write_stderr("; ending the process (docs/security.md lists each kind's "
-	    "calls; --seccomp=log lets it through)\n");
+		     "calls; --seccomp=log lets it through)\n");
 	_exit(SANDBOX_EXIT_STATUS);
 }
 

@@ -42,8 +42,8 @@
 #define PAGE 4096u
 #define RUN_PAGES 1024u	 /* pages in one RAM record: 4 MiB */
 
-static int write_json_record(struct snap_writer *w, uint8_t type, JsonBuilder *b,
-		  GError **error)
+static int write_json_record(struct snap_writer *w, uint8_t type,
+			     JsonBuilder *b, GError **error)
 {
 	g_autoptr(JsonNode) root = json_builder_get_root(b);
 	g_autofree char *text = json_to_string(root, FALSE);
@@ -555,8 +555,9 @@ static int expect_record(struct snap_reader *s, GByteArray *buf, uint8_t type,
 #define HEAD_MAX_STRING MANIFEST_MAX_STRING
 
 /* A head record's object, or NULL; whatever is wrong told as one. */
-static JsonObject *head_json(struct snap_reader *s, const struct snap_record *rec,
-			     JsonParser *p, GError **error)
+static JsonObject *head_json(struct snap_reader *s,
+			     const struct snap_record *rec, JsonParser *p,
+			     GError **error)
 {
 	JsonObject *o = NULL;
 
@@ -1191,7 +1192,8 @@ static int load_vm(struct snap_reader *s, struct machine *m,
 		r = error_setf(error, EINVAL,
 			       "%s: offset %zu: %zu bytes after the VM state",
 			       s->path, rec->at, rec->len - used);
-	return r < 0 ? r : kvm_vm_state_set(m->kvm, m->devs->timers, &vs, error);
+	return r < 0 ? r
+		     : kvm_vm_state_set(m->kvm, m->devs->timers, &vs, error);
 }
 
 static int load_device(struct snap_reader *s, struct machine *m,
@@ -1234,7 +1236,8 @@ static int load_device(struct snap_reader *s, struct machine *m,
  * reported in, and the fault points at its first record after the head
  * (RAM) and at its first record of state (its guest is paused from then).
  */
-static void stream_progress(struct snap_reader *s, const struct snap_record *rec)
+static void stream_progress(struct snap_reader *s,
+			    const struct snap_record *rec)
 {
 	if (rec->at == s->body)
 		fault_point(FAULT_INCOMING_RAM);

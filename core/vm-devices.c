@@ -1,8 +1,8 @@
 // SPDX-License-Identifier: LGPL-2.1-or-later
 /*
- * core/vm-devices.c - one VM's device world: loader, buses, guest memory map and
- * timers, and dispatch of guest accesses into devices. Device instances
- * themselves are core/device.c's, which sits above this file.
+ * core/vm-devices.c - one VM's device world: loader, buses, guest memory
+ * map and timers, and dispatch of guest accesses into devices. Device
+ * instances themselves are core/device.c's, which sits above this file.
  */
 #include "vm-devices.h"
 
@@ -41,8 +41,8 @@ void vm_devices_free(struct vm_devices *devs)
 	g_free(devs);
 }
 
-static int dispatch_read(struct vm_devices *devs, struct bus *bus, uint64_t addr,
-			 uint32_t width, uint64_t *ret)
+static int dispatch_read(struct vm_devices *devs, struct bus *bus,
+			 uint64_t addr, uint32_t width, uint64_t *ret)
 {
 	int r;
 
@@ -52,10 +52,11 @@ static int dispatch_read(struct vm_devices *devs, struct bus *bus, uint64_t addr
 	return r;
 }
 
-static int dispatch_write(struct vm_devices *devs, struct bus *bus, uint64_t addr,
-			  uint32_t width, uint64_t value)
+static int dispatch_write(struct vm_devices *devs, struct bus *bus,
+			  uint64_t addr, uint32_t width, uint64_t value)
 {
-	uint32_t space = bus == devs->pio ? MODVMM_SPACE_PIO : MODVMM_SPACE_MMIO;
+	uint32_t space =
+		bus == devs->pio ? MODVMM_SPACE_PIO : MODVMM_SPACE_MMIO;
 	int r = 0;
 
 	g_mutex_lock(&devs->lock);
@@ -66,24 +67,26 @@ static int dispatch_write(struct vm_devices *devs, struct bus *bus, uint64_t add
 	return r;
 }
 
-int vm_devices_pio_read(struct vm_devices *devs, uint64_t port, uint32_t width, uint64_t *ret)
+int vm_devices_pio_read(struct vm_devices *devs, uint64_t port, uint32_t width,
+			uint64_t *ret)
 {
 	return dispatch_read(devs, devs->pio, port, width, ret);
 }
 
 int vm_devices_pio_write(struct vm_devices *devs, uint64_t port, uint32_t width,
-		  uint64_t value)
+			 uint64_t value)
 {
 	return dispatch_write(devs, devs->pio, port, width, value);
 }
 
-int vm_devices_mmio_read(struct vm_devices *devs, uint64_t addr, uint32_t width, uint64_t *ret)
+int vm_devices_mmio_read(struct vm_devices *devs, uint64_t addr, uint32_t width,
+			 uint64_t *ret)
 {
 	return dispatch_read(devs, devs->mmio, addr, width, ret);
 }
 
-int vm_devices_mmio_write(struct vm_devices *devs, uint64_t addr, uint32_t width,
-		   uint64_t value)
+int vm_devices_mmio_write(struct vm_devices *devs, uint64_t addr,
+			  uint32_t width, uint64_t value)
 {
 	return dispatch_write(devs, devs->mmio, addr, width, value);
 }

@@ -55,12 +55,13 @@ struct vm_devices *vm_devices_new(const struct modvmm_host *host);
 void vm_devices_free(struct vm_devices *devs);
 
 /* Dispatch a guest access to a device, under the device lock. */
-int vm_devices_pio_read(struct vm_devices *devs, uint64_t port, uint32_t width, uint64_t *ret);
+int vm_devices_pio_read(struct vm_devices *devs, uint64_t port, uint32_t width,
+			uint64_t *ret);
 int vm_devices_pio_write(struct vm_devices *devs, uint64_t port, uint32_t width,
-		  uint64_t value);
+			 uint64_t value);
 int vm_devices_mmio_read(struct vm_devices *devs, uint64_t addr, uint32_t width,
-		  uint64_t *ret);
-int vm_devices_mmio_write(struct vm_devices *devs, uint64_t addr, uint32_t width,
-		   uint64_t value);
+			 uint64_t *ret);
+int vm_devices_mmio_write(struct vm_devices *devs, uint64_t addr,
+			  uint32_t width, uint64_t value);
 
 #endif

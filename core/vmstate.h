@@ -64,7 +64,8 @@ struct state_desc {
  * state. `where` names its owner in messages ("module M: device type D").
  */
 int vmstate_import(const char *where, const struct modvmm_vmstate *src,
-		   uint32_t state_size, struct state_desc **ret, GError **error);
+		   uint32_t state_size, struct state_desc **ret,
+		   GError **error);
 void vmstate_free(struct state_desc *v);
 
 /* "u8", "varray", ...; and bytes of an integer kind (0 for others). */
@@ -95,7 +96,8 @@ void vmstate_foreach_subsection(const struct state_desc *v, vmstate_sub_fn fn,
  * description whose field holds it, `since` as for subsections.
  */
 typedef void (*vmstate_struct_fn)(void *opaque, const struct state_desc *desc,
-				  const struct state_desc *parent, uint32_t since);
+				  const struct state_desc *parent,
+				  uint32_t since);
 void vmstate_foreach_struct(const struct state_desc *v, vmstate_struct_fn fn,
 			    void *opaque);
 
@@ -130,10 +132,11 @@ struct vmstate_trace {
  * device in messages; `base` is the section's offset in the whole stream,
  * for messages. *ret_used is the section's length on the wire.
  */
-int vmstate_load_flags(const struct state_desc *v, void *state, const uint8_t *buf,
-		       size_t len, size_t base, const char *id,
-		       unsigned int flags, const struct vmstate_trace *trace,
-		       size_t *ret_used, GError **error);
+int vmstate_load_flags(const struct state_desc *v, void *state,
+		       const uint8_t *buf, size_t len, size_t base,
+		       const char *id, unsigned int flags,
+		       const struct vmstate_trace *trace, size_t *ret_used,
+		       GError **error);
 
 static inline int vmstate_load(const struct state_desc *v, void *state,
 			       const uint8_t *buf, size_t len, size_t base,

@@ -153,7 +153,8 @@ static void verbose(const GError *err)
 }
 
 /* Any description: the invariants that need no knowledge of its fields. */
-static void load_any(const struct state_desc *v, const uint8_t *data, size_t size)
+static void load_any(const struct state_desc *v, const uint8_t *data,
+		     size_t size)
 {
 	g_autofree uint8_t *s = g_malloc0(v->state_size);
 	g_autofree uint8_t *before = g_malloc0(v->state_size);

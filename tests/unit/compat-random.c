@@ -599,7 +599,8 @@ static void on_field(void *opaque, const struct modvmm_vmstate_field *f,
 struct cr_case {
 	struct cr_desc *a, *b;
 	struct state_desc *va, *vb;
-	struct state_desc *va_read; /* the source's, loading every version it saves */
+	struct state_desc
+		*va_read;    /* the source's, loading every version it saves */
 	uint8_t *state;	     /* the source's */
 	GHashTable *b_names;
 };

@@ -124,7 +124,8 @@ START_TEST(test_device_bad_spec_table)
 {
 	GError *err = NULL;
 
-	ck_assert_int_lt(device_create(devs, bad_specs[_i].spec, NULL, &err), 0);
+	ck_assert_int_lt(device_create(devs, bad_specs[_i].spec, NULL, &err),
+			 0);
 	ck_assert_error(err, bad_specs[_i].error);
 	ck_assert_uint_eq(devs->devices->len, 0);
 	g_error_free(err);
@@ -213,15 +214,19 @@ START_TEST(test_device_mmio_dispatch_and_release)
 				       &dev, NULL),
 			 0);
 	s = dev->state;
-	ck_assert_int_eq(vm_devices_mmio_write(devs, 0xd00000f8, 8, 0x1122334455667788),
-			 0);
+	ck_assert_int_eq(
+		vm_devices_mmio_write(devs, 0xd00000f8, 8, 0x1122334455667788),
+		0);
 	ck_assert_uint_eq(s->last_write, 0x1122334455667788);
 	ck_assert_int_eq(vm_devices_mmio_read(devs, 0xd0000010, 8, &v), 0);
 	ck_assert_uint_eq(v, 0x1122334455667788 + 0x10 + 8);
-	ck_assert_int_eq(vm_devices_mmio_read(devs, 0xd00000fc, 8, &v), -ENOENT);
-	ck_assert_int_eq(vm_devices_mmio_read(devs, 0xd0000000, 3, &v), -ENOENT);
+	ck_assert_int_eq(vm_devices_mmio_read(devs, 0xd00000fc, 8, &v),
+			 -ENOENT);
+	ck_assert_int_eq(vm_devices_mmio_read(devs, 0xd0000000, 3, &v),
+			 -ENOENT);
 	device_destroy(dev);
-	ck_assert_int_eq(vm_devices_mmio_read(devs, 0xd0000010, 8, &v), -ENOENT);
+	ck_assert_int_eq(vm_devices_mmio_read(devs, 0xd0000010, 8, &v),
+			 -ENOENT);
 	ck_assert_int_eq(vm_devices_pio_read(devs, 0x700, 1, &v), -ENOENT);
 }
 END_TEST

@@ -180,8 +180,8 @@ START_TEST(test_loader_oldest_sdk_module_loads)
 	ck_assert_ptr_nonnull(dt);
 	ck_assert_uint_lt(dt->t.size, sizeof(struct modvmm_device_type));
 	ck_assert_ptr_null(dt->t.vmstate);
-	ck_assert_int_eq(device_create(devs, "fx-sdk10-dev,id=old0", NULL, NULL),
-			 0);
+	ck_assert_int_eq(
+		device_create(devs, "fx-sdk10-dev,id=old0", NULL, NULL), 0);
 }
 END_TEST
 

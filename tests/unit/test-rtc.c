@@ -796,7 +796,8 @@ START_TEST(test_rtc_bad_base_refused)
 			"YYYY-MM-DDTHH:MM:SS",
 			bad[i]);
 
-		ck_assert_int_eq(device_create(devs, spec, NULL, &err), -EINVAL);
+		ck_assert_int_eq(device_create(devs, spec, NULL, &err),
+				 -EINVAL);
 		ck_assert_error(err, "r1: realize of cmos-rtc failed: Invalid "
 				     "argument");
 		g_clear_error(&err);

@@ -60,7 +60,8 @@ static void setup(void)
 
 	devs = vm_devices_new(host_services());
 	ck_assert_int_eq(loader_load(devs->loader, dst, NULL, NULL), 0);
-	ck_assert_int_eq(device_create(devs, "fx-counter,id=c0", &dev, NULL), 0);
+	ck_assert_int_eq(device_create(devs, "fx-counter,id=c0", &dev, NULL),
+			 0);
 	st = dev->state;
 	st->count = 7;
 	st->step = 3;
@@ -124,9 +125,9 @@ static char *snapshot_file_format(const char *name, int body, uint32_t format,
 	w.fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
 	ck_assert_int_ge(w.fd, 0);
 	ck_assert_int_eq(write(w.fd, head, sizeof(head)), sizeof(head));
-	mf = inventory_guest(
-		devs, machine_lookup(machine_registry(), "microvm-1.0"), 0, NULL,
-		1);
+	mf = inventory_guest(devs,
+			     machine_lookup(machine_registry(), "microvm-1.0"),
+			     0, NULL, 1);
 	manifest = manifest_to_json(mf);
 	manifest_free(mf);
 	put(&w, out, SNAP_HELLO, hello, strlen(hello), NULL, 0);

@@ -235,16 +235,16 @@ START_TEST(test_uart_irq_and_ports_out_of_range_refused)
 			     "uart16550: IRQ 9999 is not a line of the "
 			     "interrupt controller (IOAPIC pins 0-23)");
 	g_clear_error(&err);
-	ck_assert_int_eq(
-		device_create(devs, "uart16550,id=s1,iobase=0xfffc", NULL, &err),
-		-ERANGE);
+	ck_assert_int_eq(device_create(devs, "uart16550,id=s1,iobase=0xfffc",
+				       NULL, &err),
+			 -ERANGE);
 	ck_assert_error(err, "s1: realize of uart16550 failed: pio region "
 			     "uart16550 at 0xfffc, length 0x8, goes past the "
 			     "end of the pio space (0xffff)");
 	g_clear_error(&err);
-	ck_assert_int_eq(
-		device_create(devs, "uart16550,id=s1,iobase=0xfff8", NULL, NULL),
-		0);
+	ck_assert_int_eq(device_create(devs, "uart16550,id=s1,iobase=0xfff8",
+				       NULL, NULL),
+			 0);
 }
 END_TEST
 

@@ -64,8 +64,8 @@ static struct modvmm_device *create(const char *spec)
 	struct modvmm_device *dev = NULL;
 	g_autoptr(GError) err = NULL;
 
-	ck_assert_msg(device_create(devs, spec, &dev, &err) == 0, "%s: %s", spec,
-		      err ? err->message : "?");
+	ck_assert_msg(device_create(devs, spec, &dev, &err) == 0, "%s: %s",
+		      spec, err ? err->message : "?");
 	return dev;
 }
 

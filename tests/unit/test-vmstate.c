@@ -167,7 +167,8 @@ static void fill(struct st *s, GRand *r)
 	s->opt_y |= 1;
 }
 
-static GByteArray *save(const struct state_desc *v, struct st *s, uint32_t version)
+static GByteArray *save(const struct state_desc *v, struct st *s,
+			uint32_t version)
 {
 	GByteArray *out = g_byte_array_new();
 	GError *err = NULL;
@@ -875,8 +876,8 @@ static size_t section_at(const GByteArray *out, const char *name)
 }
 
 /* Loads `out`: refused with `expected`, the state untouched. */
-static void assert_load_refused(const struct state_desc *v, const GByteArray *out,
-				const char *expected)
+static void assert_load_refused(const struct state_desc *v,
+				const GByteArray *out, const char *expected)
 {
 	struct st b = { 0 }, before;
 	GError *err = NULL;
