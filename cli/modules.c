@@ -36,7 +36,7 @@ int cmd_modules(int argc, char **argv)
 		return STATUS_USAGE;
 	}
 	opt_modules.policy = MODULES_EACH;
-	opt_modules.sinks.log = print_device_log;
+	opt_modules.log = print_device_log;
 	if (modules_open(&opt_modules, &devs, errors, &err) < 0) {
 		print_error(err);
 		return STATUS_FAILED;

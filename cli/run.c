@@ -104,7 +104,7 @@ int cmd_run(int argc, char **argv)
 		return STATUS_USAGE;
 	}
 	cfg.machine.devices = cli_devices;
-	cfg.machine.modules.sinks.log = print_device_log;
+	cfg.machine.modules.log = print_device_log;
 	cfg.tell = print_line;
 	if (vm_config_check(&cfg, &err) < 0) {
 		print_error(err);

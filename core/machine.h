@@ -9,31 +9,11 @@
 #include "kvm-cpu.h"
 #include "compat/cpu.h"
 #include "compat/machine-types.h"
-#include "modules.h"
+#include "machine-config.h"
 #include "vm-devices.h"
 
 
 struct tls_creds;
-
-struct machine_config {
-	const char *machine; /* NULL or "microvm" */
-	uint64_t memory;     /* bytes */
-	unsigned int cpus;
-	/* Where the modules come from; refused ones always fail the
-	 * machine (MODULES_ALL). Its sinks' log is the devices' log (irq
-	 * and request are the machine's). */
-	struct modules_config modules;
-	char **devices;	    /* --device specs, NULL-terminated */
-	int no_defaults;    /* no default devices */
-	const char *kernel; /* bzImage; NULL: the built-in guest */
-	const char *initrd;
-	const char *append;	/* kernel or built-in guest command line */
-	const char *kvm_device; /* NULL: /dev/kvm */
-	/* --cpu: the guest's CPU model on a fresh start; on a destination,
-	 * the model this host's offer is kept to. NULL: "host". */
-	const char *cpu;
-	int offline; /* modules and devices only: no KVM, no guest RAM */
-};
 
 struct machine {
 	struct vm_devices *devs;

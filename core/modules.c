@@ -16,6 +16,7 @@
 #include "loader.h"
 #include "modinfo.h"
 #include "modules.h"
+#include "vm-devices.h"
 
 const char *modules_default_dir(void)
 {
@@ -69,7 +70,8 @@ int modules_open(const struct modules_config *cfg, struct vm_devices **ret,
 	if (!errors)
 		errors = own = g_ptr_array_new_with_free_func(
 			(GDestroyNotify)g_error_free);
-	devs->sinks = cfg->sinks;
+	devs->sinks.log = cfg->log;
+	devs->sinks.opaque = cfg->log_opaque;
 	if (cfg->allowlist) {
 		r = loader_set_allowlist(devs->loader, cfg->allowlist, error);
 		if (r < 0)

@@ -4,7 +4,9 @@
 
 #include <glib.h>
 
-#include "vm-devices.h"
+#include <stdint.h>
+
+struct vm_devices;
 
 struct cpu_model;
 struct manifest;
@@ -30,7 +32,10 @@ struct modules_config {
 	int no_default_dir;  /* with no dirs, no directory: `files` alone */
 	char *allowlist;     /* sha256sum output, or NULL for none */
 	enum modules_policy policy;
-	struct vm_devices_sinks sinks; /* module code's log, while loading */
+	/* Module code's log, while loading and after (devices' messages). */
+	void (*log)(void *opaque, const char *id, uint32_t level,
+		    const char *msg);
+	void *log_opaque;
 };
 
 /* The directory modules load from when none is given. */

@@ -6,7 +6,9 @@
 
 #include "compat/cpu.h"
 #include "compat/manifest.h"
-#include "machine.h"
+#include "machine-config.h"
+
+struct machine;
 
 /*
  * One guest's life on this host, as `modvmm run` lives it: the way it
