@@ -306,7 +306,11 @@ static int retirable(const struct cr_field *f)
 	return !f->nested && !f->reuses && f->kind != MODVMM_VMS_UNUSED;
 }
 
-/* One change a release makes; returns whether it moved top's version. */
+/*
+ * One change a release makes; returns whether it moved top's version.
+ * One function on purpose: the ranges of `c` below are the odds of each
+ * kind of change, and read best side by side.
+ */
 static int evolve_once(struct cr_gen *g, struct cr_desc *top)
 {
 	g_autoptr(GArray) all =
@@ -616,7 +620,11 @@ static int all_zero(GBytes *b)
 	return 1;
 }
 
-/* Whether saving at `version` and loading on the destination works. */
+/*
+ * Whether saving at `version` and loading on the destination works. One
+ * function on purpose: it is the reference the verdict is held to, read
+ * as one sequence (save, load, compare every field, round-trip back).
+ */
 static int load_works(struct cr_case *cc, uint32_t version, GString *why)
 {
 	g_autoptr(GByteArray) out = g_byte_array_new();
@@ -958,6 +966,82 @@ static void history_free(struct cr_history *h)
 	}
 }
 
+/* The source's state: random bytes; its flags say what is needed. */
+static uint8_t *random_state(const struct cr_desc *a, struct cr_rng *rng)
+{
+	uint8_t *state = g_malloc(a->region);
+	GRand *fill = g_rand_new_with_seed(
+		cr_pick(rng, 1u << 16) ^
+		(rng->rand ? g_rand_int(rng->rand) : 0));
+
+	for (uint32_t i = 0; i < a->region; i++)
+		state[i] = (uint8_t)g_rand_int(fill);
+	g_rand_free(fill);
+	fix_bools(a, state);
+	return state;
+}
+
+/*
+ * A refusal the rule need not have made: some version the source saves
+ * loads and round-trips at the destination. The newest version both have
+ * first, the one the rule tries; then the older ones.
+ */
+static int refused_loads(struct cr_case *cc, const GPtrArray *dreasons,
+			 GString *why)
+{
+	uint32_t newest = MIN(cc->a->version, cc->b->version);
+
+	for (uint32_t i = 0, lo = vmstate_min_save(cc->va);
+	     i <= cc->a->version - lo + 1; i++) {
+		uint32_t v = i ? lo + i - 1 : newest;
+		g_autoptr(GString) ignore = g_string_new(NULL);
+
+		if ((i && v == newest) || v < lo || load_fails(cc, v) ||
+		    !load_works(cc, v, ignore))
+			continue;
+		g_string_append_printf(why, "%s %u loads and round-trips: %s",
+				       v == newest
+					       ? "the newest common version,"
+					       : "only an older version,",
+				       v, (const char *)dreasons->pdata[0]);
+		return 1;
+	}
+	return 0;
+}
+
+/* What a failed case prints: both releases, the state's flags, the
+ * verdict and why the case failed. */
+static void report(struct cr_result *ret, const struct cr_case *cc,
+		   const char *va, const char *vb, const char *machine,
+		   const char *known_bad, const struct compat_verdict *verdict,
+		   const GString *why)
+{
+	g_autoptr(GString) head = g_string_new(NULL);
+
+	g_string_append_printf(head, "source %s: ", va);
+	desc_text(head, cc->a);
+	g_string_append_printf(head, "\ndestination %s: ", vb);
+	desc_text(head, cc->b);
+	ret->size = head->len;
+	g_string_append_printf(head, "\nmachine %s; known-bad here: %s\n",
+			       machine, known_bad ? known_bad : "none");
+	if (cc->state) {
+		g_string_append(head, "source flags:");
+		for (int i = 0; i < CR_FLAGS; i++)
+			g_string_append_printf(head, " %u", cc->state[i] & 1);
+		g_string_append_c(head, '\n');
+	}
+	if (verdict) {
+		g_autofree char *vt = compat_verdict_text(verdict);
+
+		g_string_append(head, vt);
+	}
+	ret->category = category_of(ret->outcome, why->str);
+	g_string_append_printf(head, "%s: %s\n", cr_outcome_name(ret->outcome),
+			       why->str);
+	ret->report = g_strdup(head->str);
+}
+
 /* One pair of releases of h, one state, the verdict and the real load. */
 static void run_case(struct cr_history *h, struct cr_rng *rng,
 		     struct cr_result *ret)
@@ -967,13 +1051,10 @@ static void run_case(struct cr_history *h, struct cr_rng *rng,
 	struct cr_case cc = { na->d,	    nb->d, na->vms,  nb->vms,
 			      na->vms_read, NULL,  nb->names };
 	g_autoptr(GString) why = g_string_new(NULL);
-	g_autoptr(GString) text = g_string_new(NULL);
 	struct manifest *src = NULL;
 	struct compat_verdict *verdict = NULL;
 	const char *known_bad = h->known_bad, *machine;
-	GRand *fill;
 	const GPtrArray *dreasons;
-	uint32_t newest;
 	int kb_applies, policy;
 
 	memset(ret, 0, sizeof(*ret));
@@ -985,14 +1066,7 @@ static void run_case(struct cr_history *h, struct cr_rng *rng,
 		goto out;
 	}
 
-	/* The source's state: random, its flags say what is needed. */
-	cc.state = g_malloc(cc.a->region);
-	fill = g_rand_new_with_seed(cr_pick(rng, 1u << 16) ^
-				    (rng->rand ? g_rand_int(rng->rand) : 0));
-	for (uint32_t i = 0; i < cc.a->region; i++)
-		cc.state[i] = (uint8_t)g_rand_int(fill);
-	g_rand_free(fill);
-	fix_bools(cc.a, cc.state);
+	cc.state = random_state(cc.a, rng);
 
 	src = wire(source_manifest(&cc, na->version, machine,
 				   cr_pick(rng, 1u << CR_FLAGS)),
@@ -1036,55 +1110,12 @@ static void run_case(struct cr_history *h, struct cr_rng *rng,
 		ret->outcome = CR_POLICY;
 		goto out;
 	}
-	/* The newest version both have first: the one the rule tries. */
-	ret->outcome = CR_REFUSED;
-	newest = MIN(cc.a->version, cc.b->version);
-	for (uint32_t i = 0, lo = vmstate_min_save(cc.va);
-	     i <= cc.a->version - lo + 1; i++) {
-		uint32_t v = i ? lo + i - 1 : newest;
-		g_autoptr(GString) ignore = g_string_new(NULL);
-
-		if ((i && v == newest) || v < lo || load_fails(&cc, v) ||
-		    !load_works(&cc, v, ignore))
-			continue;
-		g_string_append_printf(why, "%s %u loads and round-trips: %s",
-				       v == newest
-					       ? "the newest common version,"
-					       : "only an older version,",
-				       v, (const char *)dreasons->pdata[0]);
-		ret->outcome = CR_FALSE_REFUSAL;
-		break;
-	}
+	ret->outcome = refused_loads(&cc, dreasons, why) ? CR_FALSE_REFUSAL
+							  : CR_REFUSED;
 out:
-	if (ret->outcome >= CR_FALSE_ACCEPT) {
-		g_autoptr(GString) head = g_string_new(NULL);
-
-		g_string_append_printf(head, "source %s: ", na->version);
-		desc_text(head, cc.a);
-		g_string_append_printf(head, "\ndestination %s: ", nb->version);
-		desc_text(head, cc.b);
-		ret->size = head->len;
-		g_string_append_printf(head,
-				       "\nmachine %s; known-bad here: %s\n",
-				       machine, known_bad ? known_bad : "none");
-		if (cc.state) {
-			g_string_append(head, "source flags:");
-			for (int i = 0; i < CR_FLAGS; i++)
-				g_string_append_printf(head, " %u",
-						       cc.state[i] & 1);
-			g_string_append_c(head, '\n');
-		}
-		if (verdict) {
-			g_autofree char *vt = compat_verdict_text(verdict);
-
-			g_string_append(head, vt);
-		}
-		g_string_prepend(text, head->str);
-		ret->category = category_of(ret->outcome, why->str);
-		g_string_append_printf(text, "%s: %s\n",
-				       cr_outcome_name(ret->outcome), why->str);
-		ret->report = g_strdup(text->str);
-	}
+	if (ret->outcome >= CR_FALSE_ACCEPT)
+		report(ret, &cc, na->version, nb->version, machine, known_bad,
+		       verdict, why);
 	compat_verdict_free(verdict);
 	manifest_free(src);
 	g_free(cc.state);
