@@ -623,7 +623,8 @@ static int all_zero(GBytes *b)
 /*
  * Whether saving at `version` and loading on the destination works. One
  * function on purpose: it is the reference the verdict is held to, read
- * as one sequence (save, load, compare every field, round-trip back).
+ * as one sequence (save, read back by the source, load on the
+ * destination, then every field compared both ways).
  */
 static int load_works(struct cr_case *cc, uint32_t version, GString *why)
 {
