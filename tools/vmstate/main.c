@@ -53,7 +53,7 @@ int main(int argc, char **argv)
 	if (argc >= 2 && !strcmp(argv[1], "dump"))
 		return cmd_dump(argc - 1, argv + 1);
 	fprintf(stderr, "Usage: modvmm-vmstate dump [--module-dir DIR...] "
-			"[--machine TYPE]\n"
+			"[--module-allowlist FILE] [--machine TYPE]\n"
 			"       modvmm-vmstate diff [--stable] OLD.json "
 			"NEW.json\n"
 			"       modvmm-vmstate matrix A.json B.json ...\n");
