@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: LGPL-2.1-or-later
-/* compat/abi.c: the version rule and the append-only struct rule. */
+/* compat/abi-rules.c: the version rule and the append-only struct rule. */
 #include <errno.h>
 
 #include "check-tap.h"
