@@ -11,12 +11,22 @@
 #include <modvmm/abi.h>
 
 #include "cli/cli.h"
+#include "compat/machine-types.h"
 
+/*
+ * The build date is the one the machine types' lifecycle is computed from
+ * (deprecated and removed dates), so an operator can tell which types this
+ * build still runs.
+ */
 static int cmd_version(int argc, char **argv)
 {
+	char date[MACHINE_DATE_LEN];
+
 	(void)argc;
 	(void)argv;
-	printf("modvmm %s, module ABI %s\n", MODVMM_VERSION, MODVMM_ABI_STRING);
+	printf("modvmm %s, module ABI %s, build date %s\n", MODVMM_VERSION,
+	       MODVMM_ABI_STRING,
+	       machine_date_text(machine_registry()->build_date, date));
 	return STATUS_OK;
 }
 
@@ -41,6 +51,10 @@ static void usage(FILE *f)
 	for (size_t i = 0; i < G_N_ELEMENTS(commands); i++)
 		fprintf(f, "  %-9s %s\n", commands[i].name, commands[i].help);
 	fprintf(f,
+		"\nOptions:\n"
+		"  -h, --help     Show this help\n"
+		"  -V, --version  Print the version, the module ABI and the "
+		"build date\n"
 		"\n'modvmm COMMAND --help' describes a command's options.\n");
 }
 
@@ -59,6 +73,8 @@ int main(int argc, char **argv)
 		usage(stdout);
 		return STATUS_OK;
 	}
+	if (!strcmp(argv[1], "--version") || !strcmp(argv[1], "-V"))
+		return cmd_version(argc - 1, argv + 1);
 	fprintf(stderr, "modvmm: unknown command '%s'\n", argv[1]);
 	usage(stderr);
 	return STATUS_USAGE;

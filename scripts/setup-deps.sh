@@ -16,10 +16,12 @@ set -eu
 # (--migration-tls); gnutls-bin: certtool, with which the control suite
 # and bench/migration.py make their test certificates.
 # g++: the header test compiles every SDK header as C++ too (tests/abi).
+# scdoc: the man pages are written in it (docs/man); man-db: the unit
+# suite renders each page with man -l and fails on any warning.
 packages="meson ninja-build pkg-config gcc g++ clang libclang-rt-14-dev binutils
 	libglib2.0-dev libjson-glib-dev libelf-dev libseccomp-dev check abigail-tools python3
 	qemu-system-x86 linux-image-amd64 busybox-static cpio socat acpica-tools
-	valgrind gnuplot-nox fio glib-networking gnutls-bin"
+	valgrind gnuplot-nox fio glib-networking gnutls-bin scdoc man-db"
 
 missing=
 for p in $packages; do

@@ -22,12 +22,14 @@
 #include <modvmm/abi.h>
 
 #include "compat/abi-rules.h"
+#include "compat/machine-types.h"
 #include "core/inspect.h"
 #include "core/modules.h"
 
 static gboolean opt_json;
 static gboolean opt_metadata_only;
 static char *opt_module_allowlist;
+static gboolean opt_version;
 
 static const GOptionEntry options[] = {
 	{ "json", 'j', 0, G_OPTION_ARG_NONE, &opt_json,
@@ -41,8 +43,21 @@ static const GOptionEntry options[] = {
 	  "Load the module only if its SHA-256 is listed in FILE, as a host "
 	  "with this option would",
 	  "FILE" },
+	{ "version", 'V', 0, G_OPTION_ARG_NONE, &opt_version,
+	  "Print the version, the module ABI and the build date", NULL },
 	{ NULL },
 };
+
+/* The build date is the one the machine types' lifecycle is computed from. */
+static int print_version(void)
+{
+	char date[MACHINE_DATE_LEN];
+
+	printf("modvmm-modinfo %s, module ABI %s, build date %s\n",
+	       MODVMM_VERSION, MODVMM_ABI_STRING,
+	       machine_date_text(machine_registry()->build_date, date));
+	return 0;
+}
 
 static const char *abi_verdict(const struct inspect_metadata *mi)
 {
@@ -352,6 +367,8 @@ int main(int argc, char **argv)
 		fprintf(stderr, "modvmm-modinfo: %s\n", err->message);
 		return 2;
 	}
+	if (opt_version)
+		return print_version();
 	if (argc != 2) {
 		fprintf(stderr, "modvmm-modinfo: expected one MODULE.so "
 				"(--help for usage)\n");

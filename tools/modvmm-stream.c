@@ -34,18 +34,35 @@
 #include <glib.h>
 #include <json-glib/json-glib.h>
 
+#include <modvmm/abi.h>
+
 #include "base/json-text.h"
+#include "compat/machine-types.h"
 #include "core/inspect.h"
 #include "core/modules.h"
 
 static struct modules_config opt_modules;
 static gboolean opt_json;
+static gboolean opt_version;
 
 static const GOptionEntry options[] = {
 	{ "json", 'j', 0, G_OPTION_ARG_NONE, &opt_json,
 	  "Print JSON instead of text", NULL },
+	{ "version", 'V', 0, G_OPTION_ARG_NONE, &opt_version,
+	  "Print the version, the module ABI and the build date", NULL },
 	{ NULL },
 };
+
+/* The build date is the one the machine types' lifecycle is computed from. */
+static int print_version(void)
+{
+	char date[MACHINE_DATE_LEN];
+
+	printf("modvmm-stream %s, module ABI %s, build date %s\n",
+	       MODVMM_VERSION, MODVMM_ABI_STRING,
+	       machine_date_text(machine_registry()->build_date, date));
+	return 0;
+}
 
 /* One integer of `kind` from the (host-order) state. */
 static char *int_text(uint32_t kind, const uint8_t *at)
@@ -716,6 +733,8 @@ int main(int argc, char **argv)
 		fprintf(stderr, "modvmm-stream: %s\n", err->message);
 		return 2;
 	}
+	if (opt_version)
+		return print_version();
 	if (argc != 2) {
 		fprintf(stderr, "modvmm-stream: expected one FILE (--help for "
 				"usage)\n");

@@ -6,6 +6,7 @@
  *   modvmm-vmstate dump [--module-dir DIR...] [--machine M]
  *   modvmm-vmstate diff [--stable] OLD.json NEW.json
  *   modvmm-vmstate matrix A.json B.json ...
+ *   modvmm-vmstate --help | --version
  *
  * dump writes JSON in the shape of QEMU's -dump-vmstate output: a
  * "vmschkmachine" entry, then one entry per device type with "Name",
@@ -42,20 +43,78 @@
 #include <stdio.h>
 #include <string.h>
 
+#include <modvmm/abi.h>
+
+#include "compat/machine-types.h"
 #include "vmstate-tool.h"
+
+static const char usage_dump[] =
+	"modvmm-vmstate dump [--module-dir DIR...] [--module-allowlist FILE] "
+	"[--machine TYPE]\n";
+static const char usage_diff[] =
+	"modvmm-vmstate diff [--stable] OLD.json NEW.json\n";
+static const char usage_matrix[] = "modvmm-vmstate matrix A.json B.json ...\n";
+
+static int usage(FILE *f, int status)
+{
+	fprintf(f,
+		"Usage: %s       %s       %s"
+		"       modvmm-vmstate --version\n\n"
+		"Options:\n"
+		"  -h, --help     Show this help (COMMAND --help: its "
+		"options)\n"
+		"  -V, --version  Print the version, the module ABI and the "
+		"build date\n",
+		usage_dump, usage_diff, usage_matrix);
+	return status;
+}
+
+static int is_help(const char *arg)
+{
+	return !strcmp(arg, "--help") || !strcmp(arg, "-h");
+}
+
+/* The build date is the one the machine types' lifecycle is computed from. */
+static int print_version(void)
+{
+	char date[MACHINE_DATE_LEN];
+
+	printf("modvmm-vmstate %s, module ABI %s, build date %s\n",
+	       MODVMM_VERSION, MODVMM_ABI_STRING,
+	       machine_date_text(machine_registry()->build_date, date));
+	return 0;
+}
+
+/* diff and matrix take only file names, so their --help is answered here
+ * (dump's by GOption). */
+static int command_help(int argc, char **argv)
+{
+	if (argc < 3 || !is_help(argv[2]))
+		return -1;
+	if (!strcmp(argv[1], "diff"))
+		printf("Usage: %s", usage_diff);
+	else if (!strcmp(argv[1], "matrix"))
+		printf("Usage: %s", usage_matrix);
+	else
+		return -1;
+	return 0;
+}
 
 int main(int argc, char **argv)
 {
-	if (argc >= 2 && !strcmp(argv[1], "diff"))
+	if (argc < 2)
+		return usage(stderr, 2);
+	if (command_help(argc, argv) == 0)
+		return 0;
+	if (!strcmp(argv[1], "diff"))
 		return cmd_diff(argc - 1, argv + 1);
-	if (argc >= 2 && !strcmp(argv[1], "matrix"))
+	if (!strcmp(argv[1], "matrix"))
 		return cmd_matrix(argc - 1, argv + 1);
-	if (argc >= 2 && !strcmp(argv[1], "dump"))
+	if (!strcmp(argv[1], "dump"))
 		return cmd_dump(argc - 1, argv + 1);
-	fprintf(stderr, "Usage: modvmm-vmstate dump [--module-dir DIR...] "
-			"[--module-allowlist FILE] [--machine TYPE]\n"
-			"       modvmm-vmstate diff [--stable] OLD.json "
-			"NEW.json\n"
-			"       modvmm-vmstate matrix A.json B.json ...\n");
-	return 2;
+	if (is_help(argv[1]))
+		return usage(stdout, 0);
+	if (!strcmp(argv[1], "--version") || !strcmp(argv[1], "-V"))
+		return print_version();
+	return usage(stderr, 2);
 }
