@@ -435,7 +435,37 @@ static void print_commands(JsonArray *a)
 	}
 }
 
-static void print_reply(const char *cmd, JsonNode *ret)
+/*
+ * What a command that changes something and returns {} did, said in a
+ * line as device-add's "added ID": `args` are the arguments it was sent.
+ * NULL for any other command.
+ */
+static char *confirmation(const char *cmd, JsonObject *args)
+{
+	static const struct {
+		const char *cmd, *text, *arg;
+	} said[] = {
+		{ "stop", "paused", NULL },
+		{ "cont", "running", NULL },
+		{ "quit", "quitting: the run ends", NULL },
+		{ "device-del", "deleted", "id" },
+		{ "module-unload", "unloaded", "name" },
+		{ "migrate-cancel", "migration cancelled", NULL },
+		{ "migrate-incoming", "waiting for the guest on", "uri" },
+	};
+
+	for (size_t i = 0; i < G_N_ELEMENTS(said); i++) {
+		if (strcmp(cmd, said[i].cmd))
+			continue;
+		if (!said[i].arg)
+			return g_strdup(said[i].text);
+		return g_strdup_printf("%s %s", said[i].text,
+				       args ? str(args, said[i].arg) : "-");
+	}
+	return NULL;
+}
+
+static void print_reply(const char *cmd, JsonObject *args, JsonNode *ret)
 {
 	JsonObject *o =
 		JSON_NODE_HOLDS_OBJECT(ret) ? json_node_get_object(ret) : NULL;
@@ -443,7 +473,9 @@ static void print_reply(const char *cmd, JsonNode *ret)
 		JSON_NODE_HOLDS_ARRAY(ret) ? json_node_get_array(ret) : NULL;
 	g_autofree char *text = NULL;
 
-	if (o && !strcmp(cmd, "query-status")) {
+	if (o && !json_object_get_size(o) && (text = confirmation(cmd, args))) {
+		printf("%s\n", text);
+	} else if (o && !strcmp(cmd, "query-status")) {
 		printf("%s\n", str(o, "status"));
 	} else if (a && !strcmp(cmd, "query-modules")) {
 		print_modules(a);
@@ -481,15 +513,47 @@ static double mib(JsonObject *o, const char *key)
 	       (1 << 20);
 }
 
-/* The progress line, from query-migrate. */
+/* query-migrate's time-left-ms as ", about 1 min 5 s to go"; "" if absent. */
+static char *time_left(JsonObject *o)
+{
+	gint64 s =
+		json_object_get_int_member_with_default(o, "time-left-ms", -1);
+
+	if (s < 0)
+		return g_strdup("");
+	s = (s + 999) / 1000;
+	if (s < 60)
+		return g_strdup_printf(", about %" G_GINT64_FORMAT " s to go",
+				       s);
+	if (s < 3600)
+		return g_strdup_printf(", about %" G_GINT64_FORMAT
+				       " min %" G_GINT64_FORMAT " s to go",
+				       s / 60, s % 60);
+	return g_strdup_printf(", about %" G_GINT64_FORMAT
+			       " h %" G_GINT64_FORMAT " min to go",
+			       s / 3600, s % 3600 / 60);
+}
+
+/*
+ * The progress line, from query-migrate: the round shown is the one
+ * going out (rounds counts those sent whole), the percentage that of
+ * guest RAM the first round has covered.
+ */
 static void print_progress(JsonObject *o, int tty)
 {
-	printf("%s%-9s %8.1f MiB sent, %7.1f MiB/s, %7.1f MiB left, dirty "
-	       "%6.1f MiB/s, round %" G_GINT64_FORMAT
-	       ", expected downtime %" G_GINT64_FORMAT " ms%s",
+	g_autofree char *left = time_left(o);
+	gint64 round = json_object_get_int_member_with_default(o, "rounds", 0);
+
+	if (!strcmp(str(o, "status"), "active"))
+		round++;
+	printf("%s%-9s %8.1f MiB sent, %3" G_GINT64_FORMAT
+	       "%% of RAM, %7.1f MiB/s, %7.1f MiB left%s, dirty %6.1f MiB/s, "
+	       "round %" G_GINT64_FORMAT ", expected downtime %" G_GINT64_FORMAT
+	       " ms%s",
 	       tty ? "\r" : "", str(o, "status"), mib(o, "transferred"),
-	       mib(o, "bandwidth"), mib(o, "remaining"), mib(o, "dirty-rate"),
-	       json_object_get_int_member_with_default(o, "rounds", 0),
+	       json_object_get_int_member_with_default(o, "ram-percent", 0),
+	       mib(o, "bandwidth"), mib(o, "remaining"), left,
+	       mib(o, "dirty-rate"), round,
 	       json_object_get_int_member_with_default(
 		       o, "expected-downtime-ms", 0),
 	       tty ? "\033[K" : "\n");
@@ -525,6 +589,7 @@ static JsonObject *migration_over(struct conn *c)
 static int follow_migration(struct conn *c)
 {
 	int tty = isatty(STDOUT_FILENO) && !opt_json;
+	gint64 rounds;
 	JsonObject *d;
 
 	c->eof_ok = 1;
@@ -562,17 +627,35 @@ static int follow_migration(struct conn *c)
 	if (strcmp(str(d, "status"), "completed"))
 		return fail("migrate: %s: %s", str(d, "status"),
 			    str(d, "error"));
+	rounds = json_object_get_int_member_with_default(d, "rounds", 0);
 	if (!opt_json)
 		printf("migrated to %s: %.1f MiB in %" G_GINT64_FORMAT
 		       " ms, downtime %" G_GINT64_FORMAT
-		       " ms, %" G_GINT64_FORMAT " rounds\n",
+		       " ms, %" G_GINT64_FORMAT " round%s\n",
 		       str(d, "uri"), mib(d, "transferred"),
 		       json_object_get_int_member_with_default(
 			       d, "total-time-ms", 0),
 		       json_object_get_int_member_with_default(d, "downtime-ms",
 							       0),
-		       json_object_get_int_member_with_default(d, "rounds", 0));
+		       rounds, rounds == 1 ? "" : "s");
 	return 0;
+}
+
+/* An event's timestamp as ISO 8601, UTC, to the millisecond. */
+static char *iso_time(JsonObject *ts)
+{
+	gint64 sec =
+		ts ? json_object_get_int_member_with_default(ts, "seconds", 0)
+		   : 0;
+	gint64 us = ts ? json_object_get_int_member_with_default(
+				 ts, "microseconds", 0)
+		       : 0;
+	g_autoptr(GDateTime) t = g_date_time_new_from_unix_utc(sec);
+	g_autofree char *day =
+		t ? g_date_time_format(t, "%Y-%m-%dT%H:%M:%S") : NULL;
+
+	return g_strdup_printf("%s.%03dZ", day ? day : "?",
+			       (int)(CLAMP(us, 0, 999999) / 1000));
 }
 
 /* watch: every event until the server closes, one line each. */
@@ -580,8 +663,8 @@ static int watch(struct conn *c)
 {
 	for (;;) {
 		g_autoptr(JsonNode) n = conn_read(c);
-		JsonObject *o, *ts;
-		g_autofree char *text = NULL, *data = NULL;
+		JsonObject *o;
+		g_autofree char *text = NULL, *data = NULL, *when = NULL;
 
 		if (!n)
 			return 0;
@@ -593,20 +676,13 @@ static int watch(struct conn *c)
 			printf("%s\n", text);
 		} else {
 			o = json_node_get_object(n);
-			ts = member_object(o, "timestamp");
+			when = iso_time(member_object(o, "timestamp"));
 			data = json_object_has_member(o, "data")
 				       ? json_to_string(json_object_get_member(
 								o, "data"),
 							FALSE)
 				       : g_strdup("{}");
-			printf("%" G_GINT64_FORMAT ".%06" G_GINT64_FORMAT
-			       " %s %s\n",
-			       ts ? json_object_get_int_member(ts, "seconds")
-				  : 0,
-			       ts ? json_object_get_int_member(ts,
-							       "microseconds")
-				  : 0,
-			       str(o, "event"), data);
+			printf("%s %s %s\n", when, str(o, "event"), data);
 		}
 		fflush(stdout);
 	}
@@ -684,6 +760,7 @@ static int run_command(struct conn *c, const char *cmd, char **words)
 {
 	g_autoptr(JsonNode) commands = NULL, reply = NULL;
 	JsonNode *args = NULL;
+	g_autoptr(JsonNode) sent = NULL;
 	int status;
 
 	commands = conn_execute(c, "query-commands", NULL);
@@ -694,6 +771,8 @@ static int run_command(struct conn *c, const char *cmd, char **words)
 					      "return"),
 		       cmd, words, &args) < 0)
 		return 2;
+	/* conn_execute() takes `args`; the confirmation names them. */
+	sent = json_node_ref(args);
 	reply = conn_execute(c, cmd, args);
 	if (!reply)
 		return 1;
@@ -702,7 +781,7 @@ static int run_command(struct conn *c, const char *cmd, char **words)
 
 		printf("%s\n", t);
 	} else {
-		print_reply(cmd,
+		print_reply(cmd, json_node_get_object(sent),
 			    json_object_get_member(json_node_get_object(reply),
 						   "return"));
 	}

@@ -99,7 +99,13 @@ static JsonNode *cmd_stop(struct control_session *s, JsonObject *args,
 			  GError **error)
 {
 	(void)args;
-	if (has_kvm(s, error) < 0 || machine_pause(s->m, error) < 0)
+	if (has_kvm(s, error) < 0)
+		return NULL;
+	/* Already paused is done, as in QMP: no error, and no STOP event,
+	 * for nothing stopped. */
+	if (machine_state(s->m) == MACHINE_PAUSED)
+		return empty_object();
+	if (machine_pause(s->m, error) < 0)
 		return NULL;
 	control_event(s->c, "STOP", NULL);
 	return empty_object();
@@ -111,6 +117,9 @@ static JsonNode *cmd_cont(struct control_session *s, JsonObject *args,
 	(void)args;
 	if (has_kvm(s, error) < 0)
 		return NULL;
+	/* Already running is done, as in QMP: no error, no RESUME event. */
+	if (machine_state(s->m) == MACHINE_RUNNING)
+		return empty_object();
 	/* After an unknown end, the disks' locks first: the destination
 	 * holds them if it runs the guest. */
 	if (migration_in_doubt(current_migration(s)) &&

@@ -52,10 +52,16 @@ struct migration {
 	char *error;
 	uint64_t ram_bytes;
 	uint64_t transferred;
-	uint64_t remaining;  /* bytes dirty at the last count */
+	uint64_t remaining;  /* bytes of the round left, or dirty at a count */
 	uint64_t dirty_rate; /* bytes/s the guest dirtied in the last round */
-	uint64_t bandwidth;  /* bytes/s of the last round */
-	uint32_t rounds;
+	uint64_t bandwidth;  /* bytes/s of the round going out, or the last */
+	uint32_t rounds;     /* RAM rounds sent whole */
+	/* The round going out, counted as its records go (record_sent()):
+	 * its pages, how many of them went, the bytes sent before it. */
+	uint64_t round_pages;
+	uint64_t round_sent;
+	uint64_t round_bytes0;
+	gint64 round_started;	    /* µs, monotonic; 0: no round going out */
 	uint64_t expected_downtime; /* ms */
 	uint64_t downtime;	    /* ms, measured, once completed */
 	gint64 started;		    /* µs, monotonic */
@@ -82,8 +88,47 @@ static const char *state_name(enum migration_state s)
 	return names[s];
 }
 
+/*
+ * How much of guest RAM the first round has covered, in percent (where
+ * it stopped, for one that failed).
+ */
+static gint64 ram_percent_locked(const struct migration *mig)
+{
+	if (mig->rounds)
+		return 100;
+	if (!mig->round_pages)
+		return 0;
+	return (gint64)(mig->round_sent * 100 / mig->round_pages);
+}
+
+/*
+ * An estimate of the time the RAM copy still takes, in ms: the rest of
+ * the round going out at the pace measured in it (pages, so that zero
+ * pages count as the quick pages they are), or between rounds the pages
+ * counted dirty at the last bandwidth. -1 while nothing was measured.
+ * Later rounds are not foreseen: they are usually far shorter.
+ */
+static gint64 time_left_locked(const struct migration *mig)
+{
+	gint64 dt = g_get_monotonic_time() - mig->round_started;
+
+	if (mig->state != MIGRATION_ACTIVE)
+		return -1;
+	if (mig->round_started) {
+		if (!mig->round_sent || dt <= 0)
+			return -1;
+		return (gint64)((mig->round_pages - mig->round_sent) *
+				(uint64_t)dt / mig->round_sent / 1000);
+	}
+	if (!mig->bandwidth)
+		return -1;
+	return (gint64)(mig->remaining * 1000 / mig->bandwidth);
+}
+
 static JsonNode *status_locked(struct migration *mig)
 {
+	gint64 left = time_left_locked(mig);
+
 	JsonObject *o = json_object_new();
 	JsonNode *n = json_node_new(JSON_NODE_OBJECT);
 
@@ -95,6 +140,9 @@ static JsonNode *status_locked(struct migration *mig)
 	json_object_set_int_member(o, "dirty-rate", (gint64)mig->dirty_rate);
 	json_object_set_int_member(o, "bandwidth", (gint64)mig->bandwidth);
 	json_object_set_int_member(o, "rounds", mig->rounds);
+	json_object_set_int_member(o, "ram-percent", ram_percent_locked(mig));
+	if (left >= 0)
+		json_object_set_int_member(o, "time-left-ms", left);
 	json_object_set_int_member(o, "expected-downtime-ms",
 				   (gint64)mig->expected_downtime);
 	json_object_set_int_member(o, "downtime-limit-ms", mig->downtime_limit);
@@ -377,20 +425,63 @@ static int recheck_subsections(struct migration *mig, GError **error)
 	return r;
 }
 
+/*
+ * A record went out (snap_writer.sent): what query-migrate says moves
+ * with it, not only at the end of a round, which for the first round of
+ * a large guest is most of the migration.
+ */
+static void record_sent(const struct snap_writer *w, uint8_t type,
+			const void *a, size_t len)
+{
+	struct migration *mig = w->opaque;
+	uint64_t pages = 0, v[2], bytes;
+	gint64 dt;
+
+	if (type == SNAP_RAM && len >= 8)
+		pages = (len - 8) / 4096;
+	if (type == SNAP_RAM_ZERO && len >= sizeof(v)) {
+		memcpy(v, a, sizeof(v));
+		pages = v[1];
+	}
+	g_mutex_lock(&mig->lock);
+	mig->transferred = w->bytes;
+	if (mig->round_started) {
+		mig->round_sent =
+			MIN(mig->round_sent + pages, mig->round_pages);
+		mig->remaining = (mig->round_pages - mig->round_sent) * 4096;
+		bytes = w->bytes - mig->round_bytes0;
+		dt = g_get_monotonic_time() - mig->round_started;
+		/* Under 1 MiB, the rate says little (as in send_round()). */
+		if (bytes >= (1u << 20) && dt > 0)
+			mig->bandwidth = bytes * G_USEC_PER_SEC / (uint64_t)dt;
+	}
+	g_mutex_unlock(&mig->lock);
+}
+
 /* Sends the dirty pages; updates the figures from how long it took. */
 static int send_round(struct migration *mig, struct snap_writer *w,
 		      const uint64_t *dirty, uint64_t pages, GError **error)
 {
 	gint64 t0 = g_get_monotonic_time();
 	uint64_t before = w->bytes, dt;
-	int r = snapshot_write_ram(w, mig->m, dirty, error);
+	int r;
 
+	g_mutex_lock(&mig->lock);
+	mig->round_pages = pages;
+	mig->round_sent = 0;
+	mig->round_bytes0 = w->bytes;
+	mig->round_started = t0;
+	mig->remaining = pages * 4096;
+	g_mutex_unlock(&mig->lock);
+	r = snapshot_write_ram(w, mig->m, dirty, error);
 	if (r < 0)
 		r = peer_error(PHASE_RAM, mig->timeout, r, error);
 	dt = (uint64_t)MAX(g_get_monotonic_time() - t0, 1);
 	g_mutex_lock(&mig->lock);
 	mig->transferred = w->bytes;
-	mig->rounds++;
+	mig->round_started = 0;
+	if (r >= 0)
+		mig->rounds++;
 	if (pages * 4096 >= (1u << 20))
 		mig->bandwidth = (w->bytes - before) * G_USEC_PER_SEC / dt;
 	g_mutex_unlock(&mig->lock);
@@ -580,7 +671,9 @@ static int migrate(struct migration *mig, GError **error)
 	struct kvm *kvm = m->kvm;
 	uint64_t words = (kvm->ram_size / 4096 + 63) / 64;
 	g_autofree uint64_t *dirty = g_new0(uint64_t, words);
-	struct snap_writer w = { .what = mig->uri };
+	struct snap_writer w = { .what = mig->uri,
+				 .sent = record_sent,
+				 .opaque = mig };
 	gint64 stop_at;
 	int paused = 0, r;
 

@@ -131,6 +131,8 @@ int stream_write_record(struct snap_writer *w, uint8_t type, const void *a,
 		r = stream_write(w, a, alen, error);
 	if (!r && blen)
 		r = stream_write(w, b, blen, error);
+	if (!r && w->sent)
+		w->sent(w, type, a, alen + blen);
 	return r;
 }
 

@@ -76,6 +76,15 @@ struct snap_writer {
 	 */
 	int paused;
 	uint32_t format; /* 0: SNAPSHOT_FORMAT */
+	/*
+	 * Told of each record once it is written (NULL: nobody), with its
+	 * first part `a` and its payload's length; w->bytes counts it
+	 * already. A migration's progress moves as records go out, not at
+	 * the end of a round.
+	 */
+	void (*sent)(const struct snap_writer *w, uint8_t type, const void *a,
+		     size_t len);
+	void *opaque; /* for `sent` */
 };
 
 #define REC_HEADER 16u /* bytes of a record header, format 2 on */

@@ -251,14 +251,20 @@ def stop_and_cont_pause_the_guest(g):
     n = g.counts()
     time.sleep(0.5)
     expect(g.counts() == n, "the guest counted while paused")
-    d = c.error("stop")
-    expect(d == "the guest is already paused", d)
+    # As in QMP: stop on a paused guest and cont on a running one are
+    # done, with no event (nothing changed).
+    expect(c.cmd("stop") == {}, "stop again")
+    expect(c.cmd("query-status")["status"] == "paused", "still paused")
     expect(c.cmd("cont") == {}, "cont")
     c.event("RESUME")
     other.event("RESUME")
     g.assert_running()
-    d = c.error("cont")
-    expect(d == "the guest is already running", d)
+    expect(c.cmd("cont") == {}, "cont again")
+    expect(c.cmd("query-status")["status"] == "running", "still running")
+    time.sleep(0.2)
+    c.cmd("query-status")
+    expect(not [e for e in c.events if e["event"] in ("STOP", "RESUME")],
+           c.events)
 
 
 def paused_start_waits_for_cont(g):
@@ -780,6 +786,63 @@ def guest_exit_emits_shutdown_with_status(g):
     expect(g.wait_exit() == 0, "exit status")
 
 
+# An event's time as modvmm ctl watch prints it: ISO 8601, UTC, ms.
+ISO_MS = r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z"
+
+
+def watch_prints_iso_8601_utc_times(g):
+    """modvmm ctl watch gives each event's time as ISO 8601 in UTC to
+    the millisecond, the same instant as the event's timestamp."""
+    c = Client(g.sock)
+    w = subprocess.Popen([MODVMM, "ctl", g.sock, "watch"],
+                         stdout=subprocess.PIPE, text=True)
+    time.sleep(0.3)
+    c.cmd("stop")
+    e = c.event("STOP")
+    c.cmd("quit")
+    out = w.communicate(timeout=20)[0]
+    m = re.search(ISO_MS + r" STOP \{\}$", out, re.M)
+    expect(m, out)
+    ts = e["timestamp"]
+    want = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(ts["seconds"]))
+    want += ".%03dZ" % (ts["microseconds"] // 1000)
+    expect(m.group(0).startswith(want), (want, out))
+
+
+def ctl_confirms_every_change(g):
+    """Every command that changes something says what it did in one
+    line, as device-add does; stop and cont say it again when there was
+    nothing to do."""
+    shutil.copy(os.path.join(FIXTURES, "fx-slot.so"), g.moddir)
+    steps = [
+        (["stop"], "paused\n"),
+        (["stop"], "paused\n"),
+        (["cont"], "running\n"),
+        (["cont"], "running\n"),
+        (["module-load", "file=fx-slot"], None),
+        (["device-add", "driver=fx-slot", "id=s0"], "added s0\n"),
+        (["device-del", "id=s0"], "deleted s0\n"),
+        (["module-unload", "name=fx-slot"], "unloaded fx-slot\n"),
+    ]
+    for words, want in steps:
+        r = ctl_plain(g, *words)
+        expect(want is None and r.stdout.startswith("loaded fx-slot ") or
+               r.stdout == want, (words, r.stdout))
+    path = f"{g.tmp}/fake.sock"
+    t, out = fake_destination(path, lambda ts: 3 in ts)
+    c = Client(g.sock)
+    c.cmd("migrate", uri=f"unix:{path}")
+    t.join(20)
+    r = ctl_plain(g, "migrate-cancel")
+    expect(r.stdout == "migration cancelled\n", r.stdout)
+    expect(migration_end(c)["status"] == "cancelled", "cancel")
+    out["conn"].close()
+    g.assert_running()
+    r = ctl_plain(g, "quit")
+    expect(r.stdout == "quitting: the run ends\n", r.stdout)
+    expect(g.wait_exit() == 0, "status")
+
+
 def ctl_readable_json_and_errors(g):
     r = ctl_plain(g, "query-status")
     expect(r.stdout == "running\n", r.stdout)
@@ -797,7 +860,7 @@ def ctl_readable_json_and_errors(g):
     expect(re.search(r"^p9\s+pvpanic\s+pvpanic 1\.0\.0\s+pvpanic@1\s+"
                      r"iobase=1286$", r.stdout, re.M), r.stdout)
     r = ctl_plain(g, "device-del", "id=p9")
-    expect(r.stdout == "" and r.returncode == 0, r)
+    expect(r.stdout == "deleted p9\n" and r.returncode == 0, r)
     r = ctl_plain(g, "device-del", "id=p9", check=False)
     expect(r.returncode == 1 and r.stderr == "modvmm: ctl: device-del: "
            "device 'p9' does not exist (DeviceNotFound)\n", r.stderr)
@@ -821,8 +884,8 @@ def ctl_readable_json_and_errors(g):
     ctl_plain(g, "cont")
     ctl_plain(g, "quit")
     out = w.communicate(timeout=20)[0]
-    expect(re.search(r"^\d+\.\d{6} STOP \{\}$", out, re.M), out)
-    expect(re.search(r"^\d+\.\d{6} SHUTDOWN \{.*host-qmp-quit", out, re.M),
+    expect(re.search(ISO_MS + r" STOP \{\}$", out, re.M), out)
+    expect(re.search(ISO_MS + r" SHUTDOWN \{.*host-qmp-quit", out, re.M),
            out)
 
 
@@ -891,8 +954,8 @@ def idle_clients_closed_operator_gets_in(g):
     ctl_plain(g, "stop")
     ctl_plain(g, "quit")
     out = w.communicate(timeout=20)[0]
-    expect(re.search(r"^\d+\.\d{6} STOP \{\}$", out, re.M), out)
-    expect(re.search(r"^\d+\.\d{6} SHUTDOWN ", out, re.M), out)
+    expect(re.search(ISO_MS + r" STOP \{\}$", out, re.M), out)
+    expect(re.search(ISO_MS + r" SHUTDOWN ", out, re.M), out)
 
 
 def docs_match_the_schema(g):
@@ -2443,11 +2506,12 @@ def migrate_check_refused(g):
 
 
 def read_records(conn, stop_after=None, known=None, types=None,
-                 verdict=None):
+                 verdict=None, lens=None):
     """Reads a source's stream: the magic, then records; returns the
-    types read, until stop_after(types) says so. The verdict it answers
-    with accepts everything, with `known` as its subsections, unless
-    `verdict` gives another."""
+    types read, until stop_after(types) says so (with `lens`, the list
+    their payloads' lengths go to). The verdict it answers with accepts
+    everything, with `known` as its subsections, unless `verdict` gives
+    another."""
     def recv(n):
         b = b""
         while len(b) < n:
@@ -2462,6 +2526,8 @@ def read_records(conn, stop_after=None, known=None, types=None,
     while True:
         t, ln = struct.unpack("<B3xI8x", recv(REC_HDR))
         data = recv(ln)
+        if lens is not None:
+            lens.append(ln)
         types.append(t)
         if t == 2:  # MANIFEST: each device's newest state version
             offered = {d["id"]: d["vmstate"]["version"]
@@ -2477,7 +2543,7 @@ def read_records(conn, stop_after=None, known=None, types=None,
             return types
 
 
-def fake_destination(path, stop_after, known=None, verdict=None):
+def fake_destination(path, stop_after, known=None, verdict=None, lens=None):
     """A destination that accepts, then stops reading where told."""
     l = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     l.bind(path)
@@ -2488,7 +2554,7 @@ def fake_destination(path, stop_after, known=None, verdict=None):
         conn, _ = l.accept()
         try:
             out["types"] = read_records(conn, stop_after, known,
-                                        out["seen"], verdict)
+                                        out["seen"], verdict, lens)
         except EOFError:
             out["types"] = "eof"
         out["conn"] = conn
@@ -2634,6 +2700,129 @@ def subsection_needed_after_verdict_aborts(g):
     t.join(5)
     expect(out["types"] == "eof" and 4 in out["seen"] and
            6 not in out["seen"], out)
+
+
+def gated_destination(path):
+    """A destination that accepts, reads one RAM record of 1 MiB or more,
+    waits for its gate, reads up to the next such record and then
+    nothing: the source's first round stands still twice (a record that
+    large does not fit in the socket's buffer), with records of it
+    sent."""
+    gate = threading.Event()
+    lens = []
+
+    def stop_after(ts):
+        big = [t for t, ln in zip(ts, lens) if t == 4 and ln >= 1 << 20]
+        if len(big) == 1:
+            gate.wait(30)
+        return len(big) >= 2
+    t, out = fake_destination(path, stop_after, lens=lens)
+    return gate, t, out
+
+
+def first_round_figures(c, more_than=0, timeout=20):
+    """query-migrate once the first round has sent more than
+    `more_than` bytes, and moves no more for 0.3 s."""
+    deadline = time.time() + timeout
+    last = None
+    while True:
+        q = c.cmd("query-migrate")
+        expect(q["status"] in ("none", "setup", "active") and
+               q.get("rounds", 0) == 0, q)
+        if q["status"] == "active" and q["transferred"] > more_than and \
+                last and q["transferred"] == last.get("transferred"):
+            return q
+        expect(time.time() < deadline, f"no progress: {q}")
+        last = q
+        time.sleep(0.3)
+
+
+def migration_progress_moves_within_first_round(g):
+    """While the first RAM round goes out, query-migrate's transferred,
+    ram-percent and remaining move with each record, with an estimated
+    time left; the terminal line of modvmm ctl migrate shows them."""
+    import pty
+    import select
+    path = f"{g.tmp}/fake.sock"
+    gate, t, out = gated_destination(path)
+    c = Client(g.sock)
+    g.wait_for("^count 2 ")  # the guest has written its 8192 pages
+    master, slave = pty.openpty()
+    p = subprocess.Popen([MODVMM, "ctl", g.sock, "migrate",
+                          f"uri=unix:{path}"], stdout=slave,
+                         stderr=subprocess.PIPE, text=True)
+    os.close(slave)
+    try:
+        q1 = first_round_figures(c)
+        expect(0 < q1["ram-percent"] < 100, q1)
+        expect(0 < q1["remaining"] < q1["ram-bytes"], q1)
+        gate.set()
+        q2 = first_round_figures(c, q1["transferred"])
+        expect(q1["ram-percent"] <= q2["ram-percent"] < 100, (q1, q2))
+        expect(q2["remaining"] < q1["remaining"], (q1, q2))
+        expect(q2["time-left-ms"] >= 0 and q2["bandwidth"] > 0, q2)
+        # The terminal line: sent, percentage of RAM, time to go, round 1.
+        text = b""
+        deadline = time.time() + 10
+        want = (r"\ractive +(\d+\.\d) MiB sent, +(\d+)% of RAM, [^\r]*? MiB "
+                r"left, about \d+ (s|min \d+ s|h \d+ min) to go, dirty "
+                r"[^\r]*?, round 1, expected downtime \d+ ms\x1b\[K")
+        while not [m for m in re.finditer(want, text.decode())
+                   if float(m.group(1)) > 0 and 0 < int(m.group(2)) < 100]:
+            expect(time.time() < deadline, text[-400:])
+            if select.select([master], [], [], 0.5)[0]:
+                text += os.read(master, 65536)
+        expect(c.cmd("migrate-cancel") == {}, "cancel")
+        expect(p.wait(20) == 1 and "migrate: cancelled" in p.stderr.read(),
+               "ctl status")
+    finally:
+        gate.set()
+        if p.poll() is None:
+            p.kill()
+            p.wait()
+        os.close(master)
+    t.join(20)
+    out["conn"].close()
+    expect(c.cmd("query-status")["status"] == "running", "status")
+    g.assert_running()
+
+
+def ctl_migrate_says_round_and_waiting(g):
+    """modvmm ctl's summary says "1 round" (one round is all a quiet
+    guest under the largest downtime limit takes), and migrate-incoming
+    confirms where the destination waits."""
+    dsock = f"{g.tmp}/dest.sock"
+    dout = open(f"{g.tmp}/dest.out", "w")
+    d = subprocess.Popen([MODVMM, "run", "--module-dir", g.moddir,
+                          "--incoming", "defer", "--control", dsock],
+                         stdout=dout, stderr=subprocess.STDOUT)
+    try:
+        deadline = time.time() + 10
+        while not os.path.exists(dsock):
+            expect(time.time() < deadline and d.poll() is None, "no socket")
+            time.sleep(0.02)
+        uri = f"unix:{g.tmp}/mig.sock"
+        r = subprocess.run([MODVMM, "ctl", dsock, "migrate-incoming",
+                            f"uri={uri}"], capture_output=True, text=True,
+                           timeout=30)
+        expect(r.returncode == 0 and
+               r.stdout == f"waiting for the guest on {uri}\n", r)
+        deadline = time.time() + 10
+        while not os.path.exists(f"{g.tmp}/mig.sock"):
+            expect(time.time() < deadline, "no listener")
+            time.sleep(0.02)
+        g.wait_for("^count 3 ")
+        r = ctl_plain(g, "migrate", f"uri={uri}", "downtime-ms=600000")
+        expect(re.fullmatch(r"migrated to " + re.escape(uri) + r": "
+                            r"\d+\.\d MiB in \d+ ms, downtime \d+ ms, "
+                            r"1 round\n", r.stdout), r.stdout)
+        Client(dsock).cmd("quit")
+        expect(d.wait(20) == 0, "destination status")
+    finally:
+        if d.poll() is None:
+            d.kill()
+            d.wait()
+        dout.close()
 
 
 def cancel_mid_transfer_source_resumes(g):
@@ -4818,6 +5007,8 @@ CASES = [
     (greeting_has_version_and_capabilities, {}),
     (commands_before_capabilities_refused, {}),
     (stop_and_cont_pause_the_guest, {}),
+    (ctl_confirms_every_change, {}),
+    (watch_prints_iso_8601_utc_times, {}),
     (paused_start_waits_for_cont, {"paused": True}),
     (query_machines_lists_types, {}),
     (query_modules_shows_version_abi_origin, {}),
@@ -4901,6 +5092,9 @@ CASES = [
      {"modules": ["fx-counter-1.1.so"], "extra": ["--device", "fx-counter"]}),
     (cancel_mid_transfer_source_resumes,
      {"append": "forever pace=10 pages=4000"}),
+    (migration_progress_moves_within_first_round,
+     {"append": "forever pace=10 pages=8192"}),
+    (ctl_migrate_says_round_and_waiting, {}),
     (downtime_limit_from_the_command_line,
      {"extra": ["--downtime-ms", "77"],
       "append": "forever pace=10 pages=4000"}),
