@@ -7,6 +7,9 @@
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 #include <gio/gio.h>
@@ -722,6 +725,46 @@ static int parse_ctl(int *argc, char ***argv)
 	return check_words((*argv)[2], *argv + 3);
 }
 
+/* A path a socket can have: GLib would cut a long one silently. */
+static int conn_path_check(const char *path)
+{
+	size_t max = sizeof(((struct sockaddr_un *)NULL)->sun_path) - 1;
+
+	if (!*path)
+		return -fail("the socket path is empty (give the --control "
+			     "PATH of a running modvmm)");
+	if (strlen(path) > max)
+		return -fail("%s: a socket path has at most %zu bytes, this "
+			     "one %zu",
+			     path, max, strlen(path));
+	return 0;
+}
+
+/* Why nothing answered at `path`, in the words of what to do next. */
+static void conn_refused(const char *path, const GError *err)
+{
+	struct stat st;
+
+	if ((lstat(path, &st) < 0 && errno == ENOENT) ||
+	    g_error_matches(err, G_IO_ERROR, G_IO_ERROR_CONNECTION_REFUSED)) {
+		if (lstat(path, &st) == 0 && !S_ISSOCK(st.st_mode))
+			fail("%s is not a socket (give the --control PATH of "
+			     "a running modvmm)",
+			     path);
+		else
+			fail("no modvmm listens on %s (is it running with "
+			     "--control %s?)",
+			     path, path);
+	} else if (g_error_matches(err, G_IO_ERROR,
+				   G_IO_ERROR_PERMISSION_DENIED)) {
+		fail("%s: permission denied (only the user who runs that "
+		     "modvmm may use its control socket)",
+		     path);
+	} else {
+		fail("%s: %s", path, err ? err->message : "cannot connect");
+	}
+}
+
 /* Connected, greeted and negotiated; -1 (said) when not. */
 static int conn_open(struct conn *c, const char *cmd)
 {
@@ -730,11 +773,13 @@ static int conn_open(struct conn *c, const char *cmd)
 	g_autoptr(JsonNode) greeting = NULL, caps = NULL;
 
 	c->buf = g_string_new(NULL);
+	if (conn_path_check(c->path) < 0)
+		return -1;
 	c->sock = g_socket_new(G_SOCKET_FAMILY_UNIX, G_SOCKET_TYPE_STREAM,
 			       G_SOCKET_PROTOCOL_DEFAULT, &err);
 	addr = g_unix_socket_address_new(c->path);
 	if (!c->sock || !g_socket_connect(c->sock, addr, NULL, &err)) {
-		fail("%s: %s", c->path, err->message);
+		conn_refused(c->path, err);
 		return -1;
 	}
 	g_socket_set_timeout(c->sock, strcmp(cmd, "watch") ? opt_timeout : 0);

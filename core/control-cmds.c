@@ -420,7 +420,8 @@ static char *module_file(struct loader *l, const char *file, GError **error)
 	g_autoptr(GString) list = g_string_new(NULL);
 
 	if (!*file) {
-		error_setf(error, EINVAL, "module-load: 'file' is empty");
+		error_setf(error, EINVAL,
+			   "'file' is empty (give a module's name or path)");
 		return NULL;
 	}
 	if (!strchr(file, '/')) {
@@ -440,9 +441,11 @@ static char *module_file(struct loader *l, const char *file, GError **error)
 	for (guint i = 0; i < dirs->len; i++)
 		g_string_append_printf(list, "%s%s", i ? ", " : "",
 				       (char *)dirs->pdata[i]);
+	/* The client names the command: the message does not again. */
 	error_setf(error, ENOENT,
-		   "module-load: no %s in the module directories (%s)", name,
-		   list->str);
+		   "no %s in the module directories (%s): give the name of a "
+		   "module there, or a path into one of them",
+		   name, list->str);
 	return NULL;
 }
 
@@ -550,8 +553,7 @@ static JsonNode *cmd_device_add(struct control_session *s, JsonObject *args,
 	JsonObject *ev, *ret;
 
 	if (strchr(spec->str, ',')) {
-		error_setf(error, EINVAL, "device-add: driver '%s' has a ','",
-			   spec->str);
+		error_setf(error, EINVAL, "driver '%s' has a ','", spec->str);
 		return NULL;
 	}
 	for (GList *l = members; l; l = l->next) {
@@ -563,14 +565,14 @@ static JsonNode *cmd_device_add(struct control_session *s, JsonObject *args,
 		v = scalar_text(json_object_get_member(args, key));
 		if (!v) {
 			error_setf(error, EINVAL,
-				   "device-add: property '%s' must be a "
+				   "property '%s' must be a "
 				   "string, integer or boolean",
 				   key);
 			return NULL;
 		}
 		if (strchr(v, ',') || strchr(key, ',') || strchr(key, '=')) {
 			error_setf(error, EINVAL,
-				   "device-add: property '%s': names and "
+				   "property '%s': names and "
 				   "values cannot hold ',' (or '=' in names)",
 				   key);
 			return NULL;

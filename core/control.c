@@ -18,6 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 #include <gio/gio.h>
@@ -1037,6 +1038,47 @@ static int claim_path(const char *path, GError **error)
 	return 0;
 }
 
+/* The socket is bound as PATH.new first; GLib would cut a long name. */
+static int path_check(const char *path, GError **error)
+{
+	size_t max = sizeof(((struct sockaddr_un *)NULL)->sun_path) - 1 -
+		     strlen(".new");
+
+	if (!*path)
+		return error_setf(error, EINVAL,
+				  "--control: the socket path is empty");
+	if (strlen(path) > max)
+		return error_setf(error, ENAMETOOLONG,
+				  "control socket %s: a control socket path "
+				  "has at most %zu bytes, this one %zu",
+				  path, max, strlen(path));
+	return 0;
+}
+
+/*
+ * Why the socket could not be made, said of the directory the user gave
+ * and without GLib's wording (its bind error names a GObject type).
+ */
+static int listen_error(const char *path, const GError *err, GError **error)
+{
+	g_autofree char *dir = g_path_get_dirname(path);
+	const char *why = err ? strrchr(err->message, ':') : NULL;
+
+	/* GLib's text ends in strerror()'s, after the last colon. */
+	why = why ? why + 1 + strspn(why + 1, " ") : NULL;
+
+	if (!g_file_test(dir, G_FILE_TEST_IS_DIR))
+		return error_setf(error, ENOENT,
+				  "control socket %s: directory %s does not "
+				  "exist (create it, or give a path in one "
+				  "that does)",
+				  path, dir);
+	if (!why || !*why)
+		why = err ? err->message : "not created";
+	return error_setf(error, EADDRNOTAVAIL, "control socket %s: %s", path,
+			  why);
+}
+
 /* `path` with its directory resolved: the same name however it is
  * spelt, even for a file that does not exist (yet). */
 static char *canonical_path(const char *path)
@@ -1073,6 +1115,9 @@ int control_new(struct machine *m, const char *path, unsigned int timeout,
 	GSource *src;
 	int r;
 
+	r = path_check(path, error);
+	if (r < 0)
+		return r;
 	r = claim_path(path, error);
 	if (r < 0)
 		return r;
@@ -1104,8 +1149,7 @@ int control_new(struct machine *m, const char *path, unsigned int timeout,
 			    "rename from %s: %s", tmp, g_strerror(errno));
 	if (!bound || err) {
 		unlink(tmp);
-		r = error_setf(error, EADDRNOTAVAIL, "control socket %s: %s",
-			       path, err->message);
+		r = listen_error(path, err, error);
 		g_clear_object(&c->listener);
 		g_ptr_array_unref(c->clients);
 		g_free(c->path);

@@ -315,11 +315,13 @@ static int spec_resolve(struct vm_devices *devs, char **parts,
 	const char *id = NULL;
 
 	dt = parts[0] ? loader_find_type(devs->loader, parts[0]) : NULL;
-	if (!dt)
-		return error_setf(error, ENOENT,
-				  "unknown device type '%s' (no loaded module "
-				  "provides it)",
-				  parts[0] ? parts[0] : "");
+	if (!dt) {
+		g_autofree char *hint = loader_type_hint(
+			devs->loader, parts[0] ? parts[0] : "");
+
+		return error_setf(error, ENOENT, "unknown device type '%s'%s",
+				  parts[0] ? parts[0] : "", hint);
+	}
 	for (char **p = parts + 1; *p; p++)
 		if (g_str_has_prefix(*p, "id="))
 			id = *p + 3;
@@ -372,7 +374,9 @@ static int device_realize(struct modvmm_device *dev, GError **error)
 	int r;
 
 	g_mutex_lock(&devs->lock);
+	dev->realizing = 1;
 	rr = dt->t.realize ? dt->t.realize(dev, dev->state) : 0;
+	dev->realizing = 0;
 	g_mutex_unlock(&devs->lock);
 	if (rr < 0) {
 		r = error_setf(error, -rr, "%s: realize of %s failed: %s",
@@ -384,10 +388,15 @@ static int device_realize(struct modvmm_device *dev, GError **error)
 		g_mutex_unlock(&devs->lock);
 		return r;
 	}
-	/* A module that ignored a failed service call still hears of it. */
+	/* A module that ignored a failed service call still hears of it;
+	 * an error it logged and then went on from is said as it was. */
 	if (dev->error)
-		device_log(dev, MODVMM_LOG_WARNING, "%s", dev->error->message);
+		device_log(dev,
+			   dev->error_logged ? MODVMM_LOG_ERROR
+					     : MODVMM_LOG_WARNING,
+			   "%s", dev->error->message);
 	g_clear_error(&dev->error);
+	dev->error_logged = 0;
 	dt->instances++;
 	g_mutex_lock(&devs->lock);
 	g_ptr_array_add(devs->devices, dev);
@@ -622,6 +631,14 @@ void device_logv(struct modvmm_device *dev, uint32_t level, const char *fmt,
 {
 	struct vm_devices_sinks *s = &dev->devs->sinks;
 	g_autofree char *msg = g_strdup_vprintf(fmt, ap);
+
+	/* A module's error while it realizes is the reason realize fails:
+	 * held and said once, in that failure, not on a line of its own. */
+	if (dev->realizing && level <= MODVMM_LOG_ERROR && !dev->error) {
+		error_setf(&dev->error, EINVAL, "%s", msg);
+		dev->error_logged = 1;
+		return;
+	}
 
 	if (s->log)
 		s->log(s->opaque, dev->id, level, msg);

@@ -17,7 +17,11 @@ struct modvmm_device {
 	void *state;	    /* type->t.instance_size bytes */
 	GPtrArray *strings; /* string property values, owned */
 	GPtrArray *timers;  /* struct modvmm_timer *, owned */
-	GError *error;	    /* first host service failure during realize */
+	/* During realize: the first host service failure, or the first
+	 * error the module logs (error_logged), held as the reason. */
+	GError *error;
+	int realizing;
+	int error_logged;
 	/* Per property of its type: who set it (enum device_prop_origin). */
 	uint8_t *prop_origin;
 	GArray *files; /* struct device_file: what it opened (file_open) */

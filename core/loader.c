@@ -21,10 +21,13 @@
  * with the module's file name and names both values that disagree; a
  * refusal by a trust rule ends with "(rule: NAME)".
  */
+#include <dirent.h>
 #include <dlfcn.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -137,6 +140,117 @@ struct module *loader_find_module(struct loader *l, const char *name)
 struct device_type *loader_find_type(struct loader *l, const char *name)
 {
 	return g_hash_table_lookup(l->types, name);
+}
+
+/*
+ * Edit distance between a and b (insertions, deletions, substitutions and
+ * swaps of two neighbours each cost 1): "uart1655" is 1 from "uart16550".
+ */
+static size_t type_distance(const char *a, const char *b)
+{
+	size_t la = strlen(a), lb = strlen(b), w = lb + 1;
+	g_autofree size_t *d = g_new(size_t, (la + 1) * w);
+
+	for (size_t i = 0; i <= la; i++)
+		for (size_t j = 0; j <= lb; j++) {
+			size_t v = i + j;
+
+			if (i && j) {
+				v = MIN(d[(i - 1) * w + j] + 1,
+					d[i * w + j - 1] + 1);
+				v = MIN(v, d[(i - 1) * w + j - 1] +
+						   (a[i - 1] != b[j - 1]));
+				if (i > 1 && j > 1 && a[i - 1] == b[j - 2] &&
+				    a[i - 2] == b[j - 1])
+					v = MIN(v, d[(i - 2) * w + j - 2] + 1);
+			}
+			d[i * w + j] = v;
+		}
+	return d[la * w + lb];
+}
+
+static int name_cmp(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+char *loader_type_names(struct loader *l)
+{
+	guint n;
+	g_autofree gpointer *names =
+		g_hash_table_get_keys_as_array(l->types, &n);
+
+	qsort(names, n, sizeof(*names), name_cmp);
+	return g_strjoinv(", ", (char **)names);
+}
+
+const char *loader_closest_type(struct loader *l, const char *name)
+{
+	const char *best = NULL;
+	size_t best_d = SIZE_MAX;
+	GHashTableIter it;
+	gpointer key;
+
+	g_hash_table_iter_init(&it, l->types);
+	while (g_hash_table_iter_next(&it, &key, NULL)) {
+		size_t d = type_distance(name, key);
+
+		/* Ties go to the smaller name: the same answer every time. */
+		if (d < best_d || (d == best_d && strcmp(key, best) < 0)) {
+			best = key;
+			best_d = d;
+		}
+	}
+	/* Close means a slip of the keyboard, not another word. */
+	return best && best_d <= MAX(2, strlen(name) / 3) &&
+			       best_d < strlen(name)
+		       ? best
+		       : NULL;
+}
+
+static int dir_has_module(const char *dirname)
+{
+	GDir *dir = g_dir_open(dirname, 0, NULL);
+	const char *name;
+	int found = 0;
+
+	if (!dir)
+		return 1; /* that one is reported where it is opened */
+	while (!found && (name = g_dir_read_name(dir)))
+		found = g_str_has_suffix(name, ".so");
+	g_dir_close(dir);
+	return found;
+}
+
+const char *loader_empty_dir(struct loader *l)
+{
+	if (l->modules->len)
+		return NULL;
+	for (guint i = 0; i < l->dirs->len; i++)
+		if (!dir_has_module(l->dirs->pdata[i]))
+			return l->dirs->pdata[i];
+	return NULL;
+}
+
+char *loader_type_hint(struct loader *l, const char *name)
+{
+	const char *empty = loader_empty_dir(l);
+	const char *close = NULL;
+	g_autofree char *known = NULL;
+
+	if (empty)
+		return g_strdup_printf(": module directory %s holds no module "
+				       "(no .so file): give --module-dir the "
+				       "directory of the device modules",
+				       empty);
+	if (!g_hash_table_size(l->types))
+		return g_strdup(": no module is loaded");
+	known = loader_type_names(l);
+	close = loader_closest_type(l, name);
+	if (close)
+		return g_strdup_printf(": did you mean %s? (known: %s)", close,
+				       known);
+	return g_strdup_printf(" (known: %s)", known);
 }
 
 int loader_set_allowlist(struct loader *l, const char *path, GError **error)
@@ -410,6 +524,17 @@ static gint path_cmp(gconstpointer a, gconstpointer b)
 	return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
+/* Why opendir() refuses `dirname`, as errno: said without GLib's words. */
+static int dir_errno(const char *dirname)
+{
+	DIR *d = opendir(dirname);
+
+	if (!d)
+		return errno;
+	closedir(d);
+	return EIO;
+}
+
 int loader_load_all(struct loader *l, GPtrArray *errors)
 {
 	int loaded = 0;
@@ -422,8 +547,12 @@ int loader_load_all(struct loader *l, GPtrArray *errors)
 		const char *name;
 		GDir *dir;
 
-		dir = g_dir_open(dirname, 0, &err);
+		dir = g_dir_open(dirname, 0, NULL);
 		if (!dir) {
+			int e = dir_errno(dirname);
+
+			error_setf(&err, e, "module directory %s: %s", dirname,
+				   g_strerror(e));
 			g_ptr_array_add(errors, err);
 			continue;
 		}

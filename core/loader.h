@@ -55,6 +55,23 @@ struct module *loader_find_module(struct loader *l, const char *name);
 struct device_type *loader_find_type(struct loader *l, const char *name);
 const GPtrArray *loader_modules(struct loader *l);
 
+/* The device types loaded, in name order: "cmos-rtc, debug-exit, ...". */
+char *loader_type_names(struct loader *l);
+/* The loaded device type `name` is a slip away from, or NULL. */
+const char *loader_closest_type(struct loader *l, const char *name);
+/*
+ * With no module loaded, the first module directory that holds no .so file
+ * at all (the likely mistake), else NULL.
+ */
+const char *loader_empty_dir(struct loader *l);
+/*
+ * What to tell a user who named device type `name`, which no loaded module
+ * provides, as the end of a message: ": did you mean X? (known: ...)",
+ * " (known: ...)", or ": " and that a module directory holds no module and
+ * what to give instead.
+ */
+char *loader_type_hint(struct loader *l, const char *name);
+
 /* True once any out-of-tree module has been loaded (like kernel taint). */
 int loader_tainted(struct loader *l);
 

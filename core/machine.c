@@ -9,6 +9,8 @@
 #define _GNU_SOURCE /* sigabbrev_np */
 #include <errno.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "acpi.h"
 #include "boot.h"
@@ -178,6 +180,25 @@ char *machine_device_spec(const struct machine_registry *r,
 			       spec + n);
 }
 
+/* A default device's type is missing: why, and the two ways out. */
+static int missing_default(struct machine *m, const char *type, GError **error)
+{
+	const char *empty = loader_empty_dir(m->devs->loader);
+
+	if (empty)
+		return error_setf(error, ENOENT,
+				  "machine microvm needs device type %s, but "
+				  "module directory %s holds no module (no .so "
+				  "file): give --module-dir the directory of "
+				  "the device modules, or use --no-defaults",
+				  type, empty);
+	return error_setf(error, ENOENT,
+			  "machine microvm needs device type %s: no loaded "
+			  "module provides it (give --module-dir the "
+			  "directory of its module, or use --no-defaults)",
+			  type);
+}
+
 /* Every device type the machine will need, before anything is opened. */
 static int check_device_types(struct machine *m,
 			      const struct machine_config *cfg, GError **error)
@@ -186,12 +207,7 @@ static int check_device_types(struct machine *m,
 	     !cfg->no_defaults && i < G_N_ELEMENTS(default_devices); i++)
 		if (!spec_has_type(cfg->devices, default_devices[i]) &&
 		    !loader_find_type(m->devs->loader, default_devices[i]))
-			return error_setf(
-				error, ENOENT,
-				"machine microvm needs device type %s: "
-				"no module in the module directories "
-				"provides it (or use --no-defaults)",
-				default_devices[i]);
+			return missing_default(m, default_devices[i], error);
 	for (size_t i = 0; i < machine_registry()->n_types; i++) {
 		const struct machine_type *t = &machine_registry()->types[i];
 
@@ -222,11 +238,14 @@ static int check_device_types(struct machine *m,
 	for (char **s = cfg->devices; s && *s; s++) {
 		g_autofree char *type = g_strndup(*s, strcspn(*s, ","));
 
-		if (!loader_find_type(m->devs->loader, type))
+		if (!loader_find_type(m->devs->loader, type)) {
+			g_autofree char *hint =
+				loader_type_hint(m->devs->loader, type);
+
 			return error_setf(error, ENOENT,
-					  "unknown device type '%s' (no loaded "
-					  "module provides it)",
-					  type);
+					  "unknown device type '%s'%s", type,
+					  hint);
+		}
 	}
 	return 0;
 }
@@ -254,16 +273,29 @@ static int create_devices(struct machine *m, const struct machine_config *cfg,
 	return 0;
 }
 
-static int read_file(const char *what, const char *path, char **ret,
+/* Why `path` could not be read, as errno: said without GLib's words. */
+static int read_errno(const char *path)
+{
+	struct stat st;
+
+	if (stat(path, &st) < 0)
+		return errno;
+	if (S_ISDIR(st.st_mode))
+		return EISDIR;
+	if (access(path, R_OK) < 0)
+		return errno;
+	return EIO;
+}
+
+/* The file an option names: a refusal names the option and the path. */
+static int read_file(const char *option, const char *path, char **ret,
 		     gsize *ret_len, GError **error)
 {
-	GError *err = NULL;
+	if (!g_file_get_contents(path, ret, ret_len, NULL)) {
+		int e = read_errno(path);
 
-	if (!g_file_get_contents(path, ret, ret_len, &err)) {
-		int r = error_setf(error, ENOENT, "%s %s", what, err->message);
-
-		g_error_free(err);
-		return r;
+		return error_setf(error, e, "%s %s: %s", option, path,
+				  g_strerror(e));
 	}
 	return 0;
 }
@@ -277,7 +309,8 @@ static int read_guest(struct machine *m, const struct machine_config *cfg,
 
 	if (!cfg->kernel)
 		return 0;
-	r = read_file("kernel", cfg->kernel, &m->kernel, &m->kernel_len, error);
+	r = read_file("--kernel", cfg->kernel, &m->kernel, &m->kernel_len,
+		      error);
 	if (r < 0)
 		return r;
 	r = bzimage_parse((uint8_t *)m->kernel, m->kernel_len, &bz, error);
@@ -286,7 +319,7 @@ static int read_guest(struct machine *m, const struct machine_config *cfg,
 		return r;
 	}
 	if (cfg->initrd)
-		return read_file("initrd", cfg->initrd, &m->initrd,
+		return read_file("--initrd", cfg->initrd, &m->initrd,
 				 &m->initrd_len, error);
 	return 0;
 }
@@ -580,40 +613,108 @@ void machine_free(struct machine *m)
 	g_free(m);
 }
 
+/* The unit a size's suffix names, as a shift: M when there is none. */
+static int size_shift(const char *suffix)
+{
+	static const char units[] = "KMGT";
+	const char *u;
+
+	if (!*suffix)
+		return 20;
+	u = suffix[1] ? NULL : strchr(units, g_ascii_toupper(*suffix));
+	return u ? 10 * (int)(u - units + 1) : -1;
+}
+
 int machine_parse_size(const char *s, uint64_t *ret, GError **error)
 {
-	char *end;
-	guint64 v;
-	unsigned int shift = 20;
+	uint64_t whole = 0, frac = 0, scale = 1, bytes;
+	const char *p = s;
+	int shift;
 
-	errno = 0;
-	v = g_ascii_strtoull(s, &end, 10);
-	if (end == s || errno)
+	/* Digits, at most 6 decimals, then the unit: exact integer maths. */
+	if (!g_ascii_isdigit(*p))
 		goto bad;
-	switch (g_ascii_toupper(*end)) {
-	case '\0':
-		break;
-	case 'K':
-		shift = 10;
-		end++;
-		break;
-	case 'M':
-		end++;
-		break;
-	case 'G':
-		shift = 30;
-		end++;
-		break;
-	default:
-		goto bad;
+	for (; g_ascii_isdigit(*p); p++) {
+		if (whole > (UINT64_MAX - 9) / 10)
+			goto big;
+		whole = whole * 10 + (uint64_t)(*p - '0');
 	}
-	if (*end || v > (UINT64_MAX >> shift))
+	if (*p == '.') {
+		if (!g_ascii_isdigit(*++p))
+			goto bad;
+		for (; g_ascii_isdigit(*p); p++) {
+			if (scale == 1000000)
+				goto bad;
+			frac = frac * 10 + (uint64_t)(*p - '0');
+			scale *= 10;
+		}
+	}
+	shift = size_shift(p);
+	if (shift < 0)
 		goto bad;
-	*ret = v << shift;
+	if (whole > (UINT64_MAX >> shift))
+		goto big;
+	if ((frac << shift) % scale)
+		return error_setf(error, EINVAL,
+				  "--memory %s: not a whole number of bytes",
+				  s);
+	bytes = (whole << shift) + (frac << shift) / scale;
+	if (bytes < (whole << shift))
+		goto big;
+	*ret = bytes;
 	return 0;
+big:
+	return error_setf(error, ERANGE, "--memory %s: too large", s);
 bad:
 	return error_setf(error, EINVAL,
-			  "memory size '%s': expected a number with K, M or G "
-			  "(M when none)",
+			  "--memory %s: expected a size such as 512M, 1.5G or "
+			  "2T (a number, then K, M, G or T; M when none)",
 			  s);
+}
+
+/* MemTotal of a /proc/meminfo, in bytes; 0 when it cannot be read. */
+static uint64_t host_ram(const char *meminfo)
+{
+	g_autofree char *text = NULL;
+	const char *line;
+	guint64 kib;
+
+	if (!g_file_get_contents(meminfo, &text, NULL, NULL))
+		return 0;
+	line = strstr(text, "MemTotal:");
+	if (!line || (line != text && line[-1] != '\n'))
+		return 0;
+	kib = g_ascii_strtoull(line + strlen("MemTotal:"), NULL, 10);
+	return kib > UINT64_MAX >> 10 ? 0 : kib << 10;
+}
+
+/* "1 TiB", "23.5 GiB": plain ASCII, as --memory takes sizes. */
+static char *size_text(uint64_t v)
+{
+	static const char *const units[] = { "KiB", "MiB", "GiB", "TiB" };
+	int u = 0;
+
+	while (u < 3 && v >= (1ull << (10 * (u + 2))))
+		u++;
+	if (!(v & ((1ull << (10 * (u + 1))) - 1)))
+		return g_strdup_printf("%" G_GUINT64_FORMAT " %s",
+				       v >> (10 * (u + 1)), units[u]);
+	return g_strdup_printf("%.1f %s",
+			       (double)v / (double)(1ull << (10 * (u + 1))),
+			       units[u]);
+}
+
+char *machine_ram_warning(uint64_t ram, const char *meminfo)
+{
+	uint64_t host = host_ram(meminfo);
+	g_autofree char *want = NULL, *have = NULL;
+
+	if (!host || ram <= host)
+		return NULL;
+	want = size_text(ram);
+	have = size_text(host);
+	return g_strdup_printf("guest RAM of %s is more than this host's %s "
+			       "(MemTotal in %s): the guest may be killed "
+			       "when it uses it; give a smaller --memory",
+			       want, have, meminfo);
 }

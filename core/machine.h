@@ -117,7 +117,17 @@ int machine_device_add(struct machine *m, const char *spec,
 
 void machine_free(struct machine *m);
 
-/* "256M", "2G", "1048576K", a plain number of MiB. */
+/*
+ * "256M", "1.5G", "2T", "1048576K", a plain number of MiB: at most 6
+ * decimals, and a whole number of bytes.
+ */
 int machine_parse_size(const char *s, uint64_t *ret, GError **error);
+
+/*
+ * A warning (for the front end to print) when `ram` bytes of guest RAM
+ * are more than the host has, MemTotal in `meminfo` (/proc/meminfo);
+ * NULL when they are not, or it cannot be read.
+ */
+char *machine_ram_warning(uint64_t ram, const char *meminfo);
 
 #endif

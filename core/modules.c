@@ -43,13 +43,32 @@ const GOptionEntry *modules_options(struct modules_config *cfg)
 	return entries;
 }
 
+/*
+ * The directory used when none is given: one that is not there (a build
+ * not installed, a package not unpacked) is said so, with the way out.
+ */
+static void add_default_dir(struct loader *l, GPtrArray *errors)
+{
+	GError *err = NULL;
+
+	if (g_file_test(MODVMM_MODULE_DIR, G_FILE_TEST_IS_DIR)) {
+		loader_add_dir(l, MODVMM_MODULE_DIR);
+		return;
+	}
+	error_setf(&err, ENOENT,
+		   "the default module directory %s does not exist: give "
+		   "--module-dir DIR, the directory of the device modules",
+		   MODVMM_MODULE_DIR);
+	g_ptr_array_add(errors, err);
+}
+
 static void load(struct loader *l, const struct modules_config *cfg,
 		 GPtrArray *errors)
 {
 	if (cfg->dirs && *cfg->dirs)
 		loader_add_dirs(l, cfg->dirs, NULL);
 	else if (!cfg->no_default_dir)
-		loader_add_dir(l, MODVMM_MODULE_DIR);
+		add_default_dir(l, errors);
 	loader_load_all(l, errors);
 	for (char **f = cfg->files; f && *f; f++) {
 		GError *err = NULL;

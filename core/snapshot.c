@@ -303,6 +303,25 @@ static int fsync_dir(const char *path)
 	return r;
 }
 
+/*
+ * The file is written beside `path` first: a failure to create it is said
+ * of the directory the user gave, never of that internal name.
+ */
+static int save_dir_error(const char *path, int e, GError **error)
+{
+	g_autofree char *dir = g_path_get_dirname(path);
+
+	if (e == ENOENT || e == ENOTDIR)
+		return error_setf(error, e,
+				  "%s: not saved: directory %s does not exist "
+				  "(create it, or save into one that does)",
+				  path, dir);
+	return error_setf(error, e,
+			  "%s: not saved: cannot create a file in directory "
+			  "%s: %s",
+			  path, dir, g_strerror(e));
+}
+
 int snapshot_save(struct machine *m, const char *path, uint64_t *ret_bytes,
 		  GError **error)
 {
@@ -345,10 +364,7 @@ int snapshot_save(struct machine *m, const char *path, uint64_t *ret_bytes,
 				  path);
 	w.fd = g_mkstemp_full(tmp, O_WRONLY | O_CLOEXEC, 0600);
 	if (w.fd < 0)
-		return error_setf(
-			error, errno,
-			"%s: not saved: creating a file beside it: %s", path,
-			g_strerror(errno));
+		return save_dir_error(path, errno, error);
 	r = snapshot_write_head(&w, m, 0, error);
 	if (!r)
 		r = snapshot_write_ram(&w, m, NULL, error);
@@ -361,8 +377,9 @@ int snapshot_save(struct machine *m, const char *path, uint64_t *ret_bytes,
 		r = error_setf(error, errno, "%s: close: %s", path,
 			       g_strerror(errno));
 	if (!r && rename(tmp, path) < 0)
-		r = error_setf(error, errno, "%s: rename from %s: %s", path,
-			       tmp, g_strerror(errno));
+		r = error_setf(error, errno,
+			       "%s: putting the file in place: %s", path,
+			       g_strerror(errno));
 	if (r < 0) {
 		/* Nothing half-written stays behind, under either name. */
 		unlink(tmp);

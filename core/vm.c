@@ -399,8 +399,14 @@ static int vm_prepare(struct vm *vm, GError **error)
 	const struct vm_config *cfg = vm->cfg;
 	struct machine *m = vm->m;
 
+	g_autofree char *ram =
+		machine_ram_warning(m->kvm->ram_size, "/proc/meminfo");
+
 	if (m->warning)
 		vm_tell(cfg, "warning: %s", m->warning);
+	/* RAM is reserved as the guest touches it: said, not refused. */
+	if (ram)
+		vm_tell(cfg, "warning: %s", ram);
 	m->downtime_ms = (uint32_t)cfg->downtime_ms;
 	m->migration_timeout = (uint32_t)cfg->migration_timeout;
 	m->migration_tls = vm->tls;

@@ -1,5 +1,7 @@
 // SPDX-License-Identifier: LGPL-2.1-or-later
 /* The front ends as a user runs them: output, messages and exit status. */
+#include <sys/socket.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 #include <json-glib/json-glib.h>
@@ -168,11 +170,23 @@ static const struct {
 	{ { "--machine", "pc" },
 	  "modvmm: unknown machine type 'pc' (known: microvm, microvm-1.0)\n" },
 	{ { "--device", "nope,id=x" },
-	  "modvmm: unknown device type 'nope' (no loaded module provides "
-	  "it)\n" },
+	  "modvmm: unknown device type 'nope' (known: cmos-rtc, debug-exit, "
+	  "i8042, pvpanic, uart16550, virtio-blk, virtio-rng)\n" },
+	{ { "--device", "uart1655" },
+	  "modvmm: unknown device type 'uart1655': did you mean uart16550? "
+	  "(known: cmos-rtc, debug-exit, i8042, pvpanic, uart16550, "
+	  "virtio-blk, virtio-rng)\n" },
 	{ { "--kernel", "/nonexistent/bzImage" },
-	  "modvmm: kernel Failed to open file “/nonexistent/bzImage”: No such "
-	  "file or directory\n" },
+	  "modvmm: --kernel /nonexistent/bzImage: No such file or "
+	  "directory\n" },
+	{ { "--kernel", "/" }, "modvmm: --kernel /: Is a directory\n" },
+	/* Sizes in T and with decimals are taken: KVM is what is missing. */
+	{ { "--memory", "1.5G", "--kvm-device", "/nonexistent/kvm" },
+	  "modvmm: /nonexistent/kvm: No such file or directory (is the kvm "
+	  "module loaded and is this host allowed to virtualise?)\n" },
+	{ { "--memory", "2T", "--kvm-device", "/nonexistent/kvm" },
+	  "modvmm: /nonexistent/kvm: No such file or directory (is the kvm "
+	  "module loaded and is this host allowed to virtualise?)\n" },
 };
 
 START_TEST(test_cli_run_refusals)
@@ -194,12 +208,140 @@ START_TEST(test_cli_run_missing_default_device_module)
 	struct run r = run("MODVMM", "run", "--module-dir", dir, NULL);
 
 	ck_assert_int_eq(r.status, 125);
-	ck_assert_str_eq(r.err,
-			 "modvmm: machine microvm needs device type "
-			 "uart16550: no module in the module directories "
-			 "provides it (or use --no-defaults)\n");
+	g_autofree char *expected = g_strdup_printf(
+		"modvmm: machine microvm needs device type uart16550, but "
+		"module directory %s holds no module (no .so file): give "
+		"--module-dir the directory of the device modules, or use "
+		"--no-defaults\n",
+		dir);
+
+	ck_assert_int_eq(r.status, 125);
+	ck_assert_str_eq(r.err, expected);
 	rmdir(dir);
 	run_clear(&r);
+}
+END_TEST
+
+/* A directory with no module at all: said of --device too. */
+START_TEST(test_cli_empty_module_dir_device)
+{
+	g_autofree char *dir = g_dir_make_tmp("modvmm-empty-XXXXXX", NULL);
+	g_autofree char *expected = g_strdup_printf(
+		"modvmm: unknown device type 'uart16550': module directory %s "
+		"holds no module (no .so file): give --module-dir the "
+		"directory of the device modules\n",
+		dir);
+	struct run r = run("MODVMM", "modules", "--module-dir", dir, "--device",
+			   "uart16550", NULL);
+
+	ck_assert_int_eq(r.status, 1);
+	ck_assert_str_eq(r.err, expected);
+	rmdir(dir);
+	run_clear(&r);
+}
+END_TEST
+
+/* A module directory that is not there: said without GLib's words. */
+START_TEST(test_cli_missing_module_dir)
+{
+	struct run r = run("MODVMM", "modules", "--module-dir",
+			   "/nonexistent/modules", NULL);
+
+	ck_assert_int_eq(r.status, 1);
+	ck_assert_str_eq(r.err,
+			 "modvmm: module directory /nonexistent/modules: "
+			 "No such file or directory\n");
+	run_clear(&r);
+}
+END_TEST
+
+/* The directory of `modvmm run --help`'s "default DIR)". */
+static char *default_module_dir(void)
+{
+	struct run r = run("MODVMM", "run", "--help", NULL);
+	const char *p = strstr(r.out, "(repeatable; default ");
+	char *dir = NULL;
+
+	if (p) {
+		p += strlen("(repeatable; default ");
+		dir = g_strndup(p, strcspn(p, ")"));
+	}
+	run_clear(&r);
+	return dir;
+}
+
+/* Without --module-dir, a default directory that is missing says so. */
+START_TEST(test_cli_default_module_dir_missing)
+{
+	g_autofree char *dir = default_module_dir();
+	g_autofree char *expected = NULL;
+	struct run r = run("MODVMM", "run", NULL);
+
+	ck_assert_ptr_nonnull(dir);
+	expected = g_strdup_printf(
+		"modvmm: the default module directory %s does not exist: give "
+		"--module-dir DIR, the directory of the device modules\n",
+		dir);
+	if (g_file_test(dir, G_FILE_TEST_IS_DIR))
+		ck_assert_ptr_null(strstr(r.err, "does not exist"));
+	else
+		ck_assert_str_eq(r.err, expected);
+	if (!g_file_test(dir, G_FILE_TEST_IS_DIR))
+		ck_assert_int_eq(r.status, 125);
+	run_clear(&r);
+}
+END_TEST
+
+/* A socket nobody listens on: bound, then its owner gone. */
+static void make_stale_socket(const char *path)
+{
+	struct sockaddr_un a = { .sun_family = AF_UNIX };
+	int fd = socket(AF_UNIX, SOCK_STREAM, 0);
+
+	g_strlcpy(a.sun_path, path, sizeof(a.sun_path));
+	ck_assert_int_ge(fd, 0);
+	ck_assert_int_eq(bind(fd, (struct sockaddr *)&a, sizeof(a)), 0);
+	close(fd);
+}
+
+/* modvmm ctl where nothing listens: what to do, no GLib wording. */
+START_TEST(test_cli_ctl_nothing_listens)
+{
+	g_autofree char *dir = g_dir_make_tmp("modvmm-ctl-XXXXXX", NULL);
+	g_autofree char *stale = g_build_filename(dir, "stale.sock", NULL);
+	g_autofree char *missing = g_build_filename(dir, "none.sock", NULL);
+	g_autofree char *plain = g_build_filename(dir, "plain", NULL);
+	g_autofree char *lng = g_strnfill(120, 'a');
+	const char *paths[] = { stale, missing };
+	struct run r;
+
+	make_stale_socket(stale);
+	for (size_t i = 0; i < G_N_ELEMENTS(paths); i++) {
+		g_autofree char *expected = g_strdup_printf(
+			"modvmm: ctl: no modvmm listens on %s (is it running "
+			"with --control %s?)\n",
+			paths[i], paths[i]);
+
+		r = run("MODVMM", "ctl", paths[i], "query-status", NULL);
+		ck_assert_int_eq(r.status, 1);
+		ck_assert_str_eq(r.err, expected);
+		run_clear(&r);
+	}
+	ck_assert(g_file_set_contents(plain, "", 0, NULL));
+	r = run("MODVMM", "ctl", plain, "query-status", NULL);
+	ck_assert_int_eq(r.status, 1);
+	ck_assert(g_str_has_suffix(r.err, "plain is not a socket (give the "
+					  "--control PATH of a running "
+					  "modvmm)\n"));
+	run_clear(&r);
+	r = run("MODVMM", "ctl", lng, "query-status", NULL);
+	ck_assert_int_eq(r.status, 1);
+	ck_assert(g_str_has_suffix(r.err, ": a socket path has at most 107 "
+					  "bytes, this one 120\n"));
+	run_clear(&r);
+	unlink(stale);
+	unlink(plain);
+	rmdir(dir);
 }
 END_TEST
 
@@ -227,8 +369,11 @@ static const struct {
 } run_usage_errors[] = {
 	{ { "--initrd", "x" }, "modvmm: --initrd needs --kernel\n" },
 	{ { "--memory", "12Q" },
-	  "modvmm: memory size '12Q': expected a number with K, M or G (M when "
-	  "none)\n" },
+	  "modvmm: --memory 12Q: expected a size such as 512M, 1.5G or 2T (a "
+	  "number, then K, M, G or T; M when none)\n" },
+	{ { "--memory", "1.5.5G" },
+	  "modvmm: --memory 1.5.5G: expected a size such as 512M, 1.5G or 2T "
+	  "(a number, then K, M, G or T; M when none)\n" },
 	{ { "--cpus", "0" }, "modvmm: --cpus 0: at least 1\n" },
 };
 
@@ -339,6 +484,10 @@ int main(void)
 	tcase_add_loop_test(tc, test_cli_run_refusals, 0,
 			    G_N_ELEMENTS(run_refusals));
 	tcase_add_test(tc, test_cli_run_missing_default_device_module);
+	tcase_add_test(tc, test_cli_empty_module_dir_device);
+	tcase_add_test(tc, test_cli_missing_module_dir);
+	tcase_add_test(tc, test_cli_default_module_dir_missing);
+	tcase_add_test(tc, test_cli_ctl_nothing_listens);
 	tcase_add_test(tc, test_cli_run_not_a_kernel_before_kvm);
 	tcase_add_loop_test(tc, test_cli_run_usage_errors, 0,
 			    G_N_ELEMENTS(run_usage_errors));

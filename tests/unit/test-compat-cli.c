@@ -335,7 +335,7 @@ static const struct {
 			  "required\n" },
 	{ { "manifest", "-M", "@TMP@/host-1.0", "--no-defaults", "-d",
 	    "fx-nothing" },
-	  1, "modvmm: unknown device type 'fx-nothing' (no loaded module provides it)\n" },
+	  1, "modvmm: unknown device type 'fx-nothing' (known: fx-counter)\n" },
 	{ { "manifest", "-M", "@TMP@/host-1.0", "--machine", "microvm-0.1" }, 1,
 	  "modvmm: unknown machine type 'microvm-0.1' (known: microvm, microvm-1.0)\n" },
 	{ { "manifest", "-M", "@TMP@/host-1.0", "--no-defaults", "-d",

@@ -97,9 +97,10 @@ static const struct {
 	const char *spec;
 	const char *error;
 } bad_specs[] = {
-	{ "nosuch", "unknown device type 'nosuch' (no loaded module provides "
-		    "it)" },
-	{ "", "unknown device type '' (no loaded module provides it)" },
+	{ "nosuch", "unknown device type 'nosuch' (known: fx-ok-dev)" },
+	{ "fx-ko-dev", "unknown device type 'fx-ko-dev': did you mean "
+		       "fx-ok-dev? (known: fx-ok-dev)" },
+	{ "", "unknown device type '' (known: fx-ok-dev)" },
 	{ "fx-ok-dev,id=d0,u8=256",
 	  "d0: property u8: '256' is not a u8 (0..255)" },
 	{ "fx-ok-dev,id=d0,u16=-1",

@@ -4,6 +4,7 @@
  * property inheritance, and compat properties reaching device defaults.
  */
 #include <errno.h>
+#include <unistd.h>
 
 #include "check-tap.h"
 #include "fixture.h"
@@ -199,6 +200,89 @@ START_TEST(test_machine_this_build)
 }
 END_TEST
 
+/* --memory: units up to T, decimals, and nonsense refused saying why. */
+static const struct {
+	const char *text;
+	uint64_t bytes; /* 0: refused with `error` */
+	const char *error;
+} sizes[] = {
+	{ "256", 256ull << 20, NULL },
+	{ "256M", 256ull << 20, NULL },
+	{ "512k", 512ull << 10, NULL },
+	{ "1.5G", 3ull << 29, NULL },
+	{ "2T", 2ull << 40, NULL },
+	{ "0.25t", 1ull << 38, NULL },
+	{ "1.000001M", 0, "--memory 1.000001M: not a whole number of bytes" },
+	{ "17179869184T", 0, "--memory 17179869184T: too large" },
+	{ "12Q", 0,
+	  "--memory 12Q: expected a size such as 512M, 1.5G or 2T "
+	  "(a number, then K, M, G or T; M when none)" },
+	{ "1.5.5G", 0,
+	  "--memory 1.5.5G: expected a size such as 512M, 1.5G "
+	  "or 2T (a number, then K, M, G or T; M when none)" },
+	{ ".5G", 0,
+	  "--memory .5G: expected a size such as 512M, 1.5G or 2T "
+	  "(a number, then K, M, G or T; M when none)" },
+	{ "1GB", 0,
+	  "--memory 1GB: expected a size such as 512M, 1.5G or 2T "
+	  "(a number, then K, M, G or T; M when none)" },
+	{ "-1G", 0,
+	  "--memory -1G: expected a size such as 512M, 1.5G or 2T "
+	  "(a number, then K, M, G or T; M when none)" },
+};
+
+START_TEST(test_machine_parse_size_table)
+{
+	GError *err = NULL;
+	uint64_t v = 0;
+	int r = machine_parse_size(sizes[_i].text, &v, &err);
+
+	if (sizes[_i].bytes) {
+		ck_assert_int_eq(r, 0);
+		ck_assert_uint_eq(v, sizes[_i].bytes);
+	} else {
+		ck_assert_int_lt(r, 0);
+		ck_assert_error(err, sizes[_i].error);
+		g_clear_error(&err);
+	}
+}
+END_TEST
+
+/* More guest RAM than MemTotal: one line of warning, not a refusal. */
+START_TEST(test_machine_ram_warning_against_memtotal)
+{
+	g_autofree char *dir = g_dir_make_tmp("modvmm-meminfo-XXXXXX", NULL);
+	g_autofree char *path = g_build_filename(dir, "meminfo", NULL);
+	g_autofree char *w = NULL;
+	g_autofree char *expected = g_strdup_printf(
+		"guest RAM of 1 TiB is more than this host's 2 GiB "
+		"(MemTotal in %s): the guest may be killed when it uses it; "
+		"give a smaller --memory",
+		path);
+
+	ck_assert(g_file_set_contents(path,
+				      "MemTotal:        2097152 kB\n"
+				      "MemFree:          123456 kB\n",
+				      -1, NULL));
+	w = machine_ram_warning(1ull << 40, path);
+	ck_assert_str_eq(w, expected);
+	ck_assert_ptr_null(strchr(w, '\n'));
+	ck_assert_ptr_null(machine_ram_warning(2ull << 30, path));
+	/* Sizes not whole in their unit keep one decimal. */
+	ck_assert(
+		g_file_set_contents(path, "MemTotal: 24683772 kB\n", -1, NULL));
+	g_clear_pointer(&w, g_free);
+	w = machine_ram_warning(3ull << 39, path);
+	ck_assert(g_str_has_prefix(w, "guest RAM of 1.5 TiB is more than "
+				      "this host's 23.5 GiB (MemTotal in "));
+	ck_assert_ptr_null(machine_ram_warning(256ull << 20, path));
+	/* No meminfo to compare with: nothing to say. */
+	ck_assert_ptr_null(machine_ram_warning(1ull << 40, "/nonexistent"));
+	unlink(path);
+	rmdir(dir);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("machine");
@@ -212,6 +296,9 @@ int main(void)
 	tcase_add_test(tc, test_machine_resolve_messages);
 	tcase_add_test(tc, test_machine_compat_props_reach_device);
 	tcase_add_test(tc, test_machine_this_build);
+	tcase_add_loop_test(tc, test_machine_parse_size_table, 0,
+			    G_N_ELEMENTS(sizes));
+	tcase_add_test(tc, test_machine_ram_warning_against_memtotal);
 	suite_add_tcase(s, tc);
 	return check_run(s);
 }

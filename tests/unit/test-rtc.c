@@ -792,16 +792,17 @@ START_TEST(test_rtc_bad_base_refused)
 		g_autofree char *spec = g_strdup_printf(
 			"cmos-rtc,id=r1,iobase=0x170,base=%s", bad[i]);
 		g_autofree char *msg = g_strdup_printf(
-			"r1: base=%s: expected utc or a UTC time "
-			"YYYY-MM-DDTHH:MM:SS",
+			"r1: realize of cmos-rtc failed: base=%s: expected "
+			"utc or a UTC time YYYY-MM-DDTHH:MM:SS",
 			bad[i]);
+		guint before = logs->len;
 
 		ck_assert_int_eq(device_create(devs, spec, NULL, &err),
 				 -EINVAL);
-		ck_assert_error(err, "r1: realize of cmos-rtc failed: Invalid "
-				     "argument");
+		/* The module's message is the reason, not a line of its own. */
+		ck_assert_error(err, msg);
 		g_clear_error(&err);
-		ck_assert_str_eq(g_ptr_array_index(logs, logs->len - 1), msg);
+		ck_assert_uint_eq(logs->len, before);
 	}
 }
 END_TEST

@@ -206,18 +206,19 @@ START_TEST(test_uart_bad_console_refused)
 {
 	GError *err = NULL;
 
+	guint before = logs->len;
+
 	ck_assert_int_eq(device_create(devs,
 				       "uart16550,id=s1,iobase=0x2f8,"
 				       "console=telnet",
 				       NULL, &err),
 			 -EINVAL);
-	ck_assert_error(err,
-			"s1: realize of uart16550 failed: Invalid argument");
+	/* The module's own message is the reason, said once. */
+	ck_assert_error(err, "s1: realize of uart16550 failed: "
+			     "console=telnet: expected stdio, file:PATH, pty "
+			     "or none");
 	g_error_free(err);
-	ck_assert_str_eq(
-		g_ptr_array_index(logs, logs->len - 1),
-		"s1: console=telnet: expected stdio, file:PATH, pty or "
-		"none");
+	ck_assert_uint_eq(logs->len, before);
 }
 END_TEST
 
