@@ -44,6 +44,30 @@ static int ioctl_fail(GError **error, const char *what)
 	return error_setf(error, e, "kvm: %s failed: %s", what, g_strerror(e));
 }
 
+/*
+ * Nothing /dev/kvm answers tells kvm_pvm from a full KVM: the same
+ * capabilities, the same KVM CPUID signature and features. Its module
+ * does: KVM has one vendor module at a time (kvm_intel, kvm_amd or
+ * kvm_pvm), and each is listed under /sys/module, built in or loaded.
+ * Where a full one is listed too, /dev/kvm may be either: no answer.
+ */
+int kvm_host_is_pvm(const char *sys_module)
+{
+	static const char *const full[] = { "kvm_intel", "kvm_amd" };
+	g_autofree char *pvm = g_build_filename(sys_module, "kvm_pvm", NULL);
+
+	if (!g_file_test(pvm, G_FILE_TEST_IS_DIR))
+		return 0;
+	for (size_t i = 0; i < G_N_ELEMENTS(full); i++) {
+		g_autofree char *p =
+			g_build_filename(sys_module, full[i], NULL);
+
+		if (g_file_test(p, G_FILE_TEST_IS_DIR))
+			return 0;
+	}
+	return 1;
+}
+
 int kvm_supported_cpuid(int sys_fd, struct kvm_cpuid2 **ret, GError **error)
 {
 	for (int n = 64; n <= 4096; n *= 2) {

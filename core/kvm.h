@@ -71,6 +71,13 @@ int kvm_open(struct vm_devices *devs, const char *dev, uint64_t ram_size,
 	     unsigned int ncpus, struct kvm **ret, GError **error);
 void kvm_close(struct kvm *kvm);
 
+/*
+ * 1 when this host's KVM is kvm_pvm, the paravirtualised KVM, going by
+ * the kernel modules listed in `sys_module` (/sys/module); 0 when it is
+ * not, or that cannot be told.
+ */
+int kvm_host_is_pvm(const char *sys_module);
+
 /* KVM_GET_SUPPORTED_CPUID of the /dev/kvm descriptor `sys_fd`. */
 int kvm_supported_cpuid(int sys_fd, struct kvm_cpuid2 **ret, GError **error);
 

@@ -393,6 +393,14 @@ static int vm_setup(struct vm *vm, GError **error)
 	return 0;
 }
 
+/* One line, for `run --kernel` on kvm_pvm: what the host is, what to do. */
+static const char vm_pvm_warning[] =
+	"this host's KVM is kvm_pvm, a paravirtualised KVM on which a stock "
+	"Linux kernel does not run (it hangs before printing anything): run "
+	"this kernel on a host with full KVM (kvm_intel or kvm_amd), or "
+	"nested under QEMU (docs/user-guide.md, \"Linux on a paravirtualised "
+	"KVM\"); the built-in guest runs here";
+
 /* The guest is here: what it runs with, its control socket, the sandbox. */
 static int vm_prepare(struct vm *vm, GError **error)
 {
@@ -404,6 +412,12 @@ static int vm_prepare(struct vm *vm, GError **error)
 
 	if (m->warning)
 		vm_tell(cfg, "warning: %s", m->warning);
+	/*
+	 * On kvm_pvm a stock kernel hangs before its first line, so the
+	 * operator would see nothing at all; the built-in guest runs there.
+	 */
+	if (cfg->machine.kernel && kvm_host_is_pvm("/sys/module"))
+		vm_tell(cfg, "warning: %s", vm_pvm_warning);
 	/* RAM is reserved as the guest touches it: said, not refused. */
 	if (ram)
 		vm_tell(cfg, "warning: %s", ram);
