@@ -65,8 +65,8 @@ def run(ctx):
     sec = lib.Section("boot", "Start-up and memory against QEMU", INTRO)
     for mem in ("256M", "1G"):
         mb = lib.mib(mem) << 20
-        ours = [once([ctx.modvmm, "run", "-M", ctx.modules, "--memory", mem,
-                      "--append", APPEND], mb, 0)
+        ours = [once([ctx.modvmm, "run", "--module-dir", ctx.modules,
+                      "--memory", mem, "--append", APPEND], mb, 0)
                 for _ in range(ctx.reps)]
         # isa-debug-exit makes QEMU exit with (value << 1) | 1.
         peer = [once(lib.qemu_cmd(mem, serial="stdio", extra=[

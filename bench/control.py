@@ -70,8 +70,8 @@ def run(ctx):
     sec = lib.Section("control", "Control socket against QEMU's QMP",
                       INTRO.format(ops=ops))
     append = "forever pace=50"
-    ours = serve(ctx, [ctx.modvmm, "run", "-M", ctx.modules, "--control",
-                       f"{ctx.tmp}/m.sock", "--append", append],
+    ours = serve(ctx, [ctx.modvmm, "run", "--module-dir", ctx.modules,
+                       "--control", f"{ctx.tmp}/m.sock", "--append", append],
                  f"{ctx.tmp}/m.sock", "control-modvmm", True, ops)
     peer = serve(ctx, lib.qemu_cmd("256M", f"{ctx.tmp}/q.sock", extra=[
         "-kernel", ctx.guest_pvh, "-append", append]),

@@ -172,12 +172,13 @@ def modvmm_migrate(ctx, mem, pages, tls=False):
     port = free_port()
     t = ctx.tmp
     opt = ["--migration-tls", tls_certs(ctx)] if tls else []
-    d = lib.spawn([ctx.modvmm, "run", "-M", ctx.modules, "--incoming",
-                   f"tcp:127.0.0.1:{port}", "--control", f"{t}/d.sock"]
-                  + opt, f"{t}/d.out")
-    s = lib.spawn([ctx.modvmm, "run", "-M", ctx.modules, "--memory", mem,
-                   "--downtime-ms", str(DOWNTIME_MS), "--append",
-                   append_for(fill, pages), "--control", f"{t}/s.sock"]
+    d = lib.spawn([ctx.modvmm, "run", "--module-dir", ctx.modules,
+                   "--incoming", f"tcp:127.0.0.1:{port}", "--control",
+                   f"{t}/d.sock"] + opt, f"{t}/d.out")
+    s = lib.spawn([ctx.modvmm, "run", "--module-dir", ctx.modules,
+                   "--memory", mem, "--downtime-ms", str(DOWNTIME_MS),
+                   "--append", append_for(fill, pages), "--control",
+                   f"{t}/s.sock"]
                   + opt, f"{t}/s.out")
     try:
         settle(f"{t}/s.out", s, fill)
@@ -400,9 +401,9 @@ def tls_series(ctx, sec, mem):
 def modvmm_snapshot(ctx, mem, snap):
     fill = fill_of(mem)
     t = ctx.tmp
-    s = lib.spawn([ctx.modvmm, "run", "-M", ctx.modules, "--memory", mem,
-                   "--append", append_for(fill, 0), "--control",
-                   f"{t}/s.sock"], f"{t}/s.out")
+    s = lib.spawn([ctx.modvmm, "run", "--module-dir", ctx.modules,
+                   "--memory", mem, "--append", append_for(fill, 0),
+                   "--control", f"{t}/s.sock"], f"{t}/s.out")
     try:
         settle(f"{t}/s.out", s, fill)
         q = Qmp(f"{t}/s.sock")
@@ -414,8 +415,9 @@ def modvmm_snapshot(ctx, mem, snap):
     finally:
         lib.kill(s)
     t0 = time.perf_counter()
-    r = lib.spawn([ctx.modvmm, "run", "-M", ctx.modules, "--restore", snap,
-                   "--control", f"{t}/r.sock", "--paused"], f"{t}/r.out")
+    r = lib.spawn([ctx.modvmm, "run", "--module-dir", ctx.modules,
+                   "--restore", snap, "--control", f"{t}/r.sock",
+                   "--paused"], f"{t}/r.out")
     try:
         q = Qmp(f"{t}/r.sock", timeout=120)
         restore = (time.perf_counter() - t0) * 1e3

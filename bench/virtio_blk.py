@@ -61,7 +61,7 @@ def guest_run(ctx, disk, kib, rnd, wr, n):
     append = f"count=1 blkbench={n} blkkib={kib}"
     append += " blkrand" * rnd + " blkwrite" * wr
     p = subprocess.Popen(
-        [ctx.modvmm, "run", "-M", ctx.modules, "--memory", "256M",
+        [ctx.modvmm, "run", "--module-dir", ctx.modules, "--memory", "256M",
          "--device", f"virtio-blk,file={disk}", "--append", append],
         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     start = end = None

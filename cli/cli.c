@@ -8,6 +8,7 @@
 #include <modvmm/host.h>
 
 #include "cli/cli.h"
+#include "compat/machine-types.h"
 
 char **cli_devices;
 gboolean cli_json;
@@ -23,6 +24,23 @@ const GOptionEntry cli_device_options[] = {
 	  "Also print devices' informational messages", NULL },
 	{ NULL },
 };
+
+int cli_check_machine(const char *name)
+{
+	const struct machine_registry *r = machine_registry();
+	g_autoptr(GString) known = NULL;
+
+	if (!name || machine_lookup(r, name))
+		return 0;
+	known = g_string_new(r->alias);
+	for (size_t i = 0; i < r->n_types; i++)
+		if (machine_status(r, &r->types[i], NULL, NULL) !=
+		    MACHINE_REMOVED)
+			g_string_append_printf(known, ", %s", r->types[i].name);
+	fprintf(stderr, "modvmm: unknown machine type '%s' (known: %s)\n", name,
+		known->str);
+	return -1;
+}
 
 void print_error(const GError *err)
 {

@@ -29,6 +29,14 @@ extern gboolean cli_json;
 extern gboolean cli_verbose;
 extern const GOptionEntry cli_device_options[];
 
+/*
+ * 0 when `name` (NULL: the default) is a machine type of this build, even
+ * a removed one (that is refused when the guest is made, with the type to
+ * use instead); -1, said, when it is unknown: a usage error in every
+ * command, since no host of this build would take it.
+ */
+int cli_check_machine(const char *name);
+
 /* "modvmm: MESSAGE" on standard error. */
 void print_error(const GError *err);
 

@@ -3,10 +3,10 @@
  * cli/compat.c - modvmm compat: manifests, inventories and verdicts
  * from the command line.
  *
- *   modvmm compat manifest  [-M DIR...] [--machine M] [-d SPEC...]
+ *   modvmm compat manifest  [--module-dir DIR...] [--machine M] [-d SPEC...]
  *                           [--no-defaults] [--cpu MODEL] [-o FILE]
- *   modvmm compat inventory [-M DIR...] [--cpu MODEL] [-o FILE]
- *   modvmm compat check --source MANIFEST [-M DIR...] [--machine M]
+ *   modvmm compat inventory [--module-dir DIR...] [--cpu MODEL] [-o FILE]
+ *   modvmm compat check --source MANIFEST [--module-dir DIR...] [--machine M]
  *                       [--cpu MODEL] [--json]
  *   modvmm compat hosts GUEST_MANIFEST INVENTORY.json... [--json]
  *
@@ -25,6 +25,7 @@
 
 #include "base/error.h"
 #include "cli/cli.h"
+#include "compat/machine-types.h"
 #include "compat/negotiate.h"
 #include "core/modules.h"
 #include "core/vm.h"
@@ -39,7 +40,7 @@ static gboolean opt_no_defaults;
 static gboolean opt_json;
 
 static const GOptionEntry manifest_options[] = {
-	{ "machine", 0, 0, G_OPTION_ARG_STRING, &opt_machine,
+	{ "machine", 'M', 0, G_OPTION_ARG_STRING, &opt_machine,
 	  "Machine type (default microvm)", "TYPE" },
 	{ "device", 'd', 0, G_OPTION_ARG_STRING_ARRAY, &opt_devices,
 	  "A device as for modvmm run (repeatable)", "SPEC" },
@@ -57,7 +58,7 @@ static const GOptionEntry output_options[] = {
 static const GOptionEntry check_options[] = {
 	{ "source", 's', 0, G_OPTION_ARG_FILENAME, &opt_source,
 	  "The guest's manifest (from modvmm compat manifest)", "MANIFEST" },
-	{ "machine", 0, 0, G_OPTION_ARG_STRING, &opt_machine,
+	{ "machine", 'M', 0, G_OPTION_ARG_STRING, &opt_machine,
 	  "Machine type this host would run (must be the guest's)", "TYPE" },
 	{ NULL },
 };
@@ -173,13 +174,13 @@ static int emit(const char *text)
 
 	if (!opt_output) {
 		printf("%s\n", text);
-		return 0;
+		return STATUS_OK;
 	}
 	if (!g_file_set_contents(opt_output, text, -1, &err)) {
 		print_error(err);
-		return 1;
+		return STATUS_FAILED;
 	}
-	return 0;
+	return STATUS_OK;
 }
 
 /*
@@ -267,6 +268,20 @@ static int guest_cpu(struct cpu_model **ret)
 	return -1;
 }
 
+/*
+ * The alias promises nothing across releases (tier 2, docs/compat.md's
+ * "Tiers"): a guest or a verdict that rests on it says so, with the
+ * versioned type that would give the guarantee. `machine` is the type the
+ * alias names; `how` what to do with it.
+ */
+static char *alias_note(const char *what, const char *machine, const char *how)
+{
+	return g_strdup_printf("%s the alias %s = %s: %s --machine %s for a "
+			       "guarantee across releases (tier 1)",
+			       what, machine_registry()->alias, machine, how,
+			       machine);
+}
+
 static int cmd_manifest(int argc, char **argv)
 {
 	static const GOptionEntry *const groups[] = {
@@ -280,26 +295,32 @@ static int cmd_manifest(int argc, char **argv)
 	struct machine *m;
 
 	if (parse(&argc, &argv,
-		  "manifest - describe a guest's devices for migration",
-		  groups, 0) < 0 ||
-	    check_cpu_option() < 0)
-		return 2;
+		  "manifest - describe a guest's devices for migration", groups,
+		  0) < 0 ||
+	    check_cpu_option() < 0 || cli_check_machine(opt_machine) < 0)
+		return STATUS_USAGE;
 	cfg.machine = opt_machine;
 	cfg.modules = opt_modules;
 	cfg.devices = opt_devices;
 	cfg.no_defaults = opt_no_defaults;
 	if (vm_offline_open(&cfg, &m, &err) < 0) {
 		print_error(err);
-		return 1;
+		return STATUS_FAILED;
 	}
 	if (vm_offline_warning(m))
 		fprintf(stderr, "modvmm: warning: %s\n", vm_offline_warning(m));
 	if (guest_cpu(&cpu) < 0) {
 		vm_offline_close(m);
-		return 1;
+		return STATUS_FAILED;
 	}
 	man = vm_offline_manifest(m, cpu);
 	cpu_model_free(cpu);
+	if (man->machine_alias) {
+		g_autofree char *note =
+			alias_note("the manifest is of", man->machine, "give");
+
+		fprintf(stderr, "modvmm: note: %s\n", note);
+	}
 	text = manifest_to_json(man);
 	manifest_free(man);
 	vm_offline_close(m);
@@ -320,10 +341,10 @@ static int cmd_inventory(int argc, char **argv)
 		  "inventory - describe this host's modules and machine types",
 		  groups, 0) < 0 ||
 	    check_cpu_option() < 0)
-		return 2;
+		return STATUS_USAGE;
 	devs = load_host();
 	if (!devs)
-		return 2;
+		return STATUS_USAGE;
 	cpu = host_cpu(opt_cpu, "inventory");
 	inv = modules_inventory(devs, cpu);
 	cpu_model_free(cpu);
@@ -333,12 +354,45 @@ static int cmd_inventory(int argc, char **argv)
 	return emit(text);
 }
 
+/* Why the verdict promises nothing across releases, when it does not. */
+static char *verdict_note(const struct compat_verdict *v)
+{
+	const struct machine_registry *r = machine_registry();
+	const struct machine_type *t;
+
+	if (v->tier == COMPAT_TIER_UNVERSIONED)
+		return alias_note("the guest was started as", v->machine,
+				  "start it with");
+	if (opt_machine && !strcmp(opt_machine, r->alias) &&
+	    (t = machine_lookup(r, opt_machine)))
+		return alias_note("judged against", t->name, "give");
+	return NULL;
+}
+
+/*
+ * As text, the note follows the machine line it explains; with --json it
+ * goes to standard error, so that standard output stays one document.
+ */
 static void print_verdict(const struct compat_verdict *v)
 {
-	g_autofree char *text =
-		opt_json ? compat_verdict_json(v) : compat_verdict_text(v);
+	g_autofree char *note = verdict_note(v);
+	g_autofree char *text = NULL;
+	const char *nl;
 
-	printf(opt_json ? "%s\n" : "%s", text);
+	if (opt_json) {
+		text = compat_verdict_json(v);
+		printf("%s\n", text);
+		if (note)
+			fprintf(stderr, "modvmm: note: %s\n", note);
+		return;
+	}
+	text = compat_verdict_text(v);
+	nl = strchr(text, '\n');
+	if (!note || !nl) {
+		fputs(text, stdout);
+		return;
+	}
+	printf("%.*s\nnote: %s\n%s", (int)(nl - text), text, note, nl + 1);
 }
 
 static int cmd_check(int argc, char **argv)
@@ -355,26 +409,26 @@ static int cmd_check(int argc, char **argv)
 	if (parse(&argc, &argv,
 		  "check - would this host accept the guest's state?", groups,
 		  0) < 0 ||
-	    check_cpu_option() < 0)
-		return 2;
+	    check_cpu_option() < 0 || cli_check_machine(opt_machine) < 0)
+		return STATUS_USAGE;
 	if (!opt_source) {
 		fprintf(stderr, "modvmm: compat check: --source MANIFEST is "
 				"required\n");
-		return 2;
+		return STATUS_USAGE;
 	}
 	if (read_doc(opt_source, MANIFEST_GUEST, &src) < 0)
-		return 2;
+		return STATUS_USAGE;
 	devs = load_host();
 	if (!devs) {
 		manifest_free(src);
-		return 2;
+		return STATUS_USAGE;
 	}
 	cpu = host_cpu(opt_cpu, NULL);
 	inv = modules_inventory(devs, cpu);
 	cpu_model_free(cpu);
 	v = compat_negotiate(src, inv, opt_machine);
 	print_verdict(v);
-	status = v->accepted ? 0 : 1;
+	status = v->accepted ? STATUS_OK : STATUS_FAILED;
 	compat_verdict_free(v);
 	manifest_free(inv);
 	manifest_free(src);
@@ -477,14 +531,14 @@ static int cmd_hosts(int argc, char **argv)
 		  "hosts GUEST_MANIFEST INVENTORY... - which hosts can take "
 		  "the guest",
 		  groups, G_MAXINT) < 0)
-		return 2;
+		return STATUS_USAGE;
 	if (argc < 3) {
 		fprintf(stderr, "Usage: modvmm compat hosts GUEST_MANIFEST "
 				"INVENTORY.json...\n");
-		return 2;
+		return STATUS_USAGE;
 	}
 	if (read_doc(argv[1], MANIFEST_GUEST, &src) < 0)
-		return 2;
+		return STATUS_USAGE;
 	json_builder_begin_array(b);
 	for (int i = 2; i < argc; i++) {
 		int r = judge_host(b, src, argv[i]);
@@ -498,8 +552,8 @@ static int cmd_hosts(int argc, char **argv)
 	print_hosts(b, argc - 2, accepted, unreadable);
 	manifest_free(src);
 	if (unreadable)
-		return 2;
-	return accepted ? 0 : 1;
+		return STATUS_USAGE;
+	return accepted ? STATUS_OK : STATUS_FAILED;
 }
 
 int cmd_compat(int argc, char **argv)
@@ -516,12 +570,14 @@ int cmd_compat(int argc, char **argv)
 		fprintf(stderr, "modvmm compat: unknown command '%s'\n",
 			argv[1]);
 	fprintf(argc >= 2 && !strcmp(argv[1], "--help") ? stdout : stderr,
-		"Usage: modvmm compat manifest [-M DIR...] [--machine M] "
-		"[-d SPEC...] [--no-defaults] [-o FILE]\n"
-		"       modvmm compat inventory [-M DIR...] [-o FILE]\n"
-		"       modvmm compat check --source MANIFEST [-M DIR...] "
-		"[--machine M] [--json]\n"
+		"Usage: modvmm compat manifest [--module-dir DIR...] "
+		"[--machine M] [-d SPEC...] [--no-defaults] [-o FILE]\n"
+		"       modvmm compat inventory [--module-dir DIR...] "
+		"[-o FILE]\n"
+		"       modvmm compat check --source MANIFEST "
+		"[--module-dir DIR...] [--machine M] [--json]\n"
 		"       modvmm compat hosts GUEST_MANIFEST INVENTORY.json... "
 		"[--json]\n");
-	return argc >= 2 && !strcmp(argv[1], "--help") ? 0 : 2;
+	return argc >= 2 && !strcmp(argv[1], "--help") ? STATUS_OK
+						       : STATUS_USAGE;
 }

@@ -67,7 +67,7 @@ static int fail(const char *fmt, ...)
 	va_start(ap, fmt);
 	say(fmt, ap);
 	va_end(ap);
-	return 1;
+	return STATUS_FAILED;
 }
 
 /* The next line from the server, parsed; NULL with a message printed. */
@@ -641,7 +641,7 @@ static int follow_migration(struct conn *c)
 		       json_object_get_int_member_with_default(d, "downtime-ms",
 							       0),
 		       rounds, rounds == 1 ? "" : "s");
-	return 0;
+	return STATUS_OK;
 }
 
 /* An event's timestamp as ISO 8601, UTC, to the millisecond. */
@@ -670,7 +670,7 @@ static int watch(struct conn *c)
 		g_autofree char *text = NULL, *data = NULL, *when = NULL;
 
 		if (!n)
-			return 0;
+			return STATUS_OK;
 		if (!JSON_NODE_HOLDS_OBJECT(n) ||
 		    !json_object_has_member(json_node_get_object(n), "event"))
 			continue;
@@ -689,6 +689,24 @@ static int watch(struct conn *c)
 		}
 		fflush(stdout);
 	}
+}
+
+/*
+ * A path a socket can have: GLib would cut a long one silently. One that
+ * cannot be is a usage error, as no modvmm could listen there.
+ */
+static int conn_path_check(const char *path)
+{
+	size_t max = sizeof(((struct sockaddr_un *)NULL)->sun_path) - 1;
+
+	if (!*path)
+		return -fail("the socket path is empty (give the --control "
+			     "PATH of a running modvmm)");
+	if (strlen(path) > max)
+		return -fail("%s: a socket path has at most %zu bytes, this "
+			     "one %zu",
+			     path, max, strlen(path));
+	return 0;
 }
 
 /* The options and words; -1 (a usage error, said) when they do not do. */
@@ -718,26 +736,13 @@ static int parse_ctl(int *argc, char ***argv)
 			opt_timeout);
 		return -1;
 	}
+	if (conn_path_check((*argv)[1]) < 0)
+		return -1;
 	if (!strcmp((*argv)[2], "watch") && *argc > 3) {
 		fprintf(stderr, "modvmm: ctl: watch takes no arguments\n");
 		return -1;
 	}
 	return check_words((*argv)[2], *argv + 3);
-}
-
-/* A path a socket can have: GLib would cut a long one silently. */
-static int conn_path_check(const char *path)
-{
-	size_t max = sizeof(((struct sockaddr_un *)NULL)->sun_path) - 1;
-
-	if (!*path)
-		return -fail("the socket path is empty (give the --control "
-			     "PATH of a running modvmm)");
-	if (strlen(path) > max)
-		return -fail("%s: a socket path has at most %zu bytes, this "
-			     "one %zu",
-			     path, max, strlen(path));
-	return 0;
 }
 
 /* Why nothing answered at `path`, in the words of what to do next. */
@@ -773,8 +778,6 @@ static int conn_open(struct conn *c, const char *cmd)
 	g_autoptr(JsonNode) greeting = NULL, caps = NULL;
 
 	c->buf = g_string_new(NULL);
-	if (conn_path_check(c->path) < 0)
-		return -1;
 	c->sock = g_socket_new(G_SOCKET_FAMILY_UNIX, G_SOCKET_TYPE_STREAM,
 			       G_SOCKET_PROTOCOL_DEFAULT, &err);
 	addr = g_unix_socket_address_new(c->path);
@@ -811,16 +814,16 @@ static int run_command(struct conn *c, const char *cmd, char **words)
 	commands = conn_execute(c, "query-commands", NULL);
 	if (!commands || !JSON_NODE_HOLDS_ARRAY(json_object_get_member(
 				 json_node_get_object(commands), "return")))
-		return 1;
+		return STATUS_FAILED;
 	if (build_args(json_object_get_member(json_node_get_object(commands),
 					      "return"),
 		       cmd, words, &args) < 0)
-		return 2;
+		return STATUS_USAGE;
 	/* conn_execute() takes `args`; the confirmation names them. */
 	sent = json_node_ref(args);
 	reply = conn_execute(c, cmd, args);
 	if (!reply)
-		return 1;
+		return STATUS_FAILED;
 	if (opt_json) {
 		g_autofree char *t = json_to_string(reply, TRUE);
 
@@ -830,7 +833,7 @@ static int run_command(struct conn *c, const char *cmd, char **words)
 			    json_object_get_member(json_node_get_object(reply),
 						   "return"));
 	}
-	status = 0;
+	status = STATUS_OK;
 	/* A migration is followed to its end: that is what one waits for. */
 	if (!strcmp(cmd, "migrate"))
 		status = follow_migration(c);
@@ -840,7 +843,7 @@ static int run_command(struct conn *c, const char *cmd, char **words)
 		    json_object_get_object_member(json_node_get_object(reply),
 						  "return"),
 		    "accepted", FALSE))
-		status = 1;
+		status = STATUS_FAILED;
 	return status;
 }
 
@@ -848,10 +851,10 @@ int cmd_ctl(int argc, char **argv)
 {
 	struct conn c = { 0 };
 	const char *cmd;
-	int status = 1;
+	int status = STATUS_FAILED;
 
 	if (parse_ctl(&argc, &argv) < 0)
-		return 2;
+		return STATUS_USAGE;
 	c.path = argv[1];
 	cmd = argv[2];
 	if (conn_open(&c, cmd) < 0)

@@ -20,10 +20,20 @@
  */
 static int cmd_version(int argc, char **argv)
 {
+	g_autoptr(GOptionContext) ctx = g_option_context_new(
+		"- print the version, the module ABI and the build date");
+	g_autoptr(GError) err = NULL;
 	char date[MACHINE_DATE_LEN];
 
-	(void)argc;
-	(void)argv;
+	if (!g_option_context_parse(ctx, &argc, &argv, &err)) {
+		print_error(err);
+		return STATUS_USAGE;
+	}
+	if (argc > 1) {
+		fprintf(stderr, "modvmm: version: unexpected argument '%s'\n",
+			argv[1]);
+		return STATUS_USAGE;
+	}
 	printf("modvmm %s, module ABI %s, build date %s\n", MODVMM_VERSION,
 	       MODVMM_ABI_STRING,
 	       machine_date_text(machine_registry()->build_date, date));

@@ -15,7 +15,7 @@
 static struct vm_config cfg;
 
 static const GOptionEntry run_options[] = {
-	{ "machine", 0, 0, G_OPTION_ARG_STRING, &cfg.machine.machine,
+	{ "machine", 'M', 0, G_OPTION_ARG_STRING, &cfg.machine.machine,
 	  "Machine type (default microvm)", "TYPE" },
 	{ "memory", 'm', 0, G_OPTION_ARG_STRING, &cfg.memory,
 	  "Guest RAM, e.g. 256M or 1G (default 256M)", "SIZE" },
@@ -103,6 +103,8 @@ int cmd_run(int argc, char **argv)
 			argv[1]);
 		return STATUS_USAGE;
 	}
+	if (cli_check_machine(cfg.machine.machine) < 0)
+		return STATUS_USAGE;
 	cfg.machine.devices = cli_devices;
 	cfg.machine.modules.log = print_device_log;
 	cfg.tell = print_line;

@@ -26,7 +26,8 @@ const char *modules_default_dir(void)
 const GOptionEntry *modules_options(struct modules_config *cfg)
 {
 	static GOptionEntry entries[] = {
-		{ "module-dir", 'M', 0, G_OPTION_ARG_FILENAME_ARRAY, NULL,
+		/* No short form: -M is --machine, as in QEMU. */
+		{ "module-dir", 0, 0, G_OPTION_ARG_FILENAME_ARRAY, NULL,
 		  "Load modules from DIR (repeatable; "
 		  "default " MODVMM_MODULE_DIR ")",
 		  "DIR" },

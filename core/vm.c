@@ -134,6 +134,34 @@ static int check_limits(const struct vm_config *cfg, GError **error)
 	return 0;
 }
 
+/*
+ * What no host of this build would take, whatever it holds: a usage error
+ * (exit status 2), not a guest that could not start (125).
+ */
+static int check_form(const struct vm_config *cfg, GError **error)
+{
+	const struct machine_config *mc = &cfg->machine;
+	const char *uri = cfg->incoming;
+
+	if (cfg->cpus > KVM_MAX_CPUS)
+		return error_setf(error, EINVAL, "--cpus %d: 1 to %d",
+				  cfg->cpus, KVM_MAX_CPUS);
+	if (mc->memory < (2u << 20) || mc->memory % 4096)
+		return error_setf(error, EINVAL,
+				  "--memory %s: at least 2M, in whole 4K pages",
+				  cfg->memory);
+	if (cfg->control && !*cfg->control)
+		return error_setf(error, EINVAL,
+				  "--control: the socket path is empty");
+	if (uri && strcmp(uri, "defer") && !g_str_has_prefix(uri, "unix:") &&
+	    !g_str_has_prefix(uri, "tcp:") && !g_str_has_prefix(uri, "fd:"))
+		return error_setf(error, EINVAL,
+				  "--incoming %s: expected unix:PATH, "
+				  "tcp:HOST:PORT, fd:N or defer",
+				  uri);
+	return 0;
+}
+
 int vm_config_check(struct vm_config *cfg, GError **error)
 {
 	struct machine_config *mc = &cfg->machine;
@@ -149,8 +177,8 @@ int vm_config_check(struct vm_config *cfg, GError **error)
 		return error_setf(error, EINVAL, "--cpus %d: at least 1",
 				  cfg->cpus);
 	mc->cpus = (unsigned int)cfg->cpus;
-	if (check_source(cfg, error) < 0 || check_limits(cfg, error) < 0 ||
-	    fault_init(error) < 0)
+	if (check_form(cfg, error) < 0 || check_source(cfg, error) < 0 ||
+	    check_limits(cfg, error) < 0 || fault_init(error) < 0)
 		return -EINVAL;
 	if (cfg->seccomp &&
 	    sandbox_parse_mode(cfg->seccomp, &seccomp, error) < 0)

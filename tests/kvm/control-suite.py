@@ -593,8 +593,9 @@ def manifest_and_inventory(g):
     path = os.path.join(g.tmp, "guest.json")
     with open(path, "w") as f:
         f.write(r.stdout)
-    v = subprocess.run([MODVMM, "compat", "check", "--source", path, "-M",
-                        g.moddir], capture_output=True, text=True)
+    v = subprocess.run([MODVMM, "compat", "check", "--source", path,
+                        "--module-dir", g.moddir], capture_output=True,
+                       text=True)
     expect(v.returncode == 0, v.stdout + v.stderr)
 
 
@@ -4777,9 +4778,9 @@ def check_missing_named(text, guest, offer):
 
 
 def inventory_cpu(g, model):
-    r = subprocess.run([MODVMM, "compat", "inventory", "-M", g.moddir,
-                        "--cpu", model], capture_output=True, text=True,
-                       timeout=30)
+    r = subprocess.run([MODVMM, "compat", "inventory", "--module-dir",
+                        g.moddir, "--cpu", model], capture_output=True,
+                       text=True, timeout=30)
     expect(r.returncode == 0, r.stderr)
     return json.loads(r.stdout)["cpu"]
 
@@ -4799,7 +4800,7 @@ def cpu_refusals_name_what_is_missing(g):
         with open(path, "w") as f:
             json.dump(doc, f)
         return subprocess.run([MODVMM, "compat", "check", "--source", path,
-                               "-M", g.moddir] + list(extra),
+                               "--module-dir", g.moddir] + list(extra),
                               capture_output=True, text=True, timeout=30)
 
     r = check(m)
@@ -5013,8 +5014,9 @@ def restore_keeps_the_guests_tsc_rate(g):
     with open(path, "wb") as f:
         f.write(with_tsc_khz(data, far))
     scaling = json.loads(subprocess.run(
-        [MODVMM, "compat", "inventory", "-M", g.moddir], capture_output=True,
-        text=True, timeout=30).stdout)["cpu"]["tsc_scaling"]
+        [MODVMM, "compat", "inventory", "--module-dir", g.moddir],
+        capture_output=True, text=True,
+        timeout=30).stdout)["cpu"]["tsc_scaling"]
     if scaling:
         with restored(g, path, "--paused") as rc:
             got = rc.cmd("query-manifest")["cpu"]["tsc_khz"]

@@ -144,7 +144,7 @@ i=0; while [ ! -S $WORK/t.sock ] && [ $i -lt $((300 * SLOWDOWN)) ]; do
 done
 c() { $CTL ctl $WORK/t.sock "$@" >/dev/null; }
 t() {
-	$STREAM -M $MODDIR $WORK/$1 | awk '/^  tsc /{ if (!t) t = $2 }
+	$STREAM --module-dir $MODDIR $WORK/$1 | awk '/^  tsc /{ if (!t) t = $2 }
 		/^  kvmclock_ns /{ k = $2 } /^  device_clock_ns /{ d = $2 }
 		END { print t, k, d }'
 }

@@ -167,8 +167,6 @@ static const struct {
 	{ { "--kvm-device", "/dev/null" },
 	  "modvmm: /dev/null: not a KVM device (KVM_GET_API_VERSION: "
 	  "Inappropriate ioctl for device)\n" },
-	{ { "--machine", "pc" },
-	  "modvmm: unknown machine type 'pc' (known: microvm, microvm-1.0)\n" },
 	{ { "--device", "nope,id=x" },
 	  "modvmm: unknown device type 'nope' (known: cmos-rtc, debug-exit, "
 	  "i8042, pvpanic, uart16550, virtio-blk, virtio-rng)\n" },
@@ -334,10 +332,16 @@ START_TEST(test_cli_ctl_nothing_listens)
 					  "--control PATH of a running "
 					  "modvmm)\n"));
 	run_clear(&r);
+	/* A path no socket can have is a usage error. */
 	r = run("MODVMM", "ctl", lng, "query-status", NULL);
-	ck_assert_int_eq(r.status, 1);
+	ck_assert_int_eq(r.status, 2);
 	ck_assert(g_str_has_suffix(r.err, ": a socket path has at most 107 "
 					  "bytes, this one 120\n"));
+	run_clear(&r);
+	r = run("MODVMM", "ctl", "", "query-status", NULL);
+	ck_assert_int_eq(r.status, 2);
+	ck_assert_str_eq(r.err, "modvmm: ctl: the socket path is empty (give "
+				"the --control PATH of a running modvmm)\n");
 	run_clear(&r);
 	unlink(stale);
 	unlink(plain);
@@ -375,6 +379,24 @@ static const struct {
 	  "modvmm: --memory 1.5.5G: expected a size such as 512M, 1.5G or 2T "
 	  "(a number, then K, M, G or T; M when none)\n" },
 	{ { "--cpus", "0" }, "modvmm: --cpus 0: at least 1\n" },
+	/* What no host of this build takes is a usage error, not 125. */
+	{ { "--machine", "pc" },
+	  "modvmm: unknown machine type 'pc' (known: microvm, microvm-1.0)\n" },
+	{ { "--cpus", "100000" }, "modvmm: --cpus 100000: 1 to 64\n" },
+	{ { "--memory", "0" },
+	  "modvmm: --memory 0: at least 2M, in whole 4K pages\n" },
+	{ { "--memory", "1" },
+	  "modvmm: --memory 1: at least 2M, in whole 4K pages\n" },
+	{ { "--control", "" },
+	  "modvmm: --control: the socket path is empty\n" },
+	{ { "--incoming", "bogus" },
+	  "modvmm: --incoming bogus: expected unix:PATH, tcp:HOST:PORT, fd:N "
+	  "or defer\n" },
+	{ { "--bogus" }, "modvmm: Unknown option --bogus\n" },
+	/* -M is the machine type, as in QEMU; a directory is none. */
+	{ { "-M", "build/modules" },
+	  "modvmm: unknown machine type 'build/modules' (known: microvm, "
+	  "microvm-1.0)\n" },
 };
 
 START_TEST(test_cli_run_usage_errors)
@@ -453,6 +475,81 @@ START_TEST(test_cli_machines)
 }
 END_TEST
 
+START_TEST(test_cli_machines_json)
+{
+	g_autoptr(JsonParser) p = json_parser_new();
+	struct run r = run("MODVMM", "machines", "--json", NULL);
+	JsonObject *o, *t;
+
+	ck_assert_int_eq(r.status, 0);
+	ck_assert_str_eq(r.err, "");
+	ck_assert(json_parser_load_from_data(p, r.out, -1, NULL));
+	o = json_node_get_object(json_parser_get_root(p));
+	ck_assert_str_eq(json_object_get_string_member(o, "alias"), "microvm");
+	ck_assert_str_eq(json_object_get_string_member(o, "alias_of"),
+			 "microvm-1.0");
+	ck_assert_str_eq(json_object_get_string_member(o, "build_date"),
+			 "2026-11-22");
+	ck_assert_uint_eq(json_array_get_length(
+				  json_object_get_array_member(o, "machines")),
+			  1);
+	t = json_array_get_object_element(
+		json_object_get_array_member(o, "machines"), 0);
+	ck_assert_str_eq(json_object_get_string_member(t, "name"),
+			 "microvm-1.0");
+	ck_assert_str_eq(json_object_get_string_member(t, "released"),
+			 "2026-11-22");
+	ck_assert_str_eq(json_object_get_string_member(t, "status"),
+			 "supported");
+	ck_assert_str_eq(json_object_get_string_member(t, "deprecated"),
+			 "2029-11-22");
+	ck_assert_str_eq(json_object_get_string_member(t, "removed"),
+			 "2032-11-22");
+	ck_assert_int_eq(json_object_get_int_member(t, "compat_props"), 0);
+	run_clear(&r);
+}
+END_TEST
+
+START_TEST(test_cli_machines_help)
+{
+	struct run r = run("MODVMM", "machines", "--help", NULL);
+
+	ck_assert_int_eq(r.status, 0);
+	ck_assert_ptr_nonnull(strstr(r.out, "  -j, --json "));
+	ck_assert_ptr_null(strstr(r.out, "machine type     released"));
+	run_clear(&r);
+}
+END_TEST
+
+/* Commands that take nothing refuse what they are given: usage, 2. */
+static const struct {
+	const char *args[3];
+	const char *stderr_text;
+} no_argument_errors[] = {
+	{ { "machines", "--bogus" }, "modvmm: Unknown option --bogus\n" },
+	{ { "machines", "extra" },
+	  "modvmm: machines: unexpected argument 'extra'\n" },
+	{ { "version", "--bogus" }, "modvmm: Unknown option --bogus\n" },
+	{ { "version", "extra" },
+	  "modvmm: version: unexpected argument 'extra'\n" },
+	{ { "--version", "extra" },
+	  "modvmm: version: unexpected argument 'extra'\n" },
+	/* --module-dir has no short form any more. */
+	{ { "modules", "-M" }, "modvmm: Unknown option -M\n" },
+};
+
+START_TEST(test_cli_no_argument_errors)
+{
+	const char *const *a = no_argument_errors[_i].args;
+	struct run r = run("MODVMM", a[0], a[1], NULL);
+
+	ck_assert_int_eq(r.status, 2);
+	ck_assert_str_eq(r.out, "");
+	ck_assert_str_eq(r.err, no_argument_errors[_i].stderr_text);
+	run_clear(&r);
+}
+END_TEST
+
 START_TEST(test_cli_unknown_command)
 {
 	struct run r = run("MODVMM", "frobnicate", NULL);
@@ -480,6 +577,10 @@ int main(void)
 	tcase_add_test(tc, test_cli_modules_json);
 	tcase_add_test(tc, test_cli_unknown_command);
 	tcase_add_test(tc, test_cli_machines);
+	tcase_add_test(tc, test_cli_machines_json);
+	tcase_add_test(tc, test_cli_machines_help);
+	tcase_add_loop_test(tc, test_cli_no_argument_errors, 0,
+			    G_N_ELEMENTS(no_argument_errors));
 	tcase_add_test(tc, test_cli_vmstate_dump);
 	tcase_add_loop_test(tc, test_cli_run_refusals, 0,
 			    G_N_ELEMENTS(run_refusals));

@@ -60,8 +60,9 @@ static char *guest_manifest(const char *release, const char *spec)
 	g_autofree char *name = g_strdup_printf("guest-%s-%s.json", release,
 						spec);
 	char *path = g_build_filename(tmp, name, NULL);
-	struct run r = run("manifest", "-M", dir, "--machine", "microvm-1.0",
-			   "--no-defaults", "-d", spec, "-o", path);
+	struct run r =
+		run("manifest", "--module-dir", dir, "--machine", "microvm-1.0",
+		    "--no-defaults", "-d", spec, "-o", path);
 
 	ck_assert_msg(r.status == 0, "manifest: %s", r.err);
 	ck_assert_str_eq(r.out, "");
@@ -139,7 +140,7 @@ START_TEST(test_compat_cli_check)
 	const struct check_row *row = &check_rows[_i];
 	g_autofree char *src = guest_manifest(row->src, row->spec);
 	g_autofree char *dst = host_dir(row->dst);
-	struct run r = run("check", "--source", src, "-M", dst);
+	struct run r = run("check", "--source", src, "--module-dir", dst);
 
 	ck_assert_msg(!strcmp(r.out, row->out) && r.status == row->status,
 		      "%s: exit %d\n%s%s\nexpected exit %d:\n%s", row->name,
@@ -154,7 +155,8 @@ START_TEST(test_compat_cli_check_json)
 	g_autofree char *src = guest_manifest("2.0", "fx-counter");
 	g_autofree char *dst = host_dir("1.1");
 	g_autoptr(JsonParser) p = json_parser_new();
-	struct run r = run("check", "--source", src, "-M", dst, "--json");
+	struct run r =
+		run("check", "--source", src, "--module-dir", dst, "--json");
 	JsonObject *v, *d;
 
 	ck_assert_int_eq(r.status, 0);
@@ -176,13 +178,68 @@ START_TEST(test_compat_cli_check_json)
 }
 END_TEST
 
+/*
+ * The alias promises nothing across releases: a manifest made with it, and
+ * a verdict on such a guest or judged against it, say so and name the
+ * versioned type to give instead.
+ */
+START_TEST(test_compat_cli_alias_said)
+{
+	g_autofree char *dir = host_dir("1.0");
+	g_autofree char *path = g_build_filename(tmp, "alias.json", NULL);
+	g_autofree char *tier1 = guest_manifest("1.0", "fx-counter");
+	struct run r = run("manifest", "--module-dir", dir, "--no-defaults",
+			   "-d", "fx-counter", "-o", path);
+
+	ck_assert_int_eq(r.status, 0);
+	ck_assert_str_eq(r.err, "modvmm: note: the manifest is of the alias "
+				"microvm = microvm-1.0: give --machine "
+				"microvm-1.0 for a guarantee across releases "
+				"(tier 1)\n");
+	run_clear(&r);
+	r = run("check", "--source", path, "--module-dir", dir);
+	ck_assert_int_eq(r.status, 0);
+	ck_assert_str_eq(r.out,
+			 "machine microvm-1.0: tier 2, started as the "
+			 "unversioned alias (no guarantee across releases; "
+			 "checked here)\n"
+			 "note: the guest was started as the alias microvm = "
+			 "microvm-1.0: start it with --machine microvm-1.0 for "
+			 "a guarantee across releases (tier 1)\n" DEV
+			 "accepted at version 1\n" OK);
+	ck_assert_str_eq(r.err, "");
+	run_clear(&r);
+	r = run("check", "--source", path, "--module-dir", dir, "--json");
+	ck_assert_int_eq(r.status, 0);
+	ck_assert(g_str_has_prefix(r.err, "modvmm: note: the guest was "
+					  "started as the alias microvm"));
+	run_clear(&r);
+	/* A tier 1 guest, judged against the alias. */
+	r = run("check", "--source", tier1, "--module-dir", dir, "--machine",
+		"microvm");
+	ck_assert_int_eq(r.status, 0);
+	ck_assert_str_eq(r.out,
+			 TIER1 "note: judged against the alias microvm = "
+			       "microvm-1.0: give --machine microvm-1.0 for a "
+			       "guarantee across releases (tier 1)\n" DEV
+			       "accepted at version 1\n" OK);
+	run_clear(&r);
+	/* And against the versioned type: nothing to say. */
+	r = run("check", "--source", tier1, "--module-dir", dir, "--machine",
+		"microvm-1.0");
+	ck_assert_int_eq(r.status, 0);
+	ck_assert_str_eq(r.out, TIER1 DEV "accepted at version 1\n" OK);
+	run_clear(&r);
+}
+END_TEST
+
 /* The fleet: one guest against several hosts' inventories. */
 static char *inventory_of(const char *release)
 {
 	g_autofree char *dir = host_dir(release);
 	g_autofree char *name = g_strdup_printf("inventory-%s.json", release);
 	char *path = g_build_filename(tmp, name, NULL);
-	struct run r = run("inventory", "-M", dir, "-o", path);
+	struct run r = run("inventory", "--module-dir", dir, "-o", path);
 
 	ck_assert_msg(r.status == 0, "inventory: %s", r.err);
 	run_clear(&r);
@@ -279,17 +336,17 @@ START_TEST(test_compat_cli_reused_slot_refused)
 	g_autofree char *dir = host_dir("reuse");
 	g_autofree char *v10 = host_dir("1.0");
 	g_autofree char *man = g_build_filename(tmp, "reuse-guest.json", NULL);
-	struct run r = run("inventory", "-M", dir);
+	struct run r = run("inventory", "--module-dir", dir);
 
 	ck_assert_int_eq(r.status, 2);
 	ck_assert_str_eq(r.err, REUSE_REFUSED);
 	ck_assert_str_eq(r.out, "");
 	run_clear(&r);
-	r = run("manifest", "-M", v10, "--no-defaults", "-d", "fx-counter",
-		"-o", man);
+	r = run("manifest", "--module-dir", v10, "--no-defaults", "-d",
+		"fx-counter", "-o", man);
 	ck_assert_int_eq(r.status, 0);
 	run_clear(&r);
-	r = run("check", "--source", man, "-M", dir);
+	r = run("check", "--source", man, "--module-dir", dir);
 	ck_assert_int_eq(r.status, 2);
 	ck_assert_str_eq(r.err, REUSE_REFUSED);
 	run_clear(&r);
@@ -304,7 +361,7 @@ START_TEST(test_compat_cli_allowlist)
 	struct run r;
 
 	ck_assert(g_file_set_contents(list, "", 0, NULL));
-	r = run("inventory", "-M", dir, "--module-allowlist", list);
+	r = run("inventory", "--module-dir", dir, "--module-allowlist", list);
 	ck_assert_int_eq(r.status, 2);
 	ck_assert_ptr_nonnull(strstr(r.err, "(rule: --module-allowlist)"));
 	ck_assert_str_eq(r.out, "");
@@ -313,10 +370,12 @@ START_TEST(test_compat_cli_allowlist)
 END_TEST
 
 #define USAGE                                                                  \
-	"Usage: modvmm compat manifest [-M DIR...] [--machine M] [-d "         \
-	"SPEC...] [--no-defaults] [-o FILE]\n"                                  \
-	"       modvmm compat inventory [-M DIR...] [-o FILE]\n"              \
-	"       modvmm compat check --source MANIFEST [-M DIR...] [--machine " \
+	"Usage: modvmm compat manifest [--module-dir DIR...] [--machine M] "   \
+	"[-d "                                                                 \
+	"SPEC...] [--no-defaults] [-o FILE]\n"                                 \
+	"       modvmm compat inventory [--module-dir DIR...] [-o FILE]\n"     \
+	"       modvmm compat check --source MANIFEST [--module-dir DIR...] "  \
+	"[--machine "                                                          \
 	"M] [--json]\n"                                                        \
 	"       modvmm compat hosts GUEST_MANIFEST INVENTORY.json... "         \
 	"[--json]\n"
@@ -326,22 +385,38 @@ static const struct {
 	int status;
 	const char *err; /* @TMP@: the temporary directory */
 } bad_rows[] = {
-	{ { "check", "--source", "@TMP@/none.json" }, 2,
+	{ { "check", "--source", "@TMP@/none.json" },
+	  2,
 	  "modvmm: @TMP@/none.json: No such file or directory\n" },
-	{ { "check", "--source", "@TMP@/host-1.0/fx-counter.so" }, 2,
-	  "modvmm: @TMP@/host-1.0/fx-counter.so: not JSON: unexpected byte 0x7f "
+	{ { "check", "--source", "@TMP@/host-1.0/fx-counter.so" },
+	  2,
+	  "modvmm: @TMP@/host-1.0/fx-counter.so: not JSON: unexpected byte "
+	  "0x7f "
 	  "at offset 0\n" },
-	{ { "check" }, 2, "modvmm: compat check: --source MANIFEST is "
-			  "required\n" },
-	{ { "manifest", "-M", "@TMP@/host-1.0", "--no-defaults", "-d",
+	{ { "check" },
+	  2,
+	  "modvmm: compat check: --source MANIFEST is "
+	  "required\n" },
+	{ { "manifest", "--module-dir", "@TMP@/host-1.0", "--no-defaults", "-d",
 	    "fx-nothing" },
-	  1, "modvmm: unknown device type 'fx-nothing' (known: fx-counter)\n" },
-	{ { "manifest", "-M", "@TMP@/host-1.0", "--machine", "microvm-0.1" }, 1,
-	  "modvmm: unknown machine type 'microvm-0.1' (known: microvm, microvm-1.0)\n" },
-	{ { "manifest", "-M", "@TMP@/host-1.0", "--no-defaults", "-d",
+	  1,
+	  "modvmm: unknown device type 'fx-nothing' (known: fx-counter)\n" },
+	/* An unknown machine type is a usage error, as in modvmm run. */
+	{ { "manifest", "--module-dir", "@TMP@/host-1.0", "--machine",
+	    "microvm-0.1" },
+	  2,
+	  "modvmm: unknown machine type 'microvm-0.1' (known: microvm, "
+	  "microvm-1.0)\n" },
+	{ { "check", "--source", "@TMP@/none.json", "--machine", "pc" },
+	  2,
+	  "modvmm: unknown machine type 'pc' (known: microvm, microvm-1.0)\n" },
+	{ { "manifest", "--module-dir", "@TMP@/host-1.0", "--no-defaults", "-d",
 	    "fx-counter,extra=maybe" },
-	  1, "modvmm: fx-counter0: property extra: 'maybe' is not on or off\n" },
-	{ { "frobnicate" }, 2, "modvmm compat: unknown command 'frobnicate'\n" USAGE },
+	  1,
+	  "modvmm: fx-counter0: property extra: 'maybe' is not on or off\n" },
+	{ { "frobnicate" },
+	  2,
+	  "modvmm compat: unknown command 'frobnicate'\n" USAGE },
 	{ { NULL }, 2, USAGE },
 };
 
@@ -383,6 +458,7 @@ int main(void)
 	tcase_add_loop_test(tc, test_compat_cli_check, 0,
 			    G_N_ELEMENTS(check_rows));
 	tcase_add_test(tc, test_compat_cli_check_json);
+	tcase_add_test(tc, test_compat_cli_alias_said);
 	tcase_add_test(tc, test_compat_cli_hosts);
 	tcase_add_test(tc, test_compat_cli_hosts_unreadable_inventory);
 	tcase_add_test(tc, test_compat_cli_reused_slot_refused);

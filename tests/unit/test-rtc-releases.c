@@ -73,8 +73,9 @@ static char *guest_manifest(const char *release, const char *spec)
 	g_autofree char *name =
 		g_strdup_printf("guest-%s-%s.json", release, spec);
 	char *path = g_build_filename(tmp, name, NULL);
-	struct run r = run("manifest", "-M", dir, "--machine", "microvm-1.0",
-			   "--no-defaults", "-d", spec, "-o", path);
+	struct run r =
+		run("manifest", "--module-dir", dir, "--machine", "microvm-1.0",
+		    "--no-defaults", "-d", spec, "-o", path);
 
 	ck_assert_msg(r.status == 0, "manifest: %s", r.err);
 	ck_assert_str_eq(r.out, "");
@@ -134,7 +135,7 @@ START_TEST(test_rtc_releases_compat_check)
 	const struct check_row *row = &check_rows[_i];
 	g_autofree char *src = guest_manifest(row->src, row->spec);
 	g_autofree char *dst = host_dir(row->dst);
-	struct run r = run("check", "--source", src, "-M", dst);
+	struct run r = run("check", "--source", src, "--module-dir", dst);
 
 	ck_assert_msg(!strcmp(r.out, row->out) && r.status == row->status,
 		      "%s: exit %d\n%s%s\nexpected exit %d:\n%s", row->name,

@@ -892,15 +892,16 @@ static int compat_accepts(const struct release_set *set, const char *from,
 	if (!g_file_test(manifest, G_FILE_TEST_EXISTS)) {
 		r = run_env_argv("MODVMM",
 				 (const char *const[]){
-					 "compat", "manifest", "-M", src_dir,
-					 "--no-defaults", "-d", set->type, "-o",
-					 manifest, NULL });
+					 "compat", "manifest", "--module-dir",
+					 src_dir, "--no-defaults", "-d",
+					 set->type, "-o", manifest, NULL });
 		ck_assert_msg(r.status == 0, "manifest of %s: %s", from, r.err);
 		run_clear(&r);
 	}
-	r = run_env_argv("MODVMM", (const char *const[]){
-					   "compat", "check", "--source",
-					   manifest, "-M", dst_dir, NULL });
+	r = run_env_argv("MODVMM",
+			 (const char *const[]){ "compat", "check", "--source",
+						manifest, "--module-dir",
+						dst_dir, NULL });
 	ck_assert_msg(r.status <= 1, "check %s -> %s: %s", from, to, r.err);
 	accepted = r.status == 0;
 	run_clear(&r);
