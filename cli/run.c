@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: LGPL-2.1-or-later
 /*
- * cli/run.c - modvmm run: its options, read into a struct vm_config; the
+ * cli/run.c - modvmm run: its options (from the command line and a
+ * --config file, cli/config-file.c), read into a struct vm_config; the
  * guest's life (boot, restore, incoming, signals, exit status) is
  * core/vm.c's, which tells this file each line to print.
  */
@@ -9,12 +10,18 @@
 #include <glib.h>
 
 #include "cli/cli.h"
+#include "cli/config-file.h"
 #include "core/modules.h"
 #include "core/vm.h"
 
 static struct vm_config cfg;
+static const char *config_path;
 
 static const GOptionEntry run_options[] = {
+	{ "config", 0, 0, G_OPTION_ARG_FILENAME, &config_path,
+	  "Read options from FILE: a [run] group of KEY=VALUE, each key a "
+	  "long option's name; the command line overrides it",
+	  "FILE" },
 	{ "machine", 'M', 0, G_OPTION_ARG_STRING, &cfg.machine.machine,
 	  "Machine type (default microvm)", "TYPE" },
 	{ "memory", 'm', 0, G_OPTION_ARG_STRING, &cfg.memory,
@@ -83,17 +90,43 @@ static const GOptionEntry run_options[] = {
 	{ NULL },
 };
 
+/*
+ * The file's options go where the command line's would, except those the
+ * command line gives; `args` is the command line before it was parsed.
+ */
+static int read_config(const GOptionEntry *const *tables, char **args,
+		       struct config_file **ret)
+{
+	g_autoptr(GError) err = NULL;
+
+	if (!config_path)
+		return 0;
+	if (config_file_apply(config_path, "run", tables, "config", args, ret,
+			      &err) < 0) {
+		print_error(err);
+		return -1;
+	}
+	return 0;
+}
+
 int cmd_run(int argc, char **argv)
 {
 	g_autoptr(GOptionContext) ctx = g_option_context_new(
 		"- boot the built-in guest or a Linux kernel");
 	g_autoptr(GError) err = NULL;
+	g_auto(GStrv) args = g_strdupv(argv);
+	struct config_file *file = NULL;
+	const GOptionEntry *tables[] = {
+		modules_options(&cfg.machine.modules),
+		cli_device_options,
+		run_options,
+		NULL,
+	};
+	int status;
 
 	vm_config_init(&cfg);
-	g_option_context_add_main_entries(
-		ctx, modules_options(&cfg.machine.modules), NULL);
-	g_option_context_add_main_entries(ctx, cli_device_options, NULL);
-	g_option_context_add_main_entries(ctx, run_options, NULL);
+	for (size_t i = 0; tables[i]; i++)
+		g_option_context_add_main_entries(ctx, tables[i], NULL);
 	if (!g_option_context_parse(ctx, &argc, &argv, &err)) {
 		print_error(err);
 		return STATUS_USAGE;
@@ -103,14 +136,22 @@ int cmd_run(int argc, char **argv)
 			argv[1]);
 		return STATUS_USAGE;
 	}
-	if (cli_check_machine(cfg.machine.machine) < 0)
+	/* The machine type may come from the file. */
+	if (read_config(tables, args, &file) < 0 ||
+	    cli_check_machine(cfg.machine.machine) < 0) {
+		config_file_free(file);
 		return STATUS_USAGE;
+	}
 	cfg.machine.devices = cli_devices;
 	cfg.machine.modules.log = print_device_log;
 	cfg.tell = print_line;
 	if (vm_config_check(&cfg, &err) < 0) {
+		config_file_blame(file, err);
 		print_error(err);
+		config_file_free(file);
 		return STATUS_USAGE;
 	}
-	return vm_run(&cfg);
+	status = vm_run(&cfg);
+	config_file_free(file);
+	return status;
 }

@@ -18,10 +18,11 @@ set -eu
 # g++: the header test compiles every SDK header as C++ too (tests/abi).
 # scdoc: the man pages are written in it (docs/man); man-db: the unit
 # suite renders each page with man -l and fails on any warning.
+# systemd: systemd-analyze verifies modvmm@.service in the unit suite.
 packages="meson ninja-build pkg-config gcc g++ clang libclang-rt-14-dev binutils
 	libglib2.0-dev libjson-glib-dev libelf-dev libseccomp-dev check abigail-tools python3
 	qemu-system-x86 linux-image-amd64 busybox-static cpio socat acpica-tools
-	valgrind gnuplot-nox fio glib-networking gnutls-bin scdoc man-db"
+	valgrind gnuplot-nox fio glib-networking gnutls-bin scdoc man-db systemd"
 
 missing=
 for p in $packages; do

@@ -5028,6 +5028,51 @@ def restore_keeps_the_guests_tsc_rate(g):
            f"{khz} kHz" in r.stderr, r.stderr)
 
 
+def guest_from_config_file(g):
+    """modvmm run --config FILE: the guest comes from the file's options
+    (strings, a list, a flag), and the command line's --control overrides
+    the file's."""
+    conf = os.path.join(g.tmp, "guest.conf")
+    sock = os.path.join(g.tmp, "conf.sock")
+    unused = os.path.join(g.tmp, "from-file.sock")
+    with open(conf, "w") as f:
+        f.write("# the guest of this case\n[run]\n"
+                f"module-dir={g.moddir}\n"
+                "memory=64M\ncpus=2\nappend=forever pace=10\n"
+                "device=pvpanic,id=panic-from-file;debug-exit\n"
+                f"control={unused}\npaused=true\n")
+    out_path = os.path.join(g.tmp, "conf.out")
+    with open(out_path, "w") as out:
+        p = subprocess.Popen([MODVMM, "run", "--config", conf, "--control",
+                              sock], stdout=out, stderr=subprocess.STDOUT)
+    try:
+        deadline = time.time() + 20
+        while not os.path.exists(sock):
+            expect(p.poll() is None and time.time() < deadline,
+                   "no socket: " + open(out_path).read())
+            time.sleep(0.01)
+        expect(not os.path.exists(unused), "the file's control was used")
+        c = Client(sock)
+        st = c.cmd("query-status")["status"]
+        expect(st == "paused", f"paused=true in the file, status {st}")
+        devs = {d["id"]: d["driver"] for d in c.cmd("query-devices")}
+        expect(devs.get("panic-from-file") == "pvpanic" and
+               "debug-exit" in devs.values(), devs)
+        c.cmd("cont")
+        deadline = time.time() + 10
+        while not re.search(r"^count 2 ", open(out_path).read(), re.M):
+            expect(time.time() < deadline, "the guest never counted: " +
+                   open(out_path).read()[-500:])
+            time.sleep(0.02)
+        expect(c.cmd("quit") == {}, "quit")
+        st = p.wait(20)
+        expect(st == 0, f"exit status {st}: " + open(out_path).read())
+    finally:
+        if p.poll() is None:
+            p.kill()
+            p.wait()
+
+
 CASES = [
     (greeting_has_version_and_capabilities, {}),
     (commands_before_capabilities_refused, {}),
@@ -5164,6 +5209,7 @@ CASES = [
     (migration_end_phase_never_on_two_hosts, {}),
     (migration_timeouts_and_fault_names_checked,
      {"extra": ["--migration-timeout", "7"]}),
+    (guest_from_config_file, {"paused": True}),
 ]
 
 
