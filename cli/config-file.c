@@ -73,10 +73,13 @@ static void given_options(const GOptionEntry *const *tables, char **argv,
 		g_array_new(TRUE, TRUE, sizeof(GOptionEntry));
 	g_autoptr(GOptionContext) ctx = g_option_context_new(NULL);
 	g_auto(GStrv) args = g_strdupv(argv);
-	char **parsed = args;
 	int argc = (int)g_strv_length(args);
+	/* GOption drops what it consumes from the array it is given: it
+	 * gets its own, so that `args` still holds every string to free. */
+	g_autofree char **parsed = g_new(char *, argc + 1);
 	struct given g = { tables, names };
 	GOptionGroup *group;
+	char **view;
 
 	for (const GOptionEntry *const *t = tables; *t; t++)
 		for (const GOptionEntry *e = *t; e->long_name; e++) {
@@ -90,13 +93,15 @@ static void given_options(const GOptionEntry *const *tables, char **argv,
 					   : 0);
 			g_array_append_val(entries, c);
 		}
+	memcpy(parsed, args, sizeof(char *) * (size_t)(argc + 1));
 	group = g_option_group_new("config", "", "", &g, NULL);
 	g_option_group_add_entries(group, (GOptionEntry *)entries->data);
 	g_option_context_set_main_group(ctx, group);
 	g_option_context_set_help_enabled(ctx, FALSE);
 	g_option_context_set_ignore_unknown_options(ctx, TRUE);
+	view = parsed;
 	/* Cannot fail where the real parse did not; its args are a copy. */
-	g_option_context_parse(ctx, &argc, &parsed, NULL);
+	g_option_context_parse(ctx, &argc, &view, NULL);
 }
 
 static int read_int(const char *path, const char *key, const char *value,
