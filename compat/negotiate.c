@@ -891,7 +891,7 @@ static struct compat_device_verdict *wire_device(struct compat_verdict *v,
 	return d;
 }
 
-/* What is wrong with the verdict's shape, or NULL; fills v from it. */
+/* The verdict's "versions": each device's agreed state version. */
 static int wire_versions(struct json_read *rd, JsonObject *o,
 			 struct compat_verdict *v)
 {

@@ -60,15 +60,15 @@ def commands(binary):
     """{"modvmm compat check": (long options, {long: short})} of a binary,
     its own --help first."""
     prog = os.path.basename(binary)
-    out, todo = {}, [[]]
-    while todo:
-        words = todo.pop(0)
+    out, pending = {}, [[]]
+    while pending:
+        words = pending.pop(0)
         text = help_text(binary, words)
         opts = set(LONG.findall(text)) - {"help"}
         pairs = {long: short for short, long in HELP_PAIR.findall(text)}
         out[" ".join([prog] + words)] = (opts, pairs)
         if len(words) < 2:
-            todo += [words + [c] for c in subcommands(prog, words, text)]
+            pending += [words + [c] for c in subcommands(prog, words, text)]
     return out
 
 
